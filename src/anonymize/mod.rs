@@ -1,0 +1,143 @@
+//! Anonymize: the only way from an incident to something that leaves the box.
+//!
+//! An [`Alert`] can only be built here, from a rule's [`IncidentEvent`]. What
+//! goes out is what a security office needs to act — where, what kind of
+//! object, how sure, how urgent — and nothing that identifies a person: no
+//! track ids, no crops, no embeddings, no names, no plate text. Boxes are
+//! rounded to four decimals (a fraction of a pixel), so they carry position,
+//! not sub-pixel signatures.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::publish::Alert;
+use crate::rules::IncidentEvent;
+
+/// The box-wide event counter behind `seq`.
+///
+/// It starts at the box's clock in microseconds, so it keeps increasing across
+/// restarts without storage (until the durable outbox keeps it), and it grows
+/// by one per event, shared by all cameras.
+#[derive(Debug)]
+pub struct Sequence(AtomicU64);
+
+impl Sequence {
+    pub fn starting_now() -> Arc<Self> {
+        let micros = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Arc::new(Self(AtomicU64::new(micros)))
+    }
+
+    fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Builds the public alert for one incident event of one camera.
+pub fn alert(camera: &str, event: &IncidentEvent, seq: &Sequence) -> Alert {
+    let mut labels: Vec<String> = event.targets.iter().map(|t| t.label.to_string()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let boxes = event
+        .targets
+        .iter()
+        .map(|t| {
+            let b = t.bbox.clamped();
+            [round4(b.x1), round4(b.y1), round4(b.x2), round4(b.y2)]
+        })
+        .collect();
+    let confidence = event.targets.iter().map(|t| t.score).fold(0.0f32, f32::max);
+    Alert {
+        schema: 1,
+        event: event.kind,
+        incident_id: event.incident_id.to_string(),
+        seq: seq.next(),
+        time: jiff::Timestamp::try_from(event.time)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .round(jiff::Unit::Millisecond)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_string(),
+        camera: camera.to_string(),
+        rule: event.rule.to_string(),
+        zone: event.zone.to_string(),
+        labels,
+        boxes,
+        confidence: round4(confidence),
+        severity: event.severity,
+    }
+}
+
+fn round4(v: f32) -> f32 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::infer::BBox;
+    use crate::rules::{EventKind, Severity, Target};
+
+    #[test]
+    fn an_alert_has_no_track_ids_and_sorted_unique_labels() {
+        let target = |id, label: &str, score| Target {
+            track_id: id,
+            label: label.into(),
+            score,
+            bbox: BBox {
+                x1: 0.123456,
+                y1: -0.1,
+                x2: 0.5,
+                y2: 1.2,
+            },
+        };
+        let event = IncidentEvent {
+            kind: EventKind::Start,
+            incident_id: uuid::Uuid::now_v7(),
+            rule: "gate".into(),
+            zone: "walkway".into(),
+            severity: Severity::High,
+            time: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            stream_time: Duration::ZERO,
+            targets: vec![
+                target(41, "person", 0.7),
+                target(42, "person", 0.9),
+                target(43, "bicycle", 0.6),
+            ],
+        };
+        let seq = Sequence::starting_now();
+        let a = alert("north", &event, &seq);
+        let b = alert("north", &event, &seq);
+        assert!(b.seq > a.seq);
+        assert_eq!(a.labels, vec!["bicycle", "person"]);
+        assert_eq!(a.boxes[0], [0.1235, 0.0, 0.5, 1.0]);
+        assert_eq!(a.confidence, 0.9);
+        assert_eq!(a.time, "2023-11-14T22:13:20.123Z");
+        // exactly the contract's fields: nothing else, track ids included, goes out
+        let json = serde_json::to_value(&a).unwrap();
+        let keys: std::collections::BTreeSet<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let contract = [
+            "schema",
+            "event",
+            "incident_id",
+            "seq",
+            "time",
+            "camera",
+            "rule",
+            "zone",
+            "labels",
+            "boxes",
+            "confidence",
+            "severity",
+        ];
+        assert_eq!(keys, contract.into_iter().collect());
+    }
+}

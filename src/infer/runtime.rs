@@ -1,0 +1,164 @@
+//! ONNX Runtime: finding the shared library, loading it once per process, and
+//! the session settings every model shares.
+//!
+//! The library is the one shipped in the `onnxruntime` wheel on PyPI (see
+//! `scripts/setup`). It is searched in this order: the config's
+//! `runtime.onnxruntime`, the `WATCHPOST_ONNXRUNTIME` environment variable, the
+//! project-local `.ort/` folder, then `/usr/lib/watchpost/`. A missing or wrong
+//! library is an error with the path in it, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use serde::Deserialize;
+
+/// Environment variable naming the ONNX Runtime library file.
+pub const ENV_LIBRARY: &str = "WATCHPOST_ONNXRUNTIME";
+/// File name looked for in the search folders.
+pub const LIBRARY_NAME: &str = "libonnxruntime.so";
+/// Where the .deb installs the library.
+pub const SYSTEM_DIR: &str = "/usr/lib/watchpost";
+
+/// `[runtime]`: how ONNX Runtime is loaded and how many threads it may use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Path of libonnxruntime.so, e.g. "/opt/ort/libonnxruntime.so.1.32.0".
+    /// Relative paths are resolved from the config file's folder.
+    #[serde(default)]
+    pub onnxruntime: Option<PathBuf>,
+    /// Threads one inference may use inside an operator, e.g. 2.
+    #[serde(default = "default_intra_threads")]
+    pub intra_threads: usize,
+    /// Threads running independent operators in parallel, e.g. 1.
+    #[serde(default = "default_inter_threads")]
+    pub inter_threads: usize,
+}
+
+fn default_intra_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+fn default_inter_threads() -> usize {
+    1
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            onnxruntime: None,
+            intra_threads: default_intra_threads(),
+            inter_threads: default_inter_threads(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found; looked at: {}. Run scripts/setup, install the watchpost package, \
+         or set runtime.onnxruntime (or {ENV_LIBRARY}) to libonnxruntime.so from the onnxruntime wheel",
+        .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NotFound { searched: Vec<PathBuf> },
+    #[error("ONNX Runtime library {path} does not exist (set by {origin})")]
+    Missing { path: PathBuf, origin: &'static str },
+    #[error("cannot load ONNX Runtime from {path}: {reason}")]
+    Load { path: PathBuf, reason: String },
+}
+
+/// Finds the library: the configured path, the environment, then the folders.
+pub fn locate(configured: Option<&Path>) -> Result<PathBuf, RuntimeError> {
+    if let Some(path) = configured {
+        return existing(path.to_path_buf(), "runtime.onnxruntime in the config");
+    }
+    if let Some(path) = std::env::var_os(ENV_LIBRARY).filter(|v| !v.is_empty()) {
+        return existing(PathBuf::from(path), ENV_LIBRARY);
+    }
+    let searched = search_dirs()
+        .into_iter()
+        .map(|dir| dir.join(LIBRARY_NAME))
+        .collect::<Vec<_>>();
+    match searched.iter().find(|p| p.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None => Err(RuntimeError::NotFound { searched }),
+    }
+}
+
+fn existing(path: PathBuf, origin: &'static str) -> Result<PathBuf, RuntimeError> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(RuntimeError::Missing { path, origin })
+    }
+}
+
+/// The project-local `.ort/` beside the working folder or above the binary
+/// (target/release/watchpost → ../../.ort), then the system folder.
+fn search_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        dirs.push(cwd.join(".ort"));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for ancestor in exe.ancestors().skip(1).take(4) {
+            let dir = ancestor.join(".ort");
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs.push(PathBuf::from(SYSTEM_DIR));
+    dirs
+}
+
+/// ONNX Runtime, loaded: the library in use and the process-wide environment
+/// every session is built from.
+pub struct Runtime {
+    pub library: PathBuf,
+    pub environment: ort::environment::Environment,
+}
+
+static LOADED: OnceLock<Runtime> = OnceLock::new();
+static LOADING: Mutex<()> = Mutex::new(());
+
+/// Loads ONNX Runtime once per process.
+///
+/// ONNX Runtime cannot be unloaded, so once a load succeeded later calls return
+/// it; a failed load may be retried with another path.
+pub fn init(config: &RuntimeConfig) -> Result<&'static Runtime, RuntimeError> {
+    let _serialised = LOADING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(runtime) = LOADED.get() {
+        return Ok(runtime);
+    }
+    let path = locate(config.onnxruntime.as_deref())?;
+    let path = path.canonicalize().unwrap_or(path);
+    let load_error = |e: &dyn std::fmt::Display| RuntimeError::Load {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    let environment = ort::init_from(&path)
+        .map_err(|e| load_error(&e))?
+        .with_name("watchpost")
+        .build()
+        .map_err(|e| load_error(&e))?;
+    Ok(LOADED.get_or_init(|| Runtime {
+        library: path,
+        environment,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_path_that_does_not_exist_is_named_in_the_error() {
+        let err = locate(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/nonexistent/libonnxruntime.so"), "{text}");
+        assert!(text.contains("runtime.onnxruntime"), "{text}");
+    }
+}

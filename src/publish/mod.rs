@@ -1,0 +1,64 @@
+//! Publish: incident alerts to the security office over MQTT.
+//!
+//! The contract, fixed from here on:
+//! * `<prefix>/availability` — retained `online`/`offline`, also the last will;
+//! * `<prefix>/<camera>/incidents` — one JSON [`Alert`] per event, QoS 1;
+//!
+//! where `<prefix>` is `watchpost/<site>/<box>` unless `mqtt.topic_prefix`
+//! says otherwise. Consumers de-duplicate by (`incident_id`, `seq`).
+
+pub mod mqtt;
+
+use serde::{Deserialize, Serialize};
+
+pub use mqtt::{MqttConfig, MqttPlan, Publisher};
+
+use crate::rules::{EventKind, Severity};
+
+/// The incident payload, schema 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    /// Payload schema version: 1.
+    pub schema: u32,
+    /// `start`, `update` or `end`.
+    pub event: EventKind,
+    /// Stable for the incident's life (a UUIDv7).
+    pub incident_id: String,
+    /// Per box, increasing with every event.
+    pub seq: u64,
+    /// When the event was raised, ISO-8601 UTC, e.g. "2026-11-29T08:15:02.120Z".
+    pub time: String,
+    pub camera: String,
+    pub rule: String,
+    pub zone: String,
+    /// Labels of the objects involved, sorted, e.g. ["person"].
+    pub labels: Vec<String>,
+    /// Their boxes, normalised to the frame: [x1, y1, x2, y2].
+    pub boxes: Vec<[f32; 4]>,
+    /// The highest detection score among them.
+    pub confidence: f32,
+    pub severity: Severity,
+}
+
+/// The topics of one box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    prefix: String,
+}
+
+impl Topics {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn availability(&self) -> String {
+        format!("{}/availability", self.prefix)
+    }
+
+    pub fn incidents(&self, camera: &str) -> String {
+        format!("{}/{camera}/incidents", self.prefix)
+    }
+}
