@@ -53,23 +53,33 @@ pub struct CameraConfig {
     pub detect: Option<DetectConfig>,
     pub track: Option<TrackConfig>,
     pub zones: Vec<ZoneConfig>,
+    /// Every zone name written, valid or not, so a rule naming a zone that
+    /// failed its own check is not reported a second time.
+    pub zone_names: Vec<String>,
     pub rules: Vec<RuleConfig>,
+    /// How many rule tables were written, loaded or not.
+    pub rules_written: usize,
+    /// Some part failed to load (already reported); the camera cannot run.
+    pub incomplete: bool,
 }
 
 /// Reads one camera table, each part on its own so every problem is reported.
+/// A part that fails is left out and the camera marked incomplete; the rest
+/// is still checked.
 pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<CameraConfig> {
     let before = diags.len();
     let (header, parts) = from_table_without::<CameraHeader>(file, node, SUB_TABLES, diags);
     let mut config = CameraConfig {
-        name: header
-            .map(|h| h.name)
-            .unwrap_or_else(|| Spanned::new(node.span(), String::new())),
+        name: header?.name,
         span: node.span(),
         source: None,
         detect: None,
         track: None,
         zones: Vec::new(),
+        zone_names: Vec::new(),
         rules: Vec::new(),
+        rules_written: 0,
+        incomplete: false,
     };
     for (key, part) in &parts {
         match key.as_str() {
@@ -77,16 +87,23 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             "detect" => config.detect = from_node(file, part, diags),
             "track" => config.track = from_node(file, part, diags),
             "zones" => {
-                config.zones = array_items(file, part, "cameras.zones", diags)
-                    .iter()
-                    .filter_map(|z| from_node(file, z, diags))
-                    .collect()
+                for zone in array_items(file, part, "cameras.zones", diags) {
+                    let name = zone.get_ref().as_table().and_then(|t| t.get("name"));
+                    config
+                        .zone_names
+                        .extend(name.and_then(|n| n.get_ref().as_str()).map(str::to_string));
+                    config
+                        .zones
+                        .extend(from_node::<ZoneConfig>(file, zone, diags));
+                }
             }
             "rules" => {
-                config.rules = array_items(file, part, "cameras.rules", diags)
+                let items = array_items(file, part, "cameras.rules", diags);
+                config.rules_written = items.len();
+                config.rules = items
                     .iter()
                     .filter_map(|r| rules::load_rule(file, r, diags))
-                    .collect()
+                    .collect();
             }
             _ => {}
         }
@@ -104,7 +121,8 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             );
         }
     }
-    (diags.len() == before).then_some(config)
+    config.incomplete = diags.len() != before;
+    Some(config)
 }
 
 /// A checked camera.
@@ -176,12 +194,26 @@ pub fn check(
             );
             continue;
         }
-        if let Some(plan) = rules::check_rule(camera, rule, &zones, labels, &model_name, ctx) {
+        if let Some(plan) = rules::check_rule(
+            camera,
+            rule,
+            &zones,
+            &config.zone_names,
+            labels,
+            &model_name,
+            ctx,
+        ) {
             rule_plans.push(Arc::new(plan));
         }
     }
-    if config.rules.is_empty() {
+    if config.rules_written == 0 {
         ctx.error(config.span.clone(), format!("camera `{camera}` has no rules, so it could never raise an incident; add a [[cameras.rules]] table"));
+    }
+    if config.incomplete
+        || rule_plans.len() != config.rules.len()
+        || zones.len() != config.zone_names.len()
+    {
+        return None;
     }
     Some(CameraPlan {
         name: Arc::from(name?),

@@ -43,7 +43,11 @@ pub fn from_node<T: DeserializeOwned>(
         Ok(value) => Some(value),
         Err(error) => {
             let at = error.span().filter(|s| !s.is_empty()).unwrap_or(span);
-            diags.error(file, Some(at), explain(error.message()));
+            let message = match key_of_value(node, &at) {
+                Some(key) => format!("`{key}`: {}", explain(error.message())),
+                None => explain(error.message()),
+            };
+            diags.error(file, Some(at), message);
             None
         }
     }
@@ -138,6 +142,21 @@ pub fn key_span(node: &Node<'_>, key: &str) -> Option<Range<usize>> {
     table.get_key_value(key).map(|(k, _)| k.span())
 }
 
+/// The dotted key whose value sits exactly at `span`, for messages about it.
+fn key_of_value(node: &Node<'_>, span: &Range<usize>) -> Option<String> {
+    match node.get_ref() {
+        DeValue::Table(table) => table.iter().find_map(|(key, value)| {
+            if value.span() == *span {
+                Some(key.get_ref().to_string())
+            } else {
+                key_of_value(value, span).map(|inner| format!("{}.{inner}", key.get_ref()))
+            }
+        }),
+        DeValue::Array(items) => items.iter().find_map(|item| key_of_value(item, span)),
+        _ => None,
+    }
+}
+
 /// serde's messages, made to say how to fix the problem.
 fn explain(message: &str) -> String {
     let message = one_line(message);
@@ -154,7 +173,17 @@ fn explain(message: &str) -> String {
     if let Some(field) = message.strip_prefix("missing field ") {
         return format!("missing required key {field}; add it to this table");
     }
-    message
+    // Rust type names mean nothing to an operator.
+    [
+        ("expected u16", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+    ]
+    .iter()
+    .fold(message, |m, (from, to)| m.replace(from, to))
 }
 
 fn one_line(message: &str) -> String {

@@ -69,11 +69,7 @@ impl Ctx<'_> {
 
     /// A path from the config, relative to the config file's folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            self.base_dir.join(path)
-        }
+        join_clean(self.base_dir, path)
     }
 
     /// The value if it lies in `range`, else a located error.
@@ -119,9 +115,10 @@ impl Ctx<'_> {
 
     /// Resolves label names to the model's ids; unknown names are errors that
     /// list the model's labels. `labels` is None when the model failed its check.
+    /// `owner` says who uses them, e.g. "rule `x` on camera `y`".
     pub fn resolve_labels(
         &mut self,
-        rule: &str,
+        owner: &str,
         names: &Spanned<Vec<String>>,
         labels: Option<&LabelMap>,
         model: &str,
@@ -129,9 +126,7 @@ impl Ctx<'_> {
         if names.get_ref().is_empty() {
             self.error(
                 names.span(),
-                format!(
-                    "rule `{rule}` lists no labels; name at least one, e.g. labels = [\"person\"]"
-                ),
+                format!("{owner} lists no labels; name at least one, e.g. labels = [\"person\"]"),
             );
             return None;
         }
@@ -142,17 +137,74 @@ impl Ctx<'_> {
             let found = labels.ids_of(name);
             if found.is_empty() {
                 ok = false;
+                let known = labels.names();
+                let hint = closest(name, &known)
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
                 self.error(
                     names.span(),
                     format!(
-                        "rule `{rule}` uses label `{name}`, which model `{model}` does not have; known labels: {}",
-                        labels.names().join(", ")
+                        "{owner} uses label `{name}`, which model `{model}` does not have; {hint}known labels: {}",
+                        known.join(", ")
                     ),
                 );
             }
             ids.extend(found);
         }
         ok.then_some(ids)
+    }
+}
+
+/// `base` joined with `path` (kept as is when absolute), with `a/../`
+/// folded away so messages show the path an operator would type.
+pub fn join_clean(base: &Path, path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+/// The candidate within two edits of `word`, if there is exactly one best.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = (above + 1)
+                    .min(row[j] + 1)
+                    .min(diagonal + usize::from(ca != *cb));
+                diagonal = above;
+            }
+        }
+        row[b.len()]
+    };
+    let mut scored: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .collect();
+    scored.sort();
+    match scored.as_slice() {
+        [(d, best), rest @ ..] if rest.first().is_none_or(|(d2, _)| d2 > d) => Some(best),
+        _ => None,
     }
 }
 
@@ -276,15 +328,51 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         ctx.error(0..0, "no cameras are defined; add a [[cameras]] table with a name, [cameras.source] and [cameras.detect]");
     }
 
-    let (site, box_id) = (site?, box_id?);
-    let mqtt = mqtt::check(&mqtt_config?, &site, &box_id, &mut ctx)?;
+    // Check the broker settings even when the ids failed, to report everything.
+    let ids = (
+        site.as_deref().unwrap_or("site"),
+        box_id.as_deref().unwrap_or("box"),
+    );
+    let mqtt = mqtt_config.and_then(|m| mqtt::check(&m, ids.0, ids.1, &mut ctx));
     Some(Plan {
         path: path.to_path_buf(),
-        site,
-        box_id,
+        site: site?,
+        box_id: box_id?,
         runtime: runtime?,
-        mqtt,
+        mqtt: mqtt?,
         models,
         cameras,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{closest, join_clean};
+
+    #[test]
+    fn joined_paths_fold_parent_folders() {
+        let clean = |b: &str, p: &str| join_clean(Path::new(b), Path::new(p));
+        assert_eq!(
+            clean("tests/configs/invalid", "../../../models/m.toml"),
+            PathBuf::from("models/m.toml")
+        );
+        assert_eq!(clean("configs", "/abs/x.avi"), PathBuf::from("/abs/x.avi"));
+        assert_eq!(
+            clean(".", "../media/v.avi"),
+            PathBuf::from("../media/v.avi")
+        );
+        assert_eq!(clean("a", ".."), PathBuf::from("."));
+    }
+
+    #[test]
+    fn a_near_miss_gets_a_suggestion_and_a_far_one_does_not() {
+        let labels = ["person", "bicycle", "car", "cat"];
+        assert_eq!(closest("persn", &labels), Some("person"));
+        assert_eq!(closest("bicycel", &labels), Some("bicycle"));
+        assert_eq!(closest("ebike", &labels), None);
+        // "caz" is one edit from both car and cat: no single best guess
+        assert_eq!(closest("caz", &labels), None);
+    }
 }

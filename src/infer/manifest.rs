@@ -216,7 +216,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
     }
 
     let base = path.parent().unwrap_or(Path::new("."));
-    let model_path = base.join(raw.file.get_ref());
+    let model_path = crate::config::join_clean(base, raw.file.get_ref());
     let expected = raw.sha256.get_ref().to_ascii_lowercase();
     match sha256_file(&model_path) {
         Ok(actual) if actual == expected => {}

@@ -129,11 +129,13 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
         return None;
     }
     let manifest = manifest::load(&path, ctx.diags)?;
+    // A threshold out of range is already reported, which fails the config;
+    // the model still comes back so rules can be checked against its labels.
     Some(ModelPlan {
         key: key.to_string(),
         manifest,
-        confidence: confidence?,
-        nms_iou: nms_iou?,
+        confidence: confidence.unwrap_or(*default_confidence().get_ref()),
+        nms_iou: nms_iou.unwrap_or(*default_nms_iou().get_ref()),
     })
 }
 

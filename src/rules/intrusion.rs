@@ -29,13 +29,13 @@ pub struct IntrusionPlan {
 }
 
 pub fn check(
-    rule: &str,
+    owner: &str,
     config: &IntrusionConfig,
     labels: Option<&LabelMap>,
     model: &str,
     ctx: &mut Ctx<'_>,
 ) -> Option<IntrusionPlan> {
-    let ids = ctx.resolve_labels(rule, &config.labels, labels, model)?;
+    let ids = ctx.resolve_labels(owner, &config.labels, labels, model)?;
     Some(IntrusionPlan {
         labels: ids,
         anchor: config.anchor,

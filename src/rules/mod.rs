@@ -139,11 +139,13 @@ pub enum RuleKindPlan {
 }
 
 /// Checks a rule against the camera's zones and its model's labels
-/// (`labels` is None when the model itself failed its check).
+/// (`labels` is None when the model itself failed its check; `zone_names`
+/// lists every zone written, including those that failed their check).
 pub fn check_rule(
     camera: &str,
     config: &RuleConfig,
     zones: &[Arc<Zone>],
+    zone_names: &[String],
     labels: Option<&LabelMap>,
     model: &str,
     ctx: &mut Ctx<'_>,
@@ -154,8 +156,9 @@ pub fn check_rule(
         .iter()
         .find(|z| z.name.as_ref() == c.zone.get_ref())
         .cloned();
-    if zone.is_none() {
-        let known: Vec<&str> = zones.iter().map(|z| z.name.as_ref()).collect();
+    // A zone that is written but broken was reported on its own.
+    if zone.is_none() && !zone_names.contains(c.zone.get_ref()) {
+        let known: Vec<&str> = zone_names.iter().map(String::as_str).collect();
         ctx.error(
             c.zone.span(),
             format!(
@@ -171,9 +174,14 @@ pub fn check_rule(
     let end_after = ctx.in_range(&c.end_after_secs, 0.0..=86_400.0, "end_after_secs");
     let rule_name = c.name.get_ref();
     let kind = match &config.kind {
-        RuleKindConfig::Intrusion(k) => {
-            intrusion::check(rule_name, k, labels, model, ctx).map(RuleKindPlan::Intrusion)
-        }
+        RuleKindConfig::Intrusion(k) => intrusion::check(
+            &format!("rule `{rule_name}` on camera `{camera}`"),
+            k,
+            labels,
+            model,
+            ctx,
+        )
+        .map(RuleKindPlan::Intrusion),
     };
     Some(RulePlan {
         name: Arc::from(name?),

@@ -1,0 +1,150 @@
+//! The `watchpost` command as installers meet it: one line per problem, exit
+//! status 2 for a bad config, and a clear message — never a panic — when a
+//! file it needs is missing.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::watchpost;
+use tokio_util::sync::CancellationToken;
+use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec};
+use watchpost::infer::manifest::Resize;
+use watchpost::source::{SourceKind, SourcePlan};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = watchpost().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn check_config_on_a_missing_file_prints_one_line_and_exits_2() {
+    let (code, stdout, stderr) = run(&["check-config", "--config", "/nonexistent"]);
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("/nonexistent: cannot read config"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+}
+
+#[test]
+fn check_config_names_a_misspelled_key() {
+    let (code, _, stderr) = run(&[
+        "check-config",
+        "--config",
+        "tests/configs/invalid/misspelled_camera_key.toml",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "tests/configs/invalid/misspelled_camera_key.toml:15:1: unknown key `fsp`"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_refuses_an_invalid_config_the_same_way() {
+    let (code, _, stderr) = run(&[
+        "run",
+        "--config",
+        "tests/configs/invalid/missing_camera_file.toml",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("camera `north-gate`") && stderr.contains("/srv/cameras/missing-clip.avi"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_demo() {
+    let (code, stdout, _) = run(&["check-config", "--config", "configs/demo.toml"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("OK (1 camera, 1 model)"), "{stdout}");
+}
+
+/// A valid config whose ONNX Runtime library is `library`.
+fn config_with_library(dir: &Path, library: &Path) -> std::path::PathBuf {
+    let text = format!(
+        "{}\n[runtime]\nonnxruntime = \"{}\"\n",
+        common::camera_config(1, &common::media("vtest.avi"), false),
+        library.display()
+    );
+    let path = dir.join("watchpost.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_missing_onnx_runtime_library_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_library(dir.path(), Path::new("/nonexistent/libonnxruntime.so"));
+    let (code, _, stderr) = run(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("ONNX Runtime library /nonexistent/libonnxruntime.so does not exist"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_onnx_runtime_is_a_clear_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"this is not a shared library").unwrap();
+    let config = config_with_library(dir.path(), &fake);
+    let (code, _, stderr) = run(&["run", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot load ONNX Runtime from") && stderr.contains("libonnxruntime.so"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_camera_file_that_vanished_fails_with_the_camera_and_path_named() {
+    gstreamer::init().unwrap();
+    let missing = Path::new("/nonexistent/recordings/gate.avi");
+    let spec = StreamSpec {
+        camera: Arc::from("gate"),
+        source: SourcePlan {
+            uri: format!("file://{}", missing.display()),
+            display: format!("file://{}", missing.display()),
+            kind: SourceKind::File(missing.to_path_buf()),
+            loop_playback: false,
+            realtime: false,
+        },
+        width: 300,
+        height: 300,
+        resize: Resize::Stretch,
+        fps: 5,
+        retry_initial: Duration::from_millis(100),
+        retry_max: Duration::from_millis(100),
+    };
+    let slot = Arc::new(FrameSlot::new(Delivery::Every));
+    let stream = Stream::new(spec, slot.clone());
+    let err = stream
+        .run(&CancellationToken::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("camera `gate`"), "{err}");
+    assert!(err.contains("/nonexistent/recordings/gate.avi"), "{err}");
+    assert!(matches!(
+        slot.take(Duration::ZERO),
+        watchpost::decode::Taken::Closed
+    ));
+}
