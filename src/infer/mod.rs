@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use detector::{Detector, InferError};
+pub use detector::{Detector, InferError, RawOutput};
 pub use labels::{LabelId, LabelMap};
 pub use manifest::Manifest;
 
