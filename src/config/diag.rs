@@ -97,8 +97,7 @@ impl Diagnostics {
 
     /// The problems in file order (by location, then as found).
     pub fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.items
-            .sort_by(|a, b| location_key(&a.location).cmp(&location_key(&b.location)));
+        self.items.sort_by_cached_key(|d| location_key(&d.location));
         self.items.dedup();
         self.items
     }

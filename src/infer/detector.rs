@@ -72,8 +72,10 @@ impl Detector {
         let session = Session::builder(&runtime.environment)
             .map_err(|e| session_error(e.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .and_then(|b| b.with_intra_threads(settings.intra_threads))
-            .and_then(|b| b.with_inter_threads(settings.inter_threads))
+            .map_err(|e| session_error(e.to_string()))?
+            .with_intra_threads(settings.intra_threads)
+            .map_err(|e| session_error(e.to_string()))?
+            .with_inter_threads(settings.inter_threads)
             .map_err(|e| session_error(e.to_string()))?
             .commit_from_file(&plan.manifest.model_path)
             .map_err(|e| session_error(e.to_string()))?;
