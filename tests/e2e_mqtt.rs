@@ -61,30 +61,32 @@ fn assert_contract(incident: &Value) {
     assert!(labels.contains(&"person"), "labels: {labels:?}");
     let confidence = incident["confidence"].as_f64().unwrap();
     assert!((0.5..=1.0).contains(&confidence), "confidence {confidence}");
-    let boxes = incident["boxes"].as_array().unwrap();
+    let boxes = boxes(incident);
     assert!(!boxes.is_empty());
     for b in boxes {
-        let b: Vec<f64> = b
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
         assert_eq!(b.len(), 4);
         assert!(b.iter().all(|v| (0.0..=1.0).contains(v)), "box {b:?}");
         assert!(b[0] < b[2] && b[1] < b[3], "box {b:?}");
     }
 }
 
+fn boxes(incident: &Value) -> Vec<Vec<f64>> {
+    let boxes = incident["boxes"].as_array().expect("boxes is an array");
+    boxes
+        .iter()
+        .map(|b| {
+            b.as_array()
+                .expect("a box is an array")
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
+        .collect()
+}
+
 /// The feet (bottom centre) of at least one box are inside the zone polygon.
 fn someone_stands_in_the_zone(incident: &Value) -> bool {
-    incident["boxes"].as_array().unwrap().iter().any(|b| {
-        let b: Vec<f64> = b
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap())
-            .collect();
+    boxes(incident).iter().any(|b| {
         let (x, y) = ((b[0] + b[2]) / 2.0, b[3]);
         (0.70..=1.0).contains(&x) && (0.58..=0.80).contains(&y)
     })

@@ -143,22 +143,17 @@ impl Detector {
 
     /// Runs the model on the current input tensor and decodes the outputs.
     pub fn detect_prepared(&mut self, geometry: &Geometry) -> Result<&[Detection], InferError> {
-        let model = &self.plan.key;
-        let run_error = |e: ort::Error| InferError::Run {
-            model: model.clone(),
-            reason: e.to_string(),
-        };
-        let tensor = TensorRef::from_array_view(&self.input).map_err(run_error)?;
-        let outputs = self.session.run(ort::inputs![tensor]).map_err(run_error)?;
+        let run_error = run_failed(&self.plan.key);
+        let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
         self.detections.clear();
         match &self.plan.manifest.output {
             OutputSpec::Ssd(spec) => {
                 let (scores_shape, scores) = outputs[spec.scores.as_str()]
                     .try_extract_tensor::<f32>()
-                    .map_err(run_error)?;
+                    .map_err(&run_error)?;
                 let (_, boxes) = outputs[spec.boxes.as_str()]
                     .try_extract_tensor::<f32>()
-                    .map_err(run_error)?;
+                    .map_err(&run_error)?;
                 let classes = scores_shape.last().copied().unwrap_or(0).max(0) as usize;
                 ssd::decode(
                     spec,
@@ -180,17 +175,12 @@ impl Detector {
 
     /// Runs the model on the current input tensor and copies every output out.
     pub fn run_raw(&mut self) -> Result<Vec<RawOutput>, InferError> {
-        let model = &self.plan.key;
-        let run_error = |e: ort::Error| InferError::Run {
-            model: model.clone(),
-            reason: e.to_string(),
-        };
-        let tensor = TensorRef::from_array_view(&self.input).map_err(run_error)?;
-        let outputs = self.session.run(ort::inputs![tensor]).map_err(run_error)?;
+        let run_error = run_failed(&self.plan.key);
+        let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
         outputs
             .iter()
             .map(|(name, value)| {
-                let (shape, data) = value.try_extract_tensor::<f32>().map_err(run_error)?;
+                let (shape, data) = value.try_extract_tensor::<f32>().map_err(&run_error)?;
                 Ok(RawOutput {
                     name: name.to_string(),
                     shape: shape.to_vec(),
@@ -198,6 +188,22 @@ impl Detector {
                 })
             })
             .collect()
+    }
+}
+
+/// One inference on the input tensor, borrowed, not copied.
+fn run_session<'s>(
+    session: &'s mut Session,
+    input: &Array4<f32>,
+) -> ort::Result<ort::session::SessionOutputs<'s>> {
+    let tensor = TensorRef::from_array_view(input)?;
+    session.run(ort::inputs![tensor])
+}
+
+fn run_failed(model: &str) -> impl Fn(ort::Error) -> InferError + '_ {
+    move |e| InferError::Run {
+        model: model.to_string(),
+        reason: e.to_string(),
     }
 }
 
