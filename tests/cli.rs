@@ -79,7 +79,7 @@ fn check_config_accepts_the_demo() {
 fn config_with_library(dir: &Path, library: &Path) -> std::path::PathBuf {
     let text = format!(
         "{}\n[runtime]\nonnxruntime = \"{}\"\n",
-        common::camera_config(1, &common::media("vtest.avi"), false),
+        common::camera_config(1, &common::media("vtest.avi"), false, dir),
         library.display()
     );
     let path = dir.join("watchpost.toml");

@@ -45,6 +45,10 @@ fn parse_time(v: &Value) -> SystemTime {
 }
 
 fn assert_contract(incident: &Value) {
+    // The payload is exactly the typed contract (unknown fields are refused).
+    let typed: watchpost::publish::Alert =
+        serde_json::from_value(incident.clone()).expect("payload matches the Alert type");
+    assert_eq!(typed.schema, 1);
     assert_eq!(incident["schema"], 1);
     assert_eq!(incident["camera"], "walkway");
     assert_eq!(incident["rule"], "lawn-intrusion");
@@ -103,7 +107,7 @@ fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         &dir,
-        &camera_config(broker.port, &media("vtest.avi"), false),
+        &camera_config(broker.port, &media("vtest.avi"), false, dir.path()),
     );
     let started = SystemTime::now();
 
@@ -197,7 +201,10 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
     // watchpost talks to `port`, where nothing listens until the forwarder starts.
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&dir, &camera_config(port, &media("vtest.avi"), true));
+    let config = write_config(
+        &dir,
+        &camera_config(port, &media("vtest.avi"), true, dir.path()),
+    );
 
     let mut child = watchpost()
         .args(["run", "--config"])

@@ -7,36 +7,12 @@
 //! rounded to four decimals (a fraction of a pixel), so they carry position,
 //! not sub-pixel signatures.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
-
 use crate::publish::Alert;
 use crate::rules::IncidentEvent;
 
-/// The box-wide event counter behind `seq`.
-///
-/// It starts at the box's clock in microseconds, so it keeps increasing across
-/// restarts without storage (until the durable outbox keeps it), and it grows
-/// by one per event, shared by all cameras.
-#[derive(Debug)]
-pub struct Sequence(AtomicU64);
-
-impl Sequence {
-    pub fn starting_now() -> Arc<Self> {
-        let micros = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
-        Arc::new(Self(AtomicU64::new(micros)))
-    }
-
-    fn next(&self) -> u64 {
-        self.0.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
 /// Builds the public alert for one incident event of one camera.
-pub fn alert(camera: &str, event: &IncidentEvent, seq: &Sequence) -> Alert {
+/// `seq` is the box-wide sequence number the outbox assigned to this event.
+pub fn alert(camera: &str, event: &IncidentEvent, seq: u64) -> Alert {
     let mut labels: Vec<String> = event.targets.iter().map(|t| t.label.to_string()).collect();
     labels.sort_unstable();
     labels.dedup();
@@ -53,7 +29,7 @@ pub fn alert(camera: &str, event: &IncidentEvent, seq: &Sequence) -> Alert {
         schema: 1,
         event: event.kind,
         incident_id: event.incident_id.to_string(),
-        seq: seq.next(),
+        seq,
         time: jiff::Timestamp::try_from(event.time)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
             .round(jiff::Unit::Millisecond)
@@ -75,7 +51,7 @@ fn round4(v: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::*;
     use crate::infer::BBox;
@@ -108,10 +84,8 @@ mod tests {
                 target(43, "bicycle", 0.6),
             ],
         };
-        let seq = Sequence::starting_now();
-        let a = alert("north", &event, &seq);
-        let b = alert("north", &event, &seq);
-        assert!(b.seq > a.seq);
+        let a = alert("north", &event, 41);
+        assert_eq!(a.seq, 41);
         assert_eq!(a.labels, vec!["bicycle", "person"]);
         assert_eq!(a.boxes[0], [0.1235, 0.0, 0.5, 1.0]);
         assert_eq!(a.confidence, 0.9);

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
-use crate::anonymize::{self, Sequence};
+use crate::anonymize;
 use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
@@ -26,7 +26,7 @@ use crate::decode::{
 };
 use crate::infer::preprocess::ImageView;
 use crate::infer::{Detection, Detector, ModelPlan};
-use crate::publish::mqtt::AlertSender;
+use crate::publish::{Outbox, Topics};
 use crate::rules::{
     self, EventKind, IncidentEvent, RuleConfig, RuleEngine, RulePlan, Zone, ZoneConfig,
 };
@@ -247,8 +247,8 @@ pub struct Camera {
 #[derive(Clone)]
 pub struct Shared {
     pub detectors: BTreeMap<String, Arc<Mutex<Detector>>>,
-    pub alerts: AlertSender,
-    pub seq: Arc<Sequence>,
+    pub outbox: Arc<Outbox>,
+    pub topics: Topics,
 }
 
 impl Camera {
@@ -299,8 +299,8 @@ impl Camera {
             detector,
             tracker: Tracker::new(plan.track),
             rules: RuleEngine::new(&plan.rules, model.manifest.labels.clone()),
-            alerts: shared.alerts.clone(),
-            seq: shared.seq.clone(),
+            outbox: shared.outbox.clone(),
+            topics: shared.topics.clone(),
             stats: stats.clone(),
             cancel,
         };
@@ -334,8 +334,8 @@ struct DetectWorker {
     detector: Arc<Mutex<Detector>>,
     tracker: Tracker,
     rules: RuleEngine,
-    alerts: AlertSender,
-    seq: Arc<Sequence>,
+    outbox: Arc<Outbox>,
+    topics: Topics,
     stats: Arc<CameraStats>,
     cancel: CancellationToken,
 }
@@ -391,23 +391,32 @@ impl DetectWorker {
         }
     }
 
+    /// Writes each event to the outbox; it counts as raised once it is there.
     fn send(&self, events: &mut Vec<IncidentEvent>) {
         for event in events.drain(..) {
-            let alert = anonymize::alert(&self.camera, &event, &self.seq);
+            let written = self.outbox.push(
+                |seq| anonymize::alert(&self.camera, &event, seq),
+                |alert| self.topics.incidents(&alert.camera),
+            );
+            let alert = match written {
+                Ok(alert) => alert,
+                Err(e) => {
+                    tracing::error!(camera = %self.camera, rule = %event.rule, error = %e, "cannot store an incident event");
+                    continue;
+                }
+            };
             match event.kind {
                 EventKind::Start => tracing::info!(
                     camera = %self.camera, rule = %alert.rule, zone = %alert.zone, labels = ?alert.labels,
-                    incident = %alert.incident_id, severity = %alert.severity, "incident raised"
+                    incident = %alert.incident_id, seq = alert.seq, severity = %alert.severity, "incident raised"
                 ),
                 EventKind::End => tracing::info!(
-                    camera = %self.camera, rule = %alert.rule, zone = %alert.zone, incident = %alert.incident_id, "incident ended"
+                    camera = %self.camera, rule = %alert.rule, zone = %alert.zone, incident = %alert.incident_id,
+                    seq = alert.seq, "incident ended"
                 ),
                 EventKind::Update => {}
             }
             self.stats.events.fetch_add(1, Ordering::Relaxed);
-            if !self.alerts.send(alert) {
-                tracing::error!(camera = %self.camera, "the publisher has stopped; incident not sent");
-            }
         }
     }
 }

@@ -12,11 +12,39 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::anonymize::Sequence;
 use crate::config::Plan;
 use crate::infer::{Detector, runtime};
-use crate::publish::Publisher;
+use crate::publish::{Outbox, Publisher};
 use camera::{Camera, Shared};
+
+/// The cameras' part of the health message on `<prefix>/stats`.
+fn camera_stats(cameras: &[Camera]) -> crate::publish::mqtt::StatsSource {
+    use std::sync::atomic::Ordering::Relaxed;
+    let parts: Vec<_> = cameras
+        .iter()
+        .map(|c| (c.name.clone(), c.slot.clone(), c.stats.clone()))
+        .collect();
+    let started = std::time::Instant::now();
+    Arc::new(move || {
+        let cameras: serde_json::Map<String, serde_json::Value> = parts
+            .iter()
+            .map(|(name, slot, stats)| {
+                let value = serde_json::json!({
+                    "frames": slot.stats.delivered.load(Relaxed),
+                    "dropped": slot.stats.dropped.load(Relaxed),
+                    "inferred": stats.inferred.load(Relaxed),
+                    "events": stats.events.load(Relaxed),
+                });
+                (name.to_string(), value)
+            })
+            .collect();
+        serde_json::json!({
+            "time": jiff::Timestamp::now().to_string(),
+            "uptime_secs": started.elapsed().as_secs(),
+            "cameras": cameras,
+        })
+    })
+}
 
 /// How long shutdown waits for the broker to take the last alerts.
 const PUBLISH_GRACE: Duration = Duration::from_secs(5);
@@ -40,20 +68,20 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<()> {
         detectors.insert(model.key.clone(), Arc::new(Mutex::new(detector)));
     }
 
-    let publisher = Publisher::spawn(plan.mqtt.clone());
+    let outbox = Arc::new(Outbox::open(&plan.outbox)?);
+    let (pending, _) = outbox.depth()?;
+    tracing::info!(outbox = %outbox.path().display(), pending, "outbox open");
     let shared = Shared {
         detectors,
-        alerts: publisher.sender(),
-        seq: Sequence::starting_now(),
+        outbox: outbox.clone(),
+        topics: plan.mqtt.topics.clone(),
     };
     let mut cameras = Vec::new();
     for camera in &plan.cameras {
-        cameras.push(
-            Camera::start(camera, &shared, cancel.clone())
-                .with_context(|| format!("cannot start camera `{}`", camera.name))?,
-        );
+        let started = Camera::start(camera, &shared, cancel.clone());
+        cameras.push(started.with_context(|| format!("cannot start camera `{}`", camera.name))?);
     }
-    drop(shared);
+    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox, camera_stats(&cameras))?;
     tracing::info!(site = %plan.site, box_id = %plan.box_id, cameras = cameras.len(), "watchpost running");
 
     loop {

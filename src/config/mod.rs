@@ -21,12 +21,24 @@ use toml::Spanned;
 use crate::app::camera::{self as camera, CameraPlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{LabelId, LabelMap, ModelConfig, ModelPlan, check_model};
-use crate::publish::{MqttConfig, MqttPlan, mqtt};
+use crate::publish::{MqttConfig, MqttPlan, OutboxConfig, OutboxPlan, mqtt, outbox};
 use de::{Node, array_items, from_node, parse_document};
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
 
 /// The top-level keys, in the order the documentation lists them.
-pub const TOP_LEVEL_KEYS: &[&str] = &["site", "box_id", "runtime", "mqtt", "models", "cameras"];
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "site",
+    "box_id",
+    "state_dir",
+    "runtime",
+    "mqtt",
+    "outbox",
+    "models",
+    "cameras",
+];
+
+/// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/watchpost";
 
 /// A config that failed its check, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +61,11 @@ pub struct Plan {
     pub site: String,
     /// This box within the site, e.g. "gatehouse-1"; part of every topic.
     pub box_id: String,
+    /// Where the outbox lives, e.g. "/var/lib/watchpost".
+    pub state_dir: PathBuf,
     pub runtime: RuntimeConfig,
     pub mqtt: MqttPlan,
+    pub outbox: OutboxPlan,
     pub models: BTreeMap<String, Arc<ModelPlan>>,
     pub cameras: Vec<CameraPlan>,
 }
@@ -244,6 +259,8 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
     let mut box_id = None;
     let mut runtime = Some(RuntimeConfig::default());
     let mut mqtt_config = Some(MqttConfig::default());
+    let mut outbox_config = Some(OutboxConfig::default());
+    let mut state_dir = Some(PathBuf::from(DEFAULT_STATE_DIR));
     let mut models = BTreeMap::new();
     let mut model_names = Vec::new();
     let mut camera_nodes: &[Node<'_>] = &[];
@@ -261,6 +278,20 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
             }
             "runtime" => runtime = from_node(&file, node, ctx.diags),
             "mqtt" => mqtt_config = from_node(&file, node, ctx.diags),
+            "outbox" => outbox_config = from_node(&file, node, ctx.diags),
+            "state_dir" => {
+                state_dir = from_node::<Spanned<PathBuf>>(&file, node, ctx.diags).and_then(|dir| {
+                    let path = ctx.resolve(dir.get_ref());
+                    if path.exists() && !path.is_dir() {
+                        ctx.error(
+                            dir.span(),
+                            format!("state_dir {} exists but is not a folder", path.display()),
+                        );
+                        return None;
+                    }
+                    Some(path)
+                })
+            }
             "models" => match node.get_ref().as_table() {
                 Some(table) => {
                     for (name, model_node) in table.iter() {
@@ -334,12 +365,18 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         box_id.as_deref().unwrap_or("box"),
     );
     let mqtt = mqtt_config.and_then(|m| mqtt::check(&m, ids.0, ids.1, &mut ctx));
+    let outbox = match (&outbox_config, &state_dir) {
+        (Some(o), Some(dir)) => outbox::check(o, dir, &mut ctx),
+        _ => None,
+    };
     Some(Plan {
         path: path.to_path_buf(),
         site: site?,
         box_id: box_id?,
+        state_dir: state_dir?,
         runtime: runtime?,
         mqtt: mqtt?,
+        outbox: outbox?,
         models,
         cameras,
     })

@@ -180,10 +180,11 @@ impl Drop for Subscriber {
 
 /// A config for one camera on a sample clip, with one intrusion rule on the
 /// lower-right lawn of vtest.avi, where people walk in and out.
-pub fn camera_config(mqtt_port: u16, clip: &Path, realtime: bool) -> String {
+pub fn camera_config(mqtt_port: u16, clip: &Path, realtime: bool, state_dir: &Path) -> String {
     format!(
         r#"site = "test-site"
 box_id = "box-{mqtt_port}"
+state_dir = "{state_dir}"
 
 [mqtt]
 url = "mqtt://127.0.0.1:{mqtt_port}"
@@ -218,6 +219,7 @@ end_after_secs = 2.0
 "#,
         manifest = manifest().display(),
         clip = clip.display(),
+        state_dir = state_dir.display(),
     )
 }
 
