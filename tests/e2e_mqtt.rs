@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -171,28 +170,6 @@ fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
     }
 }
 
-/// Forwards 127.0.0.1:`from` to 127.0.0.1:`to` once started: before that,
-/// connections to `from` are refused, exactly as with a broker that is down.
-fn forward(from: u16, to: u16) {
-    let listener = TcpListener::bind(("127.0.0.1", from)).unwrap();
-    std::thread::spawn(move || {
-        for inbound in listener.incoming().flatten() {
-            let Ok(outbound) = TcpStream::connect(("127.0.0.1", to)) else {
-                continue;
-            };
-            for (mut a, mut b) in [
-                (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
-                (outbound, inbound),
-            ] {
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut a, &mut b);
-                    let _ = b.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        }
-    });
-}
-
 #[test]
 fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up() {
     let broker = Broker::start();
@@ -244,7 +221,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
         "watchpost exited while the broker was down"
     );
     let broker_up = SystemTime::now();
-    forward(port, broker.port);
+    common::forward(port, broker.port, Arc::default());
 
     assert!(
         wait_for(Duration::from_secs(60), || !sub.incidents().is_empty()),

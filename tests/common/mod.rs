@@ -52,8 +52,14 @@ pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// A real Mosquitto on 127.0.0.1, stopped when dropped.
 pub struct Broker {
     pub port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap().stdout;
+    String::from_utf8(out).unwrap().trim().to_string()
 }
 
 impl Broker {
@@ -62,42 +68,83 @@ impl Broker {
     }
 
     pub fn start_on(port: u16) -> Self {
+        Self::with_config(
+            port,
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+    }
+
+    /// A broker that keeps sessions and queued messages across a graceful restart.
+    pub fn persistent(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let user =
-            String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+        let body = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 0\n",
+            dir.path().display()
+        );
+        Self::launch(port, dir, &body)
+    }
+
+    /// A broker with the given listener lines (plus logging and user).
+    pub fn with_config(port: u16, body: &str) -> Self {
+        Self::launch(port, tempfile::tempdir().unwrap(), body)
+    }
+
+    fn launch(port: u16, dir: tempfile::TempDir, body: &str) -> Self {
         let conf = dir.path().join("mosquitto.conf");
+        let log = dir.path().join("mosquitto.log");
         std::fs::write(
             &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file {}\nuser {}\n",
-                dir.path().join("mosquitto.log").display(),
-                user.trim()
-            ),
+            format!("{body}log_dest file {}\nuser {}\n", log.display(), user()),
         )
         .unwrap();
+        let mut broker = Self {
+            port,
+            child: None,
+            dir,
+            conf,
+        };
+        broker.restart();
+        broker
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the broker as an operator would (SIGTERM: it saves its state).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
         let child = Command::new("mosquitto")
             .arg("-c")
-            .arg(&conf)
+            .arg(&self.conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("mosquitto is not installed: run scripts/setup");
+        self.child = Some(child);
+        let port = self.port;
         let up = wait_for(Duration::from_secs(10), || {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         assert!(up, "mosquitto did not listen on port {port}");
-        Self {
-            port,
-            child,
-            _dir: dir,
-        }
     }
 }
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -111,8 +158,19 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn connect(port: u16) -> Self {
+        Self::with_session(port, true)
+    }
+
+    /// A subscriber whose session (and queued QoS 1 messages) the broker keeps.
+    pub fn persistent(port: u16) -> Self {
+        Self::with_session(port, false)
+    }
+
+    fn with_session(port: u16, clean: bool) -> Self {
         let mut options = MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
-        options.set_keep_alive(Duration::from_secs(5));
+        options
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(clean);
         let (client, mut connection) = Client::new(options, 100);
         let messages = Arc::new(Mutex::new(Vec::new()));
         let subscribed = Arc::new(Mutex::new(false));
@@ -221,6 +279,44 @@ end_after_secs = 2.0
         clip = clip.display(),
         state_dir = state_dir.display(),
     )
+}
+
+/// Forwards 127.0.0.1:`from` to 127.0.0.1:`to` once started: before that,
+/// connections to `from` are refused, exactly as with a broker that is down.
+/// While `frozen` is set, bytes are held (a half-open link: nothing is closed).
+pub fn forward(from: u16, to: u16, frozen: Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind(("127.0.0.1", from)).unwrap();
+    std::thread::spawn(move || {
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            for (mut a, mut b) in [
+                (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                (outbound, inbound),
+            ] {
+                let frozen = frozen.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match a.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        while frozen.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        if b.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = b.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
 }
 
 /// Runs the built `watchpost` binary.

@@ -1,0 +1,475 @@
+//! Alert delivery that never loses an incident, against a real Mosquitto:
+//! broker restarts, a watchpost killed while the broker is down, TLS with a
+//! CA made by the test, wrong credentials, and a broker that stops answering.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Broker, Subscriber, wait_for, watchpost};
+use watchpost::publish::mqtt::{MqttPlan, PasswordSource, Publisher, StatsSource, TlsPlan};
+use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
+use watchpost::rules::{EventKind, Severity};
+
+fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
+    MqttPlan {
+        url: format!("mqtt://127.0.0.1:{port}"),
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        username: None,
+        password: None,
+        client_id: format!("watchpost-test-{port}"),
+        keep_alive,
+        retry_max: Duration::from_secs(1),
+        stats_interval: Duration::from_secs(3600),
+        topics: Topics::new("watchpost/test/box"),
+    }
+}
+
+fn outbox(dir: &Path) -> Arc<Outbox> {
+    Arc::new(
+        Outbox::open(&OutboxPlan {
+            path: dir.join("outbox.redb"),
+            max_events: 100_000,
+            max_age: Duration::from_secs(3600),
+        })
+        .unwrap(),
+    )
+}
+
+fn no_stats() -> StatsSource {
+    Arc::new(|| serde_json::json!({}))
+}
+
+fn push(outbox: &Outbox, topics: &Topics, camera: &str, n: usize) -> u64 {
+    let alert = outbox
+        .push(
+            |seq| Alert {
+                schema: 1,
+                event: EventKind::Start,
+                incident_id: format!("incident-{camera}-{n}"),
+                seq,
+                time: "2026-11-29T00:00:00.000Z".into(),
+                camera: camera.into(),
+                rule: "r".into(),
+                zone: "z".into(),
+                labels: vec!["person".into()],
+                boxes: vec![[0.1, 0.1, 0.2, 0.3]],
+                confidence: 0.9,
+                severity: Severity::High,
+            },
+            |a| topics.incidents(&a.camera),
+        )
+        .unwrap();
+    alert.seq
+}
+
+/// (incident_id, seq) of every incident received, first occurrence only, by camera.
+fn received_by_camera(sub: &Subscriber) -> BTreeMap<String, Vec<(String, u64)>> {
+    let mut seen = BTreeSet::new();
+    let mut by_camera: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+    for incident in sub.incidents() {
+        let key = (
+            incident["incident_id"].as_str().unwrap().to_string(),
+            incident["seq"].as_u64().unwrap(),
+        );
+        if seen.insert(key.clone()) {
+            by_camera
+                .entry(incident["camera"].as_str().unwrap().to_string())
+                .or_default()
+                .push(key);
+        }
+    }
+    by_camera
+}
+
+#[test]
+fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
+    let port = common::free_port();
+    let mut broker = Broker::persistent(port);
+    let sub = Subscriber::persistent(port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox(dir.path());
+    let topics = Topics::new("watchpost/test/box");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher = runtime.block_on(async {
+        Publisher::spawn(
+            plan(port, Duration::from_secs(5)),
+            outbox.clone(),
+            no_stats(),
+        )
+        .unwrap()
+    });
+    let status = publisher.status();
+    assert!(wait_for(Duration::from_secs(10), || status
+        .connected
+        .load(Ordering::Relaxed)));
+
+    const TOTAL: usize = 2000;
+    let producer = {
+        let (outbox, topics) = (outbox.clone(), topics.clone());
+        std::thread::spawn(move || {
+            for n in 0..TOTAL {
+                let camera = if n % 2 == 0 { "north" } else { "south" };
+                push(&outbox, &topics, camera, n);
+                if n % 100 == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        })
+    };
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(700));
+        broker.stop();
+        std::thread::sleep(Duration::from_millis(500));
+        broker.restart();
+    }
+    producer.join().unwrap();
+
+    let total = |sub: &Subscriber| {
+        received_by_camera(sub)
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+    };
+    let all = wait_for(Duration::from_secs(120), || total(&sub) == TOTAL);
+    assert!(all, "received {} of {TOTAL} events", total(&sub));
+    for (camera, events) in received_by_camera(&sub) {
+        assert_eq!(events.len(), TOTAL / 2, "camera {camera}");
+        assert!(
+            events.windows(2).all(|w| w[0].1 < w[1].1),
+            "camera {camera}: events out of order"
+        );
+    }
+    // Everything acknowledged is removed from the outbox.
+    assert!(
+        wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0),
+        "outbox still holds {:?}",
+        outbox.depth()
+    );
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() {
+    let broker = Broker::start();
+    let sub = Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let frozen = Arc::new(AtomicBool::new(false));
+    let port = common::free_port();
+    common::forward(port, broker.port, frozen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox(dir.path());
+    let topics = Topics::new("watchpost/test/box");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher = runtime.block_on(async {
+        Publisher::spawn(
+            plan(port, Duration::from_secs(5)),
+            outbox.clone(),
+            no_stats(),
+        )
+        .unwrap()
+    });
+    let status = publisher.status();
+    assert!(wait_for(Duration::from_secs(10), || status
+        .connected
+        .load(Ordering::Relaxed)));
+
+    // The link goes silent without closing: no FIN, no RST, just nothing.
+    frozen.store(true, Ordering::SeqCst);
+    let seq = push(&outbox, &topics, "north", 1);
+    assert!(
+        wait_for(Duration::from_secs(30), || !status
+            .connected
+            .load(Ordering::Relaxed)),
+        "the silent broker was not detected"
+    );
+    assert_eq!(
+        outbox.depth().unwrap().0,
+        1,
+        "the event must wait in the outbox"
+    );
+    frozen.store(false, Ordering::SeqCst);
+    assert!(wait_for(Duration::from_secs(30), || received_by_camera(
+        &sub
+    )
+    .get("north")
+    .is_some_and(|e| e.iter().any(|(_, s)| *s == seq))));
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
+
+/// Runs watchpost with its stderr collected line by line.
+struct Running {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(config: &Path) -> Self {
+        let mut child = watchpost()
+            .args(["run", "--config"])
+            .arg(config)
+            .env("WATCHPOST_LOG", "info,ort=warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Incident ids in "incident raised" lines.
+    fn raised(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .filter(|l| l.contains("incident raised"))
+            .filter_map(|l| {
+                l.split("incident=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn events_pending_when_watchpost_is_killed_with_the_broker_down_are_delivered_after_restart() {
+    let broker = Broker::start();
+    let sub = Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let port = common::free_port(); // nothing listens here yet: the broker is "down"
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("watchpost.toml");
+    std::fs::write(
+        &config,
+        common::camera_config(port, &common::media("vtest.avi"), true, dir.path()),
+    )
+    .unwrap();
+
+    let first = Running::start(&config);
+    assert!(
+        wait_for(Duration::from_secs(60), || !first.raised().is_empty()),
+        "no incident raised: {:?}",
+        first.lines()
+    );
+    assert!(first.count("MQTT broker unreachable") >= 1);
+    let pending = first.raised();
+    first.signal("-KILL");
+    drop(first);
+
+    common::forward(port, broker.port, Arc::default());
+    let second = Running::start(&config);
+    let delivered = |ids: &[String]| {
+        let got: BTreeSet<String> = sub
+            .incidents()
+            .iter()
+            .map(|i| i["incident_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.iter().all(|id| got.contains(id))
+    };
+    assert!(
+        wait_for(Duration::from_secs(60), || delivered(&pending)),
+        "incidents {pending:?} raised before the kill were not delivered; got {:?}",
+        sub.incidents()
+    );
+    second.signal("-TERM");
+}
+
+/// A test CA, a broker certificate for 127.0.0.1 signed by it, and a CA the
+/// broker's certificate does not chain to — made with openssl.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    for ca in ["ca", "other-ca"] {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=watchpost test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+        ]);
+    }
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+}
+
+#[test]
+fn tls_with_a_password_delivers_and_a_wrong_password_or_ca_is_a_clear_error() {
+    let certs = tempfile::tempdir().unwrap();
+    make_certificates(certs.path());
+    let passwd = certs.path().join("passwd");
+    let status = Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(&passwd)
+        .args(["gatehouse", "s3cret-Pw"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (plain, tls) = (common::free_port(), common::free_port());
+    let c = |name: &str| certs.path().join(name).display().to_string();
+    let body = format!(
+        "per_listener_settings true\nlistener {plain} 127.0.0.1\nallow_anonymous true\n\
+         listener {tls} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nallow_anonymous false\npassword_file {}\n",
+        c("ca.pem"),
+        c("server.pem"),
+        c("server.key"),
+        passwd.display()
+    );
+    let _broker = Broker::with_config(plain, &body);
+    let sub = Subscriber::connect(plain);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+
+    let run_with = |ca: &str, password: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("password"), format!("{password}\n")).unwrap();
+        let config = common::camera_config(tls, &common::media("vtest.avi"), true, dir.path()).replace(
+            &format!("url = \"mqtt://127.0.0.1:{tls}\""),
+            &format!(
+                "url = \"mqtts://127.0.0.1:{tls}\"\nca_file = \"{}\"\nusername = \"gatehouse\"\npassword_file = \"{}\"",
+                c(ca),
+                dir.path().join("password").display()
+            ),
+        );
+        let path = dir.path().join("watchpost.toml");
+        std::fs::write(&path, config).unwrap();
+        (Running::start(&path), dir)
+    };
+
+    // The right CA and password: incidents arrive.
+    let (good, _dir) = run_with("ca.pem", "s3cret-Pw");
+    assert!(
+        wait_for(Duration::from_secs(60), || !sub.incidents().is_empty()),
+        "nothing delivered over TLS: {:?}",
+        good.lines()
+    );
+    assert_eq!(good.count("connected to MQTT broker"), 1);
+    good.signal("-TERM");
+    drop(good);
+
+    // A wrong password and a wrong CA: a clear line, once, and it keeps retrying.
+    for (ca, password, expected) in [
+        ("ca.pem", "wrong", "refused the user name or password"),
+        ("other-ca.pem", "s3cret-Pw", "TLS:"),
+    ] {
+        let (bad, _dir) = run_with(ca, password);
+        assert!(
+            wait_for(Duration::from_secs(30), || bad.count(expected) >= 1),
+            "no clear error for {ca}/{password}: {:?}",
+            bad.lines()
+        );
+        // backoff 0.5 s, 1 s, 1 s…: several more attempts in 4 s, none logged again
+        std::thread::sleep(Duration::from_secs(4));
+        assert_eq!(bad.count(expected), 1, "{:?}", bad.lines());
+        assert_eq!(bad.count("connected to MQTT broker"), 0);
+        assert_eq!(bad.count("panicked"), 0);
+    }
+}
+
+#[test]
+fn the_password_never_appears_in_logs_or_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "hunter2-secret\n").unwrap();
+    let config = common::camera_config(1883, &common::media("vtest.avi"), false, dir.path())
+        .replace(
+            "url = \"mqtt://127.0.0.1:1883\"",
+            &format!(
+                "url = \"mqtt://127.0.0.1:1883\"\nusername = \"gatehouse\"\npassword_file = \"{}\"",
+                dir.path().join("pw").display()
+            ),
+        );
+    let path = dir.path().join("watchpost.toml");
+    std::fs::write(&path, config).unwrap();
+    let plan = watchpost::config::load(&path).unwrap();
+    assert!(matches!(plan.mqtt.password, Some(PasswordSource::File(_))));
+    assert!(!format!("{plan:?}").contains("hunter2"));
+    let _: Option<TlsPlan> = plan.mqtt.tls;
+}
