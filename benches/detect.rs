@@ -15,8 +15,7 @@ use watchpost::infer::{BBox, Detection, Detector, ModelPlan, manifest, nms};
 
 fn model() -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();
-    let manifest = manifest::load(Path::new("models/ssd_mobilenet_v2_coco.toml"), &mut diags)
-        .expect("manifest");
+    let manifest = manifest::load(Path::new("models/ssd_mobilenet_v2_coco.toml"), &mut diags).expect("manifest");
     Arc::new(ModelPlan {
         key: "coco".into(),
         manifest,
@@ -83,10 +82,9 @@ fn benches(c: &mut Criterion) {
         };
         let mut detector = Detector::load(model.clone(), rt, &settings).unwrap();
         detector.preprocess(&image).unwrap();
-        c.bench_function(
-            &format!("ssd inference, {threads} intra-op thread(s)"),
-            |b| b.iter(|| detector.detect_prepared(&Geometry::STRETCH).unwrap().len()),
-        );
+        c.bench_function(&format!("ssd inference, {threads} intra-op thread(s)"), |b| {
+            b.iter(|| detector.detect_prepared(&Geometry::STRETCH).unwrap().len())
+        });
     }
 }
 

@@ -18,12 +18,7 @@ const EXIT_CONFIG: u8 = 2;
 )]
 struct Cli {
     /// Log filter, e.g. "info" or "watchpost=debug,ort=warn".
-    #[arg(
-        long,
-        global = true,
-        env = "WATCHPOST_LOG",
-        default_value = "info,ort=warn"
-    )]
+    #[arg(long, global = true, env = "WATCHPOST_LOG", default_value = "info,ort=warn")]
     log: String,
     #[command(subcommand)]
     command: Command,

@@ -29,10 +29,7 @@ fn check_config_on_a_missing_file_prints_one_line_and_exits_2() {
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("/nonexistent: cannot read config"),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("/nonexistent: cannot read config"), "{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
 }
 
@@ -46,20 +43,14 @@ fn check_config_names_a_misspelled_key() {
     assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with(
-            "tests/configs/invalid/misspelled_camera_key.toml:15:1: unknown key `fsp`"
-        ),
+        stderr.starts_with("tests/configs/invalid/misspelled_camera_key.toml:15:1: unknown key `fsp`"),
         "{stderr}"
     );
 }
 
 #[test]
 fn run_refuses_an_invalid_config_the_same_way() {
-    let (code, _, stderr) = run(&[
-        "run",
-        "--config",
-        "tests/configs/invalid/missing_camera_file.toml",
-    ]);
+    let (code, _, stderr) = run(&["run", "--config", "tests/configs/invalid/missing_camera_file.toml"]);
     assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
@@ -137,14 +128,8 @@ fn a_camera_file_that_vanished_fails_with_the_camera_and_path_named() {
     };
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
     let stream = Stream::new(spec, slot.clone());
-    let err = stream
-        .run(&CancellationToken::new())
-        .unwrap_err()
-        .to_string();
+    let err = stream.run(&CancellationToken::new()).unwrap_err().to_string();
     assert!(err.contains("camera `gate`"), "{err}");
     assert!(err.contains("/nonexistent/recordings/gate.avi"), "{err}");
-    assert!(matches!(
-        slot.take(Duration::ZERO),
-        watchpost::decode::Taken::Closed
-    ));
+    assert!(matches!(slot.take(Duration::ZERO), watchpost::decode::Taken::Closed));
 }

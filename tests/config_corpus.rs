@@ -30,10 +30,7 @@ fn every_valid_config_passes() {
 #[test]
 fn every_invalid_config_fails_with_its_expected_lines() {
     let invalid = files("invalid");
-    assert!(
-        invalid.len() >= 10,
-        "the corpus needs at least 10 invalid configs"
-    );
+    assert!(invalid.len() >= 10, "the corpus needs at least 10 invalid configs");
     let mut mismatches = Vec::new();
     for path in invalid {
         let expected_path = path.with_extension("expected");
@@ -58,10 +55,7 @@ fn every_invalid_config_fails_with_its_expected_lines() {
 
 #[test]
 fn a_misspelled_key_is_named_in_the_error() {
-    let err = config::load(Path::new(
-        "tests/configs/invalid/misspelled_camera_key.toml",
-    ))
-    .unwrap_err();
+    let err = config::load(Path::new("tests/configs/invalid/misspelled_camera_key.toml")).unwrap_err();
     assert_eq!(err.diagnostics.len(), 1);
     assert!(err.diagnostics[0].message.contains("`fsp`"), "{err}");
 }

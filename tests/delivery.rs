@@ -101,14 +101,8 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     let topics = Topics::new("watchpost/test/box");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let publisher = runtime.block_on(async {
-        Publisher::spawn(
-            plan(port, Duration::from_secs(5)),
-            outbox.clone(),
-            no_stats(),
-        )
-        .unwrap()
-    });
+    let publisher = runtime
+        .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
     let status = publisher.status();
     assert!(wait_for(Duration::from_secs(10), || status
         .connected
@@ -135,12 +129,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     }
     producer.join().unwrap();
 
-    let total = |sub: &Subscriber| {
-        received_by_camera(sub)
-            .values()
-            .map(Vec::len)
-            .sum::<usize>()
-    };
+    let total = |sub: &Subscriber| received_by_camera(sub).values().map(Vec::len).sum::<usize>();
     let all = wait_for(Duration::from_secs(120), || total(&sub) == TOTAL);
     assert!(all, "received {} of {TOTAL} events", total(&sub));
     for (camera, events) in received_by_camera(&sub) {
@@ -171,14 +160,8 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
     let outbox = outbox(dir.path());
     let topics = Topics::new("watchpost/test/box");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let publisher = runtime.block_on(async {
-        Publisher::spawn(
-            plan(port, Duration::from_secs(5)),
-            outbox.clone(),
-            no_stats(),
-        )
-        .unwrap()
-    });
+    let publisher = runtime
+        .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
     let status = publisher.status();
     assert!(wait_for(Duration::from_secs(10), || status
         .connected
@@ -188,22 +171,14 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
     frozen.store(true, Ordering::SeqCst);
     let seq = push(&outbox, &topics, "north", 1);
     assert!(
-        wait_for(Duration::from_secs(30), || !status
-            .connected
-            .load(Ordering::Relaxed)),
+        wait_for(Duration::from_secs(30), || !status.connected.load(Ordering::Relaxed)),
         "the silent broker was not detected"
     );
-    assert_eq!(
-        outbox.depth().unwrap().0,
-        1,
-        "the event must wait in the outbox"
-    );
+    assert_eq!(outbox.depth().unwrap().0, 1, "the event must wait in the outbox");
     frozen.store(false, Ordering::SeqCst);
-    assert!(wait_for(Duration::from_secs(30), || received_by_camera(
-        &sub
-    )
-    .get("north")
-    .is_some_and(|e| e.iter().any(|(_, s)| *s == seq))));
+    assert!(wait_for(Duration::from_secs(30), || received_by_camera(&sub)
+        .get("north")
+        .is_some_and(|e| e.iter().any(|(_, s)| *s == seq))));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
 }
 
@@ -234,12 +209,7 @@ impl Running {
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
     }
 
     fn lines(&self) -> Vec<String> {
@@ -346,11 +316,7 @@ fn make_certificates(dir: &Path) {
             &format!("{ca}.pem"),
         ]);
     }
-    std::fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").unwrap();
     run(&[
         "req",
         "-newkey",
@@ -458,14 +424,13 @@ fn tls_with_a_password_delivers_and_a_wrong_password_or_ca_is_a_clear_error() {
 fn the_password_never_appears_in_logs_or_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pw"), "hunter2-secret\n").unwrap();
-    let config = common::camera_config(1883, &common::media("vtest.avi"), false, dir.path())
-        .replace(
-            "url = \"mqtt://127.0.0.1:1883\"",
-            &format!(
-                "url = \"mqtt://127.0.0.1:1883\"\nusername = \"gatehouse\"\npassword_file = \"{}\"",
-                dir.path().join("pw").display()
-            ),
-        );
+    let config = common::camera_config(1883, &common::media("vtest.avi"), false, dir.path()).replace(
+        "url = \"mqtt://127.0.0.1:1883\"",
+        &format!(
+            "url = \"mqtt://127.0.0.1:1883\"\nusername = \"gatehouse\"\npassword_file = \"{}\"",
+            dir.path().join("pw").display()
+        ),
+    );
     let path = dir.path().join("watchpost.toml");
     std::fs::write(&path, config).unwrap();
     let plan = watchpost::config::load(&path).unwrap();

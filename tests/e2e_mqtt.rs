@@ -128,10 +128,7 @@ fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
             == Some("offline")),
         "no offline availability after a clean exit"
     );
-    assert_eq!(
-        sub.on_topic(&availability).first().map(String::as_str),
-        Some("online")
-    );
+    assert_eq!(sub.on_topic(&availability).first().map(String::as_str), Some("online"));
 
     let incidents = sub.incidents();
     assert!(!incidents.is_empty(), "no incident was published");
@@ -178,10 +175,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
     // watchpost talks to `port`, where nothing listens until the forwarder starts.
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        &dir,
-        &camera_config(port, &media("vtest.avi"), true, dir.path()),
-    );
+    let config = write_config(&dir, &camera_config(port, &media("vtest.avi"), true, dir.path()));
 
     let mut child = watchpost()
         .args(["run", "--config"])
@@ -200,13 +194,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
             }
         });
     }
-    let count = |needle: &str| {
-        log.lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
-    };
+    let count = |needle: &str| log.lock().unwrap().iter().filter(|l| l.contains(needle)).count();
 
     // It keeps running, raises an incident while the broker is unreachable,
     // and retries several times (0.5 s, 1 s, 2 s backoff) without repeating itself.
@@ -243,10 +231,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
         .args(["-TERM", &child.id().to_string()])
         .status();
     let status = wait_exit(&mut child, Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "watchpost exited with {status} after SIGTERM"
-    );
+    assert!(status.success(), "watchpost exited with {status} after SIGTERM");
     assert!(wait_for(Duration::from_secs(10), || sub
         .on_topic(&availability)
         .last()

@@ -39,8 +39,7 @@ fn pinned_ort_version() -> String {
 
 fn load_model() -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();
-    let manifest =
-        manifest::load(&common::manifest(), &mut diags).expect("the shipped manifest loads");
+    let manifest = manifest::load(&common::manifest(), &mut diags).expect("the shipped manifest loads");
     assert!(diags.is_empty(), "{diags:?}");
     Arc::new(ModelPlan {
         key: "coco".into(),
@@ -69,9 +68,7 @@ fn run_watchpost(model: &Arc<ModelPlan>) -> Vec<Dumped> {
     let spec = StreamSpec {
         camera: Arc::from("parity"),
         source: SourcePlan {
-            uri: gstreamer::glib::filename_to_uri(&clip, None)
-                .unwrap()
-                .to_string(),
+            uri: gstreamer::glib::filename_to_uri(&clip, None).unwrap().to_string(),
             display: clip.display().to_string(),
             kind: SourceKind::File(clip.clone()),
             loop_playback: false,
@@ -134,10 +131,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 #[test]
@@ -153,20 +147,13 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
     });
     std::fs::write(dir.path().join("meta.json"), meta.to_string()).unwrap();
     for d in &dumped {
-        write_f32(
-            &dir.path().join(format!("frame-{}.input.f32", d.number)),
-            &d.input,
-        );
+        write_f32(&dir.path().join(format!("frame-{}.input.f32", d.number)), &d.input);
     }
 
     let golden_path = common::root().join("tests/golden/ssd_vtest.json");
     let update = std::env::var_os("WATCHPOST_UPDATE_GOLDEN").is_some();
     let python = common::root().join(".venv/bin/python");
-    assert!(
-        python.is_file(),
-        "{} is missing: run scripts/setup",
-        python.display()
-    );
+    assert!(python.is_file(), "{} is missing: run scripts/setup", python.display());
     let mut cmd = Command::new(&python);
     cmd.arg(common::root().join("tests/parity/ssd_reference.py"))
         .arg(&model.manifest.model_path)
@@ -183,10 +170,7 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
     let mut worst = 0.0f32;
     for d in &dumped {
         for out in &d.outputs {
-            let reference = read_f32(
-                &dir.path()
-                    .join(format!("frame-{}.{}.f32", d.number, out.name)),
-            );
+            let reference = read_f32(&dir.path().join(format!("frame-{}.{}.f32", d.number, out.name)));
             let diff = max_abs_diff(&out.data, &reference);
             assert!(
                 diff <= TOLERANCE,
@@ -202,17 +186,13 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
     assert_eq!(compared, FRAMES.len() * (1917 * 90 + 1917 * 4));
 
     // The committed golden record.
-    let golden: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+    let golden: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
     let frames = golden["frames"].as_array().unwrap();
     assert_eq!(frames.len(), dumped.len());
     for (d, g) in dumped.iter().zip(frames) {
         assert_eq!(g["number"], d.number);
         let bytes: Vec<u8> = d.input.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let sha: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         if g["input_sha256"] != sha.as_str() {
             // GStreamer on this machine scaled the frame differently from the
             // machine that made the record; the live comparison above still holds.
@@ -247,10 +227,7 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
             d.number
         );
         for entry in top {
-            let (anchor, class) = (
-                entry[0].as_u64().unwrap() as usize,
-                entry[1].as_u64().unwrap() as usize,
-            );
+            let (anchor, class) = (entry[0].as_u64().unwrap() as usize, entry[1].as_u64().unwrap() as usize);
             let expected = entry[2].as_f64().unwrap() as f32;
             assert!((scores[anchor * 90 + class] - expected).abs() <= TOLERANCE);
         }

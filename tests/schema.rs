@@ -8,13 +8,11 @@ use watchpost::publish::Alert;
 #[test]
 fn the_committed_schema_matches_the_alert_type() {
     let generated = serde_json::to_string_pretty(&schemars::schema_for!(Alert)).unwrap() + "\n";
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/incident.v1.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/incident.v1.json");
     if std::env::var_os("WATCHPOST_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &generated).unwrap();
     }
-    let committed =
-        std::fs::read_to_string(&path).expect("docs/schema/incident.v1.json is committed");
+    let committed = std::fs::read_to_string(&path).expect("docs/schema/incident.v1.json is committed");
     assert_eq!(
         committed, generated,
         "the Alert type changed: regenerate the schema with WATCHPOST_UPDATE_SCHEMA=1"
@@ -40,10 +38,7 @@ fn the_committed_schema_matches_the_alert_type() {
         "confidence",
         "severity",
     ] {
-        assert!(
-            required.contains(&field),
-            "`{field}` is not required by the schema"
-        );
+        assert!(required.contains(&field), "`{field}` is not required by the schema");
     }
     assert_eq!(schema["additionalProperties"], false);
 }

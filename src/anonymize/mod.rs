@@ -92,12 +92,7 @@ mod tests {
         assert_eq!(a.time, "2023-11-14T22:13:20.123Z");
         // exactly the contract's fields: nothing else, track ids included, goes out
         let json = serde_json::to_value(&a).unwrap();
-        let keys: std::collections::BTreeSet<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: std::collections::BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         let contract = [
             "schema",
             "event",

@@ -21,15 +21,11 @@ use crate::anonymize;
 use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
-use crate::decode::{
-    self, DecodeError, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec, Taken,
-};
+use crate::decode::{self, DecodeError, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec, Taken};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{Detection, Detector, ModelPlan};
 use crate::publish::{Outbox, Topics};
-use crate::rules::{
-    self, EventKind, IncidentEvent, RuleConfig, RuleEngine, RulePlan, Zone, ZoneConfig,
-};
+use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RuleEngine, RulePlan, Zone, ZoneConfig};
 use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan, Tracker};
 
@@ -92,26 +88,18 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
                     config
                         .zone_names
                         .extend(name.and_then(|n| n.get_ref().as_str()).map(str::to_string));
-                    config
-                        .zones
-                        .extend(from_node::<ZoneConfig>(file, zone, diags));
+                    config.zones.extend(from_node::<ZoneConfig>(file, zone, diags));
                 }
             }
             "rules" => {
                 let items = array_items(file, part, "cameras.rules", diags);
                 config.rules_written = items.len();
-                config.rules = items
-                    .iter()
-                    .filter_map(|r| rules::load_rule(file, r, diags))
-                    .collect();
+                config.rules = items.iter().filter_map(|r| rules::load_rule(file, r, diags)).collect();
             }
             _ => {}
         }
     }
-    for (key, example) in [
-        ("source", "url = \"rtsp://…\""),
-        ("detect", "model = \"coco\""),
-    ] {
+    for (key, example) in [("source", "url = \"rtsp://…\""), ("detect", "model = \"coco\"")] {
         if !parts.iter().any(|(k, _)| k == key) {
             let name = config.name.get_ref();
             diags.error(
@@ -145,10 +133,7 @@ pub fn check(
 ) -> Option<CameraPlan> {
     let name = ctx.identifier(&config.name, "camera name");
     let camera = config.name.get_ref().as_str();
-    let source = config
-        .source
-        .as_ref()
-        .and_then(|s| source::check(camera, s, ctx));
+    let source = config.source.as_ref().and_then(|s| source::check(camera, s, ctx));
     let detect = config
         .detect
         .as_ref()
@@ -162,10 +147,7 @@ pub fn check(
         if zones.iter().any(|z| z.name.as_ref() == zone.name.get_ref()) {
             ctx.error(
                 zone.name.span(),
-                format!(
-                    "zone `{}` is defined twice on camera `{camera}`",
-                    zone.name.get_ref()
-                ),
+                format!("zone `{}` is defined twice on camera `{camera}`", zone.name.get_ref()),
             );
             continue;
         }
@@ -194,25 +176,19 @@ pub fn check(
             );
             continue;
         }
-        if let Some(plan) = rules::check_rule(
-            camera,
-            rule,
-            &zones,
-            &config.zone_names,
-            labels,
-            &model_name,
-            ctx,
-        ) {
+        if let Some(plan) = rules::check_rule(camera, rule, &zones, &config.zone_names, labels, &model_name, ctx) {
             rule_plans.push(Arc::new(plan));
         }
     }
     if config.rules_written == 0 {
-        ctx.error(config.span.clone(), format!("camera `{camera}` has no rules, so it could never raise an incident; add a [[cameras.rules]] table"));
+        ctx.error(
+            config.span.clone(),
+            format!(
+                "camera `{camera}` has no rules, so it could never raise an incident; add a [[cameras.rules]] table"
+            ),
+        );
     }
-    if config.incomplete
-        || rule_plans.len() != config.rules.len()
-        || zones.len() != config.zone_names.len()
-    {
+    if config.incomplete || rule_plans.len() != config.rules.len() || zones.len() != config.zone_names.len() {
         return None;
     }
     Some(CameraPlan {
@@ -253,11 +229,7 @@ pub struct Shared {
 
 impl Camera {
     /// Starts the camera's decode and detect threads.
-    pub fn start(
-        plan: &CameraPlan,
-        shared: &Shared,
-        cancel: CancellationToken,
-    ) -> std::io::Result<Self> {
+    pub fn start(plan: &CameraPlan, shared: &Shared, cancel: CancellationToken) -> std::io::Result<Self> {
         let model = &plan.detect.model;
         let delivery = if plan.source.is_live() {
             Delivery::Latest
@@ -290,9 +262,11 @@ impl Camera {
                     result
                 })?
         };
-        let detector = shared.detectors.get(&model.key).cloned().ok_or_else(|| {
-            std::io::Error::other(format!("model `{}` was not loaded", model.key))
-        })?;
+        let detector = shared
+            .detectors
+            .get(&model.key)
+            .cloned()
+            .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
         let worker = DetectWorker {
             camera: plan.name.clone(),
             slot: slot.clone(),
@@ -377,8 +351,7 @@ impl DetectWorker {
                     last_error = None;
                     self.stats.inferred.fetch_add(1, Ordering::Relaxed);
                     let tracks = self.tracker.update(&detections, frame.pts);
-                    self.rules
-                        .step(tracks, frame.pts, SystemTime::now(), &mut events);
+                    self.rules.step(tracks, frame.pts, SystemTime::now(), &mut events);
                 }
                 Taken::Empty if !self.cancel.is_cancelled() => continue,
                 Taken::Empty | Taken::Closed => {

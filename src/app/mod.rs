@@ -62,9 +62,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<()> {
             continue;
         }
         let (model_plan, settings) = (model.clone(), plan.runtime.clone());
-        let detector =
-            tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings))
-                .await??;
+        let detector = tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings)).await??;
         detectors.insert(model.key.clone(), Arc::new(Mutex::new(detector)));
     }
 

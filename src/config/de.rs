@@ -14,10 +14,7 @@ use super::diag::{Diagnostics, SourceFile};
 pub type Node<'i> = Spanned<DeValue<'i>>;
 
 /// Parses a whole document, reporting every syntax error it can recover from.
-pub fn parse_document<'i>(
-    file: &'i SourceFile,
-    diags: &mut Diagnostics,
-) -> Option<Spanned<DeTable<'i>>> {
+pub fn parse_document<'i>(file: &'i SourceFile, diags: &mut Diagnostics) -> Option<Spanned<DeTable<'i>>> {
     let (table, errors) = DeTable::parse_recoverable(&file.text);
     if errors.is_empty() {
         return Some(table);
@@ -33,11 +30,7 @@ pub fn parse_document<'i>(
 }
 
 /// Deserialises one node into `T`, recording a located error on failure.
-pub fn from_node<T: DeserializeOwned>(
-    file: &SourceFile,
-    node: &Node<'_>,
-    diags: &mut Diagnostics,
-) -> Option<T> {
+pub fn from_node<T: DeserializeOwned>(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<T> {
     let span = node.span();
     match T::deserialize(ValueDeserializer::from(node.clone())) {
         Ok(value) => Some(value),

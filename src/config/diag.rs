@@ -67,12 +67,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// Records a problem at a span of a file.
-    pub fn error(
-        &mut self,
-        file: &SourceFile,
-        span: Option<Range<usize>>,
-        message: impl Into<String>,
-    ) {
+    pub fn error(&mut self, file: &SourceFile, span: Option<Range<usize>>, message: impl Into<String>) {
         self.items.push(Diagnostic {
             location: file.locate(span),
             message: message.into(),

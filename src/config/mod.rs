@@ -178,9 +178,7 @@ pub fn join_clean(base: &Path, path: &Path) -> PathBuf {
     for part in base.join(path).components() {
         match part {
             Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
                 out.pop();
             }
             other => out.push(other),
@@ -203,9 +201,7 @@ fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
             row[0] = i + 1;
             for (j, cb) in b.iter().enumerate() {
                 let above = row[j + 1];
-                row[j + 1] = (above + 1)
-                    .min(row[j] + 1)
-                    .min(diagonal + usize::from(ca != *cb));
+                row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
                 diagonal = above;
             }
         }
@@ -269,12 +265,10 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
     for (key, node) in root.iter() {
         match key.get_ref().as_ref() {
             "site" => {
-                site = from_node::<Spanned<String>>(&file, node, ctx.diags)
-                    .and_then(|s| ctx.identifier(&s, "site"))
+                site = from_node::<Spanned<String>>(&file, node, ctx.diags).and_then(|s| ctx.identifier(&s, "site"))
             }
             "box_id" => {
-                box_id = from_node::<Spanned<String>>(&file, node, ctx.diags)
-                    .and_then(|s| ctx.identifier(&s, "box_id"))
+                box_id = from_node::<Spanned<String>>(&file, node, ctx.diags).and_then(|s| ctx.identifier(&s, "box_id"))
             }
             "runtime" => runtime = from_node(&file, node, ctx.diags),
             "mqtt" => mqtt_config = from_node(&file, node, ctx.diags),
@@ -315,19 +309,16 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
             "cameras" => camera_nodes = array_items(&file, node, "cameras", ctx.diags),
             other => ctx.error(
                 key.span(),
-                format!(
-                    "unknown key `{other}`; expected one of: {}",
-                    TOP_LEVEL_KEYS.join(", ")
-                ),
+                format!("unknown key `{other}`; expected one of: {}", TOP_LEVEL_KEYS.join(", ")),
             ),
         }
     }
-    for (value, key, example) in [
-        (&site, "site", "maple-court"),
-        (&box_id, "box_id", "gatehouse-1"),
-    ] {
+    for (value, key, example) in [(&site, "site", "maple-court"), (&box_id, "box_id", "gatehouse-1")] {
         if value.is_none() && !root.contains_key(key) {
-            ctx.error(0..0, format!("missing required key `{key}`; add e.g. {key} = \"{example}\" at the top of the file"));
+            ctx.error(
+                0..0,
+                format!("missing required key `{key}`; add e.g. {key} = \"{example}\" at the top of the file"),
+            );
         }
     }
     if let Some(rt) = &mut runtime
@@ -356,14 +347,14 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         }
     }
     if camera_nodes.is_empty() && !root.contains_key("cameras") {
-        ctx.error(0..0, "no cameras are defined; add a [[cameras]] table with a name, [cameras.source] and [cameras.detect]");
+        ctx.error(
+            0..0,
+            "no cameras are defined; add a [[cameras]] table with a name, [cameras.source] and [cameras.detect]",
+        );
     }
 
     // Check the broker settings even when the ids failed, to report everything.
-    let ids = (
-        site.as_deref().unwrap_or("site"),
-        box_id.as_deref().unwrap_or("box"),
-    );
+    let ids = (site.as_deref().unwrap_or("site"), box_id.as_deref().unwrap_or("box"));
     let mqtt = mqtt_config.and_then(|m| mqtt::check(&m, ids.0, ids.1, &mut ctx));
     let outbox = match (&outbox_config, &state_dir) {
         (Some(o), Some(dir)) => outbox::check(o, dir, &mut ctx),
@@ -396,10 +387,7 @@ mod tests {
             PathBuf::from("models/m.toml")
         );
         assert_eq!(clean("configs", "/abs/x.avi"), PathBuf::from("/abs/x.avi"));
-        assert_eq!(
-            clean(".", "../media/v.avi"),
-            PathBuf::from("../media/v.avi")
-        );
+        assert_eq!(clean(".", "../media/v.avi"), PathBuf::from("../media/v.avi"));
         assert_eq!(clean("a", ".."), PathBuf::from("."));
     }
 

@@ -63,7 +63,9 @@ pub fn check_detect(
             };
             ctx.error(
                 config.model.span(),
-                format!("camera `{camera}` uses model `{name}`, which is not defined under [models]; known models: {known}"),
+                format!(
+                    "camera `{camera}` uses model `{name}`, which is not defined under [models]; known models: {known}"
+                ),
             );
             None
         }
@@ -182,13 +184,7 @@ mod tests {
 
     #[test]
     fn degenerate_sizes_fall_back_to_stretch() {
-        assert_eq!(
-            Geometry::letterbox(0, 10, (1, 1), 300, 300),
-            Geometry::STRETCH
-        );
-        assert_eq!(
-            Geometry::letterbox(10, 10, (0, 1), 300, 300),
-            Geometry::STRETCH
-        );
+        assert_eq!(Geometry::letterbox(0, 10, (1, 1), 300, 300), Geometry::STRETCH);
+        assert_eq!(Geometry::letterbox(10, 10, (0, 1), 300, 300), Geometry::STRETCH);
     }
 }

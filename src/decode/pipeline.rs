@@ -80,24 +80,16 @@ struct StreamClock {
 impl StreamClock {
     fn stamp(&self, pts: Option<gst::ClockTime>) -> Duration {
         let last = self.last_ns.load(Ordering::Relaxed);
-        let raw = pts.map_or(last, |t| {
-            t.nseconds() + self.offset_ns.load(Ordering::Relaxed)
-        });
-        let t = if raw > last || last == 0 {
-            raw
-        } else {
-            last + 1_000_000
-        };
+        let raw = pts.map_or(last, |t| t.nseconds() + self.offset_ns.load(Ordering::Relaxed));
+        let t = if raw > last || last == 0 { raw } else { last + 1_000_000 };
         self.last_ns.store(t, Ordering::Relaxed);
         Duration::from_nanos(t)
     }
 
     /// The next frames continue after the last one instead of starting at zero.
     fn rebase(&self) {
-        self.offset_ns.store(
-            self.last_ns.load(Ordering::Relaxed) + 1_000_000,
-            Ordering::Relaxed,
-        );
+        self.offset_ns
+            .store(self.last_ns.load(Ordering::Relaxed) + 1_000_000, Ordering::Relaxed);
     }
 }
 
@@ -161,18 +153,11 @@ impl Stream {
         result
     }
 
-    fn play(
-        &self,
-        pipeline: &gst::Pipeline,
-        cancel: &CancellationToken,
-    ) -> Result<Outcome, DecodeError> {
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| self.build_error("pipeline has no bus"))?;
+    fn play(&self, pipeline: &gst::Pipeline, cancel: &CancellationToken) -> Result<Outcome, DecodeError> {
+        let bus = pipeline.bus().ok_or_else(|| self.build_error("pipeline has no bus"))?;
         if pipeline.set_state(gst::State::Playing).is_err() {
             // The reason is on the bus.
-            if let Some(msg) =
-                bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
+            if let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
                 && let gst::MessageView::Error(err) = msg.view()
             {
                 return Err(self.stream_error(err));
@@ -191,14 +176,10 @@ impl Stream {
                     tracing::debug!(camera = %self.spec.camera, "end of file; playing it again");
                     self.clock.rebase();
                     if pipeline
-                        .seek_simple(
-                            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
-                            gst::ClockTime::ZERO,
-                        )
+                        .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO)
                         .is_err()
                     {
-                        return Err(self
-                            .build_error("cannot seek back to the start of the file to loop it"));
+                        return Err(self.build_error("cannot seek back to the start of the file to loop it"));
                     }
                 }
                 gst::MessageView::Eos(_) => {
@@ -305,13 +286,7 @@ impl Stream {
                 && let Ok(vi) = gst_video::VideoInfo::from_caps(caps.caps())
             {
                 let par = vi.par();
-                let g = Geometry::letterbox(
-                    vi.width(),
-                    vi.height(),
-                    (par.numer(), par.denom()),
-                    width,
-                    height,
-                );
+                let g = Geometry::letterbox(vi.width(), vi.height(), (par.numer(), par.denom()), width, height);
                 *geometry.lock().unwrap_or_else(|p| p.into_inner()) = g;
             }
             gst::PadProbeReturn::Ok
@@ -341,7 +316,8 @@ impl Stream {
                     let layout = match &cached {
                         Some((known, layout)) if known.as_ptr() == caps.as_ptr() => *layout,
                         _ => {
-                            let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
+                            let info =
+                                gst_video::VideoInfo::from_caps(caps).map_err(|_| gst::FlowError::NotNegotiated)?;
                             let layout = FrameLayout {
                                 width: info.width() as usize,
                                 height: info.height() as usize,
@@ -363,17 +339,17 @@ impl Stream {
                         geometry: *geometry.lock().unwrap_or_else(|p| p.into_inner()),
                         number: frames.fetch_add(1, Ordering::Relaxed),
                     };
-                    if slot.put(frame) { Ok(gst::FlowSuccess::Ok) } else { Err(gst::FlowError::Flushing) }
+                    if slot.put(frame) {
+                        Ok(gst::FlowSuccess::Ok)
+                    } else {
+                        Err(gst::FlowError::Flushing)
+                    }
                 })
                 .build(),
         );
     }
 
-    fn element(
-        &self,
-        factory: &'static str,
-        hint: &'static str,
-    ) -> Result<gst::Element, DecodeError> {
+    fn element(&self, factory: &'static str, hint: &'static str) -> Result<gst::Element, DecodeError> {
         gst::ElementFactory::make(factory)
             .build()
             .map_err(|_| DecodeError::MissingElement {

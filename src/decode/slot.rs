@@ -72,9 +72,7 @@ impl FrameSlot {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere must not take the camera down with it.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Offers a frame. Returns false once the slot is closed.

@@ -57,11 +57,7 @@ pub struct Detector {
 
 impl Detector {
     /// Creates the session, checks it against the manifest and runs it once.
-    pub fn load(
-        plan: Arc<ModelPlan>,
-        runtime: &Runtime,
-        settings: &RuntimeConfig,
-    ) -> Result<Self, InferError> {
+    pub fn load(plan: Arc<ModelPlan>, runtime: &Runtime, settings: &RuntimeConfig) -> Result<Self, InferError> {
         let model = plan.key.clone();
         let path = plan.manifest.model_path.display().to_string();
         let session_error = |reason: String| InferError::Session {
@@ -115,10 +111,7 @@ impl Detector {
 
     /// Fills the input tensor from a scaled frame.
     pub fn preprocess(&mut self, image: &ImageView<'_>) -> Result<(), InferError> {
-        let buf = self
-            .input
-            .as_slice_mut()
-            .expect("an owned Array4 is contiguous");
+        let buf = self.input.as_slice_mut().expect("an owned Array4 is contiguous");
         self.preprocessor
             .fill(image, buf)
             .map_err(|e| InferError::Preprocess(e, self.plan.key.clone()))
@@ -126,17 +119,11 @@ impl Detector {
 
     /// The input tensor as last filled.
     pub fn input(&self) -> &[f32] {
-        self.input
-            .as_slice()
-            .expect("an owned Array4 is contiguous")
+        self.input.as_slice().expect("an owned Array4 is contiguous")
     }
 
     /// Detections for one scaled frame, in source-normalised coordinates.
-    pub fn detect(
-        &mut self,
-        image: &ImageView<'_>,
-        geometry: &Geometry,
-    ) -> Result<&[Detection], InferError> {
+    pub fn detect(&mut self, image: &ImageView<'_>, geometry: &Geometry) -> Result<&[Detection], InferError> {
         self.preprocess(image)?;
         self.detect_prepared(geometry)
     }
@@ -192,10 +179,7 @@ impl Detector {
 }
 
 /// One inference on the input tensor, borrowed, not copied.
-fn run_session<'s>(
-    session: &'s mut Session,
-    input: &Array4<f32>,
-) -> ort::Result<ort::session::SessionOutputs<'s>> {
+fn run_session<'s>(session: &'s mut Session, input: &Array4<f32>) -> ort::Result<ort::session::SessionOutputs<'s>> {
     let tensor = TensorRef::from_array_view(input)?;
     session.run(ort::inputs![tensor])
 }
@@ -220,10 +204,7 @@ fn check_io(plan: &ModelPlan, session: &Session, want_shape: &[usize]) -> Result
                 format!(
                     "`{}` {:?}",
                     o.name(),
-                    o.dtype()
-                        .tensor_shape()
-                        .map(|s| s.to_vec())
-                        .unwrap_or_default()
+                    o.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default()
                 )
             })
             .collect::<Vec<_>>()

@@ -17,10 +17,7 @@ pub struct LabelMap {
 impl LabelMap {
     pub fn new(names: BTreeMap<LabelId, String>) -> Self {
         Self {
-            by_id: names
-                .into_iter()
-                .map(|(id, name)| (id, Arc::from(name)))
-                .collect(),
+            by_id: names.into_iter().map(|(id, name)| (id, Arc::from(name))).collect(),
         }
     }
 

@@ -164,10 +164,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
     let doc = parse_document(&file, diags)?;
     let root: Node<'_> = Spanned::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
     let (raw, split) = from_table_without::<ManifestFile>(&file, &root, &["output"], diags);
-    let output_node = split
-        .into_iter()
-        .find(|(k, _)| k == "output")
-        .map(|(_, v)| v);
+    let output_node = split.into_iter().find(|(k, _)| k == "output").map(|(_, v)| v);
     let raw = raw?;
 
     let output = match (&raw.family, output_node) {
@@ -179,9 +176,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
             );
             None
         }
-        (Family::Ssd, Some(node)) => {
-            from_node::<SsdOutput>(&file, &node, diags).map(OutputSpec::Ssd)
-        }
+        (Family::Ssd, Some(node)) => from_node::<SsdOutput>(&file, &node, diags).map(OutputSpec::Ssd),
     };
 
     let mut labels = BTreeMap::new();
@@ -208,11 +203,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
         );
     }
     if raw.input.width == 0 || raw.input.height == 0 {
-        diags.error(
-            &file,
-            Some(0..0),
-            "[input] width and height must be at least 1",
-        );
+        diags.error(&file, Some(0..0), "[input] width and height must be at least 1");
     }
 
     let base = path.parent().unwrap_or(Path::new("."));
@@ -261,9 +252,5 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

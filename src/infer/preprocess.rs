@@ -25,9 +25,7 @@ pub enum PreprocessError {
         want_w: usize,
         want_h: usize,
     },
-    #[error(
-        "frame buffer holds {got} bytes, {need} needed for {width}×{height} with stride {stride}"
-    )]
+    #[error("frame buffer holds {got} bytes, {need} needed for {width}×{height} with stride {stride}")]
     Short {
         got: usize,
         need: usize,

@@ -127,9 +127,7 @@ static LOADING: Mutex<()> = Mutex::new(());
 /// ONNX Runtime cannot be unloaded, so once a load succeeded later calls return
 /// it; a failed load may be retried with another path.
 pub fn init(config: &RuntimeConfig) -> Result<&'static Runtime, RuntimeError> {
-    let _serialised = LOADING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serialised = LOADING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(runtime) = LOADED.get() {
         return Ok(runtime);
     }

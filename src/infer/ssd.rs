@@ -82,10 +82,7 @@ mod tests {
 
     #[test]
     fn columns_map_to_ids_with_the_offset_and_unlabelled_ids_are_skipped() {
-        let labels = LabelMap::new(BTreeMap::from([
-            (1, "person".to_string()),
-            (3, "car".to_string()),
-        ]));
+        let labels = LabelMap::new(BTreeMap::from([(1, "person".to_string()), (3, "car".to_string())]));
         let spec = SsdOutput {
             scores: "s".into(),
             boxes: "b".into(),

@@ -57,9 +57,7 @@ pub struct Topics {
 
 impl Topics {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-        }
+        Self { prefix: prefix.into() }
     }
 
     pub fn availability(&self) -> String {

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use rumqttc::{
-    AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport,
-};
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration, Transport};
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -154,10 +152,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
                 "scheme `{scheme}://` is not supported; use mqtt:// or mqtts://"
             )),
         ),
-        None => (
-            false,
-            Err("expected mqtt://host:port or mqtts://host:port".to_string()),
-        ),
+        None => (false, Err("expected mqtt://host:port or mqtts://host:port".to_string())),
     };
     let endpoint = match endpoint {
         Ok(hp) => Some(hp),
@@ -168,11 +163,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     };
     let keep_alive = ctx.in_range(&config.keep_alive_secs, 5..=3600, "mqtt.keep_alive_secs");
     let retry_max = ctx.in_range(&config.retry_max_secs, 1..=3600, "mqtt.retry_max_secs");
-    let stats_interval = ctx.in_range(
-        &config.stats_interval_secs,
-        1..=86_400,
-        "mqtt.stats_interval_secs",
-    );
+    let stats_interval = ctx.in_range(&config.stats_interval_secs, 1..=86_400, "mqtt.stats_interval_secs");
     let client_id = match &config.client_id {
         Some(id) => ctx.identifier(id, "mqtt.client_id"),
         None => Some(format!("watchpost-{site}-{box_id}")),
@@ -181,7 +172,10 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         Some(p) => {
             let text = p.get_ref().trim_end_matches('/');
             if text.is_empty() || text.contains(['+', '#']) || text.starts_with('/') {
-                ctx.error(p.span(), "mqtt.topic_prefix must be a non-empty topic without wildcards (+, #) or a leading /");
+                ctx.error(
+                    p.span(),
+                    "mqtt.topic_prefix must be a non-empty topic without wildcards (+, #) or a leading /",
+                );
                 None
             } else {
                 Some(text.to_string())
@@ -197,10 +191,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         if path.is_file() {
             Some(Some(path))
         } else {
-            ctx.error(
-                value.span(),
-                format!("mqtt.{key}: {} does not exist", path.display()),
-            );
+            ctx.error(value.span(), format!("mqtt.{key}: {} does not exist", path.display()));
             None
         }
     };
@@ -224,7 +215,10 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
             Some(TlsPlan { ca, client })
         }
         (true, None, _, _) => {
-            ctx.error(config.url.span(), "mqtts:// needs mqtt.ca_file, the CA certificate the broker's certificate chains to");
+            ctx.error(
+                config.url.span(),
+                "mqtts:// needs mqtt.ca_file, the CA certificate the broker's certificate chains to",
+            );
             return None;
         }
         (false, ca, cert, key) => {
@@ -239,10 +233,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     };
     let password = match (password_file?, &config.password_credential) {
         (Some(_), Some(c)) => {
-            ctx.error(
-                c.span(),
-                "set mqtt.password_file or mqtt.password_credential, not both",
-            );
+            ctx.error(c.span(), "set mqtt.password_file or mqtt.password_credential, not both");
             return None;
         }
         (Some(path), None) => Some(PasswordSource::File(path)),
@@ -276,10 +267,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
 fn parse_host_port(rest: &str, default_port: u16) -> Result<(String, u16), String> {
     let authority = rest.trim_end_matches('/');
     if authority.contains('/') || authority.contains('@') {
-        return Err(
-            "give only host and port (credentials go in mqtt.username and mqtt.password_file)"
-                .into(),
-        );
+        return Err("give only host and port (credentials go in mqtt.username and mqtt.password_file)".into());
     }
     let (host, port) = match authority.rsplit_once(':') {
         Some((host, port)) => (
@@ -332,10 +320,7 @@ pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
         ));
     if let Some(tls) = &plan.tls {
         let client_auth = match &tls.client {
-            Some((cert, key)) => Some((
-                read("mqtt.client_cert", cert)?,
-                read("mqtt.client_key", key)?,
-            )),
+            Some((cert, key)) => Some((read("mqtt.client_cert", cert)?, read("mqtt.client_key", key)?)),
             None => None,
         };
         options.set_transport(Transport::Tls(TlsConfiguration::Simple {
@@ -365,10 +350,35 @@ pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
 /// Health figures the app adds to each stats message.
 pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// Raise → PUBACK latencies kept for the stats and the benchmarks.
+const LATENCY_SAMPLES: usize = 4096;
+
 /// What a caller (or a test) can read about the link.
 #[derive(Debug, Default)]
 pub struct PublisherStatus {
     pub connected: AtomicBool,
+    /// The latest raise → PUBACK latencies, oldest first.
+    latencies: std::sync::Mutex<VecDeque<Duration>>,
+}
+
+impl PublisherStatus {
+    fn record_latency(&self, latency: Duration) {
+        let mut samples = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        if samples.len() == LATENCY_SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(latency);
+    }
+
+    /// The latest raise → PUBACK latencies (at most 4096).
+    pub fn latencies(&self) -> Vec<Duration> {
+        self.latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
 }
 
 /// The running publisher.
@@ -381,11 +391,7 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts the link and delivery tasks on the current tokio runtime.
-    pub fn spawn(
-        plan: MqttPlan,
-        outbox: Arc<Outbox>,
-        stats: StatsSource,
-    ) -> Result<Self, PublishError> {
+    pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
         let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
@@ -423,9 +429,7 @@ impl Publisher {
     pub async fn shutdown(self, grace: Duration) {
         self.stop.cancel();
         let Self {
-            mut delivery,
-            mut link,
-            ..
+            mut delivery, mut link, ..
         } = self;
         if tokio::time::timeout(grace, &mut delivery).await.is_err() {
             tracing::warn!(
@@ -433,10 +437,7 @@ impl Publisher {
             );
             delivery.abort();
         }
-        if tokio::time::timeout(Duration::from_secs(1), &mut link)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(1), &mut link).await.is_err() {
             link.abort();
         }
     }
@@ -457,11 +458,7 @@ enum LinkEvent {
 }
 
 /// Owns the event loop: polls it forever, reconnecting with backoff.
-async fn drive_link(
-    mut eventloop: rumqttc::EventLoop,
-    tx: mpsc::UnboundedSender<LinkEvent>,
-    retry_max: Duration,
-) {
+async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender<LinkEvent>, retry_max: Duration) {
     let initial = Duration::from_millis(500);
     let mut wait = initial;
     loop {
@@ -515,7 +512,9 @@ fn describe(error: &rumqttc::ConnectionError) -> String {
         rumqttc::ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
             "the broker stopped answering keep-alive pings".into()
         }
-        rumqttc::ConnectionError::Tls(e) => format!("TLS: {e} (check mqtt.ca_file and that the host name matches the broker's certificate)"),
+        rumqttc::ConnectionError::Tls(e) => {
+            format!("TLS: {e} (check mqtt.ca_file and that the host name matches the broker's certificate)")
+        }
         other => other.to_string(),
     }
 }
@@ -607,6 +606,9 @@ impl Delivery {
             }
             LinkEvent::Acked(pkid) => {
                 if let Some(seq) = self.in_flight.remove(&pkid) {
+                    if let Some(raised) = self.outbox.raised_at(seq) {
+                        self.status.record_latency(raised.elapsed());
+                    }
                     self.acked.push(seq);
                 }
                 self.fill();
@@ -694,11 +696,7 @@ impl Delivery {
     /// acknowledged, then say offline and disconnect.
     async fn finish(&mut self, rx: &mut mpsc::UnboundedReceiver<LinkEvent>) {
         let target = self.outbox.last_seq();
-        while self.up
-            && !(self.last_sent >= target
-                && self.unassigned.is_empty()
-                && self.in_flight.is_empty())
-        {
+        while self.up && !(self.last_sent >= target && self.unassigned.is_empty() && self.in_flight.is_empty()) {
             match rx.recv().await {
                 Some(event) => self.handle(event),
                 None => break,
@@ -709,12 +707,7 @@ impl Delivery {
         if self.up {
             let _ = self
                 .client
-                .publish(
-                    self.plan.topics.availability(),
-                    QoS::AtLeastOnce,
-                    true,
-                    "offline",
-                )
+                .publish(self.plan.topics.availability(), QoS::AtLeastOnce, true, "offline")
                 .await;
             let _ = self.client.disconnect().await;
             while let Some(event) = rx.recv().await {
@@ -733,14 +726,8 @@ mod tests {
 
     #[test]
     fn host_and_port_parse_with_a_default_port() {
-        assert_eq!(
-            parse_host_port("127.0.0.1:1884", 1883),
-            Ok(("127.0.0.1".into(), 1884))
-        );
-        assert_eq!(
-            parse_host_port("broker.local", 8883),
-            Ok(("broker.local".into(), 8883))
-        );
+        assert_eq!(parse_host_port("127.0.0.1:1884", 1883), Ok(("127.0.0.1".into(), 1884)));
+        assert_eq!(parse_host_port("broker.local", 8883), Ok(("broker.local".into(), 8883)));
         assert!(parse_host_port("host:99999", 1883).is_err());
         assert!(parse_host_port("user:pw@host", 1883).is_err());
     }

@@ -8,9 +8,11 @@
 //! number, and a quarantine table for records that can no longer be read.
 //! It is bounded by count and age; what the bounds drop is logged and counted.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,9 @@ pub struct Outbox {
     pub stats: OutboxStats,
     /// Wakes the publisher when a record is written.
     written: tokio::sync::Notify,
+    /// When each record written by this process was raised, until it is
+    /// acknowledged: the start of the raise → PUBACK latency.
+    raised_at: Mutex<HashMap<u64, Instant>>,
 }
 
 fn now_ms() -> u64 {
@@ -126,8 +131,7 @@ impl Outbox {
             reason,
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| fail(format!("cannot create its folder: {e}")))?;
+            std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create its folder: {e}")))?;
         }
         let db = match Database::create(&path) {
             Ok(db) => db,
@@ -143,8 +147,7 @@ impl Outbox {
                 let aside = path.with_extension(format!("redb.corrupt-{}", now_ms() / 1000));
                 tracing::error!(outbox = %path.display(), moved_to = %aside.display(), error = %e,
                     "the outbox file is damaged beyond repair; it is kept aside and a new outbox started");
-                std::fs::rename(&path, &aside)
-                    .map_err(|e| fail(format!("cannot move the damaged file aside: {e}")))?;
+                std::fs::rename(&path, &aside).map_err(|e| fail(format!("cannot move the damaged file aside: {e}")))?;
                 Database::create(&path).map_err(|e| fail(e.to_string()))?
             }
         };
@@ -155,12 +158,11 @@ impl Outbox {
             last_seq: AtomicU64::new(0),
             stats: OutboxStats::default(),
             written: tokio::sync::Notify::new(),
+            raised_at: Mutex::default(),
         };
         let last = outbox.init().map_err(|e| fail(e.to_string()))?;
         outbox.last_seq.store(last, Ordering::SeqCst);
-        outbox
-            .quarantine_unreadable()
-            .map_err(|e| fail(e.to_string()))?;
+        outbox.quarantine_unreadable().map_err(|e| fail(e.to_string()))?;
         Ok(outbox)
     }
 
@@ -171,8 +173,7 @@ impl Outbox {
             txn.open_table(RECORDS)?;
             txn.open_table(QUARANTINE)?;
             let meta = txn.open_table(META)?;
-            meta.get(NEXT_SEQ)?
-                .map_or(0, |v| v.value().saturating_sub(1))
+            meta.get(NEXT_SEQ)?.map_or(0, |v| v.value().saturating_sub(1))
         };
         txn.commit()?;
         Ok(last)
@@ -227,10 +228,7 @@ impl Outbox {
         let txn = self.db.begin_write().map_err(|e| fail(&e))?;
         let (alert, dropped) = {
             let mut meta = txn.open_table(META).map_err(|e| fail(&e))?;
-            let seq = meta
-                .get(NEXT_SEQ)
-                .map_err(|e| fail(&e))?
-                .map_or(1, |v| v.value());
+            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(&e))?.map_or(1, |v| v.value());
             meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(&e))?;
             let alert = make(seq);
             let record = Record {
@@ -241,9 +239,7 @@ impl Outbox {
             };
             let bytes = serde_json::to_vec(&record).map_err(|e| fail(&e))?;
             let mut records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
-            records
-                .insert(seq, bytes.as_slice())
-                .map_err(|e| fail(&e))?;
+            records.insert(seq, bytes.as_slice()).map_err(|e| fail(&e))?;
             let mut dropped = Vec::new();
             while records.len().map_err(|e| fail(&e))? > self.plan.max_events {
                 match records.pop_first().map_err(|e| fail(&e))? {
@@ -254,6 +250,10 @@ impl Outbox {
             (alert, dropped)
         };
         txn.commit().map_err(|e| fail(&e))?;
+        self.raised_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(alert.seq, Instant::now());
         self.last_seq.fetch_max(alert.seq, Ordering::SeqCst);
         self.log_dropped(&dropped, "the outbox is full (outbox.max_events)");
         self.written.notify_one();
@@ -264,10 +264,7 @@ impl Outbox {
         if seqs.is_empty() {
             return;
         }
-        let before = self
-            .stats
-            .dropped
-            .fetch_add(seqs.len() as u64, Ordering::Relaxed);
+        let before = self.stats.dropped.fetch_add(seqs.len() as u64, Ordering::Relaxed);
         // The first drop, then one line per thousand: the count is in the stats.
         if before == 0 || (before + seqs.len() as u64) / 1000 > before / 1000 {
             tracing::warn!(outbox = %self.path.display(), dropped = seqs.len(), first_seq = seqs[0],
@@ -312,10 +309,21 @@ impl Outbox {
             }
         }
         txn.commit()?;
-        self.stats
-            .delivered
-            .fetch_add(seqs.len() as u64, Ordering::Relaxed);
+        self.stats.delivered.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+        let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+        for seq in seqs {
+            raised.remove(seq);
+        }
         Ok(())
+    }
+
+    /// When a record written by this process was raised (until it is removed).
+    pub fn raised_at(&self, seq: u64) -> Option<Instant> {
+        self.raised_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&seq)
+            .copied()
     }
 
     /// Drops records older than the age bound.
@@ -433,23 +441,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
         let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
-        let read: Vec<u64> = outbox
-            .read_after(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let read: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(read, seqs);
         outbox.remove(&seqs[..2]).unwrap();
-        let read: Vec<u64> = outbox
-            .read_after(0, 2)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let read: Vec<u64> = outbox.read_after(0, 2).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(read, seqs[2..4]);
-        let payload: Alert =
-            serde_json::from_str(&outbox.read_after(seqs[3], 1).unwrap()[0].1.payload).unwrap();
+        let payload: Alert = serde_json::from_str(&outbox.read_after(seqs[3], 1).unwrap()[0].1.payload).unwrap();
         assert_eq!(payload.seq, seqs[4]);
     }
 
@@ -458,12 +455,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&plan(dir.path(), 3)).unwrap();
         let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
-        let kept: Vec<u64> = outbox
-            .read_after(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(kept, seqs[2..]);
         assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 2);
     }
@@ -486,22 +478,11 @@ mod tests {
             txn.commit().unwrap();
         }
         let outbox = Outbox::open(&p).unwrap();
-        let kept: Vec<u64> = outbox
-            .read_after(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(kept, vec![seqs[0], seqs[2]]);
         assert_eq!(outbox.stats.quarantined.load(Ordering::Relaxed), 1);
         let txn = outbox.db.begin_read().unwrap();
-        assert!(
-            txn.open_table(QUARANTINE)
-                .unwrap()
-                .get(seqs[1])
-                .unwrap()
-                .is_some()
-        );
+        assert!(txn.open_table(QUARANTINE).unwrap().get(seqs[1]).unwrap().is_some());
     }
 
     #[test]

@@ -49,9 +49,7 @@ pub struct Polygon {
 pub enum PolygonError {
     #[error("a polygon needs at least 3 points, this one has {0}")]
     TooFewPoints(usize),
-    #[error(
-        "point {index} ({x}, {y}) is outside the frame; normalised coordinates run from 0 to 1"
-    )]
+    #[error("point {index} ({x}, {y}) is outside the frame; normalised coordinates run from 0 to 1")]
     OutOfFrame { index: usize, x: f32, y: f32 },
     #[error("the polygon has no area (its points are on one line or repeated)")]
     NoArea,
@@ -204,19 +202,13 @@ mod tests {
 
     #[test]
     fn bad_polygons_are_rejected_with_the_reason() {
-        assert_eq!(
-            Polygon::new(&SQUARE[..2]),
-            Err(PolygonError::TooFewPoints(2))
-        );
+        assert_eq!(Polygon::new(&SQUARE[..2]), Err(PolygonError::TooFewPoints(2)));
         assert_eq!(
             Polygon::new(&[[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]),
             Err(PolygonError::NoArea)
         );
         let bow_tie = [[0.2, 0.2], [0.6, 0.6], [0.6, 0.2], [0.2, 0.6]];
-        assert_eq!(
-            Polygon::new(&bow_tie),
-            Err(PolygonError::SelfIntersecting(1, 3))
-        );
+        assert_eq!(Polygon::new(&bow_tie), Err(PolygonError::SelfIntersecting(1, 3)));
         assert!(matches!(
             Polygon::new(&[[0.1, 0.1], [1.5, 0.1], [0.1, 0.5]]),
             Err(PolygonError::OutOfFrame { index: 2, .. })

@@ -16,9 +16,7 @@ use uuid::Uuid;
 use crate::infer::BBox;
 
 /// How urgent an incident is for the security office.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
@@ -143,14 +141,7 @@ impl Lifecycle {
                 last_true: now,
                 targets: targets.to_vec(),
             });
-            return Some(event(
-                source,
-                EventKind::Start,
-                id,
-                now,
-                wall,
-                targets.to_vec(),
-            ));
+            return Some(event(source, EventKind::Start, id, now, wall, targets.to_vec()));
         }
         self.pending_since = None;
         let ended = self
@@ -164,21 +155,9 @@ impl Lifecycle {
     }
 
     /// Ends an active incident now (the stream ended).
-    pub fn finish(
-        &mut self,
-        source: &EventSource,
-        now: Duration,
-        wall: SystemTime,
-    ) -> Option<IncidentEvent> {
+    pub fn finish(&mut self, source: &EventSource, now: Duration, wall: SystemTime) -> Option<IncidentEvent> {
         let active = self.active.take()?;
-        Some(event(
-            source,
-            EventKind::End,
-            active.id,
-            now,
-            wall,
-            active.targets,
-        ))
+        Some(event(source, EventKind::End, active.id, now, wall, active.targets))
     }
 }
 
@@ -270,13 +249,7 @@ mod tests {
         };
         let events = run(
             plan,
-            &[
-                (0.0, true),
-                (0.2, false),
-                (0.8, false),
-                (1.0, true),
-                (3.0, false),
-            ],
+            &[(0.0, true), (0.2, false), (0.8, false), (1.0, true), (3.0, false)],
         );
         assert_eq!(events, vec![(0.0, EventKind::Start), (3.0, EventKind::End)]);
     }
@@ -287,13 +260,7 @@ mod tests {
             min_duration: s(0.5),
             end_after: s(1.0),
         };
-        assert!(
-            run(
-                plan,
-                &[(0.0, true), (0.2, false), (0.4, true), (0.6, false)]
-            )
-            .is_empty()
-        );
+        assert!(run(plan, &[(0.0, true), (0.2, false), (0.4, true), (0.6, false)]).is_empty());
     }
 
     #[test]
@@ -305,9 +272,7 @@ mod tests {
         let start = l
             .observe(&source(), &[target()], s(0.0), SystemTime::UNIX_EPOCH)
             .unwrap();
-        let end = l
-            .observe(&source(), &[], s(0.1), SystemTime::UNIX_EPOCH)
-            .unwrap();
+        let end = l.observe(&source(), &[], s(0.1), SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(start.incident_id, end.incident_id);
         assert_eq!(end.targets, vec![target()]);
     }

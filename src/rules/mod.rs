@@ -106,10 +106,7 @@ pub fn load_rule(
             diags.error(
                 file,
                 Some(span),
-                format!(
-                    "unknown rule kind `{name}`; known kinds: {}",
-                    KINDS.join(", ")
-                ),
+                format!("unknown rule kind `{name}`; known kinds: {}", KINDS.join(", ")),
             );
             None
         }
@@ -152,10 +149,7 @@ pub fn check_rule(
 ) -> Option<RulePlan> {
     let c = &config.common;
     let name = ctx.identifier(&c.name, "rule name");
-    let zone = zones
-        .iter()
-        .find(|z| z.name.as_ref() == c.zone.get_ref())
-        .cloned();
+    let zone = zones.iter().find(|z| z.name.as_ref() == c.zone.get_ref()).cloned();
     // A zone that is written but broken was reported on its own.
     if zone.is_none() && !zone_names.contains(c.zone.get_ref()) {
         let known: Vec<&str> = zone_names.iter().map(String::as_str).collect();
@@ -165,7 +159,11 @@ pub fn check_rule(
                 "rule `{}` on camera `{camera}` watches zone `{}`, which this camera does not define; known zones: {}",
                 c.name.get_ref(),
                 c.zone.get_ref(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             ),
         );
     }
@@ -233,13 +231,7 @@ impl RuleEngine {
     }
 
     /// Evaluates every rule on one frame's tracks; pushes raised events.
-    pub fn step(
-        &mut self,
-        tracks: &[Track],
-        now: Duration,
-        wall: SystemTime,
-        out: &mut Vec<IncidentEvent>,
-    ) {
+    pub fn step(&mut self, tracks: &[Track], now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
         for rule in &mut self.rules {
             self.targets.clear();
             match &rule.plan.kind {
@@ -252,10 +244,7 @@ impl RuleEngine {
                     &mut self.targets,
                 ),
             }
-            if let Some(event) = rule
-                .lifecycle
-                .observe(&rule.source, &self.targets, now, wall)
-            {
+            if let Some(event) = rule.lifecycle.observe(&rule.source, &self.targets, now, wall) {
                 out.push(event);
             }
         }

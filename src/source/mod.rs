@@ -66,9 +66,7 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             if raw.is_empty() {
                 ctx.error(
                     span,
-                    format!(
-                        "camera `{camera}`: source url is empty; give a file path or an rtsp:// URI"
-                    ),
+                    format!("camera `{camera}`: source url is empty; give a file path or an rtsp:// URI"),
                 );
                 return None;
             }
@@ -89,10 +87,7 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
                 Err(e) => {
                     ctx.error(
                         span,
-                        format!(
-                            "camera `{camera}`: cannot turn {} into a URI: {e}",
-                            path.display()
-                        ),
+                        format!("camera `{camera}`: cannot turn {} into a URI: {e}", path.display()),
                     );
                     return None;
                 }
@@ -109,12 +104,12 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
         }
     };
     if kind == SourceKind::Network {
-        for (flag, name) in [
-            (&config.loop_playback, "loop"),
-            (&config.realtime, "realtime"),
-        ] {
+        for (flag, name) in [(&config.loop_playback, "loop"), (&config.realtime, "realtime")] {
             if *flag.get_ref() {
-                ctx.error(flag.span(), format!("camera `{camera}`: `{name}` applies to files only; remove it for a network camera"));
+                ctx.error(
+                    flag.span(),
+                    format!("camera `{camera}`: `{name}` applies to files only; remove it for a network camera"),
+                );
             }
         }
     }
@@ -159,14 +154,8 @@ mod tests {
             mask_credentials("rtsp://admin:s3cr:et@10.0.0.5:554/Streaming/101"),
             "rtsp://admin:***@10.0.0.5:554/Streaming/101"
         );
-        assert_eq!(
-            mask_credentials("rtsp://10.0.0.5/live"),
-            "rtsp://10.0.0.5/live"
-        );
-        assert_eq!(
-            mask_credentials("rtsp://viewer@cam/live"),
-            "rtsp://viewer@cam/live"
-        );
+        assert_eq!(mask_credentials("rtsp://10.0.0.5/live"), "rtsp://10.0.0.5/live");
+        assert_eq!(mask_credentials("rtsp://viewer@cam/live"), "rtsp://viewer@cam/live");
         assert_eq!(mask_credentials("/media/a@b.avi"), "/media/a@b.avi");
     }
 }

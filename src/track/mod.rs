@@ -170,8 +170,7 @@ impl Tracker {
             }
         }
         let max_age = self.plan.max_age;
-        self.tracks
-            .retain(|t| now.saturating_sub(t.last_seen) <= max_age);
+        self.tracks.retain(|t| now.saturating_sub(t.last_seen) <= max_age);
         self.current.clear();
         let plan = self.plan;
         self.current.extend(

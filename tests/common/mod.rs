@@ -17,11 +17,7 @@ pub fn root() -> &'static Path {
 /// A sample clip fetched by scripts/setup.
 pub fn media(name: &str) -> PathBuf {
     let path = root().join("media").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run scripts/setup",
-        path.display()
-    );
+    assert!(path.is_file(), "{} is missing: run scripts/setup", path.display());
     path
 }
 
@@ -30,11 +26,7 @@ pub fn manifest() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Polls `check` until it is true or `limit` passes (a guard, not a measurement).
@@ -114,9 +106,7 @@ impl Broker {
     /// Stops the broker as an operator would (SIGTERM: it saves its state).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
             let _ = child.wait();
         }
     }
@@ -168,24 +158,19 @@ impl Subscriber {
 
     fn with_session(port: u16, clean: bool) -> Self {
         let mut options = MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
-        options
-            .set_keep_alive(Duration::from_secs(5))
-            .set_clean_session(clean);
+        options.set_keep_alive(Duration::from_secs(5)).set_clean_session(clean);
         let (client, mut connection) = Client::new(options, 100);
         let messages = Arc::new(Mutex::new(Vec::new()));
         let subscribed = Arc::new(Mutex::new(false));
         {
-            let (messages, subscribed, client) =
-                (messages.clone(), subscribed.clone(), client.clone());
+            let (messages, subscribed, client) = (messages.clone(), subscribed.clone(), client.clone());
             std::thread::spawn(move || {
                 for event in connection.iter() {
                     match event {
                         Ok(Event::Incoming(Packet::ConnAck(_))) => {
                             let _ = client.try_subscribe("watchpost/#", QoS::AtLeastOnce);
                         }
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            *subscribed.lock().unwrap() = true
-                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => *subscribed.lock().unwrap() = true,
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             let payload = String::from_utf8_lossy(&p.payload).to_string();
                             messages.lock().unwrap().push((p.topic.clone(), payload));

@@ -1,0 +1,140 @@
+//! Incident events per second through the durable outbox to a real Mosquitto,
+//! and the latency from raise (the durable write) to PUBACK.
+//!
+//! Each run starts a Mosquitto on a free port, pushes EVENTS events from one
+//! thread as fast as the outbox accepts them (every write is durable on
+//! return), and waits until the broker acknowledged all of them. Five runs;
+//! the medians go to docs/benchmarks.md. Run with `cargo bench --bench outbox`.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use watchpost::publish::mqtt::{MqttPlan, Publisher};
+use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
+use watchpost::rules::{EventKind, Severity};
+
+const EVENTS: usize = 2000;
+const RUNS: usize = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn one_run() -> (f64, Duration, Duration) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("mosquitto.conf");
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        &conf,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\n",
+            user.trim()
+        ),
+    )
+    .unwrap();
+    let mut broker = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let outbox = Arc::new(
+        Outbox::open(&OutboxPlan {
+            path: dir.path().join("outbox.redb"),
+            max_events: 1_000_000,
+            max_age: Duration::from_secs(3600),
+        })
+        .unwrap(),
+    );
+    let topics = Topics::new("watchpost/bench/box");
+    let plan = MqttPlan {
+        url: format!("mqtt://127.0.0.1:{port}"),
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        username: None,
+        password: None,
+        client_id: "watchpost-bench".into(),
+        keep_alive: Duration::from_secs(30),
+        retry_max: Duration::from_secs(1),
+        stats_interval: Duration::from_secs(3600),
+        topics: topics.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher =
+        runtime.block_on(async { Publisher::spawn(plan, outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap() });
+    let status = publisher.status();
+    while !status.connected.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let start = Instant::now();
+    for n in 0..EVENTS {
+        outbox
+            .push(
+                |seq| Alert {
+                    schema: 1,
+                    event: EventKind::Start,
+                    incident_id: format!("bench-{n}"),
+                    seq,
+                    time: "2026-11-29T00:00:00.000Z".into(),
+                    camera: "north".into(),
+                    rule: "r".into(),
+                    zone: "z".into(),
+                    labels: vec!["person".into()],
+                    boxes: vec![[0.1, 0.2, 0.3, 0.4]],
+                    confidence: 0.9,
+                    severity: Severity::Medium,
+                },
+                |a| topics.incidents(&a.camera),
+            )
+            .unwrap();
+    }
+    while status.latencies().len() < EVENTS {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let elapsed = start.elapsed();
+    let mut latencies = status.latencies();
+    latencies.sort();
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+    let _ = broker.kill();
+    let _ = broker.wait();
+    (
+        EVENTS as f64 / elapsed.as_secs_f64(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+    )
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runs: Vec<_> = (0..RUNS).map(|_| one_run()).collect();
+    for (i, (rate, p50, p99)) in runs.iter().enumerate() {
+        println!(
+            "run {}: {rate:.0} events/s, raise→PUBACK p50 {:.2} ms, p99 {:.2} ms",
+            i + 1,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "median of {RUNS} runs, {EVENTS} events each: {:.0} events/s, p50 {:.2} ms, p99 {:.2} ms",
+        median(runs.iter().map(|r| r.0).collect()),
+        median(runs.iter().map(|r| r.1.as_secs_f64() * 1e3).collect()),
+        median(runs.iter().map(|r| r.2.as_secs_f64() * 1e3).collect()),
+    );
+}
