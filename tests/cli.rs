@@ -12,7 +12,7 @@ use common::watchpost;
 use tokio_util::sync::CancellationToken;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec};
 use watchpost::infer::manifest::Resize;
-use watchpost::source::{SourceKind, SourcePlan};
+use watchpost::source::SourcePlan;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = watchpost().args(args).output().unwrap();
@@ -110,22 +110,8 @@ fn a_file_that_is_not_onnx_runtime_is_a_clear_error_not_a_panic() {
 fn a_camera_file_that_vanished_fails_with_the_camera_and_path_named() {
     gstreamer::init().unwrap();
     let missing = Path::new("/nonexistent/recordings/gate.avi");
-    let spec = StreamSpec {
-        camera: Arc::from("gate"),
-        source: SourcePlan {
-            uri: format!("file://{}", missing.display()),
-            display: format!("file://{}", missing.display()),
-            kind: SourceKind::File(missing.to_path_buf()),
-            loop_playback: false,
-            realtime: false,
-        },
-        width: 300,
-        height: 300,
-        resize: Resize::Stretch,
-        fps: 5,
-        retry_initial: Duration::from_millis(100),
-        retry_max: Duration::from_millis(100),
-    };
+    let source = SourcePlan::file(missing.to_path_buf(), false, false);
+    let spec = StreamSpec::new("gate", source, 300, 300, Resize::Stretch, 5);
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
     let stream = Stream::new(spec, slot.clone());
     let err = stream.run(&CancellationToken::new()).unwrap_err().to_string();

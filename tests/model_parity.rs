@@ -21,7 +21,7 @@ use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
 use watchpost::infer::{Detector, ModelPlan, RawOutput, manifest};
-use watchpost::source::{SourceKind, SourcePlan};
+use watchpost::source::SourcePlan;
 
 /// Frames (at 5 fps) compared: the start, and two busy moments later on.
 const FRAMES: [u64; 3] = [0, 40, 120];
@@ -65,22 +65,9 @@ fn run_watchpost(model: &Arc<ModelPlan>) -> Vec<Dumped> {
     let rt = runtime::init(&settings).expect("ONNX Runtime loads (run scripts/setup)");
     let mut detector = Detector::load(model.clone(), rt, &settings).unwrap();
     let clip = common::media("vtest.avi");
-    let spec = StreamSpec {
-        camera: Arc::from("parity"),
-        source: SourcePlan {
-            uri: gstreamer::glib::filename_to_uri(&clip, None).unwrap().to_string(),
-            display: clip.display().to_string(),
-            kind: SourceKind::File(clip.clone()),
-            loop_playback: false,
-            realtime: false,
-        },
-        width: model.manifest.input.width,
-        height: model.manifest.input.height,
-        resize: model.manifest.input.resize,
-        fps: 5,
-        retry_initial: Duration::from_secs(1),
-        retry_max: Duration::from_secs(1),
-    };
+    let input = &model.manifest.input;
+    let source = SourcePlan::file(clip, false, false);
+    let spec = StreamSpec::new("parity", source, input.width, input.height, input.resize, 5);
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
     let cancel = CancellationToken::new();
     let decode = {

@@ -21,7 +21,10 @@ use crate::anonymize;
 use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
-use crate::decode::{self, DecodeError, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec, Taken};
+use crate::decode::{
+    self, DecodeConfig, DecodeError, DecodePlan, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec,
+    Taken,
+};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{Detection, Detector, ModelPlan};
 use crate::publish::{Outbox, Topics};
@@ -30,7 +33,7 @@ use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan, Tracker};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
-const SUB_TABLES: &[&str] = &["source", "detect", "track", "zones", "rules"];
+const SUB_TABLES: &[&str] = &["source", "decode", "detect", "track", "zones", "rules"];
 
 /// The keys of `[[cameras]]` itself.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +49,7 @@ pub struct CameraConfig {
     pub name: Spanned<String>,
     pub span: std::ops::Range<usize>,
     pub source: Option<SourceConfig>,
+    pub decode: Option<DecodeConfig>,
     pub detect: Option<DetectConfig>,
     pub track: Option<TrackConfig>,
     pub zones: Vec<ZoneConfig>,
@@ -69,6 +73,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
         name: header?.name,
         span: node.span(),
         source: None,
+        decode: None,
         detect: None,
         track: None,
         zones: Vec::new(),
@@ -80,6 +85,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
     for (key, part) in &parts {
         match key.as_str() {
             "source" => config.source = from_node(file, part, diags),
+            "decode" => config.decode = from_node(file, part, diags),
             "detect" => config.detect = from_node(file, part, diags),
             "track" => config.track = from_node(file, part, diags),
             "zones" => {
@@ -118,6 +124,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
 pub struct CameraPlan {
     pub name: Arc<str>,
     pub source: SourcePlan,
+    pub decode: DecodePlan,
     pub detect: DetectPlan,
     pub track: TrackPlan,
     pub zones: Vec<Arc<Zone>>,
@@ -134,6 +141,7 @@ pub fn check(
     let name = ctx.identifier(&config.name, "camera name");
     let camera = config.name.get_ref().as_str();
     let source = config.source.as_ref().and_then(|s| source::check(camera, s, ctx));
+    let decode = decode::check_decode(camera, config.decode.as_ref().unwrap_or(&DecodeConfig::default()), ctx);
     let detect = config
         .detect
         .as_ref()
@@ -194,6 +202,7 @@ pub fn check(
     Some(CameraPlan {
         name: Arc::from(name?),
         source: source?,
+        decode: decode?,
         detect: detect?,
         track: track?,
         zones,
@@ -213,6 +222,7 @@ pub struct CameraStats {
 /// A running camera.
 pub struct Camera {
     pub name: Arc<str>,
+    pub stream: Arc<Stream>,
     pub slot: Arc<FrameSlot>,
     pub stats: Arc<CameraStats>,
     decode: JoinHandle<Result<(), DecodeError>>,
@@ -245,13 +255,16 @@ impl Camera {
             height: model.manifest.input.height,
             resize: model.manifest.input.resize,
             fps: plan.detect.fps,
-            retry_initial: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
+            decoder: plan.decode.decoder.clone(),
+            stall: plan.decode.stall,
+            retry_initial: plan.decode.retry_initial,
+            retry_max: plan.decode.retry_max,
         };
-        let stream = Stream::new(spec, slot.clone());
+        let stream = Arc::new(Stream::new(spec, slot.clone()));
         let decode = {
             let cancel = cancel.clone();
             let name = plan.name.clone();
+            let stream = stream.clone();
             std::thread::Builder::new()
                 .name(format!("decode-{name}"))
                 .spawn(move || {
@@ -283,6 +296,7 @@ impl Camera {
             .spawn(move || worker.run())?;
         Ok(Self {
             name: plan.name.clone(),
+            stream,
             slot,
             stats,
             decode,

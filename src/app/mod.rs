@@ -22,14 +22,17 @@ fn camera_stats(cameras: &[Camera]) -> crate::publish::mqtt::StatsSource {
     use std::sync::atomic::Ordering::Relaxed;
     let parts: Vec<_> = cameras
         .iter()
-        .map(|c| (c.name.clone(), c.slot.clone(), c.stats.clone()))
+        .map(|c| (c.name.clone(), c.stream.status(), c.slot.clone(), c.stats.clone()))
         .collect();
     let started = std::time::Instant::now();
     Arc::new(move || {
         let cameras: serde_json::Map<String, serde_json::Value> = parts
             .iter()
-            .map(|(name, slot, stats)| {
+            .map(|(name, stream, slot, stats)| {
                 let value = serde_json::json!({
+                    "state": stream.state().to_string(),
+                    "reconnects": stream.reconnects.load(Relaxed),
+                    "decoded": stream.decoded.load(Relaxed),
                     "frames": slot.stats.delivered.load(Relaxed),
                     "dropped": slot.stats.dropped.load(Relaxed),
                     "inferred": stats.inferred.load(Relaxed),

@@ -1,19 +1,25 @@
 //! One camera's GStreamer pipeline, and the loop that keeps it running.
 //!
 //! ```text
-//! uridecodebin ─▶ [identity sync=true] ─▶ videorate (drop-only, max-rate = detect fps)
-//!   ─▶ videoscale ─▶ videoconvert ─▶ appsink (RGB at the model's input size, sync=false)
+//! source ─▶ parsebin ─▶ decoder (chosen per codec) ─▶ [identity sync=true] ─▶ tee
+//!   tee ─▶ queue ─▶ videorate (drop-only, max-rate = detect fps) ─▶ videoscale ─▶ videoconvert
+//!         ─▶ appsink (RGB at the model's input size, sync=false)            … the detect branch
+//!   tee ─▶ queue (leaky) ─▶ fakesink (keeps the last decoded frame)           … the snapshot branch
 //! ```
 //!
 //! Frames are dropped by videorate before they are scaled or converted, so a
-//! 25 fps camera detected at 5 fps pays for conversion five times a second.
-//! The settings (what the operator asked for) live in [`StreamSpec`]; the
-//! state of one run lives inside [`Stream::run_once`]. A pipeline is always
-//! brought back to `Null`, whatever happened.
+//! 25 fps camera detected at 5 fps pays for conversion five times a second;
+//! the snapshot branch costs nothing until an incident asks for a picture.
+//! A bus error, the end of a live stream, or a stall (no frame for
+//! `stall_secs`) tears down and rebuilds only this camera's pipeline, with
+//! exponential backoff. Settings (what the operator asked for) live in
+//! [`StreamSpec`]; the state of a run lives in [`Stream::run_once`]. A
+//! pipeline is always brought back to `Null`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -21,6 +27,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
+use super::decoder::{self, DecoderChoice};
 use super::{Frame, FrameLayout, FrameSlot, Geometry};
 use crate::infer::manifest::Resize;
 use crate::source::SourcePlan;
@@ -30,25 +37,40 @@ use crate::source::SourcePlan;
 pub struct StreamSpec {
     pub camera: Arc<str>,
     pub source: SourcePlan,
-    /// Model input size the frames are scaled to.
+    /// Model input size the detect branch scales to.
     pub width: u32,
     pub height: u32,
     pub resize: Resize,
     /// Frames per second delivered to the detector.
     pub fps: u32,
-    /// First wait before restarting a failed live camera; doubles up to `retry_max`.
+    pub decoder: DecoderChoice,
+    /// A live camera with no frame for this long is rebuilt.
+    pub stall: Duration,
+    /// First wait before rebuilding a failed live camera; doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
 }
 
+impl StreamSpec {
+    /// A spec with the default decode settings (auto decoder, 10 s stall, 1–30 s backoff).
+    pub fn new(camera: &str, source: SourcePlan, width: u32, height: u32, resize: Resize, fps: u32) -> Self {
+        Self {
+            camera: Arc::from(camera),
+            source,
+            width,
+            height,
+            resize,
+            fps,
+            decoder: DecoderChoice::Auto,
+            stall: Duration::from_secs(10),
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("camera `{camera}`: GStreamer element `{element}` is missing ({hint})")]
-    MissingElement {
-        camera: Arc<str>,
-        element: &'static str,
-        hint: &'static str,
-    },
     #[error("camera `{camera}`: cannot build the pipeline: {reason}")]
     Build { camera: Arc<str>, reason: String },
     #[error("camera `{camera}` ({source_uri}): {message} (from {element}){}", debug.as_deref().map(|d| format!("; {d}")).unwrap_or_default())]
@@ -59,15 +81,106 @@ pub enum DecodeError {
         message: String,
         debug: Option<String>,
     },
+    #[error("camera `{camera}` ({source_uri}): no frame for {secs} s; the stream stalled")]
+    Stall {
+        camera: Arc<str>,
+        source_uri: String,
+        secs: u64,
+    },
+    #[error("camera `{camera}` ({source_uri}): the stream ended")]
+    Ended { camera: Arc<str>, source_uri: String },
 }
 
-/// How one run of a pipeline ended.
+/// How one run of a pipeline ended without error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// A recording reached its end.
     Ended,
     /// Shutdown was asked for.
     Cancelled,
+}
+
+/// A camera's state, logged on every change and kept for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CameraState {
+    Connecting = 0,
+    Streaming = 1,
+    Backoff = 2,
+    Failed = 3,
+    Stopped = 4,
+}
+
+impl CameraState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Connecting,
+            1 => Self::Streaming,
+            2 => Self::Backoff,
+            3 => Self::Failed,
+            _ => Self::Stopped,
+        }
+    }
+}
+
+impl fmt::Display for CameraState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Streaming => "streaming",
+            Self::Backoff => "backoff",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        })
+    }
+}
+
+/// Live figures of one camera's stream.
+#[derive(Debug)]
+pub struct StreamStatus {
+    state: AtomicU8,
+    /// Pipeline rebuilds after a failure.
+    pub reconnects: AtomicU64,
+    /// Frames out of the decoder (before rate limiting).
+    pub decoded: AtomicU64,
+    /// When the last decoded frame arrived, in ms since `epoch`.
+    last_frame_ms: AtomicU64,
+    epoch: Instant,
+    /// Why the camera failed, for `failed`.
+    pub failure: Mutex<Option<String>>,
+}
+
+impl Default for StreamStatus {
+    fn default() -> Self {
+        Self {
+            state: AtomicU8::new(CameraState::Connecting as u8),
+            reconnects: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
+            last_frame_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            failure: Mutex::new(None),
+        }
+    }
+}
+
+impl StreamStatus {
+    pub fn state(&self) -> CameraState {
+        CameraState::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
+        let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
+        if before != state {
+            match reason {
+                Some(reason) => tracing::info!(camera, from = %before, to = %state, reason, "camera state"),
+                None => tracing::info!(camera, from = %before, to = %state, "camera state"),
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
 }
 
 /// Keeps frame times increasing across file loops and restarts.
@@ -93,12 +206,15 @@ impl StreamClock {
     }
 }
 
-/// A camera's stream: runs its pipeline, restarting a failed live camera.
+/// A camera's stream: runs its pipeline, rebuilding a failed live camera.
 pub struct Stream {
     spec: StreamSpec,
     slot: Arc<FrameSlot>,
     clock: Arc<StreamClock>,
     frames: Arc<AtomicU64>,
+    status: Arc<StreamStatus>,
+    /// The snapshot branch's sink of the current pipeline.
+    snapshot_sink: Mutex<Option<gst::Element>>,
 }
 
 impl Stream {
@@ -108,31 +224,49 @@ impl Stream {
             slot,
             clock: Arc::default(),
             frames: Arc::default(),
+            status: Arc::default(),
+            snapshot_sink: Mutex::new(None),
         }
+    }
+
+    pub fn status(&self) -> Arc<StreamStatus> {
+        self.status.clone()
     }
 
     /// Runs until cancelled or, for a recording, until it ends or fails.
     /// A live camera that fails is rebuilt with exponential backoff.
     pub fn run(&self, cancel: &CancellationToken) -> Result<(), DecodeError> {
+        let camera = &*self.spec.camera;
         let mut wait = self.spec.retry_initial;
         loop {
-            let result = self.run_once(cancel);
-            match result {
+            self.status.set(camera, CameraState::Connecting, None);
+            match self.run_once(cancel) {
                 Ok(Outcome::Ended) => {
                     self.slot.close();
+                    self.status.set(camera, CameraState::Stopped, Some("end of recording"));
                     return Ok(());
                 }
-                Ok(Outcome::Cancelled) => return Ok(()),
+                Ok(Outcome::Cancelled) => {
+                    self.status.set(camera, CameraState::Stopped, Some("shutdown"));
+                    return Ok(());
+                }
                 Err(error) if !self.spec.source.is_live() => {
                     self.slot.close();
+                    let reason = error.to_string();
+                    *self.status.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+                    self.status.set(camera, CameraState::Failed, Some(&reason));
                     return Err(error);
                 }
                 Err(error) => {
-                    tracing::error!(camera = %self.spec.camera, %error, retry_in_ms = wait.as_millis() as u64, "camera failed; restarting");
+                    let reason = error.to_string();
+                    self.status.set(camera, CameraState::Backoff, Some(&reason));
+                    tracing::warn!(camera, error = %reason, retry_in_ms = wait.as_millis() as u64, "camera lost; rebuilding its pipeline");
                     if sleep_unless_cancelled(wait, cancel) {
+                        self.status.set(camera, CameraState::Stopped, Some("shutdown"));
                         return Ok(());
                     }
                     wait = (wait * 2).min(self.spec.retry_max);
+                    self.status.reconnects.fetch_add(1, Ordering::Relaxed);
                     self.slot.reopen();
                     self.clock.rebase();
                 }
@@ -149,12 +283,14 @@ impl Stream {
         if !matches!(result, Ok(Outcome::Ended)) {
             self.slot.close();
         }
+        *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let _ = pipeline.set_state(gst::State::Null);
         result
     }
 
     fn play(&self, pipeline: &gst::Pipeline, cancel: &CancellationToken) -> Result<Outcome, DecodeError> {
         let bus = pipeline.bus().ok_or_else(|| self.build_error("pipeline has no bus"))?;
+        let started = self.status.now_ms();
         if pipeline.set_state(gst::State::Playing).is_err() {
             // The reason is on the bus.
             if let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
@@ -167,6 +303,16 @@ impl Stream {
         loop {
             if cancel.is_cancelled() {
                 return Ok(Outcome::Cancelled);
+            }
+            if self.spec.source.is_live() {
+                let last = self.status.last_frame_ms.load(Ordering::Relaxed).max(started);
+                if self.status.now_ms().saturating_sub(last) > self.spec.stall.as_millis() as u64 {
+                    return Err(DecodeError::Stall {
+                        camera: self.spec.camera.clone(),
+                        source_uri: self.spec.source.display.clone(),
+                        secs: self.spec.stall.as_secs(),
+                    });
+                }
             }
             let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else {
                 continue;
@@ -181,6 +327,12 @@ impl Stream {
                     {
                         return Err(self.build_error("cannot seek back to the start of the file to loop it"));
                     }
+                }
+                gst::MessageView::Eos(_) if self.spec.source.is_live() => {
+                    return Err(DecodeError::Ended {
+                        camera: self.spec.camera.clone(),
+                        source_uri: self.spec.source.display.clone(),
+                    });
                 }
                 gst::MessageView::Eos(_) => {
                     tracing::info!(camera = %self.spec.camera, source = %self.spec.source.display, "end of recording");
@@ -202,24 +354,39 @@ impl Stream {
 
     fn build(&self) -> Result<gst::Pipeline, DecodeError> {
         let spec = &self.spec;
+        let live = spec.source.is_live();
         let letterbox = spec.resize == Resize::Letterbox;
         let pipeline = gst::Pipeline::with_name(&format!("camera-{}", spec.camera));
-        let source = self.element("uridecodebin", "gstreamer1.0-plugins-base")?;
-        source.set_property("uri", &spec.source.uri);
-        let mut chain = Vec::new();
+        let parse = self.element("parsebin")?;
+        pipeline.add(&parse).map_err(|e| self.build_error(&e.to_string()))?;
+        spec.source
+            .build(&pipeline, &parse)
+            .map_err(|reason| self.build_error(&reason))?;
+
+        // decoder ─▶ [pace] ─▶ tee
+        let mut head = Vec::new();
         if spec.source.realtime {
-            let pace = self.element("identity", "gstreamer1.0 core")?;
+            let pace = self.element("identity")?;
             pace.set_property("sync", true);
-            chain.push(pace);
+            head.push(pace);
         }
-        let rate = self.element("videorate", "gstreamer1.0-plugins-base")?;
+        let tee = self.element("tee")?;
+        head.push(tee.clone());
+
+        // the detect branch
+        let detect_queue = self.element("queue")?;
+        detect_queue.set_property("max-size-buffers", 2u32);
+        detect_queue.set_property("max-size-bytes", 0u32);
+        detect_queue.set_property("max-size-time", 0u64);
+        if live {
+            detect_queue.set_property_from_str("leaky", "downstream");
+        }
+        let rate = self.element("videorate")?;
         rate.set_property("drop-only", true);
         rate.set_property("max-rate", spec.fps.clamp(1, i32::MAX as u32) as i32);
-        let scale = self.element("videoscale", "gstreamer1.0-plugins-base")?;
+        let scale = self.element("videoscale")?;
         scale.set_property("add-borders", letterbox);
-        let convert = self.element("videoconvert", "gstreamer1.0-plugins-base")?;
-        chain.extend([rate, scale.clone(), convert]);
-
+        let convert = self.element("videoconvert")?;
         let mut caps = gst_video::VideoCapsBuilder::new()
             .format(gst_video::VideoFormat::Rgb)
             .width(spec.width as i32)
@@ -235,52 +402,91 @@ impl Stream {
             .enable_last_sample(false)
             .build();
 
-        pipeline
-            .add_many(
-                std::iter::once(&source)
-                    .chain(chain.iter())
-                    .chain(std::iter::once(sink.upcast_ref())),
-            )
-            .map_err(|e| self.build_error(&e.to_string()))?;
-        gst::Element::link_many(chain.iter().chain(std::iter::once(sink.upcast_ref())))
-            .map_err(|e| self.build_error(&e.to_string()))?;
+        // the snapshot branch: keeps a reference to the newest decoded frame, nothing more
+        let snapshot_queue = self.element("queue")?;
+        snapshot_queue.set_property("max-size-buffers", 1u32);
+        snapshot_queue.set_property_from_str("leaky", "downstream");
+        let snapshot = self.element("fakesink")?;
+        snapshot.set_property("sync", false);
+        snapshot.set_property("async", false);
+        snapshot.set_property("enable-last-sample", true);
+
+        let detect = [detect_queue, rate, scale.clone(), convert, sink.clone().upcast()];
+        let shot = [snapshot_queue, snapshot.clone()];
+        let all: Vec<&gst::Element> = head.iter().chain(detect.iter()).chain(shot.iter()).collect();
+        pipeline.add_many(all).map_err(|e| self.build_error(&e.to_string()))?;
+        let link =
+            |chain: &[&gst::Element]| gst::Element::link_many(chain).map_err(|e| self.build_error(&e.to_string()));
+        link(&head.iter().collect::<Vec<_>>())?;
+        link(&std::iter::once(&tee).chain(detect.iter()).collect::<Vec<_>>())?;
+        link(&std::iter::once(&tee).chain(shot.iter()).collect::<Vec<_>>())?;
+        *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
 
         let geometry = Arc::new(Mutex::new(Geometry::STRETCH));
         if letterbox {
             self.watch_source_caps(&scale, geometry.clone());
         }
-        self.link_decoded_video(&source, &chain[0]);
+        self.count_decoded_frames(&tee);
+        self.decode_parsed_stream(&pipeline, &parse, &head[0]);
         self.deliver_frames(&sink, geometry);
         Ok(pipeline)
     }
 
-    /// uridecodebin exposes its pads once it knows the stream: link the first video one.
-    fn link_decoded_video(&self, source: &gst::Element, first: &gst::Element) {
-        let sink_pad = first.static_pad("sink");
+    /// parsebin exposes the parsed stream once it knows the codec: pick a
+    /// decoder for it and link it in front of the fixed part.
+    fn decode_parsed_stream(&self, pipeline: &gst::Pipeline, parse: &gst::Element, first: &gst::Element) {
+        let target = first.static_pad("sink");
         let camera = self.spec.camera.clone();
-        source.connect_pad_added(move |_, pad| {
-            let Some(sink_pad) = sink_pad.as_ref() else {
-                return;
-            };
-            let is_video = pad
-                .current_caps()
-                .and_then(|caps| caps.structure(0).map(|s| s.name().starts_with("video/")))
-                .unwrap_or(false);
-            if !is_video || sink_pad.is_linked() {
+        let choice = self.spec.decoder.clone();
+        let pipeline = pipeline.downgrade();
+        parse.connect_pad_added(move |parse, pad| {
+            let (Some(target), Some(pipeline)) = (target.as_ref(), pipeline.upgrade()) else { return };
+            let Some(caps) = pad.current_caps() else { return };
+            let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else { return };
+            if target.is_linked() || !(name.starts_with("video/") || name.starts_with("image/")) {
                 return;
             }
-            if let Err(e) = pad.link(sink_pad) {
-                tracing::error!(camera = %camera, error = ?e, "cannot link the decoded video");
+            if name == "video/x-raw" {
+                let _ = pad.link(target);
+                return;
             }
+            let linked = decoder::choose(&caps, &choice).and_then(|chosen| {
+                let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
+                pipeline.add(&dec).map_err(|e| e.to_string())?;
+                dec.sync_state_with_parent().map_err(|e| e.to_string())?;
+                let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
+                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+                let src = dec.static_pad("src").ok_or("decoder has no src pad")?;
+                src.link(target).map_err(|e| format!("{e:?}"))?;
+                tracing::info!(camera = %camera, codec = %name, decoder = %chosen.factory.name(), reason = %chosen.reason, "decoder chosen");
+                Ok(())
+            });
+            if let Err(reason) = linked {
+                gst::element_error!(parse, gst::StreamError::CodecNotFound, ("{}", reason));
+            }
+        });
+    }
+
+    /// Counts frames out of the decoder and marks the camera streaming on the first.
+    fn count_decoded_frames(&self, tee: &gst::Element) {
+        let Some(pad) = tee.static_pad("sink") else { return };
+        let status = self.status.clone();
+        let camera = self.spec.camera.clone();
+        let source = self.spec.source.display.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            status.decoded.fetch_add(1, Ordering::Relaxed);
+            status.last_frame_ms.store(status.now_ms(), Ordering::Relaxed);
+            if status.state() != CameraState::Streaming {
+                status.set(&camera, CameraState::Streaming, Some(&source));
+            }
+            gst::PadProbeReturn::Ok
         });
     }
 
     /// Keeps the letterbox geometry in step with the source's caps.
     fn watch_source_caps(&self, scale: &gst::Element, geometry: Arc<Mutex<Geometry>>) {
         let (width, height) = (self.spec.width, self.spec.height);
-        let Some(pad) = scale.static_pad("sink") else {
-            return;
-        };
+        let Some(pad) = scale.static_pad("sink") else { return };
         pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
             if let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view())
                 && let Ok(vi) = gst_video::VideoInfo::from_caps(caps.caps())
@@ -349,14 +555,27 @@ impl Stream {
         );
     }
 
-    fn element(&self, factory: &'static str, hint: &'static str) -> Result<gst::Element, DecodeError> {
-        gst::ElementFactory::make(factory)
-            .build()
-            .map_err(|_| DecodeError::MissingElement {
-                camera: self.spec.camera.clone(),
-                element: factory,
-                hint,
-            })
+    /// The newest decoded frame as RGB, no wider than `max_width` (keeping its
+    /// aspect ratio; never upscaled). Converted only now, when asked.
+    pub fn snapshot(&self, max_width: u32) -> Option<gst::Sample> {
+        let sink = self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let sample = sink.property::<Option<gst::Sample>>("last-sample")?;
+        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+        let (w, h) = snapshot_size(info.width(), info.height(), max_width);
+        let caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::Rgb)
+            .width(w as i32)
+            .height(h as i32)
+            .build();
+        gst_video::convert_sample(&sample, &caps, Some(gst::ClockTime::from_seconds(2))).ok()
+    }
+
+    fn element(&self, factory: &'static str) -> Result<gst::Element, DecodeError> {
+        gst::ElementFactory::make(factory).build().map_err(|_| {
+            self.build_error(&format!(
+                "GStreamer element `{factory}` is missing (install the gstreamer1.0-plugins-* packages)"
+            ))
+        })
     }
 
     fn build_error(&self, reason: &str) -> DecodeError {
@@ -379,10 +598,19 @@ impl Stream {
         }
     }
 
-    /// Frames delivered since the stream was created.
+    /// Frames delivered to the detect branch since the stream was created.
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
+}
+
+/// The source size, scaled down (never up) to `max_width`, even dimensions.
+pub fn snapshot_size(width: u32, height: u32, max_width: u32) -> (u32, u32) {
+    if width <= max_width || width == 0 {
+        return (width, height);
+    }
+    let h = (height as u64 * max_width as u64 / width as u64) as u32;
+    (max_width & !1, (h & !1).max(2))
 }
 
 /// Sleeps in short steps; true if cancelled meanwhile.
@@ -397,4 +625,16 @@ fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
         slept += step;
     }
     cancel.is_cancelled()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_capped_not_upscaled() {
+        assert_eq!(snapshot_size(1920, 1080, 1280), (1280, 720));
+        assert_eq!(snapshot_size(640, 360, 1280), (640, 360));
+        assert_eq!(snapshot_size(768, 576, 500), (500, 374));
+    }
 }

@@ -1,57 +1,223 @@
 //! Camera sources: where a camera's video comes from, as the operator writes it
-//! in `[cameras.source]`, checked into a URI GStreamer can open.
+//! in `[cameras.source]`, checked into a plan, and the GStreamer elements that
+//! fetch the encoded stream (decoding is the next stage's job).
 //!
-//! A file can stand in for a live camera (`loop` and `realtime`), which is how
-//! the demo and the tests run without a camera on the desk. Credentials in a
-//! URI never reach a log line: use [`SourcePlan::display`] there.
+//! Kinds: files (which can stand in for a live camera with `loop` and
+//! `realtime`), RTSP over TCP or UDP, HTTP(S) MJPEG, and V4L2 devices.
+//! Credentials never reach a log line: they are kept out of the URI, in a
+//! [`Secret`], and [`SourcePlan::display`] is what logs show.
 
+use std::fmt;
 use std::path::PathBuf;
 
+use gstreamer as gst;
+use gstreamer::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::de::unset;
+
+/// RTSP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Interleaved in the RTSP connection: works through NAT and firewalls (default).
+    #[default]
+    Tcp,
+    /// RTP over UDP: lower latency on a clean LAN.
+    Udp,
+}
 
 /// `[cameras.source]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
-    /// Where the video comes from: a path or `file://` URI (relative paths are
-    /// resolved from the config file's folder), or `rtsp://`, `http://`,
-    /// `https://`. e.g. "rtsp://cam-gate.local:554/stream1".
+    /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
+    /// "https://cam.local/mjpeg", "/dev/video0", or a file path or `file://`
+    /// URI (relative paths start at the config file's folder).
     pub url: Spanned<String>,
     /// Start a file again when it ends, so it plays like a live camera. Files only.
-    #[serde(default = "crate::config::de::unset", rename = "loop")]
+    #[serde(default = "unset", rename = "loop")]
     pub loop_playback: Spanned<bool>,
-    /// Deliver a file's frames at its own frame rate, as a camera would; when
-    /// false, frames come as fast as they decode (replay, tests). Files only.
-    #[serde(default = "crate::config::de::unset")]
+    /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
+    #[serde(default = "unset")]
     pub realtime: Spanned<bool>,
+    /// RTSP transport: "tcp" (default) or "udp".
+    #[serde(default)]
+    pub transport: Option<Spanned<Transport>>,
+    /// RTSP/HTTP user name, e.g. "viewer" (or put it in the URL).
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// RTSP/HTTP password. Prefer `password_file`.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
+    /// File holding the password (one line), e.g. "/etc/watchpost/cam-gate.password".
+    #[serde(default)]
+    pub password_file: Option<Spanned<PathBuf>>,
+    /// RTSP jitter buffer in milliseconds, e.g. 200.
+    #[serde(default = "default_latency")]
+    pub latency_ms: Spanned<u32>,
+}
+
+fn default_latency() -> Spanned<u32> {
+    Spanned::new(0..0, 200)
+}
+
+/// A password that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Secret,
 }
 
 /// What kind of source a URI names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     File(PathBuf),
-    Network,
+    Rtsp(Transport),
+    Http,
+    V4l2(PathBuf),
 }
 
 /// A checked source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcePlan {
-    /// The URI handed to GStreamer; may hold credentials.
+    /// The URI handed to GStreamer, without credentials.
     pub uri: String,
-    /// The URI with any password masked, for logs and errors.
+    /// What logs and errors show: the URI with any password masked.
     pub display: String,
     pub kind: SourceKind,
     pub loop_playback: bool,
     pub realtime: bool,
+    pub credentials: Option<Credentials>,
+    pub latency_ms: u32,
 }
 
 impl SourcePlan {
+    /// A file played once or looped, as fast as it decodes or at its own rate.
+    pub fn file(path: PathBuf, loop_playback: bool, realtime: bool) -> Self {
+        let uri = gst::glib::filename_to_uri(&path, None)
+            .map_or_else(|_| format!("file://{}", path.display()), |u| u.to_string());
+        Self {
+            display: uri.clone(),
+            uri,
+            kind: SourceKind::File(path),
+            loop_playback,
+            realtime,
+            credentials: None,
+            latency_ms: 200,
+        }
+    }
+
+    /// A network camera from a URL; credentials in the URL are moved out of it.
+    pub fn network(url: &str, transport: Transport) -> Self {
+        let (uri, credentials) = split_credentials(url);
+        let kind = if uri.starts_with("rtsp") {
+            SourceKind::Rtsp(transport)
+        } else {
+            SourceKind::Http
+        };
+        Self {
+            display: mask_credentials(url),
+            uri,
+            kind,
+            loop_playback: false,
+            realtime: false,
+            credentials,
+            latency_ms: 200,
+        }
+    }
+
     /// Live sources deliver at their own pace and cannot be waited for.
     pub fn is_live(&self) -> bool {
-        self.kind == SourceKind::Network || self.realtime
+        !matches!(self.kind, SourceKind::File(_)) || self.realtime
+    }
+
+    /// Whether an end of stream means the camera went away (not a file's end).
+    pub fn is_network(&self) -> bool {
+        matches!(self.kind, SourceKind::Rtsp(_) | SourceKind::Http)
+    }
+
+    /// Adds the elements that fetch the encoded stream and links them to `next`
+    /// (a parsebin). Returns the first element.
+    pub fn build(&self, pipeline: &gst::Pipeline, next: &gst::Element) -> Result<gst::Element, String> {
+        let make = |factory: &str, package: &str| {
+            gst::ElementFactory::make(factory)
+                .name("source")
+                .build()
+                .map_err(|_| format!("GStreamer element `{factory}` is missing (install {package})"))
+        };
+        let source = match &self.kind {
+            SourceKind::File(path) => {
+                let src = make("filesrc", "gstreamer1.0 core")?;
+                src.set_property("location", path);
+                src
+            }
+            SourceKind::Rtsp(transport) => {
+                let src = make("rtspsrc", "gstreamer1.0-plugins-good")?;
+                src.set_property("location", &self.uri);
+                src.set_property("latency", self.latency_ms);
+                src.set_property_from_str("protocols", if *transport == Transport::Tcp { "tcp" } else { "udp" });
+                if let Some(c) = &self.credentials {
+                    src.set_property("user-id", &c.user);
+                    src.set_property("user-pw", c.password.expose());
+                }
+                src
+            }
+            SourceKind::Http => {
+                let src = make("souphttpsrc", "gstreamer1.0-plugins-good")?;
+                src.set_property("location", &self.uri);
+                src.set_property("is-live", true);
+                if let Some(c) = &self.credentials {
+                    src.set_property("user-id", &c.user);
+                    src.set_property("user-pw", c.password.expose());
+                }
+                src
+            }
+            SourceKind::V4l2(device) => {
+                let src = make("v4l2src", "gstreamer1.0-plugins-good")?;
+                src.set_property("device", device);
+                src
+            }
+        };
+        pipeline.add(&source).map_err(|e| e.to_string())?;
+        if matches!(self.kind, SourceKind::Rtsp(_)) {
+            // rtspsrc makes one pad per stream once it has talked to the camera.
+            let sink = next.static_pad("sink");
+            source.connect_pad_added(move |_, pad| {
+                let Some(sink) = sink.as_ref() else { return };
+                let video = pad
+                    .current_caps()
+                    .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
+                    .is_some_and(|m| m == "video");
+                if video && !sink.is_linked() {
+                    let _ = pad.link(sink);
+                }
+            });
+        } else {
+            source.link(next).map_err(|e| e.to_string())?;
+        }
+        Ok(source)
     }
 }
 
@@ -60,7 +226,9 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
     let url = config.url.get_ref().trim();
     let span = config.url.span();
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    let (uri, kind) = match scheme.as_deref() {
+    let mut plan = match scheme.as_deref() {
+        None if url.starts_with("/dev/video") => v4l2(camera, url, span.clone(), ctx)?,
+        Some("v4l2") => v4l2(camera, url.trim_start_matches("v4l2://"), span.clone(), ctx)?,
         None | Some("file") => {
             let raw = url.strip_prefix("file://").unwrap_or(url);
             if raw.is_empty() {
@@ -82,44 +250,126 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
                 return None;
             }
             let path = path.canonicalize().unwrap_or(path);
-            let uri = match gstreamer::glib::filename_to_uri(&path, None) {
-                Ok(uri) => uri.to_string(),
-                Err(e) => {
-                    ctx.error(
-                        span,
-                        format!("camera `{camera}`: cannot turn {} into a URI: {e}", path.display()),
-                    );
-                    return None;
-                }
-            };
-            (uri, SourceKind::File(path))
+            SourcePlan::file(path, *config.loop_playback.get_ref(), *config.realtime.get_ref())
         }
-        Some("rtsp" | "rtsps" | "http" | "https") => (url.to_string(), SourceKind::Network),
+        Some("rtsp" | "rtsps" | "http" | "https") => {
+            SourcePlan::network(url, config.transport.as_ref().map(|t| *t.get_ref()).unwrap_or_default())
+        }
         Some(other) => {
             ctx.error(
                 span,
-                format!("camera `{camera}`: unsupported source scheme `{other}://`; use a file path, file://, rtsp://, http:// or https://"),
+                format!(
+                    "camera `{camera}`: unsupported source scheme `{other}://`; use a file path, file://, rtsp://, http(s):// or /dev/videoN"
+                ),
             );
             return None;
         }
     };
-    if kind == SourceKind::Network {
+    if !matches!(plan.kind, SourceKind::File(_)) {
         for (flag, name) in [(&config.loop_playback, "loop"), (&config.realtime, "realtime")] {
             if *flag.get_ref() {
                 ctx.error(
                     flag.span(),
-                    format!("camera `{camera}`: `{name}` applies to files only; remove it for a network camera"),
+                    format!("camera `{camera}`: `{name}` applies to files only; remove it"),
                 );
             }
         }
     }
+    if let Some(t) = &config.transport
+        && !matches!(plan.kind, SourceKind::Rtsp(_))
+    {
+        ctx.error(
+            t.span(),
+            format!("camera `{camera}`: `transport` applies to rtsp:// sources only"),
+        );
+    }
+    plan.latency_ms = ctx.in_range(&config.latency_ms, 0..=10_000, "source.latency_ms")?;
+    let password = match (&config.password, &config.password_file) {
+        (Some(p), Some(_)) => {
+            ctx.error(
+                p.span(),
+                format!("camera `{camera}`: set `password` or `password_file`, not both"),
+            );
+            return None;
+        }
+        (Some(p), None) => Some(Secret::new(p.get_ref().clone())),
+        (None, Some(file)) => {
+            let path = ctx.resolve(file.get_ref());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
+                Err(e) => {
+                    ctx.error(
+                        file.span(),
+                        format!("camera `{camera}`: cannot read password_file {}: {e}", path.display()),
+                    );
+                    return None;
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    if let Some(user) = &config.username {
+        if !plan.is_network() {
+            ctx.error(
+                user.span(),
+                format!("camera `{camera}`: credentials apply to rtsp:// and http(s):// sources only"),
+            );
+            return None;
+        }
+        plan.credentials = Some(Credentials {
+            user: user.get_ref().clone(),
+            password: password.unwrap_or_else(|| Secret::new("")),
+        });
+    } else if let Some(password) = password {
+        match &mut plan.credentials {
+            Some(c) => c.password = password,
+            None => {
+                ctx.error(
+                    span,
+                    format!("camera `{camera}`: a password is set but no user name; add `username`"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(plan)
+}
+
+fn v4l2(camera: &str, device: &str, span: std::ops::Range<usize>, ctx: &mut Ctx<'_>) -> Option<SourcePlan> {
+    let path = PathBuf::from(device);
+    if !path.exists() {
+        ctx.error(span, format!("camera `{camera}`: video device {device} does not exist"));
+        return None;
+    }
     Some(SourcePlan {
-        display: mask_credentials(&uri),
-        uri,
-        kind,
-        loop_playback: *config.loop_playback.get_ref(),
-        realtime: *config.realtime.get_ref(),
+        uri: format!("v4l2://{device}"),
+        display: format!("v4l2://{device}"),
+        kind: SourceKind::V4l2(path),
+        loop_playback: false,
+        realtime: false,
+        credentials: None,
+        latency_ms: 0,
     })
+}
+
+/// `scheme://user:password@host/…` → (`scheme://host/…`, the credentials).
+fn split_credentials(url: &str) -> (String, Option<Credentials>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            let credentials = Credentials {
+                user: user.to_string(),
+                password: Secret::new(password),
+            };
+            (format!("{scheme}://{}", &rest[at + 1..]), Some(credentials))
+        }
+        None => (url.to_string(), None),
+    }
 }
 
 /// Replaces the password in `scheme://user:password@host/...` with `***`.
@@ -157,5 +407,16 @@ mod tests {
         assert_eq!(mask_credentials("rtsp://10.0.0.5/live"), "rtsp://10.0.0.5/live");
         assert_eq!(mask_credentials("rtsp://viewer@cam/live"), "rtsp://viewer@cam/live");
         assert_eq!(mask_credentials("/media/a@b.avi"), "/media/a@b.avi");
+    }
+
+    #[test]
+    fn credentials_leave_the_uri_and_never_print() {
+        let plan = SourcePlan::network("rtsp://admin:pa55@10.0.0.5:554/live", Transport::Tcp);
+        assert_eq!(plan.uri, "rtsp://10.0.0.5:554/live");
+        assert_eq!(plan.display, "rtsp://admin:***@10.0.0.5:554/live");
+        let c = plan.credentials.as_ref().unwrap();
+        assert_eq!((c.user.as_str(), c.password.expose()), ("admin", "pa55"));
+        assert!(!format!("{plan:?}").contains("pa55"));
+        assert!(plan.is_live() && plan.is_network());
     }
 }
