@@ -38,6 +38,21 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Open a camera or file, decode its first frame, and report codec,
+    /// size, frame rate, the decoder chosen and the time to the first frame.
+    Probe {
+        /// rtsp://, http(s)://, /dev/videoN, or a file path.
+        uri: String,
+        /// RTSP transport: tcp or udp.
+        #[arg(long, default_value = "tcp")]
+        transport: String,
+        /// auto, software, or a decoder element name.
+        #[arg(long, default_value = "auto")]
+        decoder: String,
+        /// Seconds to wait for the first frame.
+        #[arg(long, default_value_t = 15)]
+        timeout_secs: u64,
+    },
     /// Print the version.
     Version,
 }
@@ -54,6 +69,12 @@ fn main() -> ExitCode {
         .with_ansi(ansi)
         .init();
     match cli.command {
+        Command::Probe {
+            uri,
+            transport,
+            decoder,
+            timeout_secs,
+        } => probe(&uri, &transport, decoder, timeout_secs),
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -90,6 +111,51 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn probe(uri: &str, transport: &str, decoder: String, timeout_secs: u64) -> ExitCode {
+    use watchpost::source::{SourcePlan, Transport};
+    let transport = match transport {
+        "tcp" => Transport::Tcp,
+        "udp" => Transport::Udp,
+        other => {
+            eprintln!("--transport must be tcp or udp, not `{other}`");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let source = if uri.contains("://") && !uri.starts_with("file://") {
+        SourcePlan::network(uri, transport)
+    } else {
+        let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
+        if !path.is_file() {
+            eprintln!("{}: no such file", path.display());
+            return ExitCode::FAILURE;
+        }
+        SourcePlan::file(path.canonicalize().unwrap_or(path), false, false)
+    };
+    let choice = watchpost::decode::DecoderChoice::from(decoder);
+    match watchpost::decode::probe::probe(&source, &choice, std::time::Duration::from_secs(timeout_secs)) {
+        Ok(r) => {
+            println!("source:      {}", r.source);
+            println!("codec:       {}", r.codec);
+            println!("resolution:  {}x{}", r.width, r.height);
+            match r.fps {
+                Some((n, d)) => println!("frame rate:  {n}/{d} ({:.2} fps)", n as f64 / d as f64),
+                None => println!("frame rate:  variable or unknown"),
+            }
+            if r.decoder_reason.is_empty() {
+                println!("decoder:     {}", r.decoder);
+            } else {
+                println!("decoder:     {} ({})", r.decoder, r.decoder_reason);
+            }
+            println!("first frame: {} ms", r.first_frame.as_millis());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
 }

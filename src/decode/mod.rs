@@ -7,6 +7,7 @@
 
 pub mod decoder;
 pub mod pipeline;
+pub mod probe;
 pub mod slot;
 
 use std::sync::Arc;

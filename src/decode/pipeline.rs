@@ -28,7 +28,7 @@ use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
 use super::decoder::{self, DecoderChoice};
-use super::{Frame, FrameLayout, FrameSlot, Geometry};
+use super::{Delivery, Frame, FrameLayout, FrameSlot, Geometry};
 use crate::infer::manifest::Resize;
 use crate::source::SourcePlan;
 
@@ -267,7 +267,6 @@ impl Stream {
                     }
                     wait = (wait * 2).min(self.spec.retry_max);
                     self.status.reconnects.fetch_add(1, Ordering::Relaxed);
-                    self.slot.reopen();
                     self.clock.rebase();
                 }
             }
@@ -279,8 +278,10 @@ impl Stream {
     pub fn run_once(&self, cancel: &CancellationToken) -> Result<Outcome, DecodeError> {
         let pipeline = self.build()?;
         let result = self.play(&pipeline, cancel);
-        // Wake a decode thread waiting on the slot before stopping the pipeline.
-        if !matches!(result, Ok(Outcome::Ended)) {
+        // A recording's decode thread may be waiting for the slot to empty:
+        // wake it before stopping the pipeline. A live camera's slot never
+        // blocks and stays open across rebuilds, so its detect thread keeps going.
+        if self.slot.delivery() == Delivery::Every && !matches!(result, Ok(Outcome::Ended)) {
             self.slot.close();
         }
         *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -427,44 +428,16 @@ impl Stream {
             self.watch_source_caps(&scale, geometry.clone());
         }
         self.count_decoded_frames(&tee);
-        self.decode_parsed_stream(&pipeline, &parse, &head[0]);
+        attach_decoder(
+            &pipeline,
+            &parse,
+            &head[0],
+            self.spec.camera.clone(),
+            self.spec.decoder.clone(),
+            None,
+        );
         self.deliver_frames(&sink, geometry);
         Ok(pipeline)
-    }
-
-    /// parsebin exposes the parsed stream once it knows the codec: pick a
-    /// decoder for it and link it in front of the fixed part.
-    fn decode_parsed_stream(&self, pipeline: &gst::Pipeline, parse: &gst::Element, first: &gst::Element) {
-        let target = first.static_pad("sink");
-        let camera = self.spec.camera.clone();
-        let choice = self.spec.decoder.clone();
-        let pipeline = pipeline.downgrade();
-        parse.connect_pad_added(move |parse, pad| {
-            let (Some(target), Some(pipeline)) = (target.as_ref(), pipeline.upgrade()) else { return };
-            let Some(caps) = pad.current_caps() else { return };
-            let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else { return };
-            if target.is_linked() || !(name.starts_with("video/") || name.starts_with("image/")) {
-                return;
-            }
-            if name == "video/x-raw" {
-                let _ = pad.link(target);
-                return;
-            }
-            let linked = decoder::choose(&caps, &choice).and_then(|chosen| {
-                let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
-                pipeline.add(&dec).map_err(|e| e.to_string())?;
-                dec.sync_state_with_parent().map_err(|e| e.to_string())?;
-                let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
-                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
-                let src = dec.static_pad("src").ok_or("decoder has no src pad")?;
-                src.link(target).map_err(|e| format!("{e:?}"))?;
-                tracing::info!(camera = %camera, codec = %name, decoder = %chosen.factory.name(), reason = %chosen.reason, "decoder chosen");
-                Ok(())
-            });
-            if let Err(reason) = linked {
-                gst::element_error!(parse, gst::StreamError::CodecNotFound, ("{}", reason));
-            }
-        });
     }
 
     /// Counts frames out of the decoder and marks the camera streaming on the first.
@@ -602,6 +575,68 @@ impl Stream {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
+}
+
+/// What [`attach_decoder`] found: the codec, the decoder and why it was chosen.
+#[derive(Debug, Clone, Default)]
+pub struct DecoderReport {
+    pub codec: String,
+    pub decoder: String,
+    pub reason: String,
+}
+
+/// parsebin exposes the parsed stream once it knows the codec: pick a decoder
+/// for it and link it in front of `first`. Raw video is linked directly. A
+/// codec without a decoder becomes an error on the bus.
+pub fn attach_decoder(
+    pipeline: &gst::Pipeline,
+    parse: &gst::Element,
+    first: &gst::Element,
+    camera: Arc<str>,
+    choice: DecoderChoice,
+    report: Option<Arc<Mutex<DecoderReport>>>,
+) {
+    let target = first.static_pad("sink");
+    let pipeline = pipeline.downgrade();
+    parse.connect_pad_added(move |parse, pad| {
+        let (Some(target), Some(pipeline)) = (target.as_ref(), pipeline.upgrade()) else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else { return };
+        if target.is_linked() || !(name.starts_with("video/") || name.starts_with("image/")) {
+            return;
+        }
+        let profile = caps.structure(0).and_then(|s| s.get::<String>("profile").ok());
+        let mut found = DecoderReport {
+            codec: profile.map_or_else(|| name.clone(), |p| format!("{name} ({p})")),
+            ..DecoderReport::default()
+        };
+        let linked = if name == "video/x-raw" {
+            found.decoder = "none (raw video)".into();
+            pad.link(target).map(|_| ()).map_err(|e| format!("{e:?}"))
+        } else {
+            decoder::choose(&caps, &choice).and_then(|chosen| {
+                let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
+                pipeline.add(&dec).map_err(|e| e.to_string())?;
+                dec.sync_state_with_parent().map_err(|e| e.to_string())?;
+                let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
+                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+                let src = dec.static_pad("src").ok_or("decoder has no src pad")?;
+                src.link(target).map_err(|e| format!("{e:?}"))?;
+                tracing::info!(camera = %camera, codec = %name, decoder = %chosen.factory.name(), reason = %chosen.reason, "decoder chosen");
+                found.decoder = chosen.factory.name().to_string();
+                found.reason = chosen.reason;
+                Ok(())
+            })
+        };
+        match linked {
+            Ok(()) => {
+                if let Some(report) = &report {
+                    *report.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                }
+            }
+            Err(reason) => gst::element_error!(parse, gst::StreamError::CodecNotFound, ("{}", reason)),
+        }
+    });
 }
 
 /// The source size, scaled down (never up) to `max_width`, even dimensions.

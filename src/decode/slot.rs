@@ -120,11 +120,6 @@ impl FrameSlot {
         self.lock().closed = true;
         self.changed.notify_all();
     }
-
-    /// Makes a closed slot accept frames again (after a pipeline restart).
-    pub fn reopen(&self) {
-        self.lock().closed = false;
-    }
 }
 
 #[cfg(test)]

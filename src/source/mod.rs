@@ -202,16 +202,58 @@ impl SourcePlan {
         };
         pipeline.add(&source).map_err(|e| e.to_string())?;
         if matches!(self.kind, SourceKind::Rtsp(_)) {
-            // rtspsrc makes one pad per stream once it has talked to the camera.
+            // rtspsrc makes one RTP pad per stream once it has talked to the
+            // camera: depayload the video one and hand it to the parser.
             let sink = next.static_pad("sink");
-            source.connect_pad_added(move |_, pad| {
-                let Some(sink) = sink.as_ref() else { return };
-                let video = pad
-                    .current_caps()
-                    .and_then(|c| c.structure(0).and_then(|s| s.get::<String>("media").ok()))
-                    .is_some_and(|m| m == "video");
-                if video && !sink.is_linked() {
-                    let _ = pad.link(sink);
+            let pipeline = pipeline.downgrade();
+            source.connect_pad_added(move |src, pad| {
+                let (Some(sink), Some(pipeline)) = (sink.as_ref(), pipeline.upgrade()) else {
+                    return;
+                };
+                let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+                let Some(s) = caps.structure(0) else { return };
+                let media = s.get::<String>("media").unwrap_or_default();
+                let encoding = s.get::<String>("encoding-name").unwrap_or_default();
+                if media != "video" || sink.is_linked() {
+                    return;
+                }
+                let depay = match encoding.as_str() {
+                    "H264" => "rtph264depay",
+                    "H265" => "rtph265depay",
+                    "JPEG" => "rtpjpegdepay",
+                    "MP4V-ES" => "rtpmp4vdepay",
+                    other => {
+                        gst::element_error!(
+                            src,
+                            gst::StreamError::CodecNotFound,
+                            (
+                                "unsupported RTP video encoding {}; use H.264, H.265, MJPEG or MPEG-4",
+                                other
+                            )
+                        );
+                        return;
+                    }
+                };
+                let linked = gst::ElementFactory::make(depay)
+                    .build()
+                    .map_err(|e| e.to_string())
+                    .and_then(|d| {
+                        pipeline.add(&d).map_err(|e| e.to_string())?;
+                        d.sync_state_with_parent().map_err(|e| e.to_string())?;
+                        let d_sink = d.static_pad("sink").ok_or("no sink pad")?;
+                        pad.link(&d_sink).map_err(|e| format!("{e:?}"))?;
+                        d.static_pad("src")
+                            .ok_or("no src pad")?
+                            .link(sink)
+                            .map_err(|e| format!("{e:?}"))?;
+                        Ok(())
+                    });
+                if let Err(reason) = linked {
+                    gst::element_error!(
+                        src,
+                        gst::CoreError::Negotiation,
+                        ("cannot depayload {}: {}", encoding, reason)
+                    );
                 }
             });
         } else {

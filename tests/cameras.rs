@@ -1,0 +1,336 @@
+//! Cameras that never stay down, with the real parts: a real RTSP server
+//! (gstreamer-rtsp-server, in this process) that is stopped and restarted
+//! five times while a second camera, a file, keeps delivering; the H.265
+//! clip; corrupt files; a wrong RTSP path. States and counters are asserted,
+//! never wall-clock times (time limits are only generous guards).
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{media, wait_for};
+use gstreamer as gst;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+use tokio_util::sync::CancellationToken;
+use watchpost::decode::probe::probe;
+use watchpost::decode::{CameraState, DecoderChoice, Delivery, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::infer::manifest::Resize;
+use watchpost::source::{SourcePlan, Transport};
+
+/// A live H.264 test camera at rtsp://127.0.0.1:<port>/cam, in its own thread.
+struct RtspCamera {
+    main_loop: gst::glib::MainLoop,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RtspCamera {
+    fn start(port: u16) -> Self {
+        gst::init().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let context = gst::glib::MainContext::new();
+            let main_loop = gst::glib::MainLoop::new(Some(&context), false);
+            context
+                .with_thread_default(|| {
+                    let server = rtsp::RTSPServer::new();
+                    server.set_address("127.0.0.1");
+                    server.set_service(&port.to_string());
+                    let factory = rtsp::RTSPMediaFactory::new();
+                    factory.set_launch(
+                        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
+                         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )",
+                    );
+                    factory.set_shared(true);
+                    server.mount_points().unwrap().add_factory("/cam", factory);
+                    let source = server.attach(Some(&context)).unwrap();
+                    tx.send(main_loop.clone()).unwrap();
+                    main_loop.run();
+                    // Stopping: close every client connection, then the listening socket.
+                    server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+                    if let Some(source) = context.find_source_by_id(&source) {
+                        source.destroy();
+                    }
+                })
+                .unwrap();
+        });
+        let main_loop = rx.recv().unwrap();
+        Self {
+            main_loop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+fn spec(camera: &str, source: SourcePlan) -> StreamSpec {
+    let mut spec = StreamSpec::new(camera, source, 300, 300, Resize::Stretch, 5);
+    spec.stall = Duration::from_secs(2);
+    spec.retry_initial = Duration::from_millis(200);
+    spec.retry_max = Duration::from_secs(1);
+    spec
+}
+
+/// A running camera: its stream in one thread, and a consumer that keeps
+/// every frame time it takes from the slot.
+struct Running {
+    stream: Arc<Stream>,
+    cancel: CancellationToken,
+    frames: Arc<Mutex<Vec<Duration>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn start(spec: StreamSpec, delivery: Delivery) -> Self {
+        let slot = Arc::new(FrameSlot::new(delivery));
+        let stream = Arc::new(Stream::new(spec, slot.clone()));
+        let cancel = CancellationToken::new();
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let decode = {
+            let (stream, cancel) = (stream.clone(), cancel.clone());
+            std::thread::spawn(move || {
+                let _ = stream.run(&cancel);
+            })
+        };
+        let consume = {
+            let (frames, cancel) = (frames.clone(), cancel.clone());
+            std::thread::spawn(move || {
+                loop {
+                    match slot.take(Duration::from_millis(100)) {
+                        Taken::Frame(f) => frames.lock().unwrap().push(f.pts),
+                        Taken::Closed => return,
+                        Taken::Empty if cancel.is_cancelled() => return,
+                        Taken::Empty => {}
+                    }
+                }
+            })
+        };
+        Self {
+            stream,
+            cancel,
+            frames,
+            threads: vec![decode, consume],
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.frames.lock().unwrap().len()
+    }
+
+    fn stop(self) -> Vec<Duration> {
+        self.cancel.cancel();
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        Arc::try_unwrap(self.frames).unwrap().into_inner().unwrap()
+    }
+}
+
+#[test]
+fn an_rtsp_camera_comes_back_after_five_server_restarts_while_a_file_camera_keeps_going() {
+    let port = common::free_port();
+    let mut server = Some(RtspCamera::start(port));
+    let gate = Running::start(
+        spec(
+            "gate",
+            SourcePlan::network(&format!("rtsp://viewer:pw@127.0.0.1:{port}/cam"), Transport::Tcp),
+        ),
+        Delivery::Latest,
+    );
+    let lobby = Running::start(
+        spec("lobby", SourcePlan::file(media("vtest_640x360_10fps.mp4"), true, true)),
+        Delivery::Latest,
+    );
+    let gate_status = gate.stream.status();
+    let state = || gate_status.state();
+
+    // The state history of the RTSP camera, sampled often enough to see backoff (≥ 200 ms).
+    let history = Arc::new(Mutex::new(vec![state()]));
+    let sampler_stop = CancellationToken::new();
+    let sampler = {
+        let (history, status, stop) = (history.clone(), gate.stream.status(), sampler_stop.clone());
+        std::thread::spawn(move || {
+            while !stop.is_cancelled() {
+                let now = status.state();
+                let mut h = history.lock().unwrap();
+                if h.last() != Some(&now) {
+                    h.push(now);
+                }
+                drop(h);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+
+    assert!(
+        wait_for(Duration::from_secs(30), || state() == CameraState::Streaming),
+        "never streamed"
+    );
+    let mut lobby_windows = Vec::new();
+    for cycle in 1..=5 {
+        let before = lobby.count();
+        server.take().unwrap().stop();
+        assert!(
+            wait_for(Duration::from_secs(30), || state() == CameraState::Backoff),
+            "cycle {cycle}: the lost camera was not noticed"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        server = Some(RtspCamera::start(port));
+        let frames_before = gate.count();
+        assert!(
+            wait_for(Duration::from_secs(60), || state() == CameraState::Streaming
+                && gate.count() > frames_before),
+            "cycle {cycle}: the camera did not come back"
+        );
+        lobby_windows.push(lobby.count() - before);
+    }
+    sampler_stop.cancel();
+    sampler.join().unwrap();
+
+    let history = history.lock().unwrap().clone();
+    let outages = history
+        .windows(2)
+        .filter(|w| w[0] == CameraState::Streaming && w[1] == CameraState::Backoff)
+        .count();
+    assert!(
+        outages >= 5,
+        "expected 5 streaming → backoff transitions, saw {history:?}"
+    );
+    assert_eq!(history.last(), Some(&CameraState::Streaming));
+    assert!(gate_status.reconnects.load(Ordering::Relaxed) >= 5);
+
+    // The file camera delivered in every window, and its frame times have no hole.
+    assert!(
+        lobby_windows.iter().all(|&n| n > 0),
+        "the file camera stalled in a window: {lobby_windows:?}"
+    );
+    server.take().unwrap().stop();
+    gate.stop();
+    let lobby_times = lobby.stop();
+    let worst_gap = lobby_times.windows(2).map(|w| w[1].saturating_sub(w[0])).max().unwrap();
+    assert!(
+        worst_gap < Duration::from_secs(1),
+        "the file camera's frame times have a {worst_gap:?} hole"
+    );
+}
+
+#[test]
+fn the_h265_clip_decodes() {
+    let report = probe(
+        &SourcePlan::file(media("vtest_h265.mkv"), false, false),
+        &DecoderChoice::Auto,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    assert!(report.codec.starts_with("video/x-h265"), "{}", report.codec);
+    assert_eq!((report.width, report.height), (640, 360));
+    let run = Running::start(
+        spec("h265", SourcePlan::file(media("vtest_h265.mkv"), false, false)),
+        Delivery::Every,
+    );
+    assert!(wait_for(Duration::from_secs(120), || run.stream.status().state()
+        == CameraState::Stopped));
+    let frames = run.stop();
+    // 79.5 s of video at detect 5 fps
+    assert!(frames.len() > 350, "only {} frames", frames.len());
+}
+
+#[test]
+fn corrupt_files_never_panic_the_camera_recovers_or_fails_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(media("vtest_640x360_10fps.mp4")).unwrap();
+    let truncated = dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &original[..original.len() * 2 / 5]).unwrap();
+    let mut damaged = std::fs::read(media("vtest.avi")).unwrap();
+    let middle = damaged.len() / 2;
+    for (i, b) in damaged[middle..middle + 200_000].iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2_654_435_761) >> 7) as u8;
+    }
+    let garbage = dir.path().join("garbage.avi");
+    std::fs::write(&garbage, &damaged).unwrap();
+
+    for path in [truncated, garbage] {
+        let run = Running::start(
+            spec("damaged", SourcePlan::file(path.clone(), false, false)),
+            Delivery::Every,
+        );
+        let status = run.stream.status();
+        let settled = wait_for(Duration::from_secs(120), || {
+            matches!(status.state(), CameraState::Stopped | CameraState::Failed)
+        });
+        assert!(settled, "{}: the camera neither finished nor failed", path.display());
+        let state = status.state();
+        let frames = run.stop();
+        match state {
+            CameraState::Failed => {
+                let reason = status.failure.lock().unwrap().clone().unwrap_or_default();
+                assert!(
+                    reason.contains("camera `damaged`"),
+                    "{}: unclear reason {reason:?}",
+                    path.display()
+                );
+            }
+            _ => assert!(
+                !frames.is_empty(),
+                "{}: recovered but delivered nothing",
+                path.display()
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_wrong_rtsp_path_names_the_uri_with_the_password_masked() {
+    let port = common::free_port();
+    let server = RtspCamera::start(port);
+    let url = format!("rtsp://admin:hunter2@127.0.0.1:{port}/no-such-stream");
+    let err = probe(
+        &SourcePlan::network(&url, Transport::Tcp),
+        &DecoderChoice::Auto,
+        Duration::from_secs(20),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&format!("rtsp://admin:***@127.0.0.1:{port}/no-such-stream")),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let slot = Arc::new(FrameSlot::new(Delivery::Latest));
+    let stream = Stream::new(spec("gate", SourcePlan::network(&url, Transport::Tcp)), slot);
+    let err = stream.run_once(&CancellationToken::new()).unwrap_err().to_string();
+    assert!(
+        err.contains("camera `gate`") && err.contains("rtsp://admin:***@"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    server.stop();
+}
+
+#[test]
+fn snapshots_keep_the_source_size_capped_at_the_maximum_width() {
+    let run = Running::start(
+        spec("wide", SourcePlan::file(media("vtest_1280x720_25fps.mp4"), true, true)),
+        Delivery::Latest,
+    );
+    assert!(wait_for(Duration::from_secs(30), || run.count() > 2));
+    let shot = run.stream.snapshot(640).expect("a snapshot");
+    let info = gstreamer_video::VideoInfo::from_caps(shot.caps().unwrap()).unwrap();
+    assert_eq!(
+        (info.width(), info.height(), info.format()),
+        (640, 360, gstreamer_video::VideoFormat::Rgb)
+    );
+    let full = run.stream.snapshot(1920).expect("a snapshot");
+    let info = gstreamer_video::VideoInfo::from_caps(full.caps().unwrap()).unwrap();
+    assert_eq!((info.width(), info.height()), (1280, 720));
+    run.stop();
+}
