@@ -20,7 +20,14 @@ use watchpost::decode::{CameraState, DecoderChoice, Delivery, FrameSlot, Stream,
 use watchpost::infer::manifest::Resize;
 use watchpost::source::{SourcePlan, Transport};
 
-/// A live H.264 test camera at rtsp://127.0.0.1:<port>/cam, in its own thread.
+const H264: &str = "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
+                    ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )";
+
+/// Uncompressed video over RTP, which no camera in a residential community sends.
+const RAW: &str = "( videotestsrc is-live=true ! video/x-raw,format=UYVY,width=160,height=120,framerate=5/1 \
+                   ! rtpvrawpay name=pay0 pt=96 )";
+
+/// A live test camera at rtsp://127.0.0.1:<port>/cam, in its own thread.
 struct RtspCamera {
     main_loop: gst::glib::MainLoop,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -28,6 +35,11 @@ struct RtspCamera {
 
 impl RtspCamera {
     fn start(port: u16) -> Self {
+        Self::serve(port, H264, None)
+    }
+
+    /// Serves `launch` at /cam; with `login`, only that user and password may play it.
+    fn serve(port: u16, launch: &'static str, login: Option<(&'static str, &'static str)>) -> Self {
         gst::init().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -39,11 +51,20 @@ impl RtspCamera {
                     server.set_address("127.0.0.1");
                     server.set_service(&port.to_string());
                     let factory = rtsp::RTSPMediaFactory::new();
-                    factory.set_launch(
-                        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
-                         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )",
-                    );
+                    factory.set_launch(launch);
                     factory.set_shared(true);
+                    if let Some((user, password)) = login {
+                        let auth = rtsp::RTSPAuth::new();
+                        let token = rtsp::RTSPToken::builder().field("media.factory.role", "viewer").build();
+                        auth.add_basic(&rtsp::RTSPAuth::make_basic(user, password), &token);
+                        server.set_auth(Some(&auth));
+                        factory.add_role_from_structure(
+                            &gst::Structure::builder("viewer")
+                                .field("media.factory.access", true)
+                                .field("media.factory.construct", true)
+                                .build(),
+                        );
+                    }
                     server.mount_points().unwrap().add_factory("/cam", factory);
                     let source = server.attach(Some(&context)).unwrap();
                     tx.send(main_loop.clone()).unwrap();
@@ -333,4 +354,90 @@ fn snapshots_keep_the_source_size_capped_at_the_maximum_width() {
     let info = gstreamer_video::VideoInfo::from_caps(full.caps().unwrap()).unwrap();
     assert_eq!((info.width(), info.height()), (1280, 720));
     run.stop();
+}
+
+#[test]
+fn probe_names_wrong_credentials_and_an_unsupported_codec() {
+    let port = common::free_port();
+    let server = RtspCamera::serve(port, H264, Some(("viewer", "right-pw")));
+    let url = |login: &str| format!("rtsp://{login}@127.0.0.1:{port}/cam");
+    let ok = probe(
+        &SourcePlan::network(&url("viewer:right-pw"), Transport::Tcp),
+        &DecoderChoice::Auto,
+        Duration::from_secs(20),
+    );
+    let ok = ok.unwrap();
+    assert_eq!((ok.width, ok.height), (320, 240));
+    assert!(ok.codec.starts_with("video/x-h264"), "{}", ok.codec);
+    let err = probe(
+        &SourcePlan::network(&url("viewer:wrong-pw"), Transport::Tcp),
+        &DecoderChoice::Auto,
+        Duration::from_secs(20),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(err.contains("viewer:***@") && !err.contains("wrong-pw"), "{err}");
+    server.stop();
+
+    let port = common::free_port();
+    let server = RtspCamera::serve(port, RAW, None);
+    let err = probe(
+        &SourcePlan::network(&format!("rtsp://127.0.0.1:{port}/cam"), Transport::Tcp),
+        &DecoderChoice::Auto,
+        Duration::from_secs(20),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("unsupported RTP video encoding RAW"), "{err}");
+    server.stop();
+}
+
+/// A minimal HTTP MJPEG camera: multipart/x-mixed-replace with JPEG frames.
+fn serve_mjpeg(port: u16, frames: usize) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else { return };
+        let mut request = [0u8; 2048];
+        let _ = conn.read(&mut request);
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
+        if conn.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        for n in 0..frames {
+            let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x as usize + n * 8) as u8, y as u8, 128]));
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+                .encode_image(&img)
+                .unwrap();
+            let part = format!(
+                "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                jpeg.len()
+            );
+            if conn
+                .write_all(part.as_bytes())
+                .and_then(|_| conn.write_all(&jpeg))
+                .and_then(|_| conn.write_all(b"\r\n"))
+                .is_err()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+#[test]
+fn an_http_mjpeg_camera_decodes() {
+    let port = common::free_port();
+    serve_mjpeg(port, 100);
+    let report = probe(
+        &SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp),
+        &DecoderChoice::Auto,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(report.codec.starts_with("image/jpeg"), "{}", report.codec);
+    assert_eq!((report.width, report.height), (320, 240));
 }
