@@ -17,7 +17,7 @@ use super::manifest::{Layout, OutputSpec};
 use super::nms;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
-use super::{Detection, ModelPlan, ssd};
+use super::{Detection, ModelPlan, ssd, yolo};
 use crate::decode::Geometry;
 
 /// Most detections kept per frame after NMS.
@@ -53,6 +53,8 @@ pub struct Detector {
     preprocessor: Preprocessor,
     input: Array4<f32>,
     detections: Vec<Detection>,
+    /// Reused by decoders that rewrite the output (yolox grids).
+    scratch: Vec<f32>,
 }
 
 impl Detector {
@@ -89,6 +91,7 @@ impl Detector {
             session,
             input,
             detections: Vec::with_capacity(256),
+            scratch: Vec::new(),
         };
         let warm = Instant::now();
         detector.run_raw()?;
@@ -133,22 +136,56 @@ impl Detector {
         let run_error = run_failed(&self.plan.key);
         let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
         self.detections.clear();
+        let labels = self.plan.labels();
+        let threshold = self.plan.confidence;
+        let input = &self.plan.manifest.input;
+        let size = yolo::InputSize {
+            width: input.width as f32,
+            height: input.height as f32,
+        };
+        let tensor = |name: &str| outputs[name].try_extract_tensor::<f32>().map_err(&run_error);
         match &self.plan.manifest.output {
             OutputSpec::Ssd(spec) => {
-                let (scores_shape, scores) = outputs[spec.scores.as_str()]
-                    .try_extract_tensor::<f32>()
-                    .map_err(&run_error)?;
-                let (_, boxes) = outputs[spec.boxes.as_str()]
-                    .try_extract_tensor::<f32>()
-                    .map_err(&run_error)?;
+                let (scores_shape, scores) = tensor(&spec.scores)?;
+                let (_, boxes) = tensor(&spec.boxes)?;
                 let classes = scores_shape.last().copied().unwrap_or(0).max(0) as usize;
-                ssd::decode(
+                ssd::decode(spec, scores, boxes, classes, labels, threshold, &mut self.detections);
+            }
+            OutputSpec::Yolov5(spec) => {
+                let (shape, data) = tensor(&spec.name)?;
+                let row = shape.last().copied().unwrap_or(0).max(0) as usize;
+                yolo::decode_v5(spec, data, row, size, labels, threshold, &mut self.detections);
+            }
+            OutputSpec::Yolox(spec) => {
+                let (shape, data) = tensor(&spec.name)?;
+                let row = shape.last().copied().unwrap_or(0).max(0) as usize;
+                yolo::decode_yolox(
                     spec,
-                    scores,
-                    boxes,
-                    classes,
-                    self.plan.labels(),
-                    self.plan.confidence,
+                    data,
+                    row,
+                    size,
+                    labels,
+                    threshold,
+                    &mut self.scratch,
+                    &mut self.detections,
+                );
+            }
+            OutputSpec::Yolov8(spec) => {
+                let (shape, data) = tensor(&spec.name)?;
+                let dim = |i: usize| shape.get(i).copied().unwrap_or(0).max(0) as usize;
+                let (channels, anchors) = if spec.transposed {
+                    (dim(2), dim(1))
+                } else {
+                    (dim(1), dim(2))
+                };
+                yolo::decode_v8(
+                    spec,
+                    data,
+                    channels,
+                    anchors,
+                    size,
+                    labels,
+                    threshold,
                     &mut self.detections,
                 );
             }
@@ -234,9 +271,7 @@ fn check_io(plan: &ModelPlan, session: &Session, want_shape: &[usize]) -> Result
             )));
         }
     }
-    let wanted: Vec<&str> = match &plan.manifest.output {
-        OutputSpec::Ssd(o) => vec![o.scores.as_str(), o.boxes.as_str()],
-    };
+    let wanted = plan.manifest.output.tensor_names();
     let outputs = session.outputs();
     for name in wanted {
         if !outputs.iter().any(|o| o.name() == name) {

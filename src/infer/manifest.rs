@@ -15,6 +15,7 @@ use toml::Spanned;
 
 use super::labels::LabelMap;
 use super::ssd::SsdOutput;
+use super::yolo::{YoloOutput, Yolov8Output};
 use crate::config::de::{Node, from_node, from_table_without, parse_document};
 use crate::config::diag::{Diagnostics, SourceFile};
 
@@ -24,6 +25,12 @@ use crate::config::diag::{Diagnostics, SourceFile};
 pub enum Family {
     /// TensorFlow object-detection SSD: sigmoid scores and decoded boxes.
     Ssd,
+    /// `[1, N, 5 + C]` with objectness.
+    Yolov5,
+    /// Anchor-free `[1, 4 + C, N]`; also YOLO11.
+    Yolov8,
+    /// `[1, N, 5 + C]` decoded per grid and stride.
+    Yolox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -135,6 +142,20 @@ struct ManifestFile {
 #[derive(Debug, Clone)]
 pub enum OutputSpec {
     Ssd(SsdOutput),
+    Yolov5(YoloOutput),
+    Yolov8(Yolov8Output),
+    Yolox(YoloOutput),
+}
+
+impl OutputSpec {
+    /// The output tensors this decoding reads.
+    pub fn tensor_names(&self) -> Vec<&str> {
+        match self {
+            OutputSpec::Ssd(o) => vec![o.scores.as_str(), o.boxes.as_str()],
+            OutputSpec::Yolov5(o) | OutputSpec::Yolox(o) => vec![o.name.as_str()],
+            OutputSpec::Yolov8(o) => vec![o.name.as_str()],
+        }
+    }
 }
 
 /// A checked manifest: the model file exists and matches its sha256.
@@ -177,6 +198,9 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
             None
         }
         (Family::Ssd, Some(node)) => from_node::<SsdOutput>(&file, &node, diags).map(OutputSpec::Ssd),
+        (Family::Yolov5, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolov5),
+        (Family::Yolov8, Some(node)) => from_node::<Yolov8Output>(&file, &node, diags).map(OutputSpec::Yolov8),
+        (Family::Yolox, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolox),
     };
 
     let mut labels = BTreeMap::new();

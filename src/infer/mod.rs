@@ -12,6 +12,7 @@ pub mod nms;
 pub mod preprocess;
 pub mod runtime;
 pub mod ssd;
+pub mod yolo;
 
 use std::path::PathBuf;
 

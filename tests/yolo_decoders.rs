@@ -1,0 +1,126 @@
+//! The YOLOv5, YOLOv8 and YOLOX decoders, end to end through ONNX Runtime, on
+//! tiny models whose constant outputs encode known boxes
+//! (tests/models/make_models.py). Exact boxes, labels and scores after NMS.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use watchpost::config::Diagnostics;
+use watchpost::decode::Geometry;
+use watchpost::infer::preprocess::ImageView;
+use watchpost::infer::runtime::{self, RuntimeConfig};
+use watchpost::infer::{BBox, Detector, ModelPlan, manifest};
+
+/// Detections (label, score, box) of a test model on a black 64×64 frame.
+fn detect(name: &str) -> Vec<(u32, f32, BBox)> {
+    let mut diags = Diagnostics::default();
+    let path = Path::new("tests/models").join(format!("{name}.toml"));
+    let manifest = manifest::load(&path, &mut diags).unwrap_or_else(|| panic!("{diags:?}"));
+    assert!(diags.is_empty(), "{:?}", diags.into_sorted());
+    let plan = Arc::new(ModelPlan {
+        key: name.into(),
+        manifest,
+        confidence: 0.5,
+        nms_iou: 0.45,
+    });
+    let settings = RuntimeConfig::default();
+    let rt = runtime::init(&settings).expect("ONNX Runtime (run scripts/setup)");
+    let mut detector = Detector::load(plan, rt, &settings).unwrap();
+    let pixels = vec![0u8; 64 * 64 * 3];
+    let image = ImageView {
+        data: &pixels,
+        width: 64,
+        height: 64,
+        stride: 64 * 3,
+    };
+    let mut out: Vec<_> = detector
+        .detect(&image, &Geometry::STRETCH)
+        .unwrap()
+        .iter()
+        .map(|d| (d.label, d.score, d.bbox))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+/// A box from centre and size in 64-pixel input coordinates.
+fn cxcywh(cx: f32, cy: f32, w: f32, h: f32) -> BBox {
+    BBox {
+        x1: (cx - w / 2.0) / 64.0,
+        y1: (cy - h / 2.0) / 64.0,
+        x2: (cx + w / 2.0) / 64.0,
+        y2: (cy + h / 2.0) / 64.0,
+    }
+}
+
+fn assert_detections(got: &[(u32, f32, BBox)], want: &[(u32, f32, BBox)]) {
+    assert_eq!(got.len(), want.len(), "got {got:?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g.0, w.0, "label: got {got:?}");
+        assert!((g.1 - w.1).abs() < 1e-5, "score: got {got:?}");
+        for (a, b) in [(g.2.x1, w.2.x1), (g.2.y1, w.2.y1), (g.2.x2, w.2.x2), (g.2.y2, w.2.y2)] {
+            assert!((a - b).abs() < 1e-5, "box: got {:?}, want {:?}", g.2, w.2);
+        }
+    }
+}
+
+#[test]
+fn yolov5_scores_are_objectness_times_class_and_overlaps_are_suppressed() {
+    assert_detections(
+        &detect("yolov5_test"),
+        &[
+            (1, 0.95 * 0.9, cxcywh(10.0, 10.0, 4.0, 4.0)),
+            (0, 0.9 * 0.8, cxcywh(32.0, 32.0, 16.0, 32.0)),
+        ],
+    );
+}
+
+#[test]
+fn yolov8_channels_first_output_decodes() {
+    assert_detections(
+        &detect("yolov8_test"),
+        &[
+            (0, 0.95, cxcywh(32.0, 16.0, 32.0, 8.0)),
+            (1, 0.70, cxcywh(48.0, 48.0, 8.0, 8.0)),
+        ],
+    );
+}
+
+#[test]
+fn yolox_grid_offsets_and_log_sizes_decode_per_stride() {
+    assert_detections(
+        &detect("yolox_test"),
+        &[
+            // stride 8, cell (3, 4): centre ((0.5 + 3) × 8, (0.5 + 4) × 8), size (2 × 8, 4 × 8)
+            (0, 0.9 * 0.9, cxcywh(28.0, 36.0, 16.0, 32.0)),
+            // stride 32, cell (1, 0): centre ((0 + 1) × 32, (0.5 + 0) × 32), size (32, 32)
+            (1, 0.8 * 0.9, cxcywh(32.0, 16.0, 32.0, 32.0)),
+        ],
+    );
+}
+
+#[test]
+fn a_manifest_that_does_not_match_its_model_is_rejected_with_what_the_model_has() {
+    let mut diags = Diagnostics::default();
+    let mut manifest = manifest::load(Path::new("tests/models/yolov8_test.toml"), &mut diags).unwrap();
+    manifest.input.name = "image".into();
+    let settings = RuntimeConfig::default();
+    let rt = runtime::init(&settings).unwrap();
+    let plan = |m| {
+        Arc::new(ModelPlan {
+            key: "wrong".into(),
+            manifest: m,
+            confidence: 0.5,
+            nms_iou: 0.45,
+        })
+    };
+    let err = Detector::load(plan(manifest.clone()), rt, &settings)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("the model's inputs are `images` [1, 3, 64, 64]"), "{err}");
+    manifest.input.name = "images".into();
+    manifest.input.width = 32;
+    let err = Detector::load(plan(manifest), rt, &settings).err().unwrap().to_string();
+    assert!(err.contains("but the model takes [1, 3, 64, 64]"), "{err}");
+}
