@@ -53,20 +53,12 @@ pub struct InputSize {
     pub height: f32,
 }
 
-fn push(
-    out: &mut Vec<Detection>,
-    labels: &LabelMap,
-    label: u32,
-    score: f32,
-    cx: f32,
-    cy: f32,
-    w: f32,
-    h: f32,
-    size: InputSize,
-) {
+/// Adds a detection from a centre-size box (`[cx, cy, w, h]` in input pixels).
+fn push(out: &mut Vec<Detection>, labels: &LabelMap, label: u32, score: f32, b: [f32; 4], size: InputSize) {
     if !labels.contains_id(label) {
         return;
     }
+    let [cx, cy, w, h] = b;
     let bbox = BBox {
         x1: (cx - w * 0.5) / size.width,
         y1: (cy - h * 0.5) / size.height,
@@ -102,10 +94,7 @@ pub fn decode_v5(
                     labels,
                     c as u32 + spec.class_offset,
                     score,
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
+                    [r[0], r[1], r[2], r[3]],
                     size,
                 );
             }
@@ -183,7 +172,14 @@ pub fn decode_v8(
             let score = at(c, a);
             if score >= threshold {
                 let label = (c - 4) as u32 + spec.class_offset;
-                push(out, labels, label, score, at(0, a), at(1, a), at(2, a), at(3, a), size);
+                push(
+                    out,
+                    labels,
+                    label,
+                    score,
+                    [at(0, a), at(1, a), at(2, a), at(3, a)],
+                    size,
+                );
             }
         }
     }
