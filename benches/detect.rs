@@ -16,12 +16,7 @@ use watchpost::infer::{BBox, Detection, Detector, ModelPlan, manifest, nms};
 fn model() -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();
     let manifest = manifest::load(Path::new("models/ssd_mobilenet_v2_coco.toml"), &mut diags).expect("manifest");
-    Arc::new(ModelPlan {
-        key: "coco".into(),
-        manifest,
-        confidence: 0.5,
-        nms_iou: 0.45,
-    })
+    Arc::new(ModelPlan::new("coco", manifest, 0.5, 0.45))
 }
 
 /// A deterministic, textured 300×300 frame (the content does not change the cost).

@@ -41,12 +41,7 @@ fn load_model() -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();
     let manifest = manifest::load(&common::manifest(), &mut diags).expect("the shipped manifest loads");
     assert!(diags.is_empty(), "{diags:?}");
-    Arc::new(ModelPlan {
-        key: "coco".into(),
-        manifest,
-        confidence: 0.5,
-        nms_iou: 0.45,
-    })
+    Arc::new(ModelPlan::new("coco", manifest, 0.5, 0.45))
 }
 
 struct Dumped {

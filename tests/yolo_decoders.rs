@@ -9,20 +9,27 @@ use watchpost::config::Diagnostics;
 use watchpost::decode::Geometry;
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{BBox, Detector, ModelPlan, manifest};
+use watchpost::infer::{BBox, DetectionFilter, Detector, ModelPlan, manifest};
 
 /// Detections (label, score, box) of a test model on a black 64×64 frame.
 fn detect(name: &str) -> Vec<(u32, f32, BBox)> {
+    detect_with(
+        name,
+        DetectionFilter {
+            max_area: 1.0,
+            ..DetectionFilter::default()
+        },
+    )
+}
+
+fn detect_with(name: &str, filter: DetectionFilter) -> Vec<(u32, f32, BBox)> {
     let mut diags = Diagnostics::default();
     let path = Path::new("tests/models").join(format!("{name}.toml"));
     let manifest = manifest::load(&path, &mut diags).unwrap_or_else(|| panic!("{diags:?}"));
     assert!(diags.is_empty(), "{:?}", diags.into_sorted());
-    let plan = Arc::new(ModelPlan {
-        key: name.into(),
-        manifest,
-        confidence: 0.5,
-        nms_iou: 0.45,
-    });
+    let mut plan = ModelPlan::new(name, manifest, 0.5, 0.45);
+    plan.filter = filter;
+    let plan = Arc::new(plan);
     let settings = RuntimeConfig::default();
     let rt = runtime::init(&settings).expect("ONNX Runtime (run scripts/setup)");
     let mut detector = Detector::load(plan, rt, &settings).unwrap();
@@ -106,14 +113,7 @@ fn a_manifest_that_does_not_match_its_model_is_rejected_with_what_the_model_has(
     manifest.input.name = "image".into();
     let settings = RuntimeConfig::default();
     let rt = runtime::init(&settings).unwrap();
-    let plan = |m| {
-        Arc::new(ModelPlan {
-            key: "wrong".into(),
-            manifest: m,
-            confidence: 0.5,
-            nms_iou: 0.45,
-        })
-    };
+    let plan = |m| Arc::new(ModelPlan::new("wrong", m, 0.5, 0.45));
     let err = Detector::load(plan(manifest.clone()), rt, &settings)
         .err()
         .unwrap()
@@ -123,4 +123,59 @@ fn a_manifest_that_does_not_match_its_model_is_rejected_with_what_the_model_has(
     manifest.input.width = 32;
     let err = Detector::load(plan(manifest), rt, &settings).err().unwrap().to_string();
     assert!(err.contains("but the model takes [1, 3, 64, 64]"), "{err}");
+}
+
+#[test]
+fn label_filters_per_label_thresholds_box_areas_and_agnostic_nms_apply() {
+    let all = DetectionFilter {
+        max_area: 1.0,
+        ..DetectionFilter::default()
+    };
+    // only people
+    let people = detect_with(
+        "yolov5_test",
+        DetectionFilter {
+            allowed: Some(vec![0]),
+            ..all.clone()
+        },
+    );
+    assert_eq!(people.iter().map(|d| d.0).collect::<Vec<_>>(), vec![0]);
+    // a stricter threshold for people drops the 0.72 person, keeps the bicycle
+    let strict = detect_with(
+        "yolov5_test",
+        DetectionFilter {
+            label_confidence: vec![(0, 0.75)],
+            ..all.clone()
+        },
+    );
+    assert_eq!(strict.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1]);
+    // the bicycle is 4×4 of 64×64 = 0.0039 of the frame
+    let big = detect_with(
+        "yolov5_test",
+        DetectionFilter {
+            min_area: 0.01,
+            ..all.clone()
+        },
+    );
+    assert_eq!(big.iter().map(|d| d.0).collect::<Vec<_>>(), vec![0]);
+    let small = detect_with(
+        "yolov5_test",
+        DetectionFilter {
+            max_area: 0.01,
+            ..all.clone()
+        },
+    );
+    assert_eq!(small.iter().map(|d| d.0).collect::<Vec<_>>(), vec![1]);
+    // yolox's two boxes overlap by IoU 0.14: agnostic NMS at 0.45 keeps both (cross-label suppression is unit-tested)
+    assert_eq!(
+        detect_with(
+            "yolox_test",
+            DetectionFilter {
+                class_agnostic_nms: true,
+                ..all
+            }
+        )
+        .len(),
+        2
+    );
 }

@@ -137,7 +137,7 @@ impl Detector {
         let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
         self.detections.clear();
         let labels = self.plan.labels();
-        let threshold = self.plan.confidence;
+        let threshold = self.plan.filter.lowest_threshold(self.plan.confidence);
         let input = &self.plan.manifest.input;
         let size = yolo::InputSize {
             width: input.width as f32,
@@ -190,9 +190,15 @@ impl Detector {
                 );
             }
         }
-        nms::per_class(&mut self.detections, self.plan.nms_iou, MAX_DETECTIONS);
         for d in &mut self.detections {
             d.bbox = geometry.to_source(&d.bbox).clamped();
+        }
+        let (filter, confidence) = (&self.plan.filter, self.plan.confidence);
+        self.detections.retain(|d| filter.keeps(d, confidence));
+        if filter.class_agnostic_nms {
+            nms::class_agnostic(&mut self.detections, self.plan.nms_iou, MAX_DETECTIONS);
+        } else {
+            nms::per_class(&mut self.detections, self.plan.nms_iou, MAX_DETECTIONS);
         }
         Ok(&self.detections)
     }

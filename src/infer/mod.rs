@@ -88,6 +88,58 @@ pub struct ModelConfig {
     /// Boxes of one label overlapping more than this IoU are merged, e.g. 0.45.
     #[serde(default = "default_nms_iou")]
     pub nms_iou: Spanned<f32>,
+    /// Merge overlapping boxes whatever their labels (default false: per label).
+    #[serde(default)]
+    pub class_agnostic_nms: bool,
+    /// Keep only these labels, e.g. ["person", "bicycle", "car"]; default all.
+    #[serde(default)]
+    pub labels: Option<Spanned<Vec<String>>>,
+    /// Per-label score thresholds overriding `confidence`, e.g. { person = 0.6 }.
+    #[serde(default)]
+    pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>,
+    /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
+    #[serde(default = "crate::config::de::unset")]
+    pub min_box_area: Spanned<f32>,
+    /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
+    #[serde(default = "default_max_area")]
+    pub max_box_area: Spanned<f32>,
+}
+
+fn default_max_area() -> Spanned<f32> {
+    Spanned::new(0..0, 1.0)
+}
+
+/// Which detections a model keeps, resolved to label ids.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DetectionFilter {
+    /// Labels kept; None keeps all.
+    pub allowed: Option<Vec<LabelId>>,
+    /// Score thresholds that differ from the model's `confidence`.
+    pub label_confidence: Vec<(LabelId, f32)>,
+    pub min_area: f32,
+    pub max_area: f32,
+    pub class_agnostic_nms: bool,
+}
+
+impl DetectionFilter {
+    /// The lowest score any label may pass with, for pruning before the filter.
+    pub fn lowest_threshold(&self, confidence: f32) -> f32 {
+        self.label_confidence.iter().map(|(_, t)| *t).fold(confidence, f32::min)
+    }
+
+    /// Whether a detection (in source coordinates) is kept.
+    pub fn keeps(&self, d: &Detection, confidence: f32) -> bool {
+        let threshold = self
+            .label_confidence
+            .iter()
+            .find(|(id, _)| *id == d.label)
+            .map_or(confidence, |(_, t)| *t);
+        let area = d.bbox.area();
+        d.score >= threshold
+            && area >= self.min_area
+            && area <= self.max_area
+            && self.allowed.as_ref().is_none_or(|a| a.contains(&d.label))
+    }
 }
 
 fn default_confidence() -> Spanned<f32> {
@@ -106,9 +158,24 @@ pub struct ModelPlan {
     pub manifest: Manifest,
     pub confidence: f32,
     pub nms_iou: f32,
+    pub filter: DetectionFilter,
 }
 
 impl ModelPlan {
+    /// A plan with only thresholds set (for tools and tests).
+    pub fn new(key: &str, manifest: Manifest, confidence: f32, nms_iou: f32) -> Self {
+        Self {
+            key: key.to_string(),
+            manifest,
+            confidence,
+            nms_iou,
+            filter: DetectionFilter {
+                max_area: 1.0,
+                ..DetectionFilter::default()
+            },
+        }
+    }
+
     pub fn labels(&self) -> &LabelMap {
         &self.manifest.labels
     }
@@ -130,14 +197,48 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
         return None;
     }
     let manifest = manifest::load(&path, ctx.diags)?;
-    // A threshold out of range is already reported, which fails the config;
-    // the model still comes back so rules can be checked against its labels.
-    Some(ModelPlan {
-        key: key.to_string(),
+    let owner = format!("model `{key}`");
+    let allowed = match &config.labels {
+        Some(names) => ctx.resolve_labels(&owner, names, Some(&manifest.labels), key),
+        None => None,
+    };
+    let mut label_confidence = Vec::new();
+    for (name, threshold) in &config.label_confidence {
+        let names = Spanned::new(name.span(), vec![name.get_ref().clone()]);
+        let ids = ctx.resolve_labels(&owner, &names, Some(&manifest.labels), key);
+        let t = ctx.in_range(threshold, 0.0..=1.0, &format!("label_confidence.{}", name.get_ref()));
+        if let (Some(ids), Some(t)) = (ids, t) {
+            label_confidence.extend(ids.into_iter().map(|id| (id, t)));
+        }
+    }
+    let min_area = ctx
+        .in_range(&config.min_box_area, 0.0..=1.0, "min_box_area")
+        .unwrap_or(0.0);
+    let max_area = ctx
+        .in_range(&config.max_box_area, 0.0..=1.0, "max_box_area")
+        .unwrap_or(1.0);
+    if min_area > max_area {
+        ctx.error(
+            config.min_box_area.span(),
+            format!("model `{key}`: min_box_area is above max_box_area"),
+        );
+    }
+    // A value out of range is already reported, which fails the config; the
+    // model still comes back so rules can be checked against its labels.
+    let mut plan = ModelPlan::new(
+        key,
         manifest,
-        confidence: confidence.unwrap_or(*default_confidence().get_ref()),
-        nms_iou: nms_iou.unwrap_or(*default_nms_iou().get_ref()),
-    })
+        confidence.unwrap_or(*default_confidence().get_ref()),
+        nms_iou.unwrap_or(*default_nms_iou().get_ref()),
+    );
+    plan.filter = DetectionFilter {
+        allowed,
+        label_confidence,
+        min_area,
+        max_area,
+        class_agnostic_nms: config.class_agnostic_nms,
+    };
+    Some(plan)
 }
 
 #[cfg(test)]

@@ -6,13 +6,26 @@ use super::Detection;
 /// Keeps, per label, the boxes that no better box of that label overlaps by
 /// more than `iou_threshold`; at most `max_out` results, best first.
 pub fn per_class(dets: &mut Vec<Detection>, iou_threshold: f32, max_out: usize) {
-    dets.sort_unstable_by(|a, b| a.label.cmp(&b.label).then(b.score.total_cmp(&a.score)));
+    suppress(dets, iou_threshold, max_out, false)
+}
+
+/// Like [`per_class`], but a box suppresses overlapping boxes of any label.
+pub fn class_agnostic(dets: &mut Vec<Detection>, iou_threshold: f32, max_out: usize) {
+    suppress(dets, iou_threshold, max_out, true)
+}
+
+fn suppress(dets: &mut Vec<Detection>, iou_threshold: f32, max_out: usize, agnostic: bool) {
+    if agnostic {
+        dets.sort_unstable_by(|a, b| b.score.total_cmp(&a.score));
+    } else {
+        dets.sort_unstable_by(|a, b| a.label.cmp(&b.label).then(b.score.total_cmp(&a.score)));
+    }
     let mut kept = 0;
     let mut class_start = 0;
     let mut current = None;
     for i in 0..dets.len() {
         let candidate = dets[i];
-        if current != Some(candidate.label) {
+        if !agnostic && current != Some(candidate.label) {
             current = Some(candidate.label);
             class_start = kept;
         }
@@ -59,6 +72,13 @@ mod tests {
         let mut dets = vec![det(1, 0.9, 0.0), det(3, 0.8, 0.0)];
         per_class(&mut dets, 0.45, 100);
         assert_eq!(dets.len(), 2);
+    }
+
+    #[test]
+    fn class_agnostic_suppression_crosses_labels() {
+        let mut dets = vec![det(1, 0.9, 0.0), det(3, 0.8, 0.0), det(3, 0.7, 0.5)];
+        class_agnostic(&mut dets, 0.45, 100);
+        assert_eq!(dets, vec![det(1, 0.9, 0.0), det(3, 0.7, 0.5)]);
     }
 
     #[test]
