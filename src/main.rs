@@ -17,9 +17,9 @@ const EXIT_CONFIG: u8 = 2;
     about = "Edge video analytics for residential communities: cameras in, anonymized incident alerts out"
 )]
 struct Cli {
-    /// Log filter, e.g. "info" or "watchpost=debug,ort=warn".
-    #[arg(long, global = true, env = "WATCHPOST_LOG", default_value = "info,ort=warn")]
-    log: String,
+    /// Log filter, e.g. "info" or "watchpost=debug,ort=warn" (default: "info,ort=warn"; "warn" for check-config and probe).
+    #[arg(long, global = true, env = "WATCHPOST_LOG")]
+    log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,7 +59,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let default = match cli.command {
+        Command::Run { .. } => "info,ort=warn",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_new(cli.log.as_deref().unwrap_or(default)).unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only on a terminal: journald and log files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
@@ -81,6 +85,13 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { config } => match watchpost::config::load(&config) {
             Ok(plan) => {
+                let problems = watchpost::infer::verify_models(&plan.models, &plan.runtime);
+                if !problems.is_empty() {
+                    for line in problems {
+                        eprintln!("{line}");
+                    }
+                    return ExitCode::from(EXIT_CONFIG);
+                }
                 println!(
                     "{}: OK ({} camera{}, {} model{})",
                     config.display(),

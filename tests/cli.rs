@@ -119,3 +119,29 @@ fn a_camera_file_that_vanished_fails_with_the_camera_and_path_named() {
     assert!(err.contains("/nonexistent/recordings/gate.avi"), "{err}");
     assert!(matches!(slot.take(Duration::ZERO), watchpost::decode::Taken::Closed));
 }
+
+#[test]
+fn check_config_compares_the_manifest_with_the_model_it_describes() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(common::manifest()).unwrap();
+    let model = common::root().join("models/ssd_mobilenet_v2_coco.onnx");
+    let manifest = shipped
+        .replace(
+            "file = \"ssd_mobilenet_v2_coco.onnx\"",
+            &format!("file = \"{}\"", model.display()),
+        )
+        .replace("name = \"image\"", "name = \"input_1\"");
+    std::fs::write(dir.path().join("m.toml"), manifest).unwrap();
+    let config = common::camera_config(1883, &common::media("vtest.avi"), false, dir.path()).replace(
+        &common::manifest().display().to_string(),
+        &dir.path().join("m.toml").display().to_string(),
+    );
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let (code, _, stderr) = run(&["check-config", "--config", dir.path().join("c.toml").to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("the manifest's input is `input_1`, but the model's inputs are `image` [1, 300, 300, 3]"),
+        "{stderr}"
+    );
+}

@@ -161,6 +161,8 @@ impl OutputSpec {
 /// A checked manifest: the model file exists and matches its sha256.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// The manifest file itself.
+    pub path: PathBuf,
     pub name: String,
     pub family: Family,
     pub model_path: PathBuf,
@@ -252,6 +254,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
     }
 
     Some(Manifest {
+        path: path.to_path_buf(),
         name: raw.name,
         family: raw.family,
         model_path,

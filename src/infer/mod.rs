@@ -181,6 +181,32 @@ impl ModelPlan {
     }
 }
 
+/// Opens every model with ONNX Runtime and compares its real inputs and
+/// outputs with its manifest (`check-config` runs this after the config
+/// check). Returns one `manifest: problem` line per failure.
+pub fn verify_models(
+    models: &std::collections::BTreeMap<String, std::sync::Arc<ModelPlan>>,
+    config: &runtime::RuntimeConfig,
+) -> Vec<String> {
+    let rt = match runtime::init(config) {
+        Ok(rt) => rt,
+        Err(e) => return vec![e.to_string()],
+    };
+    let settings = runtime::RuntimeConfig {
+        intra_threads: 1,
+        inter_threads: 1,
+        ..config.clone()
+    };
+    models
+        .values()
+        .filter_map(|m| {
+            Detector::load(m.clone(), rt, &settings)
+                .err()
+                .map(|e| format!("{}: {e}", m.manifest.path.display()))
+        })
+        .collect()
+}
+
 /// Checks one `[models.<key>]` table.
 pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option<ModelPlan> {
     let confidence = ctx.in_range(&config.confidence, 0.0..=1.0, "confidence");
