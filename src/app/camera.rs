@@ -11,12 +11,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
+use super::analysis::FrameAnalyzer;
 use crate::anonymize;
 use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
@@ -25,15 +26,15 @@ use crate::decode::{
     self, DecodeConfig, DecodeError, DecodePlan, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec,
     Taken,
 };
-use crate::infer::preprocess::ImageView;
-use crate::infer::{Detection, Detector, ModelPlan};
+use crate::infer::motion::{MotionConfig, MotionPlan};
+use crate::infer::{self, Detector, ModelPlan};
 use crate::publish::{Outbox, Topics};
-use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RuleEngine, RulePlan, Zone, ZoneConfig};
+use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RulePlan, Zone, ZoneConfig};
 use crate::source::{self, SourceConfig, SourcePlan};
-use crate::track::{self, TrackConfig, TrackPlan, Tracker};
+use crate::track::{self, TrackConfig, TrackPlan};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
-const SUB_TABLES: &[&str] = &["source", "decode", "detect", "track", "zones", "rules"];
+const SUB_TABLES: &[&str] = &["source", "decode", "detect", "motion", "track", "zones", "rules"];
 
 /// The keys of `[[cameras]]` itself.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +52,7 @@ pub struct CameraConfig {
     pub source: Option<SourceConfig>,
     pub decode: Option<DecodeConfig>,
     pub detect: Option<DetectConfig>,
+    pub motion: Option<MotionConfig>,
     pub track: Option<TrackConfig>,
     pub zones: Vec<ZoneConfig>,
     /// Every zone name written, valid or not, so a rule naming a zone that
@@ -75,6 +77,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
         source: None,
         decode: None,
         detect: None,
+        motion: None,
         track: None,
         zones: Vec::new(),
         zone_names: Vec::new(),
@@ -88,6 +91,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             "decode" => config.decode = from_node(file, part, diags),
             "detect" => config.detect = from_node(file, part, diags),
             "track" => config.track = from_node(file, part, diags),
+            "motion" => config.motion = from_node(file, part, diags),
             "zones" => {
                 for zone in array_items(file, part, "cameras.zones", diags) {
                     let name = zone.get_ref().as_table().and_then(|t| t.get("name"));
@@ -126,6 +130,7 @@ pub struct CameraPlan {
     pub source: SourcePlan,
     pub decode: DecodePlan,
     pub detect: DetectPlan,
+    pub motion: MotionPlan,
     pub track: TrackPlan,
     pub zones: Vec<Arc<Zone>>,
     pub rules: Vec<Arc<RulePlan>>,
@@ -146,6 +151,7 @@ pub fn check(
         .detect
         .as_ref()
         .and_then(|d| decode::check_detect(camera, d, models, model_names, ctx));
+    let motion = infer::motion::check(config.motion.as_ref().unwrap_or(&MotionConfig::default()), ctx);
     let track = match &config.track {
         Some(t) => track::check(t, ctx),
         None => Some(TrackPlan::default()),
@@ -204,6 +210,7 @@ pub fn check(
         source: source?,
         decode: decode?,
         detect: detect?,
+        motion: motion?,
         track: track?,
         zones,
         rules: rule_plans,
@@ -215,6 +222,8 @@ pub fn check(
 pub struct CameraStats {
     /// Frames run through the detector.
     pub inferred: AtomicU64,
+    /// Frames the motion gate let pass without inference.
+    pub skipped: AtomicU64,
     /// Incident events raised.
     pub events: AtomicU64,
 }
@@ -283,9 +292,7 @@ impl Camera {
         let worker = DetectWorker {
             camera: plan.name.clone(),
             slot: slot.clone(),
-            detector,
-            tracker: Tracker::new(plan.track),
-            rules: RuleEngine::new(&plan.rules, model.manifest.labels.clone()),
+            analyzer: FrameAnalyzer::new(plan, detector),
             outbox: shared.outbox.clone(),
             topics: shared.topics.clone(),
             stats: stats.clone(),
@@ -319,9 +326,7 @@ impl Camera {
 struct DetectWorker {
     camera: Arc<str>,
     slot: Arc<FrameSlot>,
-    detector: Arc<Mutex<Detector>>,
-    tracker: Tracker,
-    rules: RuleEngine,
+    analyzer: FrameAnalyzer,
     outbox: Arc<Outbox>,
     topics: Topics,
     stats: Arc<CameraStats>,
@@ -330,46 +335,31 @@ struct DetectWorker {
 
 impl DetectWorker {
     fn run(mut self) {
-        let mut detections: Vec<Detection> = Vec::with_capacity(128);
         let mut events: Vec<IncidentEvent> = Vec::new();
         let mut last_error: Option<String> = None;
-        let mut last_pts = Duration::ZERO;
         loop {
             match self.slot.take(Duration::from_millis(200)) {
-                Taken::Frame(frame) => {
-                    last_pts = frame.pts;
-                    let result = {
-                        let Ok(map) = frame.buffer.map_readable() else {
-                            continue;
+                Taken::Frame(frame) => match self.analyzer.process(&frame, &mut events) {
+                    Ok(outcome) => {
+                        last_error = None;
+                        let counter = if outcome.verdict.infer() {
+                            &self.stats.inferred
+                        } else {
+                            &self.stats.skipped
                         };
-                        let image = ImageView {
-                            data: map.as_slice(),
-                            width: frame.layout.width,
-                            height: frame.layout.height,
-                            stride: frame.layout.stride,
-                        };
-                        let mut detector = self.detector.lock().unwrap_or_else(|p| p.into_inner());
-                        detector.detect(&image, &frame.geometry).map(|d| {
-                            detections.clear();
-                            detections.extend_from_slice(d);
-                        })
-                    };
-                    if let Err(e) = result {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
                         let text = e.to_string();
                         if last_error.as_deref() != Some(&text) {
                             tracing::error!(camera = %self.camera, error = %text, "inference failed");
                             last_error = Some(text);
                         }
-                        continue;
                     }
-                    last_error = None;
-                    self.stats.inferred.fetch_add(1, Ordering::Relaxed);
-                    let tracks = self.tracker.update(&detections, frame.pts);
-                    self.rules.step(tracks, frame.pts, SystemTime::now(), &mut events);
-                }
+                },
                 Taken::Empty if !self.cancel.is_cancelled() => continue,
                 Taken::Empty | Taken::Closed => {
-                    self.rules.finish(last_pts, SystemTime::now(), &mut events);
+                    self.analyzer.finish(&mut events);
                     self.send(&mut events);
                     return;
                 }

@@ -3,6 +3,7 @@
 //! stops them in order: cameras first (their last incidents are queued), then
 //! the publisher (which delivers the queue and marks the box offline).
 
+pub mod analysis;
 pub mod camera;
 
 use std::collections::BTreeMap;
@@ -36,6 +37,7 @@ fn camera_stats(cameras: &[Camera]) -> crate::publish::mqtt::StatsSource {
                     "frames": slot.stats.delivered.load(Relaxed),
                     "dropped": slot.stats.dropped.load(Relaxed),
                     "inferred": stats.inferred.load(Relaxed),
+                    "skipped_still": stats.skipped.load(Relaxed),
                     "events": stats.events.load(Relaxed),
                 });
                 (name.to_string(), value)

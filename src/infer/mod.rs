@@ -8,6 +8,7 @@
 pub mod detector;
 pub mod labels;
 pub mod manifest;
+pub mod motion;
 pub mod nms;
 pub mod preprocess;
 pub mod runtime;

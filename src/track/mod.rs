@@ -89,6 +89,8 @@ pub struct Track {
     pub hits: u32,
     pub first_seen: Duration,
     pub last_seen: Duration,
+    /// How far the box centre moved at the last sighting, in frame widths/heights.
+    pub moved: f32,
 }
 
 impl Track {
@@ -150,6 +152,9 @@ impl Tracker {
             self.det_used[di] = true;
             let track = &mut self.tracks[ti];
             let det = &detections[di];
+            let centre = |b: &BBox| ((b.x1 + b.x2) * 0.5, (b.y1 + b.y2) * 0.5);
+            let (old, new) = (centre(&track.bbox), centre(&det.bbox));
+            track.moved = ((new.0 - old.0).powi(2) + (new.1 - old.1).powi(2)).sqrt();
             track.bbox = det.bbox;
             track.score = det.score;
             track.hits += 1;
@@ -165,6 +170,7 @@ impl Tracker {
                     hits: 1,
                     first_seen: now,
                     last_seen: now,
+                    moved: 0.0,
                 });
                 self.next_id += 1;
             }
@@ -185,6 +191,18 @@ impl Tracker {
     /// Live tracks, confirmed or not.
     pub fn tracks(&self) -> &[Track] {
         &self.tracks
+    }
+
+    /// The confirmed tracks of the last update, unchanged (for frames the
+    /// motion gate skipped: nothing moved, so they are still where they were).
+    pub fn current(&self) -> &[Track] {
+        &self.current
+    }
+
+    /// Whether a confirmed track moved more than `min_step` (a fraction of
+    /// the frame) at its last sighting: someone is walking, keep looking.
+    pub fn any_moving(&self, min_step: f32) -> bool {
+        self.current.iter().any(|t| t.moved > min_step)
     }
 }
 
