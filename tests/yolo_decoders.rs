@@ -179,3 +179,24 @@ fn label_filters_per_label_thresholds_box_areas_and_agnostic_nms_apply() {
         2
     );
 }
+
+#[test]
+fn providers_are_tried_in_order_and_a_missing_one_falls_through_to_the_next() {
+    use watchpost::infer::providers::Provider;
+    let mut diags = Diagnostics::default();
+    let manifest = manifest::load(Path::new("tests/models/yolov8_test.toml"), &mut diags).unwrap();
+    let plan = Arc::new(ModelPlan::new("p", manifest, 0.5, 0.45));
+    let rt = runtime::init(&RuntimeConfig::default()).unwrap();
+    // No CUDA device or library here: it is skipped, the CPU runs the model.
+    let fallback = RuntimeConfig {
+        providers: vec![Provider::Cuda, Provider::Cpu],
+        ..RuntimeConfig::default()
+    };
+    assert!(Detector::load(plan.clone(), rt, &fallback).is_ok());
+    let only_cuda = RuntimeConfig {
+        providers: vec![Provider::Cuda],
+        ..RuntimeConfig::default()
+    };
+    let err = Detector::load(plan, rt, &only_cuda).err().unwrap().to_string();
+    assert!(err.contains("no execution provider could run it (cuda: "), "{err}");
+}

@@ -17,7 +17,7 @@ use super::manifest::{Layout, OutputSpec};
 use super::nms;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
-use super::{Detection, ModelPlan, ssd, yolo};
+use super::{Detection, ModelPlan, providers, ssd, yolo};
 use crate::decode::Geometry;
 
 /// Most detections kept per frame after NMS.
@@ -67,16 +67,33 @@ impl Detector {
             path: path.clone(),
             reason,
         };
-        let session = Session::builder(&runtime.environment)
-            .map_err(|e| session_error(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| session_error(e.to_string()))?
-            .with_intra_threads(settings.intra_threads)
-            .map_err(|e| session_error(e.to_string()))?
-            .with_inter_threads(settings.inter_threads)
-            .map_err(|e| session_error(e.to_string()))?
-            .commit_from_file(&plan.manifest.model_path)
-            .map_err(|e| session_error(e.to_string()))?;
+        let mut session = None;
+        let mut tried = Vec::new();
+        for &provider in &settings.providers {
+            let attempt = Session::builder(&runtime.environment)
+                .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
+                .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads)?))
+                .and_then(|b| Ok(b.with_inter_threads(settings.inter_threads)?))
+                .map_err(|e| e.to_string())
+                .and_then(|b| providers::register(provider, b))
+                .and_then(|mut b| b.commit_from_file(&plan.manifest.model_path).map_err(|e| e.to_string()));
+            match attempt {
+                Ok(s) => {
+                    session = Some((s, provider));
+                    break;
+                }
+                Err(reason) => {
+                    tracing::warn!(model = %model, provider = %provider, %reason, "execution provider unavailable; trying the next");
+                    tried.push(format!("{provider}: {reason}"));
+                }
+            }
+        }
+        let Some((session, provider)) = session else {
+            return Err(session_error(format!(
+                "no execution provider could run it ({})",
+                tried.join("; ")
+            )));
+        };
 
         let spec = &plan.manifest.input;
         let (h, w) = (spec.height as usize, spec.width as usize);
@@ -100,7 +117,7 @@ impl Detector {
             name = %detector.plan.manifest.name,
             family = ?detector.plan.manifest.family,
             input = %format!("{w}x{h}"),
-            provider = "cpu",
+            provider = %provider,
             intra_threads = settings.intra_threads,
             warmup_ms = warm.elapsed().as_millis() as u64,
             "model loaded"

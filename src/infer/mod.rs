@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod motion;
 pub mod nms;
 pub mod preprocess;
+pub mod providers;
 pub mod runtime;
 pub mod ssd;
 pub mod yolo;

@@ -33,6 +33,14 @@ pub struct RuntimeConfig {
     /// Threads running independent operators in parallel, e.g. 1.
     #[serde(default = "default_inter_threads")]
     pub inter_threads: usize,
+    /// Execution providers to try, in order; the first that registers runs
+    /// the model, e.g. ["tensorrt", "cuda", "cpu"]. Default ["cpu"].
+    #[serde(default = "default_providers")]
+    pub providers: Vec<super::providers::Provider>,
+}
+
+fn default_providers() -> Vec<super::providers::Provider> {
+    vec![super::providers::Provider::Cpu]
 }
 
 fn default_intra_threads() -> usize {
@@ -49,6 +57,7 @@ impl Default for RuntimeConfig {
             onnxruntime: None,
             intra_threads: default_intra_threads(),
             inter_threads: default_inter_threads(),
+            providers: default_providers(),
         }
     }
 }

@@ -1,0 +1,70 @@
+//! Execution providers: where a model runs. The operator lists them in order
+//! (`runtime.providers = ["tensorrt", "cuda", "cpu"]`); the first that
+//! registers for a model wins, and the log names the one that really runs.
+//!
+//! GPU and OpenVINO providers are cargo features (`cuda`, `tensorrt`,
+//! `openvino`); their libraries come with the `onnxruntime-gpu` and
+//! `onnxruntime-openvino` wheels (docs/gpu.md). A provider that was not built
+//! in, or whose libraries are missing, is skipped with a warning.
+
+use std::fmt;
+
+use ort::session::builder::SessionBuilder;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Tensorrt,
+    Cuda,
+    Openvino,
+    Cpu,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Tensorrt => "tensorrt",
+            Provider::Cuda => "cuda",
+            Provider::Openvino => "openvino",
+            Provider::Cpu => "cpu",
+        })
+    }
+}
+
+/// Registers `provider` on a session builder, or says why it cannot run.
+pub fn register(provider: Provider, builder: SessionBuilder) -> Result<SessionBuilder, String> {
+    #[allow(unused_imports)]
+    use ort::ep::ExecutionProvider as _;
+    #[allow(unused_variables)]
+    let not_built = |feature: &str| -> Result<SessionBuilder, String> {
+        Err(format!("this watchpost was built without the `{feature}` feature"))
+    };
+    match provider {
+        Provider::Cpu => Ok(builder),
+        Provider::Cuda => {
+            #[cfg(feature = "cuda")]
+            return builder
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| e.to_string());
+            #[cfg(not(feature = "cuda"))]
+            not_built("cuda")
+        }
+        Provider::Tensorrt => {
+            #[cfg(feature = "tensorrt")]
+            return builder
+                .with_execution_providers([ort::ep::TensorRT::default().build().error_on_failure()])
+                .map_err(|e| e.to_string());
+            #[cfg(not(feature = "tensorrt"))]
+            not_built("tensorrt")
+        }
+        Provider::Openvino => {
+            #[cfg(feature = "openvino")]
+            return builder
+                .with_execution_providers([ort::ep::OpenVINO::default().build().error_on_failure()])
+                .map_err(|e| e.to_string());
+            #[cfg(not(feature = "openvino"))]
+            not_built("openvino")
+        }
+    }
+}
