@@ -48,6 +48,8 @@ struct Dumped {
     number: u64,
     input: Vec<f32>,
     outputs: Vec<RawOutput>,
+    /// (label, score, box) after watchpost's decoding and NMS.
+    detections: Vec<(u32, f32, [f32; 4])>,
 }
 
 /// Runs vtest.avi through the real pipeline and the model, keeping FRAMES.
@@ -86,10 +88,18 @@ fn run_watchpost(model: &Arc<ModelPlan>) -> Vec<Dumped> {
             stride: frame.layout.stride,
         };
         detector.preprocess(&image).unwrap();
+        let outputs = detector.run_raw().unwrap();
+        let detections = detector
+            .detect_prepared(&frame.geometry)
+            .unwrap()
+            .iter()
+            .map(|d| (d.label, d.score, [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2]))
+            .collect();
         dumped.push(Dumped {
             number: frame.number,
             input: detector.input().to_vec(),
-            outputs: detector.run_raw().unwrap(),
+            outputs,
+            detections,
         });
     }
     cancel.cancel();
@@ -122,7 +132,9 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
     let dumped = run_watchpost(&model);
     let dir = tempfile::tempdir().unwrap();
     let spec = &model.manifest.input;
+    let labels: Vec<u32> = (0..=90).filter(|id| model.labels().contains_id(*id)).collect();
     let meta = serde_json::json!({
+        "nms": {"confidence": model.confidence, "iou": model.nms_iou, "class_offset": 1, "labels": labels},
         "input": spec.name,
         "shape": [1, spec.height, spec.width, 3],
         "frames": dumped.iter().map(|d| serde_json::json!({"name": format!("frame-{}", d.number), "number": d.number})).collect::<Vec<_>>(),
@@ -165,6 +177,34 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
         }
     }
     eprintln!("{compared} output values compared; largest difference {worst:e}");
+
+    // After decoding and NMS: the same detections, in the same order.
+    let mut boxes = 0;
+    for d in &dumped {
+        let path = dir.path().join(format!("frame-{}.detections.json", d.number));
+        let reference: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            reference.len(),
+            d.detections.len(),
+            "frame {}: {reference:?} vs {:?}",
+            d.number,
+            d.detections
+        );
+        for (r, (label, score, b)) in reference.iter().zip(&d.detections) {
+            assert_eq!(r["label"].as_u64().unwrap() as u32, *label, "frame {}", d.number);
+            assert_eq!(r["score"].as_f64().unwrap() as f32, *score, "frame {}", d.number);
+            let rb: Vec<f32> = r["box"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(rb.as_slice(), b.as_slice(), "frame {}", d.number);
+        }
+        boxes += d.detections.len();
+    }
+    assert!(boxes > 0, "no detection to compare");
+    eprintln!("{boxes} detections after NMS identical to the Python reference");
     assert_eq!(compared, FRAMES.len() * (1917 * 90 + 1917 * 4));
 
     // The committed golden record.

@@ -9,6 +9,11 @@ writes every output next to them as raw float32.
 
     ssd_reference.py MODEL DIR ORT_VERSION [--golden OUT.json]
 
+When DIR/meta.json has an "nms" entry, it also decodes each frame's outputs
+the way the manifest says (score threshold, class offset, corner order,
+clamping, per-class greedy NMS) and writes frame-N.detections.json, so the
+boxes after NMS can be compared too.
+
 With --golden it also writes a compact record of the outputs (the input's
 sha256, every score above 0.3 with its box, a strided sample of each output,
 and each output's sum), which is committed as tests/golden/ssd_vtest.json.
@@ -19,6 +24,34 @@ import sys
 
 import numpy as np
 import onnxruntime as ort
+
+
+def iou(a, b):
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def ssd_detections(scores, boxes, nms):
+    """Decode + per-class greedy NMS, float32 like watchpost."""
+    scores = scores[0]
+    boxes = boxes.reshape(scores.shape[0], 4)
+    found = []
+    for anchor, column in zip(*np.nonzero(scores >= np.float32(nms["confidence"]))):
+        label = int(column) + nms["class_offset"]
+        if label not in nms["labels"]:
+            continue
+        y1, x1, y2, x2 = (np.clip(v, np.float32(0), np.float32(1)) for v in boxes[anchor])
+        found.append((label, np.float32(scores[anchor, column]), [x1, y1, x2, y2]))
+    kept = []
+    for label in sorted({d[0] for d in found}):
+        for d in sorted((d for d in found if d[0] == label), key=lambda d: -d[1]):
+            if all(iou(d[2], k[2]) <= nms["iou"] for k in kept if k[0] == label):
+                kept.append(d)
+    kept.sort(key=lambda d: -d[1])
+    return [{"label": d[0], "score": float(d[1]), "box": [float(v) for v in d[2]]} for d in kept[:100]]
 
 
 def main():
@@ -47,6 +80,10 @@ def main():
                 "sample_stride": 97,
                 "sample": [float(v) for v in flat[::97]],
             }
+        if "nms" in meta:
+            dets = ssd_detections(outputs[names.index("scores")], outputs[names.index("boxes")], meta["nms"])
+            with open(f"{folder}/{frame['name']}.detections.json", "w") as f:
+                json.dump(dets, f)
         if "scores" in names and "boxes" in names:
             scores = outputs[names.index("scores")][0]
             boxes = outputs[names.index("boxes")].reshape(scores.shape[0], 4)
