@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use watchpost::publish::mqtt::{MqttPlan, Publisher};
+use watchpost::publish::Publisher;
+use watchpost::publish::mqtt::MqttPlan;
 use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
 use watchpost::rules::{EventKind, Severity};
 

@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Broker, Subscriber, wait_for, watchpost};
-use watchpost::publish::mqtt::{MqttPlan, PasswordSource, Publisher, StatsSource, TlsPlan};
+use watchpost::publish::mqtt::{MqttPlan, PasswordSource, TlsPlan};
 use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
+use watchpost::publish::{Publisher, StatsSource};
 use watchpost::rules::{EventKind, Severity};
 
 fn plan(port: u16, keep_alive: Duration) -> MqttPlan {

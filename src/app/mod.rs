@@ -19,7 +19,7 @@ use crate::publish::{Outbox, Publisher};
 use camera::{Camera, Shared};
 
 /// The cameras' part of the health message on `<prefix>/stats`.
-fn camera_stats(cameras: &[Camera]) -> crate::publish::mqtt::StatsSource {
+fn camera_stats(cameras: &[Camera]) -> crate::publish::StatsSource {
     use std::sync::atomic::Ordering::Relaxed;
     let parts: Vec<_> = cameras
         .iter()

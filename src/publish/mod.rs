@@ -11,13 +11,15 @@
 //! says otherwise. Every event is written to the durable [`outbox`] before it
 //! counts as raised. Consumers de-duplicate by (`incident_id`, `seq`).
 
+pub mod delivery;
 pub mod mqtt;
 pub mod outbox;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use mqtt::{MqttConfig, MqttPlan, Publisher};
+pub use delivery::{Publisher, PublisherStatus, StatsSource};
+pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{Outbox, OutboxConfig, OutboxPlan};
 
 use crate::rules::{EventKind, Severity};

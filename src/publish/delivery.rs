@@ -1,0 +1,399 @@
+//! Delivery from the durable outbox to the broker.
+//!
+//! Two tasks, each owning one thing (rumqttc's and mini-redis's way):
+//! * the link task owns the rumqttc event loop and polls it forever — a
+//!   connection error means "wait and reconnect", never "exit";
+//! * the delivery task owns the in-flight bookkeeping: it reads the durable
+//!   outbox in sequence order, publishes at QoS 1 within a window, and
+//!   removes a record only when its PUBACK arrives.
+//!
+//! The session is clean: after every reconnect, everything still in the
+//! outbox is published again from the oldest record, so an event may arrive
+//! twice but is never lost. Consumers de-duplicate by (`incident_id`, `seq`).
+//! Broker state changes — up, down and why — are logged once per change.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
+use super::outbox::Outbox;
+
+/// Health figures the app adds to each stats message.
+pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// Raise → PUBACK latencies kept for the stats and the benchmarks.
+const LATENCY_SAMPLES: usize = 4096;
+
+/// What a caller (or a test) can read about the link.
+#[derive(Debug, Default)]
+pub struct PublisherStatus {
+    pub connected: AtomicBool,
+    /// The latest raise → PUBACK latencies, oldest first.
+    latencies: std::sync::Mutex<VecDeque<Duration>>,
+}
+
+impl PublisherStatus {
+    fn record_latency(&self, latency: Duration) {
+        let mut samples = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        if samples.len() == LATENCY_SAMPLES {
+            samples.pop_front();
+        }
+        samples.push_back(latency);
+    }
+
+    /// The latest raise → PUBACK latencies (at most 4096).
+    pub fn latencies(&self) -> Vec<Duration> {
+        self.latencies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+}
+
+/// The running publisher.
+pub struct Publisher {
+    status: Arc<PublisherStatus>,
+    stop: CancellationToken,
+    delivery: JoinHandle<()>,
+    link: JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Starts the link and delivery tasks on the current tokio runtime.
+    pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
+        let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(PublisherStatus::default());
+        let stop = CancellationToken::new();
+        let link = tokio::spawn(drive_link(eventloop, tx, plan.retry_max));
+        let delivery = Delivery {
+            client,
+            outbox,
+            plan,
+            status: status.clone(),
+            stats,
+            up: false,
+            link_state: LinkState::Unknown,
+            unassigned: VecDeque::new(),
+            in_flight: HashMap::new(),
+            last_sent: 0,
+            acked: Vec::new(),
+        };
+        let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
+        Ok(Self {
+            status,
+            stop,
+            delivery,
+            link,
+        })
+    }
+
+    pub fn status(&self) -> Arc<PublisherStatus> {
+        self.status.clone()
+    }
+
+    /// Delivers what the outbox holds while the broker is reachable, marks
+    /// the box offline and disconnects, waiting at most `grace`. Whatever is
+    /// not acknowledged by then stays in the outbox for the next start.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        let Self {
+            mut delivery, mut link, ..
+        } = self;
+        if tokio::time::timeout(grace, &mut delivery).await.is_err() {
+            tracing::warn!(
+                "MQTT delivery did not finish before the stop deadline; undelivered events stay in the outbox"
+            );
+            delivery.abort();
+        }
+        if tokio::time::timeout(Duration::from_secs(1), &mut link).await.is_err() {
+            link.abort();
+        }
+    }
+}
+
+/// What the link task tells the delivery task.
+enum LinkEvent {
+    Up,
+    /// The connection failed; the delivery task confirms it stopped publishing.
+    Down {
+        reason: String,
+        confirm: oneshot::Sender<()>,
+    },
+    /// A publish left with this packet id (0 for QoS 0).
+    Sent(u16),
+    Acked(u16),
+    Closed,
+}
+
+/// Owns the event loop: polls it forever, reconnecting with backoff.
+async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender<LinkEvent>, retry_max: Duration) {
+    let initial = Duration::from_millis(500);
+    let mut wait = initial;
+    loop {
+        let event = match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                wait = initial;
+                LinkEvent::Up
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                let _ = tx.send(LinkEvent::Closed);
+                return;
+            }
+            Ok(_) => continue,
+            Err(rumqttc::ConnectionError::RequestsDone) => return,
+            Err(error) => {
+                let (confirm, confirmed) = oneshot::channel();
+                if tx
+                    .send(LinkEvent::Down {
+                        reason: describe(&error),
+                        confirm,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                // Once the delivery task stopped publishing, drop whatever it
+                // queued meanwhile: the new session starts from the outbox.
+                let _ = confirmed.await;
+                eventloop.clean();
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(retry_max);
+                continue;
+            }
+        };
+        if tx.send(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// An operator's reading of a connection error.
+fn describe(error: &rumqttc::ConnectionError) -> String {
+    use rumqttc::ConnectReturnCode as Code;
+    match error {
+        rumqttc::ConnectionError::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
+            "the broker refused the user name or password (check mqtt.username and the password file)".into()
+        }
+        rumqttc::ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection: {code:?}"),
+        rumqttc::ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
+            "the broker stopped answering keep-alive pings".into()
+        }
+        rumqttc::ConnectionError::Tls(e) => {
+            format!("TLS: {e} (check mqtt.ca_file and that the host name matches the broker's certificate)")
+        }
+        other => other.to_string(),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum LinkState {
+    Unknown,
+    Up,
+    Down(String),
+}
+
+/// Owns the in-flight bookkeeping between the outbox and the broker.
+struct Delivery {
+    client: AsyncClient,
+    outbox: Arc<Outbox>,
+    plan: MqttPlan,
+    status: Arc<PublisherStatus>,
+    stats: StatsSource,
+    up: bool,
+    link_state: LinkState,
+    /// Publishes handed to rumqttc whose packet id is not known yet, in
+    /// order: Some(seq) for outbox records, None for other messages.
+    unassigned: VecDeque<Option<u64>>,
+    /// Packet id → outbox sequence number, awaiting PUBACK.
+    in_flight: HashMap<u16, u64>,
+    /// The last outbox record published in this session.
+    last_sent: u64,
+    /// Acknowledged records not yet removed from the outbox.
+    acked: Vec<u64>,
+}
+
+impl Delivery {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LinkEvent>, stop: CancellationToken) {
+        let mut flush = tokio::time::interval(Duration::from_millis(50));
+        let mut stats = tokio::time::interval(self.plan.stats_interval);
+        let outbox = self.outbox.clone();
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => self.handle(event),
+                    None => return,
+                },
+                _ = outbox.written() => self.fill(),
+                _ = flush.tick() => self.flush_acked(),
+                _ = stats.tick() => self.publish_stats(),
+                _ = stop.cancelled() => break,
+            }
+        }
+        self.finish(&mut rx).await;
+    }
+
+    fn handle(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Up => {
+                self.up = true;
+                self.status.connected.store(true, Ordering::Relaxed);
+                let (depth, _) = self.outbox.depth().unwrap_or((0, None));
+                if self.link_state != LinkState::Up {
+                    tracing::info!(broker = %self.plan.url, client_id = %self.plan.client_id, pending = depth, "connected to MQTT broker");
+                    self.link_state = LinkState::Up;
+                }
+                self.publish_other(
+                    self.plan.topics.availability(),
+                    QoS::AtLeastOnce,
+                    true,
+                    b"online".to_vec(),
+                );
+                self.last_sent = 0;
+                self.fill();
+            }
+            LinkEvent::Down { reason, confirm } => {
+                self.up = false;
+                self.status.connected.store(false, Ordering::Relaxed);
+                self.unassigned.clear();
+                self.in_flight.clear();
+                self.flush_acked();
+                if self.link_state != LinkState::Down(reason.clone()) {
+                    tracing::warn!(broker = %self.plan.url, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
+                    self.link_state = LinkState::Down(reason);
+                }
+                let _ = confirm.send(());
+            }
+            LinkEvent::Sent(pkid) => {
+                if let Some(Some(seq)) = self.unassigned.pop_front()
+                    && pkid != 0
+                {
+                    self.in_flight.insert(pkid, seq);
+                }
+            }
+            LinkEvent::Acked(pkid) => {
+                if let Some(seq) = self.in_flight.remove(&pkid) {
+                    if let Some(raised) = self.outbox.raised_at(seq) {
+                        self.status.record_latency(raised.elapsed());
+                    }
+                    self.acked.push(seq);
+                }
+                self.fill();
+            }
+            LinkEvent::Closed => {
+                self.up = false;
+                self.status.connected.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Publishes outbox records after the last one sent, within the window.
+    fn fill(&mut self) {
+        if !self.up || self.outbox.last_seq() <= self.last_sent {
+            return;
+        }
+        let room = WINDOW.saturating_sub(self.unassigned.len() + self.in_flight.len());
+        if room == 0 {
+            return;
+        }
+        let records = match self.outbox.read_after(self.last_sent, room) {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        for (seq, record) in records {
+            if self
+                .client
+                .try_publish(record.topic, QoS::AtLeastOnce, false, record.payload)
+                .is_err()
+            {
+                break;
+            }
+            self.unassigned.push_back(Some(seq));
+            self.last_sent = seq;
+        }
+    }
+
+    fn publish_other(&mut self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
+        if self.client.try_publish(topic, qos, retain, payload).is_ok() {
+            self.unassigned.push_back(None);
+        }
+    }
+
+    fn flush_acked(&mut self) {
+        if self.acked.is_empty() {
+            return;
+        }
+        match self.outbox.remove(&self.acked) {
+            Ok(()) => self.acked.clear(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot remove delivered events from the outbox; they may be sent again")
+            }
+        }
+    }
+
+    fn publish_stats(&mut self) {
+        if let Err(e) = self.outbox.expire() {
+            tracing::error!(error = %e, "cannot expire old outbox records");
+        }
+        if !self.up {
+            return;
+        }
+        let (depth, oldest) = self.outbox.depth().unwrap_or((0, None));
+        let mut message = (self.stats)();
+        message["outbox"] = serde_json::json!({
+            "depth": depth,
+            "oldest_age_secs": oldest,
+            "dropped": self.outbox.stats.dropped.load(Ordering::Relaxed),
+            "quarantined": self.outbox.stats.quarantined.load(Ordering::Relaxed),
+            "delivered": self.outbox.stats.delivered.load(Ordering::Relaxed),
+        });
+        message["mqtt"] = serde_json::json!({ "connected": self.up });
+        self.publish_other(
+            self.plan.topics.stats(),
+            QoS::AtMostOnce,
+            false,
+            message.to_string().into_bytes(),
+        );
+    }
+
+    /// Shutdown: while connected, wait until everything written so far is
+    /// acknowledged, then say offline and disconnect.
+    async fn finish(&mut self, rx: &mut mpsc::UnboundedReceiver<LinkEvent>) {
+        let target = self.outbox.last_seq();
+        while self.up && !(self.last_sent >= target && self.unassigned.is_empty() && self.in_flight.is_empty()) {
+            match rx.recv().await {
+                Some(event) => self.handle(event),
+                None => break,
+            }
+            self.fill();
+        }
+        self.flush_acked();
+        if self.up {
+            let _ = self
+                .client
+                .publish(self.plan.topics.availability(), QoS::AtLeastOnce, true, "offline")
+                .await;
+            let _ = self.client.disconnect().await;
+            while let Some(event) = rx.recv().await {
+                if matches!(event, LinkEvent::Closed | LinkEvent::Down { .. }) {
+                    break;
+                }
+            }
+            tracing::info!(broker = %self.plan.url, "disconnected from MQTT broker");
+        }
+    }
+}
