@@ -216,7 +216,11 @@ fn an_rtsp_camera_comes_back_after_five_server_restarts_while_a_file_camera_keep
     sampler_stop.cancel();
     sampler.join().unwrap();
 
-    let history = history.lock().unwrap().clone();
+    // The sampler may stop between two samples: record the state it last missed.
+    let mut history = history.lock().unwrap().clone();
+    if history.last() != Some(&state()) {
+        history.push(state());
+    }
     let outages = history
         .windows(2)
         .filter(|w| w[0] == CameraState::Streaming && w[1] == CameraState::Backoff)
