@@ -31,8 +31,8 @@ pub fn free_port() -> u16 {
 
 /// Polls `check` until it is true or `limit` passes (a guard, not a measurement).
 pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
         if check() {
             return true;
         }
