@@ -72,6 +72,17 @@ fn push(outbox: &Outbox, topics: &Topics, camera: &str, n: usize) -> u64 {
     alert.seq
 }
 
+/// A publisher for `port` on `runtime`, once it is connected.
+fn connected_publisher(runtime: &tokio::runtime::Runtime, port: u16, outbox: &Arc<Outbox>) -> Publisher {
+    let publisher = runtime
+        .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
+    let status = publisher.status();
+    assert!(wait_for(Duration::from_secs(10), || status
+        .connected
+        .load(Ordering::Relaxed)));
+    publisher
+}
+
 /// (incident_id, seq) of every incident received, first occurrence only, by camera.
 fn received_by_camera(sub: &Subscriber) -> BTreeMap<String, Vec<(String, u64)>> {
     let mut seen = BTreeSet::new();
@@ -102,12 +113,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     let topics = Topics::new("watchpost/test/box");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let publisher = runtime
-        .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
-    let status = publisher.status();
-    assert!(wait_for(Duration::from_secs(10), || status
-        .connected
-        .load(Ordering::Relaxed)));
+    let publisher = connected_publisher(&runtime, port, &outbox);
 
     const TOTAL: usize = 2000;
     let producer = {
@@ -161,12 +167,8 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
     let outbox = outbox(dir.path());
     let topics = Topics::new("watchpost/test/box");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let publisher = runtime
-        .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
+    let publisher = connected_publisher(&runtime, port, &outbox);
     let status = publisher.status();
-    assert!(wait_for(Duration::from_secs(10), || status
-        .connected
-        .load(Ordering::Relaxed)));
 
     // The link goes silent without closing: no FIN, no RST, just nothing.
     frozen.store(true, Ordering::SeqCst);

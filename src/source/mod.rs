@@ -416,23 +416,13 @@ fn split_credentials(url: &str) -> (String, Option<Credentials>) {
 
 /// Replaces the password in `scheme://user:password@host/...` with `***`.
 pub fn mask_credentials(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{}", &rest[at + 1..])
+    match split_credentials(uri) {
+        (clean, Some(c)) => {
+            let (scheme, rest) = clean.split_once("://").unwrap_or(("", &clean));
+            let secret = if c.password.expose().is_empty() { "" } else { ":***" };
+            format!("{scheme}://{}{secret}@{rest}", c.user)
         }
-        None => uri.to_string(),
+        (_, None) => uri.to_string(),
     }
 }
 
