@@ -6,14 +6,14 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use watchpost::app::analysis::FrameAnalyzer;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
-use watchpost::infer::Detector;
 use watchpost::infer::runtime::{self, RuntimeConfig};
+use watchpost::infer::{Detector, ModelService};
 
 /// (frame number, inferred, events raised) for every frame of a clip.
 fn analyse(clip: &Path, gating: bool) -> Vec<(u64, bool, usize)> {
@@ -27,10 +27,9 @@ fn analyse(clip: &Path, gating: bool) -> Vec<(u64, bool, usize)> {
     gstreamer::init().unwrap();
     let settings = RuntimeConfig::default();
     let rt = runtime::init(&settings).unwrap();
-    let detector = Arc::new(Mutex::new(
-        Detector::load(camera.detect.model.clone(), rt, &settings).unwrap(),
-    ));
-    let mut analyzer = FrameAnalyzer::new(camera, detector);
+    let detector = Detector::load(camera.detect.model.clone(), rt, &settings).unwrap();
+    let service = ModelService::spawn(detector).unwrap();
+    let mut analyzer = FrameAnalyzer::new(camera, service.client());
     let input = &camera.detect.model.manifest.input;
     let spec = StreamSpec::new(
         "clip",

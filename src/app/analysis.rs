@@ -2,13 +2,12 @@
 //! rules. The detect thread runs it on live frames; tests and tools run it on
 //! recordings, frame by frame.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::decode::Frame;
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
-use crate::infer::{Detection, Detector, InferError};
+use crate::infer::{Detection, InferClient, InferError};
 use crate::rules::{IncidentEvent, RuleEngine};
 use crate::track::Tracker;
 
@@ -26,7 +25,7 @@ pub struct FrameOutcome {
 }
 
 pub struct FrameAnalyzer {
-    detector: Arc<Mutex<Detector>>,
+    model: InferClient,
     gate: MotionGate,
     tracker: Tracker,
     rules: RuleEngine,
@@ -35,9 +34,9 @@ pub struct FrameAnalyzer {
 }
 
 impl FrameAnalyzer {
-    pub fn new(plan: &CameraPlan, detector: Arc<Mutex<Detector>>) -> Self {
+    pub fn new(plan: &CameraPlan, model: InferClient) -> Self {
         Self {
-            detector,
+            model,
             gate: MotionGate::new(plan.motion),
             tracker: Tracker::new(plan.track),
             rules: RuleEngine::new(&plan.rules, plan.detect.model.manifest.labels.clone()),
@@ -67,10 +66,8 @@ impl FrameAnalyzer {
             .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP));
         if verdict.infer() {
             self.detections.clear();
-            let mut detector = self.detector.lock().unwrap_or_else(|p| p.into_inner());
-            let found = detector.detect(&image, &frame.geometry)?;
+            let found = self.model.detect(frame)?;
             self.detections.extend_from_slice(found);
-            drop(detector);
             let tracks = self.tracker.update(&self.detections, frame.pts);
             self.rules.step(tracks, frame.pts, SystemTime::now(), events);
         } else {

@@ -4,12 +4,12 @@
 //!
 //! Each camera has its own threads and its own frame slot, so a camera that
 //! fails or stalls never delays another; the only things cameras share are a
-//! model session (under a lock, one inference at a time) and the alert queue,
-//! which never blocks.
+//! model's inference service (which batches their frames) and the alert
+//! queue, which never blocks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use crate::decode::{
     Taken,
 };
 use crate::infer::motion::{MotionConfig, MotionPlan};
-use crate::infer::{self, Detector, ModelPlan};
+use crate::infer::{self, ModelPlan, ModelService};
 use crate::publish::{Outbox, Topics};
 use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RulePlan, Zone, ZoneConfig};
 use crate::source::{self, SourceConfig, SourcePlan};
@@ -241,7 +241,8 @@ pub struct Camera {
 /// What every camera shares.
 #[derive(Clone)]
 pub struct Shared {
-    pub detectors: BTreeMap<String, Arc<Mutex<Detector>>>,
+    /// One inference service per model, shared by the cameras that use it.
+    pub models: BTreeMap<String, Arc<ModelService>>,
     pub outbox: Arc<Outbox>,
     pub topics: Topics,
 }
@@ -284,15 +285,15 @@ impl Camera {
                     result
                 })?
         };
-        let detector = shared
-            .detectors
+        let client = shared
+            .models
             .get(&model.key)
-            .cloned()
+            .map(|service| service.client())
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
         let worker = DetectWorker {
             camera: plan.name.clone(),
             slot: slot.clone(),
-            analyzer: FrameAnalyzer::new(plan, detector),
+            analyzer: FrameAnalyzer::new(plan, client),
             outbox: shared.outbox.clone(),
             topics: shared.topics.clone(),
             stats: stats.clone(),

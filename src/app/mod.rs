@@ -7,14 +7,14 @@ pub mod analysis;
 pub mod camera;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Plan;
-use crate::infer::{Detector, runtime};
+use crate::infer::{Detector, ModelService, runtime};
 use crate::publish::{Outbox, Publisher};
 use camera::{Camera, Shared};
 
@@ -60,22 +60,23 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<()> {
     let rt = runtime::init(&plan.runtime)?;
     tracing::info!(library = %rt.library.display(), "ONNX Runtime loaded");
 
-    let mut detectors = BTreeMap::new();
+    let mut models = BTreeMap::new();
     for camera in &plan.cameras {
         let model = &camera.detect.model;
-        if detectors.contains_key(&model.key) {
+        if models.contains_key(&model.key) {
             continue;
         }
         let (model_plan, settings) = (model.clone(), plan.runtime.clone());
         let detector = tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings)).await??;
-        detectors.insert(model.key.clone(), Arc::new(Mutex::new(detector)));
+        let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
+        models.insert(model.key.clone(), Arc::new(service));
     }
 
     let outbox = Arc::new(Outbox::open(&plan.outbox)?);
     let (pending, _) = outbox.depth()?;
     tracing::info!(outbox = %outbox.path().display(), pending, "outbox open");
     let shared = Shared {
-        detectors,
+        models,
         outbox: outbox.clone(),
         topics: plan.mqtt.topics.clone(),
     };

@@ -1,5 +1,5 @@
-//! A loaded model: one ONNX Runtime session, its reusable input buffer and the
-//! decoding its manifest asks for.
+//! A loaded model: one ONNX Runtime session, its reusable input buffer (one
+//! slot per frame of a batch) and the decoding its manifest asks for.
 //!
 //! At load the session's real inputs and outputs are compared with the
 //! manifest, so a model and manifest that do not belong together fail at start
@@ -8,16 +8,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ndarray::Array4;
-use ort::session::Session;
+use ndarray::{Array4, ArrayView4, Axis, Slice};
 use ort::session::builder::GraphOptimizationLevel;
+use ort::session::{Session, SessionOutputs};
 use ort::value::TensorRef;
 
 use super::manifest::{Layout, OutputSpec};
 use super::nms;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
-use super::{Detection, ModelPlan, providers, ssd, yolo};
+use super::{Detection, ModelPlan, centerface, providers, ssd, yolo};
 use crate::decode::Geometry;
 
 /// Most detections kept per frame after NMS.
@@ -51,7 +51,10 @@ pub struct Detector {
     plan: Arc<ModelPlan>,
     session: Session,
     preprocessor: Preprocessor,
+    /// `[capacity, …]`: one slot per frame of a batch.
     input: Array4<f32>,
+    capacity: usize,
+    /// Results of the single-frame API.
     detections: Vec<Detection>,
     /// Reused by decoders that rewrite the output (yolox grids).
     scratch: Vec<f32>,
@@ -97,16 +100,26 @@ impl Detector {
 
         let spec = &plan.manifest.input;
         let (h, w) = (spec.height as usize, spec.width as usize);
-        let input = match spec.layout {
-            Layout::Nhwc => Array4::zeros((1, h, w, 3)),
-            Layout::Nchw => Array4::zeros((1, 3, h, w)),
+        let shape = |n: usize| match spec.layout {
+            Layout::Nhwc => (n, h, w, 3),
+            Layout::Nchw => (n, 3, h, w),
         };
-        check_io(&plan, &session, input.shape())?;
+        check_io(&plan, &session, &<[usize; 4]>::from(shape(1)))?;
+        let dynamic = session.inputs()[0]
+            .dtype()
+            .tensor_shape()
+            .is_some_and(|s| s.first().is_some_and(|&d| d < 0));
+        let capacity = if dynamic { plan.batch.max_size.max(1) } else { 1 };
+        if !dynamic && plan.batch.max_size > 1 {
+            tracing::info!(model = %plan.key, "the model has a fixed batch size of 1: frames run one at a time");
+        }
+        let (preprocessor, input) = (Preprocessor::new(spec), Array4::zeros(shape(capacity)));
         let mut detector = Self {
-            preprocessor: Preprocessor::new(spec),
+            preprocessor,
             plan,
             session,
             input,
+            capacity,
             detections: Vec::with_capacity(256),
             scratch: Vec::new(),
         };
@@ -119,6 +132,7 @@ impl Detector {
             input = %format!("{w}x{h}"),
             provider = %provider,
             intra_threads = settings.intra_threads,
+            max_batch = capacity,
             warmup_ms = warm.elapsed().as_millis() as u64,
             "model loaded"
         );
@@ -129,17 +143,36 @@ impl Detector {
         &self.plan
     }
 
+    /// How many frames one run can take: the configured `max_batch` when the
+    /// model's batch dimension is dynamic, else 1.
+    pub fn batch_capacity(&self) -> usize {
+        self.capacity
+    }
+
     /// Fills the input tensor from a scaled frame.
     pub fn preprocess(&mut self, image: &ImageView<'_>) -> Result<(), InferError> {
+        self.preprocess_at(0, image)
+    }
+
+    /// Fills batch slot `index` (below [`Self::batch_capacity`]) from a scaled frame.
+    pub fn preprocess_at(&mut self, index: usize, image: &ImageView<'_>) -> Result<(), InferError> {
         let buf = self.input.as_slice_mut().expect("an owned Array4 is contiguous");
+        let per = buf.len() / self.capacity;
+        let slot = buf
+            .get_mut(index * per..(index + 1) * per)
+            .ok_or_else(|| InferError::Run {
+                model: self.plan.key.clone(),
+                reason: format!("batch slot {index} is beyond the batch size {}", self.capacity),
+            })?;
         self.preprocessor
-            .fill(image, buf)
+            .fill(image, slot)
             .map_err(|e| InferError::Preprocess(e, self.plan.key.clone()))
     }
 
-    /// The input tensor as last filled.
+    /// The first frame's input tensor as last filled.
     pub fn input(&self) -> &[f32] {
-        self.input.as_slice().expect("an owned Array4 is contiguous")
+        let buf = self.input.as_slice().expect("an owned Array4 is contiguous");
+        &buf[..buf.len() / self.capacity]
     }
 
     /// Detections for one scaled frame, in source-normalised coordinates.
@@ -148,82 +181,60 @@ impl Detector {
         self.detect_prepared(geometry)
     }
 
-    /// Runs the model on the current input tensor and decodes the outputs.
+    /// Runs the model on the first input slot and decodes the outputs.
     pub fn detect_prepared(&mut self, geometry: &Geometry) -> Result<&[Detection], InferError> {
-        let run_error = run_failed(&self.plan.key);
-        let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
-        self.detections.clear();
-        let labels = self.plan.labels();
-        let threshold = self.plan.filter.lowest_threshold(self.plan.confidence);
-        let input = &self.plan.manifest.input;
-        let size = yolo::InputSize {
-            width: input.width as f32,
-            height: input.height as f32,
-        };
-        let tensor = |name: &str| outputs[name].try_extract_tensor::<f32>().map_err(&run_error);
-        match &self.plan.manifest.output {
-            OutputSpec::Ssd(spec) => {
-                let (scores_shape, scores) = tensor(&spec.scores)?;
-                let (_, boxes) = tensor(&spec.boxes)?;
-                let classes = scores_shape.last().copied().unwrap_or(0).max(0) as usize;
-                ssd::decode(spec, scores, boxes, classes, labels, threshold, &mut self.detections);
-            }
-            OutputSpec::Yolov5(spec) => {
-                let (shape, data) = tensor(&spec.name)?;
-                let row = shape.last().copied().unwrap_or(0).max(0) as usize;
-                yolo::decode_v5(spec, data, row, size, labels, threshold, &mut self.detections);
-            }
-            OutputSpec::Yolox(spec) => {
-                let (shape, data) = tensor(&spec.name)?;
-                let row = shape.last().copied().unwrap_or(0).max(0) as usize;
-                yolo::decode_yolox(
-                    spec,
-                    data,
-                    row,
-                    size,
-                    labels,
-                    threshold,
-                    &mut self.scratch,
-                    &mut self.detections,
-                );
-            }
-            OutputSpec::Yolov8(spec) => {
-                let (shape, data) = tensor(&spec.name)?;
-                let dim = |i: usize| shape.get(i).copied().unwrap_or(0).max(0) as usize;
-                let (channels, anchors) = if spec.transposed {
-                    (dim(2), dim(1))
-                } else {
-                    (dim(1), dim(2))
-                };
-                yolo::decode_v8(
-                    spec,
-                    data,
-                    channels,
-                    anchors,
-                    size,
-                    labels,
-                    threshold,
-                    &mut self.detections,
-                );
-            }
-        }
-        for d in &mut self.detections {
-            d.bbox = geometry.to_source(&d.bbox).clamped();
-        }
-        let (filter, confidence) = (&self.plan.filter, self.plan.confidence);
-        self.detections.retain(|d| filter.keeps(d, confidence));
-        if filter.class_agnostic_nms {
-            nms::class_agnostic(&mut self.detections, self.plan.nms_iou, MAX_DETECTIONS);
-        } else {
-            nms::per_class(&mut self.detections, self.plan.nms_iou, MAX_DETECTIONS);
-        }
-        Ok(&self.detections)
+        let mut out = [std::mem::take(&mut self.detections)];
+        let result = self.run_batch(std::slice::from_ref(geometry), &mut out);
+        let [detections] = out;
+        self.detections = detections;
+        result.map(|()| self.detections.as_slice())
     }
 
-    /// Runs the model on the current input tensor and copies every output out.
+    /// Runs the first `geometries.len()` slots as one batch; the detections of
+    /// slot i, in its source's normalised coordinates, replace `out[i]`.
+    pub fn run_batch(&mut self, geometries: &[Geometry], out: &mut [Vec<Detection>]) -> Result<(), InferError> {
+        let n = geometries.len().min(out.len());
+        if n == 0 {
+            return Ok(());
+        }
+        if n > self.capacity {
+            return Err(InferError::Run {
+                model: self.plan.key.clone(),
+                reason: format!("a batch of {n} is beyond the batch size {}", self.capacity),
+            });
+        }
+        let Self {
+            plan,
+            session,
+            input,
+            scratch,
+            ..
+        } = self;
+        let run_error = run_failed(&plan.key);
+        let view = input.slice_axis(Axis(0), Slice::from(0..n));
+        let outputs = run_session(session, view).map_err(&run_error)?;
+        for (i, (geometry, detections)) in geometries.iter().zip(out.iter_mut()).enumerate() {
+            detections.clear();
+            decode_item(plan, &outputs, Item { index: i, count: n }, scratch, detections).map_err(&run_error)?;
+            for d in detections.iter_mut() {
+                d.bbox = geometry.to_source(&d.bbox).clamped();
+            }
+            let (filter, confidence) = (&plan.filter, plan.confidence);
+            detections.retain(|d| filter.keeps(d, confidence));
+            if filter.class_agnostic_nms {
+                nms::class_agnostic(detections, plan.nms_iou, MAX_DETECTIONS);
+            } else {
+                nms::per_class(detections, plan.nms_iou, MAX_DETECTIONS);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the model on the first input slot and copies every output out.
     pub fn run_raw(&mut self) -> Result<Vec<RawOutput>, InferError> {
         let run_error = run_failed(&self.plan.key);
-        let outputs = run_session(&mut self.session, &self.input).map_err(&run_error)?;
+        let view = self.input.slice_axis(Axis(0), Slice::from(0..1));
+        let outputs = run_session(&mut self.session, view).map_err(&run_error)?;
         outputs
             .iter()
             .map(|(name, value)| {
@@ -238,8 +249,88 @@ impl Detector {
     }
 }
 
+/// Which frame of a batch an output slice belongs to.
+#[derive(Clone, Copy)]
+struct Item {
+    index: usize,
+    count: usize,
+}
+
+impl Item {
+    /// This frame's part of a batched output and the shape of that part.
+    fn slice<'a>(&self, shape: &'a [i64], data: &'a [f32]) -> (&'a [i64], &'a [f32]) {
+        let per = data.len() / self.count.max(1);
+        let part = data.get(self.index * per..(self.index + 1) * per).unwrap_or(&[]);
+        (shape.get(1..).unwrap_or(&[]), part)
+    }
+}
+
+/// Decodes one frame's part of the outputs into model-input coordinates.
+fn decode_item(
+    plan: &ModelPlan,
+    outputs: &SessionOutputs<'_>,
+    item: Item,
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<Detection>,
+) -> ort::Result<()> {
+    let labels = plan.labels();
+    let threshold = plan.filter.lowest_threshold(plan.confidence);
+    let input = &plan.manifest.input;
+    let size = yolo::InputSize {
+        width: input.width as f32,
+        height: input.height as f32,
+    };
+    let tensor = |name: &str| -> ort::Result<(&[i64], &[f32])> {
+        let (shape, data) = outputs[name].try_extract_tensor::<f32>()?;
+        Ok(item.slice(shape, data))
+    };
+    // `shape` below is one frame's: the batch dimension is gone.
+    let dim = |shape: &[i64], i: usize| shape.get(i).copied().unwrap_or(0).max(0) as usize;
+    match &plan.manifest.output {
+        OutputSpec::Ssd(spec) => {
+            let (scores_shape, scores) = tensor(&spec.scores)?;
+            let (_, boxes) = tensor(&spec.boxes)?;
+            let classes = scores_shape.last().copied().unwrap_or(0).max(0) as usize;
+            ssd::decode(spec, scores, boxes, classes, labels, threshold, out);
+        }
+        OutputSpec::Yolov5(spec) => {
+            let (shape, data) = tensor(&spec.name)?;
+            let row = shape.last().copied().unwrap_or(0).max(0) as usize;
+            yolo::decode_v5(spec, data, row, size, labels, threshold, out);
+        }
+        OutputSpec::Yolox(spec) => {
+            let (shape, data) = tensor(&spec.name)?;
+            let row = shape.last().copied().unwrap_or(0).max(0) as usize;
+            yolo::decode_yolox(spec, data, row, size, labels, threshold, scratch, out);
+        }
+        OutputSpec::Yolov8(spec) => {
+            let (shape, data) = tensor(&spec.name)?;
+            let (channels, anchors) = if spec.transposed {
+                (dim(shape, 1), dim(shape, 0))
+            } else {
+                (dim(shape, 0), dim(shape, 1))
+            };
+            yolo::decode_v8(spec, data, channels, anchors, size, labels, threshold, out);
+        }
+        OutputSpec::Centerface(spec) => {
+            let (shape, heatmap) = tensor(&spec.heatmap)?;
+            let (_, scale) = tensor(&spec.scale)?;
+            let (_, offset) = tensor(&spec.offset)?;
+            let maps = centerface::Maps {
+                heatmap,
+                scale,
+                offset,
+                height: dim(shape, 1),
+                width: dim(shape, 2),
+            };
+            centerface::decode(spec, &maps, size, labels, threshold, out);
+        }
+    }
+    Ok(())
+}
+
 /// One inference on the input tensor, borrowed, not copied.
-fn run_session<'s>(session: &'s mut Session, input: &Array4<f32>) -> ort::Result<ort::session::SessionOutputs<'s>> {
+fn run_session<'s>(session: &'s mut Session, input: ArrayView4<'_, f32>) -> ort::Result<SessionOutputs<'s>> {
     let tensor = TensorRef::from_array_view(input)?;
     session.run(ort::inputs![tensor])
 }

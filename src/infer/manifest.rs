@@ -13,6 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::centerface::CenterfaceOutput;
 use super::labels::LabelMap;
 use super::ssd::SsdOutput;
 use super::yolo::{YoloOutput, Yolov8Output};
@@ -31,6 +32,8 @@ pub enum Family {
     Yolov8,
     /// `[1, N, 5 + C]` decoded per grid and stride.
     Yolox,
+    /// Face-centre heatmap, size and offset maps at a fixed stride.
+    Centerface,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -145,6 +148,7 @@ pub enum OutputSpec {
     Yolov5(YoloOutput),
     Yolov8(Yolov8Output),
     Yolox(YoloOutput),
+    Centerface(CenterfaceOutput),
 }
 
 impl OutputSpec {
@@ -154,6 +158,7 @@ impl OutputSpec {
             OutputSpec::Ssd(o) => vec![o.scores.as_str(), o.boxes.as_str()],
             OutputSpec::Yolov5(o) | OutputSpec::Yolox(o) => vec![o.name.as_str()],
             OutputSpec::Yolov8(o) => vec![o.name.as_str()],
+            OutputSpec::Centerface(o) => vec![o.heatmap.as_str(), o.scale.as_str(), o.offset.as_str()],
         }
     }
 }
@@ -203,6 +208,9 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
         (Family::Yolov5, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolov5),
         (Family::Yolov8, Some(node)) => from_node::<Yolov8Output>(&file, &node, diags).map(OutputSpec::Yolov8),
         (Family::Yolox, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolox),
+        (Family::Centerface, Some(node)) => {
+            from_node::<CenterfaceOutput>(&file, &node, diags).map(OutputSpec::Centerface)
+        }
     };
 
     let mut labels = BTreeMap::new();

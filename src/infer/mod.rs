@@ -5,6 +5,8 @@
 //! [`Detector`] turns one scaled frame into detections in source-normalised
 //! coordinates. Nothing here knows about cameras, zones or people.
 
+pub mod batch;
+pub mod centerface;
 pub mod detector;
 pub mod labels;
 pub mod manifest;
@@ -21,6 +23,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use batch::{BatchPlan, InferClient, ModelService};
 pub use detector::{Detector, InferError, RawOutput};
 pub use labels::{LabelId, LabelMap};
 pub use manifest::Manifest;
@@ -105,7 +108,24 @@ pub struct ModelConfig {
     /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
     #[serde(default = "default_max_area")]
     pub max_box_area: Spanned<f32>,
+    /// Most frames, from any cameras, run together as one batch when the
+    /// model's batch dimension is dynamic, e.g. 8 (1 turns batching off).
+    #[serde(default = "default_max_batch")]
+    pub max_batch: Spanned<u32>,
+    /// Longest a frame waits for others to fill its batch, e.g. 10. The
+    /// default 0 batches only frames that are already waiting.
+    #[serde(default = "crate::config::de::unset")]
+    pub max_wait_ms: Spanned<u64>,
 }
+
+fn default_max_batch() -> Spanned<u32> {
+    Spanned::new(0..0, 8)
+}
+
+/// Most a batch may hold.
+const MAX_BATCH: u32 = 64;
+/// Longest `max_wait_ms`: beyond it, alerts would wait for batching.
+const MAX_WAIT_MS: u64 = 1000;
 
 fn default_max_area() -> Spanned<f32> {
     Spanned::new(0..0, 1.0)
@@ -161,6 +181,7 @@ pub struct ModelPlan {
     pub confidence: f32,
     pub nms_iou: f32,
     pub filter: DetectionFilter,
+    pub batch: BatchPlan,
 }
 
 impl ModelPlan {
@@ -175,6 +196,7 @@ impl ModelPlan {
                 max_area: 1.0,
                 ..DetectionFilter::default()
             },
+            batch: BatchPlan::default(),
         }
     }
 
@@ -251,6 +273,10 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
             format!("model `{key}`: min_box_area is above max_box_area"),
         );
     }
+    let max_batch = ctx.in_range(&config.max_batch, 1..=MAX_BATCH, "max_batch").unwrap_or(1);
+    let max_wait_ms = ctx
+        .in_range(&config.max_wait_ms, 0..=MAX_WAIT_MS, "max_wait_ms")
+        .unwrap_or(0);
     // A value out of range is already reported, which fails the config; the
     // model still comes back so rules can be checked against its labels.
     let mut plan = ModelPlan::new(
@@ -265,6 +291,10 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
         min_area,
         max_area,
         class_agnostic_nms: config.class_agnostic_nms,
+    };
+    plan.batch = BatchPlan {
+        max_size: max_batch as usize,
+        max_wait: std::time::Duration::from_millis(max_wait_ms),
     };
     Some(plan)
 }

@@ -4,6 +4,8 @@
 Each model takes a [1, 3, 64, 64] image and returns a constant output tensor
 that encodes known boxes, in the layout of its family, so a test can assert
 the exact boxes, labels and scores that come out after decoding and NMS.
+yolov8_batch_test takes a batch and scales its scores by each image's
+brightness, so batching tests can tell the frames of a batch apart.
 Run from the repository root with the project's .venv (onnx is pinned in
 scripts/versions.env):  .venv/bin/python tests/models/make_models.py
 It rewrites tests/models/*.onnx and the sha256 in each manifest.
@@ -28,6 +30,10 @@ def constant_model(name, output):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="watchpost-tests")
     model.ir_version = 8
     onnx.checker.check_model(model)
+    save(model, name)
+
+
+def save(model, name):
     path = HERE / f"{name}.onnx"
     onnx.save(model, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -60,3 +66,35 @@ rows = np.zeros((8 * 8 + 4 * 4 + 2 * 2, 7), dtype=np.float32)
 rows[4 * 8 + 3] = [0.5, 0.5, math.log(2), math.log(4), 0.9, 0.9, 0.0]   # stride 8, cell (3, 4): person 0.81
 rows[80 + 0 * 2 + 1] = [0.0, 0.5, 0.0, 0.0, 0.8, 0.0, 0.9]            # stride 32, cell (1, 0): bicycle 0.72
 constant_model("yolox_test", rows[None, ...])
+
+
+def batch_model(name):
+    """A yolov8-layout model with a dynamic batch whose scores depend on the
+    image: every class score is scaled by the mean of the image's first
+    channel, so a bright frame finds the boxes and a dark one finds none."""
+    image = helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 64, 64])
+    out = helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 6, 4])
+    boxes = np.zeros_like(v8, dtype=np.float32)
+    boxes[:, :4] = v8[:, :4]
+    scores = np.zeros_like(v8, dtype=np.float32)
+    scores[:, 4:] = v8[:, 4:]
+    nodes = [
+        helper.make_node("Constant", [], ["starts"], value=numpy_helper.from_array(np.array([0], dtype=np.int64))),
+        helper.make_node("Constant", [], ["ends"], value=numpy_helper.from_array(np.array([1], dtype=np.int64))),
+        helper.make_node("Constant", [], ["axes"], value=numpy_helper.from_array(np.array([1], dtype=np.int64))),
+        helper.make_node("Slice", ["images", "starts", "ends", "axes"], ["first"]),
+        helper.make_node("ReduceMean", ["first"], ["mean4"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Squeeze", ["mean4", "axes"], ["mean"]),
+        helper.make_node("Constant", [], ["scores"], value=numpy_helper.from_array(scores)),
+        helper.make_node("Constant", [], ["boxes"], value=numpy_helper.from_array(boxes)),
+        helper.make_node("Mul", ["scores", "mean"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "boxes"], ["output0"]),
+    ]
+    graph = helper.make_graph(nodes, name, [image], [out])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="watchpost-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    save(model, name)
+
+
+batch_model("yolov8_batch_test")

@@ -1,0 +1,248 @@
+//! One model session for every camera that uses the model, and cross-camera
+//! batching in front of it.
+//!
+//! A [`ModelService`] owns a [`Detector`] on its own thread. Each camera's
+//! detect thread holds an [`InferClient`] and hands it one frame at a time.
+//! The service takes the first waiting frame, gathers others that arrive
+//! within `max_wait_ms` up to `max_batch`, fills one input slot per frame
+//! and runs them as one batch — or one at a time when the model's batch size
+//! is fixed. A camera waits only for its own frame's batch; it never blocks
+//! another camera's decoding. A frame travels with its reusable job, so
+//! nothing is allocated per frame.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use super::preprocess::ImageView;
+use super::{Detection, Detector, InferError, ModelPlan};
+use crate::decode::{Frame, Geometry};
+
+/// How a model batches frames (from `[models.<name>]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Most frames per run; only used when the model's batch is dynamic.
+    pub max_size: usize,
+    /// Longest the first frame of a batch waits for more.
+    pub max_wait: Duration,
+}
+
+impl Default for BatchPlan {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            max_wait: Duration::ZERO,
+        }
+    }
+}
+
+/// Counters of a running service.
+#[derive(Debug, Default)]
+pub struct BatchStats {
+    /// Model runs.
+    pub runs: AtomicU64,
+    /// Frames inferred, over all runs.
+    pub frames: AtomicU64,
+    /// Frames of the largest batch so far.
+    pub largest: AtomicU64,
+}
+
+/// One frame on its way to the service and its detections on the way back.
+struct Job {
+    frame: Option<Frame>,
+    detections: Vec<Detection>,
+    error: Option<String>,
+    reply: Sender<Job>,
+}
+
+/// The thread that owns a model's session.
+pub struct ModelService {
+    plan: Arc<ModelPlan>,
+    capacity: usize,
+    jobs: Sender<Job>,
+    pub stats: Arc<BatchStats>,
+}
+
+impl ModelService {
+    /// Moves a loaded detector onto its own thread.
+    pub fn spawn(detector: Detector) -> std::io::Result<Self> {
+        let plan = detector.plan().clone();
+        let capacity = detector.batch_capacity();
+        let stats = Arc::new(BatchStats::default());
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let worker = Worker {
+            detector,
+            queue,
+            max_wait: plan.batch.max_wait,
+            stats: stats.clone(),
+        };
+        // The thread ends by itself once the service and every client are gone.
+        std::thread::Builder::new()
+            .name(format!("infer-{}", plan.key))
+            .spawn(move || worker.run())?;
+        Ok(Self {
+            plan,
+            capacity,
+            jobs,
+            stats,
+        })
+    }
+
+    pub fn plan(&self) -> &Arc<ModelPlan> {
+        &self.plan
+    }
+
+    /// Frames per run at most (1 for a model with a fixed batch size).
+    pub fn batch_capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// A handle for one camera's detect thread.
+    pub fn client(&self) -> InferClient {
+        let (reply, replies) = mpsc::channel();
+        InferClient {
+            model: self.plan.key.clone(),
+            jobs: Some(self.jobs.clone()),
+            replies,
+            job: Some(Job {
+                frame: None,
+                detections: Vec::with_capacity(128),
+                error: None,
+                reply,
+            }),
+        }
+    }
+}
+
+/// A camera's way into a shared model.
+pub struct InferClient {
+    model: String,
+    jobs: Option<Sender<Job>>,
+    replies: Receiver<Job>,
+    job: Option<Job>,
+}
+
+impl InferClient {
+    /// Detections for one decoded frame, in source-normalised coordinates.
+    /// Blocks until the batch holding the frame has run.
+    pub fn detect(&mut self, frame: &Frame) -> Result<&[Detection], InferError> {
+        let gone = |model: &str| InferError::Run {
+            model: model.to_string(),
+            reason: "the model's inference thread has stopped".into(),
+        };
+        let (Some(mut job), Some(jobs)) = (self.job.take(), self.jobs.as_ref()) else {
+            return Err(gone(&self.model));
+        };
+        job.frame = Some(frame.clone());
+        job.error = None;
+        if jobs.send(job).is_err() {
+            self.jobs = None;
+            return Err(gone(&self.model));
+        }
+        let Ok(mut job) = self.replies.recv() else {
+            self.jobs = None;
+            return Err(gone(&self.model));
+        };
+        job.frame = None;
+        let error = job.error.take();
+        let job = self.job.insert(job);
+        match error {
+            None => Ok(&job.detections),
+            Some(reason) => Err(InferError::Run {
+                model: self.model.clone(),
+                reason,
+            }),
+        }
+    }
+}
+
+struct Worker {
+    detector: Detector,
+    queue: Receiver<Job>,
+    max_wait: Duration,
+    stats: Arc<BatchStats>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let capacity = self.detector.batch_capacity();
+        let mut batch: Vec<Job> = Vec::with_capacity(capacity);
+        let mut geometries: Vec<Geometry> = Vec::with_capacity(capacity);
+        let mut outputs: Vec<Vec<Detection>> = (0..capacity).map(|_| Vec::with_capacity(128)).collect();
+        while let Ok(first) = self.queue.recv() {
+            self.admit(first, &mut batch, &mut geometries);
+            let deadline = Instant::now() + self.max_wait;
+            while batch.len() < capacity {
+                let next = if self.max_wait.is_zero() {
+                    self.queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
+                } else {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    self.queue
+                        .recv_timeout(left)
+                        .map_err(|e| e == RecvTimeoutError::Disconnected)
+                };
+                match next {
+                    Ok(job) => self.admit(job, &mut batch, &mut geometries),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            let n = batch.len();
+            let result = self.detector.run_batch(&geometries, &mut outputs[..n]);
+            self.stats.runs.fetch_add(1, Ordering::Relaxed);
+            self.stats.frames.fetch_add(n as u64, Ordering::Relaxed);
+            self.stats.largest.fetch_max(n as u64, Ordering::Relaxed);
+            let error = result.err().map(|e| e.to_string());
+            for (mut job, detections) in batch.drain(..).zip(outputs.iter_mut()) {
+                std::mem::swap(&mut job.detections, detections);
+                job.error.clone_from(&error);
+                reply(job);
+            }
+            geometries.clear();
+        }
+    }
+
+    /// Fills the next input slot from the job's frame; a frame that cannot be
+    /// read is answered at once with the reason.
+    fn admit(&mut self, mut job: Job, batch: &mut Vec<Job>, geometries: &mut Vec<Geometry>) {
+        let index = batch.len();
+        let filled = match &job.frame {
+            None => Err("no frame was given".to_string()),
+            Some(frame) => match frame.buffer.map_readable() {
+                Err(_) => Err("the frame's buffer cannot be read".to_string()),
+                Ok(map) => {
+                    let image = ImageView {
+                        data: map.as_slice(),
+                        width: frame.layout.width,
+                        height: frame.layout.height,
+                        stride: frame.layout.stride,
+                    };
+                    self.detector
+                        .preprocess_at(index, &image)
+                        .map(|()| frame.geometry)
+                        .map_err(|e| e.to_string())
+                }
+            },
+        };
+        match filled {
+            Ok(geometry) => {
+                geometries.push(geometry);
+                batch.push(job);
+            }
+            Err(reason) => {
+                job.detections.clear();
+                job.error = Some(reason);
+                reply(job);
+            }
+        }
+    }
+}
+
+/// Sends a job back; a camera that has stopped waiting is no longer there.
+fn reply(job: Job) {
+    let to = job.reply.clone();
+    let _ = to.send(job);
+}
