@@ -6,6 +6,8 @@
 //! Three runs per clip; the median goes to docs/benchmarks.md.
 //! Run with `cargo bench --bench decode`.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,15 +17,7 @@ use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::infer::manifest::Resize;
 use watchpost::source::SourcePlan;
 
-/// User + system CPU time of this process.
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // fields[11] and [12] are utime and stime (the 14th and 15th of the file), in clock ticks.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
-}
+use support::cpu_time;
 
 /// Returns (frames delivered to the detector, last frame time).
 fn decode_once(clip: &Path) -> (u64, Duration) {
@@ -53,12 +47,11 @@ fn main() {
         return;
     }
     gstreamer::init().unwrap();
-    let media = Path::new(env!("CARGO_MANIFEST_DIR")).join("media");
     for (clip, label) in [
         ("vtest_640x360_10fps.mp4", "H.264 640x360 @ 10 fps"),
         ("vtest_1280x720_25fps.mp4", "H.264 1280x720 @ 25 fps"),
     ] {
-        let path = media.join(clip);
+        let path = support::media(clip);
         let mut per_sec = Vec::new();
         for run in 1..=3 {
             let before = cpu_time();

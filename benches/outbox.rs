@@ -6,8 +6,8 @@
 //! return), and waits until the broker acknowledged all of them. Five runs;
 //! the medians go to docs/benchmarks.md. Run with `cargo bench --bench outbox`.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,41 +16,19 @@ use watchpost::publish::mqtt::MqttPlan;
 use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
 use watchpost::rules::{EventKind, Severity};
 
+use support::{Broker, median};
+
 const EVENTS: usize = 2000;
 const RUNS: usize = 5;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn one_run() -> (f64, Duration, Duration) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let broker = Broker::start();
+    let port = broker.port;
     let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("mosquitto.conf");
-    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\nuser {}\n",
-            user.trim()
-        ),
-    )
-    .unwrap();
-    let mut broker = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
     let outbox = Arc::new(
         Outbox::open(&OutboxPlan {
             path: dir.path().join("outbox.redb"),
@@ -110,8 +88,7 @@ fn one_run() -> (f64, Duration, Duration) {
     let mut latencies = status.latencies();
     latencies.sort();
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
-    let _ = broker.kill();
-    let _ = broker.wait();
+    drop(broker);
     (
         EVENTS as f64 / elapsed.as_secs_f64(),
         percentile(&latencies, 0.5),

@@ -179,7 +179,7 @@ fn run(plan: watchpost::config::Plan) -> anyhow::Result<()> {
     runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(stop_on_signal(cancel.clone()));
-        watchpost::app::run(plan, cancel).await
+        watchpost::app::run(plan, cancel).await.map(drop)
     })
 }
 

@@ -51,11 +51,25 @@ fn camera_stats(cameras: &[Camera]) -> crate::publish::StatsSource {
     })
 }
 
+/// What each camera did over a run, for tools and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CameraSummary {
+    pub name: String,
+    /// Frames handed to the detect thread.
+    pub frames: u64,
+    /// Frames the detector ran on.
+    pub inferred: u64,
+    /// Frames the motion gate skipped.
+    pub skipped: u64,
+    /// Incident events raised.
+    pub events: u64,
+}
+
 /// How long shutdown waits for the broker to take the last alerts.
 const PUBLISH_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs until `cancel` fires or every camera has ended (recordings).
-pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<CameraSummary>> {
     gstreamer::init().context("cannot initialise GStreamer")?;
     let rt = runtime::init(&plan.runtime)?;
     tracing::info!(library = %rt.library.display(), "ONNX Runtime loaded");
@@ -100,17 +114,28 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<()> {
     }
     cancel.cancel();
     let mut failed = Vec::new();
+    let mut summary = Vec::new();
     for camera in cameras {
+        use std::sync::atomic::Ordering::Relaxed;
         let name = camera.name.clone();
+        let stats = camera.stats.clone();
+        let slot = camera.slot.clone();
         let result = tokio::task::spawn_blocking(move || camera.join()).await?;
         if let Err(e) = result {
             failed.push(format!("{name}: {e}"));
         }
+        summary.push(CameraSummary {
+            name: name.to_string(),
+            frames: slot.stats.delivered.load(Relaxed),
+            inferred: stats.inferred.load(Relaxed),
+            skipped: stats.skipped.load(Relaxed),
+            events: stats.events.load(Relaxed),
+        });
     }
     publisher.shutdown(PUBLISH_GRACE).await;
     tracing::info!("watchpost stopped");
     if failed.is_empty() {
-        Ok(())
+        Ok(summary)
     } else {
         anyhow::bail!("cameras failed: {}", failed.join("; "))
     }

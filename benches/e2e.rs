@@ -1,0 +1,297 @@
+//! End to end on one camera, against the limits the same run measures.
+//!
+//! `throughput` (default): vtest.avi (795 frames at 10 fps) as fast as
+//! possible through a real camera — GStreamer decode and scale, the model's
+//! inference service, tracker, rules, the outbox and a real Mosquitto — with
+//! motion gating off and every frame inferred. In the same run, three
+//! references: the decode-only CPU per frame (the same pipeline, frames
+//! dropped), the detect CPU per frame (preprocess + inference + decode + NMS
+//! on decoded frames, the same threads), and bare `session.run` throughput.
+//! The compute limit is the cores divided by decode + detect CPU per frame.
+//!
+//! `gating`: the static clip and vtest.avi at detect 5 fps, with motion
+//! gating off and on, as fast as possible; inferences saved per second of
+//! stream.
+//!
+//! Run with `cargo bench --bench e2e [-- throughput|gating]`. Three runs of
+//! each; the medians go to docs/benchmarks.md.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use support::{Broker, cpu_time, median};
+use tokio_util::sync::CancellationToken;
+use watchpost::app::camera::{Camera, Shared};
+use watchpost::config::Plan;
+use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::infer::preprocess::ImageView;
+use watchpost::infer::runtime;
+use watchpost::infer::{Detector, ModelService};
+use watchpost::publish::{Outbox, Publisher};
+
+const RUNS: usize = 3;
+/// ONNX Runtime intra-op threads: all the cores, for one stream.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn config(dir: &Path, port: u16, clip: &Path, fps: u32, gating: bool) -> Plan {
+    let text = format!(
+        r#"site = "bench"
+box_id = "box-1"
+state_dir = "{state}"
+
+[runtime]
+intra_threads = {threads}
+
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+
+[models.coco]
+manifest = "{manifest}"
+
+[[cameras]]
+name = "walkway"
+
+[cameras.source]
+url = "{clip}"
+
+[cameras.detect]
+model = "coco"
+fps = {fps}
+
+[cameras.motion]
+enabled = {gating}
+
+[[cameras.zones]]
+name = "lawn"
+polygon = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
+
+[[cameras.rules]]
+name = "lawn-intrusion"
+kind = "intrusion"
+zone = "lawn"
+labels = ["person"]
+"#,
+        state = dir.display(),
+        threads = threads(),
+        manifest = support::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
+        clip = clip.display(),
+    );
+    let path = dir.join("watchpost.toml");
+    std::fs::write(&path, text).unwrap();
+    watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One camera run to the end of its clip.
+struct CameraRun {
+    frames: u64,
+    inferred: u64,
+    skipped: u64,
+    events: u64,
+    wall: Duration,
+    cpu: Duration,
+}
+
+/// Loads the model and connects the publisher first, then times the camera
+/// from its start to the end of the clip.
+fn run_camera(plan: &Plan) -> CameraRun {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let _guard = tokio.enter();
+    let rt = runtime::init(&plan.runtime).unwrap();
+    let camera = &plan.cameras[0];
+    let detector = Detector::load(camera.detect.model.clone(), rt, &plan.runtime).unwrap();
+    let service = Arc::new(ModelService::spawn(detector).unwrap());
+    let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
+    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap();
+    let status = publisher.status();
+    while !status.connected.load(Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let shared = Shared {
+        models: [(camera.detect.model.key.clone(), service)].into(),
+        outbox: outbox.clone(),
+        topics: plan.mqtt.topics.clone(),
+    };
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();
+    while !running.is_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (wall, cpu) = (wall0.elapsed(), cpu_time() - cpu0);
+    let (stats, slot) = (running.stats.clone(), running.slot.clone());
+    running.join().unwrap();
+    tokio.block_on(publisher.shutdown(Duration::from_secs(5)));
+    CameraRun {
+        frames: slot.stats.delivered.load(Relaxed),
+        inferred: stats.inferred.load(Relaxed),
+        skipped: stats.skipped.load(Relaxed),
+        events: stats.events.load(Relaxed),
+        wall,
+        cpu,
+    }
+}
+
+/// Decode CPU per frame: the camera's pipeline alone, frames dropped. Keeps
+/// the first `keep` frames for the detect reference.
+fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::decode::Frame>) {
+    let camera = &plan.cameras[0];
+    let input = &camera.detect.model.manifest.input;
+    let spec = StreamSpec::new(
+        "bench",
+        camera.source.clone(),
+        input.width,
+        input.height,
+        input.resize,
+        camera.detect.fps,
+    );
+    let slot = Arc::new(FrameSlot::new(Delivery::Every));
+    let stream = Stream::new(spec, slot.clone());
+    let cpu0 = cpu_time();
+    let decode = std::thread::spawn(move || stream.run(&CancellationToken::new()));
+    let (mut frames, mut kept) = (0u32, Vec::new());
+    while let Taken::Frame(frame) = slot.take(Duration::from_secs(30)) {
+        frames += 1;
+        if kept.len() < keep {
+            kept.push(frame);
+        }
+    }
+    decode.join().unwrap().unwrap();
+    ((cpu_time() - cpu0) / frames.max(1), kept)
+}
+
+/// Detect CPU and wall time per frame on decoded frames, and bare
+/// `session.run` wall time, with the camera's model and threads.
+fn detect_only(plan: &Plan, frames: &[watchpost::decode::Frame]) -> (Duration, Duration, Duration) {
+    const ROUNDS: u32 = 200;
+    let rt = runtime::init(&plan.runtime).unwrap();
+    let model = plan.cameras[0].detect.model.clone();
+    let mut detector = Detector::load(model, rt, &plan.runtime).unwrap();
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    for i in 0..ROUNDS as usize {
+        let frame = &frames[i % frames.len()];
+        let map = frame.buffer.map_readable().unwrap();
+        let image = ImageView {
+            data: map.as_slice(),
+            width: frame.layout.width,
+            height: frame.layout.height,
+            stride: frame.layout.stride,
+        };
+        detector.detect(&image, &frame.geometry).unwrap();
+    }
+    let (detect_wall, detect_cpu) = (wall0.elapsed() / ROUNDS, (cpu_time() - cpu0) / ROUNDS);
+    let wall0 = Instant::now();
+    for _ in 0..ROUNDS {
+        detector.run_bare().unwrap();
+    }
+    (detect_cpu, detect_wall, wall0.elapsed() / ROUNDS)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn throughput(broker: &Broker) {
+    let cores = threads() as f64;
+    println!(
+        "throughput: vtest.avi, every frame, gating off, {} intra-op threads, {cores} cores",
+        threads()
+    );
+    println!(
+        "| run | e2e fps | decode CPU ms/frame | detect CPU ms/frame | limit fps | e2e/limit | bare session.run fps | e2e/bare |"
+    );
+    let (mut efficiency, mut vs_bare, mut fps_all, mut limits, mut bares) = (vec![], vec![], vec![], vec![], vec![]);
+    for run in 1..=RUNS {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = config(dir.path(), broker.port, &support::media("vtest.avi"), 10, false);
+        let e2e = run_camera(&plan);
+        assert_eq!(e2e.skipped, 0, "gating is off");
+        let fps = e2e.inferred as f64 / e2e.wall.as_secs_f64();
+        let (decode_cpu, frames) = decode_only(&plan, 40);
+        let (detect_cpu, _detect_wall, bare) = detect_only(&plan, &frames);
+        let limit = cores / (decode_cpu + detect_cpu).as_secs_f64();
+        let bare_fps = 1.0 / bare.as_secs_f64();
+        println!(
+            "| {run} | {fps:.1} | {:.2} | {:.1} | {limit:.1} | {:.1}% | {bare_fps:.1} | {:.2} |",
+            ms(decode_cpu),
+            ms(detect_cpu),
+            100.0 * fps / limit,
+            fps / bare_fps
+        );
+        eprintln!(
+            "  run {run}: {} frames inferred in {:.1} s, {:.1} CPU-s ({:.0}% of the cores), {} incident events",
+            e2e.inferred,
+            e2e.wall.as_secs_f64(),
+            e2e.cpu.as_secs_f64(),
+            100.0 * e2e.cpu.as_secs_f64() / e2e.wall.as_secs_f64() / cores,
+            e2e.events
+        );
+        efficiency.push(fps / limit);
+        vs_bare.push(fps / bare_fps);
+        fps_all.push(fps);
+        limits.push(limit);
+        bares.push(bare_fps);
+    }
+    println!(
+        "median: e2e {:.1} fps, limit {:.1} fps, e2e/limit {:.1}%, bare {:.1} fps, e2e/bare {:.2}",
+        median(fps_all),
+        median(limits),
+        100.0 * median(efficiency),
+        median(bares),
+        median(vs_bare)
+    );
+}
+
+fn gating(broker: &Broker) {
+    println!(
+        "gating: detect at 5 fps, as fast as possible, {} intra-op threads",
+        threads()
+    );
+    println!("| clip | gating | frames | inferred | skipped | inferences saved per stream second |");
+    for clip in ["static_640x360_10fps.mp4", "vtest.avi"] {
+        let mut inferred_off = 0;
+        for gate in [false, true] {
+            let mut runs = Vec::new();
+            for _ in 0..RUNS {
+                let dir = tempfile::tempdir().unwrap();
+                let plan = config(dir.path(), broker.port, &support::media(clip), 5, gate);
+                runs.push(run_camera(&plan));
+            }
+            runs.sort_by_key(|r| r.inferred);
+            let r = &runs[RUNS / 2];
+            if !gate {
+                inferred_off = r.inferred;
+            }
+            let seconds = r.frames as f64 / 5.0;
+            let saved = inferred_off.saturating_sub(r.inferred) as f64 / seconds;
+            println!(
+                "| {clip} | {} | {} | {} | {} | {saved:.2} of 5 |",
+                if gate { "on" } else { "off" },
+                r.frames,
+                r.inferred,
+                r.skipped
+            );
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    gstreamer::init().unwrap();
+    let broker = Broker::start();
+    let wants = |name: &str| args.iter().any(|a| a == name);
+    let all = !wants("throughput") && !wants("gating");
+    if all || wants("throughput") {
+        throughput(&broker);
+    }
+    if all || wants("gating") {
+        gating(&broker);
+    }
+}
