@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use support::{Broker, cpu_time, median};
 use tokio_util::sync::CancellationToken;
 use watchpost::app::camera::{Camera, Shared};
+use watchpost::app::snapshot::Snapshots;
 use watchpost::config::Plan;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::infer::preprocess::ImageView;
@@ -112,10 +113,12 @@ fn run_camera(plan: &Plan) -> CameraRun {
     while !status.connected.load(Relaxed) {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let (snapshots, _worker) = Snapshots::spawn(None, outbox.clone(), plan.mqtt.topics.clone()).unwrap();
     let shared = Shared {
         models: [(camera.detect.model.key.clone(), service)].into(),
         outbox: outbox.clone(),
         topics: plan.mqtt.topics.clone(),
+        snapshots,
     };
     let (wall0, cpu0) = (Instant::now(), cpu_time());
     let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();

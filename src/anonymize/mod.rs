@@ -7,6 +7,11 @@
 //! rounded to four decimals (a fraction of a pixel), so they carry position,
 //! not sub-pixel signatures.
 
+pub mod privacy;
+pub mod redact;
+
+pub use redact::{RawImage, RedactedImage, RedactedJpeg};
+
 use crate::publish::Alert;
 use crate::rules::IncidentEvent;
 

@@ -83,6 +83,11 @@ impl FrameAnalyzer {
         })
     }
 
+    /// What the detector found on the last frame it ran on, source-normalised.
+    pub fn last_detections(&self) -> &[Detection] {
+        &self.detections
+    }
+
     /// Ends every open incident (the stream ended or the box is stopping).
     pub fn finish(&mut self, events: &mut Vec<IncidentEvent>) {
         self.rules.finish(self.last_pts, SystemTime::now(), events);

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
 use super::analysis::FrameAnalyzer;
+use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize;
+use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
 use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
@@ -34,7 +36,9 @@ use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
-const SUB_TABLES: &[&str] = &["source", "decode", "detect", "motion", "track", "zones", "rules"];
+const SUB_TABLES: &[&str] = &[
+    "source", "decode", "detect", "motion", "track", "privacy", "zones", "rules",
+];
 
 /// The keys of `[[cameras]]` itself.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +58,7 @@ pub struct CameraConfig {
     pub detect: Option<DetectConfig>,
     pub motion: Option<MotionConfig>,
     pub track: Option<TrackConfig>,
+    pub privacy: Option<CameraPrivacyConfig>,
     pub zones: Vec<ZoneConfig>,
     /// Every zone name written, valid or not, so a rule naming a zone that
     /// failed its own check is not reported a second time.
@@ -79,6 +84,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
         detect: None,
         motion: None,
         track: None,
+        privacy: None,
         zones: Vec::new(),
         zone_names: Vec::new(),
         rules: Vec::new(),
@@ -92,6 +98,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             "detect" => config.detect = from_node(file, part, diags),
             "track" => config.track = from_node(file, part, diags),
             "motion" => config.motion = from_node(file, part, diags),
+            "privacy" => config.privacy = from_node(file, part, diags),
             "zones" => {
                 for zone in array_items(file, part, "cameras.zones", diags) {
                     let name = zone.get_ref().as_table().and_then(|t| t.get("name"));
@@ -132,6 +139,7 @@ pub struct CameraPlan {
     pub detect: DetectPlan,
     pub motion: MotionPlan,
     pub track: TrackPlan,
+    pub privacy: CameraPrivacyPlan,
     pub zones: Vec<Arc<Zone>>,
     pub rules: Vec<Arc<RulePlan>>,
 }
@@ -141,6 +149,7 @@ pub fn check(
     config: &CameraConfig,
     models: &BTreeMap<String, Arc<ModelPlan>>,
     model_names: &[String],
+    has_face_model: bool,
     ctx: &mut Ctx<'_>,
 ) -> Option<CameraPlan> {
     let name = ctx.identifier(&config.name, "camera name");
@@ -175,6 +184,12 @@ pub fn check(
         .map(|d| d.model.get_ref().clone())
         .unwrap_or_default();
     let labels = models.get(&model_name).map(|m| m.labels());
+    let privacy = privacy::check_camera(
+        camera,
+        config.privacy.as_ref().unwrap_or(&CameraPrivacyConfig::default()),
+        labels,
+        ctx,
+    );
     let mut rule_plans = Vec::new();
     for rule in &config.rules {
         if rule_plans
@@ -192,6 +207,22 @@ pub fn check(
         }
         if let Some(plan) = rules::check_rule(camera, rule, &zones, &config.zone_names, labels, &model_name, ctx) {
             rule_plans.push(Arc::new(plan));
+        }
+    }
+    if let Some(p) = &privacy
+        && p.redact.faces
+        && !has_face_model
+    {
+        for rule in config.rules.iter().filter(|r| *r.common.snapshot.get_ref()) {
+            ctx.error(
+                rule.common.snapshot.span(),
+                format!(
+                    "rule `{}` on camera `{camera}` publishes snapshots, whose faces must be redacted, but no face model \
+                     is set: add [privacy] face_model = \"<a [models] entry using centerface.toml>\", or leave \
+                     \"faces\" out of [cameras.privacy] redact",
+                    rule.common.name.get_ref()
+                ),
+            );
         }
     }
     if config.rules_written == 0 {
@@ -212,6 +243,7 @@ pub fn check(
         detect: detect?,
         motion: motion?,
         track: track?,
+        privacy: privacy?,
         zones,
         rules: rule_plans,
     })
@@ -245,6 +277,8 @@ pub struct Shared {
     pub models: BTreeMap<String, Arc<ModelService>>,
     pub outbox: Arc<Outbox>,
     pub topics: Topics,
+    /// Where redacted snapshots are made.
+    pub snapshots: Snapshots,
 }
 
 impl Camera {
@@ -269,6 +303,7 @@ impl Camera {
             stall: plan.decode.stall,
             retry_initial: plan.decode.retry_initial,
             retry_max: plan.decode.retry_max,
+            masks: plan.privacy.masks.clone(),
         };
         let stream = Arc::new(Stream::new(spec, slot.clone()));
         let decode = {
@@ -292,6 +327,16 @@ impl Camera {
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
         let worker = DetectWorker {
             camera: plan.name.clone(),
+            stream: stream.clone(),
+            snapshots: shared.snapshots.clone(),
+            snapshot_rules: plan
+                .rules
+                .iter()
+                .filter(|r| r.snapshot)
+                .map(|r| r.name.clone())
+                .collect(),
+            privacy: Arc::new(plan.privacy.clone()),
+            decode: plan.decode.clone(),
             slot: slot.clone(),
             analyzer: FrameAnalyzer::new(plan, client),
             outbox: shared.outbox.clone(),
@@ -326,6 +371,12 @@ impl Camera {
 /// The detect thread of one camera.
 struct DetectWorker {
     camera: Arc<str>,
+    stream: Arc<Stream>,
+    snapshots: Snapshots,
+    /// Rules whose incidents are followed by a snapshot.
+    snapshot_rules: Vec<Arc<str>>,
+    privacy: Arc<CameraPrivacyPlan>,
+    decode: DecodePlan,
     slot: Arc<FrameSlot>,
     analyzer: FrameAnalyzer,
     outbox: Arc<Outbox>,
@@ -369,6 +420,24 @@ impl DetectWorker {
         }
     }
 
+    /// Hands the newest frame to the snapshot worker; the incident is
+    /// already in the outbox, so the alert never waits for the picture.
+    fn snapshot(&self, incident_id: String) {
+        let Some(sample) = self.stream.snapshot(self.decode.snapshot_max_width) else {
+            tracing::warn!(camera = %self.camera, incident = %incident_id, "no frame for a snapshot");
+            return;
+        };
+        self.snapshots.offer(SnapshotJob {
+            camera: self.camera.clone(),
+            incident_id,
+            sample,
+            scene: self.analyzer.last_detections().to_vec(),
+            privacy: self.privacy.clone(),
+            quality: self.decode.snapshot_quality,
+            max_bytes: self.decode.snapshot_max_bytes,
+        });
+    }
+
     /// Writes each event to the outbox; it counts as raised once it is there.
     fn send(&self, events: &mut Vec<IncidentEvent>) {
         for event in events.drain(..) {
@@ -384,10 +453,15 @@ impl DetectWorker {
                 }
             };
             match event.kind {
-                EventKind::Start => tracing::info!(
-                    camera = %self.camera, rule = %alert.rule, zone = %alert.zone, labels = ?alert.labels,
-                    incident = %alert.incident_id, seq = alert.seq, severity = %alert.severity, "incident raised"
-                ),
+                EventKind::Start => {
+                    tracing::info!(
+                        camera = %self.camera, rule = %alert.rule, zone = %alert.zone, labels = ?alert.labels,
+                        incident = %alert.incident_id, seq = alert.seq, severity = %alert.severity, "incident raised"
+                    );
+                    if self.snapshot_rules.contains(&event.rule) {
+                        self.snapshot(alert.incident_id.clone());
+                    }
+                }
                 EventKind::End => tracing::info!(
                     camera = %self.camera, rule = %alert.rule, zone = %alert.zone, incident = %alert.incident_id,
                     seq = alert.seq, "incident ended"

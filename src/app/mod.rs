@@ -5,6 +5,7 @@
 
 pub mod analysis;
 pub mod camera;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::config::Plan;
 use crate::infer::{Detector, ModelService, runtime};
 use crate::publish::{Outbox, Publisher};
 use camera::{Camera, Shared};
+use snapshot::Snapshots;
 
 /// The cameras' part of the health message on `<prefix>/stats`.
 fn camera_stats(cameras: &[Camera]) -> crate::publish::StatsSource {
@@ -75,8 +77,9 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<Ca
     tracing::info!(library = %rt.library.display(), "ONNX Runtime loaded");
 
     let mut models = BTreeMap::new();
-    for camera in &plan.cameras {
-        let model = &camera.detect.model;
+    let wanted = plan.cameras.iter().map(|c| &c.detect.model);
+    let wanted = wanted.chain(plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots()));
+    for model in wanted {
         if models.contains_key(&model.key) {
             continue;
         }
@@ -89,10 +92,18 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<Ca
     let outbox = Arc::new(Outbox::open(&plan.outbox)?);
     let (pending, _) = outbox.depth()?;
     tracing::info!(outbox = %outbox.path().display(), pending, "outbox open");
+    let faces = plan
+        .privacy
+        .face_model
+        .as_ref()
+        .and_then(|m| models.get(&m.key))
+        .map(|s| &**s);
+    let (snapshots, snapshot_worker) = Snapshots::spawn(faces, outbox.clone(), plan.mqtt.topics.clone())?;
     let shared = Shared {
         models,
         outbox: outbox.clone(),
         topics: plan.mqtt.topics.clone(),
+        snapshots,
     };
     let mut cameras = Vec::new();
     for camera in &plan.cameras {
@@ -132,6 +143,9 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<Ca
             events: stats.events.load(Relaxed),
         });
     }
+    // The last snapshots reach the outbox before the publisher's final round.
+    drop(shared);
+    let _ = tokio::task::spawn_blocking(move || snapshot_worker.join()).await;
     publisher.shutdown(PUBLISH_GRACE).await;
     tracing::info!("watchpost stopped");
     if failed.is_empty() {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use toml::Spanned;
 
+use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
 use crate::app::camera::{self as camera, CameraPlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{LabelId, LabelMap, ModelConfig, ModelPlan, check_model};
@@ -34,6 +35,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "mqtt",
     "outbox",
     "models",
+    "privacy",
     "cameras",
 ];
 
@@ -67,7 +69,15 @@ pub struct Plan {
     pub mqtt: MqttPlan,
     pub outbox: OutboxPlan,
     pub models: BTreeMap<String, Arc<ModelPlan>>,
+    pub privacy: PrivacyPlan,
     pub cameras: Vec<CameraPlan>,
+}
+
+impl Plan {
+    /// Whether any rule publishes snapshots.
+    pub fn wants_snapshots(&self) -> bool {
+        self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.snapshot)
+    }
 }
 
 /// What a component's check needs: where it is, and where to report.
@@ -260,6 +270,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
     let mut models = BTreeMap::new();
     let mut model_names = Vec::new();
     let mut camera_nodes: &[Node<'_>] = &[];
+    let mut privacy_config = Some(PrivacyConfig::default());
 
     let root = doc.get_ref();
     for (key, node) in root.iter() {
@@ -273,6 +284,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
             "runtime" => runtime = from_node(&file, node, ctx.diags),
             "mqtt" => mqtt_config = from_node(&file, node, ctx.diags),
             "outbox" => outbox_config = from_node(&file, node, ctx.diags),
+            "privacy" => privacy_config = from_node(&file, node, ctx.diags),
             "state_dir" => {
                 state_dir = from_node::<Spanned<PathBuf>>(&file, node, ctx.diags).and_then(|dir| {
                     let path = ctx.resolve(dir.get_ref());
@@ -327,6 +339,8 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         rt.onnxruntime = Some(ctx.resolve(lib));
     }
 
+    let privacy = privacy_config.map(|p| privacy::check(&p, &models, &mut ctx));
+    let has_face_model = privacy.as_ref().is_some_and(|p| p.face_model.is_some());
     let mut cameras = Vec::new();
     let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
     for node in camera_nodes {
@@ -342,7 +356,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
             continue;
         }
         seen.insert(name, config.name.span());
-        if let Some(plan) = camera::check(&config, &models, &model_names, &mut ctx) {
+        if let Some(plan) = camera::check(&config, &models, &model_names, has_face_model, &mut ctx) {
             cameras.push(plan);
         }
     }
@@ -369,6 +383,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         mqtt: mqtt?,
         outbox: outbox?,
         models,
+        privacy: privacy?,
         cameras,
     })
 }

@@ -6,6 +6,7 @@
 //! picked up in time is replaced by the next one and counted as dropped.
 
 pub mod decoder;
+pub mod mask;
 pub mod pipeline;
 pub mod probe;
 pub mod slot;
@@ -58,6 +59,12 @@ pub struct DecodeConfig {
     /// Snapshots are the source size, capped at this width, e.g. 1280.
     #[serde(default)]
     pub snapshot_max_width: Option<Spanned<u32>>,
+    /// JPEG quality of snapshots, e.g. 80.
+    #[serde(default)]
+    pub snapshot_quality: Option<Spanned<u8>>,
+    /// Largest snapshot in kB, e.g. 200; quality, then size, are lowered to fit.
+    #[serde(default)]
+    pub snapshot_max_kb: Option<Spanned<u32>>,
 }
 
 /// A checked decode section.
@@ -68,6 +75,8 @@ pub struct DecodePlan {
     pub retry_initial: Duration,
     pub retry_max: Duration,
     pub snapshot_max_width: u32,
+    pub snapshot_quality: u8,
+    pub snapshot_max_bytes: usize,
 }
 
 impl Default for DecodePlan {
@@ -78,6 +87,8 @@ impl Default for DecodePlan {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             snapshot_max_width: 1280,
+            snapshot_quality: 80,
+            snapshot_max_bytes: 200 * 1024,
         }
     }
 }
@@ -108,6 +119,16 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
         Some(w) => ctx.in_range(w, 64..=7680, "decode.snapshot_max_width"),
         None => Some(defaults.snapshot_max_width),
     };
+    let snapshot_quality = match &config.snapshot_quality {
+        Some(q) => ctx.in_range(q, 10..=100, "decode.snapshot_quality"),
+        None => Some(defaults.snapshot_quality),
+    };
+    let snapshot_max_bytes = match &config.snapshot_max_kb {
+        Some(kb) => ctx
+            .in_range(kb, 16..=1024, "decode.snapshot_max_kb")
+            .map(|kb| kb as usize * 1024),
+        None => Some(defaults.snapshot_max_bytes),
+    };
     let decoder = match &config.decoder {
         Some(name) => {
             let choice = DecoderChoice::from(name.get_ref().clone());
@@ -137,6 +158,8 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
         retry_initial,
         retry_max,
         snapshot_max_width: snapshot_max_width?,
+        snapshot_quality: snapshot_quality?,
+        snapshot_max_bytes: snapshot_max_bytes?,
     };
     ok.then_some(plan)
 }

@@ -1,7 +1,7 @@
 //! One camera's GStreamer pipeline, and the loop that keeps it running.
 //!
 //! ```text
-//! source ─▶ parsebin ─▶ decoder (chosen per codec) ─▶ [identity sync=true] ─▶ tee
+//! source ─▶ parsebin ─▶ decoder (chosen per codec) ─▶ [privacy masks] ─▶ [identity sync=true] ─▶ tee
 //!   tee ─▶ queue ─▶ videorate (drop-only, max-rate = detect fps) ─▶ videoscale ─▶ videoconvert
 //!         ─▶ appsink (RGB at the model's input size, sync=false)            … the detect branch
 //!   tee ─▶ queue (leaky) ─▶ fakesink (keeps the last decoded frame)           … the snapshot branch
@@ -28,6 +28,7 @@ use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
 use super::decoder::{self, DecoderChoice};
+use super::mask;
 use super::{Delivery, Frame, FrameLayout, FrameSlot, Geometry};
 use crate::infer::manifest::Resize;
 use crate::source::SourcePlan;
@@ -49,6 +50,8 @@ pub struct StreamSpec {
     /// First wait before rebuilding a failed live camera; doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// Privacy masks, blacked out right after decoding (normalised polygons).
+    pub masks: Vec<mask::Polygon>,
 }
 
 impl StreamSpec {
@@ -65,6 +68,7 @@ impl StreamSpec {
             stall: Duration::from_secs(10),
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
+            masks: Vec::new(),
         }
     }
 }
@@ -364,8 +368,12 @@ impl Stream {
             .build(&pipeline, &parse)
             .map_err(|reason| self.build_error(&reason))?;
 
-        // decoder ─▶ [pace] ─▶ tee
+        // decoder ─▶ [mask] ─▶ [pace] ─▶ tee
         let mut head = Vec::new();
+        if !spec.masks.is_empty() {
+            let masking = mask::elements(&spec.masks).map_err(|e| self.build_error(&e.to_string()))?;
+            head.extend(masking);
+        }
         if spec.source.realtime {
             let pace = self.element("identity")?;
             pace.set_property("sync", true);

@@ -317,7 +317,7 @@ impl Delivery {
         for (seq, record) in records {
             if self
                 .client
-                .try_publish(record.topic, QoS::AtLeastOnce, false, record.payload)
+                .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
                 .is_err()
             {
                 break;

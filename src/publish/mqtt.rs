@@ -284,6 +284,9 @@ pub enum PublishError {
 
 /// The rumqttc options for a plan: reads the CA, client certificate and
 /// password files now, so a missing file is an error at start.
+/// The largest packet sent: a snapshot at its cap plus the topic.
+pub const MAX_PACKET: usize = 1024 * 1024 + 4096;
+
 pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
     let read = |what: &'static str, path: &PathBuf| {
         std::fs::read(path).map_err(|source| PublishError::Read {
@@ -297,6 +300,8 @@ pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
         .set_keep_alive(plan.keep_alive)
         .set_clean_session(true)
         .set_request_channel_capacity(WINDOW * 4)
+        // Snapshots are JPEGs of up to 1 MB (decode.snapshot_max_kb).
+        .set_max_packet_size(64 * 1024, MAX_PACKET)
         .set_last_will(LastWill::new(
             plan.topics.availability(),
             "offline",

@@ -4,8 +4,12 @@
 //!
 //! It is a redb database: one table of records keyed by the box-wide event
 //! sequence number (so order is kept — per camera and overall — and `seq`
-//! keeps increasing across restarts), a table holding the next sequence
-//! number, and a quarantine table for records that can no longer be read.
+//! keeps increasing across restarts), a table of the redacted snapshots some
+//! records carry, a table holding the next sequence number, and a quarantine
+//! table for records that can no longer be read. A snapshot is written after
+//! its incident's start event, so it is always delivered after it; the only
+//! image type it accepts is [`RedactedJpeg`], which only the redaction stage
+//! can make.
 //! It is bounded by count and age; what the bounds drop is logged and counted.
 
 use std::collections::HashMap;
@@ -19,9 +23,12 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::Alert;
+use crate::anonymize::RedactedJpeg;
 use crate::config::Ctx;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// Redacted JPEG snapshots, keyed by the sequence number of their record.
+const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
 const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const NEXT_SEQ: &str = "next_seq";
@@ -86,7 +93,24 @@ pub struct Record {
     pub camera: String,
     /// When it was raised, milliseconds since the Unix epoch.
     pub raised_ms: u64,
+    /// The alert's JSON; empty for a snapshot.
     pub payload: String,
+    /// The record is a snapshot: its JPEG is in the images table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub image: bool,
+    /// The snapshot's bytes, read back with the record.
+    #[serde(skip)]
+    pub jpeg: Option<Vec<u8>>,
+}
+
+impl Record {
+    /// What is published.
+    pub fn into_payload(self) -> Vec<u8> {
+        match self.jpeg {
+            Some(jpeg) => jpeg,
+            None => self.payload.into_bytes(),
+        }
+    }
 }
 
 /// Counters, read by the stats message and the tests.
@@ -171,6 +195,7 @@ impl Outbox {
         let txn = self.db.begin_write()?;
         let last = {
             txn.open_table(RECORDS)?;
+            txn.open_table(IMAGES)?;
             txn.open_table(QUARANTINE)?;
             let meta = txn.open_table(META)?;
             meta.get(NEXT_SEQ)?.map_or(0, |v| v.value().saturating_sub(1))
@@ -207,6 +232,7 @@ impl Outbox {
             if let Some(raw) = raw {
                 txn.open_table(QUARANTINE)?.insert(seq, raw.as_slice())?;
             }
+            txn.open_table(IMAGES)?.remove(seq)?;
         }
         txn.commit()?;
         self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
@@ -221,43 +247,86 @@ impl Outbox {
         make: impl FnOnce(u64) -> Alert,
         topic_of: impl FnOnce(&Alert) -> String,
     ) -> Result<Alert, OutboxError> {
-        let fail = |e: &dyn std::fmt::Display| OutboxError::Store {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        };
-        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
-        let (alert, dropped) = {
-            let mut meta = txn.open_table(META).map_err(|e| fail(&e))?;
-            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(&e))?.map_or(1, |v| v.value());
-            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(&e))?;
+        let mut built = None;
+        self.write(|seq| {
             let alert = make(seq);
             let record = Record {
                 topic: topic_of(&alert),
                 camera: alert.camera.clone(),
                 raised_ms: now_ms(),
-                payload: serde_json::to_string(&alert).map_err(|e| fail(&e))?,
+                payload: serde_json::to_string(&alert)?,
+                image: false,
+                jpeg: None,
             };
+            built = Some(alert);
+            Ok((record, None))
+        })?;
+        built.ok_or_else(|| OutboxError::Store {
+            path: self.path.clone(),
+            reason: "no alert was built".into(),
+        })
+    }
+
+    /// Writes one redacted snapshot durably, after whatever is already queued.
+    pub fn push_snapshot(&self, camera: &str, topic: String, jpeg: &RedactedJpeg) -> Result<u64, OutboxError> {
+        self.write(|_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload: String::new(),
+                image: true,
+                jpeg: None,
+            };
+            Ok((record, Some(jpeg.as_bytes())))
+        })
+    }
+
+    /// One write transaction: the next sequence number, the record (and its
+    /// image), and the count bound.
+    fn write<'i>(
+        &self,
+        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
+    ) -> Result<u64, OutboxError> {
+        let fail = |e: &dyn std::fmt::Display| OutboxError::Store {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let txn = self.db.begin_write().map_err(|e| fail(&e))?;
+        let (seq, dropped) = {
+            let mut meta = txn.open_table(META).map_err(|e| fail(&e))?;
+            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(&e))?.map_or(1, |v| v.value());
+            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(&e))?;
+            let (record, image) = make(seq).map_err(|e| fail(&e))?;
             let bytes = serde_json::to_vec(&record).map_err(|e| fail(&e))?;
             let mut records = txn.open_table(RECORDS).map_err(|e| fail(&e))?;
+            let mut images = txn.open_table(IMAGES).map_err(|e| fail(&e))?;
             records.insert(seq, bytes.as_slice()).map_err(|e| fail(&e))?;
+            if let Some(image) = image {
+                images.insert(seq, image).map_err(|e| fail(&e))?;
+            }
             let mut dropped = Vec::new();
             while records.len().map_err(|e| fail(&e))? > self.plan.max_events {
                 match records.pop_first().map_err(|e| fail(&e))? {
-                    Some((k, _)) => dropped.push(k.value()),
+                    Some((k, _)) => {
+                        let k = k.value();
+                        images.remove(k).map_err(|e| fail(&e))?;
+                        dropped.push(k);
+                    }
                     None => break,
                 }
             }
-            (alert, dropped)
+            (seq, dropped)
         };
         txn.commit().map_err(|e| fail(&e))?;
         self.raised_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(alert.seq, Instant::now());
-        self.last_seq.fetch_max(alert.seq, Ordering::SeqCst);
+            .insert(seq, Instant::now());
+        self.last_seq.fetch_max(seq, Ordering::SeqCst);
         self.log_dropped(&dropped, "the outbox is full (outbox.max_events)");
         self.written.notify_one();
-        Ok(alert)
+        Ok(seq)
     }
 
     fn log_dropped(&self, seqs: &[u64], why: &str) {
@@ -279,11 +348,20 @@ impl Outbox {
         {
             let txn = self.db.begin_read()?;
             let table = txn.open_table(RECORDS)?;
+            let images = txn.open_table(IMAGES)?;
             for entry in table.range(after.saturating_add(1)..)? {
                 let (k, v) = entry?;
+                let seq = k.value();
                 match serde_json::from_slice::<Record>(v.value()) {
-                    Ok(record) => out.push((k.value(), record)),
-                    Err(_) => bad.push(k.value()),
+                    Ok(mut record) if record.image => match images.get(seq)? {
+                        Some(jpeg) => {
+                            record.jpeg = Some(jpeg.value().to_vec());
+                            out.push((seq, record));
+                        }
+                        None => bad.push(seq),
+                    },
+                    Ok(record) => out.push((seq, record)),
+                    Err(_) => bad.push(seq),
                 }
                 if out.len() >= limit {
                     break;
@@ -304,8 +382,10 @@ impl Outbox {
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(RECORDS)?;
+            let mut images = txn.open_table(IMAGES)?;
             for &seq in seqs {
                 table.remove(seq)?;
+                images.remove(seq)?;
             }
         }
         txn.commit()?;
@@ -348,8 +428,10 @@ impl Outbox {
             let txn = self.db.begin_write()?;
             {
                 let mut table = txn.open_table(RECORDS)?;
+                let mut images = txn.open_table(IMAGES)?;
                 for &seq in &old {
                     table.remove(seq)?;
+                    images.remove(seq)?;
                 }
             }
             txn.commit()?;

@@ -35,6 +35,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "min_confidence",
     "min_secs",
     "end_after_secs",
+    "snapshot",
 ];
 
 /// The common keys of `[[cameras.rules]]`.
@@ -59,6 +60,9 @@ pub struct RuleCommon {
     /// Seconds the condition must be gone before the incident ends, e.g. 3.0.
     #[serde(default = "default_end_after")]
     pub end_after_secs: Spanned<f64>,
+    /// Publish a redacted snapshot after the incident's start (default false).
+    #[serde(default = "crate::config::de::unset")]
+    pub snapshot: Spanned<bool>,
 }
 
 fn default_min_confidence() -> Spanned<f32> {
@@ -127,6 +131,8 @@ pub struct RulePlan {
     pub severity: Severity,
     pub min_confidence: f32,
     pub lifecycle: LifecyclePlan,
+    /// A redacted snapshot follows the incident's start.
+    pub snapshot: bool,
     pub kind: RuleKindPlan,
 }
 
@@ -190,6 +196,7 @@ pub fn check_rule(
             min_duration: Duration::from_secs_f64(min_secs?),
             end_after: Duration::from_secs_f64(end_after?),
         },
+        snapshot: *c.snapshot.get_ref(),
         kind: kind?,
     })
 }

@@ -138,10 +138,15 @@ impl Drop for Broker {
     }
 }
 
+/// Messages received, in order: (topic, payload).
+pub type Received<T> = Arc<Mutex<Vec<(String, T)>>>;
+
 /// A subscriber on `watchpost/#` that keeps every message it receives and
 /// reconnects by itself while the broker is away.
 pub struct Subscriber {
-    pub messages: Arc<Mutex<Vec<(String, String)>>>,
+    pub messages: Received<String>,
+    /// The bytes of every snapshot, by topic.
+    pub images: Received<Vec<u8>>,
     subscribed: Arc<Mutex<bool>>,
     client: Client,
 }
@@ -158,12 +163,17 @@ impl Subscriber {
 
     fn with_session(port: u16, clean: bool) -> Self {
         let mut options = MqttOptions::new(format!("test-sub-{port}"), "127.0.0.1", port);
-        options.set_keep_alive(Duration::from_secs(5)).set_clean_session(clean);
+        options
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(clean)
+            .set_max_packet_size(2 << 20, 64 << 10);
         let (client, mut connection) = Client::new(options, 100);
         let messages = Arc::new(Mutex::new(Vec::new()));
+        let images = Arc::new(Mutex::new(Vec::new()));
         let subscribed = Arc::new(Mutex::new(false));
         {
-            let (messages, subscribed, client) = (messages.clone(), subscribed.clone(), client.clone());
+            let (messages, images, subscribed, client) =
+                (messages.clone(), images.clone(), subscribed.clone(), client.clone());
             std::thread::spawn(move || {
                 for event in connection.iter() {
                     match event {
@@ -172,6 +182,9 @@ impl Subscriber {
                         }
                         Ok(Event::Incoming(Packet::SubAck(_))) => *subscribed.lock().unwrap() = true,
                         Ok(Event::Incoming(Packet::Publish(p))) => {
+                            if p.topic.contains("/snapshots/") {
+                                images.lock().unwrap().push((p.topic.clone(), p.payload.to_vec()));
+                            }
                             let payload = String::from_utf8_lossy(&p.payload).to_string();
                             messages.lock().unwrap().push((p.topic.clone(), payload));
                         }
@@ -184,6 +197,7 @@ impl Subscriber {
         }
         Self {
             messages,
+            images,
             subscribed,
             client,
         }

@@ -1,0 +1,185 @@
+//! Privacy settings: the box-wide `[privacy]` table (which model finds faces)
+//! and each camera's `[cameras.privacy]` (what its snapshots hide, and the
+//! masks whose pixels are never analysed and never leave the box).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::redact::{RedactLabels, RedactSet};
+use crate::config::Ctx;
+use crate::infer::manifest::Family;
+use crate::infer::{LabelMap, ModelPlan};
+
+/// `[privacy]`: box-wide privacy settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// The `[models]` entry that finds faces to redact in snapshots, e.g.
+    /// "faces" with `[models.faces] manifest = ".../centerface.toml"`.
+    #[serde(default)]
+    pub face_model: Option<Spanned<String>>,
+}
+
+/// The checked `[privacy]` table.
+#[derive(Debug, Clone, Default)]
+pub struct PrivacyPlan {
+    pub face_model: Option<Arc<ModelPlan>>,
+}
+
+pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, ctx: &mut Ctx<'_>) -> PrivacyPlan {
+    let Some(name) = &config.face_model else {
+        return PrivacyPlan::default();
+    };
+    let Some(model) = models.get(name.get_ref()) else {
+        let known: Vec<&str> = models.keys().map(String::as_str).collect();
+        ctx.error(
+            name.span(),
+            format!(
+                "privacy.face_model names model `{}`, which is not defined; defined models: {}",
+                name.get_ref(),
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        );
+        return PrivacyPlan::default();
+    };
+    if model.manifest.family != Family::Centerface && !model.labels().names().contains(&"face") {
+        ctx.error(
+            name.span(),
+            format!(
+                "privacy.face_model: model `{}` finds no faces (it is not a centerface model and has no `face` label)",
+                name.get_ref()
+            ),
+        );
+        return PrivacyPlan::default();
+    }
+    PrivacyPlan {
+        face_model: Some(model.clone()),
+    }
+}
+
+/// What `redact` may list.
+pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
+/// The detector labels a `plates` redaction covers.
+const VEHICLES: &[&str] = &["car", "truck", "bus", "motorcycle"];
+
+/// `[cameras.privacy]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraPrivacyConfig {
+    /// What snapshots hide: any of "faces", "heads", "persons", "plates".
+    /// Default ["faces", "heads"]: a face the face model misses is still
+    /// covered by its person's head region.
+    #[serde(default)]
+    pub redact: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Polygons, in coordinates normalised to the frame (0..1), blacked out
+    /// at source resolution before motion detection, inference and
+    /// snapshots, e.g. [[[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]]
+    /// for the windows of the homes opposite.
+    #[serde(default)]
+    pub masks: Vec<Spanned<Vec<[f32; 2]>>>,
+}
+
+/// A camera's checked privacy settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CameraPrivacyPlan {
+    pub redact: RedactSet,
+    pub labels: RedactLabels,
+    /// Mask polygons, normalised.
+    pub masks: Vec<Vec<[f32; 2]>>,
+}
+
+pub fn check_camera(
+    camera: &str,
+    config: &CameraPrivacyConfig,
+    labels: Option<&LabelMap>,
+    ctx: &mut Ctx<'_>,
+) -> Option<CameraPrivacyPlan> {
+    let mut ok = true;
+    let redact = match &config.redact {
+        None => RedactSet::default(),
+        Some(list) => {
+            let mut set = RedactSet {
+                faces: false,
+                heads: false,
+                persons: false,
+                plates: false,
+            };
+            for item in list.get_ref() {
+                match item.get_ref().as_str() {
+                    "faces" => set.faces = true,
+                    "heads" => set.heads = true,
+                    "persons" => set.persons = true,
+                    "plates" => set.plates = true,
+                    other => {
+                        ok = false;
+                        ctx.error(
+                            item.span(),
+                            format!(
+                                "camera `{camera}`: cannot redact `{other}`; use any of: {}",
+                                REDACT_KINDS.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            set
+        }
+    };
+    let mut masks = Vec::new();
+    for mask in &config.masks {
+        let points = mask.get_ref();
+        if points.len() < 3 {
+            ok = false;
+            ctx.error(
+                mask.span(),
+                format!(
+                    "camera `{camera}`: a privacy mask needs at least 3 points, this one has {}",
+                    points.len()
+                ),
+            );
+            continue;
+        }
+        if points
+            .iter()
+            .flatten()
+            .any(|v| !v.is_finite() || !(0.0..=1.0).contains(v))
+        {
+            ok = false;
+            ctx.error(
+                mask.span(),
+                format!("camera `{camera}`: privacy mask points are normalised to the frame; use values from 0 to 1"),
+            );
+            continue;
+        }
+        masks.push(points.clone());
+    }
+    let mut resolved = RedactLabels::default();
+    if let Some(labels) = labels {
+        let ids = |names: &[&str]| names.iter().flat_map(|n| labels.ids_of(n)).collect::<Vec<_>>();
+        resolved.persons = ids(&["person"]);
+        resolved.vehicles = ids(VEHICLES);
+        if (redact.heads || redact.persons) && resolved.persons.is_empty() {
+            ok = false;
+            let span = config.redact.as_ref().map_or(0..0, |r| r.span());
+            ctx.error(
+                span,
+                format!(
+                    "camera `{camera}` redacts heads or persons, but its detector has no `person` label; \
+                     use a model that detects persons or redact only \"faces\""
+                ),
+            );
+        }
+    }
+    ok.then_some(CameraPrivacyPlan {
+        redact,
+        labels: resolved,
+        masks,
+    })
+}

@@ -1,0 +1,224 @@
+//! Snapshots: a redacted picture that follows an incident's start.
+//!
+//! A camera's detect thread writes the incident to the outbox first, then
+//! hands the newest decoded frame and what the detector last saw to this
+//! box-wide worker — without waiting, and dropping the snapshot (logged) if
+//! the worker is behind, so a camera never stalls on pictures and face
+//! detection never delays an alert. The worker finds faces with the face
+//! model, covers every region the camera's policy names, encodes a JPEG
+//! within its cap and queues it in the outbox on
+//! `<prefix>/<camera>/snapshots/<incident_id>`. When faces must be found and
+//! the face model fails, the snapshot is not published: it fails closed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use gstreamer as gst;
+use gstreamer_video as gst_video;
+
+use crate::anonymize::privacy::CameraPrivacyPlan;
+use crate::anonymize::redact::{self, RawImage, RedactedImage};
+use crate::decode::{Frame, FrameLayout, Geometry};
+use crate::infer::{BBox, Detection, InferClient, ModelService};
+use crate::publish::{Outbox, Topics};
+
+/// Snapshots waiting for the worker, at most.
+const QUEUE: usize = 8;
+
+/// One picture to redact and queue.
+pub struct SnapshotJob {
+    pub camera: Arc<str>,
+    pub incident_id: String,
+    /// The newest decoded frame, RGB, capped in width.
+    pub sample: gst::Sample,
+    /// What the detector found on the last analysed frame, source-normalised.
+    pub scene: Vec<Detection>,
+    pub privacy: Arc<CameraPrivacyPlan>,
+    pub quality: u8,
+    pub max_bytes: usize,
+}
+
+/// Counters of the snapshot worker.
+#[derive(Debug, Default)]
+pub struct SnapshotStats {
+    pub published: AtomicU64,
+    /// Dropped because the worker was behind.
+    pub dropped: AtomicU64,
+    /// Not published because redaction could not be completed.
+    pub failed: AtomicU64,
+}
+
+/// The cameras' handle on the worker.
+#[derive(Clone)]
+pub struct Snapshots {
+    jobs: SyncSender<SnapshotJob>,
+    pub stats: Arc<SnapshotStats>,
+}
+
+impl Snapshots {
+    /// Starts the worker. It ends once every handle is dropped.
+    pub fn spawn(
+        faces: Option<&ModelService>,
+        outbox: Arc<Outbox>,
+        topics: Topics,
+    ) -> std::io::Result<(Self, JoinHandle<()>)> {
+        let (jobs, queue) = mpsc::sync_channel(QUEUE);
+        let stats = Arc::new(SnapshotStats::default());
+        let worker = Worker {
+            redactor: Redactor::new(faces),
+            outbox,
+            topics,
+            stats: stats.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("snapshots".into())
+            .spawn(move || worker.run(queue))?;
+        Ok((Self { jobs, stats }, thread))
+    }
+
+    /// Queues a snapshot without waiting; false if it was dropped.
+    pub fn offer(&self, job: SnapshotJob) -> bool {
+        match self.jobs.try_send(job) {
+            Ok(()) => true,
+            Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(camera = %job.camera, incident = %job.incident_id,
+                    "snapshot dropped: the snapshot worker is behind");
+                false
+            }
+        }
+    }
+}
+
+struct Worker {
+    redactor: Redactor,
+    outbox: Arc<Outbox>,
+    topics: Topics,
+    stats: Arc<SnapshotStats>,
+}
+
+impl Worker {
+    fn run(mut self, queue: Receiver<SnapshotJob>) {
+        while let Ok(job) = queue.recv() {
+            let (camera, incident) = (job.camera.clone(), job.incident_id.clone());
+            match self.publish(job) {
+                Ok(bytes) => {
+                    self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(camera = %camera, incident = %incident, bytes, "snapshot queued");
+                }
+                Err(reason) => {
+                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(camera = %camera, incident = %incident, %reason, "snapshot not published");
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self, job: SnapshotJob) -> Result<usize, String> {
+        let redacted = self.redactor.redact(&job.sample, &job.scene, &job.privacy)?;
+        let jpeg = redacted
+            .to_jpeg(job.quality, job.max_bytes)
+            .map_err(|e| format!("JPEG encoding failed: {e}"))?;
+        let topic = self.topics.snapshots(&job.camera, &job.incident_id);
+        self.outbox
+            .push_snapshot(&job.camera, topic, &jpeg)
+            .map_err(|e| e.to_string())?;
+        Ok(jpeg.as_bytes().len())
+    }
+}
+
+/// Redacts pictures: finds faces with the face model, then covers what the
+/// camera's policy names.
+pub struct Redactor {
+    /// The face model's client and input size.
+    faces: Option<(InferClient, u32, u32)>,
+}
+
+impl Redactor {
+    pub fn new(faces: Option<&ModelService>) -> Self {
+        Self {
+            faces: faces.map(|f| {
+                let input = &f.plan().manifest.input;
+                (f.client(), input.width, input.height)
+            }),
+        }
+    }
+
+    /// A redacted copy of an RGB sample. `scene` holds the camera detector's
+    /// detections (source-normalised) whose persons and vehicles the policy
+    /// may cover. Fails, rather than returning a picture with faces, when the
+    /// policy redacts faces and they cannot be searched for.
+    pub fn redact(
+        &mut self,
+        sample: &gst::Sample,
+        scene: &[Detection],
+        policy: &CameraPrivacyPlan,
+    ) -> Result<RedactedImage, String> {
+        let image = raw_image(sample).ok_or("the frame cannot be read")?;
+        let mut faces = Vec::new();
+        if policy.redact.faces {
+            let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
+            faces = find_faces(client, sample, *width, *height)?;
+        }
+        let mut regions: Vec<BBox> = Vec::new();
+        redact::regions(&policy.redact, &policy.labels, &faces, scene, &mut regions);
+        Ok(redact::redact(image, &regions))
+    }
+}
+
+/// The sample's pixels as a tightly packed RGB image.
+fn raw_image(sample: &gst::Sample) -> Option<RawImage> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    let map = sample.buffer()?.map_readable().ok()?;
+    RawImage::from_rgb(
+        map.as_slice(),
+        info.width() as usize,
+        info.height() as usize,
+        info.stride()[0].max(0) as usize,
+    )
+}
+
+/// Faces in the snapshot, in its normalised coordinates: the picture is
+/// letterboxed to the face model's input inside GStreamer and run through
+/// the model's shared inference service.
+pub fn find_faces(
+    client: &mut InferClient,
+    sample: &gst::Sample,
+    width: u32,
+    height: u32,
+) -> Result<Vec<Detection>, String> {
+    let source = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::Rgb)
+        .width(width as i32)
+        .height(height as i32)
+        .pixel_aspect_ratio(gst::Fraction::new(1, 1))
+        .build();
+    let scaled = gst_video::convert_sample(sample, &caps, Some(gst::ClockTime::from_seconds(5)))
+        .map_err(|e| format!("cannot scale the snapshot for the face model: {e}"))?;
+    let info = gst_video::VideoInfo::from_caps(scaled.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+    let par = source.par();
+    let frame = Frame {
+        buffer: scaled.buffer_owned().ok_or("no buffer")?,
+        layout: FrameLayout {
+            width: info.width() as usize,
+            height: info.height() as usize,
+            stride: info.stride()[0].max(0) as usize,
+        },
+        geometry: Geometry::letterbox(
+            source.width(),
+            source.height(),
+            (par.numer(), par.denom()),
+            width,
+            height,
+        ),
+        pts: std::time::Duration::ZERO,
+        number: 0,
+    };
+    client
+        .detect(&frame)
+        .map(<[Detection]>::to_vec)
+        .map_err(|e| format!("face detection failed: {e}"))
+}
