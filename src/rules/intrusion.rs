@@ -52,7 +52,7 @@ pub fn evaluate(
     out: &mut Vec<Target>,
 ) {
     for track in tracks {
-        if track.score < min_confidence || !plan.labels.contains(&track.label) {
+        if track.lost || track.score < min_confidence || !plan.labels.contains(&track.label) {
             continue;
         }
         if !zone.polygon.contains(plan.anchor.of(&track.bbox)) {
