@@ -17,7 +17,7 @@ use crate::track::Track;
 pub struct IntrusionConfig {
     /// Labels that count, as the model names them, e.g. ["person"].
     pub labels: Spanned<Vec<String>>,
-    /// Point of the box that must be inside: "bottom_centre" (default) or "centre".
+    /// Point of the box that must be inside: "bottom_centre" (default), "centre" or "top_centre".
     #[serde(default)]
     pub anchor: Anchor,
 }
@@ -55,7 +55,7 @@ pub fn evaluate(
         if track.lost || track.score < min_confidence || !plan.labels.contains(&track.label) {
             continue;
         }
-        if !zone.polygon.contains(plan.anchor.of(&track.bbox)) {
+        if !zone.polygon().is_some_and(|p| p.contains(plan.anchor.of(&track.bbox))) {
             continue;
         }
         if let Some(label) = labels.name(track.label) {
