@@ -127,6 +127,7 @@ macro_rules! rule_kinds {
 
 rule_kinds! {
     "intrusion" => Intrusion(intrusion),
+    "line_crossing" => LineCrossing(line_crossing),
 }
 
 /// What a kind watches.
