@@ -128,6 +128,7 @@ macro_rules! rule_kinds {
 rule_kinds! {
     "intrusion" => Intrusion(intrusion),
     "line_crossing" => LineCrossing(line_crossing),
+    "loitering" => Loitering(loitering),
 }
 
 /// What a kind watches.
