@@ -129,6 +129,7 @@ rule_kinds! {
     "intrusion" => Intrusion(intrusion),
     "line_crossing" => LineCrossing(line_crossing),
     "loitering" => Loitering(loitering),
+    "crowd" => Crowd(crowd),
 }
 
 /// What a kind watches.
