@@ -3,7 +3,7 @@
 //!
 //! The tracker follows ByteTrack: detections scoring at least `high_score`
 //! are matched first to every live track, at its predicted position (constant
-//! velocity); the weaker ones (down to `low_score`) are then offered only to
+//! velocity) or where it was last seen, whichever overlaps more; the weaker ones (down to `low_score`) are then offered only to
 //! the tracks still unmatched, which keeps a partly hidden person on their
 //! track instead of letting a weak box start a new one. Births and deaths
 //! have hysteresis: a track is confirmed after `min_hits` consecutive
@@ -332,7 +332,9 @@ impl Tracker {
                 if self.det_used[di] || det.label != e.track.label || !wanted(det) {
                     continue;
                 }
-                let iou = e.predicted.iou(&det.bbox);
+                // Whichever fits better: the prediction, or the last box (an
+                // object that stopped or turned back is still near it).
+                let iou = e.predicted.iou(&det.bbox).max(e.track.bbox.iou(&det.bbox));
                 if iou >= min_iou {
                     self.pairs.push((iou, ei, di));
                 }
@@ -484,6 +486,19 @@ mod tests {
         }
         ids.dedup();
         assert_eq!(ids, vec![1], "one object, one track");
+    }
+
+    #[test]
+    fn an_object_that_turns_back_keeps_its_track() {
+        let mut t = Tracker::new(TrackPlan::default());
+        let mut x = 0.3;
+        let mut ids = Vec::new();
+        for i in 0..12u64 {
+            x += if i < 6 { 0.025 } else { -0.025 };
+            ids.extend(t.update(&[det(1, x)], at(100 * i)).iter().map(|t| t.id));
+        }
+        ids.dedup();
+        assert_eq!(ids, vec![1]);
     }
 
     #[test]
