@@ -148,9 +148,13 @@ impl Lifecycle {
         self.active.is_some()
     }
 
-    /// Forgets spent targets the tracker no longer has (their ids never come back).
+    /// Forgets targets the tracker no longer has (their ids never come back),
+    /// so a long incident on a busy scene does not accumulate ids.
     pub fn forget_unless(&mut self, alive: impl Fn(u64) -> bool) {
         self.spent.retain(|&id| alive(id));
+        if let Some(active) = &mut self.active {
+            active.involved.retain(|&id| alive(id));
+        }
     }
 
     /// Feeds one frame's verdict: the targets for which the condition holds
@@ -415,5 +419,21 @@ mod tests {
                 (4.0, EventKind::End)
             ]
         );
+    }
+
+    #[test]
+    fn a_long_incident_on_a_busy_scene_forgets_the_tracks_that_are_gone() {
+        let mut l = Lifecycle::new(LifecyclePlan {
+            once_per_target: true,
+            ..LifecyclePlan::IMMEDIATE
+        });
+        let mut out = Vec::new();
+        for i in 0..1000u64 {
+            // a new passer-by every frame, each gone two frames later
+            l.forget_unless(|id| id + 2 >= i);
+            l.observe(&source(), &mut vec![target(i)], s(i as f64), SystemTime::UNIX_EPOCH, &mut out);
+        }
+        assert_eq!(out.len(), 1, "one incident all along");
+        assert!(l.active.as_ref().unwrap().involved.len() <= 3);
     }
 }
