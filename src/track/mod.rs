@@ -196,6 +196,9 @@ struct Entry {
     still_since: Duration,
     /// This frame's predicted box.
     predicted: BBox,
+    /// The box around `predicted` and the last box: a detection outside it
+    /// cannot match (a cheap test before two IoUs).
+    reach: BBox,
 }
 
 fn centre(b: &BBox) -> (f32, f32) {
@@ -251,6 +254,12 @@ impl Tracker {
                 x2: b.x2 + dx,
                 y2: b.y2 + dy,
             };
+            e.reach = BBox {
+                x1: b.x1.min(e.predicted.x1),
+                y1: b.y1.min(e.predicted.y1),
+                x2: b.x2.max(e.predicted.x2),
+                y2: b.y2.max(e.predicted.y2),
+            };
         }
         self.det_used.clear();
         self.det_used.resize(detections.len(), false);
@@ -305,6 +314,7 @@ impl Tracker {
                 still_at: centre(&det.bbox),
                 still_since: now,
                 predicted: det.bbox,
+                reach: det.bbox,
             });
         }
         self.current.clear();
@@ -330,6 +340,10 @@ impl Tracker {
             }
             for (di, det) in detections.iter().enumerate() {
                 if self.det_used[di] || det.label != e.track.label || !wanted(det) {
+                    continue;
+                }
+                let (r, b) = (&e.reach, &det.bbox);
+                if b.x1 >= r.x2 || b.x2 <= r.x1 || b.y1 >= r.y2 || b.y2 <= r.y1 {
                     continue;
                 }
                 // Whichever fits better: the prediction, or the last box (an
