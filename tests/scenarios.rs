@@ -292,7 +292,7 @@ fn incidents(events: &[IncidentEvent]) -> Vec<Seen> {
             Seen {
                 rule: list[0].rule.to_string(),
                 start: list[0].stream_time.as_secs_f64(),
-                end: (end != Duration::MAX).then(|| end.as_secs_f64()),
+                end: (end != Duration::MAX).then_some(end.as_secs_f64()),
                 updates: list.iter().filter(|e| e.kind == EventKind::Update).count(),
                 targets: list[0].targets.len(),
             }
