@@ -431,7 +431,13 @@ mod tests {
         for i in 0..1000u64 {
             // a new passer-by every frame, each gone two frames later
             l.forget_unless(|id| id + 2 >= i);
-            l.observe(&source(), &mut vec![target(i)], s(i as f64), SystemTime::UNIX_EPOCH, &mut out);
+            l.observe(
+                &source(),
+                &mut vec![target(i)],
+                s(i as f64),
+                SystemTime::UNIX_EPOCH,
+                &mut out,
+            );
         }
         assert_eq!(out.len(), 1, "one incident all along");
         assert!(l.active.as_ref().unwrap().involved.len() <= 3);
