@@ -229,7 +229,26 @@ pub struct RuleConfig {
 
 /// Reads one rule table: the common keys, then the keys of its kind.
 pub fn load_rule(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<RuleConfig> {
-    let (common_node, kind_node) = split_table(file, node, COMMON_KEYS, diags)?;
+    let (common_node, mut kind_node) = split_table(file, node, COMMON_KEYS, diags)?;
+    // A misspelt common key lands among the kind's keys: name the common key
+    // it resembles rather than let the kind say it does not know it.
+    if let toml::de::DeValue::Table(rest) = kind_node.get_mut() {
+        let misspelt: Vec<(String, std::ops::Range<usize>, &str)> = rest
+            .iter()
+            .filter_map(|(k, _)| {
+                let key = k.get_ref().as_ref();
+                crate::config::closest(key, COMMON_KEYS).map(|c| (key.to_string(), k.span(), c))
+            })
+            .collect();
+        for (key, span, common) in misspelt {
+            diags.error(
+                file,
+                Some(span),
+                format!("unknown key `{key}`; did you mean `{common}`?"),
+            );
+            rest.remove(key.as_str());
+        }
+    }
     let common: Option<RuleCommon> = from_node(file, &common_node, diags);
     let kind_name = common_node
         .get_ref()
