@@ -202,7 +202,7 @@ pub fn join_clean(base: &Path, path: &Path) -> PathBuf {
 }
 
 /// The candidate within two edits of `word`, if there is exactly one best.
-fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let distance = |a: &str, b: &str| {
         let b: Vec<char> = b.chars().collect();
         let mut row: Vec<usize> = (0..=b.len()).collect();

@@ -1,7 +1,11 @@
 //! The incident lifecycle every rule kind shares: a condition that holds for
-//! `min_secs` starts an incident, and an incident ends once the condition has
-//! been false for `end_after_secs` — so a person hidden for a moment behind a
-//! pillar does not end one incident and start a second.
+//! `min_secs` starts an incident, changes while it lasts are sent as
+//! `update`s at most every `update_every_secs`, and an incident ends once the
+//! condition has been false for `end_after_secs` — so a person hidden for a
+//! moment behind a pillar does not end one incident and start a second.
+//! After an end the rule is quiet for `cooldown_secs`, and an object that
+//! already took part in an incident of this rule never raises it again
+//! (first alarm per target): one incident per event, never a flood.
 //!
 //! Events carry track ids for the rule engine's own use; the anonymize stage
 //! removes them before anything leaves the box.
@@ -69,28 +73,55 @@ pub struct IncidentEvent {
     pub targets: Vec<Target>,
 }
 
-/// Timing shared by all rule kinds.
+/// Timing and repeat policy shared by all rule kinds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LifecyclePlan {
     /// The condition must hold this long before an incident starts.
     pub min_duration: Duration,
     /// The condition must be false this long before an incident ends.
     pub end_after: Duration,
+    /// Least time between two events of one incident for an `update`.
+    pub update_every: Duration,
+    /// After an end, the rule raises nothing for this long.
+    pub cooldown: Duration,
+    /// An object raises this rule at most once.
+    pub once_per_target: bool,
+}
+
+impl LifecyclePlan {
+    /// Starts at once, ends at once, no updates, no cooldown, repeats allowed.
+    pub const IMMEDIATE: Self = Self {
+        min_duration: Duration::ZERO,
+        end_after: Duration::ZERO,
+        update_every: Duration::MAX,
+        cooldown: Duration::ZERO,
+        once_per_target: false,
+    };
 }
 
 #[derive(Debug)]
 struct Active {
     id: Uuid,
     last_true: Duration,
+    last_event: Duration,
+    /// Track ids of the last event sent, sorted.
+    published: Vec<u64>,
+    /// Every track id that took part.
+    involved: Vec<u64>,
     targets: Vec<Target>,
 }
 
-/// One rule's incident state machine: idle → pending → active → idle.
+/// One rule's incident state machine: idle → pending → active → idle (→ cooling down).
 #[derive(Debug)]
 pub struct Lifecycle {
     plan: LifecyclePlan,
     pending_since: Option<Duration>,
     active: Option<Active>,
+    quiet_until: Option<Duration>,
+    /// Track ids whose incident has ended (first alarm per target).
+    spent: Vec<u64>,
+    /// Reused per frame.
+    ids: Vec<u64>,
 }
 
 /// What the rule identity adds to each event.
@@ -107,6 +138,9 @@ impl Lifecycle {
             plan,
             pending_since: None,
             active: None,
+            quiet_until: None,
+            spent: Vec::new(),
+            ids: Vec::new(),
         }
     }
 
@@ -114,50 +148,93 @@ impl Lifecycle {
         self.active.is_some()
     }
 
+    /// Forgets targets the tracker no longer has (their ids never come back),
+    /// so a long incident on a busy scene does not accumulate ids.
+    pub fn forget_unless(&mut self, alive: impl Fn(u64) -> bool) {
+        self.spent.retain(|&id| alive(id));
+        if let Some(active) = &mut self.active {
+            active.involved.retain(|&id| alive(id));
+        }
+    }
+
     /// Feeds one frame's verdict: the targets for which the condition holds
-    /// (empty when it does not). Returns an event when the incident starts or ends.
+    /// (empty when it does not). Targets that may not raise the rule (spent,
+    /// or during a cooldown) are removed. Pushes an event when the incident
+    /// starts, changes (throttled) or ends.
     pub fn observe(
         &mut self,
         source: &EventSource,
-        targets: &[Target],
+        targets: &mut Vec<Target>,
         now: Duration,
         wall: SystemTime,
-    ) -> Option<IncidentEvent> {
-        if !targets.is_empty() {
-            if let Some(active) = &mut self.active {
-                active.last_true = now;
-                active.targets.clear();
-                active.targets.extend_from_slice(targets);
-                return None;
-            }
-            let since = *self.pending_since.get_or_insert(now);
-            if now.saturating_sub(since) < self.plan.min_duration {
-                return None;
-            }
+        out: &mut Vec<IncidentEvent>,
+    ) {
+        if self.plan.once_per_target && !self.spent.is_empty() {
+            let spent = &self.spent;
+            targets.retain(|t| !spent.contains(&t.track_id));
+        }
+        if self.active.is_none() && self.quiet_until.is_some_and(|until| now < until) {
+            targets.clear();
+        }
+        if targets.is_empty() {
             self.pending_since = None;
-            let id = Uuid::now_v7();
-            self.active = Some(Active {
-                id,
-                last_true: now,
-                targets: targets.to_vec(),
-            });
-            return Some(event(source, EventKind::Start, id, now, wall, targets.to_vec()));
+            let ended = self
+                .active
+                .as_ref()
+                .is_some_and(|a| now.saturating_sub(a.last_true) >= self.plan.end_after);
+            if ended {
+                self.finish(source, now, wall, out);
+            }
+            return;
+        }
+        self.ids.clear();
+        self.ids.extend(targets.iter().map(|t| t.track_id));
+        self.ids.sort_unstable();
+        self.ids.dedup();
+        if let Some(active) = &mut self.active {
+            active.last_true = now;
+            active.targets.clear();
+            active.targets.extend_from_slice(targets);
+            for id in &self.ids {
+                if !active.involved.contains(id) {
+                    active.involved.push(*id);
+                }
+            }
+            let due = now.saturating_sub(active.last_event) >= self.plan.update_every;
+            if active.published != self.ids && due {
+                active.published.clone_from(&self.ids);
+                active.last_event = now;
+                out.push(event(source, EventKind::Update, active.id, now, wall, targets.clone()));
+            }
+            return;
+        }
+        let since = *self.pending_since.get_or_insert(now);
+        if now.saturating_sub(since) < self.plan.min_duration {
+            return;
         }
         self.pending_since = None;
-        let ended = self
-            .active
-            .as_ref()
-            .is_some_and(|a| now.saturating_sub(a.last_true) >= self.plan.end_after);
-        if ended {
-            return self.finish(source, now, wall);
-        }
-        None
+        let id = Uuid::now_v7();
+        self.active = Some(Active {
+            id,
+            last_true: now,
+            last_event: now,
+            published: self.ids.clone(),
+            involved: self.ids.clone(),
+            targets: targets.clone(),
+        });
+        out.push(event(source, EventKind::Start, id, now, wall, targets.clone()));
     }
 
-    /// Ends an active incident now (the stream ended).
-    pub fn finish(&mut self, source: &EventSource, now: Duration, wall: SystemTime) -> Option<IncidentEvent> {
-        let active = self.active.take()?;
-        Some(event(source, EventKind::End, active.id, now, wall, active.targets))
+    /// Ends an active incident now (its condition is over, or the stream ended).
+    pub fn finish(&mut self, source: &EventSource, now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        if self.plan.once_per_target {
+            self.spent.extend_from_slice(&active.involved);
+        }
+        self.quiet_until = Some(now.saturating_add(self.plan.cooldown));
+        out.push(event(source, EventKind::End, active.id, now, wall, active.targets));
     }
 }
 
@@ -193,9 +270,9 @@ mod tests {
         }
     }
 
-    fn target() -> Target {
+    fn target(id: u64) -> Target {
         Target {
-            track_id: 7,
+            track_id: id,
             label: "person".into(),
             score: 0.8,
             bbox: BBox::default(),
@@ -206,28 +283,40 @@ mod tests {
         Duration::from_secs_f64(secs)
     }
 
-    /// Feeds (time, present) steps and returns the (time, kind) of each event.
-    fn run(plan: LifecyclePlan, steps: &[(f64, bool)]) -> Vec<(f64, EventKind)> {
+    fn plan(min: f64, end: f64) -> LifecyclePlan {
+        LifecyclePlan {
+            min_duration: s(min),
+            end_after: s(end),
+            ..LifecyclePlan::IMMEDIATE
+        }
+    }
+
+    /// Feeds (time, track ids present) steps and returns the (time, kind) of each event.
+    fn run_ids(plan: LifecyclePlan, steps: &[(f64, &[u64])]) -> Vec<(f64, EventKind)> {
         let mut l = Lifecycle::new(plan);
-        let t = [target()];
-        steps
+        let mut out = Vec::new();
+        let mut times = Vec::new();
+        for &(at, ids) in steps {
+            let mut targets: Vec<Target> = ids.iter().map(|&id| target(id)).collect();
+            let before = out.len();
+            l.observe(&source(), &mut targets, s(at), SystemTime::UNIX_EPOCH, &mut out);
+            times.extend(std::iter::repeat_n(at, out.len() - before));
+        }
+        times.into_iter().zip(out.iter().map(|e| e.kind)).collect()
+    }
+
+    fn run(plan: LifecyclePlan, steps: &[(f64, bool)]) -> Vec<(f64, EventKind)> {
+        let steps: Vec<(f64, &[u64])> = steps
             .iter()
-            .filter_map(|&(at, present)| {
-                let targets: &[Target] = if present { &t } else { &[] };
-                l.observe(&source(), targets, s(at), SystemTime::UNIX_EPOCH)
-                    .map(|e| (at, e.kind))
-            })
-            .collect()
+            .map(|&(at, present)| (at, if present { &[7u64][..] } else { &[][..] }))
+            .collect();
+        run_ids(plan, &steps)
     }
 
     #[test]
     fn starts_after_min_duration_and_ends_after_the_grace_period() {
-        let plan = LifecyclePlan {
-            min_duration: s(0.4),
-            end_after: s(1.0),
-        };
         let events = run(
-            plan,
+            plan(0.4, 1.0),
             &[
                 (0.0, true),
                 (0.2, true),
@@ -243,12 +332,8 @@ mod tests {
 
     #[test]
     fn a_short_gap_does_not_split_an_incident() {
-        let plan = LifecyclePlan {
-            min_duration: s(0.0),
-            end_after: s(1.0),
-        };
         let events = run(
-            plan,
+            plan(0.0, 1.0),
             &[(0.0, true), (0.2, false), (0.8, false), (1.0, true), (3.0, false)],
         );
         assert_eq!(events, vec![(0.0, EventKind::Start), (3.0, EventKind::End)]);
@@ -256,24 +341,105 @@ mod tests {
 
     #[test]
     fn a_flicker_shorter_than_min_duration_raises_nothing() {
-        let plan = LifecyclePlan {
-            min_duration: s(0.5),
-            end_after: s(1.0),
-        };
-        assert!(run(plan, &[(0.0, true), (0.2, false), (0.4, true), (0.6, false)]).is_empty());
+        assert!(run(plan(0.5, 1.0), &[(0.0, true), (0.2, false), (0.4, true), (0.6, false)]).is_empty());
     }
 
     #[test]
-    fn start_and_end_share_the_incident_id() {
+    fn start_update_and_end_share_the_incident_id() {
         let mut l = Lifecycle::new(LifecyclePlan {
-            min_duration: s(0.0),
-            end_after: s(0.0),
+            update_every: Duration::ZERO,
+            ..LifecyclePlan::IMMEDIATE
         });
-        let start = l
-            .observe(&source(), &[target()], s(0.0), SystemTime::UNIX_EPOCH)
-            .unwrap();
-        let end = l.observe(&source(), &[], s(0.1), SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(start.incident_id, end.incident_id);
-        assert_eq!(end.targets, vec![target()]);
+        let mut out = Vec::new();
+        let t0 = SystemTime::UNIX_EPOCH;
+        l.observe(&source(), &mut vec![target(1)], s(0.0), t0, &mut out);
+        l.observe(&source(), &mut vec![target(1), target(2)], s(0.1), t0, &mut out);
+        l.observe(&source(), &mut vec![], s(0.2), t0, &mut out);
+        let kinds: Vec<EventKind> = out.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::Start, EventKind::Update, EventKind::End]);
+        assert!(out.iter().all(|e| e.incident_id == out[0].incident_id));
+        assert_eq!(out[2].targets, vec![target(1), target(2)]);
+    }
+
+    #[test]
+    fn updates_are_sent_on_change_and_throttled() {
+        let p = LifecyclePlan {
+            update_every: s(1.0),
+            end_after: s(5.0),
+            ..LifecyclePlan::IMMEDIATE
+        };
+        let events = run_ids(
+            p,
+            &[
+                (0.0, &[1]),
+                (0.5, &[1, 2]), // changed, but within a second of the start
+                (0.9, &[1, 2]),
+                (1.0, &[1, 2]), // now due
+                (1.5, &[1, 2]), // unchanged: nothing
+                (1.6, &[2]),    // changed, not due
+                (2.6, &[2]),    // due
+            ],
+        );
+        assert_eq!(
+            events,
+            vec![
+                (0.0, EventKind::Start),
+                (1.0, EventKind::Update),
+                (2.6, EventKind::Update)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cooldown_keeps_the_rule_quiet_after_an_end() {
+        let p = LifecyclePlan {
+            cooldown: s(10.0),
+            ..LifecyclePlan::IMMEDIATE
+        };
+        let events = run_ids(p, &[(0.0, &[1]), (1.0, &[]), (5.0, &[2]), (10.9, &[3]), (11.0, &[4])]);
+        assert_eq!(
+            events,
+            vec![(0.0, EventKind::Start), (1.0, EventKind::End), (11.0, EventKind::Start)]
+        );
+    }
+
+    #[test]
+    fn a_target_raises_a_rule_once_and_a_new_one_raises_it_again() {
+        let p = LifecyclePlan {
+            once_per_target: true,
+            ..LifecyclePlan::IMMEDIATE
+        };
+        let events = run_ids(p, &[(0.0, &[1]), (1.0, &[]), (2.0, &[1]), (3.0, &[1, 2]), (4.0, &[])]);
+        assert_eq!(
+            events,
+            vec![
+                (0.0, EventKind::Start),
+                (1.0, EventKind::End),
+                (3.0, EventKind::Start),
+                (4.0, EventKind::End)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_incident_on_a_busy_scene_forgets_the_tracks_that_are_gone() {
+        let mut l = Lifecycle::new(LifecyclePlan {
+            once_per_target: true,
+            ..LifecyclePlan::IMMEDIATE
+        });
+        let mut out = Vec::new();
+        for i in 0..1000u64 {
+            // a new passer-by every frame, each gone two frames later
+            l.forget_unless(|id| id + 2 >= i);
+            l.observe(
+                &source(),
+                &mut vec![target(i)],
+                s(i as f64),
+                SystemTime::UNIX_EPOCH,
+                &mut out,
+            );
+        }
+        assert_eq!(out.len(), 1, "one incident all along");
+        assert!(l.active.as_ref().unwrap().involved.len() <= 3);
     }
 }

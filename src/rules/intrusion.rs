@@ -1,70 +1,66 @@
-//! Rule kind `intrusion`: an object with one of the listed labels is inside
-//! the zone (its anchor point is, by default where it stands).
+//! Rule kind `intrusion`: an object with one of the rule's labels is inside
+//! the zone (its anchor point is — by default where it stands). Only objects
+//! in sight count; a moment behind a pillar is bridged by `end_after_secs`.
 
 use serde::Deserialize;
-use toml::Spanned;
 
-use super::geometry::Anchor;
 use super::incident::Target;
-use super::zone::Zone;
+use super::{Needs, RuleCommon, Scope};
 use crate::config::Ctx;
-use crate::infer::{LabelId, LabelMap};
 use crate::track::Track;
 
-/// The keys of an `intrusion` rule beside the common ones.
+pub const SHAPE: Needs = Needs::Area;
+pub const PER_TARGET: bool = true;
+
+/// An `intrusion` rule has no keys beside the common ones.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IntrusionConfig {
-    /// Labels that count, as the model names them, e.g. ["person"].
-    pub labels: Spanned<Vec<String>>,
-    /// Point of the box that must be inside: "bottom_centre" (default) or "centre".
-    #[serde(default)]
-    pub anchor: Anchor,
-}
+pub struct Config {}
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct IntrusionPlan {
-    pub labels: Vec<LabelId>,
-    pub anchor: Anchor,
+pub struct Plan;
+
+pub fn check(_config: &Config, _common: &RuleCommon, _owner: &str, _ctx: &mut Ctx<'_>) -> Option<Plan> {
+    Some(Plan)
 }
 
-pub fn check(
-    owner: &str,
-    config: &IntrusionConfig,
-    labels: Option<&LabelMap>,
-    model: &str,
-    ctx: &mut Ctx<'_>,
-) -> Option<IntrusionPlan> {
-    let ids = ctx.resolve_labels(owner, &config.labels, labels, model)?;
-    Some(IntrusionPlan {
-        labels: ids,
-        anchor: config.anchor,
-    })
+#[derive(Debug)]
+pub struct State;
+
+impl State {
+    pub fn new(_plan: &Plan) -> Self {
+        Self
+    }
+
+    /// The tracks in sight inside the zone, as incident targets.
+    pub fn evaluate(&mut self, _plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+        for track in tracks {
+            if !track.lost && scope.wants(track) && scope.inside(track) {
+                out.extend(scope.target(track));
+            }
+        }
+    }
 }
 
-/// The tracks that are intruding, as incident targets.
-pub fn evaluate(
-    plan: &IntrusionPlan,
-    zone: &Zone,
-    min_confidence: f32,
-    tracks: &[Track],
-    labels: &LabelMap,
-    out: &mut Vec<Target>,
-) {
-    for track in tracks {
-        if track.score < min_confidence || !plan.labels.contains(&track.label) {
-            continue;
-        }
-        if !zone.polygon.contains(plan.anchor.of(&track.bbox)) {
-            continue;
-        }
-        if let Some(label) = labels.name(track.label) {
-            out.push(Target {
-                track_id: track.id,
-                label: label.clone(),
-                score: track.score,
-                bbox: track.bbox,
-            });
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{Harness, area};
+
+    #[test]
+    fn only_listed_labels_in_sight_inside_the_zone_count() {
+        let h = Harness::new(area());
+        let tracks = [
+            h.track(1, "person", 0.5, 0.5),  // inside
+            h.track(2, "car", 0.5, 0.5),     // wrong label
+            h.track(3, "person", 0.95, 0.5), // outside
+            h.lost(h.track(4, "person", 0.5, 0.5)),
+            h.scored(h.track(5, "person", 0.5, 0.5), 0.2), // too unsure
+        ];
+        let mut state = State::new(&Plan);
+        let mut out = Vec::new();
+        state.evaluate(&Plan, &h.scope(0.0), &tracks, &mut out);
+        let ids: Vec<u64> = out.iter().map(|t| t.track_id).collect();
+        assert_eq!(ids, vec![1]);
     }
 }

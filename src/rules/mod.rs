@@ -1,41 +1,162 @@
-//! Rules: zones on a camera's picture and the rule kinds that turn tracks in
-//! those zones into incidents with a start and an end.
+//! Rules: zones and lines on a camera's picture, and the rule kinds that turn
+//! tracks in them into incidents with a start, updates and an end.
 //!
-//! Rule kinds are a closed set ([`RuleKindPlan`]); each kind is one module with
-//! its config keys, its check and its logic, and shares the incident
-//! lifecycle in [`incident`]. A rule table holds the common keys
-//! ([`RuleCommon`]) and the keys of its kind.
+//! Rule kinds are a closed set, listed once in the [`rule_kinds!`] registry
+//! below; each kind is one module (`intrusion`, `line_crossing`, `loitering`,
+//! `crowd`) holding its config keys, its check, its per-frame logic and its
+//! tests, and exposing the same items: `Config`, `Plan`, `State`, `check`,
+//! `SHAPE` (an area or a line) and `PER_TARGET`. A rule table holds the
+//! common keys ([`RuleCommon`]: zone, labels, anchor, timing, schedule…) and
+//! the keys of its kind. Every kind shares the incident lifecycle in
+//! [`incident`] and the schedule in [`schedule`].
+//!
+//! The engine never reads a clock: stream time and wall-clock time come in
+//! with each frame, and the time zone is set once, so replays and tests are
+//! deterministic.
 
 pub mod geometry;
 pub mod incident;
-pub mod intrusion;
+pub mod schedule;
 pub mod zone;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use geometry::Anchor;
 pub use incident::{EventKind, IncidentEvent, Severity, Target};
 pub use zone::{Zone, ZoneConfig};
 
 use crate::config::Ctx;
 use crate::config::de::{Node, from_node, split_table};
-use crate::infer::LabelMap;
+use crate::config::diag::{Diagnostics, SourceFile};
+use crate::infer::{LabelId, LabelMap};
 use crate::track::Track;
 use incident::{EventSource, Lifecycle, LifecyclePlan};
+use schedule::{Schedule, WindowConfig};
+
+/// The registry of rule kinds: `"name" => Variant(module)`. Adding a kind is
+/// one module in this folder and one line here.
+macro_rules! rule_kinds {
+    ($($name:literal => $variant:ident($module:ident),)+) => {
+        $(pub mod $module;)+
+
+        /// The names of the kinds, for error messages.
+        pub const KINDS: &[&str] = &[$($name),+];
+
+        /// The kind-specific part of a rule, as written.
+        #[derive(Debug, Clone)]
+        pub enum RuleKindConfig {
+            $($variant($module::Config),)+
+        }
+
+        /// The kind-specific part of a checked rule.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum RuleKindPlan {
+            $($variant($module::Plan),)+
+        }
+
+        /// The kind-specific state of a running rule.
+        #[derive(Debug)]
+        enum KindState {
+            $($variant($module::State),)+
+        }
+
+        /// Reads the keys of kind `name`; None when there is no such kind.
+        fn load_kind(name: &str, file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<Option<RuleKindConfig>> {
+            match name {
+                $($name => Some(from_node(file, node, diags).map(RuleKindConfig::$variant)),)+
+                _ => None,
+            }
+        }
+
+        impl RuleKindConfig {
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)+
+                }
+            }
+
+            fn shape(&self) -> Needs {
+                match self {
+                    $(Self::$variant(_) => $module::SHAPE,)+
+                }
+            }
+
+            fn per_target(&self) -> bool {
+                match self {
+                    $(Self::$variant(_) => $module::PER_TARGET,)+
+                }
+            }
+
+            fn check(&self, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<RuleKindPlan> {
+                match self {
+                    $(Self::$variant(c) => $module::check(c, common, owner, ctx).map(RuleKindPlan::$variant),)+
+                }
+            }
+        }
+
+        impl RuleKindPlan {
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $name,)+
+                }
+            }
+
+            fn state(&self) -> KindState {
+                match self {
+                    $(Self::$variant(p) => KindState::$variant($module::State::new(p)),)+
+                }
+            }
+        }
+
+        impl KindState {
+            fn evaluate(&mut self, plan: &RuleKindPlan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+                match (self, plan) {
+                    $((Self::$variant(state), RuleKindPlan::$variant(plan)) => state.evaluate(plan, scope, tracks, out),)+
+                    // a state is only ever built from its own plan
+                    _ => {}
+                }
+            }
+        }
+    };
+}
+
+rule_kinds! {
+    "intrusion" => Intrusion(intrusion),
+    "line_crossing" => LineCrossing(line_crossing),
+    "loitering" => Loitering(loitering),
+    "crowd" => Crowd(crowd),
+}
+
+/// What a kind watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// A zone with a `polygon`.
+    Area,
+    /// A zone with a `line`.
+    Line,
+}
 
 /// Keys every rule has, whatever its kind.
 pub const COMMON_KEYS: &[&str] = &[
     "name",
     "kind",
     "zone",
+    "labels",
+    "anchor",
     "severity",
     "min_confidence",
     "min_secs",
     "end_after_secs",
     "snapshot",
+    "update_every_secs",
+    "cooldown_secs",
+    "once_per_target",
+    "schedule",
 ];
 
 /// The common keys of `[[cameras.rules]]`.
@@ -44,10 +165,16 @@ pub const COMMON_KEYS: &[&str] = &[
 pub struct RuleCommon {
     /// Name shown in alerts, e.g. "walkway-intrusion".
     pub name: Spanned<String>,
-    /// The rule kind, e.g. "intrusion".
+    /// The rule kind: "intrusion", "line_crossing", "loitering" or "crowd".
     pub kind: Spanned<String>,
-    /// The zone it watches, e.g. "walkway".
+    /// The zone (or, for line_crossing, the line) it watches, e.g. "walkway".
     pub zone: Spanned<String>,
+    /// Labels that count, as the model names them, e.g. ["person"].
+    pub labels: Spanned<Vec<String>>,
+    /// Point of the box the rule follows: "bottom_centre" (default, where a
+    /// person stands), "centre" or "top_centre", e.g. "centre".
+    #[serde(default)]
+    pub anchor: Anchor,
     /// "low", "medium" (default), "high" or "critical".
     #[serde(default)]
     pub severity: Severity,
@@ -63,6 +190,22 @@ pub struct RuleCommon {
     /// Publish a redacted snapshot after the incident's start (default false).
     #[serde(default = "crate::config::de::unset")]
     pub snapshot: Spanned<bool>,
+    /// Least seconds between two events of one incident: while it lasts, an
+    /// `update` is sent when the objects involved change, at most this
+    /// often, e.g. 5.0.
+    #[serde(default = "default_update_every")]
+    pub update_every_secs: Spanned<f64>,
+    /// Seconds after an incident ends during which the rule raises nothing, e.g. 60.0.
+    #[serde(default = "crate::config::de::unset")]
+    pub cooldown_secs: Spanned<f64>,
+    /// An object (a track) raises the rule at most once, e.g. true (the
+    /// default). Does not apply to `crowd`, whose incidents are about a group.
+    #[serde(default = "default_once_per_target")]
+    pub once_per_target: Spanned<bool>,
+    /// When the rule is armed, in the box's local time; always when left
+    /// out, e.g. [{ days = ["sat", "sun"], from = "22:00", to = "06:00" }].
+    #[serde(default)]
+    pub schedule: Vec<WindowConfig>,
 }
 
 fn default_min_confidence() -> Spanned<f32> {
@@ -73,14 +216,13 @@ fn default_end_after() -> Spanned<f64> {
     Spanned::new(0..0, 3.0)
 }
 
-/// The kind-specific part of a rule, as written.
-#[derive(Debug, Clone)]
-pub enum RuleKindConfig {
-    Intrusion(intrusion::IntrusionConfig),
+fn default_update_every() -> Spanned<f64> {
+    Spanned::new(0..0, 5.0)
 }
 
-/// The names of the kinds, for error messages.
-pub const KINDS: &[&str] = &["intrusion"];
+fn default_once_per_target() -> Spanned<bool> {
+    Spanned::new(0..0, true)
+}
 
 /// One `[[cameras.rules]]` table, as written.
 #[derive(Debug, Clone)]
@@ -90,12 +232,27 @@ pub struct RuleConfig {
 }
 
 /// Reads one rule table: the common keys, then the keys of its kind.
-pub fn load_rule(
-    file: &crate::config::diag::SourceFile,
-    node: &Node<'_>,
-    diags: &mut crate::config::diag::Diagnostics,
-) -> Option<RuleConfig> {
-    let (common_node, kind_node) = split_table(file, node, COMMON_KEYS, diags)?;
+pub fn load_rule(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<RuleConfig> {
+    let (common_node, mut kind_node) = split_table(file, node, COMMON_KEYS, diags)?;
+    // A misspelt common key lands among the kind's keys: name the common key
+    // it resembles rather than let the kind say it does not know it.
+    if let toml::de::DeValue::Table(rest) = kind_node.get_mut() {
+        let misspelt: Vec<(String, std::ops::Range<usize>, &str)> = rest
+            .iter()
+            .filter_map(|(k, _)| {
+                let key = k.get_ref().as_ref();
+                crate::config::closest(key, COMMON_KEYS).map(|c| (key.to_string(), k.span(), c))
+            })
+            .collect();
+        for (key, span, common) in misspelt {
+            diags.error(
+                file,
+                Some(span),
+                format!("unknown key `{key}`; did you mean `{common}`?"),
+            );
+            rest.remove(key.as_str());
+        }
+    }
     let common: Option<RuleCommon> = from_node(file, &common_node, diags);
     let kind_name = common_node
         .get_ref()
@@ -103,17 +260,22 @@ pub fn load_rule(
         .and_then(|t| t.get("kind"))
         .map(|k| (k.get_ref().as_str().map(str::to_string), k.span()));
     let kind = match kind_name {
-        Some((Some(name), _)) if name == "intrusion" => {
-            from_node(file, &kind_node, diags).map(RuleKindConfig::Intrusion)
-        }
-        Some((Some(name), span)) => {
-            diags.error(
-                file,
-                Some(span),
-                format!("unknown rule kind `{name}`; known kinds: {}", KINDS.join(", ")),
-            );
-            None
-        }
+        Some((Some(name), span)) => match load_kind(&name, file, &kind_node, diags) {
+            Some(kind) => kind,
+            None => {
+                let mut known = KINDS.to_vec();
+                known.sort_unstable();
+                let hint = crate::config::closest(&name, &known)
+                    .map(|c| format!("did you mean `{c}`? "))
+                    .unwrap_or_default();
+                diags.error(
+                    file,
+                    Some(span),
+                    format!("unknown rule kind `{name}`; {hint}known kinds: {}", known.join(", ")),
+                );
+                None
+            }
+        },
         // a missing or mistyped `kind` is reported by RuleCommon
         _ => None,
     };
@@ -128,17 +290,15 @@ pub fn load_rule(
 pub struct RulePlan {
     pub name: Arc<str>,
     pub zone: Arc<Zone>,
+    pub labels: Vec<LabelId>,
+    pub anchor: Anchor,
     pub severity: Severity,
     pub min_confidence: f32,
     pub lifecycle: LifecyclePlan,
     /// A redacted snapshot follows the incident's start.
     pub snapshot: bool,
+    pub schedule: Schedule,
     pub kind: RuleKindPlan,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RuleKindPlan {
-    Intrusion(intrusion::IntrusionPlan),
 }
 
 /// Checks a rule against the camera's zones and its model's labels
@@ -154,16 +314,17 @@ pub fn check_rule(
     ctx: &mut Ctx<'_>,
 ) -> Option<RulePlan> {
     let c = &config.common;
+    let rule_name = c.name.get_ref();
+    let owner = format!("rule `{rule_name}` on camera `{camera}`");
     let name = ctx.identifier(&c.name, "rule name");
-    let zone = zones.iter().find(|z| z.name.as_ref() == c.zone.get_ref()).cloned();
+    let mut zone = zones.iter().find(|z| z.name.as_ref() == c.zone.get_ref()).cloned();
     // A zone that is written but broken was reported on its own.
     if zone.is_none() && !zone_names.contains(c.zone.get_ref()) {
         let known: Vec<&str> = zone_names.iter().map(String::as_str).collect();
         ctx.error(
             c.zone.span(),
             format!(
-                "rule `{}` on camera `{camera}` watches zone `{}`, which this camera does not define; known zones: {}",
-                c.name.get_ref(),
+                "{owner} watches zone `{}`, which this camera does not define; known zones: {}",
                 c.zone.get_ref(),
                 if known.is_empty() {
                     "none".to_string()
@@ -173,32 +334,100 @@ pub fn check_rule(
             ),
         );
     }
+    let kind_name = config.kind.name();
+    match (config.kind.shape(), zone.as_deref().map(|z| &z.shape)) {
+        (Needs::Line, Some(zone::Shape::Polygon(_))) => {
+            ctx.error(
+                c.zone.span(),
+                format!(
+                    "{owner} is a {kind_name} rule, which needs a line, but zone `{}` is a polygon; point `zone` at a zone with line = [[x, y], [x, y]]",
+                    c.zone.get_ref()
+                ),
+            );
+            zone = None;
+        }
+        (Needs::Area, Some(zone::Shape::Line(_))) => {
+            ctx.error(
+                c.zone.span(),
+                format!(
+                    "{owner} is a{} {kind_name} rule, which needs an area, but zone `{}` is a line; point `zone` at a zone with polygon = [[x, y], …]",
+                    if kind_name.starts_with(['a', 'e', 'i', 'o', 'u']) { "n" } else { "" },
+                    c.zone.get_ref()
+                ),
+            );
+            zone = None;
+        }
+        _ => {}
+    }
+    let label_ids = ctx.resolve_labels(&owner, &c.labels, labels, model);
     let min_confidence = ctx.in_range(&c.min_confidence, 0.0..=1.0, "min_confidence");
     let min_secs = ctx.in_range(&c.min_secs, 0.0..=86_400.0, "min_secs");
     let end_after = ctx.in_range(&c.end_after_secs, 0.0..=86_400.0, "end_after_secs");
-    let rule_name = c.name.get_ref();
-    let kind = match &config.kind {
-        RuleKindConfig::Intrusion(k) => intrusion::check(
-            &format!("rule `{rule_name}` on camera `{camera}`"),
-            k,
-            labels,
-            model,
-            ctx,
-        )
-        .map(RuleKindPlan::Intrusion),
-    };
+    let update_every = ctx.in_range(&c.update_every_secs, 0.0..=86_400.0, "update_every_secs");
+    let cooldown = ctx.in_range(&c.cooldown_secs, 0.0..=86_400.0, "cooldown_secs");
+    let schedule = schedule::check(&owner, &c.schedule, ctx);
+    let kind = config.kind.check(c, &owner, ctx);
     Some(RulePlan {
         name: Arc::from(name?),
         zone: zone?,
+        labels: label_ids?,
+        anchor: c.anchor,
         severity: c.severity,
         min_confidence: min_confidence?,
         lifecycle: LifecyclePlan {
             min_duration: Duration::from_secs_f64(min_secs?),
             end_after: Duration::from_secs_f64(end_after?),
+            update_every: Duration::from_secs_f64(update_every?),
+            cooldown: Duration::from_secs_f64(cooldown?),
+            once_per_target: *c.once_per_target.get_ref() && config.kind.per_target(),
         },
         snapshot: *c.snapshot.get_ref(),
+        schedule: schedule?,
         kind: kind?,
     })
+}
+
+/// What a kind's per-frame logic sees of its rule.
+pub struct Scope<'a> {
+    pub zone: &'a Zone,
+    pub anchor: Anchor,
+    pub labels: &'a [LabelId],
+    pub min_confidence: f32,
+    pub names: &'a LabelMap,
+    /// Stream time of this frame.
+    pub now: Duration,
+}
+
+impl Scope<'_> {
+    /// Whether the rule looks at this track at all (label and confidence).
+    pub fn wants(&self, track: &Track) -> bool {
+        track.score >= self.min_confidence && self.labels.contains(&track.label)
+    }
+
+    /// Whether the track's anchor point is inside the rule's area (false for lines).
+    pub fn inside(&self, track: &Track) -> bool {
+        self.zone
+            .polygon()
+            .is_some_and(|p| p.contains(self.anchor.of(&track.bbox)))
+    }
+
+    /// The track as an incident target.
+    pub fn target(&self, track: &Track) -> Option<Target> {
+        self.names.name(track.label).map(|label| Target {
+            track_id: track.id,
+            label: label.clone(),
+            score: track.score,
+            bbox: track.bbox,
+        })
+    }
+}
+
+/// Per-track state a kind keeps, dropped when the tracker forgets the track.
+pub(crate) fn forget_gone<T>(states: &mut Vec<T>, id: impl Fn(&T) -> u64, tracks: &[Track]) {
+    states.retain(|s| {
+        let id = id(s);
+        tracks.iter().any(|t| t.id == id)
+    });
 }
 
 /// One rule while it runs.
@@ -206,17 +435,20 @@ struct ActiveRule {
     plan: Arc<RulePlan>,
     source: EventSource,
     lifecycle: Lifecycle,
+    state: KindState,
 }
 
 /// All rules of one camera, fed frame by frame.
 pub struct RuleEngine {
     rules: Vec<ActiveRule>,
     labels: Arc<LabelMap>,
+    time_zone: TimeZone,
     /// Reused per rule and frame.
     targets: Vec<Target>,
 }
 
 impl RuleEngine {
+    /// An engine whose schedules follow the box's time zone.
     pub fn new(rules: &[Arc<RulePlan>], labels: Arc<LabelMap>) -> Self {
         let rules = rules
             .iter()
@@ -227,42 +459,61 @@ impl RuleEngine {
                     severity: plan.severity,
                 },
                 lifecycle: Lifecycle::new(plan.lifecycle),
+                state: plan.kind.state(),
                 plan: plan.clone(),
             })
             .collect();
         Self {
             rules,
             labels,
+            time_zone: TimeZone::system(),
             targets: Vec::new(),
         }
     }
 
-    /// Evaluates every rule on one frame's tracks; pushes raised events.
+    /// Evaluates schedules in `time_zone` instead of the box's.
+    pub fn with_time_zone(mut self, time_zone: TimeZone) -> Self {
+        self.time_zone = time_zone;
+        self
+    }
+
+    /// Evaluates every rule on one frame's tracks (from the tracker: seen and
+    /// lost confirmed tracks); pushes raised events.
     pub fn step(&mut self, tracks: &[Track], now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        let mut local = None;
         for rule in &mut self.rules {
             self.targets.clear();
-            match &rule.plan.kind {
-                RuleKindPlan::Intrusion(k) => intrusion::evaluate(
-                    k,
-                    &rule.plan.zone,
-                    rule.plan.min_confidence,
-                    tracks,
-                    &self.labels,
-                    &mut self.targets,
-                ),
+            let plan = &rule.plan;
+            let scope = Scope {
+                zone: &plan.zone,
+                anchor: plan.anchor,
+                labels: &plan.labels,
+                min_confidence: plan.min_confidence,
+                names: &self.labels,
+                now,
+            };
+            rule.state.evaluate(&plan.kind, &scope, tracks, &mut self.targets);
+            if !plan.schedule.is_always() {
+                let local = *local.get_or_insert_with(|| {
+                    let ts = jiff::Timestamp::try_from(wall).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                    self.time_zone.to_datetime(ts)
+                });
+                if !plan.schedule.is_open(local) {
+                    self.targets.clear();
+                }
             }
-            if let Some(event) = rule.lifecycle.observe(&rule.source, &self.targets, now, wall) {
-                out.push(event);
-            }
+            rule.lifecycle.forget_unless(|id| tracks.iter().any(|t| t.id == id));
+            rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
         }
     }
 
     /// Ends every active incident (the stream ended).
     pub fn finish(&mut self, now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
         for rule in &mut self.rules {
-            if let Some(event) = rule.lifecycle.finish(&rule.source, now, wall) {
-                out.push(event);
-            }
+            rule.lifecycle.finish(&rule.source, now, wall, out);
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testing;

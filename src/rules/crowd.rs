@@ -1,0 +1,85 @@
+//! Rule kind `crowd`: at least `min_count` objects with the rule's labels
+//! are inside the zone at once; with the common `min_secs` that becomes "at
+//! least N persons for at least T seconds". A member hidden for a moment (a
+//! lost track) still counts where it was last seen, so one occluded person
+//! does not restart the clock. The incident is about the group, so the
+//! first-alarm-per-target policy does not apply; use `cooldown_secs`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::incident::Target;
+use super::{Needs, RuleCommon, Scope};
+use crate::config::Ctx;
+use crate::track::Track;
+
+pub const SHAPE: Needs = Needs::Area;
+pub const PER_TARGET: bool = false;
+
+/// The keys of a `crowd` rule beside the common ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Least number of objects in the zone at once, e.g. 5.
+    pub min_count: Spanned<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub min_count: usize,
+}
+
+pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+    let min_count = ctx.in_range(&config.min_count, 2..=1000, "min_count")?;
+    Some(Plan {
+        min_count: min_count as usize,
+    })
+}
+
+#[derive(Debug, Default)]
+pub struct State;
+
+impl State {
+    pub fn new(_plan: &Plan) -> Self {
+        Self
+    }
+
+    /// Everyone in the zone, when they are at least `min_count`.
+    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+        let before = out.len();
+        for track in tracks {
+            if scope.wants(track) && scope.inside(track) {
+                out.extend(scope.target(track));
+            }
+        }
+        if out.len() - before < plan.min_count {
+            out.truncate(before);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{Harness, area};
+
+    #[test]
+    fn a_crowd_is_min_count_wanted_objects_inside_hidden_ones_included() {
+        let h = Harness::new(area());
+        let plan = Plan { min_count: 3 };
+        let mut state = State::new(&plan);
+        let mut run = |tracks: &[Track]| {
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(0.0), tracks, &mut out);
+            out.len()
+        };
+        let a = h.track(1, "person", 0.3, 0.5);
+        let b = h.track(2, "person", 0.5, 0.5);
+        let c = h.track(3, "person", 0.7, 0.5);
+        assert_eq!(run(&[a, b]), 0);
+        assert_eq!(run(&[a, b, c]), 3);
+        assert_eq!(run(&[a, b, h.lost(c)]), 3, "a hidden member still counts");
+        assert_eq!(run(&[a, b, h.track(3, "car", 0.7, 0.5)]), 0, "a car is not a person");
+        assert_eq!(run(&[a, b, h.track(3, "person", 0.95, 0.5)]), 0, "outside");
+    }
+}

@@ -1,0 +1,201 @@
+//! Rule kind `line_crossing`: an object's anchor point crosses a line, in the
+//! rule's direction (`a_to_b`, `b_to_a` or `both`).
+//!
+//! A crossing counts once the anchor is at least `min_distance` past the line
+//! on the other side *and* its path touched the line on the way: standing on
+//! the line and swaying back and forth is one crossing (or none, if the
+//! object goes back), and walking round the end of a line is none. A crossing
+//! is an instant: it starts an incident at once, and further crossings within
+//! `end_after_secs` join that incident.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::geometry::{Point, Side};
+use super::incident::Target;
+use super::{Needs, RuleCommon, Scope, forget_gone};
+use crate::config::Ctx;
+use crate::track::Track;
+
+pub const SHAPE: Needs = Needs::Line;
+pub const PER_TARGET: bool = true;
+
+/// Which way across the line counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From side A (left of the line, walking from its first point to its last) to side B.
+    AToB,
+    /// From side B to side A.
+    BToA,
+    /// Either way (the default).
+    #[default]
+    Both,
+}
+
+impl Direction {
+    fn counts(self, from: Side, to: Side) -> bool {
+        match self {
+            Direction::AToB => from == Side::A && to == Side::B,
+            Direction::BToA => from == Side::B && to == Side::A,
+            Direction::Both => from != to,
+        }
+    }
+}
+
+/// The keys of a `line_crossing` rule beside the common ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// "a_to_b", "b_to_a" or "both" (default), e.g. "a_to_b".
+    #[serde(default)]
+    pub direction: Direction,
+    /// How far past the line the anchor must get, as a fraction of the frame,
+    /// for a crossing to count; movement within this band is jitter, e.g. 0.02.
+    #[serde(default = "default_min_distance")]
+    pub min_distance: Spanned<f32>,
+}
+
+fn default_min_distance() -> Spanned<f32> {
+    Spanned::new(0..0, 0.02)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub direction: Direction,
+    pub min_distance: f32,
+}
+
+pub fn check(config: &Config, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+    let min_distance = ctx.in_range(&config.min_distance, 0.0..=0.5, "min_distance");
+    if *common.min_secs.get_ref() != 0.0 {
+        ctx.error(
+            common.min_secs.span(),
+            format!("{owner}: `min_secs` does not apply to line_crossing (a crossing is an instant); remove it"),
+        );
+        return None;
+    }
+    Some(Plan {
+        direction: config.direction,
+        min_distance: min_distance?,
+    })
+}
+
+/// Where one track stands with respect to the line.
+#[derive(Debug)]
+struct Follow {
+    id: u64,
+    /// The last side it was clearly on (beyond `min_distance`).
+    side: Option<Side>,
+    /// Its path touched the line since it was last clearly on a side.
+    touched: bool,
+    last: Point,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    follows: Vec<Follow>,
+}
+
+impl State {
+    pub fn new(_plan: &Plan) -> Self {
+        Self::default()
+    }
+
+    /// The tracks that completed a crossing in this frame.
+    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+        forget_gone(&mut self.follows, |f| f.id, tracks);
+        let Some(line) = scope.zone.line() else {
+            return;
+        };
+        for track in tracks {
+            if track.lost || !scope.wants(track) {
+                continue;
+            }
+            let p = scope.anchor.of(&track.bbox);
+            let side = line.side(p, plan.min_distance);
+            let Some(follow) = self.follows.iter_mut().find(|f| f.id == track.id) else {
+                self.follows.push(Follow {
+                    id: track.id,
+                    side,
+                    touched: false,
+                    last: p,
+                });
+                continue;
+            };
+            if line.crossed_by(follow.last, p) {
+                follow.touched = true;
+            }
+            follow.last = p;
+            let Some(side) = side else {
+                continue;
+            };
+            if let Some(from) = follow.side
+                && follow.touched
+                && plan.direction.counts(from, side)
+            {
+                out.extend(scope.target(track));
+            }
+            follow.side = Some(side);
+            follow.touched = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{Harness, line};
+
+    /// Feeds one track's anchor y positions (x = 0.5) and returns the frames that counted.
+    fn crossings(direction: Direction, x: f32, ys: &[f32]) -> Vec<usize> {
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction,
+            min_distance: 0.02,
+        };
+        let mut state = State::new(&plan);
+        let mut counted = Vec::new();
+        for (i, &y) in ys.iter().enumerate() {
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(i as f64), &[h.track(1, "person", x, y)], &mut out);
+            if !out.is_empty() {
+                counted.push(i);
+            }
+        }
+        counted
+    }
+
+    #[test]
+    fn walking_across_counts_once_in_its_direction() {
+        let down = [0.30, 0.40, 0.48, 0.55, 0.60];
+        assert_eq!(crossings(Direction::AToB, 0.5, &down), vec![3]);
+        assert_eq!(crossings(Direction::Both, 0.5, &down), vec![3]);
+        assert!(crossings(Direction::BToA, 0.5, &down).is_empty());
+    }
+
+    #[test]
+    fn swaying_on_the_line_is_one_crossing() {
+        // from A onto the line, back and forth across it within the band, then on to B
+        let ys = [0.40, 0.45, 0.51, 0.49, 0.515, 0.485, 0.51, 0.49, 0.55, 0.60, 0.51, 0.49];
+        assert_eq!(crossings(Direction::Both, 0.5, &ys), vec![8]);
+    }
+
+    #[test]
+    fn stepping_onto_the_line_and_back_is_no_crossing() {
+        let ys = [0.40, 0.49, 0.51, 0.49, 0.45, 0.40];
+        assert!(crossings(Direction::Both, 0.5, &ys).is_empty());
+    }
+
+    #[test]
+    fn walking_round_the_end_of_the_line_is_no_crossing() {
+        let ys = [0.30, 0.45, 0.55, 0.70];
+        assert!(crossings(Direction::Both, 0.9, &ys).is_empty());
+    }
+
+    #[test]
+    fn a_track_first_seen_on_the_line_counts_from_its_first_clear_side() {
+        let ys = [0.50, 0.55, 0.45, 0.40];
+        assert_eq!(crossings(Direction::Both, 0.5, &ys), vec![2]);
+    }
+}

@@ -1,0 +1,148 @@
+//! Rule kind `loitering`: an object stays inside the zone for at least
+//! `loiter_secs`. Its dwell time runs from when it entered; stepping out for
+//! less than `leave_secs`, or being hidden (a lost track), does not reset it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::incident::Target;
+use super::{Needs, RuleCommon, Scope, forget_gone};
+use crate::config::Ctx;
+use crate::track::Track;
+
+pub const SHAPE: Needs = Needs::Area;
+pub const PER_TARGET: bool = true;
+
+/// The keys of a `loitering` rule beside the common ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Seconds an object must stay in the zone to be loitering, e.g. 120.0.
+    pub loiter_secs: Spanned<f64>,
+    /// Seconds out of the zone after which the dwell time starts over, e.g. 5.0.
+    #[serde(default = "default_leave_secs")]
+    pub leave_secs: Spanned<f64>,
+}
+
+fn default_leave_secs() -> Spanned<f64> {
+    Spanned::new(0..0, 5.0)
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub loiter: Duration,
+    pub leave: Duration,
+}
+
+pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+    let loiter = ctx.in_range(&config.loiter_secs, 1.0..=86_400.0, "loiter_secs");
+    let leave = ctx.in_range(&config.leave_secs, 0.0..=3_600.0, "leave_secs");
+    Some(Plan {
+        loiter: Duration::from_secs_f64(loiter?),
+        leave: Duration::from_secs_f64(leave?),
+    })
+}
+
+#[derive(Debug)]
+struct Dwell {
+    id: u64,
+    entered: Duration,
+    outside_since: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    dwells: Vec<Dwell>,
+}
+
+impl State {
+    pub fn new(_plan: &Plan) -> Self {
+        Self::default()
+    }
+
+    /// The tracks that have been in the zone for `loiter_secs`.
+    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+        forget_gone(&mut self.dwells, |d| d.id, tracks);
+        let now = scope.now;
+        for track in tracks {
+            if !scope.wants(track) {
+                continue;
+            }
+            let index = self.dwells.iter().position(|d| d.id == track.id);
+            // a hidden object is where it was last seen: its dwell goes on
+            if !track.lost {
+                match (index, scope.inside(track)) {
+                    (Some(i), true) => self.dwells[i].outside_since = None,
+                    (None, true) => self.dwells.push(Dwell {
+                        id: track.id,
+                        entered: now,
+                        outside_since: None,
+                    }),
+                    (Some(i), false) => {
+                        let since = *self.dwells[i].outside_since.get_or_insert(now);
+                        if now.saturating_sub(since) >= plan.leave {
+                            self.dwells.swap_remove(i);
+                        }
+                        continue;
+                    }
+                    (None, false) => continue,
+                }
+            }
+            let dwell = self.dwells.iter().find(|d| d.id == track.id);
+            if let Some(d) = dwell
+                && d.outside_since.is_none()
+                && now.saturating_sub(d.entered) >= plan.loiter
+            {
+                out.extend(scope.target(track));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{Harness, area};
+
+    /// Feeds one track per second, (x, lost) each, and returns the seconds at which it loitered.
+    fn loitering(steps: &[(f32, bool)]) -> Vec<usize> {
+        let h = Harness::new(area());
+        let plan = Plan {
+            loiter: Duration::from_secs(3),
+            leave: Duration::from_secs(2),
+        };
+        let mut state = State::new(&plan);
+        let mut at = Vec::new();
+        for (i, &(x, lost)) in steps.iter().enumerate() {
+            let mut t = h.track(1, "person", x, 0.5);
+            t.lost = lost;
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(i as f64), &[t], &mut out);
+            if !out.is_empty() {
+                at.push(i);
+            }
+        }
+        at
+    }
+
+    const IN: (f32, bool) = (0.5, false);
+    const OUT: (f32, bool) = (0.95, false);
+    const HIDDEN: (f32, bool) = (0.5, true);
+
+    #[test]
+    fn loitering_starts_after_loiter_secs_inside() {
+        assert_eq!(loitering(&[OUT, IN, IN, IN, IN, IN]), vec![4, 5]);
+    }
+
+    #[test]
+    fn a_short_step_out_or_a_hidden_moment_does_not_reset_the_dwell() {
+        assert_eq!(loitering(&[IN, OUT, IN, HIDDEN, IN]), vec![3, 4]);
+    }
+
+    #[test]
+    fn leaving_for_leave_secs_starts_the_dwell_over() {
+        assert_eq!(loitering(&[IN, IN, OUT, OUT, OUT, IN, IN, IN, IN]), vec![8]);
+    }
+}
