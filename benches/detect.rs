@@ -1,6 +1,7 @@
 //! Per-frame costs of the detect path on the shipped SSD model: preprocessing
 //! a 300×300 RGB frame, NMS on a realistic candidate set, and one inference
-//! (single-threaded and with two intra-op threads). Run with
+//! (single-threaded and with two intra-op threads); and the same inference
+//! for CenterFace at its manifest's 640×384, one frame and a batch of 4. Run with
 //! `cargo bench --bench detect`; results go to docs/benchmarks.md as medians.
 
 use std::path::Path;
@@ -14,9 +15,13 @@ use watchpost::infer::runtime::{self, RuntimeConfig};
 use watchpost::infer::{BBox, Detection, Detector, ModelPlan, manifest, nms};
 
 fn model() -> Arc<ModelPlan> {
+    load("models/ssd_mobilenet_v2_coco.toml", "coco")
+}
+
+fn load(path: &str, key: &str) -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();
-    let manifest = manifest::load(Path::new("models/ssd_mobilenet_v2_coco.toml"), &mut diags).expect("manifest");
-    Arc::new(ModelPlan::new("coco", manifest, 0.5, 0.45))
+    let manifest = manifest::load(Path::new(path), &mut diags).expect("manifest");
+    Arc::new(ModelPlan::new(key, manifest, 0.5, 0.45))
 }
 
 /// A deterministic, textured 300×300 frame (the content does not change the cost).
@@ -79,6 +84,31 @@ fn benches(c: &mut Criterion) {
         detector.preprocess(&image).unwrap();
         c.bench_function(&format!("ssd inference, {threads} intra-op thread(s)"), |b| {
             b.iter(|| detector.detect_prepared(&Geometry::STRETCH).unwrap().len())
+        });
+    }
+
+    let faces = load("models/centerface.toml", "faces");
+    let (w, h) = (faces.manifest.input.width as usize, faces.manifest.input.height as usize);
+    let big: Vec<u8> = (0..w * h * 3).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let face_image = ImageView {
+        data: &big,
+        width: w,
+        height: h,
+        stride: w * 3,
+    };
+    let settings = RuntimeConfig {
+        intra_threads: 2,
+        ..RuntimeConfig::default()
+    };
+    let mut detector = Detector::load(faces, rt, &settings).unwrap();
+    for slot in 0..detector.batch_capacity().min(4) {
+        detector.preprocess_at(slot, &face_image).unwrap();
+    }
+    let mut outputs = vec![Vec::new(); 4];
+    for batch in [1, 4] {
+        let geometries = vec![Geometry::STRETCH; batch];
+        c.bench_function(&format!("centerface {w}x{h}, batch of {batch}, 2 intra-op threads"), |b| {
+            b.iter(|| detector.run_batch(&geometries, &mut outputs[..batch]).unwrap())
         });
     }
 }

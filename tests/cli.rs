@@ -63,7 +63,7 @@ fn run_refuses_an_invalid_config_the_same_way() {
 fn check_config_accepts_the_demo() {
     let (code, stdout, _) = run(&["check-config", "--config", "configs/demo.toml"]);
     assert_eq!(code, 0);
-    assert!(stdout.contains("OK (1 camera, 1 model)"), "{stdout}");
+    assert!(stdout.contains("OK (1 camera, 2 models)"), "{stdout}");
 }
 
 /// A valid config whose ONNX Runtime library is `library`.
