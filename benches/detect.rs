@@ -88,8 +88,13 @@ fn benches(c: &mut Criterion) {
     }
 
     let faces = load("models/centerface.toml", "faces");
-    let (w, h) = (faces.manifest.input.width as usize, faces.manifest.input.height as usize);
-    let big: Vec<u8> = (0..w * h * 3).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let (w, h) = (
+        faces.manifest.input.width as usize,
+        faces.manifest.input.height as usize,
+    );
+    let big: Vec<u8> = (0..w * h * 3)
+        .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let face_image = ImageView {
         data: &big,
         width: w,
@@ -107,9 +112,10 @@ fn benches(c: &mut Criterion) {
     let mut outputs = vec![Vec::new(); 4];
     for batch in [1, 4] {
         let geometries = vec![Geometry::STRETCH; batch];
-        c.bench_function(&format!("centerface {w}x{h}, batch of {batch}, 2 intra-op threads"), |b| {
-            b.iter(|| detector.run_batch(&geometries, &mut outputs[..batch]).unwrap())
-        });
+        c.bench_function(
+            &format!("centerface {w}x{h}, batch of {batch}, 2 intra-op threads"),
+            |b| b.iter(|| detector.run_batch(&geometries, &mut outputs[..batch]).unwrap()),
+        );
     }
 }
 

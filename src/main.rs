@@ -1,9 +1,12 @@
-//! The `watchpost` command: run the box, or check a config before running it.
+//! The `watchpost` command: run the box, check a config before running it,
+//! probe a camera. Under systemd `run` reports readiness and liveness on
+//! `$NOTIFY_SOCKET`, reloads its config on SIGHUP and stops gracefully on
+//! SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -20,17 +23,31 @@ struct Cli {
     /// Log filter, e.g. "info" or "watchpost=debug,ort=warn" (default: "info,ort=warn"; "warn" for check-config and probe).
     #[arg(long, global = true, env = "WATCHPOST_LOG")]
     log: Option<String>,
+    /// Log line format: text (readable in journalctl) or json (one object per line).
+    #[arg(long, global = true, env = "WATCHPOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the cameras and publish incidents.
+    /// Run the cameras and publish incidents. SIGHUP reloads the config
+    /// (an invalid one is refused and the running one kept); SIGTERM stops.
     Run {
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the effective config (every default filled in, secrets
+        /// masked) as TOML and exit instead of running.
+        #[arg(long)]
+        print_config: bool,
     },
     /// Check a config and report every problem, one line each; exit 2 if any.
     CheckConfig {
@@ -66,12 +83,14 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_new(cli.log.as_deref().unwrap_or(default)).unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only on a terminal: journald and log files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
+        .with_target(false);
+    match cli.log_format {
+        LogFormat::Text => logs.with_ansi(ansi).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli.command {
         Command::Probe {
             uri,
@@ -107,7 +126,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
-        Command::Run { config } => {
+        Command::Run { config, print_config } => {
             let plan = match watchpost::config::load(&config) {
                 Ok(plan) => plan,
                 Err(e) => {
@@ -115,6 +134,19 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_CONFIG);
                 }
             };
+            if print_config {
+                let text = std::fs::read_to_string(&config).unwrap_or_default();
+                return match watchpost::config::effective::render(&plan, &text) {
+                    Ok(toml) => {
+                        print!("{toml}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {e}", config.display());
+                        ExitCode::from(EXIT_CONFIG)
+                    }
+                };
+            }
             match run(plan) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -178,25 +210,34 @@ fn run(plan: watchpost::config::Plan) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let cancel = CancellationToken::new();
-        tokio::spawn(stop_on_signal(cancel.clone()));
-        watchpost::app::run(plan, cancel).await.map(drop)
+        let (reload, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(watch_signals(cancel.clone(), reload));
+        let control = watchpost::app::Control { reload: Some(requests) };
+        watchpost::app::run_with(plan, cancel, control).await.map(drop)
     })
 }
 
-/// SIGINT or SIGTERM asks for a graceful stop.
-async fn stop_on_signal(cancel: CancellationToken) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM");
+/// SIGINT or SIGTERM asks for a graceful stop; SIGHUP for a config reload.
+async fn watch_signals(cancel: CancellationToken, reload: tokio::sync::mpsc::UnboundedSender<()>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(term), Ok(hup)) => (term, hup),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM and SIGHUP; only Ctrl-C stops the box");
             let _ = tokio::signal::ctrl_c().await;
             cancel.cancel();
             return;
         }
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reload asked for");
+                let _ = reload.send(());
+            }
+        }
     }
     tracing::info!("stopping");
     cancel.cancel();

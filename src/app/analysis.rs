@@ -1,17 +1,25 @@
 //! The analysis of one camera's frames: motion gate → inference → tracking →
 //! rules. The detect thread runs it on live frames; tests and tools run it on
-//! recordings, frame by frame.
+//! recordings, frame by frame. A config reload can swap its rules and zones
+//! between two frames ([`FrameAnalyzer::replace_rules`]).
 
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::decode::Frame;
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
-use crate::infer::{Detection, InferClient, InferError};
-use crate::rules::{IncidentEvent, RuleEngine};
+use crate::infer::{Detection, InferClient, InferError, LabelMap};
+use crate::rules::{EventKind, IncidentEvent, RuleEngine};
 use crate::track::Tracker;
 
 use super::camera::CameraPlan;
+use super::metrics::AnalysisHooks;
+
+/// Test hook (documented in docs/install.md): `WATCHPOST_TEST_WEDGE_DETECT=<camera>:<frames>`
+/// makes that camera's detect thread hang after it has analysed `<frames>`
+/// frames, as a hung accelerator driver would, so the watchdog can be tested.
+pub const WEDGE_ENV: &str = "WATCHPOST_TEST_WEDGE_DETECT";
 
 /// A tracked box whose centre moved more than this (of the frame) keeps inference on.
 const MOVING_STEP: f32 = 0.004;
@@ -29,8 +37,12 @@ pub struct FrameAnalyzer {
     gate: MotionGate,
     tracker: Tracker,
     rules: RuleEngine,
+    labels: Arc<LabelMap>,
     detections: Vec<Detection>,
     last_pts: Duration,
+    hooks: Option<AnalysisHooks>,
+    frames: u64,
+    wedge_after: Option<u64>,
 }
 
 impl FrameAnalyzer {
@@ -40,13 +52,38 @@ impl FrameAnalyzer {
             gate: MotionGate::new(plan.motion),
             tracker: Tracker::new(plan.track),
             rules: RuleEngine::new(&plan.rules, plan.detect.model.manifest.labels.clone()),
+            labels: plan.detect.model.manifest.labels.clone(),
             detections: Vec::with_capacity(128),
             last_pts: Duration::ZERO,
+            hooks: None,
+            frames: 0,
+            wedge_after: wedge_after(&plan.name),
         }
+    }
+
+    /// Records inference latency and incidents through `hooks`.
+    pub fn with_hooks(mut self, hooks: Option<AnalysisHooks>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Takes the rules and zones of `plan` from the next frame on. The old
+    /// rules' open incidents end now (their events are appended to `events`);
+    /// the new rules start with a clean slate. Tracks are kept.
+    pub fn replace_rules(&mut self, plan: &CameraPlan, events: &mut Vec<IncidentEvent>) {
+        self.rules.finish(self.last_pts, SystemTime::now(), events);
+        self.rules = RuleEngine::new(&plan.rules, self.labels.clone());
     }
 
     /// Analyses one frame; raised events are appended to `events`.
     pub fn process(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) -> Result<FrameOutcome, InferError> {
+        self.frames += 1;
+        if self.wedge_after.is_some_and(|n| self.frames > n) {
+            tracing::warn!("{WEDGE_ENV}: this camera's detect thread hangs now");
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
         self.last_pts = frame.pts;
         let before = events.len();
         let Ok(map) = frame.buffer.map_readable() else {
@@ -66,7 +103,11 @@ impl FrameAnalyzer {
             .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP));
         if verdict.infer() {
             self.detections.clear();
+            let asked = Instant::now();
             let found = self.model.detect(frame)?;
+            if let Some(hooks) = &self.hooks {
+                hooks.inference.observe(asked.elapsed().as_secs_f64());
+            }
             self.detections.extend_from_slice(found);
             let tracks = self.tracker.update(&self.detections, frame.pts);
             self.rules.step(tracks, frame.pts, SystemTime::now(), events);
@@ -76,6 +117,11 @@ impl FrameAnalyzer {
             // keep seeing them, so a still scene neither ends nor starts anything.
             self.rules
                 .step(self.tracker.current(), frame.pts, SystemTime::now(), events);
+        }
+        if let Some(hooks) = &self.hooks {
+            for event in events[before..].iter().filter(|e| e.kind == EventKind::Start) {
+                hooks.incident(&event.rule);
+            }
         }
         Ok(FrameOutcome {
             verdict,
@@ -92,4 +138,11 @@ impl FrameAnalyzer {
     pub fn finish(&mut self, events: &mut Vec<IncidentEvent>) {
         self.rules.finish(self.last_pts, SystemTime::now(), events);
     }
+}
+
+/// The frame count after which the test hook hangs this camera, if set for it.
+fn wedge_after(camera: &str) -> Option<u64> {
+    let value = std::env::var(WEDGE_ENV).ok()?;
+    let (name, frames) = value.rsplit_once(':')?;
+    (name == camera).then(|| frames.parse().ok()).flatten()
 }

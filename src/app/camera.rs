@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
 use super::analysis::FrameAnalyzer;
+use super::metrics::AnalysisHooks;
 use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize;
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
@@ -268,6 +270,8 @@ pub struct Camera {
     pub stats: Arc<CameraStats>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
+    /// New rules and zones for the detect thread (a config reload).
+    rules: mpsc::Sender<CameraPlan>,
 }
 
 /// What every camera shares.
@@ -284,6 +288,16 @@ pub struct Shared {
 impl Camera {
     /// Starts the camera's decode and detect threads.
     pub fn start(plan: &CameraPlan, shared: &Shared, cancel: CancellationToken) -> std::io::Result<Self> {
+        Self::start_with(plan, shared, cancel, None)
+    }
+
+    /// Starts the camera with its analyzer recording through `hooks`.
+    pub fn start_with(
+        plan: &CameraPlan,
+        shared: &Shared,
+        cancel: CancellationToken,
+        hooks: Option<AnalysisHooks>,
+    ) -> std::io::Result<Self> {
         let model = &plan.detect.model;
         let delivery = if plan.source.is_live() {
             Delivery::Latest
@@ -325,6 +339,7 @@ impl Camera {
             .get(&model.key)
             .map(|service| service.client())
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
+        let (rules, updates) = mpsc::channel();
         let worker = DetectWorker {
             camera: plan.name.clone(),
             stream: stream.clone(),
@@ -338,7 +353,8 @@ impl Camera {
             privacy: Arc::new(plan.privacy.clone()),
             decode: plan.decode.clone(),
             slot: slot.clone(),
-            analyzer: FrameAnalyzer::new(plan, client),
+            analyzer: FrameAnalyzer::new(plan, client).with_hooks(hooks),
+            updates,
             outbox: shared.outbox.clone(),
             topics: shared.topics.clone(),
             stats: stats.clone(),
@@ -354,11 +370,23 @@ impl Camera {
             stats,
             decode,
             detect,
+            rules,
         })
     }
 
     pub fn is_finished(&self) -> bool {
         self.decode.is_finished() && self.detect.is_finished()
+    }
+
+    /// Whether the decode and the detect thread are still running.
+    pub fn threads_running(&self) -> (bool, bool) {
+        (!self.decode.is_finished(), !self.detect.is_finished())
+    }
+
+    /// Hands the rules and zones of `plan` to the detect thread, which takes
+    /// them before its next frame. False if the thread has ended.
+    pub fn update_rules(&self, plan: CameraPlan) -> bool {
+        self.rules.send(plan).is_ok()
     }
 
     /// Waits for both threads; the decode result says whether the camera failed.
@@ -379,6 +407,7 @@ struct DetectWorker {
     decode: DecodePlan,
     slot: Arc<FrameSlot>,
     analyzer: FrameAnalyzer,
+    updates: mpsc::Receiver<CameraPlan>,
     outbox: Arc<Outbox>,
     topics: Topics,
     stats: Arc<CameraStats>,
@@ -390,6 +419,11 @@ impl DetectWorker {
         let mut events: Vec<IncidentEvent> = Vec::new();
         let mut last_error: Option<String> = None;
         loop {
+            while let Ok(plan) = self.updates.try_recv() {
+                self.analyzer.replace_rules(&plan, &mut events);
+                tracing::info!(camera = %self.camera, rules = plan.rules.len(), zones = plan.zones.len(), "rules and zones replaced");
+                self.send(&mut events);
+            }
             match self.slot.take(Duration::from_millis(200)) {
                 Taken::Frame(frame) => match self.analyzer.process(&frame, &mut events) {
                     Ok(outcome) => {

@@ -1,10 +1,22 @@
 //! The app: wires one checked [`Plan`] into running parts — ONNX Runtime and
-//! the models, the MQTT publisher, and one [`camera::Camera`] per camera — and
-//! stops them in order: cameras first (their last incidents are queued), then
-//! the publisher (which delivers the queue and marks the box offline).
+//! the models, the MQTT publisher, the metrics endpoint, and one
+//! [`camera::Camera`] per camera — keeps them in step with the config file
+//! on reload, and stops them in order: cameras first (their last incidents
+//! are queued), then the publisher (which delivers the queue and marks the
+//! box offline).
+//!
+//! A reload ([`Control::reload`], SIGHUP in `main`) checks the new file first
+//! and changes nothing when it is invalid. Otherwise only what changed
+//! moves: unchanged cameras keep streaming untouched; a camera whose only
+//! change is its zones or rules gets them handed to its detect thread; a
+//! camera whose source, decode, detect, motion or tracking changed is
+//! restarted; added cameras start and removed ones stop. Settings outside
+//! `[[cameras]]` and `[models]` need a restart, and the log says so.
 
 pub mod analysis;
 pub mod camera;
+pub mod health;
+pub mod metrics;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
@@ -12,37 +24,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Plan;
-use crate::infer::{Detector, ModelService, runtime};
+use crate::infer::{Detector, ModelPlan, ModelService, runtime};
 use crate::publish::{Outbox, Publisher};
-use camera::{Camera, Shared};
+use camera::{Camera, CameraPlan, Shared};
+use health::{Probe, Watchdog};
+use metrics::{CameraView, Live, Metrics};
 use snapshot::Snapshots;
 
 /// The cameras' part of the health message on `<prefix>/stats`.
-fn camera_stats(cameras: &[Camera]) -> crate::publish::StatsSource {
+fn camera_stats(live: Arc<Live>) -> crate::publish::StatsSource {
     use std::sync::atomic::Ordering::Relaxed;
-    let parts: Vec<_> = cameras
-        .iter()
-        .map(|c| (c.name.clone(), c.stream.status(), c.slot.clone(), c.stats.clone()))
-        .collect();
     let started = std::time::Instant::now();
     Arc::new(move || {
-        let cameras: serde_json::Map<String, serde_json::Value> = parts
+        let cameras: serde_json::Map<String, serde_json::Value> = live
+            .cameras()
             .iter()
-            .map(|(name, stream, slot, stats)| {
+            .map(|c| {
                 let value = serde_json::json!({
-                    "state": stream.state().to_string(),
-                    "reconnects": stream.reconnects.load(Relaxed),
-                    "decoded": stream.decoded.load(Relaxed),
-                    "frames": slot.stats.delivered.load(Relaxed),
-                    "dropped": slot.stats.dropped.load(Relaxed),
-                    "inferred": stats.inferred.load(Relaxed),
-                    "skipped_still": stats.skipped.load(Relaxed),
-                    "events": stats.events.load(Relaxed),
+                    "state": c.stream.state().to_string(),
+                    "reconnects": c.stream.reconnects.load(Relaxed),
+                    "decoded": c.stream.decoded.load(Relaxed),
+                    "frames": c.slot.stats.delivered.load(Relaxed),
+                    "dropped": c.slot.stats.dropped.load(Relaxed),
+                    "inferred": c.stats.inferred.load(Relaxed),
+                    "skipped_still": c.stats.skipped.load(Relaxed),
+                    "events": c.stats.events.load(Relaxed),
                 });
-                (name.to_string(), value)
+                (c.name.to_string(), value)
             })
             .collect();
         serde_json::json!({
@@ -67,71 +79,395 @@ pub struct CameraSummary {
     pub events: u64,
 }
 
+/// How the caller steers a run beyond stopping it.
+#[derive(Default)]
+pub struct Control {
+    /// Each message asks for the config file to be read again and applied.
+    pub reload: Option<UnboundedReceiver<()>>,
+}
+
+/// A model's inference service and what it was loaded from.
+struct LoadedModel {
+    service: Arc<ModelService>,
+    fingerprint: String,
+}
+
+/// A running camera and what it was started from.
+struct Running {
+    camera: Camera,
+    plan: CameraPlan,
+    cancel: CancellationToken,
+}
+
+/// What decides whether a model must be loaded again.
+fn model_fingerprint(model: &ModelPlan, plan: &Plan) -> String {
+    format!("{model:?}|{:?}", plan.runtime)
+}
+
+/// What a camera's pipeline is built from; a change restarts the camera.
+fn pipeline_fingerprint(c: &CameraPlan) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}",
+        c.source, c.decode, c.detect, c.motion, c.track
+    )
+}
+
+/// What its analyzer's rules are built from; a change swaps them live.
+fn rules_fingerprint(c: &CameraPlan) -> String {
+    format!("{:?}|{:?}", c.zones, c.rules)
+}
+
+/// Settings that only a restart applies, by name, with what they were built from.
+fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
+    [
+        ("site", plan.site.clone()),
+        ("box_id", plan.box_id.clone()),
+        ("state_dir", format!("{:?}", plan.state_dir)),
+        ("runtime", format!("{:?}", plan.runtime)),
+        ("mqtt", format!("{:?}", plan.mqtt)),
+        ("outbox", format!("{:?}", plan.outbox)),
+        ("metrics", format!("{:?}", plan.metrics)),
+        (
+            "privacy",
+            format!("{:?}", plan.privacy.face_model.as_ref().map(|m| &m.key)),
+        ),
+    ]
+}
+
+/// The app's running state.
+struct App {
+    /// The plan the box started with (settings outside cameras and models).
+    started: Plan,
+    rt: &'static runtime::Runtime,
+    models: BTreeMap<String, LoadedModel>,
+    cameras: Vec<Running>,
+    outbox: Arc<Outbox>,
+    live: Arc<Live>,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+    /// The snapshot worker's handle; taken at shutdown so the worker ends.
+    snapshots: Option<Snapshots>,
+}
+
+impl App {
+    /// Loads the models `plan`'s cameras use that are not loaded as they are.
+    async fn load_models(&self, plan: &Plan) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
+        let mut loaded = BTreeMap::new();
+        let wanted = plan.cameras.iter().map(|c| &c.detect.model);
+        let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
+        for model in wanted.chain(faces) {
+            if loaded.contains_key(&model.key) {
+                continue;
+            }
+            let fingerprint = model_fingerprint(model, plan);
+            if let Some(old) = self.models.get(&model.key).filter(|m| m.fingerprint == fingerprint) {
+                let service = old.service.clone();
+                loaded.insert(model.key.clone(), LoadedModel { service, fingerprint });
+                continue;
+            }
+            let (model_plan, settings, rt) = (model.clone(), plan.runtime.clone(), self.rt);
+            let detector = tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings)).await??;
+            let service =
+                ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
+            tracing::info!(model = %model.key, "model loaded");
+            loaded.insert(
+                model.key.clone(),
+                LoadedModel {
+                    service: Arc::new(service),
+                    fingerprint,
+                },
+            );
+        }
+        Ok(loaded)
+    }
+
+    fn shared(&self) -> Shared {
+        Shared {
+            models: self
+                .models
+                .iter()
+                .map(|(k, m)| (k.clone(), m.service.clone()))
+                .collect(),
+            outbox: self.outbox.clone(),
+            topics: self.started.mqtt.topics.clone(),
+            snapshots: self
+                .snapshots
+                .clone()
+                .expect("the snapshot worker starts before any camera"),
+        }
+    }
+
+    fn start_camera(&self, plan: &CameraPlan, shared: &Shared) -> anyhow::Result<Running> {
+        let cancel = self.cancel.child_token();
+        let hooks = self.metrics.hooks(&plan.name, &plan.detect.model.key);
+        let camera = Camera::start_with(plan, shared, cancel.clone(), Some(hooks))
+            .with_context(|| format!("cannot start camera `{}`", plan.name))?;
+        Ok(Running {
+            camera,
+            plan: plan.clone(),
+            cancel,
+        })
+    }
+
+    /// Stops cameras and waits for them; their open incidents end in the outbox.
+    async fn stop_cameras(cameras: Vec<Running>) -> Vec<(Arc<str>, Result<(), crate::decode::DecodeError>)> {
+        for running in &cameras {
+            running.cancel.cancel();
+        }
+        let mut results = Vec::new();
+        for running in cameras {
+            let name = running.camera.name.clone();
+            let result = tokio::task::spawn_blocking(move || running.camera.join())
+                .await
+                .unwrap_or(Ok(()));
+            results.push((name, result));
+        }
+        results
+    }
+
+    fn publish_views(&self) {
+        self.live.set_cameras(
+            self.cameras
+                .iter()
+                .map(|r| CameraView {
+                    name: r.camera.name.clone(),
+                    stream: r.camera.stream.status(),
+                    slot: r.camera.slot.clone(),
+                    stats: r.camera.stats.clone(),
+                })
+                .collect(),
+        );
+    }
+
+    /// Reads the config file again and applies what changed. An invalid file
+    /// changes nothing.
+    async fn reload(&mut self) {
+        health::reloading();
+        let path = self.started.path.clone();
+        tracing::info!(config = %path.display(), "reloading the config");
+        let checked = tokio::task::spawn_blocking(move || {
+            let plan = crate::config::load(&path).map_err(|e| e.to_string())?;
+            let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+            if problems.is_empty() {
+                Ok(plan)
+            } else {
+                Err(problems.join("\n"))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
+        let plan = match checked {
+            Ok(plan) => plan,
+            Err(problems) => {
+                for line in problems.lines() {
+                    tracing::error!(problem = %line, "reload: config problem");
+                }
+                tracing::error!(
+                    problems = problems.lines().count(),
+                    "reload refused: the new config is invalid; the running config stays in force"
+                );
+                self.metrics.reload("invalid");
+                health::ready("reload refused (invalid config); running the previous config");
+                return;
+            }
+        };
+        let stale: Vec<&str> = global_fingerprints(&self.started)
+            .into_iter()
+            .zip(global_fingerprints(&plan))
+            .filter(|(old, new)| old.1 != new.1)
+            .map(|(old, _)| old.0)
+            .collect();
+        if !stale.is_empty() {
+            tracing::warn!(
+                settings = %stale.join(", "),
+                "reload: these settings changed but only apply after a restart (systemctl restart watchpost)"
+            );
+        }
+        let models = match self.load_models(&plan).await {
+            Ok(models) => models,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reload refused: a model failed to load; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed (model); running the previous config");
+                return;
+            }
+        };
+        // Which cameras stop, which restart, which get new rules.
+        let mut keep = Vec::new();
+        let mut stop = Vec::new();
+        let (mut restarted, mut swapped, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+        for running in std::mem::take(&mut self.cameras) {
+            match plan.cameras.iter().find(|c| c.name == running.plan.name) {
+                None => {
+                    removed.push(running.plan.name.to_string());
+                    stop.push(running);
+                }
+                Some(new) if pipeline_fingerprint(new) != pipeline_fingerprint(&running.plan) => {
+                    restarted.push(new.name.to_string());
+                    stop.push(running);
+                }
+                Some(_) => keep.push(running),
+            }
+        }
+        Self::stop_cameras(stop).await;
+        self.models = models;
+        let shared = self.shared();
+        let mut cameras = Vec::new();
+        let mut added = Vec::new();
+        for new in &plan.cameras {
+            if let Some(i) = keep.iter().position(|r| r.plan.name == new.name) {
+                let mut running = keep.swap_remove(i);
+                if rules_fingerprint(new) != rules_fingerprint(&running.plan) {
+                    running.camera.update_rules(new.clone());
+                    swapped.push(new.name.to_string());
+                }
+                running.plan = new.clone();
+                cameras.push(running);
+                continue;
+            }
+            if !restarted.iter().any(|n| n.as_str() == &*new.name) {
+                added.push(new.name.to_string());
+            }
+            match self.start_camera(new, &shared) {
+                Ok(running) => cameras.push(running),
+                Err(e) => {
+                    tracing::error!(camera = %new.name, error = %format!("{e:#}"), "reload: camera did not start")
+                }
+            }
+        }
+        self.cameras = cameras;
+        self.publish_views();
+        self.metrics.reload("applied");
+        tracing::info!(
+            added = ?added, removed = ?removed, restarted = ?restarted, rules_replaced = ?swapped,
+            cameras = self.cameras.len(), "config reloaded"
+        );
+        health::ready(&format!("running {} camera(s); config reloaded", self.cameras.len()));
+    }
+
+    fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher) {
+        let views = self.live.cameras();
+        let probes: Vec<Probe<'_>> = self
+            .cameras
+            .iter()
+            .zip(&views)
+            .map(|(r, view)| Probe {
+                view,
+                threads: r.camera.threads_running(),
+                live: r.plan.source.is_live(),
+                stall: r.plan.decode.stall,
+            })
+            .collect();
+        let healthy = watchdog.tick(&probes, publisher.is_running());
+        self.live
+            .healthy
+            .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How long shutdown waits for the broker to take the last alerts.
 const PUBLISH_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs until `cancel` fires or every camera has ended (recordings).
 pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<CameraSummary>> {
+    run_with(plan, cancel, Control::default()).await
+}
+
+/// [`run`], reloading the config when `control` asks.
+pub async fn run_with(
+    plan: Plan,
+    cancel: CancellationToken,
+    mut control: Control,
+) -> anyhow::Result<Vec<CameraSummary>> {
     gstreamer::init().context("cannot initialise GStreamer")?;
     let rt = runtime::init(&plan.runtime)?;
     tracing::info!(library = %rt.library.display(), "ONNX Runtime loaded");
 
-    let mut models = BTreeMap::new();
-    let wanted = plan.cameras.iter().map(|c| &c.detect.model);
-    let wanted = wanted.chain(plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots()));
-    for model in wanted {
-        if models.contains_key(&model.key) {
-            continue;
-        }
-        let (model_plan, settings) = (model.clone(), plan.runtime.clone());
-        let detector = tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings)).await??;
-        let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
-        models.insert(model.key.clone(), Arc::new(service));
-    }
-
     let outbox = Arc::new(Outbox::open(&plan.outbox)?);
     let (pending, _) = outbox.depth()?;
     tracing::info!(outbox = %outbox.path().display(), pending, "outbox open");
-    let faces = plan
+    let live = Arc::new(Live::new(outbox.clone()));
+    let metrics = Arc::new(Metrics::new(live.clone()));
+    let mut app = App {
+        started: plan,
+        rt,
+        models: BTreeMap::new(),
+        cameras: Vec::new(),
+        outbox: outbox.clone(),
+        live: live.clone(),
+        metrics: metrics.clone(),
+        cancel: cancel.clone(),
+        snapshots: None,
+    };
+    app.models = app.load_models(&app.started).await?;
+    // The face model serves the snapshot worker for the box's life; a reload
+    // that changes `[privacy]` applies after a restart.
+    let faces = app
+        .started
         .privacy
         .face_model
         .as_ref()
-        .and_then(|m| models.get(&m.key))
-        .map(|s| &**s);
-    let (snapshots, snapshot_worker) = Snapshots::spawn(faces, outbox.clone(), plan.mqtt.topics.clone())?;
-    let shared = Shared {
-        models,
-        outbox: outbox.clone(),
-        topics: plan.mqtt.topics.clone(),
-        snapshots,
-    };
-    let mut cameras = Vec::new();
-    for camera in &plan.cameras {
-        let started = Camera::start(camera, &shared, cancel.clone());
-        cameras.push(started.with_context(|| format!("cannot start camera `{}`", camera.name))?);
-    }
-    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox, camera_stats(&cameras))?;
-    tracing::info!(site = %plan.site, box_id = %plan.box_id, cameras = cameras.len(), "watchpost running");
+        .and_then(|m| app.models.get(&m.key))
+        .map(|m| m.service.clone());
+    let (snapshots, snapshot_worker) =
+        Snapshots::spawn(faces.as_deref(), outbox.clone(), app.started.mqtt.topics.clone())?;
+    app.snapshots = Some(snapshots);
 
+    if let Some(addr) = app.started.metrics.listen {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                tracing::info!(listen = %addr, "metrics at http://{addr}/metrics");
+                tokio::spawn(metrics::serve(listener, metrics.clone(), cancel.clone()));
+            }
+            // Metrics are for people; the cameras and alerts run without them.
+            Err(e) => tracing::error!(listen = %addr, error = %e, "metrics: cannot listen; running without metrics"),
+        }
+    }
+
+    let shared = app.shared();
+    for camera in &app.started.cameras {
+        let running = app.start_camera(camera, &shared)?;
+        app.cameras.push(running);
+    }
+    app.publish_views();
+    let publisher = Publisher::spawn(app.started.mqtt.clone(), outbox, camera_stats(live.clone()))?;
+    let _ = live.publisher.set(publisher.status());
+    let (site, box_id) = (&app.started.site, &app.started.box_id);
+    tracing::info!(site = %site, box_id = %box_id, cameras = app.cameras.len(), "watchpost running");
+    health::ready(&format!("running {} camera(s)", app.cameras.len()));
+
+    let mut watchdog = Watchdog::from_env();
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(Duration::from_millis(200)) => {
-                if cameras.iter().all(Camera::is_finished) {
+            asked = next_reload(&mut control.reload) => {
+                if asked {
+                    app.reload().await;
+                } else {
+                    control.reload = None;
+                }
+            }
+            _ = tick.tick() => {
+                app.watch(&mut watchdog, &publisher);
+                if app.cameras.iter().all(|r| r.camera.is_finished()) {
                     break;
                 }
             }
         }
     }
+    health::stopping();
     cancel.cancel();
     let mut failed = Vec::new();
     let mut summary = Vec::new();
-    for camera in cameras {
+    let cameras = std::mem::take(&mut app.cameras);
+    let counts: Vec<_> = cameras
+        .iter()
+        .map(|r| (r.camera.slot.clone(), r.camera.stats.clone()))
+        .collect();
+    for ((name, result), (slot, stats)) in App::stop_cameras(cameras).await.into_iter().zip(counts) {
         use std::sync::atomic::Ordering::Relaxed;
-        let name = camera.name.clone();
-        let stats = camera.stats.clone();
-        let slot = camera.slot.clone();
-        let result = tokio::task::spawn_blocking(move || camera.join()).await?;
         if let Err(e) = result {
             failed.push(format!("{name}: {e}"));
         }
@@ -144,6 +480,7 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<Ca
         });
     }
     // The last snapshots reach the outbox before the publisher's final round.
+    app.snapshots = None;
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || snapshot_worker.join()).await;
     publisher.shutdown(PUBLISH_GRACE).await;
@@ -152,5 +489,14 @@ pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<Ca
         Ok(summary)
     } else {
         anyhow::bail!("cameras failed: {}", failed.join("; "))
+    }
+}
+
+/// The next reload request: true for one, false once nobody can ask any
+/// more; pending forever without a channel.
+async fn next_reload(reload: &mut Option<UnboundedReceiver<()>>) -> bool {
+    match reload {
+        Some(rx) => rx.recv().await.is_some(),
+        None => std::future::pending().await,
     }
 }

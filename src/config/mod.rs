@@ -9,6 +9,7 @@
 
 pub mod de;
 pub mod diag;
+pub mod effective;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,6 +21,7 @@ use toml::Spanned;
 
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
 use crate::app::camera::{self as camera, CameraPlan};
+use crate::app::metrics::{self, MetricsConfig, MetricsPlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{LabelId, LabelMap, ModelConfig, ModelPlan, check_model};
 use crate::publish::{MqttConfig, MqttPlan, OutboxConfig, OutboxPlan, mqtt, outbox};
@@ -34,6 +36,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "runtime",
     "mqtt",
     "outbox",
+    "metrics",
     "models",
     "privacy",
     "cameras",
@@ -68,6 +71,7 @@ pub struct Plan {
     pub runtime: RuntimeConfig,
     pub mqtt: MqttPlan,
     pub outbox: OutboxPlan,
+    pub metrics: MetricsPlan,
     pub models: BTreeMap<String, Arc<ModelPlan>>,
     pub privacy: PrivacyPlan,
     pub cameras: Vec<CameraPlan>,
@@ -266,6 +270,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
     let mut runtime = Some(RuntimeConfig::default());
     let mut mqtt_config = Some(MqttConfig::default());
     let mut outbox_config = Some(OutboxConfig::default());
+    let mut metrics_config = Some(MetricsConfig::default());
     let mut state_dir = Some(PathBuf::from(DEFAULT_STATE_DIR));
     let mut models = BTreeMap::new();
     let mut model_names = Vec::new();
@@ -285,6 +290,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
             "mqtt" => mqtt_config = from_node(&file, node, ctx.diags),
             "outbox" => outbox_config = from_node(&file, node, ctx.diags),
             "privacy" => privacy_config = from_node(&file, node, ctx.diags),
+            "metrics" => metrics_config = from_node(&file, node, ctx.diags),
             "state_dir" => {
                 state_dir = from_node::<Spanned<PathBuf>>(&file, node, ctx.diags).and_then(|dir| {
                     let path = ctx.resolve(dir.get_ref());
@@ -374,6 +380,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         (Some(o), Some(dir)) => outbox::check(o, dir, &mut ctx),
         _ => None,
     };
+    let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
     Some(Plan {
         path: path.to_path_buf(),
         site: site?,
@@ -382,6 +389,7 @@ fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Plan
         runtime: runtime?,
         mqtt: mqtt?,
         outbox: outbox?,
+        metrics: metrics?,
         models,
         privacy: privacy?,
         cameras,

@@ -101,6 +101,11 @@ impl Publisher {
         self.status.clone()
     }
 
+    /// Whether both tasks still run (the service watchdog checks it).
+    pub fn is_running(&self) -> bool {
+        !self.delivery.is_finished() && !self.link.is_finished()
+    }
+
     /// Delivers what the outbox holds while the broker is reachable, marks
     /// the box offline and disconnects, waiting at most `grace`. Whatever is
     /// not acknowledged by then stays in the outbox for the next start.

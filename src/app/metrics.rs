@@ -1,0 +1,444 @@
+//! Metrics: the `[metrics]` table and a Prometheus (OpenMetrics text) endpoint
+//! on a loopback address, for the box's own monitoring.
+//!
+//! Camera, outbox and link figures are read from the running parts at scrape
+//! time (the counters the stages already keep), so a scrape never touches a
+//! camera's threads and a camera never waits for a scrape. Only two things are
+//! recorded as they happen: inference latency and incidents by rule, through
+//! [`AnalysisHooks`] handed to each camera's analyzer.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+use toml::Spanned;
+
+use super::camera::CameraStats;
+use crate::config::Ctx;
+use crate::decode::{CameraState, FrameSlot, StreamStatus};
+use crate::publish::{Outbox, PublisherStatus};
+
+/// `[metrics]`: where the Prometheus endpoint listens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve metrics at all (default true).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// Address and port of the endpoint, e.g. "127.0.0.1:9464". Keep it on
+    /// loopback unless a firewall guards the port: metrics name the cameras.
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+}
+
+/// The default address of the endpoint.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+
+fn default_enabled() -> bool {
+    true
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, DEFAULT_LISTEN.to_string())
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: default_enabled(),
+            listen: default_listen(),
+        }
+    }
+}
+
+/// A checked `[metrics]` table: `None` when metrics are off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsPlan {
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsPlan {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().ok(),
+        }
+    }
+}
+
+/// Checks `[metrics]`.
+pub fn check(config: &MetricsConfig, ctx: &mut Ctx<'_>) -> Option<MetricsPlan> {
+    let text = config.listen.get_ref();
+    match text.parse::<SocketAddr>() {
+        Ok(addr) if addr.port() == 0 => {
+            ctx.error(
+                config.listen.span(),
+                format!("`metrics.listen` is `{text}`, which has no port; use e.g. \"{DEFAULT_LISTEN}\""),
+            );
+            None
+        }
+        Ok(addr) => Some(MetricsPlan {
+            listen: config.enabled.then_some(addr),
+        }),
+        Err(_) => {
+            ctx.error(
+                config.listen.span(),
+                format!(
+                    "`metrics.listen` is `{text}`, not an IP address and port; use e.g. \"{DEFAULT_LISTEN}\" (host names are not looked up)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Label set of the families recorded as they happen.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// What one camera's analyzer records: inference latency of its model and
+/// the incidents its rules raise.
+#[derive(Clone, Debug)]
+pub struct AnalysisHooks {
+    pub camera: Arc<str>,
+    /// Seconds per `detect` call (the wait for the model's batch included).
+    pub inference: Histogram,
+    pub incidents: Family<Labels, Counter>,
+}
+
+impl AnalysisHooks {
+    /// Counts one incident raised by `rule`.
+    pub fn incident(&self, rule: &str) {
+        self.incidents
+            .get_or_create(&vec![("camera", self.camera.to_string()), ("rule", rule.to_string())])
+            .inc();
+    }
+}
+
+/// What a scrape reads about one running camera.
+#[derive(Clone)]
+pub struct CameraView {
+    pub name: Arc<str>,
+    pub stream: Arc<StreamStatus>,
+    pub slot: Arc<FrameSlot>,
+    pub stats: Arc<CameraStats>,
+}
+
+/// The running parts a scrape reads; the app replaces the camera list on reload.
+pub struct Live {
+    pub cameras: RwLock<Vec<CameraView>>,
+    pub outbox: Arc<Outbox>,
+    pub publisher: OnceLock<Arc<PublisherStatus>>,
+    /// 1 while the watchdog check finds every part alive.
+    pub healthy: AtomicU64,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    pub fn new(outbox: Arc<Outbox>) -> Self {
+        Self {
+            cameras: RwLock::new(Vec::new()),
+            outbox,
+            publisher: OnceLock::new(),
+            healthy: AtomicU64::new(1),
+        }
+    }
+
+    pub fn cameras(&self) -> Vec<CameraView> {
+        self.cameras.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_cameras(&self, cameras: Vec<CameraView>) {
+        *self.cameras.write().unwrap_or_else(|p| p.into_inner()) = cameras;
+    }
+}
+
+const STATES: [CameraState; 5] = [
+    CameraState::Connecting,
+    CameraState::Streaming,
+    CameraState::Backoff,
+    CameraState::Failed,
+    CameraState::Stopped,
+];
+
+/// Reads the live figures at scrape time.
+#[derive(Debug)]
+struct LiveCollector(Arc<Live>);
+
+type CameraCounter = (&'static str, &'static str, fn(&CameraView) -> u64);
+
+const CAMERA_COUNTERS: &[CameraCounter] = &[
+    (
+        "watchpost_camera_frames_decoded",
+        "Frames out of the camera's decoder, before rate limiting",
+        |c| c.stream.decoded.load(Relaxed),
+    ),
+    (
+        "watchpost_camera_frames_in",
+        "Frames handed to the camera's detect stage (after rate limiting)",
+        |c| c.slot.stats.delivered.load(Relaxed),
+    ),
+    ("watchpost_camera_frames_inferred", "Frames the detector ran on", |c| {
+        c.stats.inferred.load(Relaxed)
+    }),
+    (
+        "watchpost_camera_frames_skipped",
+        "Frames the motion gate let pass without inference",
+        |c| c.stats.skipped.load(Relaxed),
+    ),
+    (
+        "watchpost_camera_frames_dropped",
+        "Frames replaced by a newer one before the detect stage took them",
+        |c| c.slot.stats.dropped.load(Relaxed),
+    ),
+    (
+        "watchpost_camera_reconnects",
+        "Pipeline rebuilds after the camera failed, stalled or ended",
+        |c| c.stream.reconnects.load(Relaxed),
+    ),
+    (
+        "watchpost_camera_events",
+        "Incident events (start, update, end) the camera raised",
+        |c| c.stats.events.load(Relaxed),
+    ),
+];
+
+impl Collector for LiveCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let live = &self.0;
+        let cameras = live.cameras();
+        for (name, help, read) in CAMERA_COUNTERS {
+            let probe = ConstCounter::new(0u64);
+            let mut family = encoder.encode_descriptor(name, help, None, probe.metric_type())?;
+            for camera in &cameras {
+                let labels = [("camera", &*camera.name)];
+                ConstCounter::new(read(camera)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let probe = ConstGauge::new(0i64);
+            let mut family = encoder.encode_descriptor(
+                "watchpost_camera_state",
+                "1 for the camera's current state (connecting, streaming, backoff, failed, stopped), else 0",
+                None,
+                probe.metric_type(),
+            )?;
+            for camera in &cameras {
+                let now = camera.stream.state();
+                for state in STATES {
+                    let labels = [("camera", camera.name.to_string()), ("state", state.to_string())];
+                    ConstGauge::new(i64::from(now == state)).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        let (depth, oldest) = match live.outbox.depth() {
+            Ok((depth, oldest)) => (depth as i64, oldest.unwrap_or(0) as i64),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read the outbox depth");
+                (-1, -1)
+            }
+        };
+        let gauges: [(&str, &str, i64); 4] = [
+            (
+                "watchpost_outbox_depth",
+                "Incident events in the outbox waiting for the broker's PUBACK",
+                depth,
+            ),
+            (
+                "watchpost_outbox_oldest_age_seconds",
+                "Age of the oldest undelivered event (0 when the outbox is empty)",
+                oldest,
+            ),
+            (
+                "watchpost_mqtt_connected",
+                "1 while the MQTT link is up",
+                live.publisher.get().map_or(0, |p| i64::from(p.connected.load(Relaxed))),
+            ),
+            (
+                "watchpost_healthy",
+                "1 while the watchdog check finds every camera thread and the publisher alive",
+                live.healthy.load(Relaxed) as i64,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let counters: [(&str, &str, u64); 3] = [
+            (
+                "watchpost_outbox_delivered",
+                "Events the broker acknowledged",
+                live.outbox.stats.delivered.load(Relaxed),
+            ),
+            (
+                "watchpost_outbox_dropped",
+                "Events dropped because the outbox was full or too old",
+                live.outbox.stats.dropped.load(Relaxed),
+            ),
+            (
+                "watchpost_outbox_quarantined",
+                "Records that could not be read back and were set aside",
+                live.outbox.stats.quarantined.load(Relaxed),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every metric of the box.
+pub struct Metrics {
+    registry: Registry,
+    inference: Family<Labels, Histogram, fn() -> Histogram>,
+    incidents: Family<Labels, Counter>,
+    reloads: Family<Labels, Counter>,
+    scrapes: Arc<AtomicU64>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+impl Metrics {
+    pub fn new(live: Arc<Live>) -> Self {
+        let mut registry = Registry::default();
+        let inference: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let incidents = Family::<Labels, Counter>::default();
+        let reloads = Family::<Labels, Counter>::default();
+        registry.register(
+            "watchpost_inference_seconds",
+            "Time from handing a frame to its model to having its detections, per model and camera",
+            inference.clone(),
+        );
+        registry.register(
+            "watchpost_incidents",
+            "Incidents raised (start events), by camera and rule",
+            incidents.clone(),
+        );
+        registry.register(
+            "watchpost_reloads",
+            "Config reloads asked for by SIGHUP, by result (applied, invalid, failed)",
+            reloads.clone(),
+        );
+        registry.register_collector(Box::new(LiveCollector(live)));
+        Self {
+            registry,
+            inference,
+            incidents,
+            reloads,
+            scrapes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The hooks for one camera's analyzer.
+    pub fn hooks(&self, camera: &Arc<str>, model: &str) -> AnalysisHooks {
+        let labels = vec![("model", model.to_string()), ("camera", camera.to_string())];
+        AnalysisHooks {
+            camera: camera.clone(),
+            inference: self.inference.get_or_create_owned(&labels),
+            incidents: self.incidents.clone(),
+        }
+    }
+
+    pub fn reload(&self, result: &'static str) {
+        self.reloads.get_or_create(&vec![("result", result.to_string())]).inc();
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::warn!(error = %e, "metrics: cannot encode");
+        }
+        text
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("scrapes", &self.scrapes.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves `GET /metrics` until `cancel` fires. One task per connection; a
+/// failed connection is logged at debug level and forgotten.
+pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cancel: CancellationToken) {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Method, Response, StatusCode};
+
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let metrics = metrics.clone();
+                async move {
+                    let (status, kind, body) = match (request.method(), request.uri().path()) {
+                        (&Method::GET, "/metrics") => {
+                            metrics.scrapes.fetch_add(1, Relaxed);
+                            (
+                                StatusCode::OK,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                metrics.render(),
+                            )
+                        }
+                        (&Method::GET, "/") => (
+                            StatusCode::OK,
+                            "text/plain; charset=utf-8",
+                            "watchpost: metrics at /metrics\n".to_string(),
+                        ),
+                        _ => (
+                            StatusCode::NOT_FOUND,
+                            "text/plain; charset=utf-8",
+                            "not found; metrics are at GET /metrics\n".to_string(),
+                        ),
+                    };
+                    let mut response = Response::new(Full::new(Bytes::from(body)));
+                    *response.status_mut() = status;
+                    response.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static(kind),
+                    );
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                tracing::debug!(error = %e, "metrics: connection ended with an error");
+            }
+        });
+    }
+}

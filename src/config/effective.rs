@@ -1,0 +1,175 @@
+//! The effective config (`watchpost run --print-config`): the operator's file
+//! with every default the checked [`Plan`] used written in and secrets masked
+//! — what the box would really run. Paths stay as written (relative ones are
+//! relative to the config file's folder).
+//!
+//! Keys the file sets are kept as written (the plan agrees with them, or the
+//! file would not have passed its check); missing keys are filled in from the
+//! plan. Zones and rules are shown as written. Passwords and credentials in
+//! camera URLs never appear.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::Plan;
+use crate::decode::DecoderChoice;
+use crate::source::SourceKind;
+
+const MASK: &str = "********";
+
+/// The effective config of a checked file, as TOML.
+pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
+    let mut root: Table = toml::from_str(text)?;
+    fill(&mut root, "state_dir", path(&plan.state_dir));
+
+    let runtime = table(&mut root, "runtime");
+    if let Some(lib) = &plan.runtime.onnxruntime {
+        runtime.insert("onnxruntime".into(), path(lib));
+    }
+    fill(runtime, "intra_threads", int(plan.runtime.intra_threads as u64));
+    fill(runtime, "inter_threads", int(plan.runtime.inter_threads as u64));
+    let providers = plan.runtime.providers.iter().map(|p| Value::String(p.to_string()));
+    fill(runtime, "providers", Value::Array(providers.collect()));
+
+    let mqtt = table(&mut root, "mqtt");
+    fill(mqtt, "url", Value::String(plan.mqtt.url.clone()));
+    fill(mqtt, "client_id", Value::String(plan.mqtt.client_id.clone()));
+    fill(mqtt, "keep_alive_secs", int(plan.mqtt.keep_alive.as_secs()));
+    let prefix = plan.mqtt.topics.availability();
+    let prefix = prefix.strip_suffix("/availability").unwrap_or(&prefix);
+    fill(mqtt, "topic_prefix", Value::String(prefix.to_string()));
+    fill(mqtt, "retry_max_secs", int(plan.mqtt.retry_max.as_secs()));
+    fill(mqtt, "stats_interval_secs", int(plan.mqtt.stats_interval.as_secs()));
+    if mqtt.contains_key("password") {
+        mqtt.insert("password".into(), Value::String(MASK.into()));
+    }
+
+    let outbox = table(&mut root, "outbox");
+    fill(outbox, "max_events", int(plan.outbox.max_events));
+    fill(outbox, "max_age_hours", int(plan.outbox.max_age.as_secs() / 3600));
+
+    let metrics = table(&mut root, "metrics");
+    fill(metrics, "enabled", Value::Boolean(plan.metrics.listen.is_some()));
+    if let Some(addr) = plan.metrics.listen {
+        fill(metrics, "listen", Value::String(addr.to_string()));
+    } else {
+        fill(
+            metrics,
+            "listen",
+            Value::String(crate::app::metrics::DEFAULT_LISTEN.into()),
+        );
+    }
+
+    if let Some(Value::Table(models)) = root.get_mut("models") {
+        for (name, model) in plan.models.iter() {
+            let Some(Value::Table(t)) = models.get_mut(name) else {
+                continue;
+            };
+            fill(t, "confidence", float(plan_f32(model.confidence)));
+            fill(t, "nms_iou", float(plan_f32(model.nms_iou)));
+            fill(t, "max_batch", int(model.batch.max_size as u64));
+            fill(t, "max_wait_ms", int(model.batch.max_wait.as_millis() as u64));
+        }
+    }
+
+    if let Some(Value::Array(cameras)) = root.get_mut("cameras") {
+        for camera in cameras.iter_mut() {
+            let Value::Table(t) = camera else { continue };
+            let name = t.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let Some(c) = plan.cameras.iter().find(|c| *c.name == name) else {
+                continue;
+            };
+            let source = table(t, "source");
+            // A camera URL as logs show it: any password masked.
+            if !matches!(c.source.kind, SourceKind::File(_)) {
+                source.insert("url".into(), Value::String(c.source.display.clone()));
+            }
+            if source.contains_key("password") {
+                source.insert("password".into(), Value::String(MASK.into()));
+            }
+            fill(source, "loop", Value::Boolean(c.source.loop_playback));
+            fill(source, "realtime", Value::Boolean(c.source.realtime));
+            fill(source, "latency_ms", int(u64::from(c.source.latency_ms)));
+
+            let decode = table(t, "decode");
+            let decoder = match &c.decode.decoder {
+                DecoderChoice::Auto => "auto",
+                DecoderChoice::Software => "software",
+                DecoderChoice::Element(name) => name.as_str(),
+            };
+            fill(decode, "decoder", Value::String(decoder.to_string()));
+            fill(decode, "stall_secs", int(c.decode.stall.as_secs()));
+            fill(decode, "retry_initial_secs", int(c.decode.retry_initial.as_secs()));
+            fill(decode, "retry_max_secs", int(c.decode.retry_max.as_secs()));
+            fill(
+                decode,
+                "snapshot_max_width",
+                int(u64::from(c.decode.snapshot_max_width)),
+            );
+            fill(decode, "snapshot_quality", int(u64::from(c.decode.snapshot_quality)));
+            fill(
+                decode,
+                "snapshot_max_kb",
+                int(c.decode.snapshot_max_bytes as u64 / 1024),
+            );
+
+            let detect = table(t, "detect");
+            fill(detect, "fps", int(u64::from(c.detect.fps)));
+
+            let motion = table(t, "motion");
+            fill(motion, "enabled", Value::Boolean(c.motion.enabled));
+            fill(motion, "pixel_threshold", int(u64::from(c.motion.pixel_threshold)));
+            fill(motion, "min_area", float(plan_f32(c.motion.min_area)));
+            fill(motion, "while_tracking", Value::Boolean(c.motion.while_tracking));
+            fill(motion, "refresh_secs", float(c.motion.refresh.as_secs_f64()));
+
+            let track = table(t, "track");
+            fill(track, "high_score", float(plan_f32(c.track.high_score)));
+            fill(track, "low_score", float(plan_f32(c.track.low_score)));
+            fill(track, "iou", float(plan_f32(c.track.iou)));
+            fill(track, "low_iou", float(plan_f32(c.track.low_iou)));
+            fill(track, "min_hits", int(u64::from(c.track.min_hits)));
+            fill(track, "max_lost_secs", float(c.track.max_lost.as_secs_f64()));
+            fill(track, "stationary_move", float(plan_f32(c.track.stationary_move)));
+            fill(track, "stationary_secs", float(c.track.stationary_after.as_secs_f64()));
+        }
+    }
+    Ok(format!(
+        "# Effective config of {}: the file with every default filled in.\n{}",
+        plan.path.display(),
+        toml::to_string(&root).unwrap_or_default()
+    ))
+}
+
+/// The sub-table `key` of `t`, created when missing.
+fn table<'a>(t: &'a mut Table, key: &str) -> &'a mut Table {
+    if !matches!(t.get(key), Some(Value::Table(_))) {
+        t.insert(key.into(), Value::Table(Table::new()));
+    }
+    match t.get_mut(key) {
+        Some(Value::Table(inner)) => inner,
+        _ => unreachable!("inserted above"),
+    }
+}
+
+fn fill(t: &mut Table, key: &str, value: Value) {
+    t.entry(key.to_string()).or_insert(value);
+}
+
+fn int(v: u64) -> Value {
+    Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+fn float(v: f64) -> Value {
+    Value::Float(v)
+}
+
+/// An f32 as the short decimal an operator wrote (0.45, not 0.449999988).
+fn plan_f32(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(f64::from(v))
+}
+
+fn path(p: &Path) -> Value {
+    Value::String(p.display().to_string())
+}

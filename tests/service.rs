@@ -1,0 +1,442 @@
+//! `watchpost run` as systemd runs it, without systemd: the test owns the
+//! `$NOTIFY_SOCKET` (a unix datagram socket) and reads READY, STATUS and
+//! WATCHDOG messages; it sends SIGHUP and SIGTERM as `systemctl reload` and
+//! `systemctl stop` would; and it reads the box's counters by scraping the
+//! metrics endpoint. Every assertion is on messages, counters and states;
+//! deadlines are only guards.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Broker, Subscriber, free_port, manifest, media, wait_for, watchpost};
+
+const GUARD: Duration = Duration::from_secs(60);
+
+/// One camera table: a looping, real-time sample clip and one rule.
+fn camera(name: &str, zone: &str, polygon: &str, rule: &str, min_secs: f32) -> String {
+    format!(
+        r#"
+[[cameras]]
+name = "{name}"
+
+[cameras.source]
+url = "{clip}"
+loop = true
+realtime = true
+
+[cameras.detect]
+model = "coco"
+fps = 5
+
+[[cameras.zones]]
+name = "{zone}"
+polygon = {polygon}
+
+[[cameras.rules]]
+name = "{rule}"
+kind = "intrusion"
+zone = "{zone}"
+labels = ["person"]
+min_secs = {min_secs}
+end_after_secs = 1.0
+"#,
+        clip = media("vtest.avi").display(),
+    )
+}
+
+const LAWN: &str = "[[0.70, 0.58], [1.0, 0.58], [1.0, 0.80], [0.70, 0.80]]";
+const WHOLE_FRAME: &str = "[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]";
+
+fn header(mqtt_port: u16, metrics_port: u16, state: &Path) -> String {
+    format!(
+        r#"site = "test-site"
+box_id = "box-{mqtt_port}"
+state_dir = "{state}"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{mqtt_port}"
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
+[models.coco]
+manifest = "{manifest}"
+"#,
+        state = state.display(),
+        manifest = manifest().display(),
+    )
+}
+
+/// A running `watchpost run`, its log and its systemd messages.
+struct Service {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    notes: Arc<Mutex<Vec<String>>>,
+    metrics_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn start(config: &Path, metrics_port: u16, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket_path = dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&socket_path).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let notes = Arc::new(Mutex::new(Vec::new()));
+        {
+            let notes = notes.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match socket.recv(&mut buf) {
+                        Ok(n) => {
+                            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                            notes.lock().unwrap().extend(text.lines().map(str::to_string));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+        let mut cmd = watchpost();
+        cmd.args(["run", "--config", config.to_str().unwrap()])
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env_remove("WATCHDOG_PID")
+            .env_remove("WATCHDOG_USEC")
+            .env("WATCHPOST_LOG", "info,ort=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        {
+            let log = log.clone();
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self {
+            child,
+            log,
+            notes,
+            metrics_port,
+            _dir: dir,
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.notes.lock().unwrap().clone()
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    fn wait_ready(&self) {
+        let ready = wait_for(GUARD, || self.notes().iter().any(|n| n == "READY=1"));
+        assert!(ready, "no READY=1 arrived; log:\n{}", self.log());
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// The metrics endpoint, parsed: `name{labels}` → value.
+    fn scrape(&self) -> BTreeMap<String, f64> {
+        scrape(self.metrics_port).unwrap_or_default()
+    }
+
+    fn metric(&self, key: &str) -> f64 {
+        self.scrape().get(key).copied().unwrap_or(0.0)
+    }
+
+    fn wait_exit(&mut self) -> i32 {
+        let mut code = None;
+        wait_for(GUARD, || {
+            code = self.child.try_wait().unwrap().map(|s| s.code().unwrap_or(-1));
+            code.is_some()
+        });
+        code.unwrap_or_else(|| panic!("watchpost did not stop; log:\n{}", self.log()))
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET /metrics, parsed into `name{labels}` → value.
+fn scrape(port: u16) -> Option<BTreeMap<String, f64>> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    let mut values = BTreeMap::new();
+    for line in body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let (key, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad metrics line `{line}`"));
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in `{line}`"));
+        values.insert(key.to_string(), value);
+    }
+    Some(values)
+}
+
+fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn ready_then_watchdog_pings_and_the_pings_stop_when_a_detect_thread_hangs() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let text = header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let config = write_config(dir.path(), "watchpost.toml", &text);
+    // Test hook: the detect thread hangs after 15 frames (docs/install.md).
+    let service = Service::start(
+        &config,
+        metrics_port,
+        &[
+            ("WATCHDOG_USEC", "2000000"),
+            ("WATCHPOST_TEST_WEDGE_DETECT", "walkway:15"),
+        ],
+    );
+    service.wait_ready();
+    let status = service.notes().iter().find(|n| n.starts_with("STATUS=")).cloned();
+    assert_eq!(status.as_deref(), Some("STATUS=running 1 camera(s)"));
+    let pinged = wait_for(GUARD, || service.notes().iter().any(|n| n == "WATCHDOG=1"));
+    assert!(pinged, "no WATCHDOG=1; log:\n{}", service.log());
+
+    let wedged = |notes: &[String]| notes.iter().position(|n| n.starts_with("STATUS=wedged"));
+    assert!(
+        wait_for(GUARD, || wedged(&service.notes()).is_some()),
+        "the hang was not noticed; notes: {:?}\nlog:\n{}",
+        service.notes(),
+        service.log()
+    );
+    let notes = service.notes();
+    let at = wedged(&notes).unwrap();
+    assert!(
+        notes[at].contains("camera `walkway`: the detect thread took no frame"),
+        "{}",
+        notes[at]
+    );
+    assert!(notes[..at].iter().any(|n| n == "WATCHDOG=1"));
+    // Three ping periods (1 s each) pass without a ping.
+    std::thread::sleep(Duration::from_secs(3));
+    let after: Vec<_> = service.notes()[at..].to_vec();
+    assert!(!after.iter().any(|n| n == "WATCHDOG=1"), "pings went on: {after:?}");
+    assert_eq!(service.metric("watchpost_healthy"), 0.0);
+}
+
+#[test]
+fn sighup_applies_a_changed_rule_and_leaves_the_unchanged_camera_streaming() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let lobby = camera("lobby", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let before = header(broker.port, metrics_port, dir.path())
+        + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4)
+        + &lobby;
+    let config = write_config(dir.path(), "watchpost.toml", &before);
+    let mut service = Service::start(&config, metrics_port, &[]);
+    service.wait_ready();
+    let frames = r#"watchpost_camera_frames_in_total{camera="lobby"}"#;
+    assert!(wait_for(GUARD, || service.metric(frames) >= 5.0), "{}", service.log());
+
+    // The parsed endpoint has every family the issue asks for.
+    let m = service.scrape();
+    for key in [
+        r#"watchpost_camera_frames_decoded_total{camera="lobby"}"#,
+        r#"watchpost_camera_frames_inferred_total{camera="lobby"}"#,
+        r#"watchpost_camera_frames_dropped_total{camera="lobby"}"#,
+        r#"watchpost_camera_reconnects_total{camera="lobby"}"#,
+        r#"watchpost_camera_state{camera="lobby",state="streaming"}"#,
+        r#"watchpost_camera_state{camera="lobby",state="backoff"}"#,
+        r#"watchpost_inference_seconds_count{model="coco",camera="lobby"}"#,
+        r#"watchpost_inference_seconds_bucket{le="+Inf",model="coco",camera="lobby"}"#,
+        "watchpost_outbox_depth",
+        "watchpost_outbox_oldest_age_seconds",
+        "watchpost_mqtt_connected",
+        "watchpost_healthy",
+    ] {
+        assert!(m.contains_key(key), "`{key}` is missing from:\n{m:#?}");
+    }
+    assert_eq!(m[r#"watchpost_camera_state{camera="lobby",state="streaming"}"#], 1.0);
+    assert_eq!(m[r#"watchpost_camera_state{camera="lobby",state="backoff"}"#], 0.0);
+    assert_eq!(m["watchpost_healthy"], 1.0);
+
+    // The walkway's rule now covers the whole frame under a new name.
+    let after = header(broker.port, metrics_port, dir.path())
+        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2)
+        + &lobby;
+    std::fs::write(&config, after).unwrap();
+    let frames_before = service.metric(frames);
+    service.signal("HUP");
+    let applied = r#"watchpost_reloads_total{result="applied"}"#;
+    assert!(wait_for(GUARD, || service.metric(applied) == 1.0), "{}", service.log());
+    let frames_at_reload = service.metric(frames);
+    let new_rule = r#"watchpost_incidents_total{camera="walkway",rule="anyone-anywhere"}"#;
+    assert!(
+        wait_for(GUARD, || service.metric(new_rule) >= 1.0),
+        "the new rule raised nothing; log:\n{}",
+        service.log()
+    );
+    // The lobby was never restarted: its counter only went up, and still does.
+    assert!(
+        frames_at_reload >= frames_before,
+        "{frames_at_reload} < {frames_before}"
+    );
+    assert!(wait_for(GUARD, || service.metric(frames) > frames_at_reload));
+    let m = service.scrape();
+    assert_eq!(m[r#"watchpost_camera_reconnects_total{camera="lobby"}"#], 0.0);
+    assert_eq!(m[r#"watchpost_camera_state{camera="lobby",state="streaming"}"#], 1.0);
+    let log = service.log();
+    assert!(log.contains("rules and zones replaced"), "{log}");
+    assert!(log.contains(r#"rules_replaced=["walkway"]"#), "{log}");
+    assert!(log.contains("restarted=[]"), "{log}");
+    let readies = service.notes().iter().filter(|n| *n == "READY=1").count();
+    assert!(readies >= 2, "READY=1 after the reload: {:?}", service.notes());
+    assert!(service.notes().iter().any(|n| n == "RELOADING=1"));
+
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(), 0, "{}", service.log());
+}
+
+#[test]
+fn sighup_with_an_invalid_config_keeps_the_running_one() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let text = header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let config = write_config(dir.path(), "watchpost.toml", &text);
+    let mut service = Service::start(&config, metrics_port, &[]);
+    service.wait_ready();
+    let frames = r#"watchpost_camera_frames_in_total{camera="walkway"}"#;
+    assert!(wait_for(GUARD, || service.metric(frames) >= 3.0), "{}", service.log());
+
+    let broken = text
+        .replace("fps = 5", "fps = 500")
+        .replace("labels = [\"person\"]", "labels = [\"persn\"]");
+    std::fs::write(&config, broken).unwrap();
+    service.signal("HUP");
+    let invalid = r#"watchpost_reloads_total{result="invalid"}"#;
+    assert!(wait_for(GUARD, || service.metric(invalid) == 1.0), "{}", service.log());
+    let at_refusal = service.metric(frames);
+    assert!(wait_for(GUARD, || service.metric(frames) > at_refusal));
+    let log = service.log();
+    assert!(log.contains("reload refused: the new config is invalid"), "{log}");
+    assert!(log.contains("`detect.fps` is 500, out of range"), "{log}");
+    assert!(log.contains("did you mean `person`?"), "{log}");
+    assert_eq!(
+        service.metric(r#"watchpost_camera_state{camera="walkway",state="streaming"}"#),
+        1.0
+    );
+    assert!(service.child.try_wait().unwrap().is_none(), "watchpost exited");
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(), 0, "{}", service.log());
+}
+
+#[test]
+fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
+    let broker = Broker::start();
+    let subscriber = Subscriber::connect(broker.port);
+    assert!(subscriber.wait_subscribed(GUARD));
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let text = header(broker.port, metrics_port, dir.path())
+        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
+    let config = write_config(dir.path(), "watchpost.toml", &text);
+    let mut service = Service::start(&config, metrics_port, &[]);
+    service.wait_ready();
+    // Stop while an incident is open: people are always somewhere in the frame.
+    let raised = r#"watchpost_incidents_total{camera="walkway",rule="anyone-anywhere"}"#;
+    assert!(wait_for(GUARD, || service.metric(raised) >= 1.0), "{}", service.log());
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(), 0, "{}", service.log());
+    let log = service.log();
+    assert!(
+        service.notes().iter().any(|n| n == "STOPPING=1"),
+        "{:?}",
+        service.notes()
+    );
+
+    // Every event the log says was raised or ended …
+    let logged: BTreeSet<u64> = log
+        .lines()
+        .filter(|l| l.contains("incident raised") || l.contains("incident ended"))
+        .filter_map(|l| l.split(" seq=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(!logged.is_empty(), "{log}");
+    // … was delivered, or is still in the outbox for the next start.
+    let delivered = || -> BTreeSet<u64> {
+        subscriber
+            .incidents()
+            .iter()
+            .filter_map(|a| a["seq"].as_u64())
+            .collect()
+    };
+    let plan = watchpost::publish::OutboxPlan {
+        path: dir.path().join("outbox.redb"),
+        max_events: 100_000,
+        max_age: Duration::from_secs(86_400),
+    };
+    let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
+    let stored: BTreeSet<u64> = outbox
+        .read_after(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    let last = outbox.last_seq();
+    // (What the broker acknowledged may still be on its way to the subscriber.)
+    let expected: BTreeSet<u64> = (1..=last).collect();
+    wait_for(GUARD, || {
+        delivered().union(&stored).copied().collect::<BTreeSet<_>>() == expected
+    });
+    let all: BTreeSet<u64> = delivered().union(&stored).copied().collect();
+    assert_eq!(all, expected, "delivered {:?}, stored {stored:?}", delivered());
+    assert!(logged.is_subset(&all), "logged {logged:?}, delivered or stored {all:?}");
+    // The incident open at the stop was ended, not left hanging.
+    assert!(log.contains("incident ended"), "{log}");
+    let topic = format!("watchpost/test-site/box-{}/availability", broker.port);
+    let offline = || subscriber.on_topic(&topic).last().map(String::as_str) == Some("offline");
+    assert!(wait_for(GUARD, offline), "{:?}", subscriber.on_topic(&topic));
+}
