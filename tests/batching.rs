@@ -11,7 +11,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use gstreamer::prelude::*;
 use watchpost::config::Diagnostics;
 use watchpost::decode::{Frame, FrameLayout, Geometry};
 use watchpost::infer::preprocess::ImageView;
@@ -64,6 +63,25 @@ fn alone(detector: &mut Detector, frame: &Frame) -> Vec<Detection> {
     detector.detect(&image, &frame.geometry).unwrap().to_vec()
 }
 
+/// Each frame handed in at the same moment by its own camera thread.
+fn from_cameras(service: &ModelService, frames: Vec<Frame>) -> Vec<Result<Vec<Detection>, String>> {
+    let start = Arc::new(Barrier::new(frames.len()));
+    let cameras: Vec<_> = frames
+        .into_iter()
+        .map(|frame| {
+            let (mut client, start) = (service.client(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                client
+                    .detect(&frame)
+                    .map(<[Detection]>::to_vec)
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    cameras.into_iter().map(|c| c.join().unwrap()).collect()
+}
+
 #[test]
 fn frames_of_several_cameras_run_as_one_batch_and_each_gets_its_own_detections() {
     gstreamer::init().unwrap();
@@ -85,18 +103,10 @@ fn frames_of_several_cameras_run_as_one_batch_and_each_gets_its_own_detections()
     assert!(!expected[0].is_empty() && expected[1].is_empty());
     assert_ne!(expected[0], expected[2]);
 
-    let start = Arc::new(Barrier::new(frames.len()));
-    let cameras: Vec<_> = frames
+    let got: Vec<Vec<Detection>> = from_cameras(&service, frames.to_vec())
         .into_iter()
-        .map(|frame| {
-            let (mut client, start) = (service.client(), start.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                client.detect(&frame).unwrap().to_vec()
-            })
-        })
+        .map(Result::unwrap)
         .collect();
-    let got: Vec<Vec<Detection>> = cameras.into_iter().map(|c| c.join().unwrap()).collect();
     assert_eq!(got, expected);
     assert_eq!(service.stats.runs.load(Ordering::Relaxed), 1);
     assert_eq!(service.stats.largest.load(Ordering::Relaxed), 3);
@@ -114,20 +124,8 @@ fn a_model_with_a_fixed_batch_runs_frames_one_at_a_time() {
     let service = ModelService::spawn(load(&plan)).unwrap();
     assert_eq!(service.batch_capacity(), 1);
     let frames = [frame(255, 0), frame(0, 1)];
-    let start = Arc::new(Barrier::new(frames.len()));
-    let cameras: Vec<_> = frames
-        .iter()
-        .cloned()
-        .map(|frame| {
-            let (mut client, start) = (service.client(), start.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                client.detect(&frame).unwrap().to_vec()
-            })
-        })
-        .collect();
-    for (camera, frame) in cameras.into_iter().zip(&frames) {
-        assert_eq!(camera.join().unwrap(), alone(&mut reference, frame));
+    for (got, frame) in from_cameras(&service, frames.to_vec()).into_iter().zip(&frames) {
+        assert_eq!(got.unwrap(), alone(&mut reference, frame));
     }
     assert_eq!(service.stats.runs.load(Ordering::Relaxed), 2);
     assert_eq!(service.stats.largest.load(Ordering::Relaxed), 1);
@@ -149,21 +147,7 @@ fn a_frame_that_cannot_be_read_fails_alone_and_its_batch_still_runs() {
     torn.buffer = gstreamer::Buffer::from_slice(vec![0u8; 64 * 3]); // one row of 64
     let expected = alone(&mut reference, &good);
 
-    let start = Arc::new(Barrier::new(2));
-    let cameras: Vec<_> = [torn, good.clone()]
-        .into_iter()
-        .map(|frame| {
-            let (mut client, start) = (service.client(), start.clone());
-            std::thread::spawn(move || {
-                start.wait();
-                client
-                    .detect(&frame)
-                    .map(<[Detection]>::to_vec)
-                    .map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    let results: Vec<_> = cameras.into_iter().map(|c| c.join().unwrap()).collect();
+    let results = from_cameras(&service, vec![torn, good.clone()]);
     let error = results[0].as_ref().unwrap_err();
     assert!(error.contains("model `test`"), "{error}");
     assert_eq!(results[1].as_ref().unwrap(), &expected);
@@ -173,30 +157,11 @@ fn a_frame_that_cannot_be_read_fails_alone_and_its_batch_still_runs() {
 
 /// messi5.jpg letterboxed to the model input inside GStreamer, as RGB.
 fn letterboxed(path: &Path, width: u32, height: u32) -> (Vec<u8>, Geometry) {
-    let pipeline = gstreamer::parse::launch(&format!(
-        "filesrc location={} ! jpegdec ! videoconvert ! videoscale add-borders=true \
-         ! video/x-raw,format=RGB,width={width},height={height},pixel-aspect-ratio=1/1 ! appsink name=out",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gstreamer::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gstreamer_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gstreamer::State::Playing).unwrap();
-    let sample = sink.pull_sample().expect("the image decodes");
-    let buffer = sample.buffer().unwrap();
-    let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let map = buffer.map_readable().unwrap();
-    let stride = info.stride()[0] as usize;
-    let mut pixels = Vec::with_capacity((width * height * 3) as usize);
-    for row in map.as_slice().chunks(stride).take(height as usize) {
-        pixels.extend_from_slice(&row[..width as usize * 3]);
-    }
-    pipeline.set_state(gstreamer::State::Null).unwrap();
+    let tail = format!(
+        "videoconvert ! videoscale add-borders=true ! video/x-raw,format=RGB,width={width},height={height},pixel-aspect-ratio=1/1"
+    );
+    let sample = common::samples(path, &tail, 1).remove(0);
+    let (pixels, _, _) = common::rgb(&sample);
     (pixels, Geometry::letterbox(548, 342, (1, 1), width, height))
 }
 

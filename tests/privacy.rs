@@ -12,7 +12,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gstreamer::prelude::*;
 use tokio_util::sync::CancellationToken;
 use watchpost::anonymize::privacy::CameraPrivacyPlan;
 use watchpost::anonymize::redact::{RedactLabels, RedactSet};
@@ -34,44 +33,7 @@ fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector
     Detector::load(plan, rt, &settings).unwrap()
 }
 
-/// Every decoded frame of a picture or clip, as RGB samples.
-fn samples(path: &Path, every: usize) -> Vec<gstreamer::Sample> {
-    let pipeline = gstreamer::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=out sync=false",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gstreamer::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gstreamer_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gstreamer::State::Playing).unwrap();
-    let mut out = Vec::new();
-    let mut n = 0;
-    while let Ok(sample) = sink.pull_sample() {
-        if n % every == 0 {
-            out.push(sample);
-        }
-        n += 1;
-    }
-    pipeline.set_state(gstreamer::State::Null).unwrap();
-    out
-}
-
-/// Tightly packed RGB of a sample.
-fn rgb(sample: &gstreamer::Sample) -> (Vec<u8>, usize, usize) {
-    let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-    let (w, h, stride) = (info.width() as usize, info.height() as usize, info.stride()[0] as usize);
-    let map = sample.buffer().unwrap().map_readable().unwrap();
-    let mut out = Vec::with_capacity(w * h * 3);
-    for row in map.as_slice().chunks(stride).take(h) {
-        out.extend_from_slice(&row[..w * 3]);
-    }
-    (out, w, h)
-}
+const RGB: &str = "videoconvert ! video/x-raw,format=RGB";
 
 /// The shipped detector's persons on a picture (stretched to its input).
 fn persons(detector: &mut Detector, sample: &gstreamer::Sample) -> Vec<Detection> {
@@ -82,7 +44,7 @@ fn persons(detector: &mut Detector, sample: &gstreamer::Sample) -> Vec<Detection
         .height(input.height as i32)
         .build();
     let scaled = gstreamer_video::convert_sample(sample, &caps, Some(gstreamer::ClockTime::from_seconds(5))).unwrap();
-    let (pixels, w, h) = rgb(&scaled);
+    let (pixels, w, h) = common::rgb(&scaled);
     let image = ImageView {
         data: &pixels,
         width: w,
@@ -112,9 +74,12 @@ fn an_independent_face_detector_finds_no_face_after_redaction() {
 
     let mut pictures: Vec<(String, gstreamer::Sample)> = Vec::new();
     for name in ["astronaut.png", "messi5.jpg"] {
-        pictures.push((name.replace('.', "_"), samples(&common::media(name), 1).remove(0)));
+        pictures.push((
+            name.replace('.', "_"),
+            common::samples(&common::media(name), RGB, 1).remove(0),
+        ));
     }
-    for (i, frame) in samples(&common::media("carphone_pristine.mp4"), 30)
+    for (i, frame) in common::samples(&common::media("carphone_pristine.mp4"), RGB, 30)
         .into_iter()
         .enumerate()
     {
@@ -131,7 +96,7 @@ fn an_independent_face_detector_finds_no_face_after_redaction() {
             redacted.covered() >= 1,
             "{name}: CenterFace or a head region covered something"
         );
-        let (original, w, h) = rgb(sample);
+        let (original, w, h) = common::rgb(sample);
         assert_eq!((redacted.width(), redacted.height()), (w, h));
         std::fs::write(dir.path().join(format!("{name}.orig.rgb")), &original).unwrap();
         std::fs::write(dir.path().join(format!("{name}.redacted.rgb")), redacted.rgb()).unwrap();
@@ -214,7 +179,7 @@ fn masked_pixels_are_black_before_detection_and_in_the_snapshot() {
     slot.close();
     decode.join().unwrap().unwrap();
     assert_eq!(checked, 20);
-    let (pixels, w, h) = rgb(&snapshot.expect("a snapshot of the masked stream"));
+    let (pixels, w, h) = common::rgb(&snapshot.expect("a snapshot of the masked stream"));
     assert_eq!((w, h), (768, 576), "source resolution");
     for y in 0..h {
         for x in 0..w / 3 - 2 {

@@ -1,5 +1,6 @@
 //! Shared test helpers: the project's paths, a real Mosquitto broker started
-//! on a free port, and an MQTT subscriber that records what it receives.
+//! on a free port, an MQTT subscriber that records what it receives, and
+//! pictures decoded by GStreamer.
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -323,4 +324,46 @@ pub fn watchpost() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_watchpost"));
     cmd.current_dir(root());
     cmd
+}
+
+/// Frames of a picture or clip decoded by GStreamer and passed through
+/// `tail` (e.g. "videoconvert ! video/x-raw,format=RGB"): every `every`-th.
+pub fn samples(path: &Path, tail: &str, every: usize) -> Vec<gstreamer::Sample> {
+    use gstreamer::prelude::*;
+    gstreamer::init().unwrap();
+    let pipeline = gstreamer::parse::launch(&format!(
+        "filesrc location={} ! decodebin ! {tail} ! appsink name=out sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gstreamer::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("out")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gstreamer::State::Playing).unwrap();
+    let mut out = Vec::new();
+    let mut n = 0;
+    while let Ok(sample) = sink.pull_sample() {
+        if n % every.max(1) == 0 {
+            out.push(sample);
+        }
+        n += 1;
+    }
+    pipeline.set_state(gstreamer::State::Null).unwrap();
+    out
+}
+
+/// Tightly packed RGB of an RGB sample, with its width and height.
+pub fn rgb(sample: &gstreamer::Sample) -> (Vec<u8>, usize, usize) {
+    let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+    let (w, h, stride) = (info.width() as usize, info.height() as usize, info.stride()[0] as usize);
+    let map = sample.buffer().unwrap().map_readable().unwrap();
+    let mut out = Vec::with_capacity(w * h * 3);
+    for row in map.as_slice().chunks(stride).take(h) {
+        out.extend_from_slice(&row[..w * 3]);
+    }
+    (out, w, h)
 }
