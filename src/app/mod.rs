@@ -2,9 +2,11 @@
 //! the models, the MQTT publisher, and one [`camera::Camera`] per camera — and
 //! stops them in order: cameras first (their last incidents are queued), then
 //! the publisher (which delivers the queue and marks the box offline).
+//! [`replay`] runs one camera's analysis on a recording instead, for tuning.
 
 pub mod analysis;
 pub mod camera;
+pub mod replay;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
