@@ -350,11 +350,17 @@ end_after_secs = 1.0
 }
 
 #[test]
-fn a_missing_recording_is_a_clear_error() {
+fn a_missing_or_undecodable_recording_is_a_clear_error() {
     let (code, events, stderr) = replay(&["--config".as_ref(), CONFIG.as_ref(), "/nonexistent/clip.mp4".as_ref()]);
     assert_ne!(code, 0);
     assert!(events.is_empty());
     assert!(stderr.contains("/nonexistent/clip.mp4: no such file"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A file that is not a video fails in decoding, with GStreamer's reason.
+    let (code, events, stderr) = replay(&["--config".as_ref(), CONFIG.as_ref(), "README.md".as_ref()]);
+    assert_eq!(code, 1);
+    assert!(events.is_empty());
+    assert!(stderr.contains("README.md: cannot decode the recording"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
