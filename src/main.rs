@@ -70,6 +70,9 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         timeout_secs: u64,
     },
+    /// Run one camera's full pipeline on a recording, as fast as it decodes, and
+    /// print its incidents as JSON lines: tune zones and rules offline.
+    Replay(watchpost::app::replay::ReplayArgs),
     /// Print the version.
     Version,
 }
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
             decoder,
             timeout_secs,
         } => probe(&uri, &transport, decoder, timeout_secs),
+        Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -8,7 +8,10 @@
 //! recovered. The result is a [`RedactedImage`]; it and the [`RedactedJpeg`]
 //! encoded from it have private fields and no other constructor, so the
 //! publisher and every file writer, which accept only these types, cannot be
-//! handed a raw frame.
+//! handed a raw frame. A redacted picture can be annotated ([`Mark`]: solid
+//! outlines and labels), scaled down, and tiled with other redacted pictures
+//! ([`contact_sheet`]); each takes and returns `RedactedImage`s and none takes
+//! pixels from anywhere else.
 
 use std::io::Cursor;
 
@@ -131,6 +134,209 @@ impl RedactedImage {
             }
         }
     }
+}
+
+/// An annotation for [`RedactedImage::annotate`], in normalised coordinates
+/// (0..1 from the top-left). Marks are outlines and short labels in solid
+/// colours: they add pixels of their own and take none from any picture.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mark {
+    /// A straight line.
+    Line {
+        from: [f32; 2],
+        to: [f32; 2],
+        colour: [u8; 3],
+    },
+    /// The outline of a box.
+    Rect { bbox: BBox, colour: [u8; 3] },
+    /// A short label (digits, `.`, `:`, `-`, `#` and spaces; other
+    /// characters are left blank) on a dark plate, its top-left at `at`.
+    Text {
+        at: [f32; 2],
+        text: String,
+        colour: [u8; 3],
+    },
+}
+
+impl RedactedImage {
+    /// Draws `marks` over the picture. Drawing only sets pixels to a mark's
+    /// colour, so what redaction covered stays covered; the result is still a
+    /// redacted picture, which is why this is the one way to annotate one.
+    pub fn annotate(mut self, marks: &[Mark]) -> RedactedImage {
+        let (w, h) = (self.width, self.height);
+        let thick = (w.max(h) / 400).max(1) as i64;
+        let scale = (w.max(h) / 320).max(1) as i64 + 1;
+        let px = |v: f32, size: usize| -> i64 {
+            if v.is_finite() {
+                (v.clamp(-1.0, 2.0) * size as f32).round() as i64
+            } else {
+                -1
+            }
+        };
+        for mark in marks {
+            match mark {
+                Mark::Line { from, to, colour } => {
+                    let (a, b) = ((px(from[0], w), px(from[1], h)), (px(to[0], w), px(to[1], h)));
+                    self.line(a, b, thick, *colour);
+                }
+                Mark::Rect { bbox, colour } => {
+                    let (x1, y1, x2, y2) = (px(bbox.x1, w), px(bbox.y1, h), px(bbox.x2, w), px(bbox.y2, h));
+                    for (a, b) in [
+                        ((x1, y1), (x2, y1)),
+                        ((x2, y1), (x2, y2)),
+                        ((x2, y2), (x1, y2)),
+                        ((x1, y2), (x1, y1)),
+                    ] {
+                        self.line(a, b, thick, *colour);
+                    }
+                }
+                Mark::Text { at, text, colour } => self.text((px(at[0], w), px(at[1], h)), text, scale, *colour),
+            }
+        }
+        self
+    }
+
+    /// A copy scaled down (never up) to fit in `max_width` × `max_height`;
+    /// each pixel is an average of redacted pixels.
+    pub fn thumbnail(&self, max_width: usize, max_height: usize) -> RedactedImage {
+        let ratio = (max_width as f64 / self.width as f64).min(max_height as f64 / self.height as f64);
+        if ratio >= 1.0 {
+            return self.copy();
+        }
+        let w = ((self.width as f64 * ratio).round() as usize).max(1);
+        let h = ((self.height as f64 * ratio).round() as usize).max(1);
+        let Some(image) = image::RgbImage::from_raw(self.width as u32, self.height as u32, self.rgb.clone()) else {
+            return self.copy();
+        };
+        let small = image::imageops::thumbnail(&image, w as u32, h as u32);
+        RedactedImage {
+            width: small.width() as usize,
+            height: small.height() as usize,
+            rgb: small.into_raw(),
+            covered: self.covered,
+        }
+    }
+
+    fn copy(&self) -> RedactedImage {
+        RedactedImage {
+            rgb: self.rgb.clone(),
+            width: self.width,
+            height: self.height,
+            covered: self.covered,
+        }
+    }
+
+    /// A filled square of side `size` at (x, y), clipped to the picture.
+    fn square(&mut self, x: i64, y: i64, size: i64, colour: [u8; 3]) {
+        let (w, h) = (self.width as i64, self.height as i64);
+        for yy in y.max(0)..(y + size).min(h) {
+            for xx in x.max(0)..(x + size).min(w) {
+                let i = (yy * w + xx) as usize * 3;
+                self.rgb[i..i + 3].copy_from_slice(&colour);
+            }
+        }
+    }
+
+    /// Bresenham, each point a square of side `thick`; off-picture parts are clipped.
+    fn line(&mut self, (x0, y0): (i64, i64), (x1, y1): (i64, i64), thick: i64, colour: [u8; 3]) {
+        let limit = 4 * (self.width + self.height) as i64;
+        if [x0, y0, x1, y1].iter().any(|v| v.abs() > limit) {
+            return;
+        }
+        let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
+        let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
+        let (mut x, mut y, mut err) = (x0, y0, dx + dy);
+        loop {
+            self.square(x - thick / 2, y - thick / 2, thick, colour);
+            if x == x1 && y == y1 {
+                break;
+            }
+            let e2 = 2 * err;
+            if e2 >= dy {
+                err += dy;
+                x += sx;
+            }
+            if e2 <= dx {
+                err += dx;
+                y += sy;
+            }
+        }
+    }
+
+    fn text(&mut self, (x, y): (i64, i64), text: &str, scale: i64, colour: [u8; 3]) {
+        let advance = (GLYPH_W + 1) * scale;
+        let count = text.chars().count() as i64;
+        // a dark plate keeps the label legible on any background
+        for py in 0..(GLYPH_H + 2) * scale {
+            for px in 0..count * advance + scale {
+                self.square(x + px, y + py, 1, [0, 0, 0]);
+            }
+        }
+        for (i, c) in text.chars().enumerate() {
+            let Some(rows) = glyph(c) else { continue };
+            let left = x + scale + i as i64 * advance;
+            for (row, bits) in rows.iter().enumerate() {
+                for col in 0..GLYPH_W {
+                    if bits >> (GLYPH_W - 1 - col) & 1 == 1 {
+                        self.square(left + col * scale, y + scale + row as i64 * scale, scale, colour);
+                    }
+                }
+            }
+        }
+    }
+}
+
+const GLYPH_W: i64 = 3;
+const GLYPH_H: i64 = 5;
+
+/// A 3×5 bitmap font: each row's three bits, left to right.
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [0b111, 0b101, 0b101, 0b101, 0b111],
+        '1' => [0b010, 0b110, 0b010, 0b010, 0b111],
+        '2' => [0b111, 0b001, 0b111, 0b100, 0b111],
+        '3' => [0b111, 0b001, 0b111, 0b001, 0b111],
+        '4' => [0b101, 0b101, 0b111, 0b001, 0b001],
+        '5' => [0b111, 0b100, 0b111, 0b001, 0b111],
+        '6' => [0b111, 0b100, 0b111, 0b101, 0b111],
+        '7' => [0b111, 0b001, 0b010, 0b010, 0b010],
+        '8' => [0b111, 0b101, 0b111, 0b101, 0b111],
+        '9' => [0b111, 0b101, 0b111, 0b001, 0b111],
+        '.' => [0b000, 0b000, 0b000, 0b000, 0b010],
+        ':' => [0b000, 0b010, 0b000, 0b010, 0b000],
+        '-' => [0b000, 0b000, 0b111, 0b000, 0b000],
+        '#' => [0b101, 0b111, 0b101, 0b111, 0b101],
+        _ => return None,
+    })
+}
+
+/// Lays redacted pictures out row by row, `columns` to a row, each in a cell
+/// the size of the largest one, on a dark background: a contact sheet. It is
+/// made of redacted pictures only, so it is one too. `None` without tiles.
+pub fn contact_sheet(tiles: &[RedactedImage], columns: usize) -> Option<RedactedImage> {
+    const GAP: usize = 4;
+    let columns = columns.clamp(1, tiles.len().max(1));
+    let cell_w = tiles.iter().map(|t| t.width).max()?;
+    let cell_h = tiles.iter().map(|t| t.height).max()?;
+    let rows = tiles.len().div_ceil(columns);
+    let width = columns * (cell_w + GAP) + GAP;
+    let height = rows * (cell_h + GAP) + GAP;
+    let mut rgb = vec![32u8; width.checked_mul(height)?.checked_mul(3)?];
+    for (i, tile) in tiles.iter().enumerate() {
+        let left = GAP + (i % columns) * (cell_w + GAP);
+        let top = GAP + (i / columns) * (cell_h + GAP);
+        for y in 0..tile.height {
+            let from = y * tile.width * 3;
+            let to = ((top + y) * width + left) * 3;
+            rgb[to..to + tile.width * 3].copy_from_slice(&tile.rgb[from..from + tile.width * 3]);
+        }
+    }
+    Some(RedactedImage {
+        rgb,
+        width,
+        height,
+        covered: tiles.iter().map(|t| t.covered).sum(),
+    })
 }
 
 /// A JPEG of a redacted picture, ready to publish or store.
@@ -349,6 +555,59 @@ mod tests {
         regions(&all, &labels, &[], &[person, car], &mut out);
         assert_eq!(out.len(), 2, "the whole person (head included) and the plate area");
         assert!(out[1].y1 > 0.5 && out[1].y2 == 0.9);
+    }
+
+    #[test]
+    fn marks_add_solid_pixels_and_leave_covered_blocks_covered() {
+        let out = redact(gradient(64, 64), &[region(0.0, 0.0, 0.5, 0.5)]);
+        let before = out.rgb().to_vec();
+        let red = [255, 0, 0];
+        let marked = out.annotate(&[
+            Mark::Rect {
+                bbox: region(0.5, 0.5, 0.9, 0.9),
+                colour: red,
+            },
+            Mark::Line {
+                from: [-3.0, f32::NAN],
+                to: [9.0, 9.0],
+                colour: red,
+            },
+            Mark::Text {
+                at: [0.6, 0.1],
+                text: "12#x".into(),
+                colour: red,
+            },
+        ]);
+        assert_eq!(marked.covered(), 1);
+        let changed: Vec<usize> = (0..64 * 64)
+            .filter(|i| marked.rgb()[i * 3..i * 3 + 3] != before[i * 3..i * 3 + 3])
+            .collect();
+        assert!(!changed.is_empty());
+        for i in changed {
+            let px = &marked.rgb()[i * 3..i * 3 + 3];
+            assert!(px == red || px == [0, 0, 0], "only mark colours are drawn: {px:?}");
+        }
+        // The box's top-left corner, and nothing in the covered quarter.
+        assert_eq!(&marked.rgb()[(32 * 64 + 32) * 3..(32 * 64 + 32) * 3 + 3], &red);
+        assert_eq!(&marked.rgb()[..32 * 3], &before[..32 * 3]);
+    }
+
+    #[test]
+    fn a_contact_sheet_tiles_redacted_pictures() {
+        let tiles: Vec<RedactedImage> = (0..5)
+            .map(|_| redact(gradient(64, 48), &[region(0.1, 0.1, 0.4, 0.4)]).thumbnail(32, 32))
+            .collect();
+        assert_eq!((tiles[0].width(), tiles[0].height()), (32, 24));
+        let sheet = contact_sheet(&tiles, 3).unwrap();
+        assert_eq!((sheet.width(), sheet.height()), (3 * 36 + 4, 2 * 28 + 4));
+        assert_eq!(sheet.covered(), 5);
+        assert_eq!(
+            &sheet.rgb()[(4 * sheet.width() + 4) * 3..][..32 * 3],
+            &tiles[0].rgb()[..32 * 3]
+        );
+        assert!(contact_sheet(&[], 3).is_none());
+        let same = redact(gradient(8, 8), &[]).thumbnail(100, 100);
+        assert_eq!((same.width(), same.height()), (8, 8), "never upscaled");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{Detection, InferClient, InferError, LabelMap};
 use crate::rules::{EventKind, IncidentEvent, RuleEngine};
-use crate::track::Tracker;
+use crate::track::{Track, Tracker};
 
 use super::camera::CameraPlan;
 use super::metrics::AnalysisHooks;
@@ -132,6 +132,11 @@ impl FrameAnalyzer {
     /// What the detector found on the last frame it ran on, source-normalised.
     pub fn last_detections(&self) -> &[Detection] {
         &self.detections
+    }
+
+    /// The confirmed tracks after the last frame (lost ones included, flagged).
+    pub fn tracks(&self) -> &[Track] {
+        self.tracker.current()
     }
 
     /// Ends every open incident (the stream ended or the box is stopping).

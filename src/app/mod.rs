@@ -12,11 +12,13 @@
 //! camera whose source, decode, detect, motion or tracking changed is
 //! restarted; added cameras start and removed ones stop. Settings outside
 //! `[[cameras]]` and `[models]` need a restart, and the log says so.
+//! [`replay`] runs one camera's analysis on a recording instead, for tuning.
 
 pub mod analysis;
 pub mod camera;
 pub mod health;
 pub mod metrics;
+pub mod replay;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
