@@ -13,6 +13,7 @@
 //! time_zone = "UTC"                # IANA name or POSIX TZ string
 //! start = "2026-12-07T21:59:50"    # local wall-clock time at stream time 0
 //! tolerance_secs = 0.25            # allowed difference of expected times
+//! labels = [[1, "person"], [7, "ebike"]]  # the model's label map; default person, bicycle, car, truck
 //!
 //! [track]                          # as [cameras.track]
 //! [[zones]]                        # as [[cameras.zones]]
@@ -23,7 +24,18 @@
 //! score = 0.9                      # default 0.9
 //! size = [0.06, 0.2]               # box width and height, default as here
 //! path = [[0.0, 0.3, 0.3], [10.0, 0.7, 0.3]]  # [secs, x, y] of the box's bottom centre
+//!                                  # or [secs, x, y, w, h]: the box's size changes too
 //! hidden = [[4.0, 4.5]]            # [from, to) seconds without a detection
+//!
+//! [[blobs]]                        # for motion kinds (thrown_object): a small square
+//! start = 1.0                      # drawn into synthetic 160×240 grayscale frames
+//! end = 2.5                        # from `start` to `end` secs
+//! from = [0.3, 0.1]                # normalised position at `start`
+//! velocity = [0.1, 0.0]            # frame widths/heights per second
+//! accel = [0.0, 1.0]               # per second² (1.0: one frame height per s²)
+//! wobble = [0.05, 2.0]             # optional vertical [amplitude, hz]: a flapping bird
+//! size_px = 5                      # side, default 5
+//! copies = 1                       # optional: that many, spread across the frame (rain)
 //!
 //! [[expect]]
 //! rule = "walkway-intrusion"
@@ -59,10 +71,74 @@ struct Settings {
     start: String,
     #[serde(default = "default_tolerance")]
     tolerance_secs: f64,
+    #[serde(default = "default_labels")]
+    labels: Vec<(u32, String)>,
     #[serde(default)]
     objects: Vec<Object>,
     #[serde(default)]
     expect: Vec<Expect>,
+    #[serde(default)]
+    blobs: Vec<MovingBlob>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovingBlob {
+    start: f64,
+    end: f64,
+    from: [f64; 2],
+    #[serde(default)]
+    velocity: [f64; 2],
+    #[serde(default)]
+    accel: [f64; 2],
+    #[serde(default)]
+    wobble: [f64; 2],
+    #[serde(default = "default_blob_size")]
+    size_px: i64,
+    #[serde(default = "one")]
+    copies: usize,
+}
+
+fn default_blob_size() -> i64 {
+    5
+}
+fn one() -> usize {
+    1
+}
+
+const FRAME_W: usize = 160;
+const FRAME_H: usize = 240;
+
+/// A synthetic façade with the scenario's blobs at `t`.
+fn draw_frame(blobs: &[MovingBlob], t: f64, buf: &mut [u8]) {
+    for y in 0..FRAME_H {
+        for x in 0..FRAME_W {
+            let window = (x % 40) > 10 && (x % 40) < 30 && (y % 60) > 15 && (y % 60) < 45;
+            buf[y * FRAME_W + x] = if window { 30 } else { 90 + ((x * 7 + y * 13) % 17) as u8 };
+        }
+    }
+    for b in blobs.iter().filter(|b| (b.start..b.end).contains(&t)) {
+        let dt = t - b.start;
+        for k in 0..b.copies {
+            let spread = k as f64 / b.copies as f64;
+            let x = (b.from[0] + spread + b.velocity[0] * dt + 0.5 * b.accel[0] * dt * dt).rem_euclid(1.0);
+            let mut y = b.from[1]
+                + b.velocity[1] * dt
+                + 0.5 * b.accel[1] * dt * dt
+                + b.wobble[0] * (std::f64::consts::TAU * b.wobble[1] * dt).sin();
+            if b.copies > 1 {
+                y = (y + spread * 0.7).rem_euclid(1.0);
+            }
+            let (cx, cy) = ((x * FRAME_W as f64) as i64, (y * FRAME_H as f64) as i64);
+            for yy in cy..cy + b.size_px {
+                for xx in cx..cx + b.size_px {
+                    if (0..FRAME_W as i64).contains(&xx) && (0..FRAME_H as i64).contains(&yy) {
+                        buf[yy as usize * FRAME_W + xx as usize] = 230;
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn utc() -> String {
@@ -83,7 +159,8 @@ struct Object {
     score: f32,
     #[serde(default = "default_size")]
     size: [f32; 2],
-    path: Vec<[f64; 3]>,
+    /// [secs, x, y] or [secs, x, y, w, h]
+    path: Vec<Vec<f64>>,
     #[serde(default)]
     hidden: Vec<[f64; 2]>,
 }
@@ -116,10 +193,15 @@ struct Seen {
     targets: usize,
 }
 
-const LABELS: &[(u32, &str)] = &[(1, "person"), (2, "bicycle"), (3, "car")];
+fn default_labels() -> Vec<(u32, String)> {
+    [(1, "person"), (2, "bicycle"), (3, "car"), (4, "truck")]
+        .iter()
+        .map(|&(id, n)| (id, n.to_string()))
+        .collect()
+}
 
-fn label_map() -> LabelMap {
-    LabelMap::new(LABELS.iter().map(|&(id, n)| (id, n.to_string())).collect())
+fn label_map(labels: &[(u32, String)]) -> LabelMap {
+    LabelMap::new(labels.iter().cloned().collect())
 }
 
 fn time_zone(name: &str) -> TimeZone {
@@ -142,8 +224,9 @@ fn load(path: &Path) -> Scenario {
     let doc = parse_document(&file, &mut diags).unwrap_or_else(|| panic!("{path:?}: {diags:?}"));
     let root = Spanned::new(0..file.text.len(), toml::de::DeValue::Table(doc.into_inner()));
     let (settings, parts) = from_table_without::<Settings>(&file, &root, &["track", "zones", "rules"], &mut diags);
+    assert!(diags.is_empty(), "{}:\n{:#?}", path.display(), diags.into_sorted());
     let base = path.parent().unwrap().to_path_buf();
-    let labels = label_map();
+    let labels = label_map(settings.as_ref().map_or(&[][..], |s| &s.labels));
     let mut ctx = Ctx {
         file: &file,
         base_dir: &base,
@@ -203,18 +286,17 @@ fn detection(object: &Object, t: f64, labels: &LabelMap) -> Option<Detection> {
         return None;
     }
     let i = path.iter().rposition(|p| p[0] <= t)?;
-    let (x, y) = match path.get(i + 1) {
+    let [w0, h0] = object.size.map(f64::from);
+    // [secs, x, y, w, h], the size defaulting to the object's
+    let at = |p: &Vec<f64>, k: usize| p.get(k).copied().unwrap_or(if k == 3 { w0 } else { h0 });
+    let value = |k: usize| match path.get(i + 1) {
         Some(next) if next[0] > path[i][0] => {
             let f = (t - path[i][0]) / (next[0] - path[i][0]);
-            (
-                path[i][1] + f * (next[1] - path[i][1]),
-                path[i][2] + f * (next[2] - path[i][2]),
-            )
+            at(&path[i], k) + f * (at(next, k) - at(&path[i], k))
         }
-        _ => (path[i][1], path[i][2]),
+        _ => at(&path[i], k),
     };
-    let (x, y) = (x as f32, y as f32);
-    let [w, h] = object.size;
+    let (x, y, w, h) = (value(1) as f32, value(2) as f32, value(3) as f32, value(4) as f32);
     Some(Detection {
         label: *labels
             .ids_of(&object.label)
@@ -233,7 +315,7 @@ fn detection(object: &Object, t: f64, labels: &LabelMap) -> Option<Detection> {
 /// Runs a scenario through the tracker and rule engine; returns every event.
 fn run(scenario: &Scenario) -> (Vec<IncidentEvent>, Duration) {
     let s = &scenario.settings;
-    let labels = Arc::new(label_map());
+    let labels = Arc::new(label_map(&s.labels));
     let tz = time_zone(&s.time_zone);
     let start: jiff::civil::DateTime = s.start.parse().unwrap_or_else(|e| panic!("start `{}`: {e}", s.start));
     let wall0 = SystemTime::from(start.to_zoned(tz.clone()).unwrap().timestamp());
@@ -243,6 +325,7 @@ fn run(scenario: &Scenario) -> (Vec<IncidentEvent>, Duration) {
     let mut events = Vec::new();
     let frames = (s.duration_secs * s.fps).round() as u64;
     let mut pts = Duration::ZERO;
+    let mut gray = vec![0u8; FRAME_W * FRAME_H];
     for i in 0..=frames {
         pts = Duration::from_nanos((i as f64 * 1e9 / s.fps).round() as u64);
         let t = pts.as_secs_f64();
@@ -250,6 +333,17 @@ fn run(scenario: &Scenario) -> (Vec<IncidentEvent>, Duration) {
         detections.extend(s.objects.iter().filter_map(|o| detection(o, t, &labels)));
         let tracks = tracker.update(&detections, pts);
         engine.step(tracks, pts, wall0 + pts, &mut events);
+        if engine.wants_motion() {
+            draw_frame(&s.blobs, t, &mut gray);
+            let frame = rules::blobs::GrayFrame {
+                width: FRAME_W as u32,
+                height: FRAME_H as u32,
+                stride: FRAME_W,
+                data: &gray,
+                pts,
+            };
+            engine.step_motion(&frame, wall0 + pts, &mut events);
+        }
     }
     let before_finish = events.len();
     engine.finish(pts, wall0 + pts, &mut events);

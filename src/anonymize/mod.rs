@@ -74,6 +74,7 @@ mod tests {
                 x2: 0.5,
                 y2: 1.2,
             },
+            trajectory: None,
         };
         let event = IncidentEvent {
             kind: EventKind::Start,

@@ -9,11 +9,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::incident::Target;
-use super::{Needs, RuleCommon, Scope};
+use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
+pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = false;
 
 /// The keys of a `crowd` rule beside the common ones.

@@ -57,6 +57,17 @@ pub struct Target {
     pub label: Arc<str>,
     pub score: f32,
     pub bbox: BBox,
+    /// The path that raised the incident, for kinds that follow one
+    /// (thrown_object); None for the others.
+    pub trajectory: Option<Arc<[TrajectoryPoint]>>,
+}
+
+/// One point of a target's path: stream seconds and the normalised position.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrajectoryPoint {
+    pub secs: f64,
+    pub x: f32,
+    pub y: f32,
 }
 
 /// One event of an incident, as raised by a rule.
@@ -276,6 +287,7 @@ mod tests {
             label: "person".into(),
             score: 0.8,
             bbox: BBox::default(),
+            trajectory: None,
         }
     }
 

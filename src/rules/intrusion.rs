@@ -5,11 +5,12 @@
 use serde::Deserialize;
 
 use super::incident::Target;
-use super::{Needs, RuleCommon, Scope};
+use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
+pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
 /// An `intrusion` rule has no keys beside the common ones.

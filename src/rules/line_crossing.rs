@@ -13,11 +13,12 @@ use toml::Spanned;
 
 use super::geometry::{Point, Side};
 use super::incident::Target;
-use super::{Needs, RuleCommon, Scope, forget_gone};
+use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
+pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
 /// Which way across the line counts.

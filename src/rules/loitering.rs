@@ -8,11 +8,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::incident::Target;
-use super::{Needs, RuleCommon, Scope, forget_gone};
+use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
+pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
 /// The keys of a `loitering` rule beside the common ones.

@@ -5,7 +5,9 @@
 //! below; each kind is one module (`intrusion`, `line_crossing`, `loitering`,
 //! `crowd`) holding its config keys, its check, its per-frame logic and its
 //! tests, and exposing the same items: `Config`, `Plan`, `State`, `check`,
-//! `SHAPE` (an area or a line) and `PER_TARGET`. A rule table holds the
+//! `SHAPE` (an area or a line), `PER_TARGET` and `LABELS`. Kinds that watch
+//! pixels instead of tracks (`thrown_object`) are fed grayscale frames through
+//! [`RuleEngine::step_motion`], with the motion analysis in [`blobs`]. A rule table holds the
 //! common keys ([`RuleCommon`]: zone, labels, anchor, timing, schedule…) and
 //! the keys of its kind. Every kind shares the incident lifecycle in
 //! [`incident`] and the schedule in [`schedule`].
@@ -27,7 +29,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use geometry::Anchor;
-pub use incident::{EventKind, IncidentEvent, Severity, Target};
+pub use incident::{EventKind, IncidentEvent, Severity, Target, TrajectoryPoint};
 pub use zone::{Zone, ZoneConfig};
 
 use crate::config::Ctx;
@@ -61,6 +63,7 @@ macro_rules! rule_kinds {
 
         /// The kind-specific state of a running rule.
         #[derive(Debug)]
+        #[allow(clippy::large_enum_variant)]
         enum KindState {
             $($variant($module::State),)+
         }
@@ -92,6 +95,12 @@ macro_rules! rule_kinds {
                 }
             }
 
+            fn labels(&self) -> Labels {
+                match self {
+                    $(Self::$variant(_) => $module::LABELS,)+
+                }
+            }
+
             fn check(&self, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<RuleKindPlan> {
                 match self {
                     $(Self::$variant(c) => $module::check(c, common, owner, ctx).map(RuleKindPlan::$variant),)+
@@ -100,6 +109,11 @@ macro_rules! rule_kinds {
         }
 
         impl RuleKindPlan {
+            /// Whether the kind watches grayscale frames rather than tracks.
+            pub fn watches_motion(&self) -> bool {
+                matches!(self, Self::ThrownObject(_))
+            }
+
             pub fn name(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => $name,)+
@@ -130,6 +144,24 @@ rule_kinds! {
     "line_crossing" => LineCrossing(line_crossing),
     "loitering" => Loitering(loitering),
     "crowd" => Crowd(crowd),
+    "restricted_object" => RestrictedObject(restricted_object),
+    "fire_lane" => FireLane(fire_lane),
+    "perimeter_climb" => PerimeterClimb(perimeter_climb),
+    "fall" => Fall(fall),
+    "thrown_object" => ThrownObject(thrown_object),
+}
+
+pub mod blobs;
+
+/// How a kind uses the common `labels` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// The rule must list them.
+    Required,
+    /// Left out, these are used (those the model has).
+    Default(&'static [&'static str]),
+    /// The kind watches pixels, not detections: `labels` does not apply.
+    Unused,
 }
 
 /// What a kind watches.
@@ -165,11 +197,16 @@ pub const COMMON_KEYS: &[&str] = &[
 pub struct RuleCommon {
     /// Name shown in alerts, e.g. "walkway-intrusion".
     pub name: Spanned<String>,
-    /// The rule kind: "intrusion", "line_crossing", "loitering" or "crowd".
+    /// The rule kind: "intrusion", "line_crossing", "loitering", "crowd",
+    /// "restricted_object", "fire_lane", "perimeter_climb", "fall" or
+    /// "thrown_object", e.g. "fire_lane".
     pub kind: Spanned<String>,
     /// The zone (or, for line_crossing, the line) it watches, e.g. "walkway".
     pub zone: Spanned<String>,
-    /// Labels that count, as the model names them, e.g. ["person"].
+    /// Labels that count, as the model names them, e.g. ["person"]. Required
+    /// except where the kind has defaults (fire_lane) or watches pixels
+    /// (thrown_object).
+    #[serde(default = "crate::config::de::unset")]
     pub labels: Spanned<Vec<String>>,
     /// Point of the box the rule follows: "bottom_centre" (default, where a
     /// person stands), "centre" or "top_centre", e.g. "centre".
@@ -229,6 +266,8 @@ fn default_once_per_target() -> Spanned<bool> {
 pub struct RuleConfig {
     pub common: RuleCommon,
     pub kind: RuleKindConfig,
+    /// Where the rule's table is, for errors about keys left out.
+    pub span: std::ops::Range<usize>,
 }
 
 /// Reads one rule table: the common keys, then the keys of its kind.
@@ -282,6 +321,7 @@ pub fn load_rule(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) ->
     Some(RuleConfig {
         common: common?,
         kind: kind?,
+        span: node.span(),
     })
 }
 
@@ -359,7 +399,7 @@ pub fn check_rule(
         }
         _ => {}
     }
-    let label_ids = ctx.resolve_labels(&owner, &c.labels, labels, model);
+    let label_ids = kind_labels(config, &owner, labels, model, ctx);
     let min_confidence = ctx.in_range(&c.min_confidence, 0.0..=1.0, "min_confidence");
     let min_secs = ctx.in_range(&c.min_secs, 0.0..=86_400.0, "min_secs");
     let end_after = ctx.in_range(&c.end_after_secs, 0.0..=86_400.0, "end_after_secs");
@@ -385,6 +425,55 @@ pub fn check_rule(
         schedule: schedule?,
         kind: kind?,
     })
+}
+
+/// The label ids a rule follows: as written, the kind's defaults, or none.
+fn kind_labels(
+    config: &RuleConfig,
+    owner: &str,
+    labels: Option<&LabelMap>,
+    model: &str,
+    ctx: &mut Ctx<'_>,
+) -> Option<Vec<LabelId>> {
+    let written = &config.common.labels;
+    // `unset` leaves an empty span; `labels = []` has one
+    let left_out = written.span().is_empty() && written.get_ref().is_empty();
+    match (config.kind.labels(), left_out) {
+        (Labels::Unused, true) => Some(Vec::new()),
+        (Labels::Unused, false) => {
+            ctx.error(
+                written.span(),
+                format!(
+                    "{owner}: `labels` does not apply to {} (it watches motion, not detections); remove it",
+                    config.kind.name()
+                ),
+            );
+            None
+        }
+        (Labels::Required, true) => {
+            ctx.error(
+                config.span.clone(),
+                "missing required key `labels`; add it to this table",
+            );
+            None
+        }
+        (Labels::Default(names), true) => {
+            let labels = labels?;
+            let ids: Vec<LabelId> = names.iter().flat_map(|n| labels.ids_of(n)).collect();
+            if ids.is_empty() {
+                ctx.error(
+                    config.span.clone(),
+                    format!(
+                        "{owner}: model `{model}` has none of the default labels ({}); set `labels`",
+                        names.join(", ")
+                    ),
+                );
+                return None;
+            }
+            Some(ids)
+        }
+        (_, false) => ctx.resolve_labels(owner, written, labels, model),
+    }
 }
 
 /// What a kind's per-frame logic sees of its rule.
@@ -418,6 +507,7 @@ impl Scope<'_> {
             label: label.clone(),
             score: track.score,
             bbox: track.bbox,
+            trajectory: None,
         })
     }
 }
@@ -482,6 +572,9 @@ impl RuleEngine {
     pub fn step(&mut self, tracks: &[Track], now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
         let mut local = None;
         for rule in &mut self.rules {
+            if rule.plan.kind.watches_motion() {
+                continue;
+            }
             self.targets.clear();
             let plan = &rule.plan;
             let scope = Scope {
@@ -503,6 +596,53 @@ impl RuleEngine {
                 }
             }
             rule.lifecycle.forget_unless(|id| tracks.iter().any(|t| t.id == id));
+            rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
+        }
+    }
+
+    /// Whether any rule needs grayscale frames through [`Self::step_motion`].
+    pub fn wants_motion(&self) -> bool {
+        self.rules.iter().any(|r| r.plan.kind.watches_motion())
+    }
+
+    /// The most frames per second any motion rule analyses (0 when none does).
+    pub fn motion_fps(&self) -> f64 {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.plan.kind {
+                RuleKindPlan::ThrownObject(p) => Some(p.analysis_fps),
+                _ => None,
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Evaluates the motion rules (thrown_object) on one grayscale frame, a
+    /// separate entry point from [`Self::step`] because they watch pixels,
+    /// not tracks; pushes raised events. Call it at the camera's full frame
+    /// rate: each rule analyses at most its `analysis_fps`.
+    pub fn step_motion(&mut self, frame: &blobs::GrayFrame<'_>, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        let now = frame.pts;
+        let mut local = None;
+        for rule in &mut self.rules {
+            let (KindState::ThrownObject(state), RuleKindPlan::ThrownObject(kind)) = (&mut rule.state, &rule.plan.kind)
+            else {
+                continue;
+            };
+            self.targets.clear();
+            let plan = &rule.plan;
+            if !state.analyse(kind, &plan.zone, frame, &mut self.targets) {
+                continue;
+            }
+            if !plan.schedule.is_always() {
+                let local = *local.get_or_insert_with(|| {
+                    let ts = jiff::Timestamp::try_from(wall).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                    self.time_zone.to_datetime(ts)
+                });
+                if !plan.schedule.is_open(local) {
+                    self.targets.clear();
+                }
+            }
+            rule.lifecycle.forget_unless(|id| state.follows(id));
             rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
         }
     }
