@@ -77,6 +77,8 @@ impl Detector {
                 .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
                 .and_then(|b| Ok(b.with_intra_threads(settings.intra_threads)?))
                 .and_then(|b| Ok(b.with_inter_threads(settings.inter_threads)?))
+                .and_then(|b| Ok(b.with_intra_op_spinning(settings.spin)?))
+                .and_then(|b| Ok(b.with_inter_op_spinning(settings.spin)?))
                 .map_err(|e| e.to_string())
                 .and_then(|b| providers::register(provider, b))
                 .and_then(|mut b| b.commit_from_file(&plan.manifest.model_path).map_err(|e| e.to_string()));

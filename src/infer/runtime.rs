@@ -37,6 +37,11 @@ pub struct RuntimeConfig {
     /// the model, e.g. ["tensorrt", "cuda", "cpu"]. Default ["cpu"].
     #[serde(default = "default_providers")]
     pub providers: Vec<super::providers::Provider>,
+    /// Let idle inference threads spin, waiting for work, instead of
+    /// sleeping, e.g. true. Default false: on a box whose cores also decode
+    /// cameras, spinning threads take CPU the decoders need.
+    #[serde(default)]
+    pub spin: bool,
 }
 
 fn default_providers() -> Vec<super::providers::Provider> {
@@ -58,6 +63,7 @@ impl Default for RuntimeConfig {
             intra_threads: default_intra_threads(),
             inter_threads: default_inter_threads(),
             providers: default_providers(),
+            spin: false,
         }
     }
 }
