@@ -1,0 +1,340 @@
+//! `watchpost replay`: one camera's full pipeline run on a recording, as fast
+//! as it decodes, for tuning zones and rules offline.
+//!
+//! The camera's source is replaced by the recording (played once, not paced);
+//! everything else is the camera's own: GStreamer decode at its detect fps,
+//! privacy masks, the motion gate, the model, the tracker and the rules. Each
+//! incident event is printed on stdout as one JSON line — the payload an MQTT
+//! alert would carry, built by [`anonymize::alert`] — and nothing is published.
+//!
+//! With `--out DIR` it also writes annotated frames (zones, lines, boxes, track
+//! ids) and a contact sheet per incident. Every one of those pictures is a
+//! [`RedactedImage`] made by the snapshot [`Redactor`] from the camera's
+//! privacy policy and then drawn on: this module never writes a raw pixel. The
+//! full-resolution frames come from a second pipeline over the same file with
+//! the same rate limiting, matched to the analysed frames by timestamp.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::analysis::FrameAnalyzer;
+use super::camera::CameraPlan;
+use super::snapshot::Redactor;
+use crate::anonymize;
+use crate::anonymize::privacy::CameraPrivacyPlan;
+use crate::anonymize::redact::{self, Mark, RedactedImage};
+use crate::config::Plan;
+use crate::decode::pipeline::{attach_decoder, snapshot_size};
+use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken, mask};
+use crate::infer::{Detection, Detector, ModelService, runtime};
+use crate::rules::zone::Shape;
+use crate::rules::{EventKind, IncidentEvent};
+use crate::source::SourcePlan;
+use crate::track::Track;
+
+mod out;
+use out::FrameWriter;
+
+/// Exit status for a config that failed its check, or a camera it lacks.
+const EXIT_CONFIG: u8 = 2;
+/// Tiles on a contact sheet, at most, and the size of each.
+const SHEET_TILES: usize = 12;
+const SHEET_COLUMNS: usize = 4;
+const TILE_WIDTH: usize = 384;
+const TILE_HEIGHT: usize = 288;
+/// Written JPEGs stay on the box: a generous cap.
+const JPEG_MAX_BYTES: usize = 8 << 20;
+
+const ZONE_COLOUR: [u8; 3] = [255, 210, 0];
+const LINE_COLOUR: [u8; 3] = [0, 200, 255];
+const TRACK_COLOUR: [u8; 3] = [0, 230, 60];
+const INCIDENT_COLOUR: [u8; 3] = [255, 40, 40];
+const DETECTION_COLOUR: [u8; 3] = [200, 200, 200];
+
+/// `watchpost replay`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Example:\n  watchpost replay --config /etc/watchpost/watchpost.toml --camera north-gate \
+                        gate-tuesday.mp4 --out /tmp/gate > incidents.jsonl\n\n\
+                        Incident events go to stdout, one JSON object a line (the MQTT alert payload); \
+                        progress and logs go to stderr. Frames written with --out are redacted by the camera's \
+                        [cameras.privacy] policy."
+)]
+pub struct ReplayArgs {
+    /// The config file whose camera (zones, rules, model, privacy) is replayed.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// The recording to analyse, a video file.
+    pub recording: PathBuf,
+    /// The camera to replay (default: the only, or first, camera of the config).
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Write redacted, annotated frames (DIR/frames/NNNNNN.jpg) and one contact
+    /// sheet per incident (DIR/incidents/<incident_id>.jpg) here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Frames analysed (at the camera's detect fps).
+    pub frames: u64,
+    /// Incident events printed.
+    pub events: u64,
+    /// Annotated frames written with `--out`.
+    pub frames_written: u64,
+    /// Contact sheets written with `--out`.
+    pub sheets_written: u64,
+}
+
+/// Runs the command: exit 0 when the recording was replayed to its end, 2
+/// for a config that fails its check or lacks the camera, 1 otherwise.
+pub fn command(args: &ReplayArgs) -> ExitCode {
+    let plan = match crate::config::load(&args.config) {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let camera = match pick_camera(&plan, args.camera.as_deref()) {
+        Ok(camera) => camera,
+        Err(message) => {
+            eprintln!("{}: {message}", args.config.display());
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let stdout = std::io::stdout();
+    match replay(&plan, camera, &args.recording, args.out.as_deref(), &mut stdout.lock()) {
+        Ok(summary) => {
+            let mut line = format!(
+                "replayed {}: {} frames, {} incident events",
+                args.recording.display(),
+                summary.frames,
+                summary.events
+            );
+            if let Some(out) = &args.out {
+                line += &format!(
+                    "; wrote {} frames and {} contact sheets to {}",
+                    summary.frames_written,
+                    summary.sheets_written,
+                    out.display()
+                );
+            }
+            eprintln!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e:#}", args.recording.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The camera named, or the only/first one.
+pub fn pick_camera<'a>(plan: &'a Plan, name: Option<&str>) -> Result<&'a CameraPlan, String> {
+    let names = || {
+        let names: Vec<&str> = plan.cameras.iter().map(|c| &*c.name).collect();
+        names.join(", ")
+    };
+    match name {
+        Some(name) => plan
+            .cameras
+            .iter()
+            .find(|c| &*c.name == name)
+            .ok_or_else(|| format!("no camera `{name}` in this config; its cameras: {}", names())),
+        None => plan
+            .cameras
+            .first()
+            .ok_or_else(|| "the config has no camera".to_string()),
+    }
+}
+
+/// Replays `recording` through `camera`'s pipeline, writing each incident
+/// event to `events_out` as a JSON line and, with `out`, redacted annotated
+/// pictures under that folder.
+pub fn replay(
+    plan: &Plan,
+    camera: &CameraPlan,
+    recording: &Path,
+    out: Option<&Path>,
+    events_out: &mut dyn std::io::Write,
+) -> anyhow::Result<ReplaySummary> {
+    if !recording.is_file() {
+        anyhow::bail!("no such file");
+    }
+    let recording = recording.canonicalize().context("cannot open the recording")?;
+    gst::init().context("cannot initialise GStreamer")?;
+    let rt = runtime::init(&plan.runtime)?;
+    let model = &camera.detect.model;
+    let detector = Detector::load(model.clone(), rt, &plan.runtime)
+        .with_context(|| format!("cannot load model `{}`", model.key))?;
+    let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
+
+    let input = &model.manifest.input;
+    let spec = StreamSpec {
+        camera: camera.name.clone(),
+        source: SourcePlan::file(recording.clone(), false, false),
+        width: input.width,
+        height: input.height,
+        resize: input.resize,
+        fps: camera.detect.fps,
+        decoder: camera.decode.decoder.clone(),
+        stall: camera.decode.stall,
+        retry_initial: camera.decode.retry_initial,
+        retry_max: camera.decode.retry_max,
+        masks: camera.privacy.masks.clone(),
+    };
+    let mut writer = match out {
+        Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir)?),
+        None => None,
+    };
+    let progress = progress_bar(expected_frames(&spec.source, spec.fps));
+
+    let slot = Arc::new(FrameSlot::new(Delivery::Every));
+    let cancel = CancellationToken::new();
+    let decode = {
+        let (slot, cancel, spec) = (slot.clone(), cancel.clone(), spec.clone());
+        std::thread::Builder::new()
+            .name(format!("decode-{}", camera.name))
+            .spawn(move || Stream::new(spec, slot).run(&cancel))?
+    };
+    let mut analyzer = FrameAnalyzer::new(camera, service.client());
+    let mut summary = ReplaySummary::default();
+    let analysed = analyse(
+        camera,
+        &slot,
+        &decode,
+        &mut analyzer,
+        writer.as_mut(),
+        &progress,
+        events_out,
+        &mut summary,
+    );
+    cancel.cancel();
+    slot.close();
+    let decoded = decode.join();
+    progress.finish_and_clear();
+    analysed?;
+    match decoded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e).context("cannot decode the recording"),
+        Err(_) => anyhow::bail!("the decode thread failed"),
+    }
+    if let Some(writer) = writer {
+        summary.frames_written = writer.frames_written;
+        summary.sheets_written = writer.sheets_written;
+    }
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn analyse(
+    camera: &CameraPlan,
+    slot: &FrameSlot,
+    decode: &std::thread::JoinHandle<Result<(), crate::decode::DecodeError>>,
+    analyzer: &mut FrameAnalyzer,
+    mut writer: Option<&mut FrameWriter>,
+    progress: &ProgressBar,
+    events_out: &mut dyn std::io::Write,
+    summary: &mut ReplaySummary,
+) -> anyhow::Result<()> {
+    let mut events: Vec<IncidentEvent> = Vec::new();
+    let mut seq = 0u64;
+    let mut print = |events: &[IncidentEvent], summary: &mut ReplaySummary| -> anyhow::Result<()> {
+        for event in events {
+            seq += 1;
+            let alert = anonymize::alert(&camera.name, event, seq);
+            writeln!(events_out, "{}", serde_json::to_string(&alert)?).context("cannot write to stdout")?;
+            summary.events += 1;
+        }
+        events_out.flush().context("cannot write to stdout")?;
+        Ok(())
+    };
+    loop {
+        let frame = match slot.take(Duration::from_millis(200)) {
+            Taken::Frame(frame) => frame,
+            Taken::Empty if !decode.is_finished() => continue,
+            Taken::Empty | Taken::Closed => break,
+        };
+        analyzer
+            .process(&frame, &mut events)
+            .with_context(|| format!("inference failed on frame {}", frame.number))?;
+        summary.frames += 1;
+        print(&events, summary)?;
+        if let Some(writer) = writer.as_deref_mut() {
+            writer.frame(frame.number, frame.pts, analyzer, &events)?;
+        }
+        events.clear();
+        progress.inc(1);
+    }
+    analyzer.finish(&mut events);
+    print(&events, summary)?;
+    if let Some(writer) = writer {
+        writer.finish(&events)?;
+    }
+    Ok(())
+}
+
+/// A bar when the length is known, a spinner when not; nothing unless stderr
+/// is a terminal.
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    let bar = match total {
+        Some(total) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} frames ({per_sec}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {elapsed_precise} {pos} frames ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        bar.enable_steady_tick(Duration::from_millis(200));
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Frames the detect branch will deliver: the recording's duration at the
+/// lower of the detect fps and its own frame rate. `None` if unknown.
+fn expected_frames(source: &SourcePlan, fps: u32) -> Option<u64> {
+    let playbin = gst::ElementFactory::make("playbin").build().ok()?;
+    let video = gst::ElementFactory::make("fakesink").build().ok()?;
+    let audio = gst::ElementFactory::make("fakesink").build().ok()?;
+    playbin.set_property("uri", source.uri.as_str());
+    playbin.set_property("video-sink", &video);
+    playbin.set_property("audio-sink", &audio);
+    let known = (|| {
+        playbin.set_state(gst::State::Paused).ok()?;
+        let (done, _, _) = playbin.state(gst::ClockTime::from_seconds(5));
+        done.ok()?;
+        let duration = playbin.query_duration::<gst::ClockTime>()?;
+        let caps = video.static_pad("sink")?.current_caps()?;
+        let rate = gst_video::VideoInfo::from_caps(&caps).ok()?.fps();
+        let source_fps = if rate.numer() > 0 && rate.denom() > 0 {
+            rate.numer() as f64 / rate.denom() as f64
+        } else {
+            fps as f64
+        };
+        let frames = duration.seconds_f64() * source_fps.min(fps as f64);
+        (frames.is_finite() && frames > 0.0).then(|| frames.round() as u64)
+    })();
+    let _ = playbin.set_state(gst::State::Null);
+    known
+}

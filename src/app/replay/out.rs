@@ -1,0 +1,379 @@
+//! The pictures `watchpost replay --out` writes: annotated frames and a
+//! contact sheet per incident, each a [`RedactedImage`] from the camera's
+//! privacy policy before anything is drawn on it, and the second pipeline
+//! that supplies full-resolution frames matched to the analysed ones.
+
+use super::*;
+
+/// Writes the redacted, annotated pictures of `--out`.
+pub(super) struct FrameWriter {
+    frames_dir: PathBuf,
+    incidents_dir: PathBuf,
+    full: FullFrames,
+    redactor: Redactor,
+    /// Keeps the face model's service alive while the redactor uses it.
+    _faces: Option<ModelService>,
+    policy: CameraPrivacyPlan,
+    zones: Vec<Mark>,
+    max_width: u32,
+    quality: u8,
+    /// Open incidents: their contact sheet so far and the tracks they involve.
+    open: BTreeMap<Uuid, (Sheet, Vec<u64>)>,
+    pub(super) frames_written: u64,
+    pub(super) sheets_written: u64,
+    /// Frames with something to show that could not be written.
+    unwritten: u64,
+}
+
+impl FrameWriter {
+    pub(super) fn open(plan: &Plan, camera: &CameraPlan, spec: &StreamSpec, dir: &Path) -> anyhow::Result<Self> {
+        let frames_dir = dir.join("frames");
+        let incidents_dir = dir.join("incidents");
+        for d in [&frames_dir, &incidents_dir] {
+            std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+        }
+        let mut policy = camera.privacy.clone();
+        let faces = match &plan.privacy.face_model {
+            Some(model) if policy.redact.faces => {
+                let rt = runtime::init(&plan.runtime)?;
+                let detector = Detector::load(model.clone(), rt, &plan.runtime)
+                    .with_context(|| format!("cannot load the face model `{}`", model.key))?;
+                Some(ModelService::spawn(detector)?)
+            }
+            _ => None,
+        };
+        if policy.redact.faces && faces.is_none() {
+            policy.redact.faces = false;
+            if !policy.redact.persons {
+                policy.redact.heads = true;
+            }
+            tracing::warn!(
+                camera = %camera.name,
+                "no [privacy] face_model is set: frames written to --out cover the head of every detected person \
+                 instead of searching for faces"
+            );
+        }
+        let mut zones = Vec::new();
+        for zone in &camera.zones {
+            let (points, colour, closed) = match &zone.shape {
+                Shape::Polygon(p) => (p.points(), ZONE_COLOUR, true),
+                Shape::Line(l) => (l.points(), LINE_COLOUR, false),
+            };
+            let n = points.len();
+            let segments = if closed { n } else { n.saturating_sub(1) };
+            for i in 0..segments {
+                let (a, b) = (points[i], points[(i + 1) % n]);
+                zones.push(Mark::Line {
+                    from: [a.x, a.y],
+                    to: [b.x, b.y],
+                    colour,
+                });
+            }
+        }
+        Ok(Self {
+            frames_dir,
+            incidents_dir,
+            full: FullFrames::open(spec).map_err(|e| anyhow::anyhow!("cannot open the recording for --out: {e}"))?,
+            redactor: Redactor::new(faces.as_ref()),
+            _faces: faces,
+            policy,
+            zones,
+            max_width: camera.decode.snapshot_max_width,
+            quality: camera.decode.snapshot_quality,
+            open: BTreeMap::new(),
+            frames_written: 0,
+            sheets_written: 0,
+            unwritten: 0,
+        })
+    }
+
+    /// Writes the frame if something is in sight or an incident is open, and
+    /// adds it to the contact sheet of every open incident.
+    pub(super) fn frame(
+        &mut self,
+        number: u64,
+        pts: Duration,
+        analyzer: &FrameAnalyzer,
+        events: &[IncidentEvent],
+    ) -> anyhow::Result<()> {
+        let mut ended = Vec::new();
+        for event in events {
+            let ids: Vec<u64> = event.targets.iter().map(|t| t.track_id).collect();
+            match event.kind {
+                EventKind::Start => {
+                    self.open.insert(event.incident_id, (Sheet::default(), ids));
+                }
+                EventKind::Update => {
+                    if let Some(open) = self.open.get_mut(&event.incident_id) {
+                        open.1 = ids;
+                    }
+                }
+                EventKind::End => ended.push(event.incident_id),
+            }
+        }
+        let tracks = analyzer.tracks();
+        let detections = analyzer.last_detections();
+        let busy = !self.open.is_empty() || !detections.is_empty() || tracks.iter().any(|t| !t.lost);
+        if busy {
+            match self.render(pts, detections, tracks) {
+                Some(image) => {
+                    let path = self.frames_dir.join(format!("{number:06}.jpg"));
+                    write_jpeg(&image, self.quality, &path)?;
+                    self.frames_written += 1;
+                    let label = format!("{:.1}", pts.as_secs_f64());
+                    for (sheet, _) in self.open.values_mut() {
+                        sheet.offer(&image, &label);
+                    }
+                }
+                None => self.unwritten += 1,
+            }
+        }
+        for id in ended {
+            self.close(id)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the incidents the end of the recording ended.
+    pub(super) fn finish(&mut self, events: &[IncidentEvent]) -> anyhow::Result<()> {
+        for event in events.iter().filter(|e| e.kind == EventKind::End) {
+            self.close(event.incident_id)?;
+        }
+        if self.unwritten > 0 {
+            tracing::warn!(
+                frames = self.unwritten,
+                "frames with something in sight were not written: no full frame matched, or redaction failed"
+            );
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, id: Uuid) -> anyhow::Result<()> {
+        let Some((sheet, _)) = self.open.remove(&id) else {
+            return Ok(());
+        };
+        if let Some(image) = sheet.finish() {
+            write_jpeg(&image, self.quality, &self.incidents_dir.join(format!("{id}.jpg")))?;
+            self.sheets_written += 1;
+        }
+        Ok(())
+    }
+
+    /// The full frame at `pts`, redacted by the policy, then annotated.
+    /// `None` (logged) when there is no matching frame or redaction fails:
+    /// nothing is written rather than something unredacted.
+    fn render(&mut self, pts: Duration, detections: &[Detection], tracks: &[Track]) -> Option<RedactedImage> {
+        let sample = self.full.at(pts)?;
+        let sample = cap_width(&sample, self.max_width)?;
+        // Everyone the detector or the tracker knows of is covered by the policy.
+        let mut scene: Vec<Detection> = detections.to_vec();
+        scene.extend(tracks.iter().map(|t| Detection {
+            label: t.label,
+            score: t.score,
+            bbox: t.bbox,
+        }));
+        let redacted = match self.redactor.redact(&sample, &scene, &self.policy) {
+            Ok(image) => image,
+            Err(reason) => {
+                tracing::warn!(%reason, "frame not written: redaction could not be completed");
+                return None;
+            }
+        };
+        let mut marks = self.zones.clone();
+        marks.extend(detections.iter().map(|d| Mark::Rect {
+            bbox: d.bbox,
+            colour: DETECTION_COLOUR,
+        }));
+        for track in tracks.iter().filter(|t| !t.lost) {
+            let involved = self.open.values().any(|(_, ids)| ids.contains(&track.id));
+            let colour = if involved { INCIDENT_COLOUR } else { TRACK_COLOUR };
+            marks.push(Mark::Rect {
+                bbox: track.bbox,
+                colour,
+            });
+            marks.push(Mark::Text {
+                at: [track.bbox.x1.max(0.0), (track.bbox.y1 - 0.035).max(0.0)],
+                text: track.id.to_string(),
+                colour,
+            });
+        }
+        Some(redacted.annotate(&marks))
+    }
+}
+
+pub(super) fn write_jpeg(image: &RedactedImage, quality: u8, path: &Path) -> anyhow::Result<()> {
+    let jpeg = image
+        .to_jpeg(quality, JPEG_MAX_BYTES)
+        .with_context(|| format!("cannot encode {}", path.display()))?;
+    std::fs::write(path, jpeg.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The sample scaled down to `max_width` if wider.
+pub(super) fn cap_width(sample: &gst::Sample, max_width: u32) -> Option<gst::Sample> {
+    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
+    if info.width() <= max_width {
+        return Some(sample.clone());
+    }
+    let (w, h) = snapshot_size(info.width(), info.height(), max_width);
+    let caps = gst_video::VideoCapsBuilder::new()
+        .format(gst_video::VideoFormat::Rgb)
+        .width(w as i32)
+        .height(h as i32)
+        .build();
+    gst_video::convert_sample(sample, &caps, Some(gst::ClockTime::from_seconds(5))).ok()
+}
+
+/// The pictures of one incident, evenly spread over its life: every frame is
+/// offered, one in `stride` kept, and the stride doubles whenever twice the
+/// sheet's tiles have been kept; the last frame offered is always kept.
+#[derive(Default)]
+pub(super) struct Sheet {
+    tiles: Vec<RedactedImage>,
+    last: Option<RedactedImage>,
+    seen: u64,
+    stride: u64,
+}
+
+impl Sheet {
+    fn offer(&mut self, image: &RedactedImage, label: &str) {
+        let stride = self.stride.max(1);
+        let tile = image.thumbnail(TILE_WIDTH, TILE_HEIGHT).annotate(&[Mark::Text {
+            at: [0.01, 0.01],
+            text: label.to_string(),
+            colour: [255, 255, 255],
+        }]);
+        if self.seen % stride == 0 {
+            self.tiles.push(tile);
+            self.last = None;
+        } else {
+            self.last = Some(tile);
+        }
+        self.seen += 1;
+        if self.tiles.len() >= 2 * SHEET_TILES {
+            let mut i = 0;
+            self.tiles.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.stride = stride * 2;
+        }
+    }
+
+    fn finish(self) -> Option<RedactedImage> {
+        let mut all = self.tiles;
+        all.extend(self.last);
+        let n = all.len();
+        let picked: Vec<RedactedImage> = if n <= SHEET_TILES {
+            all
+        } else {
+            let wanted: Vec<usize> = (0..SHEET_TILES).map(|k| k * (n - 1) / (SHEET_TILES - 1)).collect();
+            all.into_iter()
+                .enumerate()
+                .filter(|(i, _)| wanted.contains(i))
+                .map(|(_, t)| t)
+                .collect()
+        };
+        redact::contact_sheet(&picked, SHEET_COLUMNS)
+    }
+}
+
+/// A second pipeline over the recording: the same decoder choice, privacy
+/// masks and rate limiting as the camera's, ending in full-resolution RGB
+/// frames that are pulled in step with the analysed ones.
+pub(super) struct FullFrames {
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    /// A frame pulled ahead of the one asked for.
+    pending: Option<gst::Sample>,
+    /// The pipeline ended or failed: no more frames.
+    done: bool,
+}
+
+impl FullFrames {
+    fn open(spec: &StreamSpec) -> Result<Self, String> {
+        let make = |factory: &str| {
+            gst::ElementFactory::make(factory)
+                .build()
+                .map_err(|_| format!("GStreamer element `{factory}` is missing"))
+        };
+        let pipeline = gst::Pipeline::with_name("replay-frames");
+        let parse = make("parsebin")?;
+        pipeline.add(&parse).map_err(|e| e.to_string())?;
+        spec.source.build(&pipeline, &parse)?;
+        let mut chain: Vec<gst::Element> = Vec::new();
+        if !spec.masks.is_empty() {
+            chain.extend(mask::elements(&spec.masks).map_err(|e| e.to_string())?);
+        }
+        let rate = make("videorate")?;
+        rate.set_property("drop-only", true);
+        rate.set_property("max-rate", spec.fps.clamp(1, i32::MAX as u32) as i32);
+        chain.push(rate);
+        chain.push(make("videoconvert")?);
+        let caps = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::Rgb)
+            .build();
+        let sink = gst_app::AppSink::builder()
+            .caps(&caps)
+            .sync(false)
+            .max_buffers(2)
+            .drop(false)
+            .build();
+        chain.push(sink.clone().upcast());
+        pipeline.add_many(chain.iter()).map_err(|e| e.to_string())?;
+        gst::Element::link_many(chain.iter()).map_err(|e| e.to_string())?;
+        attach_decoder(
+            &pipeline,
+            &parse,
+            &chain[0],
+            spec.camera.clone(),
+            spec.decoder.clone(),
+            None,
+        );
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| "the pipeline refused to start".to_string())?;
+        Ok(Self {
+            pipeline,
+            sink,
+            pending: None,
+            done: false,
+        })
+    }
+
+    /// The frame stamped `pts`, skipping older ones; `None` if there is none.
+    fn at(&mut self, pts: Duration) -> Option<gst::Sample> {
+        const SLACK_NS: u64 = 500_000;
+        let want = pts.as_nanos() as u64;
+        loop {
+            let sample = match self.pending.take() {
+                Some(sample) => sample,
+                None if self.done => return None,
+                None => match self.sink.try_pull_sample(gst::ClockTime::from_seconds(30)) {
+                    Some(sample) => sample,
+                    None => {
+                        self.done = true;
+                        tracing::warn!("the full-resolution frames of the recording ended early or failed");
+                        return None;
+                    }
+                },
+            };
+            let Some(at) = sample.buffer().and_then(|b| b.pts()).map(gst::ClockTime::nseconds) else {
+                continue;
+            };
+            if at + SLACK_NS < want {
+                continue;
+            }
+            if at > want + SLACK_NS {
+                self.pending = Some(sample);
+                return None;
+            }
+            return Some(sample);
+        }
+    }
+}
+
+impl Drop for FullFrames {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
