@@ -33,6 +33,9 @@ use super::{Delivery, Frame, FrameLayout, FrameSlot, Geometry};
 use crate::infer::manifest::Resize;
 use crate::source::SourcePlan;
 
+/// Longest a recording may take to yield its first frame.
+const FIRST_FRAME: Duration = Duration::from_secs(10);
+
 /// What one camera's pipeline is asked to do.
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -296,6 +299,7 @@ impl Stream {
     fn play(&self, pipeline: &gst::Pipeline, cancel: &CancellationToken) -> Result<Outcome, DecodeError> {
         let bus = pipeline.bus().ok_or_else(|| self.build_error("pipeline has no bus"))?;
         let started = self.status.now_ms();
+        let decoded_before = self.status.decoded.load(Ordering::Relaxed);
         if pipeline.set_state(gst::State::Playing).is_err() {
             // The reason is on the bus.
             if let Some(msg) = bus.timed_pop_filtered(gst::ClockTime::from_seconds(1), &[gst::MessageType::Error])
@@ -309,8 +313,22 @@ impl Stream {
             if cancel.is_cancelled() {
                 return Ok(Outcome::Cancelled);
             }
+            let last = self.status.last_frame_ms.load(Ordering::Relaxed);
+            // A recording may pause while its consumer catches up, but one
+            // that never yields a first frame (a file cut before its index,
+            // say) would otherwise wait forever.
+            if !self.spec.source.is_live()
+                && self.status.decoded.load(Ordering::Relaxed) == decoded_before
+                && self.status.now_ms().saturating_sub(started) > self.spec.stall.max(FIRST_FRAME).as_millis() as u64
+            {
+                return Err(DecodeError::Stall {
+                    camera: self.spec.camera.clone(),
+                    source_uri: self.spec.source.display.clone(),
+                    secs: self.spec.stall.max(FIRST_FRAME).as_secs(),
+                });
+            }
             if self.spec.source.is_live() {
-                let last = self.status.last_frame_ms.load(Ordering::Relaxed).max(started);
+                let last = last.max(started);
                 if self.status.now_ms().saturating_sub(last) > self.spec.stall.as_millis() as u64 {
                     return Err(DecodeError::Stall {
                         camera: self.spec.camera.clone(),
