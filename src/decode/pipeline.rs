@@ -314,9 +314,8 @@ impl Stream {
                 return Ok(Outcome::Cancelled);
             }
             let last = self.status.last_frame_ms.load(Ordering::Relaxed);
-            // A recording may pause while its consumer catches up, but one
-            // that never yields a first frame (a file cut before its index,
-            // say) would otherwise wait forever.
+            // A recording may pause for its consumer, but one with no first
+            // frame at all (cut before its index, say) would wait forever.
             if !self.spec.source.is_live()
                 && self.status.decoded.load(Ordering::Relaxed) == decoded_before
                 && self.status.now_ms().saturating_sub(started) > self.spec.stall.max(FIRST_FRAME).as_millis() as u64
