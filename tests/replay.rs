@@ -174,38 +174,8 @@ fn line_crossings_barely_change_when_the_detect_fps_halves() {
 /// The frames of a clip as the detect branch picks them (the same rate
 /// limiting), full size, tightly packed RGB.
 fn frames_at(clip: &Path, fps: u32) -> Vec<(Vec<u8>, usize, usize)> {
-    use gstreamer::prelude::*;
-    gstreamer::init().unwrap();
-    let pipeline = gstreamer::parse::launch(&format!(
-        "filesrc location={} ! decodebin ! videorate drop-only=true max-rate={fps} ! videoconvert ! \
-         video/x-raw,format=RGB ! appsink name=out sync=false",
-        clip.display()
-    ))
-    .unwrap()
-    .downcast::<gstreamer::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("out")
-        .unwrap()
-        .downcast::<gstreamer_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gstreamer::State::Playing).unwrap();
-    let mut out = Vec::new();
-    while let Ok(sample) = sink.pull_sample() {
-        let info = gstreamer_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-        let (w, h, stride) = (info.width() as usize, info.height() as usize, info.stride()[0] as usize);
-        let map = sample.buffer().unwrap().map_readable().unwrap();
-        let rgb: Vec<u8> = map
-            .as_slice()
-            .chunks(stride)
-            .take(h)
-            .flat_map(|row| &row[..w * 3])
-            .copied()
-            .collect();
-        out.push((rgb, w, h));
-    }
-    pipeline.set_state(gstreamer::State::Null).unwrap();
-    out
+    let tail = format!("videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format=RGB");
+    common::samples(clip, &tail, 1).iter().map(common::rgb).collect()
 }
 
 #[test]
