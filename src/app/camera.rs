@@ -1,6 +1,7 @@
-//! A camera: its `[[cameras]]` table, its checked plan, and the two threads
-//! that run it — decode (GStreamer, in [`crate::decode`]) and detect
-//! (inference → tracking → rules → anonymize → the publisher's queue).
+//! A camera: its `[[cameras]]` table, its checked plan, and the threads that
+//! run it — decode (GStreamer, in [`crate::decode`]), detect (inference →
+//! tracking → rules → anonymize → the publisher's queue) and, for a camera
+//! with rules that watch pixels, motion ([`super::motion_watch`]).
 //!
 //! Each camera has its own threads and its own frame slot, so a camera that
 //! fails or stalls never delays another; the only things cameras share are a
@@ -20,6 +21,7 @@ use toml::Spanned;
 
 use super::analysis::FrameAnalyzer;
 use super::metrics::AnalysisHooks;
+use super::motion_watch::MotionWorker;
 use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize;
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
@@ -27,13 +29,13 @@ use crate::config::Ctx;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
 use crate::decode::{
-    self, DecodeConfig, DecodeError, DecodePlan, Delivery, DetectConfig, DetectPlan, FrameSlot, Stream, StreamSpec,
-    Taken,
+    self, DecodeConfig, DecodeError, DecodePlan, Delivery, DetectConfig, DetectPlan, FrameSlot, GrayBranch, Stream,
+    StreamSpec, Taken,
 };
 use crate::infer::motion::{MotionConfig, MotionPlan};
-use crate::infer::{self, ModelPlan, ModelService};
+use crate::infer::{self, Detection, ModelPlan, ModelService};
 use crate::publish::{Outbox, Topics};
-use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RulePlan, Zone, ZoneConfig};
+use crate::rules::{self, EventKind, IncidentEvent, RuleConfig, RulePlan, Target, Zone, ZoneConfig, thrown_object};
 use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
 
@@ -262,6 +264,15 @@ pub struct CameraStats {
     pub events: AtomicU64,
 }
 
+/// The motion branch `plan`'s rules need: None when no rule watches pixels.
+pub fn gray_branch(plan: &CameraPlan) -> Option<GrayBranch> {
+    let fps = rules::motion_fps(plan.rules.iter().map(|r| &**r));
+    (fps > 0.0).then(|| GrayBranch {
+        fps: fps.ceil() as u32,
+        width: thrown_object::ANALYSIS_WIDTH,
+    })
+}
+
 /// A running camera.
 pub struct Camera {
     pub name: Arc<str>,
@@ -270,6 +281,8 @@ pub struct Camera {
     pub stats: Arc<CameraStats>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
+    /// The motion thread, for a camera whose rules watch pixels.
+    motion: Option<(JoinHandle<()>, mpsc::Sender<CameraPlan>)>,
     /// New rules and zones for the detect thread (a config reload).
     rules: mpsc::Sender<CameraPlan>,
 }
@@ -306,6 +319,7 @@ impl Camera {
         };
         let slot = Arc::new(FrameSlot::new(delivery));
         let stats = Arc::new(CameraStats::default());
+        let gray = gray_branch(plan);
         let spec = StreamSpec {
             camera: plan.name.clone(),
             source: plan.source.clone(),
@@ -318,8 +332,14 @@ impl Camera {
             retry_initial: plan.decode.retry_initial,
             retry_max: plan.decode.retry_max,
             masks: plan.privacy.masks.clone(),
+            gray,
         };
-        let stream = Arc::new(Stream::new(spec, slot.clone()));
+        let gray_slot = gray.map(|_| Arc::new(FrameSlot::new(delivery)));
+        let mut stream = Stream::new(spec, slot.clone());
+        if let Some(gray_slot) = &gray_slot {
+            stream = stream.with_gray_slot(gray_slot.clone());
+        }
+        let stream = Arc::new(stream);
         let decode = {
             let cancel = cancel.clone();
             let name = plan.name.clone();
@@ -339,8 +359,7 @@ impl Camera {
             .get(&model.key)
             .map(|service| service.client())
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
-        let (rules, updates) = mpsc::channel();
-        let worker = DetectWorker {
+        let alerts = Alerts {
             camera: plan.name.clone(),
             stream: stream.clone(),
             snapshots: shared.snapshots.clone(),
@@ -352,11 +371,29 @@ impl Camera {
                 .collect(),
             privacy: Arc::new(plan.privacy.clone()),
             decode: plan.decode.clone(),
+            outbox: shared.outbox.clone(),
+            topics: shared.topics.clone(),
+            stats: stats.clone(),
+            scene: gray.map(|_| Arc::default()),
+        };
+        let motion = match gray_slot {
+            Some(gray_slot) => {
+                let (rules, updates) = mpsc::channel();
+                let worker = MotionWorker::new(plan, gray_slot, alerts.clone(), updates, cancel.clone());
+                let thread = std::thread::Builder::new()
+                    .name(format!("motion-{}", plan.name))
+                    .spawn(move || worker.run())?;
+                Some((thread, rules))
+            }
+            None => None,
+        };
+        let (rules, updates) = mpsc::channel();
+        let worker = DetectWorker {
+            camera: plan.name.clone(),
             slot: slot.clone(),
             analyzer: FrameAnalyzer::new(plan, client).with_hooks(hooks),
             updates,
-            outbox: shared.outbox.clone(),
-            topics: shared.topics.clone(),
+            alerts,
             stats: stats.clone(),
             cancel,
         };
@@ -370,12 +407,15 @@ impl Camera {
             stats,
             decode,
             detect,
+            motion,
             rules,
         })
     }
 
     pub fn is_finished(&self) -> bool {
-        self.decode.is_finished() && self.detect.is_finished()
+        self.decode.is_finished()
+            && self.detect.is_finished()
+            && self.motion.as_ref().is_none_or(|(m, _)| m.is_finished())
     }
 
     /// Whether the decode and the detect thread are still running.
@@ -383,15 +423,20 @@ impl Camera {
         (!self.decode.is_finished(), !self.detect.is_finished())
     }
 
-    /// Hands the rules and zones of `plan` to the detect thread, which takes
-    /// them before its next frame. False if the thread has ended.
+    /// Hands the rules and zones of `plan` to the detect (and motion)
+    /// thread, which take them before their next frame. False if a thread
+    /// has ended.
     pub fn update_rules(&self, plan: CameraPlan) -> bool {
-        self.rules.send(plan).is_ok()
+        let motion = self.motion.as_ref().is_none_or(|(_, tx)| tx.send(plan.clone()).is_ok());
+        self.rules.send(plan).is_ok() && motion
     }
 
-    /// Waits for both threads; the decode result says whether the camera failed.
+    /// Waits for every thread; the decode result says whether the camera failed.
     pub fn join(self) -> Result<(), DecodeError> {
         let _ = self.detect.join();
+        if let Some((motion, _)) = self.motion {
+            let _ = motion.join();
+        }
         self.decode.join().unwrap_or(Ok(()))
     }
 }
@@ -399,17 +444,10 @@ impl Camera {
 /// The detect thread of one camera.
 struct DetectWorker {
     camera: Arc<str>,
-    stream: Arc<Stream>,
-    snapshots: Snapshots,
-    /// Rules whose incidents are followed by a snapshot.
-    snapshot_rules: Vec<Arc<str>>,
-    privacy: Arc<CameraPrivacyPlan>,
-    decode: DecodePlan,
     slot: Arc<FrameSlot>,
     analyzer: FrameAnalyzer,
     updates: mpsc::Receiver<CameraPlan>,
-    outbox: Arc<Outbox>,
-    topics: Topics,
+    alerts: Alerts,
     stats: Arc<CameraStats>,
     cancel: CancellationToken,
 }
@@ -422,7 +460,7 @@ impl DetectWorker {
             while let Ok(plan) = self.updates.try_recv() {
                 self.analyzer.replace_rules(&plan, &mut events);
                 tracing::info!(camera = %self.camera, rules = plan.rules.len(), zones = plan.zones.len(), "rules and zones replaced");
-                self.send(&mut events);
+                self.alerts.send(&mut events, self.analyzer.last_detections());
             }
             match self.slot.take(Duration::from_millis(200)) {
                 Taken::Frame(frame) => match self.analyzer.process(&frame, &mut events) {
@@ -434,6 +472,7 @@ impl DetectWorker {
                             &self.stats.skipped
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
+                        self.alerts.remember_scene(self.analyzer.last_detections());
                     }
                     Err(e) => {
                         let text = e.to_string();
@@ -446,34 +485,103 @@ impl DetectWorker {
                 Taken::Empty if !self.cancel.is_cancelled() => continue,
                 Taken::Empty | Taken::Closed => {
                     self.analyzer.finish(&mut events);
-                    self.send(&mut events);
+                    self.alerts.send(&mut events, self.analyzer.last_detections());
                     return;
                 }
             }
-            self.send(&mut events);
+            self.alerts.send(&mut events, self.analyzer.last_detections());
+        }
+    }
+}
+
+/// Where a camera's incident events go, from whichever of its threads
+/// raised them: the outbox first (an event counts as raised once it is
+/// there), then, for rules that ask for one, a snapshot.
+#[derive(Clone)]
+pub(super) struct Alerts {
+    pub camera: Arc<str>,
+    stream: Arc<Stream>,
+    snapshots: Snapshots,
+    /// Rules whose incidents are followed by a snapshot.
+    snapshot_rules: Vec<Arc<str>>,
+    privacy: Arc<CameraPrivacyPlan>,
+    decode: DecodePlan,
+    outbox: Arc<Outbox>,
+    topics: Topics,
+    stats: Arc<CameraStats>,
+    /// What the detector last saw, for snapshots the motion thread asks for
+    /// (the redaction policy covers persons and vehicles from it); only kept
+    /// on cameras with a motion thread.
+    scene: Option<Arc<std::sync::Mutex<Vec<Detection>>>>,
+}
+
+impl Alerts {
+    /// Keeps the detector's newest detections for the motion thread's snapshots.
+    fn remember_scene(&self, detections: &[Detection]) {
+        if let Some(scene) = &self.scene {
+            let mut kept = scene.lock().unwrap_or_else(|p| p.into_inner());
+            kept.clear();
+            kept.extend_from_slice(detections);
         }
     }
 
-    /// Hands the newest frame to the snapshot worker; the incident is
-    /// already in the outbox, so the alert never waits for the picture.
-    fn snapshot(&self, incident_id: String) {
-        let Some(sample) = self.stream.snapshot(self.decode.snapshot_max_width) else {
+    /// The detector's newest detections, as kept by [`Self::remember_scene`].
+    pub fn scene(&self) -> Vec<Detection> {
+        self.scene
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// The newest decoded frame, RGB, at the snapshot size; None (logged) when there is none yet.
+    pub fn newest_frame(&self, incident_id: &str) -> Option<gstreamer::Sample> {
+        let sample = self.stream.snapshot(self.decode.snapshot_max_width);
+        if sample.is_none() {
             tracing::warn!(camera = %self.camera, incident = %incident_id, "no frame for a snapshot");
+        }
+        sample
+    }
+
+    /// Hands pictures to the snapshot worker; the incident is already in
+    /// the outbox, so the alert never waits for them. One frame is a
+    /// snapshot; several, with a trajectory, a strip.
+    pub fn offer_snapshot(
+        &self,
+        incident_id: String,
+        frames: Vec<gstreamer::Sample>,
+        scene: Vec<Detection>,
+        trajectory: Option<Arc<[rules::TrajectoryPoint]>>,
+    ) {
+        if frames.is_empty() {
             return;
-        };
+        }
         self.snapshots.offer(SnapshotJob {
             camera: self.camera.clone(),
             incident_id,
-            sample,
-            scene: self.analyzer.last_detections().to_vec(),
+            frames,
+            scene,
+            trajectory,
             privacy: self.privacy.clone(),
             quality: self.decode.snapshot_quality,
             max_bytes: self.decode.snapshot_max_bytes,
         });
     }
 
+    /// Whether `rule`'s incidents are followed by a snapshot.
+    pub fn wants_snapshot(&self, rule: &str) -> bool {
+        self.snapshot_rules.iter().any(|r| &**r == rule)
+    }
+
     /// Writes each event to the outbox; it counts as raised once it is there.
-    fn send(&self, events: &mut Vec<IncidentEvent>) {
+    /// A started incident whose rule wants a snapshot gets one of the newest
+    /// frame, unless `strip` takes it over (the motion thread's trajectory
+    /// strips): then `strip` is told the incident and its targets.
+    pub fn send_with(
+        &self,
+        events: &mut Vec<IncidentEvent>,
+        scene: &[Detection],
+        mut strip: impl FnMut(&str, &[Target]) -> bool,
+    ) {
         for event in events.drain(..) {
             let written = self.outbox.push(
                 |seq| anonymize::alert(&self.camera, &event, seq),
@@ -492,8 +600,9 @@ impl DetectWorker {
                         camera = %self.camera, rule = %alert.rule, zone = %alert.zone, labels = ?alert.labels,
                         incident = %alert.incident_id, seq = alert.seq, severity = %alert.severity, "incident raised"
                     );
-                    if self.snapshot_rules.contains(&event.rule) {
-                        self.snapshot(alert.incident_id.clone());
+                    if self.wants_snapshot(&event.rule) && !strip(&alert.incident_id, &event.targets) {
+                        let frames = self.newest_frame(&alert.incident_id).into_iter().collect();
+                        self.offer_snapshot(alert.incident_id.clone(), frames, scene.to_vec(), None);
                     }
                 }
                 EventKind::End => tracing::info!(
@@ -504,5 +613,10 @@ impl DetectWorker {
             }
             self.stats.events.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// [`Self::send_with`] with a plain snapshot for every started incident.
+    pub fn send(&self, events: &mut Vec<IncidentEvent>, scene: &[Detection]) {
+        self.send_with(events, scene, |_, _| false);
     }
 }

@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod camera;
 pub mod health;
 pub mod metrics;
+mod motion_watch;
 pub mod replay;
 pub mod snapshot;
 
@@ -106,11 +107,17 @@ fn model_fingerprint(model: &ModelPlan, plan: &Plan) -> String {
     format!("{model:?}|{:?}", plan.runtime)
 }
 
-/// What a camera's pipeline is built from; a change restarts the camera.
+/// What a camera's pipeline is built from; a change restarts the camera
+/// (including one that adds or removes the motion branch, or changes its rate).
 fn pipeline_fingerprint(c: &CameraPlan) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}",
-        c.source, c.decode, c.detect, c.motion, c.track
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        c.source,
+        c.decode,
+        c.detect,
+        c.motion,
+        c.track,
+        camera::gray_branch(c)
     )
 }
 

@@ -19,10 +19,16 @@ use gstreamer as gst;
 use gstreamer_video as gst_video;
 
 use crate::anonymize::privacy::CameraPrivacyPlan;
-use crate::anonymize::redact::{self, RawImage, RedactedImage};
+use crate::anonymize::redact::{self, Mark, RawImage, RedactedImage};
 use crate::decode::{Frame, FrameLayout, Geometry};
 use crate::infer::{BBox, Detection, InferClient, ModelService};
 use crate::publish::{Outbox, Topics};
+use crate::rules::TrajectoryPoint;
+
+/// Width of each picture of a trajectory strip, at most.
+const STRIP_TILE_WIDTH: usize = 640;
+/// The colour a trajectory is drawn in.
+const PATH_COLOUR: [u8; 3] = [255, 40, 40];
 
 /// Snapshots waiting for the worker, at most.
 const QUEUE: usize = 8;
@@ -31,8 +37,12 @@ const QUEUE: usize = 8;
 pub struct SnapshotJob {
     pub camera: Arc<str>,
     pub incident_id: String,
-    /// The newest decoded frame, RGB, capped in width.
-    pub sample: gst::Sample,
+    /// Decoded frames, RGB, capped in width: one for a snapshot, several
+    /// (oldest first) for a trajectory strip.
+    pub frames: Vec<gst::Sample>,
+    /// The path to draw on every frame (normalised points), for incidents
+    /// that follow one (thrown objects).
+    pub trajectory: Option<Arc<[TrajectoryPoint]>>,
     /// What the detector found on the last analysed frame, source-normalised.
     pub scene: Vec<Detection>,
     pub privacy: Arc<CameraPrivacyPlan>,
@@ -117,7 +127,21 @@ impl Worker {
     }
 
     fn publish(&mut self, job: SnapshotJob) -> Result<usize, String> {
-        let redacted = self.redactor.redact(&job.sample, &job.scene, &job.privacy)?;
+        let redacted = match &job.trajectory {
+            None => {
+                let sample = job.frames.first().ok_or("no frame")?;
+                self.redactor.redact(sample, &job.scene, &job.privacy)?
+            }
+            Some(path) => {
+                let marks = path_marks(path);
+                let mut tiles = Vec::with_capacity(job.frames.len());
+                for sample in &job.frames {
+                    let tile = self.redactor.redact(sample, &job.scene, &job.privacy)?;
+                    tiles.push(tile.annotate(&marks).thumbnail(STRIP_TILE_WIDTH, usize::MAX));
+                }
+                redact::contact_sheet(&tiles, tiles.len()).ok_or("no frame")?
+            }
+        };
         let jpeg = redacted
             .to_jpeg(job.quality, job.max_bytes)
             .map_err(|e| format!("JPEG encoding failed: {e}"))?;
@@ -166,6 +190,31 @@ impl Redactor {
         redact::regions(&policy.redact, &policy.labels, &faces, scene, &mut regions);
         Ok(redact::redact(image, &regions))
     }
+}
+
+/// A trajectory as marks: its segments, and a box on where it was last seen.
+pub fn path_marks(path: &[TrajectoryPoint]) -> Vec<Mark> {
+    let mut marks: Vec<Mark> = path
+        .windows(2)
+        .map(|w| Mark::Line {
+            from: [w[0].x, w[0].y],
+            to: [w[1].x, w[1].y],
+            colour: PATH_COLOUR,
+        })
+        .collect();
+    if let Some(last) = path.last() {
+        let r = 0.02;
+        marks.push(Mark::Rect {
+            bbox: BBox {
+                x1: last.x - r,
+                y1: last.y - r,
+                x2: last.x + r,
+                y2: last.y + r,
+            },
+            colour: PATH_COLOUR,
+        });
+    }
+    marks
 }
 
 /// The sample's pixels as a tightly packed RGB image.

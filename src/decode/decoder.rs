@@ -2,6 +2,8 @@
 //! decoder when one is installed (VA-API, NVDEC, V4L2 stateful…), otherwise the
 //! best software one (libav), unless the operator named one.
 
+use std::sync::{Arc, Mutex};
+
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::Deserialize;
@@ -115,4 +117,66 @@ mod tests {
                 .contains("unsupported codec video/x-nonexistent-codec")
         );
     }
+}
+
+/// What [`attach_decoder`] found: the codec, the decoder and why it was chosen.
+#[derive(Debug, Clone, Default)]
+pub struct DecoderReport {
+    pub codec: String,
+    pub decoder: String,
+    pub reason: String,
+}
+
+/// parsebin exposes the parsed stream once it knows the codec: pick a decoder
+/// for it and link it in front of `first`. Raw video is linked directly. A
+/// codec without a decoder becomes an error on the bus.
+pub fn attach_decoder(
+    pipeline: &gst::Pipeline,
+    parse: &gst::Element,
+    first: &gst::Element,
+    camera: Arc<str>,
+    choice: DecoderChoice,
+    report: Option<Arc<Mutex<DecoderReport>>>,
+) {
+    let target = first.static_pad("sink");
+    let pipeline = pipeline.downgrade();
+    parse.connect_pad_added(move |parse, pad| {
+        let (Some(target), Some(pipeline)) = (target.as_ref(), pipeline.upgrade()) else { return };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else { return };
+        if target.is_linked() || !(name.starts_with("video/") || name.starts_with("image/")) {
+            return;
+        }
+        let profile = caps.structure(0).and_then(|s| s.get::<String>("profile").ok());
+        let mut found = DecoderReport {
+            codec: profile.map_or_else(|| name.clone(), |p| format!("{name} ({p})")),
+            ..DecoderReport::default()
+        };
+        let linked = if name == "video/x-raw" {
+            found.decoder = "none (raw video)".into();
+            pad.link(target).map(|_| ()).map_err(|e| format!("{e:?}"))
+        } else {
+            choose(&caps, &choice).and_then(|chosen| {
+                let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
+                pipeline.add(&dec).map_err(|e| e.to_string())?;
+                dec.sync_state_with_parent().map_err(|e| e.to_string())?;
+                let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
+                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
+                let src = dec.static_pad("src").ok_or("decoder has no src pad")?;
+                src.link(target).map_err(|e| format!("{e:?}"))?;
+                tracing::info!(camera = %camera, codec = %name, decoder = %chosen.factory.name(), reason = %chosen.reason, "decoder chosen");
+                found.decoder = chosen.factory.name().to_string();
+                found.reason = chosen.reason;
+                Ok(())
+            })
+        };
+        match linked {
+            Ok(()) => {
+                if let Some(report) = &report {
+                    *report.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                }
+            }
+            Err(reason) => gst::element_error!(parse, gst::StreamError::CodecNotFound, ("{}", reason)),
+        }
+    });
 }

@@ -6,6 +6,7 @@
 //! picked up in time is replaced by the next one and counted as dropped.
 
 pub mod decoder;
+pub mod gray;
 pub mod mask;
 pub mod pipeline;
 pub mod probe;
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use decoder::DecoderChoice;
+pub use gray::GrayBranch;
 pub use pipeline::{CameraState, DecodeError, Stream, StreamSpec, StreamStatus};
 pub use slot::{Delivery, FrameSlot, SlotStats, Taken};
 

@@ -5,6 +5,7 @@
 //!   tee ─▶ queue ─▶ videorate (drop-only, max-rate = detect fps) ─▶ videoscale ─▶ videoconvert
 //!         ─▶ appsink (RGB at the model's input size, sync=false)            … the detect branch
 //!   tee ─▶ queue (leaky) ─▶ fakesink (keeps the last decoded frame)           … the snapshot branch
+//!   tee ─▶ [the motion branch, GRAY8 at up to the full rate, in `super::gray`] … pixel-watching rules
 //! ```
 //!
 //! Frames are dropped by videorate before they are scaled or converted, so a
@@ -27,7 +28,8 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
-use super::decoder::{self, DecoderChoice};
+use super::decoder::{DecoderChoice, attach_decoder};
+use super::gray::{self, GrayBranch};
 use super::mask;
 use super::{Delivery, Frame, FrameLayout, FrameSlot, Geometry};
 use crate::infer::manifest::Resize;
@@ -55,6 +57,8 @@ pub struct StreamSpec {
     pub retry_max: Duration,
     /// Privacy masks, blacked out right after decoding (normalised polygons).
     pub masks: Vec<mask::Polygon>,
+    /// The grayscale motion branch, for cameras whose rules watch pixels.
+    pub gray: Option<GrayBranch>,
 }
 
 impl StreamSpec {
@@ -72,6 +76,7 @@ impl StreamSpec {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             masks: Vec::new(),
+            gray: None,
         }
     }
 }
@@ -190,26 +195,35 @@ impl StreamStatus {
     }
 }
 
-/// Keeps frame times increasing across file loops and restarts.
+/// Keeps frame times increasing across file loops and restarts, per branch
+/// (the detect and the motion branch deliver the same frames at their own
+/// rates, each in its own streaming thread).
 #[derive(Debug, Default)]
 struct StreamClock {
     offset_ns: AtomicU64,
-    last_ns: AtomicU64,
+    /// The last time given out, per branch.
+    last_ns: [AtomicU64; 2],
 }
 
 impl StreamClock {
-    fn stamp(&self, pts: Option<gst::ClockTime>) -> Duration {
-        let last = self.last_ns.load(Ordering::Relaxed);
+    fn stamp(&self, branch: usize, pts: Option<gst::ClockTime>) -> Duration {
+        let last_ns = &self.last_ns[branch.min(1)];
+        let last = last_ns.load(Ordering::Relaxed);
         let raw = pts.map_or(last, |t| t.nseconds() + self.offset_ns.load(Ordering::Relaxed));
         let t = if raw > last || last == 0 { raw } else { last + 1_000_000 };
-        self.last_ns.store(t, Ordering::Relaxed);
+        last_ns.store(t, Ordering::Relaxed);
         Duration::from_nanos(t)
     }
 
     /// The next frames continue after the last one instead of starting at zero.
     fn rebase(&self) {
-        self.offset_ns
-            .store(self.last_ns.load(Ordering::Relaxed) + 1_000_000, Ordering::Relaxed);
+        let last = self
+            .last_ns
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        self.offset_ns.store(last + 1_000_000, Ordering::Relaxed);
     }
 }
 
@@ -217,8 +231,11 @@ impl StreamClock {
 pub struct Stream {
     spec: StreamSpec,
     slot: Arc<FrameSlot>,
+    /// Where the motion branch delivers, when the spec asks for one.
+    gray_slot: Option<Arc<FrameSlot>>,
     clock: Arc<StreamClock>,
     frames: Arc<AtomicU64>,
+    gray_frames: Arc<AtomicU64>,
     status: Arc<StreamStatus>,
     /// The snapshot branch's sink of the current pipeline.
     snapshot_sink: Mutex<Option<gst::Element>>,
@@ -229,10 +246,27 @@ impl Stream {
         Self {
             spec,
             slot,
+            gray_slot: None,
             clock: Arc::default(),
             frames: Arc::default(),
+            gray_frames: Arc::default(),
             status: Arc::default(),
             snapshot_sink: Mutex::new(None),
+        }
+    }
+
+    /// Delivers the motion branch's grayscale frames to `slot` (used only
+    /// when the spec has a `gray` branch).
+    pub fn with_gray_slot(mut self, slot: Arc<FrameSlot>) -> Self {
+        self.gray_slot = Some(slot);
+        self
+    }
+
+    /// Ends both hand-overs: no more frames, waiting callers wake up.
+    fn close_slots(&self) {
+        self.slot.close();
+        if let Some(slot) = &self.gray_slot {
+            slot.close();
         }
     }
 
@@ -249,7 +283,7 @@ impl Stream {
             self.status.set(camera, CameraState::Connecting, None);
             match self.run_once(cancel) {
                 Ok(Outcome::Ended) => {
-                    self.slot.close();
+                    self.close_slots();
                     self.status.set(camera, CameraState::Stopped, Some("end of recording"));
                     return Ok(());
                 }
@@ -258,7 +292,7 @@ impl Stream {
                     return Ok(());
                 }
                 Err(error) if !self.spec.source.is_live() => {
-                    self.slot.close();
+                    self.close_slots();
                     let reason = error.to_string();
                     *self.status.failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
                     self.status.set(camera, CameraState::Failed, Some(&reason));
@@ -289,7 +323,7 @@ impl Stream {
         // wake it before stopping the pipeline. A live camera's slot never
         // blocks and stays open across rebuilds, so its detect thread keeps going.
         if self.slot.delivery() == Delivery::Every && !matches!(result, Ok(Outcome::Ended)) {
-            self.slot.close();
+            self.close_slots();
         }
         *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let _ = pipeline.set_state(gst::State::Null);
@@ -446,6 +480,14 @@ impl Stream {
         link(&head.iter().collect::<Vec<_>>())?;
         link(&std::iter::once(&tee).chain(detect.iter()).collect::<Vec<_>>())?;
         link(&std::iter::once(&tee).chain(shot.iter()).collect::<Vec<_>>())?;
+        if let (Some(branch), Some(slot)) = (spec.gray, &self.gray_slot) {
+            let (motion, sink) = gray::elements(branch, live).map_err(|e| self.build_error(&e))?;
+            pipeline
+                .add_many(&motion)
+                .map_err(|e| self.build_error(&e.to_string()))?;
+            link(&std::iter::once(&tee).chain(motion.iter()).collect::<Vec<_>>())?;
+            self.deliver(&sink, slot.clone(), self.gray_frames.clone(), None);
+        }
         *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
 
         let geometry = Arc::new(Mutex::new(Geometry::STRETCH));
@@ -461,7 +503,7 @@ impl Stream {
             self.spec.decoder.clone(),
             None,
         );
-        self.deliver_frames(&sink, geometry);
+        self.deliver(&sink, self.slot.clone(), self.frames.clone(), Some(geometry));
         Ok(pipeline)
     }
 
@@ -499,17 +541,23 @@ impl Stream {
 
     /// appsink → slot. Runs on GStreamer's streaming thread: no allocation
     /// beyond GStreamer's own pooled buffers, and it never waits for inference
-    /// on a live camera.
-    fn deliver_frames(&self, sink: &gst_app::AppSink, geometry: Arc<Mutex<Geometry>>) {
-        let slot = self.slot.clone();
+    /// on a live camera. The detect branch passes its letterbox `geometry`
+    /// (and announces the camera); the motion branch passes none.
+    fn deliver(
+        &self,
+        sink: &gst_app::AppSink,
+        slot: Arc<FrameSlot>,
+        frames: Arc<AtomicU64>,
+        geometry: Option<Arc<Mutex<Geometry>>>,
+    ) {
         let clock = self.clock.clone();
-        let frames = self.frames.clone();
+        let branch = usize::from(geometry.is_none());
         let camera = self.spec.camera.clone();
         let source = self.spec.source.display.clone();
         let fps = self.spec.fps;
         // Holding the caps keeps their address from being reused by other caps.
         let mut cached: Option<(gst::Caps, FrameLayout)> = None;
-        let mut announced = false;
+        let mut announced = geometry.is_none();
         sink.set_callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |sink| {
@@ -537,10 +585,12 @@ impl Stream {
                             size = %format!("{}x{}", layout.width, layout.height), "camera streaming");
                     }
                     let frame = Frame {
-                        pts: clock.stamp(buffer.pts()),
+                        pts: clock.stamp(branch, buffer.pts()),
                         buffer,
                         layout,
-                        geometry: *geometry.lock().unwrap_or_else(|p| p.into_inner()),
+                        geometry: geometry
+                            .as_ref()
+                            .map_or(Geometry::STRETCH, |g| *g.lock().unwrap_or_else(|p| p.into_inner())),
                         number: frames.fetch_add(1, Ordering::Relaxed),
                     };
                     if slot.put(frame) {
@@ -600,68 +650,6 @@ impl Stream {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
-}
-
-/// What [`attach_decoder`] found: the codec, the decoder and why it was chosen.
-#[derive(Debug, Clone, Default)]
-pub struct DecoderReport {
-    pub codec: String,
-    pub decoder: String,
-    pub reason: String,
-}
-
-/// parsebin exposes the parsed stream once it knows the codec: pick a decoder
-/// for it and link it in front of `first`. Raw video is linked directly. A
-/// codec without a decoder becomes an error on the bus.
-pub fn attach_decoder(
-    pipeline: &gst::Pipeline,
-    parse: &gst::Element,
-    first: &gst::Element,
-    camera: Arc<str>,
-    choice: DecoderChoice,
-    report: Option<Arc<Mutex<DecoderReport>>>,
-) {
-    let target = first.static_pad("sink");
-    let pipeline = pipeline.downgrade();
-    parse.connect_pad_added(move |parse, pad| {
-        let (Some(target), Some(pipeline)) = (target.as_ref(), pipeline.upgrade()) else { return };
-        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let Some(name) = caps.structure(0).map(|s| s.name().to_string()) else { return };
-        if target.is_linked() || !(name.starts_with("video/") || name.starts_with("image/")) {
-            return;
-        }
-        let profile = caps.structure(0).and_then(|s| s.get::<String>("profile").ok());
-        let mut found = DecoderReport {
-            codec: profile.map_or_else(|| name.clone(), |p| format!("{name} ({p})")),
-            ..DecoderReport::default()
-        };
-        let linked = if name == "video/x-raw" {
-            found.decoder = "none (raw video)".into();
-            pad.link(target).map(|_| ()).map_err(|e| format!("{e:?}"))
-        } else {
-            decoder::choose(&caps, &choice).and_then(|chosen| {
-                let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
-                pipeline.add(&dec).map_err(|e| e.to_string())?;
-                dec.sync_state_with_parent().map_err(|e| e.to_string())?;
-                let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
-                pad.link(&sink).map_err(|e| format!("{e:?}"))?;
-                let src = dec.static_pad("src").ok_or("decoder has no src pad")?;
-                src.link(target).map_err(|e| format!("{e:?}"))?;
-                tracing::info!(camera = %camera, codec = %name, decoder = %chosen.factory.name(), reason = %chosen.reason, "decoder chosen");
-                found.decoder = chosen.factory.name().to_string();
-                found.reason = chosen.reason;
-                Ok(())
-            })
-        };
-        match linked {
-            Ok(()) => {
-                if let Some(report) = &report {
-                    *report.lock().unwrap_or_else(|p| p.into_inner()) = found;
-                }
-            }
-            Err(reason) => gst::element_error!(parse, gst::StreamError::CodecNotFound, ("{}", reason)),
-        }
-    });
 }
 
 /// The source size, scaled down (never up) to `max_width`, even dimensions.

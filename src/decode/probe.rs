@@ -10,7 +10,7 @@ use gstreamer::prelude::*;
 use gstreamer_video as gst_video;
 
 use super::decoder::DecoderChoice;
-use super::pipeline::{DecoderReport, attach_decoder};
+use super::decoder::{DecoderReport, attach_decoder};
 use crate::source::SourcePlan;
 
 #[derive(Debug, Clone)]

@@ -607,13 +607,7 @@ impl RuleEngine {
 
     /// The most frames per second any motion rule analyses (0 when none does).
     pub fn motion_fps(&self) -> f64 {
-        self.rules
-            .iter()
-            .filter_map(|r| match &r.plan.kind {
-                RuleKindPlan::ThrownObject(p) => Some(p.analysis_fps),
-                _ => None,
-            })
-            .fold(0.0, f64::max)
+        motion_fps(self.rules.iter().map(|r| &*r.plan))
     }
 
     /// Evaluates the motion rules (thrown_object) on one grayscale frame, a
@@ -653,6 +647,23 @@ impl RuleEngine {
             rule.lifecycle.finish(&rule.source, now, wall, out);
         }
     }
+}
+
+/// The most frames per second any of `rules` analyses through
+/// [`RuleEngine::step_motion`] (0 when none watches pixels).
+pub fn motion_fps<'a>(rules: impl IntoIterator<Item = &'a RulePlan>) -> f64 {
+    rules
+        .into_iter()
+        .filter_map(|r| match &r.kind {
+            RuleKindPlan::ThrownObject(p) => Some(p.analysis_fps),
+            _ => None,
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The rules among `rules` that watch pixels rather than tracks.
+pub fn pixel_rules(rules: &[Arc<RulePlan>]) -> Vec<Arc<RulePlan>> {
+    rules.iter().filter(|r| r.kind.watches_motion()).cloned().collect()
 }
 
 #[cfg(test)]

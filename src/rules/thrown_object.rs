@@ -49,6 +49,10 @@ pub const LABELS: Labels = Labels::Unused;
 /// Label of the targets this kind raises.
 pub const LABEL: &str = "thrown_object";
 
+/// Width of the grayscale frames the camera's motion branch delivers (the
+/// height follows the source's shape); blob sizes are pixels of such a frame.
+pub const ANALYSIS_WIDTH: u32 = 640;
+
 /// Track ids of thrown objects, kept apart from the tracker's.
 const ID_BASE: u64 = 1 << 62;
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use gstreamer as gst;
@@ -36,11 +36,13 @@ use crate::anonymize;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark, RedactedImage};
 use crate::config::Plan;
-use crate::decode::pipeline::{attach_decoder, snapshot_size};
-use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken, mask};
+use crate::decode::decoder::attach_decoder;
+use crate::decode::pipeline::snapshot_size;
+use crate::decode::{Delivery, Frame, FrameSlot, Stream, StreamSpec, Taken, mask};
 use crate::infer::{Detection, Detector, ModelService, runtime};
+use crate::rules::blobs::GrayFrame;
 use crate::rules::zone::Shape;
-use crate::rules::{EventKind, IncidentEvent};
+use crate::rules::{self, EventKind, IncidentEvent, RuleEngine};
 use crate::source::SourcePlan;
 use crate::track::Track;
 
@@ -197,6 +199,7 @@ pub fn replay(
         retry_initial: camera.decode.retry_initial,
         retry_max: camera.decode.retry_max,
         masks: camera.privacy.masks.clone(),
+        gray: super::camera::gray_branch(camera),
     };
     let mut writer = match out {
         Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir)?),
@@ -205,18 +208,24 @@ pub fn replay(
     let progress = progress_bar(expected_frames(&spec.source, spec.fps));
 
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
+    let gray_slot = Arc::new(FrameSlot::new(Delivery::Every));
     let cancel = CancellationToken::new();
     let decode = {
-        let (slot, cancel, spec) = (slot.clone(), cancel.clone(), spec.clone());
+        let (slot, gray_slot, cancel, spec) = (slot.clone(), gray_slot.clone(), cancel.clone(), spec.clone());
         std::thread::Builder::new()
             .name(format!("decode-{}", camera.name))
-            .spawn(move || Stream::new(spec, slot).run(&cancel))?
+            .spawn(move || Stream::new(spec, slot).with_gray_slot(gray_slot).run(&cancel))?
     };
     let mut analyzer = FrameAnalyzer::new(camera, service.client());
     let mut summary = ReplaySummary::default();
+    let mut feeds = Feeds {
+        detect: Feed::new(&slot, false),
+        gray: Feed::new(&gray_slot, spec.gray.is_none()),
+        motion: RuleEngine::new(&rules::pixel_rules(&camera.rules), model.manifest.labels.clone()),
+    };
     let analysed = analyse(
         camera,
-        &slot,
+        &mut feeds,
         &decode,
         &mut analyzer,
         writer.as_mut(),
@@ -226,6 +235,7 @@ pub fn replay(
     );
     cancel.cancel();
     slot.close();
+    gray_slot.close();
     let decoded = decode.join();
     progress.finish_and_clear();
     analysed?;
@@ -241,10 +251,96 @@ pub fn replay(
     Ok(summary)
 }
 
+/// One of the pipeline's hand-overs, with the frame taken and not yet analysed.
+struct Feed<'a> {
+    slot: &'a FrameSlot,
+    pending: Option<Frame>,
+    done: bool,
+}
+
+impl<'a> Feed<'a> {
+    fn new(slot: &'a FrameSlot, done: bool) -> Self {
+        Self {
+            slot,
+            pending: None,
+            done,
+        }
+    }
+
+    /// Takes the next frame unless one is pending; waits up to `wait`.
+    fn fill(&mut self, wait: Duration, decode_finished: bool) {
+        if self.pending.is_some() || self.done {
+            return;
+        }
+        match self.slot.take(wait) {
+            Taken::Frame(frame) => self.pending = Some(frame),
+            Taken::Closed => self.done = true,
+            Taken::Empty if decode_finished => self.done = true,
+            Taken::Empty => {}
+        }
+    }
+}
+
+/// The detect frames and, for rules that watch pixels, the grayscale ones
+/// with the engine that runs those rules. The two are independent (the
+/// motion rules never see tracks), so the order they are analysed in does
+/// not change what either raises; the older frame goes first so events come
+/// out in stream order.
+struct Feeds<'a> {
+    detect: Feed<'a>,
+    gray: Feed<'a>,
+    motion: RuleEngine,
+}
+
+enum Next {
+    Detect(Frame),
+    Gray(Frame),
+    Wait,
+    Done,
+}
+
+impl Feeds<'_> {
+    fn next(&mut self, decode_finished: bool) -> Next {
+        let wait = Duration::from_millis(10);
+        self.detect.fill(wait, decode_finished);
+        self.gray.fill(wait, decode_finished);
+        let gray_first = match (&self.detect.pending, &self.gray.pending) {
+            (Some(d), Some(g)) => g.pts < d.pts,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (None, None) if self.detect.done && self.gray.done => return Next::Done,
+            (None, None) => return Next::Wait,
+        };
+        let frame = if gray_first {
+            self.gray.pending.take().map(Next::Gray)
+        } else {
+            self.detect.pending.take().map(Next::Detect)
+        };
+        frame.unwrap_or(Next::Wait)
+    }
+
+    /// Runs the motion rules on one grayscale frame.
+    fn step_motion(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) -> anyhow::Result<()> {
+        let map = frame
+            .buffer
+            .map_readable()
+            .map_err(|_| anyhow::anyhow!("grayscale frame {} cannot be read", frame.number))?;
+        let gray = GrayFrame {
+            width: frame.layout.width as u32,
+            height: frame.layout.height as u32,
+            stride: frame.layout.stride,
+            data: map.as_slice(),
+            pts: frame.pts,
+        };
+        self.motion.step_motion(&gray, SystemTime::now(), events);
+        Ok(())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn analyse(
     camera: &CameraPlan,
-    slot: &FrameSlot,
+    feeds: &mut Feeds<'_>,
     decode: &std::thread::JoinHandle<Result<(), crate::decode::DecodeError>>,
     analyzer: &mut FrameAnalyzer,
     mut writer: Option<&mut FrameWriter>,
@@ -264,17 +360,29 @@ fn analyse(
         events_out.flush().context("cannot write to stdout")?;
         Ok(())
     };
+    // events of the motion rules, shown on the next annotated frame
+    let mut motion_events: Vec<IncidentEvent> = Vec::new();
+    let mut last_pts = Duration::ZERO;
     loop {
-        let frame = match slot.take(Duration::from_millis(200)) {
-            Taken::Frame(frame) => frame,
-            Taken::Empty if !decode.is_finished() => continue,
-            Taken::Empty | Taken::Closed => break,
+        let frame = match feeds.next(decode.is_finished()) {
+            Next::Detect(frame) => frame,
+            Next::Gray(frame) => {
+                last_pts = last_pts.max(frame.pts);
+                feeds.step_motion(&frame, &mut events)?;
+                print(&events, summary)?;
+                motion_events.append(&mut events);
+                continue;
+            }
+            Next::Wait => continue,
+            Next::Done => break,
         };
+        last_pts = last_pts.max(frame.pts);
         analyzer
             .process(&frame, &mut events)
             .with_context(|| format!("inference failed on frame {}", frame.number))?;
         summary.frames += 1;
         print(&events, summary)?;
+        events.append(&mut motion_events);
         if let Some(writer) = writer.as_deref_mut() {
             writer.frame(frame.number, frame.pts, analyzer, &events)?;
         }
@@ -282,6 +390,7 @@ fn analyse(
         progress.inc(1);
     }
     analyzer.finish(&mut events);
+    feeds.motion.finish(last_pts, SystemTime::now(), &mut events);
     print(&events, summary)?;
     if let Some(writer) = writer {
         writer.finish(&events)?;

@@ -1,0 +1,166 @@
+//! The motion thread of a camera whose rules watch pixels (`thrown_object`):
+//! it takes the grayscale frames of the pipeline's motion branch (up to the
+//! camera's full rate, see [`crate::decode::gray`]), runs them through
+//! [`RuleEngine::step_motion`], and sends what it raises through the
+//! camera's [`Alerts`], exactly as the detect thread does.
+//!
+//! It runs beside the detect thread, not inside it: a fall lasts a second or
+//! two and needs every frame, while inference takes tens of milliseconds a
+//! frame. For an incident that carries a trajectory it attaches a strip
+//! rather than one snapshot: the newest frame when the throw is confirmed
+//! and [`STRIP_FRAMES`]` - 1` more, [`STRIP_STEP`] apart, while the object
+//! is still falling — each redacted by the snapshot worker like every
+//! picture, with the path drawn on.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use gstreamer as gst;
+use tokio_util::sync::CancellationToken;
+
+use super::camera::{Alerts, CameraPlan};
+use crate::decode::{Frame, FrameSlot, Taken};
+use crate::infer::LabelMap;
+use crate::rules::blobs::GrayFrame;
+use crate::rules::{self, IncidentEvent, RuleEngine, TrajectoryPoint};
+
+/// Pictures in a trajectory strip.
+pub const STRIP_FRAMES: usize = 4;
+/// Stream time between two pictures of a strip.
+pub const STRIP_STEP: Duration = Duration::from_millis(250);
+
+/// A strip being gathered.
+struct Strip {
+    incident_id: String,
+    trajectory: Arc<[TrajectoryPoint]>,
+    frames: Vec<gst::Sample>,
+    next: Duration,
+}
+
+pub(super) struct MotionWorker {
+    slot: Arc<FrameSlot>,
+    engine: RuleEngine,
+    labels: Arc<LabelMap>,
+    alerts: Alerts,
+    updates: mpsc::Receiver<CameraPlan>,
+    cancel: CancellationToken,
+    strips: Vec<Strip>,
+    last_pts: Duration,
+}
+
+impl MotionWorker {
+    pub fn new(
+        plan: &CameraPlan,
+        slot: Arc<FrameSlot>,
+        alerts: Alerts,
+        updates: mpsc::Receiver<CameraPlan>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let labels = plan.detect.model.manifest.labels.clone();
+        Self {
+            slot,
+            engine: RuleEngine::new(&rules::pixel_rules(&plan.rules), labels.clone()),
+            labels,
+            alerts,
+            updates,
+            cancel,
+            strips: Vec::new(),
+            last_pts: Duration::ZERO,
+        }
+    }
+
+    pub fn run(mut self) {
+        let mut events: Vec<IncidentEvent> = Vec::new();
+        loop {
+            while let Ok(plan) = self.updates.try_recv() {
+                self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
+                self.engine = RuleEngine::new(&rules::pixel_rules(&plan.rules), self.labels.clone());
+                self.send(&mut events);
+            }
+            match self.slot.take(Duration::from_millis(200)) {
+                Taken::Frame(frame) => {
+                    self.step(&frame, &mut events);
+                    self.send(&mut events);
+                    self.gather(frame.pts);
+                }
+                Taken::Empty if !self.cancel.is_cancelled() => continue,
+                Taken::Empty | Taken::Closed => {
+                    self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
+                    self.send(&mut events);
+                    for strip in std::mem::take(&mut self.strips) {
+                        self.offer(strip);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs the motion rules on one grayscale frame.
+    fn step(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) {
+        self.last_pts = frame.pts;
+        let Ok(map) = frame.buffer.map_readable() else {
+            tracing::warn!(camera = %self.alerts.camera, frame = frame.number, "a grayscale frame cannot be read; skipped");
+            return;
+        };
+        let gray = GrayFrame {
+            width: frame.layout.width as u32,
+            height: frame.layout.height as u32,
+            stride: frame.layout.stride,
+            data: map.as_slice(),
+            pts: frame.pts,
+        };
+        self.engine.step_motion(&gray, SystemTime::now(), events);
+    }
+
+    /// Sends the events; a started incident with a trajectory begins a strip.
+    fn send(&mut self, events: &mut Vec<IncidentEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let scene = self.alerts.scene();
+        let alerts = self.alerts.clone();
+        let now = self.last_pts;
+        let strips = &mut self.strips;
+        alerts.send_with(events, &scene, |incident_id, targets| {
+            let Some(trajectory) = targets.iter().find_map(|t| t.trajectory.clone()) else {
+                return false;
+            };
+            strips.push(Strip {
+                incident_id: incident_id.to_string(),
+                trajectory,
+                frames: alerts.newest_frame(incident_id).into_iter().collect(),
+                next: now + STRIP_STEP,
+            });
+            true
+        });
+    }
+
+    /// Adds the newest frame to the strips that are due; offers full ones.
+    fn gather(&mut self, now: Duration) {
+        let mut i = 0;
+        while i < self.strips.len() {
+            let strip = &mut self.strips[i];
+            if now >= strip.next {
+                strip.next += STRIP_STEP;
+                strip.frames.extend(self.alerts.newest_frame(&strip.incident_id));
+            }
+            if strip.frames.len() >= STRIP_FRAMES {
+                let strip = self.strips.swap_remove(i);
+                self.offer(strip);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn offer(&self, strip: Strip) {
+        self.alerts.offer_snapshot(
+            strip.incident_id,
+            strip.frames,
+            self.alerts.scene(),
+            Some(strip.trajectory),
+        );
+    }
+}
