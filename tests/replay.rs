@@ -6,6 +6,8 @@
 //! - `--out` writes annotated frames and a contact sheet per incident, every
 //!   one a JPEG, and an independent face detector (BlazeFace) finds no face in
 //!   them while it finds one in the same frames before redaction;
+//! - bikes.mp4 with a restricted-objects zone (tests/replay/bikes_restricted.toml)
+//!   raises for the bicycle and for the motorbike;
 //! - a missing recording or an unknown camera is a clear error, not a panic.
 
 mod common;
@@ -366,4 +368,24 @@ fn replay_help_names_its_options() {
     for option in ["--config", "--camera", "--out", "<RECORDING>", "JSON"] {
         assert!(help.contains(option), "{option} in:\n{help}");
     }
+}
+
+#[test]
+fn bikes_replay_raises_for_the_bicycle_and_the_motorbike() {
+    let config = common::root().join("tests/replay/bikes_restricted.toml");
+    let clip = common::media("bikes.mp4");
+    let (code, events, stderr) = replay(&["--config".as_ref(), config.as_os_str(), clip.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    let seen = |label: &str| {
+        events
+            .iter()
+            .filter(|e| e["rule"] == "no-bikes")
+            .any(|e| e["labels"].as_array().is_some_and(|l| l.iter().any(|l| l == label)))
+    };
+    assert!(seen("bicycle"), "no bicycle incident: {events:?}");
+    assert!(seen("motorcycle"), "no motorbike incident: {events:?}");
+    // every incident that starts also ends when the object has left
+    let starts = events.iter().filter(|e| e["event"] == "start").count();
+    let ends = events.iter().filter(|e| e["event"] == "end").count();
+    assert!(starts >= 1 && starts == ends, "{events:?}");
 }

@@ -50,7 +50,7 @@ impl FrameAnalyzer {
         Self {
             model,
             gate: MotionGate::new(plan.motion),
-            tracker: Tracker::new(plan.track),
+            tracker: Tracker::new(plan.track).with_label_thresholds(&plan.detect.model.filter.label_confidence),
             rules: RuleEngine::new(&plan.rules, plan.detect.model.manifest.labels.clone()),
             labels: plan.detect.model.manifest.labels.clone(),
             detections: Vec::with_capacity(128),

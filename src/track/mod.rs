@@ -222,6 +222,11 @@ pub struct Tracker {
     entry_used: Vec<bool>,
     /// Reused per frame: the confirmed tracks alive after the last update.
     current: Vec<Track>,
+    /// Labels whose detections count as strong below `high_score`: those the
+    /// operator gave a lower `label_confidence` (a rare or hard label such
+    /// as motorcycle), so the tracker can start a track on what the model's
+    /// filter was told to keep.
+    label_high: Vec<(LabelId, f32)>,
 }
 
 impl Tracker {
@@ -234,7 +239,17 @@ impl Tracker {
             det_used: Vec::new(),
             entry_used: Vec::new(),
             current: Vec::new(),
+            label_high: Vec::new(),
         }
+    }
+
+    /// Lets detections of a label start and keep tracks from its own score
+    /// threshold when that is below `high_score` (from the model's
+    /// `label_confidence`; higher ones change nothing).
+    pub fn with_label_thresholds(mut self, thresholds: &[(LabelId, f32)]) -> Self {
+        let high = self.plan.high_score;
+        self.label_high = thresholds.iter().copied().filter(|(_, t)| *t < high).collect();
+        self
     }
 
     pub fn plan(&self) -> &TrackPlan {
@@ -266,14 +281,22 @@ impl Tracker {
         self.entry_used.clear();
         self.entry_used.resize(self.entries.len(), false);
         let plan = self.plan;
+        let label_high = std::mem::take(&mut self.label_high);
+        let strong = |d: &Detection| {
+            let high = label_high
+                .iter()
+                .find(|(label, _)| *label == d.label)
+                .map_or(plan.high_score, |(_, t)| *t);
+            d.score >= high
+        };
         // Stage 1: strong detections against every track.
-        self.associate(detections, now, |d| d.score >= plan.high_score, plan.iou, false);
+        self.associate(detections, now, strong, plan.iou, false);
         // Stage 2: weak detections against the tracks left over that are
         // established (a weak box must not keep a one-frame flicker alive).
         self.associate(
             detections,
             now,
-            |d| d.score < plan.high_score && d.score >= plan.low_score,
+            |d| !strong(d) && d.score >= plan.low_score,
             plan.low_iou,
             true,
         );
@@ -290,7 +313,7 @@ impl Tracker {
         }
         // Births: strong detections nobody claimed.
         for (di, det) in detections.iter().enumerate() {
-            if self.det_used[di] || det.score < plan.high_score {
+            if self.det_used[di] || !strong(det) {
                 continue;
             }
             let id = self.next_id;
@@ -317,6 +340,7 @@ impl Tracker {
                 reach: det.bbox,
             });
         }
+        self.label_high = label_high;
         self.current.clear();
         self.current
             .extend(self.entries.iter().filter(|e| e.confirmed).map(|e| e.track));
@@ -433,6 +457,22 @@ mod tests {
 
     fn at(ms: u64) -> Duration {
         Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_label_with_a_lower_threshold_starts_tracks_below_high_score() {
+        // label 4 (say motorcycle) was given 0.15 by the model's label_confidence
+        let mut t = Tracker::new(TrackPlan::default()).with_label_thresholds(&[(4, 0.15), (2, 0.7)]);
+        for (i, ms) in [0, 200, 400].into_iter().enumerate() {
+            let x = 0.1 + i as f32 * 0.01;
+            t.update(&[det_at(4, 0.2, x), det_at(3, 0.2, x + 0.5)], at(ms));
+        }
+        let labels: Vec<u32> = t.tracks().iter().map(|t| t.label).collect();
+        assert_eq!(labels, [4], "only the label with its own threshold is followed");
+        // a higher label threshold does not raise the bar above high_score
+        let mut t = Tracker::new(TrackPlan::default()).with_label_thresholds(&[(2, 0.7)]);
+        t.update(&[det_at(2, 0.6, 0.1)], at(0));
+        assert_eq!(t.update(&[det_at(2, 0.6, 0.11)], at(200)).len(), 1);
     }
 
     #[test]
