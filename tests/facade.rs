@@ -74,17 +74,7 @@ fn a_running_camera_publishes_the_throw_and_a_redacted_strip_of_its_path() {
     let config = live_config(broker.port, dir.path());
     let path = dir.path().join("watchpost.toml");
     std::fs::write(&path, config).unwrap();
-    let status = common::watchpost()
-        .args(["run", "--config"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(common::wait_for(Duration::from_secs(20), || !subscriber
-        .images
-        .lock()
-        .unwrap()
-        .is_empty()));
+    assert!(subscriber.run_until_snapshot(&path), "no snapshot arrived");
 
     let incidents = subscriber.incidents();
     let starts: Vec<&Value> = incidents.iter().filter(|i| i["event"] == "start").collect();

@@ -206,17 +206,7 @@ fn an_incident_goes_out_first_and_its_redacted_snapshot_follows() {
     ) + "snapshot = true\n";
     let path = dir.path().join("watchpost.toml");
     std::fs::write(&path, config).unwrap();
-    let status = common::watchpost()
-        .args(["run", "--config"])
-        .arg(&path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(common::wait_for(Duration::from_secs(20), || !subscriber
-        .images
-        .lock()
-        .unwrap()
-        .is_empty()));
+    assert!(subscriber.run_until_snapshot(&path), "no snapshot arrived");
 
     let messages = subscriber.messages.lock().unwrap().clone();
     let images = subscriber.images.lock().unwrap().clone();

@@ -230,6 +230,16 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// Runs `watchpost run` on `config` to the end of its recordings, then
+    /// waits until a snapshot has arrived; false if none came.
+    pub fn run_until_snapshot(&self, config: &Path) -> bool {
+        let status = watchpost().args(["run", "--config"]).arg(config).status().unwrap();
+        assert!(status.success(), "watchpost run failed: {status}");
+        wait_for(Duration::from_secs(20), || !self.images.lock().unwrap().is_empty())
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
         let _ = self.client.disconnect();
