@@ -48,6 +48,7 @@ fn frame(red: u8, number: u64) -> Frame {
         geometry: Geometry::STRETCH,
         pts: Duration::ZERO,
         number,
+        arrived: std::time::Instant::now(),
     }
 }
 

@@ -542,6 +542,7 @@ impl Stream {
                         layout,
                         geometry: *geometry.lock().unwrap_or_else(|p| p.into_inner()),
                         number: frames.fetch_add(1, Ordering::Relaxed),
+                        arrived: Instant::now(),
                     };
                     if slot.put(frame) {
                         Ok(gst::FlowSuccess::Ok)
