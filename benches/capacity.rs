@@ -62,6 +62,22 @@ const MAX_AGE: f64 = 1.0;
 /// … and detect takes (nearly) every frame it is handed.
 const MAX_REPLACED: f64 = 0.01;
 
+/// Busy and total jiffies of the whole machine, from /proc/stat.
+fn machine_jiffies() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let idle = v[3] + v[4];
+    let total: u64 = v.iter().take(8).sum();
+    (total - idle, total)
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
@@ -277,6 +293,7 @@ impl Fleet {
         let mut c = Counters {
             at: Some(Instant::now()),
             cpu: cpu_time(),
+            machine: machine_jiffies(),
             ..Counters::default()
         };
         for camera in &self.cameras {
@@ -308,6 +325,8 @@ impl Fleet {
 struct Counters {
     at: Option<Instant>,
     cpu: Duration,
+    /// Busy and total jiffies of the machine.
+    machine: (u64, u64),
     decoded: u64,
     delivered: u64,
     replaced: u64,
@@ -373,6 +392,8 @@ struct Trial {
     skipped: u64,
     p99_age: f64,
     cpu_share: f64,
+    /// Share of the cores other processes used meanwhile.
+    others_share: f64,
 }
 
 impl Trial {
@@ -427,10 +448,16 @@ fn trial(broker: &Broker, clip: &str, cameras: usize, gating: bool, threads: Thr
         skipped: b.skipped - a.skipped,
         p99_age: age_quantile(&a.ages, &b.ages, 0.99),
         cpu_share: (b.cpu - a.cpu).as_secs_f64() / secs / cores() as f64,
+        others_share: 0.0,
+    };
+    let machine = (b.machine.0 - a.machine.0) as f64 / (b.machine.1 - a.machine.1).max(1) as f64;
+    let t = Trial {
+        others_share: (machine - t.cpu_share).max(0.0),
+        ..t
     };
     eprintln!(
         "  {clip}, gating {}, {cameras} cameras: decode drops {}, detect handed {} frames, replaced {}, inferred {}, \
-         skipped {}, p99 frame age {:.2} s, CPU {:.0}% of the cores → {}",
+         skipped {}, p99 frame age {:.2} s, CPU {:.0}% of the cores (other processes {:.0}%) → {}",
         if gating { "on" } else { "off" },
         t.decode_drops,
         t.delivered,
@@ -439,6 +466,7 @@ fn trial(broker: &Broker, clip: &str, cameras: usize, gating: bool, threads: Thr
         t.skipped,
         t.p99_age,
         100.0 * t.cpu_share,
+        100.0 * t.others_share,
         if t.keeps_up() { "keeps up" } else { "falls behind" }
     );
     t
