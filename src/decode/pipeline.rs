@@ -642,6 +642,7 @@ pub fn attach_decoder(
         } else {
             decoder::choose(&caps, &choice).and_then(|chosen| {
                 let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
+                decoder::configure(&dec);
                 pipeline.add(&dec).map_err(|e| e.to_string())?;
                 dec.sync_state_with_parent().map_err(|e| e.to_string())?;
                 let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;
