@@ -479,8 +479,16 @@ fn trial(broker: &Broker, clip: &str, cameras: usize, gating: bool, threads: Thr
 }
 
 /// The largest N that keeps up, searching up from `start` (which is tried
-/// first) and bisecting once a trial falls behind. At most `budget` trials.
-fn largest(broker: &Broker, clip: &str, gating: bool, threads: Threads, start: usize, budget: usize) -> usize {
+/// first) and bisecting once a trial falls behind. At most `budget` trials;
+/// also returns the smallest N seen falling behind.
+fn largest(
+    broker: &Broker,
+    clip: &str,
+    gating: bool,
+    threads: Threads,
+    start: usize,
+    budget: usize,
+) -> (usize, Option<usize>) {
     let mut trials = Vec::new();
     let (mut good, mut bad): (usize, Option<usize>) = (0, None);
     let mut n = start.max(1);
@@ -503,7 +511,7 @@ fn largest(broker: &Broker, clip: &str, gating: bool, threads: Threads, start: u
             break;
         }
     }
-    good
+    (good, bad)
 }
 
 /// Decode CPU-ms per second of stream: the camera pipeline alone, as fast as
@@ -589,8 +597,14 @@ fn cameras(broker: &Broker, runs: usize, summary: &mut Vec<Row>) {
         let infer_ms = inference_cost(&plan, &frames);
         let limit = cores() as f64 * 1000.0 / (decode_ms + DETECT_FPS as f64 * infer_ms);
         let start = ((0.85 * limit).floor() as usize).max(1);
-        let off = largest(broker, LIVE_CLIP, false, threads, start, 5);
-        let on = largest(broker, STATIC_CLIP, true, threads, (3 * off).max(1), 4);
+        let (off, _) = largest(broker, LIVE_CLIP, false, threads, start, 5);
+        let (on, on_bad) = largest(broker, STATIC_CLIP, true, threads, (3 * off).max(1), 5);
+        if on_bad.is_some_and(|b| b > on + 1) {
+            eprintln!(
+                "  gating on: at least {on}; the search ran out of trials below {}",
+                on_bad.unwrap()
+            );
+        }
         println!(
             "| {run} | {decode_ms:.1} | {infer_ms:.1} | {limit:.1} | {off} | {:.0}% | {on} | {:.1}× |",
             100.0 * off as f64 / limit,
