@@ -1,7 +1,8 @@
 //! One model session for many cameras: frames from several cameras run as one
 //! batch when the model's batch is dynamic, each camera gets back exactly its
 //! own frame's detections, and a model with a fixed batch runs frames one at a
-//! time. Also the CenterFace family, whose model is batchable, on a real face.
+//! time, or several at a time with more than one session. Also the CenterFace
+//! family, whose model is batchable, on a real face.
 
 mod common;
 
@@ -48,6 +49,7 @@ fn frame(red: u8, number: u64) -> Frame {
         geometry: Geometry::STRETCH,
         pts: Duration::ZERO,
         number,
+        arrived: std::time::Instant::now(),
     }
 }
 
@@ -91,6 +93,7 @@ fn frames_of_several_cameras_run_as_one_batch_and_each_gets_its_own_detections()
     let batch = BatchPlan {
         max_size: 3,
         max_wait: Duration::from_secs(10),
+        ..BatchPlan::default()
     };
     let plan = plan(&manifest, 0.5, 0.45, batch);
     let mut reference = load(&plan);
@@ -118,6 +121,7 @@ fn a_model_with_a_fixed_batch_runs_frames_one_at_a_time() {
     let batch = BatchPlan {
         max_size: 8,
         max_wait: Duration::from_millis(50),
+        ..BatchPlan::default()
     };
     let plan = plan(&common::root().join("tests/models/yolov8_test.toml"), 0.5, 0.45, batch);
     let mut reference = load(&plan);
@@ -132,12 +136,30 @@ fn a_model_with_a_fixed_batch_runs_frames_one_at_a_time() {
 }
 
 #[test]
+fn sessions_side_by_side_give_each_camera_its_own_detections() {
+    gstreamer::init().unwrap();
+    let batch = BatchPlan {
+        sessions: 2,
+        ..BatchPlan::default()
+    };
+    let plan = plan(&common::root().join("tests/models/yolov8_test.toml"), 0.5, 0.45, batch);
+    let mut reference = load(&plan);
+    let service = ModelService::spawn_sessions(vec![load(&plan), load(&plan)]).unwrap();
+    let frames: Vec<Frame> = (0..6).map(|n| frame(if n % 2 == 0 { 255 } else { 0 }, n)).collect();
+    for (got, frame) in from_cameras(&service, frames.clone()).into_iter().zip(&frames) {
+        assert_eq!(got.unwrap(), alone(&mut reference, frame));
+    }
+    assert_eq!(service.stats.frames.load(Ordering::Relaxed), 6);
+}
+
+#[test]
 fn a_frame_that_cannot_be_read_fails_alone_and_its_batch_still_runs() {
     gstreamer::init().unwrap();
     let manifest = common::root().join("tests/models/yolov8_batch_test.toml");
     let batch = BatchPlan {
         max_size: 2,
         max_wait: Duration::from_millis(500),
+        ..BatchPlan::default()
     };
     let plan = plan(&manifest, 0.5, 0.45, batch);
     let mut reference = load(&plan);

@@ -107,6 +107,7 @@ impl FrameAnalyzer {
             let found = self.model.detect(frame)?;
             if let Some(hooks) = &self.hooks {
                 hooks.inference.observe(asked.elapsed().as_secs_f64());
+                hooks.frame_age.observe(frame.arrived.elapsed().as_secs_f64());
             }
             self.detections.extend_from_slice(found);
             let tracks = self.tracker.update(&self.detections, frame.pts);
@@ -120,7 +121,7 @@ impl FrameAnalyzer {
         }
         if let Some(hooks) = &self.hooks {
             for event in events[before..].iter().filter(|e| e.kind == EventKind::Start) {
-                hooks.incident(&event.rule);
+                hooks.incident(&event.rule, event.incident_id, frame.arrived);
             }
         }
         Ok(FrameOutcome {

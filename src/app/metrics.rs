@@ -3,13 +3,15 @@
 //!
 //! Camera, outbox and link figures are read from the running parts at scrape
 //! time (the counters the stages already keep), so a scrape never touches a
-//! camera's threads and a camera never waits for a scrape. Only two things are
-//! recorded as they happen: inference latency and incidents by rule, through
+//! camera's threads and a camera never waits for a scrape. Only three things
+//! are recorded as they happen: inference latency, the age of frames when
+//! their detections are ready, and incidents by rule, through
 //! [`AnalysisHooks`] handed to each camera's analyzer.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Instant;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -103,22 +105,34 @@ pub fn check(config: &MetricsConfig, ctx: &mut Ctx<'_>) -> Option<MetricsPlan> {
 /// Label set of the families recorded as they happen.
 pub type Labels = Vec<(&'static str, String)>;
 
-/// What one camera's analyzer records: inference latency of its model and
-/// the incidents its rules raise.
+/// Incident starts with the arrival of the frame that raised each, for tools
+/// that follow an alert from the camera to the broker's PUBACK.
+pub type StartLog = Arc<Mutex<Vec<(uuid::Uuid, Instant)>>>;
+
+/// What one camera's analyzer records: inference latency of its model, the
+/// age of its frames and the incidents its rules raise.
 #[derive(Clone, Debug)]
 pub struct AnalysisHooks {
     pub camera: Arc<str>,
     /// Seconds per `detect` call (the wait for the model's batch included).
     pub inference: Histogram,
+    /// Seconds from a frame's arrival to its detections being ready: how far
+    /// behind the camera the detector is.
+    pub frame_age: Histogram,
     pub incidents: Family<Labels, Counter>,
+    /// Where incident starts are logged, if anyone asked (not in the box).
+    pub starts: Option<StartLog>,
 }
 
 impl AnalysisHooks {
-    /// Counts one incident raised by `rule`.
-    pub fn incident(&self, rule: &str) {
+    /// Counts one incident raised by `rule` on a frame that arrived at `arrived`.
+    pub fn incident(&self, rule: &str, id: uuid::Uuid, arrived: Instant) {
         self.incidents
             .get_or_create(&vec![("camera", self.camera.to_string()), ("rule", rule.to_string())])
             .inc();
+        if let Some(starts) = &self.starts {
+            starts.lock().unwrap_or_else(|p| p.into_inner()).push((id, arrived));
+        }
     }
 }
 
@@ -305,6 +319,7 @@ impl Collector for LiveCollector {
 pub struct Metrics {
     registry: Registry,
     inference: Family<Labels, Histogram, fn() -> Histogram>,
+    frame_age: Family<Labels, Histogram, fn() -> Histogram>,
     incidents: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     scrapes: Arc<AtomicU64>,
@@ -320,12 +335,19 @@ impl Metrics {
         let mut registry = Registry::default();
         let inference: Family<Labels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let frame_age: Family<Labels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let incidents = Family::<Labels, Counter>::default();
         let reloads = Family::<Labels, Counter>::default();
         registry.register(
             "watchpost_inference_seconds",
             "Time from handing a frame to its model to having its detections, per model and camera",
             inference.clone(),
+        );
+        registry.register(
+            "watchpost_frame_age_seconds",
+            "Time from a frame's arrival to its detections being ready, per camera; above 1 s the detector lags",
+            frame_age.clone(),
         );
         registry.register(
             "watchpost_incidents",
@@ -341,6 +363,7 @@ impl Metrics {
         Self {
             registry,
             inference,
+            frame_age,
             incidents,
             reloads,
             scrapes: Arc::new(AtomicU64::new(0)),
@@ -353,7 +376,11 @@ impl Metrics {
         AnalysisHooks {
             camera: camera.clone(),
             inference: self.inference.get_or_create_owned(&labels),
+            frame_age: self
+                .frame_age
+                .get_or_create_owned(&vec![("camera", camera.to_string())]),
             incidents: self.incidents.clone(),
+            starts: None,
         }
     }
 

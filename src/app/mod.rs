@@ -175,9 +175,14 @@ impl App {
                 continue;
             }
             let (model_plan, settings, rt) = (model.clone(), plan.runtime.clone(), self.rt);
-            let detector = tokio::task::spawn_blocking(move || Detector::load(model_plan, rt, &settings)).await??;
-            let service =
-                ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
+            let detectors = tokio::task::spawn_blocking(move || {
+                (0..model_plan.batch.sessions)
+                    .map(|_| Detector::load(model_plan.clone(), rt, &settings))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await??;
+            let service = ModelService::spawn_sessions(detectors)
+                .with_context(|| format!("cannot start model `{}`", model.key))?;
             tracing::info!(model = %model.key, "model loaded");
             loaded.insert(
                 model.key.clone(),

@@ -265,6 +265,7 @@ pub fn find_faces(
         ),
         pts: std::time::Duration::ZERO,
         number: 0,
+        arrived: std::time::Instant::now(),
     };
     client
         .detect(&frame)

@@ -70,6 +70,7 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(t, "nms_iou", float(plan_f32(model.nms_iou)));
             fill(t, "max_batch", int(model.batch.max_size as u64));
             fill(t, "max_wait_ms", int(model.batch.max_wait.as_millis() as u64));
+            fill(t, "sessions", int(model.batch.sessions as u64));
         }
     }
 

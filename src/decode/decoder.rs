@@ -1,6 +1,8 @@
 //! Decoder choice: for the codec a stream turns out to carry, pick a hardware
 //! decoder when one is installed (VA-API, NVDEC, V4L2 stateful…), otherwise the
-//! best software one (libav), unless the operator named one.
+//! best software one (libav), unless the operator named one. A libav decoder
+//! decodes on one thread: cameras already decode in parallel, and frame
+//! threading would keep a set of frames per thread for every camera.
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +35,17 @@ impl From<String> for DecoderChoice {
 pub struct Chosen {
     pub factory: gst::ElementFactory,
     pub reason: String,
+}
+
+/// Settings of a decoder just created. A libav decoder gets one thread:
+/// with the default (one per core, frame threading) each camera held about
+/// 4.6 MB more of decoded frames on a 2-core box (docs/benchmarks.md), and a
+/// box's cameras keep its cores busy without it.
+pub fn configure(decoder: &gst::Element) {
+    let libav = decoder.factory().is_some_and(|f| f.name().starts_with("avdec_"));
+    if libav && decoder.has_property("max-threads") {
+        decoder.set_property("max-threads", 1i32);
+    }
 }
 
 fn is_hardware(f: &gst::ElementFactory) -> bool {
@@ -158,6 +171,7 @@ pub fn attach_decoder(
         } else {
             choose(&caps, &choice).and_then(|chosen| {
                 let dec = chosen.factory.create().build().map_err(|e| e.to_string())?;
+                configure(&dec);
                 pipeline.add(&dec).map_err(|e| e.to_string())?;
                 dec.sync_state_with_parent().map_err(|e| e.to_string())?;
                 let sink = dec.static_pad("sink").ok_or("decoder has no sink pad")?;

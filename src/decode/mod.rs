@@ -13,7 +13,7 @@ pub mod probe;
 pub mod slot;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -279,6 +279,9 @@ pub struct Frame {
     pub pts: Duration,
     /// Frame number since the stream started.
     pub number: u64,
+    /// When the decoded, scaled frame reached watchpost (the appsink), on the
+    /// monotonic clock: the start of the frame's age and of alert latency.
+    pub arrived: Instant,
 }
 
 #[cfg(test)]

@@ -592,6 +592,7 @@ impl Stream {
                             .as_ref()
                             .map_or(Geometry::STRETCH, |g| *g.lock().unwrap_or_else(|p| p.into_inner())),
                         number: frames.fetch_add(1, Ordering::Relaxed),
+                        arrived: Instant::now(),
                     };
                     if slot.put(frame) {
                         Ok(gst::FlowSuccess::Ok)

@@ -141,6 +141,7 @@ mod tests {
             geometry: Geometry::STRETCH,
             pts: Duration::from_millis(number * 100),
             number,
+            arrived: std::time::Instant::now(),
         }
     }
 

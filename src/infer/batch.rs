@@ -1,18 +1,19 @@
 //! One model session for every camera that uses the model, and cross-camera
 //! batching in front of it.
 //!
-//! A [`ModelService`] owns a [`Detector`] on its own thread. Each camera's
-//! detect thread holds an [`InferClient`] and hands it one frame at a time.
-//! The service takes the first waiting frame, gathers others that arrive
-//! within `max_wait_ms` up to `max_batch`, fills one input slot per frame
-//! and runs them as one batch — or one at a time when the model's batch size
-//! is fixed. A camera waits only for its own frame's batch; it never blocks
-//! another camera's decoding. A frame travels with its reusable job, so
-//! nothing is allocated per frame.
+//! A [`ModelService`] owns one [`Detector`] per session (`sessions`, default
+//! 1), each on its own thread. Each camera's detect thread holds an
+//! [`InferClient`] and hands it one frame at a time. A free session takes the
+//! first waiting frame, gathers others that arrive within `max_wait_ms` up to
+//! `max_batch`, fills one input slot per frame and runs them as one batch —
+//! or one at a time when the model's batch size is fixed — while another
+//! session may already gather the next frames. A camera waits only for its
+//! own frame's batch; it never blocks another camera's decoding. A frame
+//! travels with its reusable job, so nothing is allocated per frame.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::preprocess::ImageView;
@@ -26,6 +27,8 @@ pub struct BatchPlan {
     pub max_size: usize,
     /// Longest the first frame of a batch waits for more.
     pub max_wait: Duration,
+    /// Sessions running side by side, each on its own thread.
+    pub sessions: usize,
 }
 
 impl Default for BatchPlan {
@@ -33,6 +36,7 @@ impl Default for BatchPlan {
         Self {
             max_size: 8,
             max_wait: Duration::ZERO,
+            sessions: 1,
         }
     }
 }
@@ -56,7 +60,7 @@ struct Job {
     reply: Sender<Job>,
 }
 
-/// The thread that owns a model's session.
+/// The threads that own a model's sessions.
 pub struct ModelService {
     plan: Arc<ModelPlan>,
     capacity: usize,
@@ -67,20 +71,33 @@ pub struct ModelService {
 impl ModelService {
     /// Moves a loaded detector onto its own thread.
     pub fn spawn(detector: Detector) -> std::io::Result<Self> {
-        let plan = detector.plan().clone();
-        let capacity = detector.batch_capacity();
+        Self::spawn_sessions(vec![detector])
+    }
+
+    /// Moves each loaded detector (sessions of one model) onto its own
+    /// thread; they take frames from one queue.
+    pub fn spawn_sessions(detectors: Vec<Detector>) -> std::io::Result<Self> {
+        let first = detectors.first().ok_or_else(|| std::io::Error::other("no session"))?;
+        let plan = first.plan().clone();
+        let capacity = first.batch_capacity();
         let stats = Arc::new(BatchStats::default());
         let (jobs, queue) = mpsc::channel::<Job>();
-        let worker = Worker {
-            detector,
-            queue,
-            max_wait: plan.batch.max_wait,
-            stats: stats.clone(),
-        };
-        // The thread ends by itself once the service and every client are gone.
-        std::thread::Builder::new()
-            .name(format!("infer-{}", plan.key))
-            .spawn(move || worker.run())?;
+        let queue = Arc::new(Mutex::new(queue));
+        for (i, detector) in detectors.into_iter().enumerate() {
+            let worker = Worker {
+                detector,
+                queue: queue.clone(),
+                max_wait: plan.batch.max_wait,
+                stats: stats.clone(),
+            };
+            // The thread ends by itself once the service and every client are gone.
+            let name = if i == 0 {
+                format!("infer-{}", plan.key)
+            } else {
+                format!("infer-{}-{i}", plan.key)
+            };
+            std::thread::Builder::new().name(name).spawn(move || worker.run())?;
+        }
         Ok(Self {
             plan,
             capacity,
@@ -159,7 +176,8 @@ impl InferClient {
 
 struct Worker {
     detector: Detector,
-    queue: Receiver<Job>,
+    /// Shared by the sessions: the one holding it gathers the next batch.
+    queue: Arc<Mutex<Receiver<Job>>>,
     max_wait: Duration,
     stats: Arc<BatchStats>,
 }
@@ -170,21 +188,28 @@ impl Worker {
         let mut batch: Vec<Job> = Vec::with_capacity(capacity);
         let mut geometries: Vec<Geometry> = Vec::with_capacity(capacity);
         let mut outputs: Vec<Vec<Detection>> = (0..capacity).map(|_| Vec::with_capacity(128)).collect();
-        while let Ok(first) = self.queue.recv() {
-            self.admit(first, &mut batch, &mut geometries);
-            let deadline = Instant::now() + self.max_wait;
-            while batch.len() < capacity {
-                let next = if self.max_wait.is_zero() {
-                    self.queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
-                } else {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    self.queue
-                        .recv_timeout(left)
-                        .map_err(|e| e == RecvTimeoutError::Disconnected)
+        let shared = self.queue.clone();
+        loop {
+            {
+                let queue = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let Ok(first) = queue.recv() else {
+                    return;
                 };
-                match next {
-                    Ok(job) => self.admit(job, &mut batch, &mut geometries),
-                    Err(_) => break,
+                self.admit(first, &mut batch, &mut geometries);
+                let deadline = Instant::now() + self.max_wait;
+                while batch.len() < capacity {
+                    let next = if self.max_wait.is_zero() {
+                        queue.try_recv().map_err(|e| e == TryRecvError::Disconnected)
+                    } else {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        queue
+                            .recv_timeout(left)
+                            .map_err(|e| e == RecvTimeoutError::Disconnected)
+                    };
+                    match next {
+                        Ok(job) => self.admit(job, &mut batch, &mut geometries),
+                        Err(_) => break,
+                    }
                 }
             }
             if batch.is_empty() {

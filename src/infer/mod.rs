@@ -116,7 +116,20 @@ pub struct ModelConfig {
     /// default 0 batches only frames that are already waiting.
     #[serde(default = "crate::config::de::unset")]
     pub max_wait_ms: Spanned<u64>,
+    /// Sessions of the model that run side by side, each on its own thread
+    /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
+    /// on a 2-core box: frames of different cameras are then inferred at the
+    /// same time, which keeps every core busy where one inference cannot.
+    #[serde(default = "default_sessions")]
+    pub sessions: Spanned<u32>,
 }
+
+fn default_sessions() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+/// Most sessions a model may run side by side.
+const MAX_SESSIONS: u32 = 16;
 
 fn default_max_batch() -> Spanned<u32> {
     Spanned::new(0..0, 8)
@@ -277,6 +290,9 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
     let max_wait_ms = ctx
         .in_range(&config.max_wait_ms, 0..=MAX_WAIT_MS, "max_wait_ms")
         .unwrap_or(0);
+    let sessions = ctx
+        .in_range(&config.sessions, 1..=MAX_SESSIONS, "sessions")
+        .unwrap_or(1);
     // A value out of range is already reported, which fails the config; the
     // model still comes back so rules can be checked against its labels.
     let mut plan = ModelPlan::new(
@@ -295,6 +311,7 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
     plan.batch = BatchPlan {
         max_size: max_batch as usize,
         max_wait: std::time::Duration::from_millis(max_wait_ms),
+        sessions: sessions as usize,
     };
     Some(plan)
 }

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +37,8 @@ pub struct PublisherStatus {
     pub connected: AtomicBool,
     /// The latest raise → PUBACK latencies, oldest first.
     latencies: std::sync::Mutex<VecDeque<Duration>>,
+    /// The latest PUBACKs: sequence number and arrival, oldest first.
+    acks: std::sync::Mutex<VecDeque<(u64, Instant)>>,
 }
 
 impl PublisherStatus {
@@ -46,6 +48,25 @@ impl PublisherStatus {
             samples.pop_front();
         }
         samples.push_back(latency);
+    }
+
+    fn record_ack(&self, seq: u64) {
+        let mut acks = self.acks.lock().unwrap_or_else(|p| p.into_inner());
+        if acks.len() == LATENCY_SAMPLES {
+            acks.pop_front();
+        }
+        acks.push_back((seq, Instant::now()));
+    }
+
+    /// The latest PUBACKs (at most 4096): the event's sequence number and when
+    /// its PUBACK arrived.
+    pub fn acks(&self) -> Vec<(u64, Instant)> {
+        self.acks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
     }
 
     /// The latest raise → PUBACK latencies (at most 4096).
@@ -292,6 +313,7 @@ impl Delivery {
                     if let Some(raised) = self.outbox.raised_at(seq) {
                         self.status.record_latency(raised.elapsed());
                     }
+                    self.status.record_ack(seq);
                     self.acked.push(seq);
                 }
                 self.fill();
