@@ -18,127 +18,19 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use support::one_camera::{config, run_camera, threads};
 use support::{Broker, cpu_time, median};
 use tokio_util::sync::CancellationToken;
-use watchpost::app::camera::{Camera, Shared};
-use watchpost::app::snapshot::Snapshots;
 use watchpost::config::Plan;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::infer::Detector;
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime;
-use watchpost::infer::{Detector, ModelService};
-use watchpost::publish::{Outbox, Publisher};
 
 const RUNS: usize = 3;
-/// ONNX Runtime intra-op threads: all the cores, for one stream.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-fn config(dir: &Path, port: u16, clip: &Path, fps: u32, gating: bool) -> Plan {
-    let text = format!(
-        r#"site = "bench"
-box_id = "box-1"
-state_dir = "{state}"
-
-[runtime]
-intra_threads = {threads}
-
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-
-[models.coco]
-manifest = "{manifest}"
-
-[[cameras]]
-name = "walkway"
-
-[cameras.source]
-url = "{clip}"
-
-[cameras.detect]
-model = "coco"
-fps = {fps}
-
-[cameras.motion]
-enabled = {gating}
-
-[[cameras.zones]]
-name = "lawn"
-polygon = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
-
-[[cameras.rules]]
-name = "lawn-intrusion"
-kind = "intrusion"
-zone = "lawn"
-labels = ["person"]
-"#,
-        state = dir.display(),
-        threads = threads(),
-        manifest = support::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
-        clip = clip.display(),
-    );
-    let path = dir.join("watchpost.toml");
-    std::fs::write(&path, text).unwrap();
-    watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// One camera run to the end of its clip.
-struct CameraRun {
-    frames: u64,
-    inferred: u64,
-    skipped: u64,
-    events: u64,
-    wall: Duration,
-    cpu: Duration,
-}
-
-/// Loads the model and connects the publisher first, then times the camera
-/// from its start to the end of the clip.
-fn run_camera(plan: &Plan) -> CameraRun {
-    let tokio = tokio::runtime::Runtime::new().unwrap();
-    let _guard = tokio.enter();
-    let rt = runtime::init(&plan.runtime).unwrap();
-    let camera = &plan.cameras[0];
-    let detector = Detector::load(camera.detect.model.clone(), rt, &plan.runtime).unwrap();
-    let service = Arc::new(ModelService::spawn(detector).unwrap());
-    let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
-    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap();
-    let status = publisher.status();
-    while !status.connected.load(Relaxed) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let (snapshots, _worker) = Snapshots::spawn(None, outbox.clone(), plan.mqtt.topics.clone()).unwrap();
-    let shared = Shared {
-        models: [(camera.detect.model.key.clone(), service)].into(),
-        outbox: outbox.clone(),
-        topics: plan.mqtt.topics.clone(),
-        snapshots,
-    };
-    let (wall0, cpu0) = (Instant::now(), cpu_time());
-    let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();
-    while !running.is_finished() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let (wall, cpu) = (wall0.elapsed(), cpu_time() - cpu0);
-    let (stats, slot) = (running.stats.clone(), running.slot.clone());
-    running.join().unwrap();
-    tokio.block_on(publisher.shutdown(Duration::from_secs(5)));
-    CameraRun {
-        frames: slot.stats.delivered.load(Relaxed),
-        inferred: stats.inferred.load(Relaxed),
-        skipped: stats.skipped.load(Relaxed),
-        events: stats.events.load(Relaxed),
-        wall,
-        cpu,
-    }
-}
-
 /// Decode CPU per frame: the camera's pipeline alone, frames dropped. Keeps
 /// the first `keep` frames for the detect reference.
 fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::decode::Frame>) {

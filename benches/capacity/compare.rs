@@ -6,84 +6,14 @@ use super::*;
 /// One camera on vtest.avi, every frame, in this process; prints JSON. The
 /// `compare` mode runs it in a fresh process so its peak RSS is its own.
 pub(crate) fn compare_child(port: u16) {
-    let broker_port = port;
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        r#"site = "bench"
-box_id = "box-1"
-state_dir = "{state}"
-
-[runtime]
-intra_threads = {intra}
-
-[mqtt]
-url = "mqtt://127.0.0.1:{broker_port}"
-
-[models.coco]
-manifest = "{manifest}"
-
-[[cameras]]
-name = "walkway"
-
-[cameras.source]
-url = "{clip}"
-
-[cameras.detect]
-model = "coco"
-fps = 10
-
-[cameras.motion]
-enabled = false
-
-[[cameras.zones]]
-name = "lawn"
-polygon = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
-
-[[cameras.rules]]
-name = "lawn-intrusion"
-kind = "intrusion"
-zone = "lawn"
-labels = ["person"]
-"#,
-        state = dir.path().display(),
-        intra = cores(),
-        manifest = support::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
-        clip = support::media("vtest.avi").display(),
-    );
-    let path = dir.path().join("watchpost.toml");
-    std::fs::write(&path, text).unwrap();
-    let plan = watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let tokio = tokio::runtime::Runtime::new().unwrap();
-    let _guard = tokio.enter();
-    let rt = runtime::init(&plan.runtime).unwrap();
-    let camera = &plan.cameras[0];
-    let service =
-        Arc::new(ModelService::spawn(Detector::load(camera.detect.model.clone(), rt, &plan.runtime).unwrap()).unwrap());
-    let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
-    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap();
-    while !publisher.status().connected.load(Relaxed) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let (snapshots, _worker) = Snapshots::spawn(None, outbox.clone(), plan.mqtt.topics.clone()).unwrap();
-    let shared = Shared {
-        models: [(camera.detect.model.key.clone(), service)].into(),
-        outbox,
-        topics: plan.mqtt.topics.clone(),
-        snapshots,
-    };
-    let (wall0, cpu0) = (Instant::now(), cpu_time());
-    let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();
-    while !running.is_finished() {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let (wall, cpu) = (wall0.elapsed().as_secs_f64(), (cpu_time() - cpu0).as_secs_f64());
-    let inferred = running.stats.inferred.load(Relaxed);
-    running.join().unwrap();
+    let plan = support::one_camera::config(dir.path(), port, &support::media("vtest.avi"), 10, false);
+    let run = support::one_camera::run_camera(&plan);
+    let (wall, cpu) = (run.wall.as_secs_f64(), run.cpu.as_secs_f64());
     let (_, peak) = rss_mb();
-    tokio.block_on(publisher.shutdown(Duration::from_secs(5)));
     println!(
         "{}",
-        serde_json::json!({"frames": inferred, "seconds": wall, "fps": inferred as f64 / wall, "cpu_seconds": cpu, "peak_rss_mb": peak})
+        serde_json::json!({"frames": run.inferred, "seconds": wall, "fps": run.inferred as f64 / wall, "cpu_seconds": cpu, "peak_rss_mb": peak})
     );
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod one_camera;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,124 @@
+//! One camera end to end in this process, as the benches that time it (e2e,
+//! and capacity's `compare`) run it: a config on a clip with one intrusion
+//! rule, the model's inference service, the durable outbox, a publisher
+//! connected to a real Mosquitto, then the camera from its start to the end
+//! of the clip.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use watchpost::app::camera::{Camera, Shared};
+use watchpost::app::snapshot::Snapshots;
+use watchpost::config::Plan;
+use watchpost::infer::runtime;
+use watchpost::infer::{Detector, ModelService};
+use watchpost::publish::{Outbox, Publisher};
+
+use super::cpu_time;
+
+/// ONNX Runtime intra-op threads: all the cores, for one stream.
+pub fn threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+pub fn config(dir: &Path, port: u16, clip: &Path, fps: u32, gating: bool) -> Plan {
+    let text = format!(
+        r#"site = "bench"
+box_id = "box-1"
+state_dir = "{state}"
+
+[runtime]
+intra_threads = {threads}
+
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+
+[models.coco]
+manifest = "{manifest}"
+
+[[cameras]]
+name = "walkway"
+
+[cameras.source]
+url = "{clip}"
+
+[cameras.detect]
+model = "coco"
+fps = {fps}
+
+[cameras.motion]
+enabled = {gating}
+
+[[cameras.zones]]
+name = "lawn"
+polygon = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
+
+[[cameras.rules]]
+name = "lawn-intrusion"
+kind = "intrusion"
+zone = "lawn"
+labels = ["person"]
+"#,
+        state = dir.display(),
+        threads = threads(),
+        manifest = super::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
+        clip = clip.display(),
+    );
+    let path = dir.join("watchpost.toml");
+    std::fs::write(&path, text).unwrap();
+    watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One camera run to the end of its clip.
+pub struct CameraRun {
+    pub frames: u64,
+    pub inferred: u64,
+    pub skipped: u64,
+    pub events: u64,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// Loads the model and connects the publisher first, then times the camera
+/// from its start to the end of the clip.
+pub fn run_camera(plan: &Plan) -> CameraRun {
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let _guard = tokio.enter();
+    let rt = runtime::init(&plan.runtime).unwrap();
+    let camera = &plan.cameras[0];
+    let detector = Detector::load(camera.detect.model.clone(), rt, &plan.runtime).unwrap();
+    let service = Arc::new(ModelService::spawn(detector).unwrap());
+    let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
+    let publisher = Publisher::spawn(plan.mqtt.clone(), outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap();
+    let status = publisher.status();
+    while !status.connected.load(Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (snapshots, _worker) = Snapshots::spawn(None, outbox.clone(), plan.mqtt.topics.clone()).unwrap();
+    let shared = Shared {
+        models: [(camera.detect.model.key.clone(), service)].into(),
+        outbox: outbox.clone(),
+        topics: plan.mqtt.topics.clone(),
+        snapshots,
+    };
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();
+    while !running.is_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (wall, cpu) = (wall0.elapsed(), cpu_time() - cpu0);
+    let (stats, slot) = (running.stats.clone(), running.slot.clone());
+    running.join().unwrap();
+    tokio.block_on(publisher.shutdown(Duration::from_secs(5)));
+    CameraRun {
+        frames: slot.stats.delivered.load(Relaxed),
+        inferred: stats.inferred.load(Relaxed),
+        skipped: stats.skipped.load(Relaxed),
+        events: stats.events.load(Relaxed),
+        wall,
+        cpu,
+    }
+}
