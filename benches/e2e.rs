@@ -18,16 +18,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::one_camera::{config, run_camera, threads};
+use support::one_camera::{config, decode_alone, detect_frame, run_camera, threads};
 use support::{Broker, cpu_time, median};
-use tokio_util::sync::CancellationToken;
 use watchpost::config::Plan;
-use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::decode::StreamSpec;
 use watchpost::infer::Detector;
-use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime;
 
 const RUNS: usize = 3;
@@ -44,19 +41,8 @@ fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::decode::Fr
         input.resize,
         camera.detect.fps,
     );
-    let slot = Arc::new(FrameSlot::new(Delivery::Every));
-    let stream = Stream::new(spec, slot.clone());
-    let cpu0 = cpu_time();
-    let decode = std::thread::spawn(move || stream.run(&CancellationToken::new()));
-    let (mut frames, mut kept) = (0u32, Vec::new());
-    while let Taken::Frame(frame) = slot.take(Duration::from_secs(30)) {
-        frames += 1;
-        if kept.len() < keep {
-            kept.push(frame);
-        }
-    }
-    decode.join().unwrap().unwrap();
-    ((cpu_time() - cpu0) / frames.max(1), kept)
+    let run = decode_alone(spec, keep);
+    (run.cpu / run.delivered.max(1), run.kept)
 }
 
 /// Detect CPU and wall time per frame on decoded frames, and bare
@@ -68,15 +54,7 @@ fn detect_only(plan: &Plan, frames: &[watchpost::decode::Frame]) -> (Duration, D
     let mut detector = Detector::load(model, rt, &plan.runtime).unwrap();
     let (wall0, cpu0) = (Instant::now(), cpu_time());
     for i in 0..ROUNDS as usize {
-        let frame = &frames[i % frames.len()];
-        let map = frame.buffer.map_readable().unwrap();
-        let image = ImageView {
-            data: map.as_slice(),
-            width: frame.layout.width,
-            height: frame.layout.height,
-            stride: frame.layout.stride,
-        };
-        detector.detect(&image, &frame.geometry).unwrap();
+        detect_frame(&mut detector, &frames[i % frames.len()]);
     }
     let (detect_wall, detect_cpu) = (wall0.elapsed() / ROUNDS, (cpu_time() - cpu0) / ROUNDS);
     let wall0 = Instant::now();

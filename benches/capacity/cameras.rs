@@ -135,23 +135,9 @@ pub(crate) fn decode_cost(plan: &Plan, clip: &str, keep: usize) -> (f64, Vec<wat
     let input = &camera.detect.model.manifest.input;
     let source = watchpost::source::SourcePlan::file(support::media(clip), false, false);
     let spec = StreamSpec::new("decode", source, input.width, input.height, input.resize, DETECT_FPS);
-    let slot = Arc::new(FrameSlot::new(Delivery::Every));
-    let stream = Arc::new(Stream::new(spec, slot.clone()));
-    let status = stream.status();
-    let cpu0 = cpu_time();
-    let decode = {
-        let stream = stream.clone();
-        std::thread::spawn(move || stream.run(&CancellationToken::new()))
-    };
-    let mut kept = Vec::new();
-    while let Taken::Frame(frame) = slot.take(Duration::from_secs(30)) {
-        if kept.len() < keep {
-            kept.push(frame);
-        }
-    }
-    decode.join().unwrap().unwrap();
-    let stream_secs = status.decoded.load(Relaxed) as f64 / SOURCE_FPS;
-    ((cpu_time() - cpu0).as_secs_f64() * 1e3 / stream_secs, kept)
+    let run = support::one_camera::decode_alone(spec, keep);
+    let stream_secs = run.decoded as f64 / SOURCE_FPS;
+    (run.cpu.as_secs_f64() * 1e3 / stream_secs, run.kept)
 }
 
 /// CPU-ms of one inference (preprocess + run + decode + NMS) on one thread.
@@ -161,16 +147,7 @@ pub(crate) fn inference_cost(plan: &Plan, frames: &[watchpost::decode::Frame]) -
     settings.intra_threads = 1;
     let rt = runtime::init(&settings).unwrap();
     let mut detector = Detector::load(plan.cameras[0].detect.model.clone(), rt, &settings).unwrap();
-    let mut run = |frame: &watchpost::decode::Frame| {
-        let map = frame.buffer.map_readable().unwrap();
-        let image = ImageView {
-            data: map.as_slice(),
-            width: frame.layout.width,
-            height: frame.layout.height,
-            stride: frame.layout.stride,
-        };
-        detector.detect(&image, &frame.geometry).unwrap();
-    };
+    let mut run = |frame: &watchpost::decode::Frame| support::one_camera::detect_frame(&mut detector, frame);
     run(&frames[0]);
     let cpu0 = cpu_time();
     for i in 0..ROUNDS {

@@ -2,7 +2,8 @@
 //! and capacity's `compare`) run it: a config on a clip with one intrusion
 //! rule, the model's inference service, the durable outbox, a publisher
 //! connected to a real Mosquitto, then the camera from its start to the end
-//! of the clip.
+//! of the clip; and the references the benches measure beside it: the
+//! pipeline alone, and one detection on a decoded frame.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 use watchpost::app::camera::{Camera, Shared};
 use watchpost::app::snapshot::Snapshots;
 use watchpost::config::Plan;
+use watchpost::decode::{Delivery, Frame, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime;
 use watchpost::infer::{Detector, ModelService};
 use watchpost::publish::{Outbox, Publisher};
@@ -121,4 +124,56 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
         wall,
         cpu,
     }
+}
+
+/// What a camera pipeline did alone, with nothing but this process's CPU
+/// counted: see [`decode_alone`].
+pub struct Decoded {
+    /// CPU time of the whole run.
+    pub cpu: Duration,
+    /// Frames the detect branch delivered.
+    pub delivered: u32,
+    /// Frames out of the decoder (before rate limiting).
+    pub decoded: u64,
+    /// The first frames delivered, for an inference reference.
+    pub kept: Vec<Frame>,
+}
+
+/// Runs `spec`'s pipeline alone, as fast as it goes, frames dropped after
+/// scaling except the first `keep`.
+pub fn decode_alone(spec: StreamSpec, keep: usize) -> Decoded {
+    let slot = Arc::new(FrameSlot::new(Delivery::Every));
+    let stream = Arc::new(Stream::new(spec, slot.clone()));
+    let status = stream.status();
+    let cpu0 = cpu_time();
+    let decode = {
+        let stream = stream.clone();
+        std::thread::spawn(move || stream.run(&CancellationToken::new()))
+    };
+    let (mut delivered, mut kept) = (0u32, Vec::new());
+    while let Taken::Frame(frame) = slot.take(Duration::from_secs(30)) {
+        delivered += 1;
+        if kept.len() < keep {
+            kept.push(frame);
+        }
+    }
+    decode.join().unwrap().unwrap();
+    Decoded {
+        cpu: cpu_time() - cpu0,
+        delivered,
+        decoded: status.decoded.load(Relaxed),
+        kept,
+    }
+}
+
+/// One detection on a decoded frame, as the camera's detect thread runs it.
+pub fn detect_frame(detector: &mut Detector, frame: &Frame) {
+    let map = frame.buffer.map_readable().unwrap();
+    let image = ImageView {
+        data: map.as_slice(),
+        width: frame.layout.width,
+        height: frame.layout.height,
+        stride: frame.layout.stride,
+    };
+    detector.detect(&image, &frame.geometry).unwrap();
 }
