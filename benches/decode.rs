@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
-use watchpost::infer::manifest::Resize;
 use watchpost::source::SourcePlan;
+use watchpost::vocab::Resize;
 
 use support::cpu_time;
 

@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use watchpost::config::Diagnostics;
-use watchpost::decode::Geometry;
 use watchpost::infer::preprocess::{ImageView, Preprocessor};
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{BBox, Detection, Detector, ModelPlan, manifest, nms};
+use watchpost::infer::{Detector, ModelPlan, manifest, nms};
+use watchpost::vocab::Geometry;
+use watchpost::vocab::{BBox, Detection};
 
 fn model() -> Arc<ModelPlan> {
     load("models/ssd_mobilenet_v2_coco.toml", "coco")

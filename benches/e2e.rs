@@ -22,15 +22,15 @@ use std::time::{Duration, Instant};
 
 use support::one_camera::{config, decode_alone, detect_frame, run_camera, threads};
 use support::{Broker, cpu_time, median};
-use watchpost::config::Plan;
 use watchpost::decode::StreamSpec;
 use watchpost::infer::Detector;
 use watchpost::infer::runtime;
+use watchpost::plan::Plan;
 
 const RUNS: usize = 3;
 /// Decode CPU per frame: the camera's pipeline alone, frames dropped. Keeps
 /// the first `keep` frames for the detect reference.
-fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::decode::Frame>) {
+fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::vocab::Frame>) {
     let camera = &plan.cameras[0];
     let input = &camera.detect.model.manifest.input;
     let spec = StreamSpec::new(
@@ -47,7 +47,7 @@ fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::decode::Fr
 
 /// Detect CPU and wall time per frame on decoded frames, and bare
 /// `session.run` wall time, with the camera's model and threads.
-fn detect_only(plan: &Plan, frames: &[watchpost::decode::Frame]) -> (Duration, Duration, Duration) {
+fn detect_only(plan: &Plan, frames: &[watchpost::vocab::Frame]) -> (Duration, Duration, Duration) {
     const ROUNDS: u32 = 200;
     let rt = runtime::init(&plan.runtime).unwrap();
     let model = plan.cameras[0].detect.model.clone();

@@ -11,10 +11,12 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use watchpost::anonymize;
 use watchpost::publish::Publisher;
 use watchpost::publish::mqtt::MqttPlan;
-use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
-use watchpost::rules::{EventKind, Severity};
+use watchpost::publish::{Outbox, OutboxPlan, Topics};
+use watchpost::rules::{EventKind, IncidentEvent, Severity, Target};
+use watchpost::vocab::BBox;
 
 use support::{Broker, median};
 
@@ -60,24 +62,11 @@ fn one_run() -> (f64, Duration, Duration) {
     }
 
     let start = Instant::now();
-    for n in 0..EVENTS {
+    for _ in 0..EVENTS {
         outbox
             .push(
-                |seq| Alert {
-                    schema: 1,
-                    event: EventKind::Start,
-                    incident_id: format!("bench-{n}"),
-                    seq,
-                    time: "2026-11-29T00:00:00.000Z".into(),
-                    camera: "north".into(),
-                    rule: "r".into(),
-                    zone: "z".into(),
-                    labels: vec!["person".into()],
-                    boxes: vec![[0.1, 0.2, 0.3, 0.4]],
-                    confidence: 0.9,
-                    severity: Severity::Medium,
-                },
-                |a| topics.incidents(&a.camera),
+                |seq| anonymize::alert("north", &event(), seq),
+                |a| topics.incidents(a.camera()),
             )
             .unwrap();
     }
@@ -115,4 +104,29 @@ fn main() {
         median(runs.iter().map(|r| r.1.as_secs_f64() * 1e3).collect()),
         median(runs.iter().map(|r| r.2.as_secs_f64() * 1e3).collect()),
     );
+}
+
+/// A started incident of one person, as a rule raises it.
+fn event() -> IncidentEvent {
+    IncidentEvent {
+        kind: EventKind::Start,
+        incident_id: uuid::Uuid::now_v7(),
+        rule: "r".into(),
+        zone: "z".into(),
+        severity: Severity::High,
+        time: std::time::SystemTime::now(),
+        stream_time: Duration::ZERO,
+        targets: vec![Target {
+            track_id: 1,
+            label: "person".into(),
+            score: 0.9,
+            bbox: BBox {
+                x1: 0.1,
+                y1: 0.1,
+                x2: 0.2,
+                y2: 0.3,
+            },
+            trajectory: None,
+        }],
+    }
 }

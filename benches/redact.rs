@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gstreamer::prelude::*;
+use watchpost::anonymize::Redactor;
 use watchpost::anonymize::privacy::CameraPrivacyPlan;
 use watchpost::anonymize::redact::{RedactLabels, RedactSet};
-use watchpost::app::snapshot::Redactor;
 use watchpost::config::Diagnostics;
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{BBox, Detection, Detector, ModelPlan, ModelService, manifest};
+use watchpost::infer::{Detector, ModelPlan, ModelService, manifest};
+use watchpost::vocab::{BBox, Detection};
 
 const RUNS: usize = 30;
 

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use watchpost::infer::{BBox, Detection, LabelMap};
 use watchpost::rules::geometry::{Anchor, Line, Point, Polygon};
 use watchpost::rules::incident::LifecyclePlan;
 use watchpost::rules::line_crossing::Direction;
@@ -21,6 +20,7 @@ use watchpost::rules::{
     RuleEngine, RuleKindPlan, RulePlan, Severity, crowd, intrusion, line_crossing, loitering, schedule,
 };
 use watchpost::track::{TrackPlan, Tracker};
+use watchpost::vocab::{BBox, Detection, LabelMap};
 
 const FRAMES: usize = 400;
 const FPS: u64 = 10;

@@ -27,3 +27,7 @@ pub mod publish;
 pub mod rules;
 pub mod source;
 pub mod track;
+pub mod vocab;
+
+pub mod observe;
+pub mod plan;

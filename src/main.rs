@@ -106,7 +106,7 @@ fn main() -> ExitCode {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::CheckConfig { config } => match watchpost::config::load(&config) {
+        Command::CheckConfig { config } => match watchpost::plan::load(&config) {
             Ok(plan) => {
                 let problems = watchpost::infer::verify_models(&plan.models, &plan.runtime);
                 if !problems.is_empty() {
@@ -131,7 +131,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config, print_config } => {
-            let plan = match watchpost::config::load(&config) {
+            let plan = match watchpost::plan::load(&config) {
                 Ok(plan) => plan,
                 Err(e) => {
                     eprintln!("{e}");
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
             };
             if print_config {
                 let text = std::fs::read_to_string(&config).unwrap_or_default();
-                return match watchpost::config::effective::render(&plan, &text) {
+                return match watchpost::plan::effective::render(&plan, &text) {
                     Ok(toml) => {
                         print!("{toml}");
                         ExitCode::SUCCESS
@@ -207,7 +207,7 @@ fn probe(uri: &str, transport: &str, decoder: String, timeout_secs: u64) -> Exit
     }
 }
 
-fn run(plan: watchpost::config::Plan) -> anyhow::Result<()> {
+fn run(plan: watchpost::plan::Plan) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

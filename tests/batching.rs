@@ -13,10 +13,11 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use watchpost::config::Diagnostics;
-use watchpost::decode::{Frame, FrameLayout, Geometry};
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{BBox, BatchPlan, Detection, Detector, ModelPlan, ModelService, manifest};
+use watchpost::infer::{BatchPlan, Detector, ModelPlan, ModelService, manifest};
+use watchpost::vocab::{BBox, Detection};
+use watchpost::vocab::{Frame, FrameLayout, Geometry};
 
 fn plan(manifest_path: &Path, confidence: f32, nms_iou: f32, batch: BatchPlan) -> Arc<ModelPlan> {
     let mut diags = Diagnostics::default();

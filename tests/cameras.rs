@@ -17,8 +17,8 @@ use gstreamer_rtsp_server::prelude::*;
 use tokio_util::sync::CancellationToken;
 use watchpost::decode::probe::probe;
 use watchpost::decode::{CameraState, DecoderChoice, Delivery, FrameSlot, Stream, StreamSpec, Taken};
-use watchpost::infer::manifest::Resize;
 use watchpost::source::{SourcePlan, Transport};
+use watchpost::vocab::Resize;
 
 const H264: &str = "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
                     ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )";

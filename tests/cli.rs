@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::watchpost;
 use tokio_util::sync::CancellationToken;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec};
-use watchpost::infer::manifest::Resize;
 use watchpost::source::SourcePlan;
+use watchpost::vocab::Resize;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = watchpost().args(args).output().unwrap();

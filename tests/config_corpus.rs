@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use watchpost::config;
+use watchpost::plan;
 
 fn files(dir: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new("tests/configs").join(dir))
@@ -21,7 +21,7 @@ fn every_valid_config_passes() {
     let valid = files("valid");
     assert!(valid.len() >= 2);
     for path in valid {
-        if let Err(e) = config::load(&path) {
+        if let Err(e) = plan::load(&path) {
             panic!("{} should be valid:\n{e}", path.display());
         }
     }
@@ -38,7 +38,7 @@ fn every_invalid_config_fails_with_its_expected_lines() {
             .unwrap_or_else(|_| panic!("{} has no {}", path.display(), expected_path.display()));
         let expected: Vec<&str> = expected.lines().collect();
         assert!(!expected.is_empty(), "{} is empty", expected_path.display());
-        let err = match config::load(&path) {
+        let err = match plan::load(&path) {
             Ok(_) => panic!("{} should be invalid", path.display()),
             Err(e) => e,
         };
@@ -55,14 +55,14 @@ fn every_invalid_config_fails_with_its_expected_lines() {
 
 #[test]
 fn a_misspelled_key_is_named_in_the_error() {
-    let err = config::load(Path::new("tests/configs/invalid/misspelled_camera_key.toml")).unwrap_err();
+    let err = plan::load(Path::new("tests/configs/invalid/misspelled_camera_key.toml")).unwrap_err();
     assert_eq!(err.diagnostics.len(), 1);
     assert!(err.diagnostics[0].message.contains("`fsp`"), "{err}");
 }
 
 #[test]
 fn the_shipped_demo_config_is_valid() {
-    let plan = config::load(Path::new("configs/demo.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let plan = plan::load(Path::new("configs/demo.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(plan.cameras.len(), 1);
     assert_eq!(plan.mqtt.url, "mqtt://127.0.0.1:1883");
     assert_eq!(

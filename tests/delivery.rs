@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Broker, Subscriber, wait_for, watchpost};
+use watchpost::anonymize;
 use watchpost::publish::mqtt::{MqttPlan, PasswordSource, TlsPlan};
-use watchpost::publish::{Alert, Outbox, OutboxPlan, Topics};
+use watchpost::publish::{Outbox, OutboxPlan, Topics};
 use watchpost::publish::{Publisher, StatsSource};
-use watchpost::rules::{EventKind, Severity};
+use watchpost::rules::{EventKind, IncidentEvent, Severity, Target};
+use watchpost::vocab::BBox;
 
 fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
     MqttPlan {
@@ -49,27 +51,39 @@ fn no_stats() -> StatsSource {
     Arc::new(|| serde_json::json!({}))
 }
 
+/// The `n`th started incident of one person, as a rule raises it.
+fn event(n: usize) -> IncidentEvent {
+    IncidentEvent {
+        kind: EventKind::Start,
+        incident_id: uuid::Uuid::now_v7(),
+        rule: format!("r{n}").into(),
+        zone: "z".into(),
+        severity: Severity::High,
+        time: std::time::SystemTime::now(),
+        stream_time: Duration::ZERO,
+        targets: vec![Target {
+            track_id: 1,
+            label: "person".into(),
+            score: 0.9,
+            bbox: BBox {
+                x1: 0.1,
+                y1: 0.1,
+                x2: 0.2,
+                y2: 0.3,
+            },
+            trajectory: None,
+        }],
+    }
+}
+
 fn push(outbox: &Outbox, topics: &Topics, camera: &str, n: usize) -> u64 {
     let alert = outbox
         .push(
-            |seq| Alert {
-                schema: 1,
-                event: EventKind::Start,
-                incident_id: format!("incident-{camera}-{n}"),
-                seq,
-                time: "2026-11-29T00:00:00.000Z".into(),
-                camera: camera.into(),
-                rule: "r".into(),
-                zone: "z".into(),
-                labels: vec!["person".into()],
-                boxes: vec![[0.1, 0.1, 0.2, 0.3]],
-                confidence: 0.9,
-                severity: Severity::High,
-            },
-            |a| topics.incidents(&a.camera),
+            |seq| anonymize::alert(camera, &event(n), seq),
+            |a| topics.incidents(a.camera()),
         )
         .unwrap();
-    alert.seq
+    alert.seq()
 }
 
 /// A publisher for `port` on `runtime`, once it is connected.
@@ -436,7 +450,7 @@ fn the_password_never_appears_in_logs_or_the_plan() {
     );
     let path = dir.path().join("watchpost.toml");
     std::fs::write(&path, config).unwrap();
-    let plan = watchpost::config::load(&path).unwrap();
+    let plan = watchpost::plan::load(&path).unwrap();
     assert!(matches!(plan.mqtt.password, Some(PasswordSource::File(_))));
     assert!(!format!("{plan:?}").contains("hunter2"));
     let _: Option<TlsPlan> = plan.mqtt.tls;

@@ -47,7 +47,7 @@ fn assert_contract(incident: &Value) {
     // The payload is exactly the typed contract (unknown fields are refused).
     let typed: watchpost::publish::Alert =
         serde_json::from_value(incident.clone()).expect("payload matches the Alert type");
-    assert_eq!(typed.schema, 1);
+    assert_eq!(typed.schema(), 1);
     assert_eq!(incident["schema"], 1);
     assert_eq!(incident["camera"], "walkway");
     assert_eq!(incident["rule"], "lawn-intrusion");

@@ -22,7 +22,7 @@ fn analyse(clip: &Path, gating: bool) -> Vec<(u64, bool, usize)> {
         common::camera_config(1883, clip, false, dir.path()) + &format!("\n[cameras.motion]\nenabled = {gating}\n");
     let path = dir.path().join("c.toml");
     std::fs::write(&path, text).unwrap();
-    let plan = watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = watchpost::plan::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let camera = &plan.cameras[0];
     gstreamer::init().unwrap();
     let settings = RuntimeConfig::default();

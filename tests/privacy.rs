@@ -13,15 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use watchpost::anonymize::Redactor;
 use watchpost::anonymize::privacy::CameraPrivacyPlan;
 use watchpost::anonymize::redact::{RedactLabels, RedactSet};
-use watchpost::app::snapshot::Redactor;
 use watchpost::config::Diagnostics;
-use watchpost::decode::{Delivery, FrameSlot, Geometry, Stream, StreamSpec, Taken};
+use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{Detection, Detector, ModelPlan, ModelService, manifest};
+use watchpost::infer::{Detector, ModelPlan, ModelService, manifest};
 use watchpost::source::SourcePlan;
+use watchpost::vocab::Detection;
+use watchpost::vocab::Geometry;
 
 fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector {
     let mut diags = Diagnostics::default();
@@ -139,7 +141,7 @@ fn masked_pixels_are_black_before_detection_and_in_the_snapshot() {
         SourcePlan::file(common::media("vtest.avi"), false, false),
         300,
         300,
-        watchpost::infer::manifest::Resize::Stretch,
+        watchpost::vocab::Resize::Stretch,
         5,
     );
     spec.masks = vec![mask];

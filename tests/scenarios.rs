@@ -56,9 +56,9 @@ use toml::Spanned;
 use watchpost::config::Ctx;
 use watchpost::config::de::{Node, array_items, from_node, from_table_without, parse_document};
 use watchpost::config::diag::{Diagnostics, SourceFile};
-use watchpost::infer::{BBox, Detection, LabelMap};
 use watchpost::rules::{self, EventKind, IncidentEvent, RuleEngine, Zone, ZoneConfig};
 use watchpost::track::{self, TrackConfig, TrackPlan, Tracker};
+use watchpost::vocab::{BBox, Detection, LabelMap};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

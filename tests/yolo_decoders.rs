@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use watchpost::config::Diagnostics;
-use watchpost::decode::Geometry;
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
-use watchpost::infer::{BBox, DetectionFilter, Detector, ModelPlan, manifest};
+use watchpost::infer::{DetectionFilter, Detector, ModelPlan, manifest};
+use watchpost::vocab::BBox;
+use watchpost::vocab::Geometry;
 
 /// Detections (label, score, box) of a test model on a black 64×64 frame.
 fn detect(name: &str) -> Vec<(u32, f32, BBox)> {

@@ -130,7 +130,7 @@ pub(crate) fn largest(
 
 /// Decode CPU-ms per second of stream: the camera pipeline alone, as fast as
 /// it goes, frames dropped after scaling. Keeps `keep` frames for inference.
-pub(crate) fn decode_cost(plan: &Plan, clip: &str, keep: usize) -> (f64, Vec<watchpost::decode::Frame>) {
+pub(crate) fn decode_cost(plan: &Plan, clip: &str, keep: usize) -> (f64, Vec<watchpost::vocab::Frame>) {
     let camera = &plan.cameras[0];
     let input = &camera.detect.model.manifest.input;
     let source = watchpost::source::SourcePlan::file(support::media(clip), false, false);
@@ -141,13 +141,13 @@ pub(crate) fn decode_cost(plan: &Plan, clip: &str, keep: usize) -> (f64, Vec<wat
 }
 
 /// CPU-ms of one inference (preprocess + run + decode + NMS) on one thread.
-pub(crate) fn inference_cost(plan: &Plan, frames: &[watchpost::decode::Frame]) -> f64 {
+pub(crate) fn inference_cost(plan: &Plan, frames: &[watchpost::vocab::Frame]) -> f64 {
     const ROUNDS: usize = 100;
     let mut settings = plan.runtime.clone();
     settings.intra_threads = 1;
     let rt = runtime::init(&settings).unwrap();
     let mut detector = Detector::load(plan.cameras[0].detect.model.clone(), rt, &settings).unwrap();
-    let mut run = |frame: &watchpost::decode::Frame| support::one_camera::detect_frame(&mut detector, frame);
+    let mut run = |frame: &watchpost::vocab::Frame| support::one_camera::detect_frame(&mut detector, frame);
     run(&frames[0]);
     let cpu0 = cpu_time();
     for i in 0..ROUNDS {

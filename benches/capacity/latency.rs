@@ -27,8 +27,8 @@ pub(crate) fn listen(rig: &Rig, port: u16) -> Arc<Mutex<Vec<(String, u64)>>> {
                 }
                 Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
                     let alert: watchpost::publish::Alert = serde_json::from_slice(&p.payload).unwrap();
-                    if alert.event == watchpost::rules::EventKind::Start {
-                        out.lock().unwrap().push((alert.incident_id, alert.seq));
+                    if alert.event() == watchpost::rules::EventKind::Start {
+                        out.lock().unwrap().push((alert.incident_id().to_string(), alert.seq()));
                     }
                 }
                 Ok(_) => {}

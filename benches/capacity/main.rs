@@ -51,12 +51,12 @@ use prometheus_client::registry::Registry;
 use support::{Broker, cpu_time, median};
 use tokio_util::sync::CancellationToken;
 use watchpost::app::camera::{Camera, Shared};
-use watchpost::app::metrics::{AnalysisHooks, StartLog};
 use watchpost::app::snapshot::Snapshots;
-use watchpost::config::Plan;
 use watchpost::decode::StreamSpec;
 use watchpost::infer::runtime;
 use watchpost::infer::{Detector, ModelService};
+use watchpost::observe::metrics::{AnalysisHooks, StartLog};
+use watchpost::plan::Plan;
 use watchpost::publish::{Outbox, Publisher};
 
 const LIVE_CLIP: &str = "vtest_640x360_10fps.mp4";
@@ -209,7 +209,7 @@ enabled = {gating}
     }
     let path = dir.join("watchpost.toml");
     std::fs::write(&path, text).unwrap();
-    watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    watchpost::plan::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The shared half of a box: runtime, model service, outbox, publisher.

@@ -13,12 +13,13 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use watchpost::app::camera::{Camera, Shared};
 use watchpost::app::snapshot::Snapshots;
-use watchpost::config::Plan;
-use watchpost::decode::{Delivery, Frame, FrameSlot, Stream, StreamSpec, Taken};
+use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime;
 use watchpost::infer::{Detector, ModelService};
+use watchpost::plan::Plan;
 use watchpost::publish::{Outbox, Publisher};
+use watchpost::vocab::Frame;
 
 use super::cpu_time;
 
@@ -72,7 +73,7 @@ labels = ["person"]
     );
     let path = dir.join("watchpost.toml");
     std::fs::write(&path, text).unwrap();
-    watchpost::config::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    watchpost::plan::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One camera run to the end of its clip.

@@ -1,118 +1,18 @@
 //! Anonymize: the only way from an incident to something that leaves the box.
 //!
-//! An [`Alert`] can only be built here, from a rule's [`IncidentEvent`]. What
-//! goes out is what a security office needs to act — where, what kind of
-//! object, how sure, how urgent — and nothing that identifies a person: no
-//! track ids, no crops, no embeddings, no names, no plate text. Boxes are
-//! rounded to four decimals (a fraction of a pixel), so they carry position,
-//! not sub-pixel signatures.
+//! An [`Alert`] can only be built here, from a rule's incident event
+//! ([`alert()`]); a picture can only leave as a [`RedactedImage`] or
+//! [`RedactedJpeg`], which only [`redact`] makes, and the [`Redactor`] —
+//! the one place that runs the face model over a picture — is how a camera
+//! frame becomes one. What goes out is what a security office needs to act —
+//! where, what kind of object, how sure, how urgent — and nothing that
+//! identifies a person.
 
+pub mod alert;
 pub mod privacy;
 pub mod redact;
+pub mod redactor;
 
+pub use alert::{Alert, alert};
 pub use redact::{RawImage, RedactedImage, RedactedJpeg};
-
-use crate::publish::Alert;
-use crate::rules::IncidentEvent;
-
-/// Builds the public alert for one incident event of one camera.
-/// `seq` is the box-wide sequence number the outbox assigned to this event.
-pub fn alert(camera: &str, event: &IncidentEvent, seq: u64) -> Alert {
-    let mut labels: Vec<String> = event.targets.iter().map(|t| t.label.to_string()).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    let boxes = event
-        .targets
-        .iter()
-        .map(|t| {
-            let b = t.bbox.clamped();
-            [round4(b.x1), round4(b.y1), round4(b.x2), round4(b.y2)]
-        })
-        .collect();
-    let confidence = event.targets.iter().map(|t| t.score).fold(0.0f32, f32::max);
-    Alert {
-        schema: 1,
-        event: event.kind,
-        incident_id: event.incident_id.to_string(),
-        seq,
-        time: jiff::Timestamp::try_from(event.time)
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-            .round(jiff::Unit::Millisecond)
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-            .to_string(),
-        camera: camera.to_string(),
-        rule: event.rule.to_string(),
-        zone: event.zone.to_string(),
-        labels,
-        boxes,
-        confidence: round4(confidence),
-        severity: event.severity,
-    }
-}
-
-fn round4(v: f32) -> f32 {
-    (v * 10_000.0).round() / 10_000.0
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, SystemTime};
-
-    use super::*;
-    use crate::infer::BBox;
-    use crate::rules::{EventKind, Severity, Target};
-
-    #[test]
-    fn an_alert_has_no_track_ids_and_sorted_unique_labels() {
-        let target = |id, label: &str, score| Target {
-            track_id: id,
-            label: label.into(),
-            score,
-            bbox: BBox {
-                x1: 0.123456,
-                y1: -0.1,
-                x2: 0.5,
-                y2: 1.2,
-            },
-            trajectory: None,
-        };
-        let event = IncidentEvent {
-            kind: EventKind::Start,
-            incident_id: uuid::Uuid::now_v7(),
-            rule: "gate".into(),
-            zone: "walkway".into(),
-            severity: Severity::High,
-            time: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-            stream_time: Duration::ZERO,
-            targets: vec![
-                target(41, "person", 0.7),
-                target(42, "person", 0.9),
-                target(43, "bicycle", 0.6),
-            ],
-        };
-        let a = alert("north", &event, 41);
-        assert_eq!(a.seq, 41);
-        assert_eq!(a.labels, vec!["bicycle", "person"]);
-        assert_eq!(a.boxes[0], [0.1235, 0.0, 0.5, 1.0]);
-        assert_eq!(a.confidence, 0.9);
-        assert_eq!(a.time, "2023-11-14T22:13:20.123Z");
-        // exactly the contract's fields: nothing else, track ids included, goes out
-        let json = serde_json::to_value(&a).unwrap();
-        let keys: std::collections::BTreeSet<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        let contract = [
-            "schema",
-            "event",
-            "incident_id",
-            "seq",
-            "time",
-            "camera",
-            "rule",
-            "zone",
-            "labels",
-            "boxes",
-            "confidence",
-            "severity",
-        ];
-        assert_eq!(keys, contract.into_iter().collect());
-    }
-}
+pub use redactor::Redactor;

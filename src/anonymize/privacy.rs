@@ -10,8 +10,9 @@ use toml::Spanned;
 
 use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
+use crate::infer::ModelPlan;
 use crate::infer::manifest::Family;
-use crate::infer::{LabelMap, ModelPlan};
+use crate::vocab::LabelMap;
 
 /// `[privacy]`: box-wide privacy settings.
 #[derive(Debug, Clone, Default, Deserialize)]

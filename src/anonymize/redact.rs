@@ -15,7 +15,7 @@
 
 use std::io::Cursor;
 
-use crate::infer::{BBox, Detection, LabelId};
+use crate::vocab::{BBox, Detection, LabelId};
 
 /// What a camera redacts in its pictures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

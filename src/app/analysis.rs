@@ -6,15 +6,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::decode::Frame;
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
-use crate::infer::{Detection, InferClient, InferError, LabelMap};
+use crate::infer::{InferClient, InferError};
 use crate::rules::{EventKind, IncidentEvent, RuleEngine};
 use crate::track::{Track, Tracker};
+use crate::vocab::Frame;
+use crate::vocab::{Detection, LabelMap};
 
-use super::camera::CameraPlan;
-use super::metrics::AnalysisHooks;
+use crate::observe::metrics::AnalysisHooks;
+use crate::plan::CameraPlan;
 
 /// Test hook (documented in docs/install.md): `WATCHPOST_TEST_WEDGE_DETECT=<camera>:<frames>`
 /// makes that camera's detect thread hang after it has analysed `<frames>`

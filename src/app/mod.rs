@@ -14,10 +14,9 @@
 //! `[[cameras]]` and `[models]` need a restart, and the log says so.
 //! [`replay`] runs one camera's analysis on a recording instead, for tuning.
 
+mod alerts;
 pub mod analysis;
 pub mod camera;
-pub mod health;
-pub mod metrics;
 mod motion_watch;
 pub mod replay;
 pub mod snapshot;
@@ -30,12 +29,12 @@ use anyhow::Context as _;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Plan;
 use crate::infer::{Detector, ModelPlan, ModelService, runtime};
+use crate::observe::health::{self, Probe, Watchdog};
+use crate::observe::metrics::{self, CameraView, Live, Metrics};
+use crate::plan::{CameraPlan, Plan};
 use crate::publish::{Outbox, Publisher};
-use camera::{Camera, CameraPlan, Shared};
-use health::{Probe, Watchdog};
-use metrics::{CameraView, Live, Metrics};
+use camera::{Camera, Shared};
 use snapshot::Snapshots;
 
 /// The cameras' part of the health message on `<prefix>/stats`.
@@ -117,7 +116,7 @@ fn pipeline_fingerprint(c: &CameraPlan) -> String {
         c.detect,
         c.motion,
         c.track,
-        camera::gray_branch(c)
+        c.gray_branch()
     )
 }
 
@@ -260,7 +259,7 @@ impl App {
         let path = self.started.path.clone();
         tracing::info!(config = %path.display(), "reloading the config");
         let checked = tokio::task::spawn_blocking(move || {
-            let plan = crate::config::load(&path).map_err(|e| e.to_string())?;
+            let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
             let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
             if problems.is_empty() {
                 Ok(plan)

@@ -19,11 +19,12 @@ use std::time::{Duration, SystemTime};
 use gstreamer as gst;
 use tokio_util::sync::CancellationToken;
 
-use super::camera::{Alerts, CameraPlan};
-use crate::decode::{Frame, FrameSlot, Taken};
-use crate::infer::LabelMap;
+use super::alerts::Alerts;
+use crate::decode::{FrameSlot, Taken};
+use crate::plan::CameraPlan;
 use crate::rules::blobs::GrayFrame;
 use crate::rules::{self, IncidentEvent, RuleEngine, TrajectoryPoint};
+use crate::vocab::{Frame, LabelMap};
 
 /// Pictures in a trajectory strip.
 pub const STRIP_FRAMES: usize = 4;
@@ -100,18 +101,9 @@ impl MotionWorker {
     /// Runs the motion rules on one grayscale frame.
     fn step(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) {
         self.last_pts = frame.pts;
-        let Ok(map) = frame.buffer.map_readable() else {
+        if step_motion(&mut self.engine, frame, SystemTime::now(), events).is_err() {
             tracing::warn!(camera = %self.alerts.camera, frame = frame.number, "a grayscale frame cannot be read; skipped");
-            return;
-        };
-        let gray = GrayFrame {
-            width: frame.layout.width as u32,
-            height: frame.layout.height as u32,
-            stride: frame.layout.stride,
-            data: map.as_slice(),
-            pts: frame.pts,
-        };
-        self.engine.step_motion(&gray, SystemTime::now(), events);
+        }
     }
 
     /// Sends the events; a started incident with a trajectory begins a strip.
@@ -163,4 +155,25 @@ impl MotionWorker {
             Some(strip.trajectory),
         );
     }
+}
+
+/// Runs `engine`'s motion rules on one grayscale frame of the motion
+/// branch, for live cameras and replay alike; fails when the frame's
+/// memory cannot be read.
+pub(super) fn step_motion(
+    engine: &mut RuleEngine,
+    frame: &Frame,
+    wall: SystemTime,
+    events: &mut Vec<IncidentEvent>,
+) -> Result<(), gst::glib::BoolError> {
+    let map = frame.buffer.map_readable()?;
+    let gray = GrayFrame {
+        width: frame.layout.width as u32,
+        height: frame.layout.height as u32,
+        stride: frame.layout.stride,
+        data: map.as_slice(),
+        pts: frame.pts,
+    };
+    engine.step_motion(&gray, wall, events);
+    Ok(())
 }

@@ -28,12 +28,14 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
+use super::convert;
 use super::decoder::{DecoderChoice, attach_decoder};
 use super::gray::{self, GrayBranch};
 use super::mask;
-use super::{Delivery, Frame, FrameLayout, FrameSlot, Geometry};
-use crate::infer::manifest::Resize;
+use super::slot::{Delivery, FrameSlot};
 use crate::source::SourcePlan;
+use crate::vocab::Resize;
+use crate::vocab::{Frame, FrameLayout, Geometry};
 
 /// Longest a recording may take to yield its first frame.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
@@ -609,14 +611,7 @@ impl Stream {
     pub fn snapshot(&self, max_width: u32) -> Option<gst::Sample> {
         let sink = self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let sample = sink.property::<Option<gst::Sample>>("last-sample")?;
-        let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
-        let (w, h) = snapshot_size(info.width(), info.height(), max_width);
-        let caps = gst_video::VideoCapsBuilder::new()
-            .format(gst_video::VideoFormat::Rgb)
-            .width(w as i32)
-            .height(h as i32)
-            .build();
-        gst_video::convert_sample(&sample, &caps, Some(gst::ClockTime::from_seconds(2))).ok()
+        convert::capped_rgb(&sample, max_width)
     }
 
     fn element(&self, factory: &'static str) -> Result<gst::Element, DecodeError> {
@@ -653,15 +648,6 @@ impl Stream {
     }
 }
 
-/// The source size, scaled down (never up) to `max_width`, even dimensions.
-pub fn snapshot_size(width: u32, height: u32, max_width: u32) -> (u32, u32) {
-    if width <= max_width || width == 0 {
-        return (width, height);
-    }
-    let h = (height as u64 * max_width as u64 / width as u64) as u32;
-    (max_width & !1, (h & !1).max(2))
-}
-
 /// Sleeps in short steps; true if cancelled meanwhile.
 fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
     let step = Duration::from_millis(50);
@@ -674,16 +660,4 @@ fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
         slept += step;
     }
     cancel.is_cancelled()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshots_are_capped_not_upscaled() {
-        assert_eq!(snapshot_size(1920, 1080, 1280), (1280, 720));
-        assert_eq!(snapshot_size(640, 360, 1280), (640, 360));
-        assert_eq!(snapshot_size(768, 576, 500), (500, 374));
-    }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::Frame;
+use crate::vocab::Frame;
 
 /// How frames are handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::decode::{FrameLayout, Geometry};
+    use crate::vocab::{FrameLayout, Geometry};
 
     fn frame(number: u64) -> Frame {
         gstreamer::init().unwrap();

@@ -16,9 +16,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::detector::{Detector, InferError};
+use super::model::ModelPlan;
 use super::preprocess::ImageView;
-use super::{Detection, Detector, InferError, ModelPlan};
-use crate::decode::{Frame, Geometry};
+use crate::vocab::Detection;
+use crate::vocab::{Frame, Geometry};
 
 /// How a model batches frames (from `[models.<name>]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::yolo::InputSize;
-use super::{BBox, Detection, LabelMap};
+use crate::vocab::{BBox, Detection, LabelMap};
 
 /// `[output]` of a `centerface` manifest.
 #[derive(Debug, Clone, Deserialize)]

@@ -14,11 +14,13 @@ use ort::session::{Session, SessionOutputs};
 use ort::value::TensorRef;
 
 use super::manifest::{Layout, OutputSpec};
+use super::model::ModelPlan;
 use super::nms;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
-use super::{Detection, ModelPlan, centerface, providers, ssd, yolo};
-use crate::decode::Geometry;
+use super::{centerface, providers, ssd, yolo};
+use crate::vocab::Detection;
+use crate::vocab::Geometry;
 
 /// Most detections kept per frame after NMS.
 const MAX_DETECTIONS: usize = 100;

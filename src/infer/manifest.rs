@@ -14,11 +14,11 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::centerface::CenterfaceOutput;
-use super::labels::LabelMap;
 use super::ssd::SsdOutput;
 use super::yolo::{YoloOutput, Yolov8Output};
 use crate::config::de::{Node, from_node, from_table_without, parse_document};
 use crate::config::diag::{Diagnostics, SourceFile};
+use crate::vocab::{LabelMap, Resize};
 
 /// Output decoding families. Each has its own `[output]` table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -48,16 +48,6 @@ pub enum Layout {
 pub enum ColourOrder {
     Rgb,
     Bgr,
-}
-
-/// How a camera frame is fitted to the model input, inside GStreamer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Resize {
-    /// Scale each axis to the input size (what TF SSD models were trained with).
-    Stretch,
-    /// Keep the aspect ratio and pad with black (what YOLO models expect).
-    Letterbox,
 }
 
 /// One value for all channels, or one per channel in the model's colour order.

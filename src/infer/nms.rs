@@ -1,7 +1,7 @@
 //! Non-maximum suppression, per class: of boxes of one label that overlap more
 //! than a threshold, keep the best-scoring one. Works in place, no allocation.
 
-use super::Detection;
+use crate::vocab::Detection;
 
 /// Keeps, per label, the boxes that no better box of that label overlaps by
 /// more than `iou_threshold`; at most `max_out` results, best first.
@@ -45,7 +45,7 @@ fn suppress(dets: &mut Vec<Detection>, iou_threshold: f32, max_out: usize, agnos
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infer::BBox;
+    use crate::vocab::BBox;
 
     fn det(label: u32, score: f32, x: f32) -> Detection {
         Detection {

@@ -128,7 +128,8 @@ impl Preprocessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infer::manifest::{PerChannel, Resize};
+    use crate::infer::manifest::PerChannel;
+    use crate::vocab::Resize;
 
     fn spec(layout: Layout, colour: ColourOrder) -> InputSpec {
         InputSpec {

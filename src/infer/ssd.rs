@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{BBox, Detection, LabelMap};
+use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Corner order of each box in the boxes output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

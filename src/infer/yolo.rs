@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::{BBox, Detection, LabelMap};
+use crate::vocab::{BBox, Detection, LabelMap};
 
 /// `[output]` of a `yolov5` or `yolox` manifest.
 #[derive(Debug, Clone, Deserialize)]

@@ -252,7 +252,7 @@ impl Outbox {
             let alert = make(seq);
             let record = Record {
                 topic: topic_of(&alert),
-                camera: alert.camera.clone(),
+                camera: alert.camera().to_string(),
                 raised_ms: now_ms(),
                 payload: serde_json::to_string(&alert)?,
                 image: false,
@@ -471,7 +471,8 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{EventKind, Severity};
+    use crate::rules::{EventKind, IncidentEvent, Severity, Target};
+    use crate::vocab::BBox;
 
     fn plan(dir: &Path, max_events: u64) -> OutboxPlan {
         OutboxPlan {
@@ -482,24 +483,32 @@ mod tests {
     }
 
     fn alert(seq: u64) -> Alert {
-        Alert {
-            schema: 1,
-            event: EventKind::Start,
-            incident_id: format!("id-{seq}"),
-            seq,
-            time: "2026-11-29T00:00:00.000Z".into(),
-            camera: "north".into(),
+        let event = IncidentEvent {
+            kind: EventKind::Start,
+            incident_id: uuid::Uuid::now_v7(),
             rule: "r".into(),
             zone: "z".into(),
-            labels: vec!["person".into()],
-            boxes: vec![[0.1, 0.1, 0.2, 0.2]],
-            confidence: 0.9,
             severity: Severity::High,
-        }
+            time: std::time::SystemTime::now(),
+            stream_time: Duration::ZERO,
+            targets: vec![Target {
+                track_id: 1,
+                label: "person".into(),
+                score: 0.9,
+                bbox: BBox {
+                    x1: 0.1,
+                    y1: 0.1,
+                    x2: 0.2,
+                    y2: 0.2,
+                },
+                trajectory: None,
+            }],
+        };
+        crate::anonymize::alert("north", &event, seq)
     }
 
     fn push(outbox: &Outbox) -> u64 {
-        outbox.push(alert, |_| "t".into()).unwrap().seq
+        outbox.push(alert, |_| "t".into()).unwrap().seq()
     }
 
     #[test]
@@ -529,7 +538,7 @@ mod tests {
         let read: Vec<u64> = outbox.read_after(0, 2).unwrap().into_iter().map(|(s, _)| s).collect();
         assert_eq!(read, seqs[2..4]);
         let payload: Alert = serde_json::from_str(&outbox.read_after(seqs[3], 1).unwrap()[0].1.payload).unwrap();
-        assert_eq!(payload.seq, seqs[4]);
+        assert_eq!(payload.seq(), seqs[4]);
     }
 
     #[test]

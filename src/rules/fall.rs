@@ -170,7 +170,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infer::BBox;
+    use crate::vocab::BBox;
     use crate::rules::testing::{Harness, area};
 
     /// Boxes (width, height) standing on (0.5, 0.6), one every 0.25 s; the

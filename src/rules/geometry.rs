@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::infer::BBox;
+use crate::vocab::BBox;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {

@@ -35,8 +35,9 @@ pub use zone::{Zone, ZoneConfig};
 use crate::config::Ctx;
 use crate::config::de::{Node, from_node, split_table};
 use crate::config::diag::{Diagnostics, SourceFile};
-use crate::infer::{LabelId, LabelMap};
 use crate::track::Track;
+use crate::vocab::labels::resolve as resolve_labels;
+use crate::vocab::{LabelId, LabelMap};
 use incident::{EventSource, Lifecycle, LifecyclePlan};
 use schedule::{Schedule, WindowConfig};
 
@@ -472,7 +473,7 @@ fn kind_labels(
             }
             Some(ids)
         }
-        (_, false) => ctx.resolve_labels(owner, written, labels, model),
+        (_, false) => resolve_labels(ctx, owner, written, labels, model),
     }
 }
 
@@ -605,11 +606,6 @@ impl RuleEngine {
         self.rules.iter().any(|r| r.plan.kind.watches_motion())
     }
 
-    /// The most frames per second any motion rule analyses (0 when none does).
-    pub fn motion_fps(&self) -> f64 {
-        motion_fps(self.rules.iter().map(|r| &*r.plan))
-    }
-
     /// Evaluates the motion rules (thrown_object) on one grayscale frame, a
     /// separate entry point from [`Self::step`] because they watch pixels,
     /// not tracks; pushes raised events. Call it at the camera's full frame
@@ -649,16 +645,30 @@ impl RuleEngine {
     }
 }
 
-/// The most frames per second any of `rules` analyses through
-/// [`RuleEngine::step_motion`] (0 when none watches pixels).
-pub fn motion_fps<'a>(rules: impl IntoIterator<Item = &'a RulePlan>) -> f64 {
+/// What a camera's rules that watch pixels need of its motion branch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelWatch {
+    /// The most frames per second any of them analyses.
+    pub fps: f64,
+    /// The width, in pixels, the grayscale frames are scaled to.
+    pub width: u32,
+}
+
+/// What `rules` need of the motion branch; None when none watches pixels.
+pub fn pixel_watch<'a>(rules: impl IntoIterator<Item = &'a RulePlan>) -> Option<PixelWatch> {
     rules
         .into_iter()
         .filter_map(|r| match &r.kind {
-            RuleKindPlan::ThrownObject(p) => Some(p.analysis_fps),
+            RuleKindPlan::ThrownObject(p) => Some(PixelWatch {
+                fps: p.analysis_fps,
+                width: thrown_object::ANALYSIS_WIDTH,
+            }),
             _ => None,
         })
-        .fold(0.0, f64::max)
+        .reduce(|a, b| PixelWatch {
+            fps: a.fps.max(b.fps),
+            width: a.width.max(b.width),
+        })
 }
 
 /// The rules among `rules` that watch pixels rather than tracks.

@@ -14,7 +14,7 @@ use super::geometry::Point;
 use super::incident::Target;
 use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
-use crate::infer::BBox;
+use crate::vocab::BBox;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -97,7 +97,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::infer::LabelMap;
+    use crate::vocab::LabelMap;
     use crate::rules::testing::{Harness, area};
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::Scope;
 use super::geometry::{Anchor, Line, Point, Polygon};
 use super::zone::{Shape, Zone};
-use crate::infer::{BBox, LabelMap};
 use crate::track::Track;
+use crate::vocab::{BBox, LabelMap};
 
 pub const PERSON: u32 = 1;
 pub const CAR: u32 = 3;

@@ -39,7 +39,7 @@ use super::incident::{Target, TrajectoryPoint};
 use super::zone::Zone;
 use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
-use crate::infer::BBox;
+use crate::vocab::BBox;
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;

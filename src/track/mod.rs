@@ -20,7 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::config::Ctx;
-use crate::infer::{BBox, Detection, LabelId};
+use crate::vocab::{BBox, Detection, LabelId};
 
 /// `[cameras.track]`.
 #[derive(Debug, Clone, Deserialize)]

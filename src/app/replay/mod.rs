@@ -30,21 +30,19 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::analysis::FrameAnalyzer;
-use super::camera::CameraPlan;
-use super::snapshot::Redactor;
-use crate::anonymize;
+use super::motion_watch::step_motion;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark, RedactedImage};
-use crate::config::Plan;
+use crate::anonymize::{self, Redactor};
 use crate::decode::decoder::attach_decoder;
-use crate::decode::pipeline::snapshot_size;
-use crate::decode::{Delivery, Frame, FrameSlot, Stream, StreamSpec, Taken, mask};
-use crate::infer::{Detection, Detector, ModelService, runtime};
-use crate::rules::blobs::GrayFrame;
+use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken, convert, mask};
+use crate::infer::{Detector, ModelService, runtime};
+use crate::plan::{CameraPlan, Plan};
 use crate::rules::zone::Shape;
 use crate::rules::{self, EventKind, IncidentEvent, RuleEngine};
 use crate::source::SourcePlan;
 use crate::track::Track;
+use crate::vocab::{Detection, Frame};
 
 mod out;
 use out::FrameWriter;
@@ -105,7 +103,7 @@ pub struct ReplaySummary {
 /// Runs the command: exit 0 when the recording was replayed to its end, 2
 /// for a config that fails its check or lacks the camera, 1 otherwise.
 pub fn command(args: &ReplayArgs) -> ExitCode {
-    let plan = match crate::config::load(&args.config) {
+    let plan = match crate::plan::load(&args.config) {
         Ok(plan) => plan,
         Err(e) => {
             eprintln!("{e}");
@@ -186,20 +184,9 @@ pub fn replay(
         .with_context(|| format!("cannot load model `{}`", model.key))?;
     let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
 
-    let input = &model.manifest.input;
     let spec = StreamSpec {
-        camera: camera.name.clone(),
         source: SourcePlan::file(recording.clone(), false, false),
-        width: input.width,
-        height: input.height,
-        resize: input.resize,
-        fps: camera.detect.fps,
-        decoder: camera.decode.decoder.clone(),
-        stall: camera.decode.stall,
-        retry_initial: camera.decode.retry_initial,
-        retry_max: camera.decode.retry_max,
-        masks: camera.privacy.masks.clone(),
-        gray: super::camera::gray_branch(camera),
+        ..camera.stream_spec()
     };
     let mut writer = match out {
         Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir)?),
@@ -321,19 +308,8 @@ impl Feeds<'_> {
 
     /// Runs the motion rules on one grayscale frame.
     fn step_motion(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) -> anyhow::Result<()> {
-        let map = frame
-            .buffer
-            .map_readable()
-            .map_err(|_| anyhow::anyhow!("grayscale frame {} cannot be read", frame.number))?;
-        let gray = GrayFrame {
-            width: frame.layout.width as u32,
-            height: frame.layout.height as u32,
-            stride: frame.layout.stride,
-            data: map.as_slice(),
-            pts: frame.pts,
-        };
-        self.motion.step_motion(&gray, SystemTime::now(), events);
-        Ok(())
+        step_motion(&mut self.motion, frame, SystemTime::now(), events)
+            .map_err(|_| anyhow::anyhow!("grayscale frame {} cannot be read", frame.number))
     }
 }
 

@@ -164,7 +164,7 @@ impl FrameWriter {
     /// nothing is written rather than something unredacted.
     fn render(&mut self, pts: Duration, detections: &[Detection], tracks: &[Track]) -> Option<RedactedImage> {
         let sample = self.full.at(pts)?;
-        let sample = cap_width(&sample, self.max_width)?;
+        let sample = convert::capped_rgb(&sample, self.max_width)?;
         // Everyone the detector or the tracker knows of is covered by the policy.
         let mut scene: Vec<Detection> = detections.to_vec();
         scene.extend(tracks.iter().map(|t| Detection {
@@ -206,21 +206,6 @@ pub(super) fn write_jpeg(image: &RedactedImage, quality: u8, path: &Path) -> any
         .to_jpeg(quality, JPEG_MAX_BYTES)
         .with_context(|| format!("cannot encode {}", path.display()))?;
     std::fs::write(path, jpeg.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The sample scaled down to `max_width` if wider.
-pub(super) fn cap_width(sample: &gst::Sample, max_width: u32) -> Option<gst::Sample> {
-    let info = gst_video::VideoInfo::from_caps(sample.caps()?).ok()?;
-    if info.width() <= max_width {
-        return Some(sample.clone());
-    }
-    let (w, h) = snapshot_size(info.width(), info.height(), max_width);
-    let caps = gst_video::VideoCapsBuilder::new()
-        .format(gst_video::VideoFormat::Rgb)
-        .width(w as i32)
-        .height(h as i32)
-        .build();
-    gst_video::convert_sample(sample, &caps, Some(gst::ClockTime::from_seconds(5))).ok()
 }
 
 /// The pictures of one incident, evenly spread over its life: every frame is

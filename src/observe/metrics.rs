@@ -24,10 +24,20 @@ use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
-use super::camera::CameraStats;
 use crate::config::Ctx;
 use crate::decode::{CameraState, FrameSlot, StreamStatus};
 use crate::publish::{Outbox, PublisherStatus};
+
+/// Live counters of a running camera.
+#[derive(Debug, Default)]
+pub struct CameraStats {
+    /// Frames run through the detector.
+    pub inferred: AtomicU64,
+    /// Frames the motion gate let pass without inference.
+    pub skipped: AtomicU64,
+    /// Incident events raised.
+    pub events: AtomicU64,
+}
 
 /// `[metrics]`: where the Prometheus endpoint listens.
 #[derive(Debug, Clone, Deserialize)]

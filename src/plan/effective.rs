@@ -12,7 +12,7 @@ use std::path::Path;
 
 use toml::{Table, Value};
 
-use super::Plan;
+use super::check::Plan;
 use crate::decode::DecoderChoice;
 use crate::source::SourceKind;
 
@@ -57,7 +57,7 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         fill(
             metrics,
             "listen",
-            Value::String(crate::app::metrics::DEFAULT_LISTEN.into()),
+            Value::String(crate::observe::metrics::DEFAULT_LISTEN.into()),
         );
     }
 

@@ -6,6 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use toml::Spanned;
+
+use crate::config::Ctx;
+
 /// A class id as the model's manifest numbers it (COCO: person = 1).
 pub type LabelId = u32;
 
@@ -45,4 +49,45 @@ impl LabelMap {
         names.dedup();
         names
     }
+}
+
+/// Resolves label names to the model's ids; unknown names are errors that
+/// list the model's labels. `labels` is None when the model failed its check.
+/// `owner` says who uses them, e.g. "rule `x` on camera `y`".
+pub fn resolve(
+    ctx: &mut Ctx<'_>,
+    owner: &str,
+    names: &Spanned<Vec<String>>,
+    labels: Option<&LabelMap>,
+    model: &str,
+) -> Option<Vec<LabelId>> {
+    if names.get_ref().is_empty() {
+        ctx.error(
+            names.span(),
+            format!("{owner} lists no labels; name at least one, e.g. labels = [\"person\"]"),
+        );
+        return None;
+    }
+    let labels = labels?;
+    let mut ids = Vec::new();
+    let mut ok = true;
+    for name in names.get_ref() {
+        let found = labels.ids_of(name);
+        if found.is_empty() {
+            ok = false;
+            let known = labels.names();
+            let hint = crate::config::closest(name, &known)
+                .map(|c| format!("did you mean `{c}`? "))
+                .unwrap_or_default();
+            ctx.error(
+                names.span(),
+                format!(
+                    "{owner} uses label `{name}`, which model `{model}` does not have; {hint}known labels: {}",
+                    known.join(", ")
+                ),
+            );
+        }
+        ids.extend(found);
+    }
+    ok.then_some(ids)
 }

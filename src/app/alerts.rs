@@ -1,0 +1,142 @@
+//! Where a camera's incident events go, from whichever of its threads
+//! raised them (detect or motion): the outbox first — an event counts as
+//! raised once it is there — then, for rules that ask for one, a snapshot
+//! handed to the snapshot worker without waiting.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::snapshot::{SnapshotJob, Snapshots};
+use crate::anonymize::{self, privacy::CameraPrivacyPlan};
+use crate::decode::{DecodePlan, Stream};
+use crate::observe::CameraStats;
+use crate::publish::{Outbox, Topics};
+use crate::rules::{self, EventKind, IncidentEvent, Target};
+use crate::vocab::Detection;
+
+/// Where a camera's incident events go, from whichever of its threads
+/// raised them: the outbox first (an event counts as raised once it is
+/// there), then, for rules that ask for one, a snapshot.
+#[derive(Clone)]
+pub(super) struct Alerts {
+    pub camera: Arc<str>,
+    pub(super) stream: Arc<Stream>,
+    pub(super) snapshots: Snapshots,
+    /// Rules whose incidents are followed by a snapshot.
+    pub(super) snapshot_rules: Vec<Arc<str>>,
+    pub(super) privacy: Arc<CameraPrivacyPlan>,
+    pub(super) decode: DecodePlan,
+    pub(super) outbox: Arc<Outbox>,
+    pub(super) topics: Topics,
+    pub(super) stats: Arc<CameraStats>,
+    /// What the detector last saw, for snapshots the motion thread asks for
+    /// (the redaction policy covers persons and vehicles from it); only kept
+    /// on cameras with a motion thread.
+    pub(super) scene: Option<Arc<std::sync::Mutex<Vec<Detection>>>>,
+}
+
+impl Alerts {
+    /// Keeps the detector's newest detections for the motion thread's snapshots.
+    pub(super) fn remember_scene(&self, detections: &[Detection]) {
+        if let Some(scene) = &self.scene {
+            let mut kept = scene.lock().unwrap_or_else(|p| p.into_inner());
+            kept.clear();
+            kept.extend_from_slice(detections);
+        }
+    }
+
+    /// The detector's newest detections, as kept by [`Self::remember_scene`].
+    pub fn scene(&self) -> Vec<Detection> {
+        self.scene
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+
+    /// The newest decoded frame, RGB, at the snapshot size; None (logged) when there is none yet.
+    pub fn newest_frame(&self, incident_id: &str) -> Option<gstreamer::Sample> {
+        let sample = self.stream.snapshot(self.decode.snapshot_max_width);
+        if sample.is_none() {
+            tracing::warn!(camera = %self.camera, incident = %incident_id, "no frame for a snapshot");
+        }
+        sample
+    }
+
+    /// Hands pictures to the snapshot worker; the incident is already in
+    /// the outbox, so the alert never waits for them. One frame is a
+    /// snapshot; several, with a trajectory, a strip.
+    pub fn offer_snapshot(
+        &self,
+        incident_id: String,
+        frames: Vec<gstreamer::Sample>,
+        scene: Vec<Detection>,
+        trajectory: Option<Arc<[rules::TrajectoryPoint]>>,
+    ) {
+        if frames.is_empty() {
+            return;
+        }
+        self.snapshots.offer(SnapshotJob {
+            camera: self.camera.clone(),
+            incident_id,
+            frames,
+            scene,
+            trajectory,
+            privacy: self.privacy.clone(),
+            quality: self.decode.snapshot_quality,
+            max_bytes: self.decode.snapshot_max_bytes,
+        });
+    }
+
+    /// Whether `rule`'s incidents are followed by a snapshot.
+    pub fn wants_snapshot(&self, rule: &str) -> bool {
+        self.snapshot_rules.iter().any(|r| &**r == rule)
+    }
+
+    /// Writes each event to the outbox; it counts as raised once it is there.
+    /// A started incident whose rule wants a snapshot gets one of the newest
+    /// frame, unless `strip` takes it over (the motion thread's trajectory
+    /// strips): then `strip` is told the incident and its targets.
+    pub fn send_with(
+        &self,
+        events: &mut Vec<IncidentEvent>,
+        scene: &[Detection],
+        mut strip: impl FnMut(&str, &[Target]) -> bool,
+    ) {
+        for event in events.drain(..) {
+            let written = self.outbox.push(
+                |seq| anonymize::alert(&self.camera, &event, seq),
+                |alert| self.topics.incidents(&alert.camera()),
+            );
+            let alert = match written {
+                Ok(alert) => alert,
+                Err(e) => {
+                    tracing::error!(camera = %self.camera, rule = %event.rule, error = %e, "cannot store an incident event");
+                    continue;
+                }
+            };
+            match event.kind {
+                EventKind::Start => {
+                    tracing::info!(
+                        camera = %self.camera, rule = %alert.rule(), zone = %alert.zone(), labels = ?alert.labels(),
+                        incident = %alert.incident_id(), seq = alert.seq(), severity = %alert.severity(), "incident raised"
+                    );
+                    if self.wants_snapshot(&event.rule) && !strip(&alert.incident_id(), &event.targets) {
+                        let frames = self.newest_frame(&alert.incident_id()).into_iter().collect();
+                        self.offer_snapshot(alert.incident_id().to_string(), frames, scene.to_vec(), None);
+                    }
+                }
+                EventKind::End => tracing::info!(
+                    camera = %self.camera, rule = %alert.rule(), zone = %alert.zone(), incident = %alert.incident_id(),
+                    seq = alert.seq(), "incident ended"
+                ),
+                EventKind::Update => {}
+            }
+            self.stats.events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// [`Self::send_with`] with a plain snapshot for every started incident.
+    pub fn send(&self, events: &mut Vec<IncidentEvent>, scene: &[Detection]) {
+        self.send_with(events, scene, |_, _| false);
+    }
+}

@@ -1,0 +1,68 @@
+//! `[cameras.detect]`: which model a camera's frames go to and at what rate
+//! (GStreamer drops the rest before anything is scaled), checked against the
+//! models that exist.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::model::ModelPlan;
+use crate::config::Ctx;
+
+/// `[cameras.detect]`: the detect branch of a camera.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Name of a model under `[models]`, e.g. "coco".
+    pub model: Spanned<String>,
+    /// Frames per second sent to the detector, e.g. 5. GStreamer drops the rest.
+    #[serde(default = "default_fps")]
+    pub fps: Spanned<u32>,
+}
+
+fn default_fps() -> Spanned<u32> {
+    Spanned::new(0..0, 5)
+}
+
+/// A checked detect branch.
+#[derive(Debug, Clone)]
+pub struct DetectPlan {
+    pub model: Arc<ModelPlan>,
+    pub fps: u32,
+}
+
+/// Checks `[cameras.detect]` against the models that exist.
+pub fn check(
+    camera: &str,
+    config: &DetectConfig,
+    models: &BTreeMap<String, Arc<ModelPlan>>,
+    known_models: &[String],
+    ctx: &mut Ctx<'_>,
+) -> Option<DetectPlan> {
+    let fps = ctx.in_range(&config.fps, 1..=60, "detect.fps");
+    let name = config.model.get_ref();
+    let model = match models.get(name) {
+        Some(model) => Some(model.clone()),
+        None if known_models.contains(name) => None, // the model itself is broken; reported there
+        None => {
+            let known = if known_models.is_empty() {
+                "none defined".to_string()
+            } else {
+                known_models.join(", ")
+            };
+            ctx.error(
+                config.model.span(),
+                format!(
+                    "camera `{camera}` uses model `{name}`, which is not defined under [models]; known models: {known}"
+                ),
+            );
+            None
+        }
+    };
+    Some(DetectPlan {
+        model: model?,
+        fps: fps?,
+    })
+}

@@ -1,0 +1,253 @@
+//! `[models.<name>]`: a model the cameras can use — its manifest, thresholds,
+//! label filter and batching — checked into a [`ModelPlan`], and the check
+//! that opens every model with ONNX Runtime before the box runs it.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::batch::BatchPlan;
+use super::detector::Detector;
+use super::manifest::{self, Manifest};
+use super::runtime;
+use crate::config::Ctx;
+use crate::vocab::Detection;
+use crate::vocab::labels::resolve as resolve_labels;
+use crate::vocab::labels::{LabelId, LabelMap};
+
+/// `[models.<name>]`: a model the cameras can use, and its thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// The model's manifest, e.g. "/usr/share/watchpost/models/ssd_mobilenet_v2_coco.toml".
+    /// Relative paths are resolved from the config file's folder.
+    pub manifest: Spanned<PathBuf>,
+    /// Detections scoring below this are dropped, e.g. 0.5.
+    #[serde(default = "default_confidence")]
+    pub confidence: Spanned<f32>,
+    /// Boxes of one label overlapping more than this IoU are merged, e.g. 0.45.
+    #[serde(default = "default_nms_iou")]
+    pub nms_iou: Spanned<f32>,
+    /// Merge overlapping boxes whatever their labels (default false: per label).
+    #[serde(default)]
+    pub class_agnostic_nms: bool,
+    /// Keep only these labels, e.g. ["person", "bicycle", "car"]; default all.
+    #[serde(default)]
+    pub labels: Option<Spanned<Vec<String>>>,
+    /// Per-label score thresholds overriding `confidence`, e.g. { person = 0.6 }.
+    #[serde(default)]
+    pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>,
+    /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
+    #[serde(default = "crate::config::de::unset")]
+    pub min_box_area: Spanned<f32>,
+    /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
+    #[serde(default = "default_max_area")]
+    pub max_box_area: Spanned<f32>,
+    /// Most frames, from any cameras, run together as one batch when the
+    /// model's batch dimension is dynamic, e.g. 8 (1 turns batching off).
+    #[serde(default = "default_max_batch")]
+    pub max_batch: Spanned<u32>,
+    /// Longest a frame waits for others to fill its batch, e.g. 10. The
+    /// default 0 batches only frames that are already waiting.
+    #[serde(default = "crate::config::de::unset")]
+    pub max_wait_ms: Spanned<u64>,
+    /// Sessions of the model that run side by side, each on its own thread
+    /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
+    /// on a 2-core box: frames of different cameras are then inferred at the
+    /// same time, which keeps every core busy where one inference cannot.
+    #[serde(default = "default_sessions")]
+    pub sessions: Spanned<u32>,
+}
+
+fn default_sessions() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
+}
+
+/// Most sessions a model may run side by side.
+const MAX_SESSIONS: u32 = 16;
+
+fn default_max_batch() -> Spanned<u32> {
+    Spanned::new(0..0, 8)
+}
+
+/// Most a batch may hold.
+const MAX_BATCH: u32 = 64;
+/// Longest `max_wait_ms`: beyond it, alerts would wait for batching.
+const MAX_WAIT_MS: u64 = 1000;
+
+fn default_max_area() -> Spanned<f32> {
+    Spanned::new(0..0, 1.0)
+}
+
+/// Which detections a model keeps, resolved to label ids.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DetectionFilter {
+    /// Labels kept; None keeps all.
+    pub allowed: Option<Vec<LabelId>>,
+    /// Score thresholds that differ from the model's `confidence`.
+    pub label_confidence: Vec<(LabelId, f32)>,
+    pub min_area: f32,
+    pub max_area: f32,
+    pub class_agnostic_nms: bool,
+}
+
+impl DetectionFilter {
+    /// The lowest score any label may pass with, for pruning before the filter.
+    pub fn lowest_threshold(&self, confidence: f32) -> f32 {
+        self.label_confidence.iter().map(|(_, t)| *t).fold(confidence, f32::min)
+    }
+
+    /// Whether a detection (in source coordinates) is kept.
+    pub fn keeps(&self, d: &Detection, confidence: f32) -> bool {
+        let threshold = self
+            .label_confidence
+            .iter()
+            .find(|(id, _)| *id == d.label)
+            .map_or(confidence, |(_, t)| *t);
+        let area = d.bbox.area();
+        d.score >= threshold
+            && area >= self.min_area
+            && area <= self.max_area
+            && self.allowed.as_ref().is_none_or(|a| a.contains(&d.label))
+    }
+}
+
+fn default_confidence() -> Spanned<f32> {
+    Spanned::new(0..0, 0.5)
+}
+
+fn default_nms_iou() -> Spanned<f32> {
+    Spanned::new(0..0, 0.45)
+}
+
+/// A checked model: manifest read, file verified, thresholds in range.
+#[derive(Debug, Clone)]
+pub struct ModelPlan {
+    /// The operator's name for it, the key under `[models]`.
+    pub key: String,
+    pub manifest: Manifest,
+    pub confidence: f32,
+    pub nms_iou: f32,
+    pub filter: DetectionFilter,
+    pub batch: BatchPlan,
+}
+
+impl ModelPlan {
+    /// A plan with only thresholds set (for tools and tests).
+    pub fn new(key: &str, manifest: Manifest, confidence: f32, nms_iou: f32) -> Self {
+        Self {
+            key: key.to_string(),
+            manifest,
+            confidence,
+            nms_iou,
+            filter: DetectionFilter {
+                max_area: 1.0,
+                ..DetectionFilter::default()
+            },
+            batch: BatchPlan::default(),
+        }
+    }
+
+    pub fn labels(&self) -> &LabelMap {
+        &self.manifest.labels
+    }
+}
+
+/// Opens every model with ONNX Runtime and compares its real inputs and
+/// outputs with its manifest (`check-config` runs this after the config
+/// check). Returns one `manifest: problem` line per failure.
+pub fn verify_models(
+    models: &std::collections::BTreeMap<String, std::sync::Arc<ModelPlan>>,
+    config: &runtime::RuntimeConfig,
+) -> Vec<String> {
+    let rt = match runtime::init(config) {
+        Ok(rt) => rt,
+        Err(e) => return vec![e.to_string()],
+    };
+    let settings = runtime::RuntimeConfig {
+        intra_threads: 1,
+        inter_threads: 1,
+        ..config.clone()
+    };
+    models
+        .values()
+        .filter_map(|m| {
+            Detector::load(m.clone(), rt, &settings)
+                .err()
+                .map(|e| format!("{}: {e}", m.manifest.path.display()))
+        })
+        .collect()
+}
+
+/// Checks one `[models.<key>]` table.
+pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option<ModelPlan> {
+    let confidence = ctx.in_range(&config.confidence, 0.0..=1.0, "confidence");
+    let nms_iou = ctx.in_range(&config.nms_iou, 0.0..=1.0, "nms_iou");
+    let path: PathBuf = ctx.resolve(config.manifest.get_ref());
+    if !path.is_file() {
+        ctx.error(
+            config.manifest.span(),
+            format!(
+                "model `{key}`: manifest {} does not exist; point `manifest` at a model's .toml",
+                path.display()
+            ),
+        );
+        return None;
+    }
+    let manifest = manifest::load(&path, ctx.diags)?;
+    let owner = format!("model `{key}`");
+    let allowed = match &config.labels {
+        Some(names) => resolve_labels(ctx, &owner, names, Some(&manifest.labels), key),
+        None => None,
+    };
+    let mut label_confidence = Vec::new();
+    for (name, threshold) in &config.label_confidence {
+        let names = Spanned::new(name.span(), vec![name.get_ref().clone()]);
+        let ids = resolve_labels(ctx, &owner, &names, Some(&manifest.labels), key);
+        let t = ctx.in_range(threshold, 0.0..=1.0, &format!("label_confidence.{}", name.get_ref()));
+        if let (Some(ids), Some(t)) = (ids, t) {
+            label_confidence.extend(ids.into_iter().map(|id| (id, t)));
+        }
+    }
+    let min_area = ctx
+        .in_range(&config.min_box_area, 0.0..=1.0, "min_box_area")
+        .unwrap_or(0.0);
+    let max_area = ctx
+        .in_range(&config.max_box_area, 0.0..=1.0, "max_box_area")
+        .unwrap_or(1.0);
+    if min_area > max_area {
+        ctx.error(
+            config.min_box_area.span(),
+            format!("model `{key}`: min_box_area is above max_box_area"),
+        );
+    }
+    let max_batch = ctx.in_range(&config.max_batch, 1..=MAX_BATCH, "max_batch").unwrap_or(1);
+    let max_wait_ms = ctx
+        .in_range(&config.max_wait_ms, 0..=MAX_WAIT_MS, "max_wait_ms")
+        .unwrap_or(0);
+    let sessions = ctx
+        .in_range(&config.sessions, 1..=MAX_SESSIONS, "sessions")
+        .unwrap_or(1);
+    // A value out of range is already reported, which fails the config; the
+    // model still comes back so rules can be checked against its labels.
+    let mut plan = ModelPlan::new(
+        key,
+        manifest,
+        confidence.unwrap_or(*default_confidence().get_ref()),
+        nms_iou.unwrap_or(*default_nms_iou().get_ref()),
+    );
+    plan.filter = DetectionFilter {
+        allowed,
+        label_confidence,
+        min_area,
+        max_area,
+        class_agnostic_nms: config.class_agnostic_nms,
+    };
+    plan.batch = BatchPlan {
+        max_size: max_batch as usize,
+        max_wait: std::time::Duration::from_millis(max_wait_ms),
+        sessions: sessions as usize,
+    };
+    Some(plan)
+}

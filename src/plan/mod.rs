@@ -1,0 +1,15 @@
+//! The plan: one operator's file checked into everything the box will run,
+//! in two steps as ripgrep turns flags into arguments — each table is read by
+//! the component it configures (beside that component's logic), then this
+//! layer, which sits above every stage, checks them against each other and
+//! assembles the [`Plan`]. It also owns what spans stages: the `[[cameras]]`
+//! schema ([`camera`]), the pipeline a camera asks of decode
+//! ([`camera::CameraPlan::stream_spec`]) and the effective-config printer.
+
+pub mod camera;
+pub mod check;
+pub mod effective;
+
+pub use crate::config::ConfigError;
+pub use camera::{CameraConfig, CameraPlan};
+pub use check::{DEFAULT_STATE_DIR, Plan, TOP_LEVEL_KEYS, check_text, load};
