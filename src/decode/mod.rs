@@ -13,9 +13,13 @@ pub mod mask;
 pub mod pipeline;
 pub mod probe;
 pub mod slot;
+pub mod spec;
+pub mod status;
 
 pub use config::{DecodeConfig, DecodePlan, check_decode};
 pub use decoder::DecoderChoice;
 pub use gray::GrayBranch;
-pub use pipeline::{CameraState, DecodeError, Stream, StreamSpec, StreamStatus};
+pub use pipeline::Stream;
 pub use slot::{Delivery, FrameSlot, SlotStats, Taken};
+pub use spec::{DecodeError, StreamSpec};
+pub use status::{CameraState, StreamStatus};

@@ -17,8 +17,7 @@
 //! [`StreamSpec`]; the state of a run lives in [`Stream::run_once`]. A
 //! pipeline is always brought back to `Null`.
 
-use std::fmt;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,81 +28,16 @@ use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
-use super::decoder::{DecoderChoice, attach_decoder};
-use super::gray::{self, GrayBranch};
+use super::decoder::attach_decoder;
+use super::gray;
 use super::mask;
 use super::slot::{Delivery, FrameSlot};
-use crate::source::SourcePlan;
-use crate::vocab::Resize;
-use crate::vocab::{Frame, FrameLayout, Geometry};
+use super::spec::{DecodeError, StreamSpec};
+use super::status::{CameraState, StreamStatus};
+use crate::vocab::{Frame, FrameLayout, Geometry, Resize};
 
 /// Longest a recording may take to yield its first frame.
 const FIRST_FRAME: Duration = Duration::from_secs(10);
-
-/// What one camera's pipeline is asked to do.
-#[derive(Debug, Clone)]
-pub struct StreamSpec {
-    pub camera: Arc<str>,
-    pub source: SourcePlan,
-    /// Model input size the detect branch scales to.
-    pub width: u32,
-    pub height: u32,
-    pub resize: Resize,
-    /// Frames per second delivered to the detector.
-    pub fps: u32,
-    pub decoder: DecoderChoice,
-    /// A live camera with no frame for this long is rebuilt.
-    pub stall: Duration,
-    /// First wait before rebuilding a failed live camera; doubles up to `retry_max`.
-    pub retry_initial: Duration,
-    pub retry_max: Duration,
-    /// Privacy masks, blacked out right after decoding (normalised polygons).
-    pub masks: Vec<mask::Polygon>,
-    /// The grayscale motion branch, for cameras whose rules watch pixels.
-    pub gray: Option<GrayBranch>,
-}
-
-impl StreamSpec {
-    /// A spec with the default decode settings (auto decoder, 10 s stall, 1–30 s backoff).
-    pub fn new(camera: &str, source: SourcePlan, width: u32, height: u32, resize: Resize, fps: u32) -> Self {
-        Self {
-            camera: Arc::from(camera),
-            source,
-            width,
-            height,
-            resize,
-            fps,
-            decoder: DecoderChoice::Auto,
-            stall: Duration::from_secs(10),
-            retry_initial: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-            masks: Vec::new(),
-            gray: None,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    #[error("camera `{camera}`: cannot build the pipeline: {reason}")]
-    Build { camera: Arc<str>, reason: String },
-    #[error("camera `{camera}` ({source_uri}): {message} (from {element}){}", debug.as_deref().map(|d| format!("; {d}")).unwrap_or_default())]
-    Stream {
-        camera: Arc<str>,
-        source_uri: String,
-        element: String,
-        message: String,
-        debug: Option<String>,
-    },
-    #[error("camera `{camera}` ({source_uri}): no frame for {secs} s; the stream stalled")]
-    Stall {
-        camera: Arc<str>,
-        source_uri: String,
-        secs: u64,
-    },
-    #[error("camera `{camera}` ({source_uri}): the stream ended")]
-    Ended { camera: Arc<str>, source_uri: String },
-}
 
 /// How one run of a pipeline ended without error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,89 +46,6 @@ pub enum Outcome {
     Ended,
     /// Shutdown was asked for.
     Cancelled,
-}
-
-/// A camera's state, logged on every change and kept for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CameraState {
-    Connecting = 0,
-    Streaming = 1,
-    Backoff = 2,
-    Failed = 3,
-    Stopped = 4,
-}
-
-impl CameraState {
-    fn from_u8(v: u8) -> Self {
-        match v {
-            0 => Self::Connecting,
-            1 => Self::Streaming,
-            2 => Self::Backoff,
-            3 => Self::Failed,
-            _ => Self::Stopped,
-        }
-    }
-}
-
-impl fmt::Display for CameraState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connecting => "connecting",
-            Self::Streaming => "streaming",
-            Self::Backoff => "backoff",
-            Self::Failed => "failed",
-            Self::Stopped => "stopped",
-        })
-    }
-}
-
-/// Live figures of one camera's stream.
-#[derive(Debug)]
-pub struct StreamStatus {
-    state: AtomicU8,
-    /// Pipeline rebuilds after a failure.
-    pub reconnects: AtomicU64,
-    /// Frames out of the decoder (before rate limiting).
-    pub decoded: AtomicU64,
-    /// When the last decoded frame arrived, in ms since `epoch`.
-    last_frame_ms: AtomicU64,
-    epoch: Instant,
-    /// Why the camera failed, for `failed`.
-    pub failure: Mutex<Option<String>>,
-}
-
-impl Default for StreamStatus {
-    fn default() -> Self {
-        Self {
-            state: AtomicU8::new(CameraState::Connecting as u8),
-            reconnects: AtomicU64::new(0),
-            decoded: AtomicU64::new(0),
-            last_frame_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
-            failure: Mutex::new(None),
-        }
-    }
-}
-
-impl StreamStatus {
-    pub fn state(&self) -> CameraState {
-        CameraState::from_u8(self.state.load(Ordering::SeqCst))
-    }
-
-    fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
-        let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
-        if before != state {
-            match reason {
-                Some(reason) => tracing::info!(camera, from = %before, to = %state, reason, "camera state"),
-                None => tracing::info!(camera, from = %before, to = %state, "camera state"),
-            }
-        }
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
 }
 
 /// Keeps frame times increasing across file loops and restarts, per branch

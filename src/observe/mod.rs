@@ -6,5 +6,6 @@
 
 pub mod health;
 pub mod metrics;
+pub mod stats;
 
 pub use metrics::CameraStats;

@@ -14,37 +14,11 @@
 pub mod delivery;
 pub mod mqtt;
 pub mod outbox;
+pub mod topics;
 
 pub use delivery::{Publisher, PublisherStatus, StatsSource};
 pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{Outbox, OutboxConfig, OutboxPlan};
+pub use topics::Topics;
 
 pub use crate::anonymize::Alert;
-
-/// The topics of one box.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Topics {
-    prefix: String,
-}
-
-impl Topics {
-    pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
-    }
-
-    pub fn availability(&self) -> String {
-        format!("{}/availability", self.prefix)
-    }
-
-    pub fn incidents(&self, camera: &str) -> String {
-        format!("{}/{camera}/incidents", self.prefix)
-    }
-
-    pub fn snapshots(&self, camera: &str, incident_id: &str) -> String {
-        format!("{}/{camera}/snapshots/{incident_id}", self.prefix)
-    }
-
-    pub fn stats(&self) -> String {
-        format!("{}/stats", self.prefix)
-    }
-}

@@ -12,7 +12,7 @@ use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Topics;
+use super::topics::Topics;
 use crate::config::Ctx;
 
 /// Publishes in flight at once (below rumqttc's own limit of 100).

@@ -22,8 +22,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::Alert;
-use crate::anonymize::RedactedJpeg;
+use crate::anonymize::{Alert, RedactedJpeg};
 use crate::config::Ctx;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");

@@ -14,7 +14,6 @@
 //! full-resolution frames come from a second pipeline over the same file with
 //! the same rate limiting, matched to the analysed frames by timestamp.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,46 +22,25 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::step_motion;
-use crate::anonymize::privacy::CameraPrivacyPlan;
-use crate::anonymize::redact::{self, Mark, RedactedImage};
-use crate::anonymize::{self, Redactor};
-use crate::decode::decoder::attach_decoder;
-use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken, convert, mask};
+use crate::anonymize;
+use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use crate::infer::{Detector, ModelService, runtime};
 use crate::plan::{CameraPlan, Plan};
-use crate::rules::zone::Shape;
-use crate::rules::{self, EventKind, IncidentEvent, RuleEngine};
+use crate::rules::{self, IncidentEvent, RuleEngine};
 use crate::source::SourcePlan;
-use crate::track::Track;
-use crate::vocab::{Detection, Frame};
+use crate::vocab::Frame;
 
 mod out;
 use out::FrameWriter;
 
 /// Exit status for a config that failed its check, or a camera it lacks.
 const EXIT_CONFIG: u8 = 2;
-/// Tiles on a contact sheet, at most, and the size of each.
-const SHEET_TILES: usize = 12;
-const SHEET_COLUMNS: usize = 4;
-const TILE_WIDTH: usize = 384;
-const TILE_HEIGHT: usize = 288;
-/// Written JPEGs stay on the box: a generous cap.
-const JPEG_MAX_BYTES: usize = 8 << 20;
-
-const ZONE_COLOUR: [u8; 3] = [255, 210, 0];
-const LINE_COLOUR: [u8; 3] = [0, 200, 255];
-const TRACK_COLOUR: [u8; 3] = [0, 230, 60];
-const INCIDENT_COLOUR: [u8; 3] = [255, 40, 40];
-const DETECTION_COLOUR: [u8; 3] = [200, 200, 200];
-
 /// `watchpost replay`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(

@@ -3,7 +3,43 @@
 //! privacy policy before anything is drawn on it, and the second pipeline
 //! that supplies full-resolution frames matched to the analysed ones.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use uuid::Uuid;
+
+use crate::anonymize::Redactor;
+use crate::anonymize::privacy::CameraPrivacyPlan;
+use crate::anonymize::redact::{self, Mark, RedactedImage};
+use crate::app::analysis::FrameAnalyzer;
+use crate::decode::decoder::attach_decoder;
+use crate::decode::{StreamSpec, convert, mask};
+use crate::infer::{Detector, ModelService, runtime};
+use crate::plan::{CameraPlan, Plan};
+use crate::rules::zone::Shape;
+use crate::rules::{EventKind, IncidentEvent};
+use crate::track::Track;
+use crate::vocab::Detection;
+
+/// Tiles on a contact sheet, at most, and the size of each.
+const SHEET_TILES: usize = 12;
+const SHEET_COLUMNS: usize = 4;
+const TILE_WIDTH: usize = 384;
+const TILE_HEIGHT: usize = 288;
+/// Written JPEGs stay on the box: a generous cap.
+const JPEG_MAX_BYTES: usize = 8 << 20;
+
+const ZONE_COLOUR: [u8; 3] = [255, 210, 0];
+const LINE_COLOUR: [u8; 3] = [0, 200, 255];
+const TRACK_COLOUR: [u8; 3] = [0, 230, 60];
+const INCIDENT_COLOUR: [u8; 3] = [255, 40, 40];
+const DETECTION_COLOUR: [u8; 3] = [200, 200, 200];
 
 /// Writes the redacted, annotated pictures of `--out`.
 pub(super) struct FrameWriter {

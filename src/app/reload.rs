@@ -1,0 +1,155 @@
+//! A reload (SIGHUP): the config file is read and checked again, and only
+//! what changed moves. An invalid file, or a model that fails to load,
+//! changes nothing. Unchanged cameras keep streaming untouched; a camera
+//! whose only change is its zones or rules gets them handed to its threads;
+//! a camera whose pipeline, detection or tracking changed is restarted;
+//! added cameras start and removed ones stop. Settings outside `[[cameras]]`
+//! and `[models]` need a restart, and the log says so.
+
+use super::run::App;
+use crate::observe::health;
+use crate::plan::{CameraPlan, Plan};
+
+/// What a camera's pipeline is built from; a change restarts the camera
+/// (including one that adds or removes the motion branch, or changes its rate).
+fn pipeline_fingerprint(c: &CameraPlan) -> String {
+    format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        c.source,
+        c.decode,
+        c.detect,
+        c.motion,
+        c.track,
+        c.gray_branch()
+    )
+}
+
+/// What its analyzer's rules are built from; a change swaps them live.
+fn rules_fingerprint(c: &CameraPlan) -> String {
+    format!("{:?}|{:?}", c.zones, c.rules)
+}
+
+/// Settings that only a restart applies, by name, with what they were built from.
+fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
+    [
+        ("site", plan.site.clone()),
+        ("box_id", plan.box_id.clone()),
+        ("state_dir", format!("{:?}", plan.state_dir)),
+        ("runtime", format!("{:?}", plan.runtime)),
+        ("mqtt", format!("{:?}", plan.mqtt)),
+        ("outbox", format!("{:?}", plan.outbox)),
+        ("metrics", format!("{:?}", plan.metrics)),
+        (
+            "privacy",
+            format!("{:?}", plan.privacy.face_model.as_ref().map(|m| &m.key)),
+        ),
+    ]
+}
+
+impl App {
+    /// Reads the config file again and applies what changed. An invalid file
+    /// changes nothing.
+    pub(super) async fn reload(&mut self) {
+        health::reloading();
+        let path = self.started.path.clone();
+        tracing::info!(config = %path.display(), "reloading the config");
+        let checked = tokio::task::spawn_blocking(move || {
+            let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
+            let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+            if problems.is_empty() {
+                Ok(plan)
+            } else {
+                Err(problems.join("\n"))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
+        let plan = match checked {
+            Ok(plan) => plan,
+            Err(problems) => {
+                for line in problems.lines() {
+                    tracing::error!(problem = %line, "reload: config problem");
+                }
+                tracing::error!(
+                    problems = problems.lines().count(),
+                    "reload refused: the new config is invalid; the running config stays in force"
+                );
+                self.metrics.reload("invalid");
+                health::ready("reload refused (invalid config); running the previous config");
+                return;
+            }
+        };
+        let stale: Vec<&str> = global_fingerprints(&self.started)
+            .into_iter()
+            .zip(global_fingerprints(&plan))
+            .filter(|(old, new)| old.1 != new.1)
+            .map(|(old, _)| old.0)
+            .collect();
+        if !stale.is_empty() {
+            tracing::warn!(
+                settings = %stale.join(", "),
+                "reload: these settings changed but only apply after a restart (systemctl restart watchpost)"
+            );
+        }
+        let models = match self.load_models(&plan).await {
+            Ok(models) => models,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "reload refused: a model failed to load; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed (model); running the previous config");
+                return;
+            }
+        };
+        // Which cameras stop, which restart, which get new rules.
+        let mut keep = Vec::new();
+        let mut stop = Vec::new();
+        let (mut restarted, mut swapped, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+        for running in std::mem::take(&mut self.cameras) {
+            match plan.cameras.iter().find(|c| c.name == running.plan.name) {
+                None => {
+                    removed.push(running.plan.name.to_string());
+                    stop.push(running);
+                }
+                Some(new) if pipeline_fingerprint(new) != pipeline_fingerprint(&running.plan) => {
+                    restarted.push(new.name.to_string());
+                    stop.push(running);
+                }
+                Some(_) => keep.push(running),
+            }
+        }
+        Self::stop_cameras(stop).await;
+        self.models = models;
+        let shared = self.shared();
+        let mut cameras = Vec::new();
+        let mut added = Vec::new();
+        for new in &plan.cameras {
+            if let Some(i) = keep.iter().position(|r| r.plan.name == new.name) {
+                let mut running = keep.swap_remove(i);
+                if rules_fingerprint(new) != rules_fingerprint(&running.plan) {
+                    running.camera.update_rules(new.clone());
+                    swapped.push(new.name.to_string());
+                }
+                running.plan = new.clone();
+                cameras.push(running);
+                continue;
+            }
+            if !restarted.iter().any(|n| n.as_str() == &*new.name) {
+                added.push(new.name.to_string());
+            }
+            match self.start_camera(new, &shared) {
+                Ok(running) => cameras.push(running),
+                Err(e) => {
+                    tracing::error!(camera = %new.name, error = %format!("{e:#}"), "reload: camera did not start")
+                }
+            }
+        }
+        self.cameras = cameras;
+        self.publish_views();
+        self.metrics.reload("applied");
+        tracing::info!(
+            added = ?added, removed = ?removed, restarted = ?restarted, rules_replaced = ?swapped,
+            cameras = self.cameras.len(), "config reloaded"
+        );
+        health::ready(&format!("running {} camera(s); config reloaded", self.cameras.len()));
+    }
+}

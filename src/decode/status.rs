@@ -1,0 +1,91 @@
+//! What a camera's stream is doing right now — connecting, streaming, in
+//! backoff, failed or stopped — and its live figures, shared with metrics
+//! and health without their ever touching the pipeline.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// A camera's state, logged on every change and kept for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CameraState {
+    Connecting = 0,
+    Streaming = 1,
+    Backoff = 2,
+    Failed = 3,
+    Stopped = 4,
+}
+
+impl CameraState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => Self::Connecting,
+            1 => Self::Streaming,
+            2 => Self::Backoff,
+            3 => Self::Failed,
+            _ => Self::Stopped,
+        }
+    }
+}
+
+impl fmt::Display for CameraState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::Streaming => "streaming",
+            Self::Backoff => "backoff",
+            Self::Failed => "failed",
+            Self::Stopped => "stopped",
+        })
+    }
+}
+
+/// Live figures of one camera's stream.
+#[derive(Debug)]
+pub struct StreamStatus {
+    state: AtomicU8,
+    /// Pipeline rebuilds after a failure.
+    pub reconnects: AtomicU64,
+    /// Frames out of the decoder (before rate limiting).
+    pub decoded: AtomicU64,
+    /// When the last decoded frame arrived, in ms since `epoch`.
+    pub(super) last_frame_ms: AtomicU64,
+    epoch: Instant,
+    /// Why the camera failed, for `failed`.
+    pub failure: Mutex<Option<String>>,
+}
+
+impl Default for StreamStatus {
+    fn default() -> Self {
+        Self {
+            state: AtomicU8::new(CameraState::Connecting as u8),
+            reconnects: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
+            last_frame_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            failure: Mutex::new(None),
+        }
+    }
+}
+
+impl StreamStatus {
+    pub fn state(&self) -> CameraState {
+        CameraState::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    pub(super) fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
+        let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
+        if before != state {
+            match reason {
+                Some(reason) => tracing::info!(camera, from = %before, to = %state, reason, "camera state"),
+                None => tracing::info!(camera, from = %before, to = %state, "camera state"),
+            }
+        }
+    }
+
+    pub(super) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+}
