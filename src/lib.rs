@@ -1,33 +1,45 @@
 //! watchpost: an edge video-analytics appliance for residential communities.
 //!
-//! A camera frame travels through these stages, one module each, in this order:
+//! A camera frame travels through these stages, one module each, in this
+//! order; a stage imports only the stages before it:
 //!
 //! * [`source`]    — where a camera's video comes from (a file played as a live
-//!   camera today; RTSP, USB and MJPEG build on it) and how that is configured.
-//! * [`decode`]    — the GStreamer pipeline: demux, decode, rate-limit and scale to
-//!   the model input inside GStreamer, then hand the newest frame to inference.
-//! * [`infer`]     — ONNX Runtime through `ort`: model manifests, preprocessing,
-//!   output decoding and non-maximum suppression.
+//!   camera, RTSP, USB, MJPEG) and how that is configured.
+//! * [`decode`]    — the GStreamer pipeline: demux, decode, privacy masks,
+//!   rate-limit and scale to the model input inside GStreamer, then hand the
+//!   newest frame to inference; the picture conversions snapshots use.
+//! * [`infer`]     — ONNX Runtime through `ort`: model manifests and the model
+//!   family registry, `[models]` and `[cameras.detect]`, preprocessing,
+//!   output decoding, non-maximum suppression, batching and the motion gate.
 //! * [`track`]     — associates detections over time into short-lived tracks.
-//! * [`rules`]     — zones and rule kinds that turn tracks into incidents with a
-//!   start and an end.
-//! * [`anonymize`] — the only door from incidents to the outside: strips track ids
-//!   and anything else that could identify a person.
-//! * [`publish`]   — MQTT delivery of incident alerts to the security office.
+//! * [`rules`]     — zones and the rule-kind registry that turns tracks (or,
+//!   for pixel-watching kinds, grayscale frames) into incidents with a start
+//!   and an end.
+//! * [`anonymize`] — the only door from incidents to the outside: builds the
+//!   alert (no track ids, nothing identifying) and redacts every picture.
+//! * [`publish`]   — the durable outbox and MQTT delivery of alerts to the
+//!   security office.
 //!
-//! Around the stages: [`config`] parses and validates the operator's file into a
-//! checked plan, and [`app`] wires one plan into running cameras.
+//! Under the stages: [`config`], the generic config toolkit (spans, located
+//! diagnostics, [`config::Ctx`]), which imports nothing of watchpost, and
+//! [`vocab`], the few types every stage speaks (boxes, detections, labels,
+//! frames). Above them: [`observe`] (metrics, health, the stats message),
+//! [`plan`], which checks one operator's file into the [`plan::Plan`] the box
+//! runs, and [`app`], which wires a plan into running threads and keeps it in
+//! step on reload. docs/architecture.md gives the layers and the rule
+//! `tests/layering.rs` holds them to.
+
+pub mod config;
+pub mod vocab;
 
 pub mod anonymize;
-pub mod app;
-pub mod config;
 pub mod decode;
 pub mod infer;
 pub mod publish;
 pub mod rules;
 pub mod source;
 pub mod track;
-pub mod vocab;
 
+pub mod app;
 pub mod observe;
 pub mod plan;

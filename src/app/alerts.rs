@@ -105,7 +105,7 @@ impl Alerts {
         for event in events.drain(..) {
             let written = self.outbox.push(
                 |seq| anonymize::alert(&self.camera, &event, seq),
-                |alert| self.topics.incidents(&alert.camera()),
+                |alert| self.topics.incidents(alert.camera()),
             );
             let alert = match written {
                 Ok(alert) => alert,
@@ -120,8 +120,8 @@ impl Alerts {
                         camera = %self.camera, rule = %alert.rule(), zone = %alert.zone(), labels = ?alert.labels(),
                         incident = %alert.incident_id(), seq = alert.seq(), severity = %alert.severity(), "incident raised"
                     );
-                    if self.wants_snapshot(&event.rule) && !strip(&alert.incident_id(), &event.targets) {
-                        let frames = self.newest_frame(&alert.incident_id()).into_iter().collect();
+                    if self.wants_snapshot(&event.rule) && !strip(alert.incident_id(), &event.targets) {
+                        let frames = self.newest_frame(alert.incident_id()).into_iter().collect();
                         self.offer_snapshot(alert.incident_id().to_string(), frames, scene.to_vec(), None);
                     }
                 }

@@ -129,12 +129,6 @@ pub fn array_items<'a, 'i>(
     }
 }
 
-/// The span of a key inside a table node, for errors about that key.
-pub fn key_span(node: &Node<'_>, key: &str) -> Option<Range<usize>> {
-    let table = node.get_ref().as_table()?;
-    table.get_key_value(key).map(|(k, _)| k.span())
-}
-
 /// The dotted key whose value sits exactly at `span`, for messages about it.
 fn key_of_value(node: &Node<'_>, span: &Range<usize>) -> Option<String> {
     match node.get_ref() {
