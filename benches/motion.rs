@@ -11,9 +11,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use watchpost::rules::RuleState;
 use watchpost::rules::blobs::{GrayFrame, MotionParams};
 use watchpost::rules::geometry::Polygon;
-use watchpost::rules::thrown_object::{Plan, State};
+use watchpost::rules::kinds::thrown_object::{Plan, State};
 use watchpost::rules::zone::{Shape, Zone};
 
 const FRAMES: usize = 50;

@@ -14,11 +14,10 @@ use std::time::{Duration, SystemTime};
 use criterion::{Criterion, criterion_group, criterion_main};
 use watchpost::rules::geometry::{Anchor, Line, Point, Polygon};
 use watchpost::rules::incident::LifecyclePlan;
-use watchpost::rules::line_crossing::Direction;
+use watchpost::rules::kinds::line_crossing::{self, Direction};
+use watchpost::rules::kinds::{crowd, intrusion, loitering};
 use watchpost::rules::zone::{Shape, Zone};
-use watchpost::rules::{
-    RuleEngine, RuleKindPlan, RulePlan, Severity, crowd, intrusion, line_crossing, loitering, schedule,
-};
+use watchpost::rules::{RuleEngine, RuleKindPlan, RulePlan, Severity, schedule};
 use watchpost::track::{TrackPlan, Tracker};
 use watchpost::vocab::{BBox, Detection, LabelMap};
 

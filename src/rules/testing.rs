@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Scope;
 use super::geometry::{Anchor, Line, Point, Polygon};
+use super::kind::Scope;
 use super::zone::{Shape, Zone};
 use crate::track::Track;
 use crate::vocab::{BBox, LabelMap};

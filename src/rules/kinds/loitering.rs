@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -58,13 +59,11 @@ pub struct State {
     dwells: Vec<Dwell>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self::default()
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The tracks that have been in the zone for `loiter_secs`.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.dwells, |d| d.id, tracks);
         let now = scope.now;
         for track in tracks {

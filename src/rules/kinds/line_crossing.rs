@@ -11,10 +11,11 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::geometry::{Point, Side};
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::geometry::{Point, Side};
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
@@ -98,13 +99,11 @@ pub struct State {
     follows: Vec<Follow>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self::default()
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The tracks that completed a crossing in this frame.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.follows, |f| f.id, tracks);
         let Some(line) = scope.zone.line() else {
             return;

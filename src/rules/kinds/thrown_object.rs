@@ -1,9 +1,9 @@
 //! Rule kind `thrown_object`: an object thrown or dropped from height down a
 //! façade. No detector knows such objects, so this kind watches motion, not
-//! detections: the engine feeds it grayscale frames through
-//! [`super::RuleEngine::step_motion`] at the camera's frame rate, and it
-//! analyses its zone at most `analysis_fps` times a second with the blob
-//! tracker in [`super::blobs`].
+//! detections: its [`State`] asks for a motion branch ([`RuleState::pixel_watch`]),
+//! the engine feeds it grayscale frames through `RuleEngine::step_motion` at
+//! the camera's frame rate, and it analyses its zone at most `analysis_fps`
+//! times a second with the blob tracker in [`crate::rules::blobs`].
 //!
 //! A path counts as a throw when it is a fall: a small blob (between
 //! `min_blob_px` and `max_blob_px`) followed for at least `min_points`
@@ -34,13 +34,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::blobs::{self, BlobPath, GrayFrame, MotionAnalyser, MotionParams};
-use super::incident::{Target, TrajectoryPoint};
-use super::zone::Zone;
-use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
+use crate::rules::blobs::{self, BlobPath, GrayFrame, MotionAnalyser, MotionParams};
+use crate::rules::common::RuleCommon;
+use crate::rules::incident::{Target, TrajectoryPoint};
+use crate::rules::kind::{Labels, Needs, PixelWatch, RuleState};
+use crate::rules::zone::Zone;
 use crate::vocab::BBox;
-use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
@@ -134,8 +134,16 @@ pub struct Plan {
 
 pub fn check(config: &Config, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
     let fps = ctx.in_range(&config.analysis_fps, 1.0..=120.0, "analysis_fps");
-    let min_accel = ctx.in_range(&config.min_accel_heights_per_s2, 0.0..=100.0, "min_accel_heights_per_s2");
-    let max_accel = ctx.in_range(&config.max_accel_heights_per_s2, 0.01..=100.0, "max_accel_heights_per_s2");
+    let min_accel = ctx.in_range(
+        &config.min_accel_heights_per_s2,
+        0.0..=100.0,
+        "min_accel_heights_per_s2",
+    );
+    let max_accel = ctx.in_range(
+        &config.max_accel_heights_per_s2,
+        0.01..=100.0,
+        "max_accel_heights_per_s2",
+    );
     let min_blob = ctx.in_range(&config.min_blob_px, 1..=100_000, "min_blob_px");
     let max_blob = ctx.in_range(&config.max_blob_px, 1..=1_000_000, "max_blob_px");
     let max_blobs = ctx.in_range(&config.max_blobs, 1..=64, "max_blobs");
@@ -231,34 +239,35 @@ struct Raised {
     trajectory: Arc<[TrajectoryPoint]>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct State {
     analyser: Option<MotionAnalyser>,
     next_due: Option<Duration>,
     raised: Vec<Raised>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self {
-            analyser: None,
-            next_due: None,
-            raised: Vec::new(),
-        }
+/// This kind does nothing with tracks: it watches pixels, fed frames through
+/// [`RuleState::analyse`].
+impl RuleState for State {
+    type Plan = Plan;
+
+    /// Frames `ANALYSIS_WIDTH` wide, at `analysis_fps`.
+    fn pixel_watch(plan: &Plan) -> Option<PixelWatch> {
+        Some(PixelWatch {
+            fps: plan.analysis_fps,
+            width: ANALYSIS_WIDTH,
+        })
     }
 
-    /// This kind does nothing with tracks: it is fed frames through [`Self::analyse`].
-    pub fn evaluate(&mut self, _plan: &Plan, _scope: &Scope<'_>, _tracks: &[Track], _out: &mut Vec<Target>) {}
-
     /// Whether `track_id` is a thrown object still followed.
-    pub fn follows(&self, track_id: u64) -> bool {
+    fn follows(&self, track_id: u64) -> bool {
         self.raised.iter().any(|r| r.id == track_id)
     }
 
     /// Analyses one frame if it is due at `analysis_fps`; pushes the thrown
     /// objects in sight. Returns false when the frame was not analysed (not
     /// due, or unusable), so the incident lifecycle is not stepped.
-    pub fn analyse(&mut self, plan: &Plan, zone: &Zone, frame: &GrayFrame<'_>, out: &mut Vec<Target>) -> bool {
+    fn analyse(&mut self, plan: &Plan, zone: &Zone, frame: &GrayFrame<'_>, out: &mut Vec<Target>) -> bool {
         let Some(polygon) = zone.polygon() else {
             return false;
         };
@@ -281,8 +290,7 @@ impl State {
             return true;
         }
         let (width, height) = analyser.frame_size();
-        self.raised
-            .retain(|r| analyser.paths().any(|p| ID_BASE + p.id == r.id));
+        self.raised.retain(|r| analyser.paths().any(|p| ID_BASE + p.id == r.id));
         for path in analyser.paths_mut() {
             if !path.flagged && path.missed == 0 && judge(plan, path, height) == Verdict::Throw {
                 path.flagged = true;
@@ -470,7 +478,16 @@ mod tests {
         // gliding down at a steady speed
         assert!(run(40, |_, t, buf| square(buf, 20.0 + 60.0 * t, 20.0 + 120.0 * t, 2, 20)).is_empty());
         // climbing away
-        assert!(run(40, |_, t, buf| square(buf, 20.0 + 60.0 * t, 200.0 - 0.5 * 240.0 * t * t, 2, 20)).is_empty());
+        assert!(
+            run(40, |_, t, buf| square(
+                buf,
+                20.0 + 60.0 * t,
+                200.0 - 0.5 * 240.0 * t * t,
+                2,
+                20
+            ))
+            .is_empty()
+        );
     }
 
     #[test]

@@ -10,12 +10,13 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::geometry::Point;
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
-use crate::vocab::BBox;
+use crate::rules::common::RuleCommon;
+use crate::rules::geometry::Point;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope};
 use crate::track::Track;
+use crate::vocab::BBox;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
@@ -42,19 +43,17 @@ pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<
     Some(Plan { min_overlap })
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct State;
 
 /// Samples per box side when measuring how much of a box is in the zone.
 const GRID: usize = 6;
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The listed objects in sight inside the zone.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         for track in tracks {
             if track.lost || !scope.wants(track) {
                 continue;
@@ -97,8 +96,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::vocab::LabelMap;
     use crate::rules::testing::{Harness, area};
+    use crate::vocab::LabelMap;
 
     #[test]
     fn a_listed_object_inside_raises_others_do_not() {

@@ -13,10 +13,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::geometry::Point;
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::geometry::Point;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -67,13 +68,11 @@ pub struct State {
     stops: Vec<Stop>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self::default()
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The vehicles that have stood still in the zone for `park_secs`.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.stops, |s| s.id, tracks);
         let now = scope.now;
         for track in tracks {

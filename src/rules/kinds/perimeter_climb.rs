@@ -20,10 +20,11 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::geometry::{Line, Point};
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::geometry::{Line, Point};
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
@@ -127,13 +128,11 @@ pub struct State {
     follows: Vec<Follow>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self::default()
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The people who got over the wall in this frame.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.follows, |f| f.id, tracks);
         let Some(line) = scope.zone.line() else {
             return;
@@ -214,7 +213,14 @@ mod tests {
 
     #[test]
     fn feet_going_up_over_the_top_line_is_a_climb() {
-        let up = [(0.5, 0.7), (0.5, 0.6), (0.5, 0.53), (0.5, 0.49), (0.5, 0.46), (0.5, 0.44)];
+        let up = [
+            (0.5, 0.7),
+            (0.5, 0.6),
+            (0.5, 0.53),
+            (0.5, 0.49),
+            (0.5, 0.46),
+            (0.5, 0.44),
+        ];
         assert_eq!(climbs(Direction::Up, &up), vec![4, 5]);
         assert!(climbs(Direction::Down, &up).is_empty());
         let down: Vec<_> = up.iter().rev().copied().collect();

@@ -4,9 +4,10 @@
 
 use serde::Deserialize;
 
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -25,16 +26,14 @@ pub fn check(_config: &Config, _common: &RuleCommon, _owner: &str, _ctx: &mut Ct
     Some(Plan)
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct State;
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The tracks in sight inside the zone, as incident targets.
-    pub fn evaluate(&mut self, _plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, _plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         for track in tracks {
             if !track.lost && scope.wants(track) && scope.inside(track) {
                 out.extend(scope.target(track));

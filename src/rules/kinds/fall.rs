@@ -17,9 +17,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope, forget_gone};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -110,13 +111,11 @@ pub struct State {
     postures: Vec<Posture>,
 }
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self::default()
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// The people in the zone who fell and have stayed down for `down_secs`.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.postures, |p| p.id, tracks);
         let now = scope.now;
         for track in tracks {
@@ -170,8 +169,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::BBox;
     use crate::rules::testing::{Harness, area};
+    use crate::vocab::BBox;
 
     /// Boxes (width, height) standing on (0.5, 0.6), one every 0.25 s; the
     /// seconds at which the person counted as fallen.

@@ -8,9 +8,10 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::incident::Target;
-use super::{Labels, Needs, RuleCommon, Scope};
 use crate::config::Ctx;
+use crate::rules::common::RuleCommon;
+use crate::rules::incident::Target;
+use crate::rules::kind::{Labels, Needs, RuleState, Scope};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
@@ -40,13 +41,11 @@ pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<
 #[derive(Debug, Default)]
 pub struct State;
 
-impl State {
-    pub fn new(_plan: &Plan) -> Self {
-        Self
-    }
+impl RuleState for State {
+    type Plan = Plan;
 
     /// Everyone in the zone, when they are at least `min_count`.
-    pub fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
+    fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         let before = out.len();
         for track in tracks {
             if scope.wants(track) && scope.inside(track) {

@@ -1,0 +1,177 @@
+//! The rule engine: all rules of one camera, run frame by frame. Rules that
+//! follow tracks are fed each frame's tracks ([`RuleEngine::step`]); rules
+//! whose kind watches pixels are fed grayscale frames
+//! ([`RuleEngine::step_motion`]). Either way the targets a rule raises pass
+//! its schedule and then its incident lifecycle, which turns them into
+//! events. [`pixel_watch`] and [`pixel_rules`] tell a camera whether it needs
+//! a motion branch, and for which rules.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+
+use super::blobs::GrayFrame;
+use super::incident::{EventSource, IncidentEvent, Lifecycle, Target};
+use super::kind::{PixelWatch, Scope};
+use super::kinds::KindState;
+use super::rule::RulePlan;
+use crate::track::Track;
+use crate::vocab::LabelMap;
+
+/// One rule while it runs.
+struct ActiveRule {
+    plan: Arc<RulePlan>,
+    source: EventSource,
+    lifecycle: Lifecycle,
+    state: KindState,
+}
+
+/// All rules of one camera, fed frame by frame.
+pub struct RuleEngine {
+    rules: Vec<ActiveRule>,
+    labels: Arc<LabelMap>,
+    time_zone: TimeZone,
+    /// Reused per rule and frame.
+    targets: Vec<Target>,
+}
+
+/// The box's local time of one frame, worked out once and only if a
+/// schedule asks for it.
+struct LocalTime<'a> {
+    time_zone: &'a TimeZone,
+    wall: SystemTime,
+    local: Option<DateTime>,
+}
+
+impl LocalTime<'_> {
+    /// Clears `targets` when `plan`'s schedule is closed now.
+    fn unless_armed(&mut self, plan: &RulePlan, targets: &mut Vec<Target>) {
+        if plan.schedule.is_always() {
+            return;
+        }
+        let local = *self.local.get_or_insert_with(|| {
+            let ts = jiff::Timestamp::try_from(self.wall).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            self.time_zone.to_datetime(ts)
+        });
+        if !plan.schedule.is_open(local) {
+            targets.clear();
+        }
+    }
+}
+
+impl RuleEngine {
+    /// An engine whose schedules follow the box's time zone.
+    pub fn new(rules: &[Arc<RulePlan>], labels: Arc<LabelMap>) -> Self {
+        let rules = rules
+            .iter()
+            .map(|plan| ActiveRule {
+                source: EventSource {
+                    rule: plan.name.clone(),
+                    zone: plan.zone.name.clone(),
+                    severity: plan.severity,
+                },
+                lifecycle: Lifecycle::new(plan.lifecycle),
+                state: plan.kind.state(),
+                plan: plan.clone(),
+            })
+            .collect();
+        Self {
+            rules,
+            labels,
+            time_zone: TimeZone::system(),
+            targets: Vec::new(),
+        }
+    }
+
+    /// Evaluates schedules in `time_zone` instead of the box's.
+    pub fn with_time_zone(mut self, time_zone: TimeZone) -> Self {
+        self.time_zone = time_zone;
+        self
+    }
+
+    /// Evaluates every rule that follows tracks on one frame's tracks (from
+    /// the tracker: seen and lost confirmed tracks); pushes raised events.
+    pub fn step(&mut self, tracks: &[Track], now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        let mut local = LocalTime {
+            time_zone: &self.time_zone,
+            wall,
+            local: None,
+        };
+        for rule in &mut self.rules {
+            if rule.plan.kind.watches_motion() {
+                continue;
+            }
+            self.targets.clear();
+            let plan = &rule.plan;
+            let scope = Scope {
+                zone: &plan.zone,
+                anchor: plan.anchor,
+                labels: &plan.labels,
+                min_confidence: plan.min_confidence,
+                names: &self.labels,
+                now,
+            };
+            rule.state.evaluate(&plan.kind, &scope, tracks, &mut self.targets);
+            local.unless_armed(plan, &mut self.targets);
+            rule.lifecycle.forget_unless(|id| tracks.iter().any(|t| t.id == id));
+            rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
+        }
+    }
+
+    /// Whether any rule needs grayscale frames through [`Self::step_motion`].
+    pub fn wants_motion(&self) -> bool {
+        self.rules.iter().any(|r| r.plan.kind.watches_motion())
+    }
+
+    /// Evaluates the rules whose kind watches pixels on one grayscale frame,
+    /// a separate entry point from [`Self::step`] because they watch pixels,
+    /// not tracks; pushes raised events. Call it at the camera's full frame
+    /// rate: each rule analyses at most the frame rate its kind asks for.
+    pub fn step_motion(&mut self, frame: &GrayFrame<'_>, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        let now = frame.pts;
+        let mut local = LocalTime {
+            time_zone: &self.time_zone,
+            wall,
+            local: None,
+        };
+        for rule in &mut self.rules {
+            if !rule.plan.kind.watches_motion() {
+                continue;
+            }
+            self.targets.clear();
+            let plan = &rule.plan;
+            if !rule.state.analyse(&plan.kind, &plan.zone, frame, &mut self.targets) {
+                continue;
+            }
+            local.unless_armed(plan, &mut self.targets);
+            let state = &rule.state;
+            rule.lifecycle.forget_unless(|id| state.follows(id));
+            rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
+        }
+    }
+
+    /// Ends every active incident (the stream ended).
+    pub fn finish(&mut self, now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        for rule in &mut self.rules {
+            rule.lifecycle.finish(&rule.source, now, wall, out);
+        }
+    }
+}
+
+/// What `rules` need of the motion branch; None when none watches pixels.
+pub fn pixel_watch<'a>(rules: impl IntoIterator<Item = &'a RulePlan>) -> Option<PixelWatch> {
+    rules
+        .into_iter()
+        .filter_map(|r| r.kind.pixel_watch())
+        .reduce(|a, b| PixelWatch {
+            fps: a.fps.max(b.fps),
+            width: a.width.max(b.width),
+        })
+}
+
+/// The rules among `rules` that watch pixels rather than tracks.
+pub fn pixel_rules(rules: &[Arc<RulePlan>]) -> Vec<Arc<RulePlan>> {
+    rules.iter().filter(|r| r.kind.watches_motion()).cloned().collect()
+}

@@ -1,0 +1,127 @@
+//! What a rule kind module sees of the rules around it, and what it promises
+//! them: how it uses the common keys ([`Needs`], [`Labels`]), the view of its
+//! rule on each frame ([`Scope`]), and the [`RuleState`] trait its `State`
+//! implements — following tracks, or watching pixels ([`PixelWatch`]).
+//! Kind modules import from here and from [`super::common`], never from the
+//! registry or the engine, so no file imports one that imports it back.
+
+use std::time::Duration;
+
+use super::blobs::GrayFrame;
+use super::geometry::Anchor;
+use super::incident::Target;
+use super::zone::Zone;
+use crate::track::Track;
+use crate::vocab::{LabelId, LabelMap};
+
+/// How a kind uses the common `labels` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// The rule must list them.
+    Required,
+    /// Left out, these are used (those the model has).
+    Default(&'static [&'static str]),
+    /// The kind watches pixels, not detections: `labels` does not apply.
+    Unused,
+}
+
+/// What a kind watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// A zone with a `polygon`.
+    Area,
+    /// A zone with a `line`.
+    Line,
+}
+
+/// What a rule that watches pixels needs of its camera's motion branch (and,
+/// folded over a camera's rules, what they all need).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PixelWatch {
+    /// The most frames per second analysed.
+    pub fps: f64,
+    /// The width, in pixels, the grayscale frames are scaled to.
+    pub width: u32,
+}
+
+/// The per-frame logic of a rule kind, implemented by its `State` and built
+/// from its `Plan`. A kind follows tracks ([`Self::evaluate`]) unless
+/// [`Self::pixel_watch`] says it watches pixels; then the engine feeds it
+/// grayscale frames instead ([`Self::analyse`], [`Self::follows`]).
+pub trait RuleState: Default {
+    /// The kind's checked keys.
+    type Plan;
+
+    /// The state of a rule starting to run; by default an empty one.
+    fn new(_plan: &Self::Plan) -> Self {
+        Self::default()
+    }
+
+    /// Whether, and how, a rule of this kind watches grayscale frames rather
+    /// than tracks; None (the default) for kinds that follow tracks.
+    fn pixel_watch(_plan: &Self::Plan) -> Option<PixelWatch> {
+        None
+    }
+
+    /// Pushes the targets for which the kind's condition holds on one
+    /// frame's tracks. The default does nothing (a kind that watches pixels).
+    fn evaluate(&mut self, _plan: &Self::Plan, _scope: &Scope<'_>, _tracks: &[Track], _out: &mut Vec<Target>) {}
+
+    /// Analyses one grayscale frame of the rule's `zone`; pushes the targets
+    /// in sight. Returns false when the frame was not analysed (not due, or
+    /// unusable), so the incident lifecycle is not stepped. The default, for
+    /// kinds that follow tracks, analyses nothing.
+    fn analyse(&mut self, _plan: &Self::Plan, _zone: &Zone, _frame: &GrayFrame<'_>, _out: &mut Vec<Target>) -> bool {
+        false
+    }
+
+    /// Whether a target id raised by [`Self::analyse`] is still followed, so
+    /// the incident lifecycle can forget the others. The default follows none.
+    fn follows(&self, _target_id: u64) -> bool {
+        false
+    }
+}
+
+/// What a kind's per-frame logic sees of its rule.
+pub struct Scope<'a> {
+    pub zone: &'a Zone,
+    pub anchor: Anchor,
+    pub labels: &'a [LabelId],
+    pub min_confidence: f32,
+    pub names: &'a LabelMap,
+    /// Stream time of this frame.
+    pub now: Duration,
+}
+
+impl Scope<'_> {
+    /// Whether the rule looks at this track at all (label and confidence).
+    pub fn wants(&self, track: &Track) -> bool {
+        track.score >= self.min_confidence && self.labels.contains(&track.label)
+    }
+
+    /// Whether the track's anchor point is inside the rule's area (false for lines).
+    pub fn inside(&self, track: &Track) -> bool {
+        self.zone
+            .polygon()
+            .is_some_and(|p| p.contains(self.anchor.of(&track.bbox)))
+    }
+
+    /// The track as an incident target.
+    pub fn target(&self, track: &Track) -> Option<Target> {
+        self.names.name(track.label).map(|label| Target {
+            track_id: track.id,
+            label: label.clone(),
+            score: track.score,
+            bbox: track.bbox,
+            trajectory: None,
+        })
+    }
+}
+
+/// Per-track state a kind keeps, dropped when the tracker forgets the track.
+pub(crate) fn forget_gone<T>(states: &mut Vec<T>, id: impl Fn(&T) -> u64, tracks: &[Track]) {
+    states.retain(|s| {
+        let id = id(s);
+        tracks.iter().any(|t| t.id == id)
+    });
+}
