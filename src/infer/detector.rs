@@ -13,12 +13,12 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionOutputs};
 use ort::value::TensorRef;
 
-use super::manifest::{Layout, OutputSpec};
+use super::families::{InputSize, Outputs};
+use super::manifest::Layout;
 use super::model::ModelPlan;
-use super::nms;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
-use super::{centerface, providers, ssd, yolo};
+use super::{nms, providers};
 use crate::vocab::Detection;
 use crate::vocab::Geometry;
 
@@ -217,9 +217,19 @@ impl Detector {
         let run_error = run_failed(&plan.key);
         let view = input.slice_axis(Axis(0), Slice::from(0..n));
         let outputs = run_session(session, view).map_err(&run_error)?;
+        let spec = &plan.manifest.input;
+        let size = InputSize {
+            width: spec.width as f32,
+            height: spec.height as f32,
+        };
+        let threshold = plan.filter.lowest_threshold(plan.confidence);
         for (i, (geometry, detections)) in geometries.iter().zip(out.iter_mut()).enumerate() {
             detections.clear();
-            decode_item(plan, &outputs, Item { index: i, count: n }, scratch, detections).map_err(&run_error)?;
+            let frame = Outputs::new(&outputs, (i, n), size, plan.labels(), threshold);
+            plan.manifest
+                .output
+                .decode(&frame, scratch, detections)
+                .map_err(&run_error)?;
             for d in detections.iter_mut() {
                 d.bbox = geometry.to_source(&d.bbox).clamped();
             }
@@ -260,86 +270,6 @@ impl Detector {
             })
             .collect()
     }
-}
-
-/// Which frame of a batch an output slice belongs to.
-#[derive(Clone, Copy)]
-struct Item {
-    index: usize,
-    count: usize,
-}
-
-impl Item {
-    /// This frame's part of a batched output and the shape of that part.
-    fn slice<'a>(&self, shape: &'a [i64], data: &'a [f32]) -> (&'a [i64], &'a [f32]) {
-        let per = data.len() / self.count.max(1);
-        let part = data.get(self.index * per..(self.index + 1) * per).unwrap_or(&[]);
-        (shape.get(1..).unwrap_or(&[]), part)
-    }
-}
-
-/// Decodes one frame's part of the outputs into model-input coordinates.
-fn decode_item(
-    plan: &ModelPlan,
-    outputs: &SessionOutputs<'_>,
-    item: Item,
-    scratch: &mut Vec<f32>,
-    out: &mut Vec<Detection>,
-) -> ort::Result<()> {
-    let labels = plan.labels();
-    let threshold = plan.filter.lowest_threshold(plan.confidence);
-    let input = &plan.manifest.input;
-    let size = yolo::InputSize {
-        width: input.width as f32,
-        height: input.height as f32,
-    };
-    let tensor = |name: &str| -> ort::Result<(&[i64], &[f32])> {
-        let (shape, data) = outputs[name].try_extract_tensor::<f32>()?;
-        Ok(item.slice(shape, data))
-    };
-    // `shape` below is one frame's: the batch dimension is gone.
-    let dim = |shape: &[i64], i: usize| shape.get(i).copied().unwrap_or(0).max(0) as usize;
-    match &plan.manifest.output {
-        OutputSpec::Ssd(spec) => {
-            let (scores_shape, scores) = tensor(&spec.scores)?;
-            let (_, boxes) = tensor(&spec.boxes)?;
-            let classes = scores_shape.last().copied().unwrap_or(0).max(0) as usize;
-            ssd::decode(spec, scores, boxes, classes, labels, threshold, out);
-        }
-        OutputSpec::Yolov5(spec) => {
-            let (shape, data) = tensor(&spec.name)?;
-            let row = shape.last().copied().unwrap_or(0).max(0) as usize;
-            yolo::decode_v5(spec, data, row, size, labels, threshold, out);
-        }
-        OutputSpec::Yolox(spec) => {
-            let (shape, data) = tensor(&spec.name)?;
-            let row = shape.last().copied().unwrap_or(0).max(0) as usize;
-            yolo::decode_yolox(spec, data, row, size, labels, threshold, scratch, out);
-        }
-        OutputSpec::Yolov8(spec) => {
-            let (shape, data) = tensor(&spec.name)?;
-            let (channels, anchors) = if spec.transposed {
-                (dim(shape, 1), dim(shape, 0))
-            } else {
-                (dim(shape, 0), dim(shape, 1))
-            };
-            yolo::decode_v8(spec, data, channels, anchors, size, labels, threshold, out);
-        }
-        OutputSpec::Centerface(spec) => {
-            let (shape, heatmap) = tensor(&spec.heatmap)?;
-            let (_, scale) = tensor(&spec.scale)?;
-            let (_, offset) = tensor(&spec.offset)?;
-            let maps = centerface::Maps {
-                heatmap,
-                scale,
-                offset,
-                height: dim(shape, 1),
-                width: dim(shape, 2),
-            };
-            centerface::decode(spec, &maps, size, labels, threshold, out);
-        }
-    }
-    Ok(())
 }
 
 /// One inference on the input tensor, borrowed, not copied.

@@ -2,7 +2,9 @@
 //! came from, how to feed it, how to read its outputs and what its labels are.
 //!
 //! A manifest is checked like the config (every problem, located), and the
-//! model file's sha256 must match before anything runs it.
+//! model file's sha256 must match before anything runs it. What `family`
+//! may name, and the `[output]` table each family reads, is the registry's
+//! ([`super::families`]); this file never lists the families.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -13,28 +15,10 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use super::centerface::CenterfaceOutput;
-use super::ssd::SsdOutput;
-use super::yolo::{YoloOutput, Yolov8Output};
-use crate::config::de::{Node, from_node, from_table_without, parse_document};
+pub use super::families::{Family, OutputSpec};
+use crate::config::de::{Node, from_table_without, parse_document};
 use crate::config::diag::{Diagnostics, SourceFile};
 use crate::vocab::{LabelMap, Resize};
-
-/// Output decoding families. Each has its own `[output]` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    /// TensorFlow object-detection SSD: sigmoid scores and decoded boxes.
-    Ssd,
-    /// `[1, N, 5 + C]` with objectness.
-    Yolov5,
-    /// Anchor-free `[1, 4 + C, N]`; also YOLO11.
-    Yolov8,
-    /// `[1, N, 5 + C]` decoded per grid and stride.
-    Yolox,
-    /// Face-centre heatmap, size and offset maps at a fixed stride.
-    Centerface,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,6 +102,7 @@ fn default_offset() -> PerChannel {
 struct ManifestFile {
     /// e.g. "ssd-mobilenet-v2-coco".
     name: String,
+    /// How to read the outputs, e.g. "yolov8"; it decides the `[output]` keys.
     family: Family,
     /// The .onnx file, relative to the manifest.
     file: Spanned<PathBuf>,
@@ -129,28 +114,6 @@ struct ManifestFile {
     input: InputSpec,
     /// Class id (as a string key) → label name.
     labels: BTreeMap<Spanned<String>, String>,
-}
-
-/// Family-specific output decoding.
-#[derive(Debug, Clone)]
-pub enum OutputSpec {
-    Ssd(SsdOutput),
-    Yolov5(YoloOutput),
-    Yolov8(Yolov8Output),
-    Yolox(YoloOutput),
-    Centerface(CenterfaceOutput),
-}
-
-impl OutputSpec {
-    /// The output tensors this decoding reads.
-    pub fn tensor_names(&self) -> Vec<&str> {
-        match self {
-            OutputSpec::Ssd(o) => vec![o.scores.as_str(), o.boxes.as_str()],
-            OutputSpec::Yolov5(o) | OutputSpec::Yolox(o) => vec![o.name.as_str()],
-            OutputSpec::Yolov8(o) => vec![o.name.as_str()],
-            OutputSpec::Centerface(o) => vec![o.heatmap.as_str(), o.scale.as_str(), o.offset.as_str()],
-        }
-    }
 }
 
 /// A checked manifest: the model file exists and matches its sha256.
@@ -185,8 +148,8 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
     let output_node = split.into_iter().find(|(k, _)| k == "output").map(|(_, v)| v);
     let raw = raw?;
 
-    let output = match (&raw.family, output_node) {
-        (_, None) => {
+    let output = match output_node {
+        None => {
             diags.error(
                 &file,
                 Some(0..0),
@@ -194,13 +157,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
             );
             None
         }
-        (Family::Ssd, Some(node)) => from_node::<SsdOutput>(&file, &node, diags).map(OutputSpec::Ssd),
-        (Family::Yolov5, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolov5),
-        (Family::Yolov8, Some(node)) => from_node::<Yolov8Output>(&file, &node, diags).map(OutputSpec::Yolov8),
-        (Family::Yolox, Some(node)) => from_node::<YoloOutput>(&file, &node, diags).map(OutputSpec::Yolox),
-        (Family::Centerface, Some(node)) => {
-            from_node::<CenterfaceOutput>(&file, &node, diags).map(OutputSpec::Centerface)
-        }
+        Some(node) => super::families::load_output(raw.family, &file, &node, diags),
     };
 
     let mut labels = BTreeMap::new();

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::{OutputDecoding, Outputs};
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Corner order of each box in the boxes output.
@@ -23,15 +24,31 @@ pub struct SsdOutput {
     pub scores: String,
     /// Boxes tensor `[1, anchors, 1, 4]` or `[1, anchors, 4]`, e.g. "boxes".
     pub boxes: String,
+    /// Corner order of each box, e.g. "yxyx" (TensorFlow's) or "xyxy".
     pub box_order: BoxOrder,
-    /// Score column i is class id i + class_offset (COCO SSD: 1, as column 0 is person = 1).
+    /// Score column i is class id i + class_offset, e.g. 1 (COCO SSD, as
+    /// column 0 is person = 1); 0 when left out.
     #[serde(default)]
     pub class_offset: u32,
 }
 
+impl OutputDecoding for SsdOutput {
+    fn tensor_names(&self) -> Vec<&str> {
+        vec![self.scores.as_str(), self.boxes.as_str()]
+    }
+
+    fn decode(&self, outputs: &Outputs<'_>, _scratch: &mut Vec<f32>, out: &mut Vec<Detection>) -> ort::Result<()> {
+        let scores = outputs.tensor(&self.scores)?;
+        let boxes = outputs.tensor(&self.boxes)?;
+        let classes = scores.last_dim();
+        decode_anchors(self, scores.data, boxes.data, classes, outputs.labels, outputs.threshold, out);
+        Ok(())
+    }
+}
+
 /// Appends every (anchor, class) pair scoring at least `threshold` whose class
-/// has a label. Boxes stay in model-input coordinates.
-pub fn decode(
+/// has a label. The graph already normalised the boxes to the model input.
+pub fn decode_anchors(
     spec: &SsdOutput,
     scores: &[f32],
     boxes: &[f32],
@@ -93,7 +110,7 @@ mod tests {
         let scores = [0.9, 0.8, 0.1, 0.2, 0.3, 0.7];
         let boxes = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
         let mut out = Vec::new();
-        decode(&spec, &scores, &boxes, 3, &labels, 0.5, &mut out);
+        decode_anchors(&spec, &scores, &boxes, 3, &labels, 0.5, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(
             (out[0].label, out[0].bbox),

@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::yolo::InputSize;
+use super::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// `[output]` of a `centerface` manifest.
@@ -20,16 +20,35 @@ pub struct CenterfaceOutput {
     pub scale: String,
     /// Centre offset within the cell `[1, 2, h, w]` (y, x), e.g. "539".
     pub offset: String,
-    /// Input pixels per map cell, e.g. 4.
+    /// Input pixels per map cell, e.g. 4 (the default).
     #[serde(default = "default_stride")]
     pub stride: u32,
-    /// The label id every face gets, e.g. 0 (with `0 = "face"` in [labels]).
+    /// The label id every face gets, e.g. 0 (with `0 = "face"` in `[labels]`).
     #[serde(default)]
     pub label: u32,
 }
 
 fn default_stride() -> u32 {
     4
+}
+
+impl OutputDecoding for CenterfaceOutput {
+    fn tensor_names(&self) -> Vec<&str> {
+        vec![self.heatmap.as_str(), self.scale.as_str(), self.offset.as_str()]
+    }
+
+    fn decode(&self, outputs: &Outputs<'_>, _scratch: &mut Vec<f32>, out: &mut Vec<Detection>) -> ort::Result<()> {
+        let heatmap = outputs.tensor(&self.heatmap)?;
+        let maps = Maps {
+            heatmap: heatmap.data,
+            scale: outputs.tensor(&self.scale)?.data,
+            offset: outputs.tensor(&self.offset)?.data,
+            height: heatmap.dim(1),
+            width: heatmap.dim(2),
+        };
+        decode_maps(self, &maps, outputs.input, outputs.labels, outputs.threshold, out);
+        Ok(())
+    }
 }
 
 /// The three maps of one image, each `channels × h × w`.
@@ -43,7 +62,7 @@ pub struct Maps<'a> {
 
 /// Appends a face for every heatmap cell scoring at least `threshold`. Boxes
 /// are normalised to the model input; overlapping ones are left to NMS.
-pub fn decode(
+pub fn decode_maps(
     spec: &CenterfaceOutput,
     maps: &Maps<'_>,
     size: InputSize,
@@ -123,7 +142,7 @@ mod tests {
             height: 16.0,
         };
         let mut out = Vec::new();
-        decode(&spec, &maps, size, &labels, 0.5, &mut out);
+        decode_maps(&spec, &maps, size, &labels, 0.5, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].score, 0.9);
         // centre (2.5, 1.5) cells = (10, 6) px; 4 wide, 8 tall.
@@ -161,7 +180,7 @@ mod tests {
             width: 8.0,
             height: 8.0,
         };
-        decode(&spec, &maps, size, &labels, 0.5, &mut out);
+        decode_maps(&spec, &maps, size, &labels, 0.5, &mut out);
         assert!(out.is_empty());
     }
 }
