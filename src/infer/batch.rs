@@ -22,27 +22,6 @@ use super::preprocess::ImageView;
 use crate::vocab::Detection;
 use crate::vocab::{Frame, Geometry};
 
-/// How a model batches frames (from `[models.<name>]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchPlan {
-    /// Most frames per run; only used when the model's batch is dynamic.
-    pub max_size: usize,
-    /// Longest the first frame of a batch waits for more.
-    pub max_wait: Duration,
-    /// Sessions running side by side, each on its own thread.
-    pub sessions: usize,
-}
-
-impl Default for BatchPlan {
-    fn default() -> Self {
-        Self {
-            max_size: 8,
-            max_wait: Duration::ZERO,
-            sessions: 1,
-        }
-    }
-}
-
 /// Counters of a running service.
 #[derive(Debug, Default)]
 pub struct BatchStats {

@@ -272,6 +272,32 @@ impl Detector {
     }
 }
 
+/// Opens every model with ONNX Runtime and compares its real inputs and
+/// outputs with its manifest (`check-config` runs this after the config
+/// check). Returns one `manifest: problem` line per failure.
+pub fn verify_models(
+    models: &std::collections::BTreeMap<String, std::sync::Arc<ModelPlan>>,
+    config: &RuntimeConfig,
+) -> Vec<String> {
+    let rt = match super::runtime::init(config) {
+        Ok(rt) => rt,
+        Err(e) => return vec![e.to_string()],
+    };
+    let settings = RuntimeConfig {
+        intra_threads: 1,
+        inter_threads: 1,
+        ..config.clone()
+    };
+    models
+        .values()
+        .filter_map(|m| {
+            Detector::load(m.clone(), rt, &settings)
+                .err()
+                .map(|e| format!("{}: {e}", m.manifest.path.display()))
+        })
+        .collect()
+}
+
 /// One inference on the input tensor, borrowed, not copied.
 fn run_session<'s>(session: &'s mut Session, input: ArrayView4<'_, f32>) -> ort::Result<SessionOutputs<'s>> {
     let tensor = TensorRef::from_array_view(input)?;

@@ -37,7 +37,7 @@ pub mod preprocess;
 pub mod providers;
 pub mod runtime;
 
-pub use batch::{BatchPlan, InferClient, ModelService};
-pub use detector::{Detector, InferError, RawOutput};
+pub use batch::{InferClient, ModelService};
+pub use detector::{Detector, InferError, RawOutput, verify_models};
 pub use manifest::Manifest;
-pub use model::{DetectionFilter, ModelConfig, ModelPlan, check_model, verify_models};
+pub use model::{BatchPlan, DetectionFilter, ModelConfig, ModelPlan, check_model};

@@ -3,14 +3,12 @@
 //! that opens every model with ONNX Runtime before the box runs it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::batch::BatchPlan;
-use super::detector::Detector;
 use super::manifest::{self, Manifest};
-use super::runtime;
 use crate::config::Ctx;
 use crate::vocab::Detection;
 use crate::vocab::labels::resolve as resolve_labels;
@@ -121,6 +119,27 @@ fn default_nms_iou() -> Spanned<f32> {
     Spanned::new(0..0, 0.45)
 }
 
+/// How a model batches frames (from `[models.<name>]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Most frames per run; only used when the model's batch is dynamic.
+    pub max_size: usize,
+    /// Longest the first frame of a batch waits for more.
+    pub max_wait: Duration,
+    /// Sessions running side by side, each on its own thread.
+    pub sessions: usize,
+}
+
+impl Default for BatchPlan {
+    fn default() -> Self {
+        Self {
+            max_size: 8,
+            max_wait: Duration::ZERO,
+            sessions: 1,
+        }
+    }
+}
+
 /// A checked model: manifest read, file verified, thresholds in range.
 #[derive(Debug, Clone)]
 pub struct ModelPlan {
@@ -152,32 +171,6 @@ impl ModelPlan {
     pub fn labels(&self) -> &LabelMap {
         &self.manifest.labels
     }
-}
-
-/// Opens every model with ONNX Runtime and compares its real inputs and
-/// outputs with its manifest (`check-config` runs this after the config
-/// check). Returns one `manifest: problem` line per failure.
-pub fn verify_models(
-    models: &std::collections::BTreeMap<String, std::sync::Arc<ModelPlan>>,
-    config: &runtime::RuntimeConfig,
-) -> Vec<String> {
-    let rt = match runtime::init(config) {
-        Ok(rt) => rt,
-        Err(e) => return vec![e.to_string()],
-    };
-    let settings = runtime::RuntimeConfig {
-        intra_threads: 1,
-        inter_threads: 1,
-        ..config.clone()
-    };
-    models
-        .values()
-        .filter_map(|m| {
-            Detector::load(m.clone(), rt, &settings)
-                .err()
-                .map(|e| format!("{}: {e}", m.manifest.path.display()))
-        })
-        .collect()
 }
 
 /// Checks one `[models.<key>]` table.
@@ -246,7 +239,7 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
     };
     plan.batch = BatchPlan {
         max_size: max_batch as usize,
-        max_wait: std::time::Duration::from_millis(max_wait_ms),
+        max_wait: Duration::from_millis(max_wait_ms),
         sessions: sessions as usize,
     };
     Some(plan)
