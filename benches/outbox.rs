@@ -15,7 +15,7 @@ use watchpost::anonymize;
 use watchpost::publish::Publisher;
 use watchpost::publish::mqtt::MqttPlan;
 use watchpost::publish::{Outbox, OutboxPlan, Topics};
-use watchpost::rules::{EventKind, IncidentEvent, Severity, Target};
+use watchpost::rules::{EventKind, EventSource, IncidentEvent, Severity, Target};
 use watchpost::vocab::BBox;
 
 use support::{Broker, median};
@@ -108,25 +108,13 @@ fn main() {
 
 /// A started incident of one person, as a rule raises it.
 fn event() -> IncidentEvent {
-    IncidentEvent {
-        kind: EventKind::Start,
-        incident_id: uuid::Uuid::now_v7(),
-        rule: "r".into(),
-        zone: "z".into(),
-        severity: Severity::High,
-        time: std::time::SystemTime::now(),
-        stream_time: Duration::ZERO,
-        targets: vec![Target {
-            track_id: 1,
-            label: "person".into(),
-            score: 0.9,
-            bbox: BBox {
-                x1: 0.1,
-                y1: 0.1,
-                x2: 0.2,
-                y2: 0.3,
-            },
-            trajectory: None,
-        }],
-    }
+    let source = EventSource::new("r".into(), "z".into(), Severity::High);
+    let person = Target::new(1, "person".into(), 0.9, BBox::new(0.1, 0.1, 0.2, 0.3));
+    source.event(
+        EventKind::Start,
+        uuid::Uuid::now_v7(),
+        Duration::ZERO,
+        std::time::SystemTime::now(),
+        vec![person],
+    )
 }

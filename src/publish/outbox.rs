@@ -470,7 +470,7 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{EventKind, IncidentEvent, Severity, Target};
+    use crate::rules::{EventKind, EventSource, Severity, Target};
     use crate::vocab::BBox;
 
     fn plan(dir: &Path, max_events: u64) -> OutboxPlan {
@@ -482,27 +482,15 @@ mod tests {
     }
 
     fn alert(seq: u64) -> Alert {
-        let event = IncidentEvent {
-            kind: EventKind::Start,
-            incident_id: uuid::Uuid::now_v7(),
-            rule: "r".into(),
-            zone: "z".into(),
-            severity: Severity::High,
-            time: std::time::SystemTime::now(),
-            stream_time: Duration::ZERO,
-            targets: vec![Target {
-                track_id: 1,
-                label: "person".into(),
-                score: 0.9,
-                bbox: BBox {
-                    x1: 0.1,
-                    y1: 0.1,
-                    x2: 0.2,
-                    y2: 0.2,
-                },
-                trajectory: None,
-            }],
-        };
+        let source = EventSource::new("r".into(), "z".into(), Severity::High);
+        let person = Target::new(1, "person".into(), 0.9, BBox::new(0.1, 0.1, 0.2, 0.2));
+        let event = source.event(
+            EventKind::Start,
+            uuid::Uuid::now_v7(),
+            Duration::ZERO,
+            SystemTime::now(),
+            vec![person],
+        );
         crate::anonymize::alert("north", &event, seq)
     }
 

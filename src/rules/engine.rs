@@ -67,11 +67,7 @@ impl RuleEngine {
         let rules = rules
             .iter()
             .map(|plan| ActiveRule {
-                source: EventSource {
-                    rule: plan.name.clone(),
-                    zone: plan.zone.name.clone(),
-                    severity: plan.severity,
-                },
+                source: EventSource::new(plan.name.clone(), plan.zone.name.clone(), plan.severity),
                 lifecycle: Lifecycle::new(plan.lifecycle),
                 state: plan.kind.state(),
                 plan: plan.clone(),

@@ -62,6 +62,19 @@ pub struct Target {
     pub trajectory: Option<Arc<[TrajectoryPoint]>>,
 }
 
+impl Target {
+    /// An object a rule is about, followed by no path.
+    pub fn new(track_id: u64, label: Arc<str>, score: f32, bbox: BBox) -> Self {
+        Self {
+            track_id,
+            label,
+            score,
+            bbox,
+            trajectory: None,
+        }
+    }
+}
+
 /// One point of a target's path: stream seconds and the normalised position.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrajectoryPoint {
@@ -143,6 +156,34 @@ pub struct EventSource {
     pub severity: Severity,
 }
 
+impl EventSource {
+    pub fn new(rule: Arc<str>, zone: Arc<str>, severity: Severity) -> Self {
+        Self { rule, zone, severity }
+    }
+
+    /// An event of this rule's incident `incident_id`, raised on the frame
+    /// at `stream_time`, `time` on the wall clock.
+    pub fn event(
+        &self,
+        kind: EventKind,
+        incident_id: Uuid,
+        stream_time: Duration,
+        time: SystemTime,
+        targets: Vec<Target>,
+    ) -> IncidentEvent {
+        IncidentEvent {
+            kind,
+            incident_id,
+            rule: self.rule.clone(),
+            zone: self.zone.clone(),
+            severity: self.severity,
+            time,
+            stream_time,
+            targets,
+        }
+    }
+}
+
 impl Lifecycle {
     pub fn new(plan: LifecyclePlan) -> Self {
         Self {
@@ -211,7 +252,7 @@ impl Lifecycle {
             if active.published != self.ids && due {
                 active.published.clone_from(&self.ids);
                 active.last_event = now;
-                out.push(event(source, EventKind::Update, active.id, now, wall, targets.clone()));
+                out.push(source.event(EventKind::Update, active.id, now, wall, targets.clone()));
             }
             return;
         }
@@ -229,7 +270,7 @@ impl Lifecycle {
             involved: self.ids.clone(),
             targets: targets.clone(),
         });
-        out.push(event(source, EventKind::Start, id, now, wall, targets.clone()));
+        out.push(source.event(EventKind::Start, id, now, wall, targets.clone()));
     }
 
     /// Ends an active incident now (its condition is over, or the stream ended).
@@ -241,27 +282,7 @@ impl Lifecycle {
             self.spent.extend_from_slice(&active.involved);
         }
         self.quiet_until = Some(now.saturating_add(self.plan.cooldown));
-        out.push(event(source, EventKind::End, active.id, now, wall, active.targets));
-    }
-}
-
-fn event(
-    source: &EventSource,
-    kind: EventKind,
-    incident_id: Uuid,
-    stream_time: Duration,
-    time: SystemTime,
-    targets: Vec<Target>,
-) -> IncidentEvent {
-    IncidentEvent {
-        kind,
-        incident_id,
-        rule: source.rule.clone(),
-        zone: source.zone.clone(),
-        severity: source.severity,
-        time,
-        stream_time,
-        targets,
+        out.push(source.event(EventKind::End, active.id, now, wall, active.targets));
     }
 }
 

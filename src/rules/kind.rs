@@ -108,13 +108,9 @@ impl Scope<'_> {
 
     /// The track as an incident target.
     pub fn target(&self, track: &Track) -> Option<Target> {
-        self.names.name(track.label).map(|label| Target {
-            track_id: track.id,
-            label: label.clone(),
-            score: track.score,
-            bbox: track.bbox,
-            trajectory: None,
-        })
+        self.names
+            .name(track.label)
+            .map(|label| Target::new(track.id, label.clone(), track.score, track.bbox))
     }
 }
 

@@ -76,7 +76,7 @@ pub(crate) mod testing;
 pub use common::{COMMON_KEYS, RuleCommon};
 pub use engine::{RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
-pub use incident::{EventKind, IncidentEvent, Severity, Target, TrajectoryPoint};
+pub use incident::{EventKind, EventSource, IncidentEvent, Severity, Target, TrajectoryPoint};
 pub use kind::{Labels, Needs, PixelWatch, RuleState, Scope};
 pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan};
 pub use rule::{RuleConfig, RulePlan, check_rule, load_rule};

@@ -13,6 +13,11 @@ pub struct BBox {
 }
 
 impl BBox {
+    /// The box from its left, top, right and bottom edges.
+    pub const fn new(x1: f32, y1: f32, x2: f32, y2: f32) -> Self {
+        Self { x1, y1, x2, y2 }
+    }
+
     pub fn width(&self) -> f32 {
         (self.x2 - self.x1).max(0.0)
     }
@@ -36,12 +41,12 @@ impl BBox {
 
     /// The box clamped to the frame.
     pub fn clamped(&self) -> BBox {
-        BBox {
-            x1: self.x1.clamp(0.0, 1.0),
-            y1: self.y1.clamp(0.0, 1.0),
-            x2: self.x2.clamp(0.0, 1.0),
-            y2: self.y2.clamp(0.0, 1.0),
-        }
+        BBox::new(
+            self.x1.clamp(0.0, 1.0),
+            self.y1.clamp(0.0, 1.0),
+            self.x2.clamp(0.0, 1.0),
+            self.y2.clamp(0.0, 1.0),
+        )
     }
 }
 

@@ -63,12 +63,12 @@ impl Geometry {
 
     /// Maps a box from model-input to source-normalised coordinates.
     pub fn to_source(&self, b: &BBox) -> BBox {
-        BBox {
-            x1: (b.x1 - self.offset_x) / self.span_x,
-            y1: (b.y1 - self.offset_y) / self.span_y,
-            x2: (b.x2 - self.offset_x) / self.span_x,
-            y2: (b.y2 - self.offset_y) / self.span_y,
-        }
+        BBox::new(
+            (b.x1 - self.offset_x) / self.span_x,
+            (b.y1 - self.offset_y) / self.span_y,
+            (b.x2 - self.offset_x) / self.span_x,
+            (b.y2 - self.offset_y) / self.span_y,
+        )
     }
 }
 
