@@ -5,6 +5,7 @@
 //! Decode never waits for inference on a live camera: a frame that was not
 //! picked up in time is replaced by the next one and counted as dropped.
 
+mod clock;
 pub mod config;
 pub mod convert;
 pub mod decoder;

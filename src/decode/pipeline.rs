@@ -27,6 +27,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::StreamClock;
 use super::convert;
 use super::decoder::attach_decoder;
 use super::gray;
@@ -46,38 +47,6 @@ pub enum Outcome {
     Ended,
     /// Shutdown was asked for.
     Cancelled,
-}
-
-/// Keeps frame times increasing across file loops and restarts, per branch
-/// (the detect and the motion branch deliver the same frames at their own
-/// rates, each in its own streaming thread).
-#[derive(Debug, Default)]
-struct StreamClock {
-    offset_ns: AtomicU64,
-    /// The last time given out, per branch.
-    last_ns: [AtomicU64; 2],
-}
-
-impl StreamClock {
-    fn stamp(&self, branch: usize, pts: Option<gst::ClockTime>) -> Duration {
-        let last_ns = &self.last_ns[branch.min(1)];
-        let last = last_ns.load(Ordering::Relaxed);
-        let raw = pts.map_or(last, |t| t.nseconds() + self.offset_ns.load(Ordering::Relaxed));
-        let t = if raw > last || last == 0 { raw } else { last + 1_000_000 };
-        last_ns.store(t, Ordering::Relaxed);
-        Duration::from_nanos(t)
-    }
-
-    /// The next frames continue after the last one instead of starting at zero.
-    fn rebase(&self) {
-        let last = self
-            .last_ns
-            .iter()
-            .map(|l| l.load(Ordering::Relaxed))
-            .max()
-            .unwrap_or(0);
-        self.offset_ns.store(last + 1_000_000, Ordering::Relaxed);
-    }
 }
 
 /// A camera's stream: runs its pipeline, rebuilding a failed live camera.
