@@ -96,6 +96,22 @@ pub struct CameraPrivacyPlan {
     pub masks: Vec<Vec<[f32; 2]>>,
 }
 
+impl CameraPrivacyPlan {
+    /// Why pictures made under this policy could show a face (None when
+    /// they cannot): it must hide faces — searched for with a face model —
+    /// or whole persons. Snapshots and `replay --out` both refuse such a
+    /// policy.
+    pub fn picture_leak(&self, has_face_model: bool) -> Option<&'static str> {
+        if !self.redact.faces && !self.redact.persons {
+            Some("[cameras.privacy] redact hides neither faces nor persons")
+        } else if self.redact.faces && !has_face_model {
+            Some("[cameras.privacy] redact hides faces, but no [privacy] face_model is set to find them")
+        } else {
+            None
+        }
+    }
+}
+
 pub fn check_camera(
     camera: &str,
     config: &CameraPrivacyConfig,

@@ -200,6 +200,22 @@ pub fn check(
         }
     }
     if let Some(p) = &privacy
+        && !p.redact.faces
+        && !p.redact.persons
+    {
+        for rule in config.rules.iter().filter(|r| *r.common.snapshot.get_ref()) {
+            ctx.error(
+                rule.common.snapshot.span(),
+                format!(
+                    "rule `{}` on camera `{camera}` publishes snapshots, but [cameras.privacy] redact hides neither \
+                     faces nor persons, so faces would leave the box: add \"faces\" (with [privacy] face_model) or \
+                     \"persons\" to redact, or set snapshot = false",
+                    rule.common.name.get_ref()
+                ),
+            );
+        }
+    }
+    if let Some(p) = &privacy
         && p.redact.faces
         && !has_face_model
     {

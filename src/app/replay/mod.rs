@@ -95,6 +95,17 @@ pub fn command(args: &ReplayArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if args.out.is_some()
+        && let Some(leak) = camera.privacy.picture_leak(plan.privacy.face_model.is_some())
+    {
+        eprintln!(
+            "{}: camera `{}`: --out writes pictures, but {leak}; add \"persons\", or \"faces\" with a face model, \
+             to the camera's redact list",
+            args.config.display(),
+            camera.name
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let stdout = std::io::stdout();
     match replay(&plan, camera, &args.recording, args.out.as_deref(), &mut stdout.lock()) {
         Ok(summary) => {

@@ -68,7 +68,7 @@ impl FrameWriter {
         for d in [&frames_dir, &incidents_dir] {
             std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
         }
-        let mut policy = camera.privacy.clone();
+        let policy = camera.privacy.clone();
         let faces = match &plan.privacy.face_model {
             Some(model) if policy.redact.faces => {
                 let rt = runtime::init(&plan.runtime)?;
@@ -78,16 +78,8 @@ impl FrameWriter {
             }
             _ => None,
         };
-        if policy.redact.faces && faces.is_none() {
-            policy.redact.faces = false;
-            if !policy.redact.persons {
-                policy.redact.heads = true;
-            }
-            tracing::warn!(
-                camera = %camera.name,
-                "no [privacy] face_model is set: frames written to --out cover the head of every detected person \
-                 instead of searching for faces"
-            );
+        if let Some(leak) = policy.picture_leak(faces.is_some()) {
+            anyhow::bail!("camera `{}`: pictures cannot be written: {leak}", camera.name);
         }
         let mut zones = Vec::new();
         for zone in &camera.zones {
