@@ -340,6 +340,140 @@ fn sighup_applies_a_changed_rule_and_leaves_the_unchanged_camera_streaming() {
     assert_eq!(service.wait_exit(), 0, "{}", service.log());
 }
 
+/// A camera whose lawn incidents are followed by snapshots, under a privacy
+/// table (`privacy` is the body of `[cameras.privacy]`).
+fn snapshot_camera(snapshot: bool, privacy: &str) -> String {
+    camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4).replace(
+        "end_after_secs = 1.0",
+        &format!("end_after_secs = 1.0\nsnapshot = {snapshot}"),
+    ) + &format!("\n[cameras.privacy]\n{privacy}\n")
+}
+
+/// The mean brightness (0–255) of the left and right thirds of a JPEG.
+fn thirds_brightness(jpeg: &[u8]) -> (f64, f64) {
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+        .unwrap()
+        .to_luma8();
+    let (w, h) = img.dimensions();
+    let mean = |xs: std::ops::Range<u32>| {
+        let n = (xs.len() as u32 * h) as f64;
+        xs.flat_map(|x| (0..h).map(move |y| (x, y)))
+            .map(|(x, y)| img.get_pixel(x, y)[0] as f64)
+            .sum::<f64>()
+            / n
+    };
+    (mean(0..w / 3), mean(2 * w / 3..w))
+}
+
+/// The snapshot of the first incident that starts after `from` messages,
+/// once it has arrived.
+fn next_snapshot(sub: &Subscriber, from: usize) -> Option<Vec<u8>> {
+    let mut found = None;
+    wait_for(GUARD, || {
+        let messages = sub.messages.lock().unwrap().clone();
+        let started = messages[from.min(messages.len())..]
+            .iter()
+            .find_map(|(topic, payload)| {
+                let event: serde_json::Value = serde_json::from_str(payload).ok()?;
+                (topic.ends_with("/incidents") && event["event"] == "start")
+                    .then(|| event["incident_id"].as_str().map(str::to_string))?
+            });
+        found = started.and_then(|id| {
+            sub.images
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(topic, _)| topic.ends_with(&id))
+                .map(|(_, jpeg)| jpeg.clone())
+        });
+        found.is_some()
+    });
+    found
+}
+
+#[test]
+fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
+    let broker = Broker::start();
+    let sub = Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(GUARD));
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let faces = format!(
+        "\n[models.faces]\nmanifest = \"{}\"\n\n[privacy]\nface_model = \"faces\"\n",
+        common::root().join("models/centerface.toml").display()
+    );
+    let header = header(broker.port, metrics_port, dir.path()) + &faces;
+    let policy = r#"redact = ["faces", "heads"]"#;
+    let config = write_config(
+        dir.path(),
+        "watchpost.toml",
+        &(header.clone() + &snapshot_camera(true, policy)),
+    );
+    let mut service = Service::start(&config, metrics_port, &[]);
+    service.wait_ready();
+
+    // Before: the left of the picture is the bright pavement of the scene.
+    let before = next_snapshot(&sub, 0).unwrap_or_else(|| panic!("no snapshot; log:\n{}", service.log()));
+    let (left_before, _) = thirds_brightness(&before);
+
+    // A mask over the left half: the camera is rebuilt, and the next
+    // snapshot has that half black (redaction noise stays dark).
+    let masked = format!("{policy}\nmasks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]");
+    std::fs::write(&config, header.clone() + &snapshot_camera(true, &masked)).unwrap();
+    let mark = sub.messages.lock().unwrap().len();
+    service.signal("HUP");
+    let applied = |n: f64| move |s: &Service| s.metric(r#"watchpost_reloads_total{result="applied"}"#) == n;
+    assert!(wait_for(GUARD, || applied(1.0)(&service)), "{}", service.log());
+    let after =
+        next_snapshot(&sub, mark).unwrap_or_else(|| panic!("no snapshot after the reload; log:\n{}", service.log()));
+    let (left_after, right_after) = thirds_brightness(&after);
+    eprintln!("left third before {left_before:.0}, after {left_after:.0}; right third after {right_after:.0}");
+    assert!(
+        left_before > 60.0,
+        "the positive control: the unmasked left third is lit ({left_before:.0})"
+    );
+    assert!(left_after < 25.0, "the masked left third is black ({left_after:.0})");
+    assert!(
+        right_after > 60.0,
+        "the unmasked right third is still lit ({right_after:.0})"
+    );
+
+    // Snapshots off: incidents go on, and none is followed by a picture.
+    std::fs::write(&config, header + &snapshot_camera(false, &masked)).unwrap();
+    service.signal("HUP");
+    assert!(wait_for(GUARD, || applied(2.0)(&service)), "{}", service.log());
+    let mark = sub.messages.lock().unwrap().len();
+    let ended_after = |sub: &Subscriber| {
+        sub.messages.lock().unwrap()[mark..]
+            .iter()
+            .filter_map(|(topic, payload)| {
+                topic
+                    .ends_with("/incidents")
+                    .then(|| serde_json::from_str::<serde_json::Value>(payload).ok())?
+            })
+            .filter(|e| e["event"] == "end")
+            .count()
+    };
+    assert!(
+        wait_for(GUARD, || ended_after(&sub) >= 2),
+        "no incidents after the reload; log:\n{}",
+        service.log()
+    );
+    let pictures = sub.messages.lock().unwrap()[mark..]
+        .iter()
+        .filter(|(topic, _)| topic.contains("/snapshots/"))
+        .count();
+    assert_eq!(pictures, 0, "snapshot = false still published pictures");
+    assert!(
+        service.log().contains(r#"rules_replaced=["walkway"]"#),
+        "{}",
+        service.log()
+    );
+
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(), 0, "{}", service.log());
+}
+
 #[test]
 fn sighup_with_an_invalid_config_keeps_the_running_one() {
     let broker = Broker::start();

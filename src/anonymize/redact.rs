@@ -54,7 +54,7 @@ pub struct RawImage {
 
 impl RawImage {
     /// Copies RGB rows of `stride` bytes; `None` if the buffer is too short.
-    pub fn from_rgb(data: &[u8], width: usize, height: usize, stride: usize) -> Option<Self> {
+    pub(crate) fn from_rgb(data: &[u8], width: usize, height: usize, stride: usize) -> Option<Self> {
         let row = width.checked_mul(3)?;
         if width == 0 || height == 0 || stride < row || data.len() < stride * (height - 1) + row {
             return None;
@@ -407,7 +407,7 @@ fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
 
 /// Covers every region (normalised; any that fall outside the picture are
 /// clipped, empty ones skipped) with coarse randomised blocks.
-pub fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
+pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
     let RawImage { mut rgb, width, height } = image;
     let mut rng = fastrand::Rng::new();
     let mut covered = 0;

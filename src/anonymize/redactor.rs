@@ -42,6 +42,9 @@ impl Redactor {
         scene: &[Detection],
         policy: &CameraPrivacyPlan,
     ) -> Result<RedactedImage, String> {
+        if let Some(leak) = policy.picture_leak(self.faces.is_some()) {
+            return Err(format!("the picture is not made: {leak}"));
+        }
         let image = raw_image(sample).ok_or("the frame cannot be read")?;
         let mut faces = Vec::new();
         if policy.redact.faces {

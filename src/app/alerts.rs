@@ -10,6 +10,7 @@ use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize::{self, privacy::CameraPrivacyPlan};
 use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
+use crate::plan::CameraPlan;
 use crate::publish::{Outbox, Topics};
 use crate::rules::{self, EventKind, IncidentEvent, Target};
 use crate::vocab::Detection;
@@ -36,6 +37,26 @@ pub(super) struct Alerts {
 }
 
 impl Alerts {
+    /// The rules of `plan` whose incidents are followed by a snapshot.
+    pub(super) fn snapshot_rules(plan: &CameraPlan) -> Vec<Arc<str>> {
+        plan.rules
+            .iter()
+            .filter(|r| r.snapshot)
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
+    /// Takes a reloaded camera's snapshot rules and privacy policy: the next
+    /// snapshot follows them. (Its masks are in the pipeline, which a
+    /// changed mask rebuilds.)
+    pub(super) fn follow(&mut self, plan: &CameraPlan) {
+        self.snapshot_rules = Self::snapshot_rules(plan);
+        if *self.privacy != plan.privacy {
+            self.privacy = Arc::new(plan.privacy.clone());
+            tracing::info!(camera = %self.camera, redact = ?self.privacy.redact, "privacy policy replaced");
+        }
+    }
+
     /// Keeps the detector's newest detections for the motion thread's snapshots.
     pub(super) fn remember_scene(&self, detections: &[Detection]) {
         if let Some(scene) = &self.scene {

@@ -106,12 +106,7 @@ impl Camera {
             camera: plan.name.clone(),
             stream: stream.clone(),
             snapshots: shared.snapshots.clone(),
-            snapshot_rules: plan
-                .rules
-                .iter()
-                .filter(|r| r.snapshot)
-                .map(|r| r.name.clone())
-                .collect(),
+            snapshot_rules: Alerts::snapshot_rules(plan),
             privacy: Arc::new(plan.privacy.clone()),
             decode: plan.decode.clone(),
             outbox: shared.outbox.clone(),
@@ -166,9 +161,9 @@ impl Camera {
         (!self.decode.is_finished(), !self.detect.is_finished())
     }
 
-    /// Hands the rules and zones of `plan` to the detect (and motion)
-    /// thread, which take them before their next frame. False if a thread
-    /// has ended.
+    /// Hands the rules, zones and snapshot policy of `plan` to the detect
+    /// (and motion) thread, which take them before their next frame. False
+    /// if a thread has ended.
     pub fn update_rules(&self, plan: CameraPlan) -> bool {
         let motion = self.motion.as_ref().is_none_or(|(_, tx)| tx.send(plan.clone()).is_ok());
         self.rules.send(plan).is_ok() && motion
@@ -201,6 +196,7 @@ impl DetectWorker {
         let mut last_error: Option<String> = None;
         loop {
             while let Ok(plan) = self.updates.try_recv() {
+                self.alerts.follow(&plan);
                 self.analyzer.replace_rules(&plan, &mut events);
                 tracing::info!(camera = %self.camera, rules = plan.rules.len(), zones = plan.zones.len(), "rules and zones replaced");
                 self.alerts.send(&mut events, self.analyzer.last_detections());

@@ -75,6 +75,7 @@ impl MotionWorker {
         let mut events: Vec<IncidentEvent> = Vec::new();
         loop {
             while let Ok(plan) = self.updates.try_recv() {
+                self.alerts.follow(&plan);
                 self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
                 self.engine = RuleEngine::new(&rules::pixel_rules(&plan.rules), self.labels.clone());
                 self.send(&mut events);

@@ -1,8 +1,9 @@
 //! A reload (SIGHUP): the config file is read and checked again, and only
 //! what changed moves. An invalid file, or a model that fails to load,
 //! changes nothing. Unchanged cameras keep streaming untouched; a camera
-//! whose only change is its zones or rules gets them handed to its threads;
-//! a camera whose pipeline, detection or tracking changed is restarted;
+//! whose only change is its zones, rules or snapshot policy (`redact`) gets
+//! them handed to its threads; a camera whose pipeline (privacy masks
+//! included), detection or tracking changed is restarted;
 //! added cameras start and removed ones stop. Settings outside `[[cameras]]`
 //! and `[models]` need a restart, and the log says so.
 
@@ -14,19 +15,24 @@ use crate::plan::{CameraPlan, Plan};
 /// (including one that adds or removes the motion branch, or changes its rate).
 fn pipeline_fingerprint(c: &CameraPlan) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         c.source,
         c.decode,
         c.detect,
         c.motion,
         c.track,
-        c.gray_branch()
+        c.gray_branch(),
+        c.privacy.masks
     )
 }
 
-/// What its analyzer's rules are built from; a change swaps them live.
+/// What its analyzer's rules and its snapshots are built from; a change
+/// swaps them live.
 fn rules_fingerprint(c: &CameraPlan) -> String {
-    format!("{:?}|{:?}", c.zones, c.rules)
+    format!(
+        "{:?}|{:?}|{:?}|{:?}",
+        c.zones, c.rules, c.privacy.redact, c.privacy.labels
+    )
 }
 
 /// Settings that only a restart applies, by name, with what they were built from.

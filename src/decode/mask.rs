@@ -95,8 +95,14 @@ fn paint(frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>, spans: &Span
 }
 
 /// The elements that mask a camera's decoded frames: videoconvert and an
-/// I420 capsfilter, with the painting probe on the capsfilter's output.
-pub fn elements(polygons: &[Polygon]) -> Result<[gst::Element; 2], gst::glib::BoolError> {
+/// I420 capsfilter, with the painting probe on the capsfilter's output. The
+/// probe fails closed: a frame it cannot paint (no caps, unreadable video
+/// info, a buffer it cannot map) is dropped, never passed on, and
+/// `unpainted` is told.
+pub fn elements(
+    polygons: &[Polygon],
+    unpainted: impl Fn() + Send + Sync + 'static,
+) -> Result<[gst::Element; 2], gst::glib::BoolError> {
     let convert = gst::ElementFactory::make("videoconvert").build()?;
     let caps = gst_video::VideoCapsBuilder::new()
         .format(gst_video::VideoFormat::I420)
@@ -108,27 +114,36 @@ pub fn elements(polygons: &[Polygon]) -> Result<[gst::Element; 2], gst::glib::Bo
     let polygons: Arc<[Polygon]> = polygons.into();
     let cache: Mutex<Option<(gst_video::VideoInfo, Spans)>> = Mutex::new(None);
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(caps) = pad.current_caps() else {
-            return gst::PadProbeReturn::Ok;
-        };
-        let Ok(video) = gst_video::VideoInfo::from_caps(&caps) else {
-            return gst::PadProbeReturn::Ok;
+        let video = pad
+            .current_caps()
+            .and_then(|caps| gst_video::VideoInfo::from_caps(&caps).ok());
+        let Some(video) = video else {
+            unpainted();
+            return gst::PadProbeReturn::Drop;
         };
         let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.as_ref().is_none_or(|(v, _)| *v != video) {
             let spans = Spans::new(&polygons, video.width() as usize, video.height() as usize);
             *cache = Some((video, spans));
         }
-        let Some((video, spans)) = cache.as_ref() else {
-            return gst::PadProbeReturn::Ok;
-        };
-        if let Some(buffer) = info.buffer_mut() {
-            let buffer = buffer.make_mut();
-            if let Ok(mut frame) = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, video) {
-                paint(&mut frame, spans);
+        let painted = match (cache.as_ref(), info.buffer_mut()) {
+            (Some((video, spans)), Some(buffer)) => {
+                match gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), video) {
+                    Ok(mut frame) => {
+                        paint(&mut frame, spans);
+                        true
+                    }
+                    Err(_) => false,
+                }
             }
+            _ => false,
+        };
+        if painted {
+            gst::PadProbeReturn::Ok
+        } else {
+            unpainted();
+            gst::PadProbeReturn::Drop
         }
-        gst::PadProbeReturn::Ok
     });
     Ok([convert, filter])
 }

@@ -244,7 +244,9 @@ impl Stream {
         // decoder ─▶ [mask] ─▶ [pace] ─▶ tee
         let mut head = Vec::new();
         if !spec.masks.is_empty() {
-            let masking = mask::elements(&spec.masks).map_err(|e| self.build_error(&e.to_string()))?;
+            let (status, camera) = (self.status.clone(), spec.camera.clone());
+            let masking = mask::elements(&spec.masks, move || status.frame_unmasked(&camera))
+                .map_err(|e| self.build_error(&e.to_string()))?;
             head.extend(masking);
         }
         if spec.source.realtime {

@@ -50,6 +50,8 @@ pub struct StreamStatus {
     pub reconnects: AtomicU64,
     /// Frames out of the decoder (before rate limiting).
     pub decoded: AtomicU64,
+    /// Frames dropped because their privacy masks could not be painted.
+    pub unmasked: AtomicU64,
     /// When the last decoded frame arrived, in ms since `epoch`.
     pub(super) last_frame_ms: AtomicU64,
     epoch: Instant,
@@ -63,6 +65,7 @@ impl Default for StreamStatus {
             state: AtomicU8::new(CameraState::Connecting as u8),
             reconnects: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
+            unmasked: AtomicU64::new(0),
             last_frame_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             failure: Mutex::new(None),
@@ -82,6 +85,15 @@ impl StreamStatus {
                 Some(reason) => tracing::info!(camera, from = %before, to = %state, reason, "camera state"),
                 None => tracing::info!(camera, from = %before, to = %state, "camera state"),
             }
+        }
+    }
+
+    /// Counts a frame dropped unmasked; says so on the first and then every
+    /// thousandth, so a broken stream cannot flood the journal.
+    pub(super) fn frame_unmasked(&self, camera: &str) {
+        let n = self.unmasked.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == 1 || n % 1000 == 0 {
+            tracing::warn!(camera, dropped = n, "a frame could not be masked, so it was dropped");
         }
     }
 

@@ -228,6 +228,11 @@ const CAMERA_COUNTERS: &[CameraCounter] = &[
         |c| c.slot.stats.dropped.load(Relaxed),
     ),
     (
+        "watchpost_camera_frames_unmasked",
+        "Frames dropped because their privacy masks could not be painted (never analysed nor stored)",
+        |c| c.stream.unmasked.load(Relaxed),
+    ),
+    (
         "watchpost_camera_reconnects",
         "Pipeline rebuilds after the camera failed, stalled or ended",
         |c| c.stream.reconnects.load(Relaxed),

@@ -315,7 +315,8 @@ impl FullFrames {
         spec.source.build(&pipeline, &parse)?;
         let mut chain: Vec<gst::Element> = Vec::new();
         if !spec.masks.is_empty() {
-            chain.extend(mask::elements(&spec.masks).map_err(|e| e.to_string())?);
+            let unpainted = || tracing::warn!("a full-resolution frame could not be masked, so it is not written");
+            chain.extend(mask::elements(&spec.masks, unpainted).map_err(|e| e.to_string())?);
         }
         let rate = make("videorate")?;
         rate.set_property("drop-only", true);
