@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
 
@@ -161,14 +162,14 @@ enum LinkEvent {
     Closed,
 }
 
-/// Owns the event loop: polls it forever, reconnecting with backoff.
+/// Owns the event loop: polls it forever, reconnecting with a jittered
+/// backoff that only a stable link resets.
 async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender<LinkEvent>, retry_max: Duration) {
-    let initial = Duration::from_millis(500);
-    let mut wait = initial;
+    let mut backoff = Backoff::new(Duration::from_millis(500), retry_max);
     loop {
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                wait = initial;
+                backoff.connected(Instant::now());
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
@@ -194,8 +195,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 // queued meanwhile: the new session starts from the outbox.
                 let _ = confirmed.await;
                 eventloop.clean();
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(retry_max);
+                tokio::time::sleep(backoff.failed(Instant::now())).await;
                 continue;
             }
         };
@@ -373,8 +373,8 @@ impl Delivery {
     }
 
     fn publish_stats(&mut self) {
-        if let Err(e) = self.outbox.expire() {
-            tracing::error!(error = %e, "cannot expire old outbox records");
+        if let Err(e) = self.outbox.maintain() {
+            tracing::error!(error = %e, "cannot expire old outbox records or compact the file");
         }
         if !self.up {
             return;

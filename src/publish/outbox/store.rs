@@ -1,0 +1,886 @@
+//! The durable outbox: every incident event is written here, durably, before
+//! it counts as raised, and removed only after the broker acknowledged it
+//! (PUBACK). It survives broker outages, crashes and power loss.
+//!
+//! It is a redb database: one table of records keyed by the box-wide event
+//! sequence number (so order is kept — per camera and overall — and `seq`
+//! keeps increasing across restarts), a table of the redacted snapshots some
+//! records carry, a table holding the next sequence number, and a quarantine
+//! table for records that can no longer be read or that the broker refused
+//! again and again. A snapshot is written after its incident's start event,
+//! so it is always delivered after it; the only image type it accepts is
+//! [`RedactedJpeg`], which only the redaction stage can make.
+//! It is bounded by count, bytes and age (the age measured on the monotonic
+//! clock, so a clock jump neither drops fresh events nor stops expiry);
+//! what the bounds drop is counted and logged at most once a minute. It is
+//! opened only under the state directory's lock, and only a file that redb
+//! finds corrupted is ever moved aside.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use super::config::OutboxPlan;
+use super::lock::{LockError, StateLock};
+use crate::anonymize::{Alert, RedactedJpeg};
+
+const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// Redacted JPEG snapshots, keyed by the sequence number of their record.
+const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
+const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const NEXT_SEQ: &str = "next_seq";
+
+/// Drops are logged at most this often, with the count since the last line.
+const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
+/// A file smaller than this is never compacted.
+const COMPACT_MIN_FILE: u64 = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+}
+
+/// One stored event: where it goes and what it says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub topic: String,
+    pub camera: String,
+    /// When it was raised, milliseconds since the Unix epoch.
+    pub raised_ms: u64,
+    /// The alert's JSON; empty for a snapshot.
+    pub payload: String,
+    /// The record is a snapshot: its JPEG is in the images table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub image: bool,
+    /// The snapshot's bytes, read back with the record.
+    #[serde(skip)]
+    pub jpeg: Option<Vec<u8>>,
+}
+
+impl Record {
+    /// What is published.
+    pub fn into_payload(self) -> Vec<u8> {
+        match self.jpeg {
+            Some(jpeg) => jpeg,
+            None => self.payload.into_bytes(),
+        }
+    }
+}
+
+/// Counters, read by the stats message, the metrics and the tests.
+#[derive(Debug, Default)]
+pub struct OutboxStats {
+    /// Events (incident events and snapshots) dropped by a bound.
+    pub dropped: AtomicU64,
+    /// Of those, snapshots dropped by the byte bound.
+    pub dropped_snapshots: AtomicU64,
+    /// Records moved to quarantine: unreadable, or refused by the broker.
+    pub quarantined: AtomicU64,
+    /// Of those, records the broker refused `max_attempts` times.
+    pub poisoned: AtomicU64,
+    /// Events acknowledged by the broker and removed.
+    pub delivered: AtomicU64,
+}
+
+/// Drops not logged yet, and when the last line was.
+#[derive(Debug, Default)]
+struct DropLog {
+    unlogged: u64,
+    last: Option<Instant>,
+    reason: &'static str,
+}
+
+pub struct Outbox {
+    db: RwLock<Database>,
+    path: PathBuf,
+    plan: OutboxPlan,
+    /// The byte bound in force (configured or worked out at open).
+    max_bytes: u64,
+    /// Bytes of the records and snapshots held.
+    bytes: AtomicU64,
+    /// The highest sequence number written so far (0: none).
+    last_seq: AtomicU64,
+    pub stats: OutboxStats,
+    /// Wakes the publisher when a record is written.
+    written: tokio::sync::Notify,
+    /// When each record written by this process was raised, until it is
+    /// acknowledged: its age for the age bound, and the raise → PUBACK latency.
+    raised_at: Mutex<HashMap<u64, Instant>>,
+    /// The wall clock and the monotonic clock at open: the age of records
+    /// from earlier runs is their wall age at open plus the monotonic time since.
+    opened: (u64, Instant),
+    drops: Mutex<DropLog>,
+    _lock: StateLock,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What an open error means: only real corruption lets the file be moved aside.
+fn is_corruption(e: &redb::DatabaseError) -> bool {
+    match e {
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(_)) => true,
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            )
+        }
+        _ => false,
+    }
+}
+
+fn explain(e: &redb::DatabaseError) -> String {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            "the file is already open (another process holds it); it was left untouched".into()
+        }
+        redb::DatabaseError::UpgradeRequired(v) => format!(
+            "the file is in an older redb format ({v}); it was left untouched — upgrade it with the watchpost release that wrote it"
+        ),
+        other => format!("cannot open: {other}; the file was left untouched"),
+    }
+}
+
+impl Outbox {
+    /// Takes the state directory's lock, then opens (or creates) the outbox.
+    /// A file redb finds corrupted is moved aside as `<name>.corrupt-<unix
+    /// time>` and a new one started; any other open error (already open, a
+    /// format upgrade, I/O) is returned and the file left as it is. Records
+    /// that cannot be decoded are quarantined. All of it is logged.
+    pub fn open(plan: &OutboxPlan) -> Result<Self, OutboxError> {
+        let path = plan.path.clone();
+        let fail = |reason: String| OutboxError::Store {
+            path: path.clone(),
+            reason,
+        };
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let lock = StateLock::acquire(&dir)?;
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(e) if is_corruption(&e) => {
+                let aside = path.with_extension(format!("redb.corrupt-{}", now_ms() / 1000));
+                tracing::error!(outbox = %path.display(), moved_to = %aside.display(), error = %e,
+                    "the outbox file is damaged beyond repair; it is kept aside and a new outbox started");
+                std::fs::rename(&path, &aside).map_err(|e| fail(format!("cannot move the damaged file aside: {e}")))?;
+                Database::create(&path).map_err(|e| fail(e.to_string()))?
+            }
+            Err(e) => return Err(fail(explain(&e))),
+        };
+        let outbox = Self {
+            db: RwLock::new(db),
+            path: path.clone(),
+            plan: plan.clone(),
+            max_bytes: plan.byte_bound(&dir),
+            bytes: AtomicU64::new(0),
+            last_seq: AtomicU64::new(0),
+            stats: OutboxStats::default(),
+            written: tokio::sync::Notify::new(),
+            raised_at: Mutex::default(),
+            opened: (now_ms(), Instant::now()),
+            drops: Mutex::default(),
+            _lock: lock,
+        };
+        let (last, bytes) = outbox.init().map_err(|e| fail(e.to_string()))?;
+        outbox.last_seq.store(last, Ordering::SeqCst);
+        outbox.bytes.store(bytes, Ordering::SeqCst);
+        outbox.quarantine_unreadable().map_err(|e| fail(e.to_string()))?;
+        tracing::debug!(outbox = %path.display(), max_bytes = outbox.max_bytes, bytes, "outbox bounds");
+        Ok(outbox)
+    }
+
+    fn db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates the tables; returns the last sequence number ever written and
+    /// the bytes held.
+    fn init(&self) -> Result<(u64, u64), redb::Error> {
+        let db = self.db();
+        let txn = db.begin_write()?;
+        let (last, bytes) = {
+            txn.open_table(QUARANTINE)?;
+            let meta = txn.open_table(META)?;
+            let last = meta.get(NEXT_SEQ)?.map_or(0, |v| v.value().saturating_sub(1));
+            let mut bytes = 0;
+            for table in [RECORDS, IMAGES] {
+                for entry in txn.open_table(table)?.iter()? {
+                    bytes += entry?.1.value().len() as u64;
+                }
+            }
+            (last, bytes)
+        };
+        txn.commit()?;
+        Ok((last, bytes))
+    }
+
+    /// Moves every record that does not decode into the quarantine table.
+    fn quarantine_unreadable(&self) -> Result<(), redb::Error> {
+        let bad: Vec<u64> = {
+            let db = self.db();
+            let txn = db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            let mut bad = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                if serde_json::from_slice::<Record>(v.value()).is_err() {
+                    bad.push(k.value());
+                }
+            }
+            bad
+        };
+        for seq in bad {
+            self.quarantine(seq, None)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a record to the quarantine table (its snapshot is dropped);
+    /// `refused` holds the broker's answer for a record it kept refusing.
+    fn quarantine(&self, seq: u64, refused: Option<&str>) -> Result<(), redb::Error> {
+        let db = self.db();
+        let txn = db.begin_write()?;
+        let size = {
+            let mut records = txn.open_table(RECORDS)?;
+            let raw = records.remove(seq)?.map(|v| v.value().to_vec());
+            let image = txn.open_table(IMAGES)?.remove(seq)?.map_or(0, |v| v.value().len());
+            if let Some(raw) = &raw {
+                txn.open_table(QUARANTINE)?.insert(seq, raw.as_slice())?;
+            }
+            raw.map(|r| r.len() + image)
+        };
+        txn.commit()?;
+        let Some(size) = size else {
+            return Ok(());
+        };
+        self.bytes.fetch_sub(size as u64, Ordering::SeqCst);
+        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
+        match refused {
+            None => {
+                tracing::error!(outbox = %self.path.display(), seq, "an outbox record is damaged and cannot be sent; it was moved to quarantine")
+            }
+            Some(answer) => {
+                self.stats.poisoned.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(outbox = %self.path.display(), seq, bytes = size, attempts = self.plan.max_attempts,
+                    broker = %answer, "the broker refused an event every time it was sent; it was moved to quarantine and delivery goes on")
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves a record the broker kept refusing to quarantine, with its answer.
+    pub fn quarantine_refused(&self, seq: u64, answer: &str) -> Result<(), redb::Error> {
+        self.quarantine(seq, Some(answer))
+    }
+
+    /// Records held in quarantine.
+    pub fn quarantined(&self) -> Result<Vec<u64>, redb::Error> {
+        let db = self.db();
+        let txn = db.begin_read()?;
+        let table = txn.open_table(QUARANTINE)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            out.push(entry?.0.value());
+        }
+        Ok(out)
+    }
+
+    /// Writes one event durably and returns its sequence number. `make`
+    /// builds the alert from the sequence number the outbox assigns.
+    pub fn push(
+        &self,
+        make: impl FnOnce(u64) -> Alert,
+        topic_of: impl FnOnce(&Alert) -> String,
+    ) -> Result<Alert, OutboxError> {
+        let mut built = None;
+        self.write(|seq| {
+            let alert = make(seq);
+            let record = Record {
+                topic: topic_of(&alert),
+                camera: alert.camera().to_string(),
+                raised_ms: now_ms(),
+                payload: serde_json::to_string(&alert)?,
+                image: false,
+                jpeg: None,
+            };
+            built = Some(alert);
+            Ok((record, None))
+        })?;
+        built.ok_or_else(|| OutboxError::Store {
+            path: self.path.clone(),
+            reason: "no alert was built".into(),
+        })
+    }
+
+    /// Writes one redacted snapshot durably, after whatever is already
+    /// queued. None: the byte bound had no room for it even after dropping
+    /// older snapshots (snapshots never push out incident events); it is counted.
+    pub fn push_snapshot(&self, camera: &str, topic: String, jpeg: &RedactedJpeg) -> Result<Option<u64>, OutboxError> {
+        let seq = self.write(|_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload: String::new(),
+                image: true,
+                jpeg: None,
+            };
+            Ok((record, Some(jpeg.as_bytes())))
+        })?;
+        Ok((seq != 0).then_some(seq))
+    }
+
+    /// One write transaction: the next sequence number, the record (and its
+    /// image), and the count and byte bounds. Returns 0 for a snapshot the
+    /// byte bound had no room for.
+    fn write<'i>(
+        &self,
+        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
+    ) -> Result<u64, OutboxError> {
+        let fail = |e: &dyn std::fmt::Display| OutboxError::Store {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        };
+        let db = self.db();
+        let txn = db.begin_write().map_err(|e| fail(&e))?;
+        let (seq, made) = {
+            let mut meta = txn.open_table(META).map_err(|e| fail(&e))?;
+            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(&e))?.map_or(1, |v| v.value());
+            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(&e))?;
+            let (record, image) = make(seq).map_err(|e| fail(&e))?;
+            let bytes = serde_json::to_vec(&record).map_err(|e| fail(&e))?;
+            let mut room = Room {
+                records: txn.open_table(RECORDS).map_err(|e| fail(&e))?,
+                images: txn.open_table(IMAGES).map_err(|e| fail(&e))?,
+                held: self.bytes.load(Ordering::SeqCst),
+                limit: self.max_bytes,
+                dropped: Vec::new(),
+                snapshots: 0,
+            };
+            let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
+            let fits = room.make_room(size, image.is_none()).map_err(|e| fail(&e))?;
+            if fits {
+                room.records.insert(seq, bytes.as_slice()).map_err(|e| fail(&e))?;
+                if let Some(image) = image {
+                    room.images.insert(seq, image).map_err(|e| fail(&e))?;
+                }
+                room.held += size;
+                room.keep_count(self.plan.max_events).map_err(|e| fail(&e))?;
+            }
+            (seq, (fits, room.held, room.dropped, room.snapshots))
+        };
+        txn.commit().map_err(|e| fail(&e))?;
+        let (fits, held, dropped, snapshots) = made;
+        self.bytes.store(held, Ordering::SeqCst);
+        self.last_seq.fetch_max(seq, Ordering::SeqCst);
+        {
+            let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+            for seq in &dropped {
+                raised.remove(seq);
+            }
+            if fits {
+                raised.insert(seq, Instant::now());
+            }
+        }
+        let refused = u64::from(!fits);
+        self.stats
+            .dropped_snapshots
+            .fetch_add(snapshots + refused, Ordering::Relaxed);
+        self.note_drops(
+            dropped.len() as u64 + refused,
+            "the outbox is full (max_events or max_bytes)",
+        );
+        if fits {
+            self.written.notify_one();
+            Ok(seq)
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Counts drops and logs them: the first at once, then at most one line
+    /// a minute with the count since the last one.
+    fn note_drops(&self, n: u64, why: &'static str) {
+        if n == 0 {
+            return;
+        }
+        self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+        let mut log = self.drops.lock().unwrap_or_else(|p| p.into_inner());
+        log.unlogged += n;
+        log.reason = why;
+        self.flush_drop_log(&mut log);
+    }
+
+    fn flush_drop_log(&self, log: &mut DropLog) {
+        if log.unlogged == 0 || log.last.is_some_and(|t| t.elapsed() < DROP_LOG_EVERY) {
+            return;
+        }
+        tracing::warn!(outbox = %self.path.display(), dropped = log.unlogged,
+            total_dropped = self.stats.dropped.load(Ordering::Relaxed),
+            snapshots_dropped = self.stats.dropped_snapshots.load(Ordering::Relaxed),
+            "undelivered incident events dropped: {}; the totals are in the stats message and metrics", log.reason);
+        log.unlogged = 0;
+        log.last = Some(Instant::now());
+    }
+
+    /// Up to `limit` records after `after`, in order. Undecodable ones are quarantined and skipped.
+    pub fn read_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Record)>, redb::Error> {
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        {
+            let db = self.db();
+            let txn = db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            let images = txn.open_table(IMAGES)?;
+            for entry in table.range(after.saturating_add(1)..)? {
+                let (k, v) = entry?;
+                let seq = k.value();
+                match serde_json::from_slice::<Record>(v.value()) {
+                    Ok(mut record) if record.image => match images.get(seq)? {
+                        Some(jpeg) => {
+                            record.jpeg = Some(jpeg.value().to_vec());
+                            out.push((seq, record));
+                        }
+                        None => bad.push(seq),
+                    },
+                    Ok(record) => out.push((seq, record)),
+                    Err(_) => bad.push(seq),
+                }
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        for seq in bad {
+            self.quarantine(seq, None)?;
+        }
+        Ok(out)
+    }
+
+    /// Removes records: acknowledged ones, or (`dropped`) ones a bound let go.
+    fn remove_seqs(&self, seqs: &[u64]) -> Result<(), redb::Error> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let db = self.db();
+        let txn = db.begin_write()?;
+        let mut freed = 0;
+        {
+            let mut table = txn.open_table(RECORDS)?;
+            let mut images = txn.open_table(IMAGES)?;
+            for &seq in seqs {
+                freed += table.remove(seq)?.map_or(0, |v| v.value().len());
+                freed += images.remove(seq)?.map_or(0, |v| v.value().len());
+            }
+        }
+        txn.commit()?;
+        self.bytes.fetch_sub(freed as u64, Ordering::SeqCst);
+        let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+        for seq in seqs {
+            raised.remove(seq);
+        }
+        Ok(())
+    }
+
+    /// Removes acknowledged records.
+    pub fn remove(&self, seqs: &[u64]) -> Result<(), redb::Error> {
+        self.remove_seqs(seqs)?;
+        self.stats.delivered.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// When a record written by this process was raised (until it is removed).
+    pub fn raised_at(&self, seq: u64) -> Option<Instant> {
+        self.raised_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&seq)
+            .copied()
+    }
+
+    /// A record's age on the monotonic clock: since it was written, for this
+    /// process's records; its wall age when the outbox opened (never
+    /// negative) plus the time since, for older ones.
+    fn age(&self, raised: &HashMap<u64, Instant>, seq: u64, raised_ms: u64) -> Duration {
+        match raised.get(&seq) {
+            Some(at) => at.elapsed(),
+            None => Duration::from_millis(self.opened.0.saturating_sub(raised_ms)) + self.opened.1.elapsed(),
+        }
+    }
+
+    /// Drops records older than the age bound. Every record is looked at: a
+    /// clock step may have left them out of time order.
+    pub fn expire(&self) -> Result<(), redb::Error> {
+        let old: Vec<u64> = {
+            let db = self.db();
+            let txn = db.begin_read()?;
+            let table = txn.open_table(RECORDS)?;
+            let raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+            let mut old = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                if let Ok(r) = serde_json::from_slice::<Record>(v.value())
+                    && self.age(&raised, k.value(), r.raised_ms) > self.plan.max_age
+                {
+                    old.push(k.value());
+                }
+            }
+            old
+        };
+        self.remove_seqs(&old)?;
+        self.note_drops(old.len() as u64, "older than outbox.max_age_hours");
+        Ok(())
+    }
+
+    /// The periodic chores: the age bound, compaction of a file that is
+    /// mostly free space, and the drop log's pending line.
+    pub fn maintain(&self) -> Result<(), redb::Error> {
+        self.expire()?;
+        self.compact_if_sparse()?;
+        let mut log = self.drops.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_drop_log(&mut log);
+        Ok(())
+    }
+
+    /// Compacts the file when it is more than twice what it holds (and at
+    /// least 8 MiB). Returns whether it compacted.
+    pub fn compact_if_sparse(&self) -> Result<bool, redb::Error> {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let before = size(&self.path);
+        let held = self.bytes.load(Ordering::SeqCst);
+        if before < COMPACT_MIN_FILE || before < 2 * held + COMPACT_MIN_FILE / 2 {
+            return Ok(false);
+        }
+        let compacted = {
+            let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+            db.compact().map_err(redb::Error::from)?
+        };
+        let after = size(&self.path);
+        tracing::info!(outbox = %self.path.display(), before, after, held, "outbox file compacted");
+        Ok(compacted)
+    }
+
+    /// Undelivered records and the age of the oldest, in seconds.
+    pub fn depth(&self) -> Result<(u64, Option<u64>), redb::Error> {
+        let db = self.db();
+        let txn = db.begin_read()?;
+        let table = txn.open_table(RECORDS)?;
+        let oldest = match table.first()? {
+            Some((k, v)) => serde_json::from_slice::<Record>(v.value()).ok().map(|r| {
+                let raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+                self.age(&raised, k.value(), r.raised_ms).as_secs()
+            }),
+            None => None,
+        };
+        Ok((table.len()?, oldest))
+    }
+
+    /// Bytes of records and snapshots held, and the byte bound in force.
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.bytes.load(Ordering::SeqCst), self.max_bytes)
+    }
+
+    /// The highest sequence number written.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once a record is written after the last call.
+    pub async fn written(&self) {
+        self.written.notified().await;
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn plan(&self) -> &OutboxPlan {
+        &self.plan
+    }
+}
+
+/// The tables inside one write transaction, and the bytes they hold: makes
+/// room for a new record under the byte and count bounds.
+struct Room<'t> {
+    records: redb::Table<'t, u64, &'static [u8]>,
+    images: redb::Table<'t, u64, &'static [u8]>,
+    held: u64,
+    limit: u64,
+    dropped: Vec<u64>,
+    /// Of `dropped`, snapshots.
+    snapshots: u64,
+}
+
+impl Room<'_> {
+    /// Frees room for `size` bytes: the oldest snapshots first, then — only
+    /// for an incident event — the oldest events. False: a snapshot that
+    /// does not fit even without the older snapshots (nothing was dropped).
+    fn make_room(&mut self, size: u64, is_event: bool) -> Result<bool, redb::Error> {
+        if self.held + size <= self.limit {
+            return Ok(true);
+        }
+        let mut snapshots = Vec::new();
+        let mut freeable = 0;
+        for entry in self.images.iter()? {
+            let (k, v) = entry?;
+            let record = self.records.get(k.value())?.map_or(0, |r| r.value().len());
+            snapshots.push(k.value());
+            freeable += (v.value().len() + record) as u64;
+            if self.held + size <= self.limit + freeable {
+                break;
+            }
+        }
+        if !is_event && self.held + size > self.limit + freeable {
+            return Ok(false);
+        }
+        for seq in snapshots {
+            self.drop_one(seq)?;
+            self.snapshots += 1;
+        }
+        while is_event && self.held + size > self.limit {
+            let Some(seq) = self.records.first()?.map(|(k, _)| k.value()) else {
+                break;
+            };
+            self.drop_one(seq)?;
+        }
+        Ok(true)
+    }
+
+    /// The count bound: the oldest go first.
+    fn keep_count(&mut self, max_events: u64) -> Result<(), redb::Error> {
+        while self.records.len()? > max_events {
+            let Some(seq) = self.records.first()?.map(|(k, _)| k.value()) else {
+                break;
+            };
+            self.drop_one(seq)?;
+        }
+        Ok(())
+    }
+
+    fn drop_one(&mut self, seq: u64) -> Result<(), redb::Error> {
+        let record = self.records.remove(seq)?.map_or(0, |v| v.value().len());
+        let image = self.images.remove(seq)?.map_or(0, |v| v.value().len());
+        self.held = self.held.saturating_sub((record + image) as u64);
+        self.dropped.push(seq);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{EventKind, EventSource, Severity, Target};
+    use crate::vocab::BBox;
+
+    fn plan(dir: &Path, max_events: u64) -> OutboxPlan {
+        OutboxPlan {
+            max_events,
+            max_age: Duration::from_secs(3600),
+            ..OutboxPlan::in_dir(dir)
+        }
+    }
+
+    fn alert(seq: u64) -> Alert {
+        let source = EventSource::new("r".into(), "z".into(), Severity::High);
+        let person = Target::new(1, "person".into(), 0.9, BBox::new(0.1, 0.1, 0.2, 0.2));
+        let event = source.event(
+            EventKind::Start,
+            uuid::Uuid::now_v7(),
+            Duration::ZERO,
+            SystemTime::now(),
+            vec![person],
+        );
+        crate::anonymize::alert("north", &event, seq)
+    }
+
+    fn push(outbox: &Outbox) -> u64 {
+        outbox.push(alert, |_| "t".into()).unwrap().seq()
+    }
+
+    #[test]
+    fn sequence_numbers_keep_increasing_across_reopen_even_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
+            let a = push(&outbox);
+            let b = push(&outbox);
+            assert_eq!(b, a + 1);
+            outbox.remove(&[a, b]).unwrap();
+            b
+        };
+        let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
+        assert_eq!(outbox.depth().unwrap().0, 0);
+        assert_eq!(push(&outbox), first + 1);
+    }
+
+    #[test]
+    fn records_come_back_in_order_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
+        let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
+        let read: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(read, seqs);
+        outbox.remove(&seqs[..2]).unwrap();
+        let read: Vec<u64> = outbox.read_after(0, 2).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(read, seqs[2..4]);
+        let payload: Alert = serde_json::from_str(&outbox.read_after(seqs[3], 1).unwrap()[0].1.payload).unwrap();
+        assert_eq!(payload.seq(), seqs[4]);
+    }
+
+    #[test]
+    fn the_count_bound_drops_the_oldest_and_counts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&plan(dir.path(), 3)).unwrap();
+        let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
+        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(kept, seqs[2..]);
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_damaged_record_is_quarantined_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), 100);
+        let seqs: Vec<u64> = {
+            let outbox = Outbox::open(&p).unwrap();
+            (0..3).map(|_| push(&outbox)).collect()
+        };
+        {
+            let _lock = StateLock::acquire(dir.path()).unwrap();
+            let db = Database::create(&p.path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(RECORDS)
+                .unwrap()
+                .insert(seqs[1], &b"\xff\x00 not a record"[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let outbox = Outbox::open(&p).unwrap();
+        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(kept, vec![seqs[0], seqs[2]]);
+        assert_eq!(outbox.stats.quarantined.load(Ordering::Relaxed), 1);
+        let db = outbox.db();
+        let txn = db.begin_read().unwrap();
+        assert!(txn.open_table(QUARANTINE).unwrap().get(seqs[1]).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_file_that_is_not_an_outbox_is_moved_aside_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), 100);
+        std::fs::write(&p.path, vec![0x5a; 64 * 1024]).unwrap();
+        let outbox = Outbox::open(&p).unwrap();
+        assert_eq!(push(&outbox), 1);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+    }
+
+    fn corrupt_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+            .count()
+    }
+
+    #[test]
+    fn a_file_open_elsewhere_is_an_error_and_is_never_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), 100);
+        let seq = {
+            let outbox = Outbox::open(&p).unwrap();
+            push(&outbox)
+        };
+        // redb's own file lock, without ours: "database already open".
+        let held = Database::create(&p.path).unwrap();
+        let err = Outbox::open(&p).err().expect("a second open must fail");
+        assert!(err.to_string().contains("already open"), "{err}");
+        assert_eq!(corrupt_files(dir.path()), 0);
+        drop(held);
+        let outbox = Outbox::open(&p).unwrap();
+        assert_eq!(outbox.read_after(0, 10).unwrap()[0].0, seq);
+    }
+
+    #[test]
+    fn only_corruption_counts_as_damage() {
+        use redb::{DatabaseError as D, StorageError as S};
+        assert!(is_corruption(&D::Storage(S::Corrupted("x".into()))));
+        assert!(!is_corruption(&D::DatabaseAlreadyOpen));
+        assert!(!is_corruption(&D::UpgradeRequired(2)));
+        assert!(!is_corruption(&D::Storage(S::Io(
+            std::io::ErrorKind::StorageFull.into()
+        ))));
+        assert!(!is_corruption(&D::Storage(S::PreviousIo)));
+    }
+
+    /// Rewrites the `raised_ms` of a stored record, as a wall clock step would see it.
+    fn set_raised_ms(outbox: &Outbox, seq: u64, raised_ms: u64) {
+        let db = outbox.db();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(RECORDS).unwrap();
+            let mut record: Record = serde_json::from_slice(table.get(seq).unwrap().unwrap().value()).unwrap();
+            record.raised_ms = raised_ms;
+            table
+                .insert(seq, serde_json::to_vec(&record).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_forward_clock_jump_does_not_expire_fresh_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
+        let seqs: Vec<u64> = (0..3).map(|_| push(&outbox)).collect();
+        // Seen from a clock that jumped two hours ahead, they look two hours old.
+        for &seq in &seqs {
+            set_raised_ms(&outbox, seq, now_ms() - 2 * 3600 * 1000);
+        }
+        outbox.expire().unwrap();
+        assert_eq!(outbox.depth().unwrap().0, 3);
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_backward_clock_jump_does_not_stop_expiry_of_older_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), 100);
+        let seqs: Vec<u64> = {
+            let outbox = Outbox::open(&p).unwrap();
+            let seqs: Vec<u64> = (0..3).map(|_| push(&outbox)).collect();
+            // The first was raised before the clock went back a day: "in the
+            // future"; the others are two hours old by the wall clock.
+            set_raised_ms(&outbox, seqs[0], now_ms() + 24 * 3600 * 1000);
+            set_raised_ms(&outbox, seqs[1], now_ms() - 2 * 3600 * 1000);
+            set_raised_ms(&outbox, seqs[2], now_ms() - 2 * 3600 * 1000);
+            seqs
+        };
+        let outbox = Outbox::open(&p).unwrap();
+        outbox.expire().unwrap();
+        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(kept, vec![seqs[0]], "the old ones behind a future one must expire");
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            outbox.depth().unwrap().1,
+            Some(0),
+            "a future record has age 0, not a negative one"
+        );
+    }
+}
