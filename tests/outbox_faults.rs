@@ -123,3 +123,102 @@ fn replay_never_opens_the_state_dir() {
     assert!(replay.status.success(), "{}", String::from_utf8_lossy(&replay.stderr));
     assert_eq!(snapshot_dir(&state), before);
 }
+
+fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
+    watchpost::publish::MqttPlan {
+        url: format!("mqtt://127.0.0.1:{port}"),
+        host: "127.0.0.1".into(),
+        port,
+        tls: None,
+        username: None,
+        password: None,
+        client_id: format!("watchpost-faults-{port}"),
+        keep_alive: Duration::from_secs(5),
+        retry_max: Duration::from_secs(1),
+        stats_interval: Duration::from_secs(3600),
+        topics: watchpost::publish::Topics::new("watchpost/test/box"),
+    }
+}
+
+/// An incident of `people` persons: 200 make an alert of about 6 kB.
+fn push_people(outbox: &watchpost::publish::Outbox, people: usize) -> u64 {
+    use watchpost::rules::{EventKind, EventSource, Severity, Target};
+    let source = EventSource::new("crowd".into(), "z".into(), Severity::High);
+    let targets = (0..people)
+        .map(|i| {
+            let x = i as f32 / people as f32 * 0.9;
+            Target::new(
+                i as u64,
+                "person".into(),
+                0.9,
+                watchpost::vocab::BBox::new(x, 0.1, x + 0.05, 0.3),
+            )
+        })
+        .collect();
+    let event = source.event(
+        EventKind::Start,
+        uuid::Uuid::now_v7(),
+        Duration::ZERO,
+        std::time::SystemTime::now(),
+        targets,
+    );
+    let topics = watchpost::publish::Topics::new("watchpost/test/box");
+    outbox
+        .push(
+            |seq| watchpost::anonymize::alert("north", &event, seq),
+            |a| topics.incidents(a.camera()),
+        )
+        .unwrap()
+        .seq()
+}
+
+#[test]
+fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_delivered() {
+    // Mosquitto disconnects an MQTT 3.1.1 client that sends a packet over its limit.
+    let port = common::free_port();
+    let broker = Broker::with_config(
+        port,
+        &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 4096\n"),
+    );
+    let sub = Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = watchpost::publish::OutboxPlan {
+        max_attempts: 3,
+        ..watchpost::publish::OutboxPlan::in_dir(dir.path())
+    };
+    let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
+    let before = push_people(&outbox, 1);
+    let poison = push_people(&outbox, 200);
+    let after: Vec<u64> = (0..5).map(|_| push_people(&outbox, 2)).collect();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher = runtime.block_on(async {
+        watchpost::publish::Publisher::spawn(mqtt_plan(port), outbox.clone(), Arc::new(|| serde_json::json!({})))
+            .unwrap()
+    });
+    let seqs = || -> BTreeSet<u64> { sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect() };
+    let all_others = || after.iter().chain([&before]).all(|s| seqs().contains(s));
+    assert!(
+        wait_for(Duration::from_secs(60), all_others),
+        "got {:?}; outbox {:?}",
+        seqs(),
+        outbox.depth()
+    );
+    assert!(!seqs().contains(&poison));
+    assert_eq!(outbox.quarantined().unwrap(), vec![poison]);
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(outbox.stats.poisoned.load(Relaxed), 1);
+    assert_eq!(outbox.stats.quarantined.load(Relaxed), 1);
+    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0));
+    // Delivered in seq order around the gap.
+    let order: Vec<u64> = sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect();
+    let mut firsts = Vec::new();
+    for s in order {
+        if !firsts.contains(&s) {
+            firsts.push(s);
+        }
+    }
+    assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
