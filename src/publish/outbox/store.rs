@@ -883,4 +883,107 @@ mod tests {
             "a future record has age 0, not a negative one"
         );
     }
+
+    /// A redacted JPEG of noise, `side` pixels square (noise barely compresses).
+    fn jpeg(side: usize) -> RedactedJpeg {
+        let mut rng = fastrand::Rng::with_seed(side as u64);
+        let rgb: Vec<u8> = (0..side * side * 3).map(|_| rng.u8(..)).collect();
+        let image = crate::anonymize::RawImage::from_rgb(&rgb, side, side, side * 3).unwrap();
+        crate::anonymize::redact::redact(image, &[])
+            .to_jpeg(90, 2 << 20)
+            .unwrap()
+    }
+
+    fn snapshot(outbox: &Outbox, jpeg: &RedactedJpeg) -> Option<u64> {
+        outbox.push_snapshot("north", "s".into(), jpeg).unwrap()
+    }
+
+    fn held(outbox: &Outbox) -> (Vec<u64>, Vec<u64>) {
+        let all = outbox.read_after(0, 100_000).unwrap();
+        let (images, events): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, r)| r.image);
+        (
+            events.into_iter().map(|(s, _)| s).collect(),
+            images.into_iter().map(|(s, _)| s).collect(),
+        )
+    }
+
+    #[test]
+    fn the_byte_bound_drops_the_oldest_snapshots_before_any_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&OutboxPlan {
+            max_bytes: Some(super::super::config::MIN_BYTES),
+            ..plan(dir.path(), 100_000)
+        })
+        .unwrap();
+        let picture = jpeg(600);
+        let size = picture.as_bytes().len() as u64;
+        let (mut events, mut snapshots) = (Vec::new(), Vec::new());
+        for _ in 0..12 {
+            events.push(push(&outbox));
+            snapshots.push(snapshot(&outbox, &picture).unwrap());
+        }
+        let (held_events, held_snapshots) = held(&outbox);
+        assert_eq!(held_events, events, "no incident event may go for a snapshot");
+        let fit = (outbox.bytes().1 / size) as usize;
+        assert!(
+            held_snapshots.len() <= fit && held_snapshots.len() + 1 >= fit,
+            "{fit} {held_snapshots:?}"
+        );
+        assert_eq!(
+            held_snapshots,
+            snapshots[12 - held_snapshots.len()..],
+            "the oldest go first"
+        );
+        let dropped = (12 - held_snapshots.len()) as u64;
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), dropped);
+        assert_eq!(outbox.stats.dropped_snapshots.load(Ordering::Relaxed), dropped);
+        assert!(outbox.bytes().0 <= outbox.bytes().1);
+        // The count survives a reopen: the held bytes are summed again.
+        let held_now = outbox.bytes().0;
+        drop(outbox);
+        let outbox = Outbox::open(&OutboxPlan {
+            max_bytes: Some(super::super::config::MIN_BYTES),
+            ..plan(dir.path(), 100_000)
+        })
+        .unwrap();
+        assert_eq!(outbox.bytes().0, held_now);
+    }
+
+    #[test]
+    fn a_snapshot_never_pushes_out_an_event_and_events_push_out_the_oldest_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&OutboxPlan {
+            max_bytes: Some(4000),
+            ..plan(dir.path(), 100_000)
+        })
+        .unwrap();
+        let events: Vec<u64> = (0..30).map(|_| push(&outbox)).collect();
+        let (kept, _) = held(&outbox);
+        assert!(kept.len() < 30 && !kept.is_empty());
+        assert_eq!(kept, events[30 - kept.len()..], "the newest events are kept");
+        let dropped = outbox.stats.dropped.load(Ordering::Relaxed);
+        assert_eq!(dropped, 30 - kept.len() as u64);
+        // No room for a snapshot without dropping events: it is not stored.
+        assert_eq!(snapshot(&outbox, &jpeg(64)), None);
+        assert_eq!(held(&outbox).0, kept);
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), dropped + 1);
+        assert_eq!(outbox.stats.dropped_snapshots.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_file_that_is_mostly_free_space_is_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&plan(dir.path(), 100_000)).unwrap();
+        let picture = jpeg(600);
+        let seqs: Vec<u64> = (0..24).filter_map(|_| snapshot(&outbox, &picture)).collect();
+        let keep = push(&outbox);
+        outbox.remove(&seqs).unwrap();
+        let before = std::fs::metadata(&outbox.path).unwrap().len();
+        assert!(outbox.compact_if_sparse().unwrap());
+        let after = std::fs::metadata(&outbox.path).unwrap().len();
+        eprintln!("compaction: {before} -> {after} bytes, {} held", outbox.bytes().0);
+        assert!(after * 2 < before, "{before} -> {after}");
+        assert_eq!(held(&outbox).0, vec![keep]);
+        assert!(!outbox.compact_if_sparse().unwrap(), "nothing left to compact");
+    }
 }
