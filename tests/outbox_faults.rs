@@ -142,34 +142,7 @@ fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
 
 /// An incident of `people` persons: 200 make an alert of about 6 kB.
 fn push_people(outbox: &watchpost::publish::Outbox, people: usize) -> u64 {
-    use watchpost::rules::{EventKind, EventSource, Severity, Target};
-    let source = EventSource::new("crowd".into(), "z".into(), Severity::High);
-    let targets = (0..people)
-        .map(|i| {
-            let x = i as f32 / people as f32 * 0.9;
-            Target::new(
-                i as u64,
-                "person".into(),
-                0.9,
-                watchpost::vocab::BBox::new(x, 0.1, x + 0.05, 0.3),
-            )
-        })
-        .collect();
-    let event = source.event(
-        EventKind::Start,
-        uuid::Uuid::now_v7(),
-        Duration::ZERO,
-        std::time::SystemTime::now(),
-        targets,
-    );
-    let topics = watchpost::publish::Topics::new("watchpost/test/box");
-    outbox
-        .push(
-            |seq| watchpost::anonymize::alert("north", &event, seq),
-            |a| topics.incidents(a.camera()),
-        )
-        .unwrap()
-        .seq()
+    push_people_checked(outbox, people).unwrap()
 }
 
 #[test]
@@ -221,4 +194,115 @@ fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_de
     }
     assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
+
+/// A 20 MB tmpfs mounted for the test, unmounted when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// None (with a note) when not root: mounting needs it.
+    fn mount() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=20m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("SKIPPED: mounting a tmpfs needs root (CI runs as root)");
+            return None;
+        }
+        Some(Self { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+fn a_full_disk_counts_every_event_it_could_not_store_and_the_outbox_writes_again_once_freed() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(fs) = Tmpfs::mount() else { return };
+    let plan = watchpost::publish::OutboxPlan {
+        max_bytes: Some(64 << 20), // above the disk: the disk fills first
+        ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
+    };
+    let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
+    // Fill the filesystem but for about 1 MB.
+    let filler = fs.path().join("filler");
+    std::fs::write(&filler, vec![0u8; 19 << 20]).unwrap_or_default();
+    let (mut stored, mut refused) = (Vec::new(), 0u64);
+    for _ in 0..4000 {
+        match push_people_checked(&outbox, 3) {
+            Ok(seq) => stored.push(seq),
+            Err(watchpost::publish::OutboxError::Unwritable { .. }) => refused += 1,
+            Err(other) => panic!("unexpected: {other}"),
+        }
+    }
+    eprintln!("disk full: {} stored, {refused} refused", stored.len());
+    assert!(refused > 0, "the disk never filled");
+    assert_eq!(
+        outbox.stats.dropped.load(Relaxed),
+        refused,
+        "every refused event is counted"
+    );
+    assert!(!outbox.writable());
+
+    // Space comes back: the outbox reopens (at most once a second) and writes again.
+    std::fs::remove_file(&filler).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let later: Vec<u64> = (0..10).map(|_| push_people_checked(&outbox, 3).unwrap()).collect();
+    assert!(outbox.writable());
+    stored.extend(later);
+    let held: Vec<u64> = outbox
+        .read_after(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(held, stored, "everything stored is there, in order; nothing else");
+    assert!(stored.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(outbox.stats.dropped.load(Relaxed), refused);
+}
+
+fn push_people_checked(
+    outbox: &watchpost::publish::Outbox,
+    people: usize,
+) -> Result<u64, watchpost::publish::OutboxError> {
+    use watchpost::rules::{EventKind, EventSource, Severity, Target};
+    let source = EventSource::new("crowd".into(), "z".into(), Severity::High);
+    let targets = (0..people)
+        .map(|i| {
+            let x = i as f32 / people as f32 * 0.9;
+            Target::new(
+                i as u64,
+                "person".into(),
+                0.9,
+                watchpost::vocab::BBox::new(x, 0.1, x + 0.05, 0.3),
+            )
+        })
+        .collect();
+    let event = source.event(
+        EventKind::Start,
+        uuid::Uuid::now_v7(),
+        Duration::ZERO,
+        std::time::SystemTime::now(),
+        targets,
+    );
+    let topics = watchpost::publish::Topics::new("watchpost/test/box");
+    outbox
+        .push(
+            |seq| watchpost::anonymize::alert("north", &event, seq),
+            |a| topics.incidents(a.camera()),
+        )
+        .map(|a| a.seq())
 }

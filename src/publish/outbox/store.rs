@@ -20,112 +20,64 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
-use serde::{Deserialize, Serialize};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::config::OutboxPlan;
-use super::lock::{LockError, StateLock};
+use super::lock::StateLock;
+use super::record::{IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, now_ms};
+use super::room::Room;
 use crate::anonymize::{Alert, RedactedJpeg};
-
-const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
-/// Redacted JPEG snapshots, keyed by the sequence number of their record.
-const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
-const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const NEXT_SEQ: &str = "next_seq";
 
 /// Drops are logged at most this often, with the count since the last line.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
-/// A file smaller than this is never compacted.
-const COMPACT_MIN_FILE: u64 = 8 << 20;
 
+/// Why a write transaction failed.
 #[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    #[error("outbox {path}: {reason}")]
-    Store { path: PathBuf, reason: String },
+enum WriteError {
     #[error(transparent)]
-    Locked(#[from] LockError),
+    Db(redb::Error),
+    #[error(transparent)]
+    Encode(serde_json::Error),
 }
 
-/// One stored event: where it goes and what it says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub topic: String,
-    pub camera: String,
-    /// When it was raised, milliseconds since the Unix epoch.
-    pub raised_ms: u64,
-    /// The alert's JSON; empty for a snapshot.
-    pub payload: String,
-    /// The record is a snapshot: its JPEG is in the images table.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub image: bool,
-    /// The snapshot's bytes, read back with the record.
-    #[serde(skip)]
-    pub jpeg: Option<Vec<u8>>,
-}
-
-impl Record {
-    /// What is published.
-    pub fn into_payload(self) -> Vec<u8> {
-        match self.jpeg {
-            Some(jpeg) => jpeg,
-            None => self.payload.into_bytes(),
-        }
-    }
-}
-
-/// Counters, read by the stats message, the metrics and the tests.
-#[derive(Debug, Default)]
-pub struct OutboxStats {
-    /// Events (incident events and snapshots) dropped by a bound.
-    pub dropped: AtomicU64,
-    /// Of those, snapshots dropped by the byte bound.
-    pub dropped_snapshots: AtomicU64,
-    /// Records moved to quarantine: unreadable, or refused by the broker.
-    pub quarantined: AtomicU64,
-    /// Of those, records the broker refused `max_attempts` times.
-    pub poisoned: AtomicU64,
-    /// Events acknowledged by the broker and removed.
-    pub delivered: AtomicU64,
-}
+const UNWRITABLE: &str = "the outbox cannot write (disk full or an I/O error)";
+/// A broken database is reopened at most this often.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
 /// Drops not logged yet, and when the last line was.
 #[derive(Debug, Default)]
-struct DropLog {
+pub(super) struct DropLog {
     unlogged: u64,
     last: Option<Instant>,
     reason: &'static str,
 }
 
 pub struct Outbox {
-    db: RwLock<Database>,
-    path: PathBuf,
-    plan: OutboxPlan,
+    pub(super) db: RwLock<Database>,
+    pub(super) path: PathBuf,
+    pub(super) plan: OutboxPlan,
     /// The byte bound in force (configured or worked out at open).
-    max_bytes: u64,
+    pub(super) max_bytes: u64,
     /// Bytes of the records and snapshots held.
-    bytes: AtomicU64,
+    pub(super) bytes: AtomicU64,
     /// The highest sequence number written so far (0: none).
-    last_seq: AtomicU64,
+    pub(super) last_seq: AtomicU64,
     pub stats: OutboxStats,
     /// Wakes the publisher when a record is written.
-    written: tokio::sync::Notify,
+    pub(super) written: tokio::sync::Notify,
     /// When each record written by this process was raised, until it is
     /// acknowledged: its age for the age bound, and the raise → PUBACK latency.
-    raised_at: Mutex<HashMap<u64, Instant>>,
+    pub(super) raised_at: Mutex<HashMap<u64, Instant>>,
     /// The wall clock and the monotonic clock at open: the age of records
     /// from earlier runs is their wall age at open plus the monotonic time since.
-    opened: (u64, Instant),
-    drops: Mutex<DropLog>,
+    pub(super) opened: (u64, Instant),
+    pub(super) drops: Mutex<DropLog>,
+    /// The last write hit an I/O error: redb refuses every write until reopened.
+    pub(super) broken: std::sync::atomic::AtomicBool,
+    pub(super) last_reopen: Mutex<Option<Instant>>,
     _lock: StateLock,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What an open error means: only real corruption lets the file be moved aside.
@@ -191,6 +143,8 @@ impl Outbox {
             raised_at: Mutex::default(),
             opened: (now_ms(), Instant::now()),
             drops: Mutex::default(),
+            broken: Default::default(),
+            last_reopen: Mutex::default(),
             _lock: lock,
         };
         let (last, bytes) = outbox.init().map_err(|e| fail(e.to_string()))?;
@@ -201,7 +155,44 @@ impl Outbox {
         Ok(outbox)
     }
 
-    fn db(&self) -> RwLockReadGuard<'_, Database> {
+    /// Reopens the database after an I/O error (at most once a second);
+    /// true once it can write again.
+    pub(super) fn try_reopen(&self) -> bool {
+        {
+            let mut last = self.last_reopen.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+        // redb holds its own lock on the file: the old handle goes first, and
+        // an empty in-memory one stands in until the file opens (no write
+        // reaches it: `broken` stays set).
+        let Ok(stand_in) = redb::Builder::new().create_with_backend(redb::backends::InMemoryBackend::new()) else {
+            return false;
+        };
+        drop(std::mem::replace(&mut *db, stand_in));
+        match Database::create(&self.path) {
+            Ok(reopened) => {
+                *db = reopened;
+                self.broken.store(false, Ordering::SeqCst);
+                tracing::info!(outbox = %self.path.display(), "the outbox was reopened and writes again");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(outbox = %self.path.display(), error = %e, "the outbox cannot be reopened yet");
+                false
+            }
+        }
+    }
+
+    /// Whether the outbox can store events now.
+    pub fn writable(&self) -> bool {
+        !self.broken.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn db(&self) -> RwLockReadGuard<'_, Database> {
         self.db.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -224,77 +215,6 @@ impl Outbox {
         };
         txn.commit()?;
         Ok((last, bytes))
-    }
-
-    /// Moves every record that does not decode into the quarantine table.
-    fn quarantine_unreadable(&self) -> Result<(), redb::Error> {
-        let bad: Vec<u64> = {
-            let db = self.db();
-            let txn = db.begin_read()?;
-            let table = txn.open_table(RECORDS)?;
-            let mut bad = Vec::new();
-            for entry in table.iter()? {
-                let (k, v) = entry?;
-                if serde_json::from_slice::<Record>(v.value()).is_err() {
-                    bad.push(k.value());
-                }
-            }
-            bad
-        };
-        for seq in bad {
-            self.quarantine(seq, None)?;
-        }
-        Ok(())
-    }
-
-    /// Moves a record to the quarantine table (its snapshot is dropped);
-    /// `refused` holds the broker's answer for a record it kept refusing.
-    fn quarantine(&self, seq: u64, refused: Option<&str>) -> Result<(), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let size = {
-            let mut records = txn.open_table(RECORDS)?;
-            let raw = records.remove(seq)?.map(|v| v.value().to_vec());
-            let image = txn.open_table(IMAGES)?.remove(seq)?.map_or(0, |v| v.value().len());
-            if let Some(raw) = &raw {
-                txn.open_table(QUARANTINE)?.insert(seq, raw.as_slice())?;
-            }
-            raw.map(|r| r.len() + image)
-        };
-        txn.commit()?;
-        let Some(size) = size else {
-            return Ok(());
-        };
-        self.bytes.fetch_sub(size as u64, Ordering::SeqCst);
-        self.stats.quarantined.fetch_add(1, Ordering::Relaxed);
-        match refused {
-            None => {
-                tracing::error!(outbox = %self.path.display(), seq, "an outbox record is damaged and cannot be sent; it was moved to quarantine")
-            }
-            Some(answer) => {
-                self.stats.poisoned.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(outbox = %self.path.display(), seq, bytes = size, attempts = self.plan.max_attempts,
-                    broker = %answer, "the broker refused an event every time it was sent; it was moved to quarantine and delivery goes on")
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves a record the broker kept refusing to quarantine, with its answer.
-    pub fn quarantine_refused(&self, seq: u64, answer: &str) -> Result<(), redb::Error> {
-        self.quarantine(seq, Some(answer))
-    }
-
-    /// Records held in quarantine.
-    pub fn quarantined(&self) -> Result<Vec<u64>, redb::Error> {
-        let db = self.db();
-        let txn = db.begin_read()?;
-        let table = txn.open_table(QUARANTINE)?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            out.push(entry?.0.value());
-        }
-        Ok(out)
     }
 
     /// Writes one event durably and returns its sequence number. `make`
@@ -349,40 +269,74 @@ impl Outbox {
         &self,
         make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
     ) -> Result<u64, OutboxError> {
-        let fail = |e: &dyn std::fmt::Display| OutboxError::Store {
+        let unwritable = || OutboxError::Unwritable {
             path: self.path.clone(),
-            reason: e.to_string(),
         };
+        if self.broken.load(Ordering::SeqCst) && !self.try_reopen() {
+            self.note_drops(1, UNWRITABLE);
+            return Err(unwritable());
+        }
+        let made = match self.write_txn(make) {
+            Ok(made) => made,
+            Err(WriteError::Db(e)) if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) => {
+                tracing::error!(outbox = %self.path.display(), error = %e,
+                    "the outbox cannot write (disk full or an I/O error); it is reopened at most once a second, and events until then are counted as dropped");
+                self.broken.store(true, Ordering::SeqCst);
+                self.note_drops(1, UNWRITABLE);
+                return Err(unwritable());
+            }
+            Err(e) => {
+                return Err(OutboxError::Store {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let (seq, (fits, held, dropped, snapshots)) = made;
+        self.settle(seq, fits, held, dropped, snapshots)
+    }
+
+    /// The transaction of [`Self::write`].
+    #[allow(clippy::type_complexity)]
+    fn write_txn<'i>(
+        &self,
+        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
+    ) -> Result<(u64, (bool, u64, Vec<u64>, u64)), WriteError> {
+        let fail = WriteError::Db;
         let db = self.db();
-        let txn = db.begin_write().map_err(|e| fail(&e))?;
+        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
         let (seq, made) = {
-            let mut meta = txn.open_table(META).map_err(|e| fail(&e))?;
-            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(&e))?.map_or(1, |v| v.value());
-            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(&e))?;
-            let (record, image) = make(seq).map_err(|e| fail(&e))?;
-            let bytes = serde_json::to_vec(&record).map_err(|e| fail(&e))?;
+            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
+            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(e.into()))?.map_or(1, |v| v.value());
+            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(e.into()))?;
+            let (record, image) = make(seq).map_err(WriteError::Encode)?;
+            let bytes = serde_json::to_vec(&record).map_err(WriteError::Encode)?;
             let mut room = Room {
-                records: txn.open_table(RECORDS).map_err(|e| fail(&e))?,
-                images: txn.open_table(IMAGES).map_err(|e| fail(&e))?,
+                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
+                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
                 held: self.bytes.load(Ordering::SeqCst),
                 limit: self.max_bytes,
                 dropped: Vec::new(),
                 snapshots: 0,
             };
             let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
-            let fits = room.make_room(size, image.is_none()).map_err(|e| fail(&e))?;
+            let fits = room.make_room(size, image.is_none()).map_err(fail)?;
             if fits {
-                room.records.insert(seq, bytes.as_slice()).map_err(|e| fail(&e))?;
+                room.records.insert(seq, bytes.as_slice()).map_err(|e| fail(e.into()))?;
                 if let Some(image) = image {
-                    room.images.insert(seq, image).map_err(|e| fail(&e))?;
+                    room.images.insert(seq, image).map_err(|e| fail(e.into()))?;
                 }
                 room.held += size;
-                room.keep_count(self.plan.max_events).map_err(|e| fail(&e))?;
+                room.keep_count(self.plan.max_events).map_err(fail)?;
             }
             (seq, (fits, room.held, room.dropped, room.snapshots))
         };
-        txn.commit().map_err(|e| fail(&e))?;
-        let (fits, held, dropped, snapshots) = made;
+        txn.commit().map_err(|e| fail(e.into()))?;
+        Ok((seq, made))
+    }
+
+    /// After a write: the counters, the latency clock and the publisher's wake-up.
+    fn settle(&self, seq: u64, fits: bool, held: u64, dropped: Vec<u64>, snapshots: u64) -> Result<u64, OutboxError> {
         self.bytes.store(held, Ordering::SeqCst);
         self.last_seq.fetch_max(seq, Ordering::SeqCst);
         {
@@ -412,7 +366,7 @@ impl Outbox {
 
     /// Counts drops and logs them: the first at once, then at most one line
     /// a minute with the count since the last one.
-    fn note_drops(&self, n: u64, why: &'static str) {
+    pub(super) fn note_drops(&self, n: u64, why: &'static str) {
         if n == 0 {
             return;
         }
@@ -423,7 +377,7 @@ impl Outbox {
         self.flush_drop_log(&mut log);
     }
 
-    fn flush_drop_log(&self, log: &mut DropLog) {
+    pub(super) fn flush_drop_log(&self, log: &mut DropLog) {
         if log.unlogged == 0 || log.last.is_some_and(|t| t.elapsed() < DROP_LOG_EVERY) {
             return;
         }
@@ -470,7 +424,7 @@ impl Outbox {
     }
 
     /// Removes records: acknowledged ones, or (`dropped`) ones a bound let go.
-    fn remove_seqs(&self, seqs: &[u64]) -> Result<(), redb::Error> {
+    pub(super) fn remove_seqs(&self, seqs: &[u64]) -> Result<(), redb::Error> {
         if seqs.is_empty() {
             return Ok(());
         }
@@ -510,83 +464,6 @@ impl Outbox {
             .copied()
     }
 
-    /// A record's age on the monotonic clock: since it was written, for this
-    /// process's records; its wall age when the outbox opened (never
-    /// negative) plus the time since, for older ones.
-    fn age(&self, raised: &HashMap<u64, Instant>, seq: u64, raised_ms: u64) -> Duration {
-        match raised.get(&seq) {
-            Some(at) => at.elapsed(),
-            None => Duration::from_millis(self.opened.0.saturating_sub(raised_ms)) + self.opened.1.elapsed(),
-        }
-    }
-
-    /// Drops records older than the age bound. Every record is looked at: a
-    /// clock step may have left them out of time order.
-    pub fn expire(&self) -> Result<(), redb::Error> {
-        let old: Vec<u64> = {
-            let db = self.db();
-            let txn = db.begin_read()?;
-            let table = txn.open_table(RECORDS)?;
-            let raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
-            let mut old = Vec::new();
-            for entry in table.iter()? {
-                let (k, v) = entry?;
-                if let Ok(r) = serde_json::from_slice::<Record>(v.value())
-                    && self.age(&raised, k.value(), r.raised_ms) > self.plan.max_age
-                {
-                    old.push(k.value());
-                }
-            }
-            old
-        };
-        self.remove_seqs(&old)?;
-        self.note_drops(old.len() as u64, "older than outbox.max_age_hours");
-        Ok(())
-    }
-
-    /// The periodic chores: the age bound, compaction of a file that is
-    /// mostly free space, and the drop log's pending line.
-    pub fn maintain(&self) -> Result<(), redb::Error> {
-        self.expire()?;
-        self.compact_if_sparse()?;
-        let mut log = self.drops.lock().unwrap_or_else(|p| p.into_inner());
-        self.flush_drop_log(&mut log);
-        Ok(())
-    }
-
-    /// Compacts the file when it is more than twice what it holds (and at
-    /// least 8 MiB). Returns whether it compacted.
-    pub fn compact_if_sparse(&self) -> Result<bool, redb::Error> {
-        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-        let before = size(&self.path);
-        let held = self.bytes.load(Ordering::SeqCst);
-        if before < COMPACT_MIN_FILE || before < 2 * held + COMPACT_MIN_FILE / 2 {
-            return Ok(false);
-        }
-        let compacted = {
-            let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
-            db.compact().map_err(redb::Error::from)?
-        };
-        let after = size(&self.path);
-        tracing::info!(outbox = %self.path.display(), before, after, held, "outbox file compacted");
-        Ok(compacted)
-    }
-
-    /// Undelivered records and the age of the oldest, in seconds.
-    pub fn depth(&self) -> Result<(u64, Option<u64>), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_read()?;
-        let table = txn.open_table(RECORDS)?;
-        let oldest = match table.first()? {
-            Some((k, v)) => serde_json::from_slice::<Record>(v.value()).ok().map(|r| {
-                let raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
-                self.age(&raised, k.value(), r.raised_ms).as_secs()
-            }),
-            None => None,
-        };
-        Ok((table.len()?, oldest))
-    }
-
     /// Bytes of records and snapshots held, and the byte bound in force.
     pub fn bytes(&self) -> (u64, u64) {
         (self.bytes.load(Ordering::SeqCst), self.max_bytes)
@@ -611,75 +488,10 @@ impl Outbox {
     }
 }
 
-/// The tables inside one write transaction, and the bytes they hold: makes
-/// room for a new record under the byte and count bounds.
-struct Room<'t> {
-    records: redb::Table<'t, u64, &'static [u8]>,
-    images: redb::Table<'t, u64, &'static [u8]>,
-    held: u64,
-    limit: u64,
-    dropped: Vec<u64>,
-    /// Of `dropped`, snapshots.
-    snapshots: u64,
-}
-
-impl Room<'_> {
-    /// Frees room for `size` bytes: the oldest snapshots first, then — only
-    /// for an incident event — the oldest events. False: a snapshot that
-    /// does not fit even without the older snapshots (nothing was dropped).
-    fn make_room(&mut self, size: u64, is_event: bool) -> Result<bool, redb::Error> {
-        if self.held + size <= self.limit {
-            return Ok(true);
-        }
-        let mut snapshots = Vec::new();
-        let mut freeable = 0;
-        for entry in self.images.iter()? {
-            let (k, v) = entry?;
-            let record = self.records.get(k.value())?.map_or(0, |r| r.value().len());
-            snapshots.push(k.value());
-            freeable += (v.value().len() + record) as u64;
-            if self.held + size <= self.limit + freeable {
-                break;
-            }
-        }
-        if !is_event && self.held + size > self.limit + freeable {
-            return Ok(false);
-        }
-        for seq in snapshots {
-            self.drop_one(seq)?;
-            self.snapshots += 1;
-        }
-        while is_event && self.held + size > self.limit {
-            let Some(seq) = self.records.first()?.map(|(k, _)| k.value()) else {
-                break;
-            };
-            self.drop_one(seq)?;
-        }
-        Ok(true)
-    }
-
-    /// The count bound: the oldest go first.
-    fn keep_count(&mut self, max_events: u64) -> Result<(), redb::Error> {
-        while self.records.len()? > max_events {
-            let Some(seq) = self.records.first()?.map(|(k, _)| k.value()) else {
-                break;
-            };
-            self.drop_one(seq)?;
-        }
-        Ok(())
-    }
-
-    fn drop_one(&mut self, seq: u64) -> Result<(), redb::Error> {
-        let record = self.records.remove(seq)?.map_or(0, |v| v.value().len());
-        let image = self.images.remove(seq)?.map_or(0, |v| v.value().len());
-        self.held = self.held.saturating_sub((record + image) as u64);
-        self.dropped.push(seq);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
     use crate::rules::{EventKind, EventSource, Severity, Target};
     use crate::vocab::BBox;
