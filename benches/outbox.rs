@@ -33,9 +33,9 @@ fn one_run() -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(
         Outbox::open(&OutboxPlan {
-            path: dir.path().join("outbox.redb"),
             max_events: 1_000_000,
             max_age: Duration::from_secs(3600),
+            ..OutboxPlan::in_dir(dir.path())
         })
         .unwrap(),
     );

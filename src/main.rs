@@ -12,6 +12,19 @@ use tracing_subscriber::EnvFilter;
 
 /// Exit status for a config that failed its check.
 const EXIT_CONFIG: u8 = 2;
+/// Exit status when another watchpost owns the state directory.
+const EXIT_IN_USE: u8 = 2;
+
+/// The state directory's lock, when `run` failed because another process holds it.
+fn in_use(e: &anyhow::Error) -> Option<&watchpost::publish::LockError> {
+    use watchpost::publish::{LockError, OutboxError};
+    e.chain()
+        .find_map(|cause| match cause.downcast_ref::<OutboxError>() {
+            Some(OutboxError::Locked(lock)) => Some(lock),
+            _ => cause.downcast_ref::<LockError>(),
+        })
+        .filter(|lock| matches!(lock, LockError::Held { .. }))
+}
 
 #[derive(Parser)]
 #[command(
@@ -153,6 +166,11 @@ fn main() -> ExitCode {
             }
             match run(plan) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e) if in_use(&e).is_some() => {
+                    // Another watchpost owns the state directory: leave its files alone.
+                    eprintln!("watchpost: {}", in_use(&e).map(ToString::to_string).unwrap_or_default());
+                    ExitCode::from(EXIT_IN_USE)
+                }
                 Err(e) => {
                     tracing::error!("{e:#}");
                     ExitCode::FAILURE

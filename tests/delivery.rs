@@ -5,14 +5,14 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Broker, Subscriber, wait_for, watchpost};
+use common::{Broker, Running, Subscriber, wait_for};
 use watchpost::anonymize;
 use watchpost::publish::mqtt::{MqttPlan, PasswordSource, TlsPlan};
 use watchpost::publish::{Outbox, OutboxPlan, Topics};
@@ -39,9 +39,8 @@ fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
 fn outbox(dir: &Path) -> Arc<Outbox> {
     Arc::new(
         Outbox::open(&OutboxPlan {
-            path: dir.join("outbox.redb"),
-            max_events: 100_000,
             max_age: Duration::from_secs(3600),
+            ..OutboxPlan::in_dir(dir)
         })
         .unwrap(),
     )
@@ -185,68 +184,6 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
         .get("north")
         .is_some_and(|e| e.iter().any(|(_, s)| *s == seq))));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
-}
-
-/// Runs watchpost with its stderr collected line by line.
-struct Running {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Running {
-    fn start(config: &Path) -> Self {
-        let mut child = watchpost()
-            .args(["run", "--config"])
-            .arg(config)
-            .env("WATCHPOST_LOG", "info,ort=warn")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Self { child, log }
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Incident ids in "incident raised" lines.
-    fn raised(&self) -> Vec<String> {
-        self.lines()
-            .iter()
-            .filter(|l| l.contains("incident raised"))
-            .filter_map(|l| {
-                l.split("incident=")
-                    .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .map(str::to_string)
-            })
-            .collect()
-    }
-
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -548,9 +548,8 @@ fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
             .collect()
     };
     let plan = watchpost::publish::OutboxPlan {
-        path: dir.path().join("outbox.redb"),
-        max_events: 100_000,
         max_age: Duration::from_secs(86_400),
+        ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
     let stored: BTreeSet<u64> = outbox

@@ -11,7 +11,7 @@ use crate::anonymize::{self, privacy::CameraPrivacyPlan};
 use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
-use crate::publish::{Outbox, Topics};
+use crate::publish::{Outbox, OutboxError, Topics};
 use crate::rules::{self, EventKind, IncidentEvent, Target};
 use crate::vocab::Detection;
 
@@ -130,6 +130,8 @@ impl Alerts {
             );
             let alert = match written {
                 Ok(alert) => alert,
+                // Disk full: counted by the outbox and logged once a minute.
+                Err(OutboxError::Unwritable { .. }) => continue,
                 Err(e) => {
                     tracing::error!(camera = %self.camera, rule = %event.rule, error = %e, "cannot store an incident event");
                     continue;

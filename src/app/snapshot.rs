@@ -21,7 +21,7 @@ use crate::anonymize::Redactor;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark};
 use crate::infer::ModelService;
-use crate::publish::{Outbox, Topics};
+use crate::publish::{Outbox, OutboxError, Topics};
 use crate::rules::TrajectoryPoint;
 use crate::vocab::{BBox, Detection};
 
@@ -146,10 +146,13 @@ impl Worker {
             .to_jpeg(job.quality, job.max_bytes)
             .map_err(|e| format!("JPEG encoding failed: {e}"))?;
         let topic = self.topics.snapshots(&job.camera, &job.incident_id);
-        self.outbox
-            .push_snapshot(&job.camera, topic, &jpeg)
-            .map_err(|e| e.to_string())?;
-        Ok(jpeg.as_bytes().len())
+        match self.outbox.push_snapshot(&job.camera, topic, &jpeg) {
+            // Not stored (no room under the byte bound, or the disk is full):
+            // the outbox counts it and logs it once a minute, not once each.
+            Ok(None) | Err(OutboxError::Unwritable { .. }) => Ok(0),
+            Ok(Some(_)) => Ok(jpeg.as_bytes().len()),
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

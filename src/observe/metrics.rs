@@ -305,7 +305,7 @@ impl Collector for LiveCollector {
             let gauge = ConstGauge::new(value);
             gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        let counters: [(&str, &str, u64); 3] = [
+        let counters: [(&str, &str, u64); 5] = [
             (
                 "watchpost_outbox_delivered",
                 "Events the broker acknowledged",
@@ -317,9 +317,19 @@ impl Collector for LiveCollector {
                 live.outbox.stats.dropped.load(Relaxed),
             ),
             (
+                "watchpost_outbox_dropped_snapshots",
+                "Of the dropped events, snapshots the byte bound (outbox.max_bytes) let go",
+                live.outbox.stats.dropped_snapshots.load(Relaxed),
+            ),
+            (
                 "watchpost_outbox_quarantined",
-                "Records that could not be read back and were set aside",
+                "Records set aside: unreadable, or refused by the broker outbox.max_attempts times",
                 live.outbox.stats.quarantined.load(Relaxed),
+            ),
+            (
+                "watchpost_outbox_poisoned",
+                "Of the quarantined records, those the broker refused outbox.max_attempts times",
+                live.outbox.stats.poisoned.load(Relaxed),
             ),
         ];
         for (name, help, value) in counters {

@@ -48,6 +48,11 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
     let outbox = table(&mut root, "outbox");
     fill(outbox, "max_events", int(plan.outbox.max_events));
     fill(outbox, "max_age_hours", int(plan.outbox.max_age.as_secs() / 3600));
+    // Unset, the byte bound is worked out from the free space at start.
+    if let Some(bytes) = plan.outbox.max_bytes {
+        fill(outbox, "max_bytes", int(bytes));
+    }
+    fill(outbox, "max_attempts", int(u64::from(plan.outbox.max_attempts)));
 
     let metrics = table(&mut root, "metrics");
     fill(metrics, "enabled", Value::Boolean(plan.metrics.listen.is_some()));

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::backoff::Backoff;
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
 
@@ -108,6 +109,8 @@ impl Publisher {
             in_flight: HashMap::new(),
             last_sent: 0,
             acked: Vec::new(),
+            attempts: HashMap::new(),
+            probing: None,
         };
         let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
         Ok(Self {
@@ -161,14 +164,14 @@ enum LinkEvent {
     Closed,
 }
 
-/// Owns the event loop: polls it forever, reconnecting with backoff.
+/// Owns the event loop: polls it forever, reconnecting with a jittered
+/// backoff that only a stable link resets.
 async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender<LinkEvent>, retry_max: Duration) {
-    let initial = Duration::from_millis(500);
-    let mut wait = initial;
+    let mut backoff = Backoff::new(Duration::from_millis(500), retry_max);
     loop {
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                wait = initial;
+                backoff.connected(Instant::now());
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
@@ -194,8 +197,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 // queued meanwhile: the new session starts from the outbox.
                 let _ = confirmed.await;
                 eventloop.clean();
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(retry_max);
+                tokio::time::sleep(backoff.failed(Instant::now())).await;
                 continue;
             }
         };
@@ -248,6 +250,12 @@ struct Delivery {
     last_sent: u64,
     /// Acknowledged records not yet removed from the outbox.
     acked: Vec<u64>,
+    /// Records that were the oldest in flight when the link went down, and
+    /// how often: a suspect is sent alone until acknowledged, and
+    /// quarantined after `outbox.max_attempts` failures.
+    attempts: HashMap<u64, u32>,
+    /// The suspect sent alone and awaiting its PUBACK.
+    probing: Option<u64>,
 }
 
 impl Delivery {
@@ -292,6 +300,7 @@ impl Delivery {
             LinkEvent::Down { reason, confirm } => {
                 self.up = false;
                 self.status.connected.store(false, Ordering::Relaxed);
+                self.count_failure(&reason);
                 self.unassigned.clear();
                 self.in_flight.clear();
                 self.flush_acked();
@@ -310,6 +319,9 @@ impl Delivery {
             }
             LinkEvent::Acked(pkid) => {
                 if let Some(seq) = self.in_flight.remove(&pkid) {
+                    if self.attempts.remove(&seq).is_some() && self.probing == Some(seq) {
+                        self.probing = None;
+                    }
                     if let Some(raised) = self.outbox.raised_at(seq) {
                         self.status.record_latency(raised.elapsed());
                     }
@@ -325,9 +337,28 @@ impl Delivery {
         }
     }
 
-    /// Publishes outbox records after the last one sent, within the window.
+    /// The link went down: the oldest record in flight takes the blame (the
+    /// broker handles publishes in order, so it is the one it choked on).
+    fn count_failure(&mut self, reason: &str) {
+        self.probing = None;
+        let Some(&seq) = self.in_flight.values().min() else {
+            return;
+        };
+        let failures = self.attempts.entry(seq).or_default();
+        *failures += 1;
+        if *failures < self.outbox.plan().max_attempts {
+            return;
+        }
+        self.attempts.remove(&seq);
+        if let Err(e) = self.outbox.quarantine_refused(seq, reason) {
+            tracing::error!(seq, error = %e, "cannot quarantine an event the broker refuses");
+        }
+    }
+
+    /// Publishes outbox records after the last one sent, within the window;
+    /// a suspect (one that failed before) only alone.
     fn fill(&mut self) {
-        if !self.up || self.outbox.last_seq() <= self.last_sent {
+        if !self.up || self.outbox.last_seq() <= self.last_sent || self.probing.is_some() {
             return;
         }
         let room = WINDOW.saturating_sub(self.unassigned.len() + self.in_flight.len());
@@ -341,7 +372,12 @@ impl Delivery {
                 return;
             }
         };
+        let idle = self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none);
         for (seq, record) in records {
+            let suspect = self.attempts.contains_key(&seq);
+            if suspect && !(idle && self.unassigned.iter().all(Option::is_none)) {
+                break;
+            }
             if self
                 .client
                 .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
@@ -351,6 +387,10 @@ impl Delivery {
             }
             self.unassigned.push_back(Some(seq));
             self.last_sent = seq;
+            if suspect {
+                self.probing = Some(seq);
+                break;
+            }
         }
     }
 
@@ -373,8 +413,8 @@ impl Delivery {
     }
 
     fn publish_stats(&mut self) {
-        if let Err(e) = self.outbox.expire() {
-            tracing::error!(error = %e, "cannot expire old outbox records");
+        if let Err(e) = self.outbox.maintain() {
+            tracing::error!(error = %e, "cannot expire old outbox records or compact the file");
         }
         if !self.up {
             return;
@@ -385,7 +425,10 @@ impl Delivery {
             "depth": depth,
             "oldest_age_secs": oldest,
             "dropped": self.outbox.stats.dropped.load(Ordering::Relaxed),
+            "dropped_snapshots": self.outbox.stats.dropped_snapshots.load(Ordering::Relaxed),
             "quarantined": self.outbox.stats.quarantined.load(Ordering::Relaxed),
+            "poisoned": self.outbox.stats.poisoned.load(Ordering::Relaxed),
+            "bytes": self.outbox.bytes().0,
             "delivered": self.outbox.stats.delivered.load(Ordering::Relaxed),
         });
         message["mqtt"] = serde_json::json!({ "connected": self.up });

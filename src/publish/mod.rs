@@ -11,6 +11,7 @@
 //! says otherwise. Every event is written to the durable [`outbox`] before it
 //! counts as raised. Consumers de-duplicate by (`incident_id`, `seq`).
 
+pub mod backoff;
 pub mod delivery;
 pub mod mqtt;
 pub mod outbox;
@@ -18,7 +19,7 @@ pub mod topics;
 
 pub use delivery::{Publisher, PublisherStatus, StatsSource};
 pub use mqtt::{MqttConfig, MqttPlan};
-pub use outbox::{Outbox, OutboxConfig, OutboxPlan};
+pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
 pub use topics::Topics;
 
 pub use crate::anonymize::Alert;

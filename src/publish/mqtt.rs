@@ -26,7 +26,10 @@ pub struct MqttConfig {
     /// default) or "mqtts://broker.example.org:8883".
     #[serde(default = "default_url")]
     pub url: Spanned<String>,
-    /// Client id; default "watchpost-<site>-<box>".
+    /// Client id, e.g. "watchpost-gatehouse-1"; default
+    /// "watchpost-<site>-<box>-<machine>", where <machine> is 8 hex digits
+    /// derived from /etc/machine-id, so two boxes installed from the same
+    /// config never share an id (and never kick each other off the broker).
     #[serde(default)]
     pub client_id: Option<Spanned<String>>,
     /// Seconds between keep-alive pings, e.g. 30. A broker that stops
@@ -151,7 +154,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     let stats_interval = ctx.in_range(&config.stats_interval_secs, 1..=86_400, "mqtt.stats_interval_secs");
     let client_id = match &config.client_id {
         Some(id) => ctx.identifier(id, "mqtt.client_id"),
-        None => Some(format!("watchpost-{site}-{box_id}")),
+        None => Some(default_client_id(site, box_id, machine_id().as_deref())),
     };
     let prefix = match &config.topic_prefix {
         Some(p) => {
@@ -247,6 +250,27 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         stats_interval: Duration::from_secs(stats_interval?),
         topics: Topics::new(prefix?),
     })
+}
+
+/// The default client id: site, box and a stable per-machine suffix (a hash
+/// of the machine id, which itself stays private).
+pub fn default_client_id(site: &str, box_id: &str, machine: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match machine.map(str::trim).filter(|m| !m.is_empty()) {
+        Some(machine) => {
+            let digest = Sha256::digest(format!("watchpost-mqtt-client:{machine}"));
+            let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+            format!("watchpost-{site}-{box_id}-{suffix}")
+        }
+        None => format!("watchpost-{site}-{box_id}"),
+    }
+}
+
+/// This machine's id (systemd's /etc/machine-id, or D-Bus's copy).
+fn machine_id() -> Option<String> {
+    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().filter(|id| !id.trim().is_empty()))
 }
 
 fn parse_host_port(rest: &str, default_port: u16) -> Result<(String, u16), String> {
@@ -347,5 +371,19 @@ mod tests {
         assert_eq!(parse_host_port("broker.local", 8883), Ok(("broker.local".into(), 8883)));
         assert!(parse_host_port("host:99999", 1883).is_err());
         assert!(parse_host_port("user:pw@host", 1883).is_err());
+    }
+
+    #[test]
+    fn the_default_client_id_differs_between_machines_and_is_stable_on_one() {
+        let a = default_client_id("maple", "gate-1", Some("0123456789abcdef0123456789abcdef\n"));
+        let b = default_client_id("maple", "gate-1", Some("fedcba9876543210fedcba9876543210"));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            default_client_id("maple", "gate-1", Some("0123456789abcdef0123456789abcdef"))
+        );
+        assert!(a.starts_with("watchpost-maple-gate-1-") && a.len() == "watchpost-maple-gate-1-".len() + 8);
+        assert!(!a.contains("0123456789"), "the machine id itself stays private: {a}");
+        assert_eq!(default_client_id("maple", "gate-1", None), "watchpost-maple-gate-1");
     }
 }

@@ -3,6 +3,7 @@
 //! pictures decoded by GStreamer.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -327,6 +328,68 @@ pub fn forward(from: u16, to: u16, frozen: Arc<std::sync::atomic::AtomicBool>) {
             }
         }
     });
+}
+
+/// Runs watchpost with its stderr collected line by line.
+pub struct Running {
+    pub child: Child,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    pub fn start(config: &Path) -> Self {
+        let mut child = watchpost()
+            .args(["run", "--config"])
+            .arg(config)
+            .env("WATCHPOST_LOG", "info,ort=warn")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, log }
+    }
+
+    pub fn count(&self, needle: &str) -> usize {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Incident ids in "incident raised" lines.
+    pub fn raised(&self) -> Vec<String> {
+        self.lines()
+            .iter()
+            .filter(|l| l.contains("incident raised"))
+            .filter_map(|l| {
+                l.split("incident=")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs the built `watchpost` binary.

@@ -1,0 +1,19 @@
+//! The durable outbox: its `[outbox]` settings ([`config`]), the state
+//! directory's one-owner lock ([`lock`]), what it stores and counts
+//! ([`record`]), the redb store and its writes ([`store`]), the byte and
+//! count bounds ([`room`]), the quarantine ([`quarantine`]) and the periodic
+//! chores: age, compaction, reopening ([`maintain`]). Nothing outside this
+//! folder writes to the state directory.
+
+pub mod config;
+pub mod lock;
+mod maintain;
+mod quarantine;
+pub mod record;
+mod room;
+pub mod store;
+
+pub use config::{OutboxConfig, OutboxPlan, check};
+pub use lock::{LOCK_FILE, LockError, StateLock};
+pub use record::{OutboxError, OutboxStats, Record};
+pub use store::Outbox;

@@ -1,0 +1,78 @@
+//! What the outbox stores and counts: the redb tables, one [`Record`] per
+//! event, the counters the stats message and metrics read, and the errors
+//! callers act on. No logic beyond (de)serialising lives here.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
+
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::lock::LockError;
+
+pub(super) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// Redacted JPEG snapshots, keyed by the sequence number of their record.
+pub(super) const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
+pub(super) const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(super) const NEXT_SEQ: &str = "next_seq";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox {path}: {reason}")]
+    Store { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// Disk full or an I/O error: the event was not stored; it is counted as dropped.
+    #[error("outbox {path}: cannot write (disk full or an I/O error); the event was counted as dropped")]
+    Unwritable { path: PathBuf },
+}
+
+/// One stored event: where it goes and what it says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub topic: String,
+    pub camera: String,
+    /// When it was raised, milliseconds since the Unix epoch.
+    pub raised_ms: u64,
+    /// The alert's JSON; empty for a snapshot.
+    pub payload: String,
+    /// The record is a snapshot: its JPEG is in the images table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub image: bool,
+    /// The snapshot's bytes, read back with the record.
+    #[serde(skip)]
+    pub jpeg: Option<Vec<u8>>,
+}
+
+impl Record {
+    /// What is published.
+    pub fn into_payload(self) -> Vec<u8> {
+        match self.jpeg {
+            Some(jpeg) => jpeg,
+            None => self.payload.into_bytes(),
+        }
+    }
+}
+
+/// Counters, read by the stats message, the metrics and the tests.
+#[derive(Debug, Default)]
+pub struct OutboxStats {
+    /// Events (incident events and snapshots) dropped by a bound.
+    pub dropped: AtomicU64,
+    /// Of those, snapshots dropped by the byte bound.
+    pub dropped_snapshots: AtomicU64,
+    /// Records moved to quarantine: unreadable, or refused by the broker.
+    pub quarantined: AtomicU64,
+    /// Of those, records the broker refused `max_attempts` times.
+    pub poisoned: AtomicU64,
+    /// Events acknowledged by the broker and removed.
+    pub delivered: AtomicU64,
+}
+
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
