@@ -221,7 +221,7 @@ impl Stream {
                     tracing::warn!(
                         camera = %self.spec.camera,
                         element = %w.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
-                        warning = %w.error(),
+                        warning = %self.spec.source.url.scrub(&w.error().to_string()),
                         "GStreamer warning"
                     );
                 }
@@ -457,8 +457,9 @@ impl Stream {
                 .src()
                 .map(|s| s.path_string().to_string())
                 .unwrap_or_else(|| "pipeline".into()),
-            message: err.error().to_string(),
-            debug: err.debug().map(|d| d.to_string()),
+            // Elements may quote the URL they fetch, query credentials and all.
+            message: self.spec.source.url.scrub(&err.error().to_string()),
+            debug: err.debug().map(|d| self.spec.source.url.scrub(&d)),
         }
     }
 
