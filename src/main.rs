@@ -218,8 +218,7 @@ fn probe(
         };
         if source.url.password().is_some() {
             eprintln!(
-                "warning: the password in the URL is visible to every user in `ps`; use --password-file or ${}",
-                "WATCHPOST_PROBE_PASSWORD"
+                "warning: the password in the URL is visible to every user in `ps`; use --password-file or $WATCHPOST_PROBE_PASSWORD"
             );
         }
         match (
