@@ -279,3 +279,93 @@ fn onnx_runtime_is_never_loaded_from_the_working_folder() {
     assert!(shown.contains("ONNX Runtime library not found"), "{shown}");
     assert!(!shown.contains("work/.ort"), "{shown}");
 }
+
+/// GET `path` on 127.0.0.1:`port`: (status line, body), or None.
+fn get(port: u16, path: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn frames_decoded(port: u16) -> f64 {
+    get(port, "/metrics")
+        .and_then(|(_, body)| {
+            body.lines()
+                .find(|l| l.starts_with("watchpost_camera_frames_decoded_total{"))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = common::Broker::start();
+    let metrics_port = common::free_port();
+    let config = dir.path().join("watchpost.toml");
+    let text = common::camera_config(broker.port, &common::media("vtest.avi"), true, dir.path())
+        + &format!("\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut child = watchpost()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = common::wait_for(std::time::Duration::from_secs(90), || {
+        frames_decoded(metrics_port) > 0.0
+    });
+    assert!(started, "the camera never streamed");
+    let before = open_files(pid);
+    let decoded = frames_decoded(metrics_port);
+
+    // 1,000 connections that never send a request, held open.
+    let held: Vec<std::net::TcpStream> = (0..1000)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", metrics_port)).ok())
+        .collect();
+    let mut most = 0;
+    for _ in 0..20 {
+        most = most.max(open_files(pid));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: usize = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap();
+    println!(
+        "open files: {before} before, at most {most} while {} connections were held; limit {soft}",
+        held.len()
+    );
+    assert!(
+        most <= before + watchpost::observe::metrics::MAX_CONNECTIONS + 8,
+        "{most} files open with {} connections held (was {before})",
+        held.len()
+    );
+    assert!(most < soft);
+    // The camera keeps decoding meanwhile, and metrics answer once the holders go.
+    assert!(common::wait_for(std::time::Duration::from_secs(60), || frames_decoded(
+        metrics_port
+    ) > decoded));
+    drop(held);
+    assert!(common::wait_for(std::time::Duration::from_secs(60), || {
+        get(metrics_port, "/metrics").is_some_and(|(status, _)| status.contains("200"))
+    }));
+    let (status, _) = get(metrics_port, "/nope").unwrap();
+    assert!(status.contains("404"), "{status}");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+}

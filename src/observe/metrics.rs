@@ -416,13 +416,24 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Serves `GET /metrics` until `cancel` fires. One task per connection; a
-/// failed connection is logged at debug level and forgotten.
+/// Connections served at once; more are accepted and closed at once, so a
+/// local user holding connections open cannot use up the process's files.
+pub const MAX_CONNECTIONS: usize = 16;
+/// A client must send its request headers within this.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// A connection lives at most this long, whatever it does.
+pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Serves `GET /metrics` (and `GET /`) until `cancel` fires: one request per
+/// connection, headers within [`HEADER_TIMEOUT`], the connection closed after
+/// [`CONNECTION_TIMEOUT`], at most [`MAX_CONNECTIONS`] at once, small
+/// buffers. A failed connection is logged at debug level and forgotten.
 pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cancel: CancellationToken) {
     use http_body_util::Full;
     use hyper::body::Bytes;
     use hyper::{Method, Response, StatusCode};
 
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -435,8 +446,14 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, can
                 }
             },
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("metrics: {MAX_CONNECTIONS} connections open; closing a new one");
+            drop(stream);
+            continue;
+        };
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let metrics = metrics.clone();
                 async move {
@@ -454,6 +471,11 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, can
                             "text/plain; charset=utf-8",
                             "watchpost: metrics at /metrics\n".to_string(),
                         ),
+                        (_, "/" | "/metrics") => (
+                            StatusCode::METHOD_NOT_ALLOWED,
+                            "text/plain; charset=utf-8",
+                            "only GET is served\n".to_string(),
+                        ),
                         _ => (
                             StatusCode::NOT_FOUND,
                             "text/plain; charset=utf-8",
@@ -470,11 +492,17 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, can
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(error = %e, "metrics: connection ended with an error");
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .max_buf_size(8192)
+                .max_headers(32)
+                .serve_connection(io, service);
+            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                Ok(Err(e)) => tracing::debug!(error = %e, "metrics: connection ended with an error"),
+                Err(_) => tracing::debug!("metrics: connection open too long; closed"),
+                Ok(Ok(())) => {}
             }
         });
     }
