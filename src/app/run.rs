@@ -171,7 +171,7 @@ impl App {
         );
     }
 
-    fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher) {
+    fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher, snapshots_running: bool) {
         let views = self.live.cameras();
         let probes: Vec<Probe<'_>> = self
             .cameras
@@ -184,7 +184,16 @@ impl App {
                 stall: r.plan.decode.stall,
             })
             .collect();
-        let healthy = watchdog.tick(&probes, publisher.is_running());
+        let mut ended: Vec<String> = self
+            .models
+            .iter()
+            .filter(|(_, m)| !m.service.workers_running())
+            .map(|(key, _)| format!("model `{key}`'s inference thread"))
+            .collect();
+        if !snapshots_running {
+            ended.push("the snapshot worker".into());
+        }
+        let healthy = watchdog.tick(&probes, publisher.is_running(), &ended);
         self.live
             .healthy
             .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);
@@ -276,7 +285,7 @@ pub async fn run_with(
                 }
             }
             _ = tick.tick() => {
-                app.watch(&mut watchdog, &publisher);
+                app.watch(&mut watchdog, &publisher, !snapshot_worker.is_finished());
                 if app.cameras.iter().all(|r| r.camera.is_finished()) {
                     break;
                 }
