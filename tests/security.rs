@@ -349,7 +349,7 @@ fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
         held.len()
     );
     assert!(
-        most <= before + watchpost::observe::metrics::MAX_CONNECTIONS + 8,
+        most <= before + watchpost::observe::listener::MAX_CONNECTIONS + 8,
         "{most} files open with {} connections held (was {before})",
         held.len()
     );

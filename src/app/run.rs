@@ -17,7 +17,7 @@ use super::camera::{Camera, Shared};
 use super::snapshot::Snapshots;
 use crate::infer::{Detector, ModelPlan, ModelService, runtime};
 use crate::observe::health::{self, Probe, Watchdog};
-use crate::observe::metrics::{self, CameraView, Live, Metrics};
+use crate::observe::metrics::{CameraView, Live, Metrics};
 use crate::observe::stats::camera_stats;
 use crate::plan::{CameraPlan, Plan};
 use crate::publish::{Outbox, Publisher};
@@ -252,7 +252,11 @@ pub async fn run_with(
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tracing::info!(listen = %addr, "metrics at http://{addr}/metrics");
-                tokio::spawn(metrics::serve(listener, metrics.clone(), cancel.clone()));
+                tokio::spawn(crate::observe::listener::serve(
+                    listener,
+                    metrics.clone(),
+                    cancel.clone(),
+                ));
             }
             // Metrics are for people; the cameras and alerts run without them.
             Err(e) => tracing::error!(listen = %addr, error = %e, "metrics: cannot listen; running without metrics"),
