@@ -71,8 +71,19 @@ enum Command {
     /// Open a camera or file, decode its first frame, and report codec,
     /// size, frame rate, the decoder chosen and the time to the first frame.
     Probe {
-        /// rtsp://, http(s)://, /dev/videoN, or a file path.
+        /// rtsp://, http(s)://, /dev/videoN, or a file path. Give the
+        /// password with --password-file or $WATCHPOST_PROBE_PASSWORD, not
+        /// in the URL: a command line is visible to every user in `ps`.
         uri: String,
+        /// User name for the camera, e.g. "viewer" (or put it in the URL).
+        #[arg(long)]
+        username: Option<String>,
+        /// File holding the camera's password (one line), e.g. /etc/watchpost/cam-gate.password.
+        #[arg(long, conflicts_with = "password_env")]
+        password_file: Option<PathBuf>,
+        /// Name of an environment variable holding the password.
+        #[arg(long, default_value = "WATCHPOST_PROBE_PASSWORD")]
+        password_env: String,
         /// RTSP transport: tcp or udp.
         #[arg(long, default_value = "tcp")]
         transport: String,
@@ -110,10 +121,28 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Probe {
             uri,
+            username,
+            password_file,
+            password_env,
             transport,
             decoder,
             timeout_secs,
-        } => probe(&uri, &transport, decoder, timeout_secs),
+        } => {
+            let password = match password_file {
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(watchpost::config::Secret::new(text.trim_end_matches(['\r', '\n']))),
+                    Err(e) => {
+                        eprintln!("cannot read --password-file {}: {e}", path.display());
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                },
+                None => std::env::var(&password_env)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .map(watchpost::config::Secret::new),
+            };
+            probe(&uri, username, password, &transport, decoder, timeout_secs)
+        }
         Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
@@ -180,8 +209,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn probe(uri: &str, transport: &str, decoder: String, timeout_secs: u64) -> ExitCode {
-    use watchpost::source::{SourcePlan, Transport};
+fn probe(
+    uri: &str,
+    username: Option<String>,
+    password: Option<watchpost::config::Secret>,
+    transport: &str,
+    decoder: String,
+    timeout_secs: u64,
+) -> ExitCode {
+    use watchpost::source::{Credentials, SourcePlan, Transport};
     let transport = match transport {
         "tcp" => Transport::Tcp,
         "udp" => Transport::Udp,
@@ -191,7 +227,34 @@ fn probe(uri: &str, transport: &str, decoder: String, timeout_secs: u64) -> Exit
         }
     };
     let source = if uri.contains("://") && !uri.starts_with("file://") {
-        SourcePlan::network(uri, transport)
+        let mut source = match SourcePlan::network(uri, transport) {
+            Ok(source) => source,
+            Err(e) => {
+                eprintln!("{uri}: {e}", uri = watchpost::config::secret::mask_unparsed(uri));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        if source.url.password().is_some() {
+            eprintln!(
+                "warning: the password in the URL is visible to every user in `ps`; use --password-file or $WATCHPOST_PROBE_PASSWORD"
+            );
+        }
+        match (
+            username.or_else(|| source.credentials.as_ref().map(|c| c.user.clone())),
+            password,
+        ) {
+            (Some(user), Some(password)) => source.credentials = Some(Credentials { user, password }),
+            (Some(user), None) => {
+                let password = source.credentials.take().map(|c| c.password).unwrap_or_default();
+                source.credentials = Some(Credentials { user, password });
+            }
+            (None, Some(_)) => {
+                eprintln!("a password is given but no user name; add --username or put it in the URL");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            (None, None) => {}
+        }
+        source
     } else {
         let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
         if !path.is_file() {

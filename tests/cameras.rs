@@ -162,7 +162,7 @@ fn an_rtsp_camera_comes_back_after_five_server_restarts_while_a_file_camera_keep
     let gate = Running::start(
         spec(
             "gate",
-            SourcePlan::network(&format!("rtsp://viewer:pw@127.0.0.1:{port}/cam"), Transport::Tcp),
+            SourcePlan::network(&format!("rtsp://viewer:pw@127.0.0.1:{port}/cam"), Transport::Tcp).unwrap(),
         ),
         Delivery::Latest,
     );
@@ -327,7 +327,7 @@ fn a_wrong_rtsp_path_names_the_uri_with_the_password_masked() {
     let server = RtspCamera::start(port);
     let url = format!("rtsp://admin:hunter2@127.0.0.1:{port}/no-such-stream");
     let err = probe(
-        &SourcePlan::network(&url, Transport::Tcp),
+        &SourcePlan::network(&url, Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
         Duration::from_secs(20),
     )
@@ -340,7 +340,7 @@ fn a_wrong_rtsp_path_names_the_uri_with_the_password_masked() {
     assert!(!err.contains("hunter2"), "{err}");
 
     let slot = Arc::new(FrameSlot::new(Delivery::Latest));
-    let stream = Stream::new(spec("gate", SourcePlan::network(&url, Transport::Tcp)), slot);
+    let stream = Stream::new(spec("gate", SourcePlan::network(&url, Transport::Tcp).unwrap()), slot);
     let err = stream.run_once(&CancellationToken::new()).unwrap_err().to_string();
     assert!(
         err.contains("camera `gate`") && err.contains("rtsp://admin:***@"),
@@ -375,7 +375,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     let server = RtspCamera::serve(port, H264, Some(("viewer", "right-pw")));
     let url = |login: &str| format!("rtsp://{login}@127.0.0.1:{port}/cam");
     let ok = probe(
-        &SourcePlan::network(&url("viewer:right-pw"), Transport::Tcp),
+        &SourcePlan::network(&url("viewer:right-pw"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
         Duration::from_secs(20),
     );
@@ -383,7 +383,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     assert_eq!((ok.width, ok.height), (320, 240));
     assert!(ok.codec.starts_with("video/x-h264"), "{}", ok.codec);
     let err = probe(
-        &SourcePlan::network(&url("viewer:wrong-pw"), Transport::Tcp),
+        &SourcePlan::network(&url("viewer:wrong-pw"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
         Duration::from_secs(20),
     )
@@ -396,7 +396,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     let port = common::free_port();
     let server = RtspCamera::serve(port, RAW, None);
     let err = probe(
-        &SourcePlan::network(&format!("rtsp://127.0.0.1:{port}/cam"), Transport::Tcp),
+        &SourcePlan::network(&format!("rtsp://127.0.0.1:{port}/cam"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
         Duration::from_secs(20),
     )
@@ -446,7 +446,7 @@ fn an_http_mjpeg_camera_decodes() {
     let port = common::free_port();
     serve_mjpeg(port, 100);
     let report = probe(
-        &SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp),
+        &SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
         Duration::from_secs(20),
     )

@@ -17,7 +17,7 @@ use super::camera::{Camera, Shared};
 use super::snapshot::Snapshots;
 use crate::infer::{Detector, ModelPlan, ModelService, runtime};
 use crate::observe::health::{self, Probe, Watchdog};
-use crate::observe::metrics::{self, CameraView, Live, Metrics};
+use crate::observe::metrics::{CameraView, Live, Metrics};
 use crate::observe::stats::camera_stats;
 use crate::plan::{CameraPlan, Plan};
 use crate::publish::{Outbox, Publisher};
@@ -171,7 +171,7 @@ impl App {
         );
     }
 
-    fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher) {
+    fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher, snapshots_running: bool) {
         let views = self.live.cameras();
         let probes: Vec<Probe<'_>> = self
             .cameras
@@ -184,7 +184,16 @@ impl App {
                 stall: r.plan.decode.stall,
             })
             .collect();
-        let healthy = watchdog.tick(&probes, publisher.is_running());
+        let mut ended: Vec<String> = self
+            .models
+            .iter()
+            .filter(|(_, m)| !m.service.workers_running())
+            .map(|(key, _)| format!("model `{key}`'s inference thread"))
+            .collect();
+        if !snapshots_running {
+            ended.push("the snapshot worker".into());
+        }
+        let healthy = watchdog.tick(&probes, publisher.is_running(), &ended);
         self.live
             .healthy
             .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);
@@ -243,7 +252,11 @@ pub async fn run_with(
         match tokio::net::TcpListener::bind(addr).await {
             Ok(listener) => {
                 tracing::info!(listen = %addr, "metrics at http://{addr}/metrics");
-                tokio::spawn(metrics::serve(listener, metrics.clone(), cancel.clone()));
+                tokio::spawn(crate::observe::listener::serve(
+                    listener,
+                    metrics.clone(),
+                    cancel.clone(),
+                ));
             }
             // Metrics are for people; the cameras and alerts run without them.
             Err(e) => tracing::error!(listen = %addr, error = %e, "metrics: cannot listen; running without metrics"),
@@ -276,7 +289,7 @@ pub async fn run_with(
                 }
             }
             _ = tick.tick() => {
-                app.watch(&mut watchdog, &publisher);
+                app.watch(&mut watchdog, &publisher, !snapshot_worker.is_finished());
                 if app.cameras.iter().all(|r| r.camera.is_finished()) {
                     break;
                 }

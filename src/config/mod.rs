@@ -9,6 +9,7 @@
 
 pub mod de;
 pub mod diag;
+pub mod secret;
 
 use std::fmt;
 use std::ops::{Range, RangeInclusive};
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
+pub use secret::{Secret, SecretUrl, UrlError};
 
 /// A config that failed its check, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -16,6 +16,7 @@ pub mod probe;
 pub mod slot;
 pub mod spec;
 pub mod status;
+pub mod throttle;
 
 pub use config::{DecodeConfig, DecodePlan, check_decode};
 pub use decoder::DecoderChoice;

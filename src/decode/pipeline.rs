@@ -61,6 +61,8 @@ pub struct Stream {
     status: Arc<StreamStatus>,
     /// The snapshot branch's sink of the current pipeline.
     snapshot_sink: Mutex<Option<gst::Element>>,
+    /// GStreamer warnings: one line a minute, across rebuilds.
+    warnings: Mutex<super::throttle::Throttle>,
 }
 
 impl Stream {
@@ -74,6 +76,7 @@ impl Stream {
             gray_frames: Arc::default(),
             status: Arc::default(),
             snapshot_sink: Mutex::new(None),
+            warnings: Mutex::default(),
         }
     }
 
@@ -218,12 +221,20 @@ impl Stream {
                 }
                 gst::MessageView::Error(err) => return Err(self.stream_error(err)),
                 gst::MessageView::Warning(w) => {
-                    tracing::warn!(
-                        camera = %self.spec.camera,
-                        element = %w.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
-                        warning = %w.error(),
-                        "GStreamer warning"
-                    );
+                    let due = self
+                        .warnings
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .admit(std::time::Instant::now());
+                    if let Some(held_back) = due {
+                        tracing::warn!(
+                            camera = %self.spec.camera,
+                            element = %w.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+                            warning = %self.spec.source.url.scrub(&w.error().to_string()),
+                            held_back,
+                            "GStreamer warning (at most one a minute per camera; held_back counts the others)"
+                        );
+                    }
                 }
                 _ => {}
             }
@@ -459,8 +470,9 @@ impl Stream {
                 .src()
                 .map(|s| s.path_string().to_string())
                 .unwrap_or_else(|| "pipeline".into()),
-            message: err.error().to_string(),
-            debug: err.debug().map(|d| d.to_string()),
+            // Elements may quote the URL they fetch, query credentials and all.
+            message: self.spec.source.url.scrub(&err.error().to_string()),
+            debug: err.debug().map(|d| self.spec.source.url.scrub(&d)),
         }
     }
 

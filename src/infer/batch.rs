@@ -31,6 +31,18 @@ pub struct BatchStats {
     pub frames: AtomicU64,
     /// Frames of the largest batch so far.
     pub largest: AtomicU64,
+    /// Session threads running now; one that ended (a panic in ONNX Runtime
+    /// or a decoder) is missed by the watchdog.
+    pub workers: AtomicU64,
+}
+
+/// Counts a session thread as running for as long as it lives, panics included.
+struct Running(Arc<BatchStats>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.workers.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// One frame on its way to the service and its detections on the way back.
@@ -45,6 +57,7 @@ struct Job {
 pub struct ModelService {
     plan: Arc<ModelPlan>,
     capacity: usize,
+    spawned: u64,
     jobs: Sender<Job>,
     pub stats: Arc<BatchStats>,
 }
@@ -64,6 +77,7 @@ impl ModelService {
         let stats = Arc::new(BatchStats::default());
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let spawned = detectors.len() as u64;
         for (i, detector) in detectors.into_iter().enumerate() {
             let worker = Worker {
                 detector,
@@ -77,11 +91,17 @@ impl ModelService {
             } else {
                 format!("infer-{}-{i}", plan.key)
             };
-            std::thread::Builder::new().name(name).spawn(move || worker.run())?;
+            stats.workers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let running = Running(stats.clone());
+            std::thread::Builder::new().name(name).spawn(move || {
+                let _running = running;
+                worker.run();
+            })?;
         }
         Ok(Self {
             plan,
             capacity,
+            spawned,
             jobs,
             stats,
         })
@@ -89,6 +109,11 @@ impl ModelService {
 
     pub fn plan(&self) -> &Arc<ModelPlan> {
         &self.plan
+    }
+
+    /// Whether every session thread still runs.
+    pub fn workers_running(&self) -> bool {
+        self.stats.workers.load(std::sync::atomic::Ordering::Relaxed) >= self.spawned
     }
 
     /// Frames per run at most (1 for a model with a fixed batch size).

@@ -186,6 +186,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
     if raw.input.width == 0 || raw.input.height == 0 {
         diags.error(&file, Some(0..0), "[input] width and height must be at least 1");
     }
+    check_numbers(&file, &raw.input, output.as_ref(), diags);
 
     let base = path.parent().unwrap_or(Path::new("."));
     let model_path = crate::config::join_clean(base, raw.file.get_ref());
@@ -220,6 +221,44 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
         output: output?,
         labels: Arc::new(LabelMap::new(labels)),
     })
+}
+
+/// The largest model input side: the input tensor is allocated from the
+/// manifest's numbers (times the batch), so they are bounded here.
+pub const MAX_INPUT_SIDE: u32 = 4096;
+
+/// Numbers the inference thread divides by or allocates from.
+fn check_numbers(file: &SourceFile, input: &InputSpec, output: Option<&OutputSpec>, diags: &mut Diagnostics) {
+    let at = |key: &str| file.text.find(key).map(|i| i..i + key.len());
+    for (key, value) in [("width", input.width), ("height", input.height)] {
+        if value > MAX_INPUT_SIDE {
+            diags.error(
+                file,
+                at(key),
+                format!("[input] {key} is {value}; a model input side may be at most {MAX_INPUT_SIDE} pixels"),
+            );
+        }
+    }
+    let Some(OutputSpec::Yolox(table)) = output else {
+        return;
+    };
+    let smallest = input.width.min(input.height);
+    if table.0.strides.iter().any(|&s| s == 0 || s > smallest) {
+        diags.error(
+            file,
+            at("strides"),
+            format!(
+                "[output] strides {:?}: each stride must be from 1 to the input side ({smallest}), e.g. [8, 16, 32]",
+                table.0.strides
+            ),
+        );
+    } else if table.0.strides.is_empty() && !table.0.decoded {
+        diags.error(
+            file,
+            at("strides"),
+            "[output] strides is empty; list the grid strides, e.g. [8, 16, 32], or set decoded = true",
+        );
+    }
 }
 
 /// Hex sha256 of a file, streamed.

@@ -3,9 +3,13 @@
 //!
 //! The library is the one shipped in the `onnxruntime` wheel on PyPI (see
 //! `scripts/setup`). It is searched in this order: the config's
-//! `runtime.onnxruntime`, the `WATCHPOST_ONNXRUNTIME` environment variable, the
-//! project-local `.ort/` folder, then `/usr/lib/watchpost/`. A missing or wrong
-//! library is an error with the path in it, never a panic.
+//! `runtime.onnxruntime`, the `WATCHPOST_ONNXRUNTIME` environment variable,
+//! the checkout's `.ort/` only for a development build (a binary inside a
+//! Cargo `target/` folder), then `/usr/lib/watchpost/`. Never the working
+//! folder: `sudo watchpost check-config` run from a folder anyone can write
+//! must not load that folder's library as root, and a `.ort/` that another
+//! user could have written is skipped. A missing or wrong library is an
+//! error with the path in it, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -108,23 +112,39 @@ fn existing(path: PathBuf, origin: &'static str) -> Result<PathBuf, RuntimeError
     }
 }
 
-/// The project-local `.ort/` beside the working folder or above the binary
-/// (target/release/watchpost → ../../.ort), then the system folder.
+/// The checkout's `.ort/` when this is a development build, then the system folder.
 fn search_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Ok(cwd) = std::env::current_dir() {
-        dirs.push(cwd.join(".ort"));
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        for ancestor in exe.ancestors().skip(1).take(4) {
-            let dir = ancestor.join(".ort");
-            if !dirs.contains(&dir) {
-                dirs.push(dir);
-            }
-        }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| checkout_ort(&exe)) {
+        dirs.push(dir);
     }
     dirs.push(PathBuf::from(SYSTEM_DIR));
     dirs
+}
+
+/// `<checkout>/.ort` for a binary in `<checkout>/target/…` (a Cargo build:
+/// `Cargo.toml` beside `target/`), if only its owner or root can write it.
+fn checkout_ort(exe: &Path) -> Option<PathBuf> {
+    let target = exe
+        .ancestors()
+        .skip(1)
+        .take(4)
+        .find(|a| a.file_name() == Some("target".as_ref()))?;
+    let checkout = target.parent()?;
+    if !checkout.join("Cargo.toml").is_file() {
+        return None;
+    }
+    let dir = checkout.join(".ort");
+    trusted(&dir).then_some(dir)
+}
+
+/// Whether `path` (links followed) belongs to root or to this process's user
+/// and no one else may write it.
+fn trusted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    let me = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    std::fs::metadata(path).is_ok_and(|m| (m.uid() == 0 || m.uid() == me) && m.mode() & 0o022 == 0)
 }
 
 /// ONNX Runtime, loaded: the library in use and the process-wide environment
@@ -173,5 +193,27 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("/nonexistent/libonnxruntime.so"), "{text}");
         assert!(text.contains("runtime.onnxruntime"), "{text}");
+    }
+
+    #[test]
+    fn a_checkout_ort_is_used_only_beside_a_cargo_target_folder() {
+        let dir = tempfile_dir();
+        std::fs::create_dir_all(dir.join(".ort")).unwrap();
+        std::fs::create_dir_all(dir.join("target/release")).unwrap();
+        let exe = dir.join("target/release/watchpost");
+        assert_eq!(checkout_ort(&exe), None, "no Cargo.toml: not a checkout");
+        std::fs::write(dir.join("Cargo.toml"), "").unwrap();
+        assert_eq!(checkout_ort(&exe), Some(dir.join(".ort")));
+        assert_eq!(checkout_ort(&dir.join("usr/bin/watchpost")), None);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join(".ort"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(checkout_ort(&exe), None, "a world-writable .ort is skipped");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("watchpost-ort-{}-{}", std::process::id(), fastrand::u64(..)));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! The watchdog is not a timer: each ping follows a check that every camera's
 //! decode and detect threads are running and making progress (or waiting in
-//! an expected state: connecting, backoff, ended) and that the MQTT publisher
-//! runs. A wedged part stops the pings, and systemd restarts the service
+//! an expected state: connecting, backoff, ended), that the MQTT publisher
+//! runs, and that the shared workers (each model's inference threads, the
+//! snapshot worker) are alive. A wedged part stops the pings, and systemd restarts the service
 //! after `WatchdogSec`. Without `$NOTIFY_SOCKET` every message is a no-op.
 
 use std::collections::BTreeMap;
@@ -100,9 +101,14 @@ impl Watchdog {
 
     /// Checks every part; pings systemd when all are alive and a ping is due.
     /// Returns whether the pipeline is healthy.
-    pub fn tick(&mut self, cameras: &[Probe<'_>], publisher_running: bool) -> bool {
+    /// `ended` names the shared workers whose threads have ended.
+    pub fn tick(&mut self, cameras: &[Probe<'_>], publisher_running: bool, ended: &[String]) -> bool {
         let now = Instant::now();
-        let problem = self.check(cameras, publisher_running, now);
+        let mut problem = self.check(cameras, publisher_running, now);
+        if !ended.is_empty() {
+            let lost = format!("ended: {}", ended.join(", "));
+            problem = Some(problem.map_or(lost.clone(), |p| format!("{p}; {lost}")));
+        }
         if problem != self.problem {
             match &problem {
                 Some(p) => {
@@ -190,5 +196,24 @@ impl Watchdog {
             }
         }
         (!problems.is_empty()).then(|| problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_shared_worker_makes_the_box_unhealthy_until_it_runs_again() {
+        let mut watchdog = Watchdog::from_env();
+        assert!(watchdog.tick(&[], true, &[]));
+        assert!(!watchdog.tick(&[], true, &["the snapshot worker".to_string()]));
+        assert!(
+            watchdog
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("snapshot worker"))
+        );
+        assert!(watchdog.tick(&[], true, &[]));
     }
 }

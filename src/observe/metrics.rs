@@ -21,7 +21,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 use toml::Spanned;
 
 use crate::config::Ctx;
@@ -347,7 +346,7 @@ pub struct Metrics {
     frame_age: Family<Labels, Histogram, fn() -> Histogram>,
     incidents: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
-    scrapes: Arc<AtomicU64>,
+    pub(super) scrapes: Arc<AtomicU64>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -428,69 +427,5 @@ impl std::fmt::Debug for Metrics {
         f.debug_struct("Metrics")
             .field("scrapes", &self.scrapes.load(Relaxed))
             .finish_non_exhaustive()
-    }
-}
-
-/// Serves `GET /metrics` until `cancel` fires. One task per connection; a
-/// failed connection is logged at debug level and forgotten.
-pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, cancel: CancellationToken) {
-    use http_body_util::Full;
-    use hyper::body::Bytes;
-    use hyper::{Method, Response, StatusCode};
-
-    loop {
-        let stream = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
-                async move {
-                    let (status, kind, body) = match (request.method(), request.uri().path()) {
-                        (&Method::GET, "/metrics") => {
-                            metrics.scrapes.fetch_add(1, Relaxed);
-                            (
-                                StatusCode::OK,
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                metrics.render(),
-                            )
-                        }
-                        (&Method::GET, "/") => (
-                            StatusCode::OK,
-                            "text/plain; charset=utf-8",
-                            "watchpost: metrics at /metrics\n".to_string(),
-                        ),
-                        _ => (
-                            StatusCode::NOT_FOUND,
-                            "text/plain; charset=utf-8",
-                            "not found; metrics are at GET /metrics\n".to_string(),
-                        ),
-                    };
-                    let mut response = Response::new(Full::new(Bytes::from(body)));
-                    *response.status_mut() = status;
-                    response.headers_mut().insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static(kind),
-                    );
-                    Ok::<_, std::convert::Infallible>(response)
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                tracing::debug!(error = %e, "metrics: connection ended with an error");
-            }
-        });
     }
 }

@@ -5,6 +5,7 @@
 //! whether anyone watches or not.
 
 pub mod health;
+pub mod listener;
 pub mod metrics;
 pub mod stats;
 

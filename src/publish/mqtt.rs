@@ -13,7 +13,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::topics::Topics;
-use crate::config::Ctx;
+use crate::config::de::unset;
+use crate::config::secret::mask_unparsed;
+use crate::config::{Ctx, SecretUrl};
 
 /// Publishes in flight at once (below rumqttc's own limit of 100).
 pub(crate) const WINDOW: usize = 64;
@@ -64,6 +66,11 @@ pub struct MqttConfig {
     /// Name of a systemd credential holding the password (LoadCredential=), e.g. "mqtt-password".
     #[serde(default)]
     pub password_credential: Option<Spanned<String>>,
+    /// Send the password over plain mqtt:// to a host other than this box,
+    /// where anyone on the network can read it, e.g. false (the default:
+    /// such a config is refused; use mqtts://).
+    #[serde(default = "unset")]
+    pub allow_plaintext_password: Spanned<bool>,
 }
 
 fn default_url() -> Spanned<String> {
@@ -94,6 +101,7 @@ impl Default for MqttConfig {
             username: None,
             password_file: None,
             password_credential: None,
+            allow_plaintext_password: unset(),
         }
     }
 }
@@ -130,23 +138,24 @@ pub struct MqttPlan {
 }
 
 pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -> Option<MqttPlan> {
-    let url = config.url.get_ref().trim();
-    let (secure, endpoint) = match url.split_once("://") {
-        Some(("mqtt", rest)) => (false, parse_host_port(rest, 1883)),
-        Some(("mqtts", rest)) => (true, parse_host_port(rest, 8883)),
-        Some((scheme, _)) => (
-            false,
-            Err(format!(
-                "scheme `{scheme}://` is not supported; use mqtt:// or mqtts://"
-            )),
-        ),
-        None => (false, Err("expected mqtt://host:port or mqtts://host:port".to_string())),
+    let raw = config.url.get_ref().trim();
+    let endpoint = match SecretUrl::parse(raw) {
+        Ok(url) => endpoint(&url).map_err(|reason| {
+            // As written when nothing in it is secret, so the operator recognises it.
+            let shown = if url.has_secret() {
+                url.masked()
+            } else {
+                raw.to_string()
+            };
+            format!("mqtt.url `{shown}`: {reason}")
+        }),
+        Err(e) => Err(format!("mqtt.url `{}`: {e}", mask_unparsed(raw))),
     };
-    let endpoint = match endpoint {
-        Ok(hp) => Some(hp),
-        Err(reason) => {
-            ctx.error(config.url.span(), format!("mqtt.url `{url}`: {reason}"));
-            None
+    let (secure, endpoint) = match endpoint {
+        Ok((secure, host, port)) => (secure, Some((host, port))),
+        Err(message) => {
+            ctx.error(config.url.span(), message);
+            (false, None)
         }
     };
     let keep_alive = ctx.in_range(&config.keep_alive_secs, 5..=3600, "mqtt.keep_alive_secs");
@@ -187,6 +196,11 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     let cert = file("client_cert", &config.client_cert);
     let key = file("client_key", &config.client_key);
     let password_file = file("password_file", &config.password_file);
+    // A file that exists but cannot be used is reported once, here.
+    let ca = ca.and_then(|ca| match ca {
+        Some(path) if !pem_file(&path, &config.ca_file, ctx) => None,
+        other => Some(other),
+    });
     let tls = match (secure, ca?, cert?, key?) {
         (true, Some(ca), cert, key) => {
             let client = match (cert, key) {
@@ -219,6 +233,10 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
             None
         }
     };
+    let password_file = password_file.and_then(|p| match p {
+        Some(path) if !readable(&path, &config.password_file, ctx) => None,
+        other => Some(other),
+    });
     let password = match (password_file?, &config.password_credential) {
         (Some(_), Some(c)) => {
             ctx.error(c.span(), "set mqtt.password_file or mqtt.password_credential, not both");
@@ -237,6 +255,15 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         );
     }
     let (host, port) = endpoint?;
+    if password.is_some() && !secure && !is_loopback(&host) && !*config.allow_plaintext_password.get_ref() {
+        ctx.error(
+            config.url.span(),
+            format!(
+                "mqtt.url: the password would cross the network to {host} in plain text; use mqtts:// (with mqtt.ca_file) or set mqtt.allow_plaintext_password = true"
+            ),
+        );
+        return None;
+    }
     Some(MqttPlan {
         url: format!("{}://{host}:{port}", if secure { "mqtts" } else { "mqtt" }),
         host,
@@ -273,23 +300,72 @@ fn machine_id() -> Option<String> {
         .find_map(|p| std::fs::read_to_string(p).ok().filter(|id| !id.trim().is_empty()))
 }
 
-fn parse_host_port(rest: &str, default_port: u16) -> Result<(String, u16), String> {
-    let authority = rest.trim_end_matches('/');
-    if authority.contains('/') || authority.contains('@') {
+/// (mqtts?, host, port) of a broker URL, which holds nothing but those.
+fn endpoint(url: &SecretUrl) -> Result<(bool, String, u16), String> {
+    let (secure, default_port) = match url.scheme() {
+        "mqtt" => (false, 1883),
+        "mqtts" => (true, 8883),
+        scheme => {
+            return Err(format!(
+                "scheme `{scheme}://` is not supported; use mqtt:// or mqtts://"
+            ));
+        }
+    };
+    if url.username().is_some() {
         return Err("give only host and port (credentials go in mqtt.username and mqtt.password_file)".into());
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) => (
-            host,
-            port.parse::<u16>()
-                .map_err(|_| format!("port `{port}` is not a number from 1 to 65535"))?,
-        ),
-        None => (authority, default_port),
-    };
-    if host.is_empty() || port == 0 {
-        return Err("host and port must not be empty or zero".into());
+    if !matches!(url.path(), "" | "/") || url.query().is_some() {
+        return Err("give only host and port, no path or query".into());
     }
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+    let host = url.host().filter(|h| !h.is_empty()).ok_or("the host is missing")?;
+    let port = url.port().unwrap_or(default_port);
+    if port == 0 {
+        return Err("port 0 is not a port; use 1 to 65535".into());
+    }
+    Ok((secure, host, port))
+}
+
+/// Whether a broker host is this box: a password to it never crosses the network.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a secret file can be read now; reports where it is configured if not.
+fn readable(path: &std::path::Path, key: &Option<Spanned<PathBuf>>, ctx: &mut Ctx<'_>) -> bool {
+    match std::fs::read(path) {
+        Ok(_) => true,
+        Err(e) => {
+            let span = key.as_ref().map_or(0..0, Spanned::span);
+            ctx.error(
+                span,
+                format!(
+                    "cannot read {}: {e}; check its owner and mode (the service reads it as user watchpost)",
+                    path.display()
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Whether a CA file can be read and holds a PEM certificate.
+fn pem_file(path: &std::path::Path, key: &Option<Spanned<PathBuf>>, ctx: &mut Ctx<'_>) -> bool {
+    if !readable(path, key, ctx) {
+        return false;
+    }
+    let text = std::fs::read(path).unwrap_or_default();
+    if String::from_utf8_lossy(&text).contains("-----BEGIN CERTIFICATE-----") {
+        return true;
+    }
+    let span = key.as_ref().map_or(0..0, Spanned::span);
+    ctx.error(
+        span,
+        format!(
+            "mqtt.ca_file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ),
+    );
+    false
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -367,10 +443,18 @@ mod tests {
 
     #[test]
     fn host_and_port_parse_with_a_default_port() {
-        assert_eq!(parse_host_port("127.0.0.1:1884", 1883), Ok(("127.0.0.1".into(), 1884)));
-        assert_eq!(parse_host_port("broker.local", 8883), Ok(("broker.local".into(), 8883)));
-        assert!(parse_host_port("host:99999", 1883).is_err());
-        assert!(parse_host_port("user:pw@host", 1883).is_err());
+        let parse = |raw: &str| {
+            SecretUrl::parse(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|u| endpoint(&u))
+        };
+        assert_eq!(parse("mqtt://127.0.0.1:1884"), Ok((false, "127.0.0.1".into(), 1884)));
+        assert_eq!(parse("mqtts://broker.local"), Ok((true, "broker.local".into(), 8883)));
+        assert_eq!(parse("mqtt://[::1]:1883/"), Ok((false, "::1".into(), 1883)));
+        assert!(parse("mqtt://host:99999").is_err());
+        let err = parse("mqtt://user:hunter22@host").unwrap_err();
+        assert!(!err.contains("hunter22"), "{err}");
+        assert!(is_loopback("::1") && is_loopback("localhost") && !is_loopback("10.0.0.2"));
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //!
 //! Kinds: files (which can stand in for a live camera with `loop` and
 //! `realtime`), RTSP over TCP or UDP, HTTP(S) MJPEG, and V4L2 devices.
-//! Credentials never reach a log line: they are kept out of the URI, in a
-//! [`Secret`], and [`SourcePlan::display`] is what logs show.
+//! Credentials never reach a log line: the address is a [`SecretUrl`], the
+//! user information moves out of it into [`Credentials`], and
+//! [`SourcePlan::display`] (password and credential query values masked) is
+//! what logs show.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use gstreamer as gst;
@@ -15,8 +16,8 @@ use gstreamer::prelude::*;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::config::Ctx;
 use crate::config::de::unset;
+use crate::config::{Ctx, Secret, SecretUrl, UrlError};
 
 /// RTSP transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -64,26 +65,6 @@ fn default_latency() -> Spanned<u32> {
     Spanned::new(0..0, 200)
 }
 
-/// A password that never prints.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
@@ -102,8 +83,9 @@ pub enum SourceKind {
 /// A checked source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourcePlan {
-    /// The URI handed to GStreamer, without credentials.
-    pub uri: String,
+    /// The address, credentials included; `expose_location` is what
+    /// GStreamer is handed (no user information, query credentials kept).
+    pub url: SecretUrl,
     /// What logs and errors show: the URI with any password masked.
     pub display: String,
     pub kind: SourceKind,
@@ -116,11 +98,12 @@ pub struct SourcePlan {
 impl SourcePlan {
     /// A file played once or looped, as fast as it decodes or at its own rate.
     pub fn file(path: PathBuf, loop_playback: bool, realtime: bool) -> Self {
-        let uri = gst::glib::filename_to_uri(&path, None)
-            .map_or_else(|_| format!("file://{}", path.display()), |u| u.to_string());
+        let url = SecretUrl::from_file(&std::path::absolute(&path).unwrap_or_else(|_| path.clone()))
+            .or_else(|| SecretUrl::parse("file:///").ok())
+            .expect("file:/// is a URL");
         Self {
-            display: uri.clone(),
-            uri,
+            display: url.masked(),
+            url,
             kind: SourceKind::File(path),
             loop_playback,
             realtime,
@@ -130,22 +113,26 @@ impl SourcePlan {
     }
 
     /// A network camera from a URL; credentials in the URL are moved out of it.
-    pub fn network(url: &str, transport: Transport) -> Self {
-        let (uri, credentials) = split_credentials(url);
-        let kind = if uri.starts_with("rtsp") {
+    pub fn network(url: &str, transport: Transport) -> Result<Self, UrlError> {
+        let url = SecretUrl::parse(url)?;
+        let kind = if url.scheme().starts_with("rtsp") {
             SourceKind::Rtsp(transport)
         } else {
             SourceKind::Http
         };
-        Self {
-            display: mask_credentials(url),
-            uri,
+        let credentials = url.username().map(|user| Credentials {
+            user,
+            password: url.password().unwrap_or_default(),
+        });
+        Ok(Self {
+            display: url.masked(),
+            url,
             kind,
             loop_playback: false,
             realtime: false,
             credentials,
             latency_ms: 200,
-        }
+        })
     }
 
     /// Live sources deliver at their own pace and cannot be waited for.
@@ -175,7 +162,7 @@ impl SourcePlan {
             }
             SourceKind::Rtsp(transport) => {
                 let src = make("rtspsrc", "gstreamer1.0-plugins-good")?;
-                src.set_property("location", &self.uri);
+                src.set_property("location", self.url.expose_location());
                 src.set_property("latency", self.latency_ms);
                 src.set_property_from_str("protocols", if *transport == Transport::Tcp { "tcp" } else { "udp" });
                 if let Some(c) = &self.credentials {
@@ -186,7 +173,7 @@ impl SourcePlan {
             }
             SourceKind::Http => {
                 let src = make("souphttpsrc", "gstreamer1.0-plugins-good")?;
-                src.set_property("location", &self.uri);
+                src.set_property("location", self.url.expose_location());
                 src.set_property("is-live", true);
                 if let Some(c) = &self.credentials {
                     src.set_property("user-id", &c.user);
@@ -295,7 +282,13 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             SourcePlan::file(path, *config.loop_playback.get_ref(), *config.realtime.get_ref())
         }
         Some("rtsp" | "rtsps" | "http" | "https") => {
-            SourcePlan::network(url, config.transport.as_ref().map(|t| *t.get_ref()).unwrap_or_default())
+            match SourcePlan::network(url, config.transport.as_ref().map(|t| *t.get_ref()).unwrap_or_default()) {
+                Ok(plan) => plan,
+                Err(e) => {
+                    ctx.error(span, format!("camera `{camera}`: source url: {e}"));
+                    return None;
+                }
+            }
         }
         Some(other) => {
             ctx.error(
@@ -383,9 +376,10 @@ fn v4l2(camera: &str, device: &str, span: std::ops::Range<usize>, ctx: &mut Ctx<
         ctx.error(span, format!("camera `{camera}`: video device {device} does not exist"));
         return None;
     }
+    let url = SecretUrl::parse(&format!("v4l2://{device}")).ok()?;
     Some(SourcePlan {
-        uri: format!("v4l2://{device}"),
-        display: format!("v4l2://{device}"),
+        display: url.masked(),
+        url,
         kind: SourceKind::V4l2(path),
         loop_playback: false,
         realtime: false,
@@ -394,57 +388,14 @@ fn v4l2(camera: &str, device: &str, span: std::ops::Range<usize>, ctx: &mut Ctx<
     })
 }
 
-/// `scheme://user:password@host/…` → (`scheme://host/…`, the credentials).
-fn split_credentials(url: &str) -> (String, Option<Credentials>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => {
-            let userinfo = &rest[..at];
-            let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let credentials = Credentials {
-                user: user.to_string(),
-                password: Secret::new(password),
-            };
-            (format!("{scheme}://{}", &rest[at + 1..]), Some(credentials))
-        }
-        None => (url.to_string(), None),
-    }
-}
-
-/// Replaces the password in `scheme://user:password@host/...` with `***`.
-pub fn mask_credentials(uri: &str) -> String {
-    match split_credentials(uri) {
-        (clean, Some(c)) => {
-            let (scheme, rest) = clean.split_once("://").unwrap_or(("", &clean));
-            let secret = if c.password.expose().is_empty() { "" } else { ":***" };
-            format!("{scheme}://{}{secret}@{rest}", c.user)
-        }
-        (_, None) => uri.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_masked_and_the_rest_kept() {
-        assert_eq!(
-            mask_credentials("rtsp://admin:s3cr:et@10.0.0.5:554/Streaming/101"),
-            "rtsp://admin:***@10.0.0.5:554/Streaming/101"
-        );
-        assert_eq!(mask_credentials("rtsp://10.0.0.5/live"), "rtsp://10.0.0.5/live");
-        assert_eq!(mask_credentials("rtsp://viewer@cam/live"), "rtsp://viewer@cam/live");
-        assert_eq!(mask_credentials("/media/a@b.avi"), "/media/a@b.avi");
-    }
-
-    #[test]
     fn credentials_leave_the_uri_and_never_print() {
-        let plan = SourcePlan::network("rtsp://admin:pa55@10.0.0.5:554/live", Transport::Tcp);
-        assert_eq!(plan.uri, "rtsp://10.0.0.5:554/live");
+        let plan = SourcePlan::network("rtsp://admin:pa55@10.0.0.5:554/live", Transport::Tcp).unwrap();
+        assert_eq!(plan.url.expose_location(), "rtsp://10.0.0.5:554/live");
         assert_eq!(plan.display, "rtsp://admin:***@10.0.0.5:554/live");
         let c = plan.credentials.as_ref().unwrap();
         assert_eq!((c.user.as_str(), c.password.expose()), ("admin", "pa55"));

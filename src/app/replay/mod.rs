@@ -391,7 +391,7 @@ fn expected_frames(source: &SourcePlan, fps: u32) -> Option<u64> {
     let playbin = gst::ElementFactory::make("playbin").build().ok()?;
     let video = gst::ElementFactory::make("fakesink").build().ok()?;
     let audio = gst::ElementFactory::make("fakesink").build().ok()?;
-    playbin.set_property("uri", source.uri.as_str());
+    playbin.set_property("uri", source.url.expose());
     playbin.set_property("video-sink", &video);
     playbin.set_property("audio-sink", &audio);
     let known = (|| {

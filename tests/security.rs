@@ -1,0 +1,371 @@
+//! Security cases driven against the real binary: camera and broker
+//! passwords never reach `run --print-config`, `probe` or an error message,
+//! whatever the URL's shape; ONNX Runtime is never loaded from the working
+//! folder; plain-text broker passwords and bad manifest numbers are config
+//! errors (exit 2), never a crash at run time.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::watchpost;
+
+/// (URL with `{port}` for a closed local port, the secrets in it).
+const SHAPES: &[(&str, &[&str])] = &[
+    ("rtsp://admin:Zq9pa55@127.0.0.1:{port}/Streaming/101", &["Zq9pa55"]),
+    ("rtsp://admin:Zq9pa/ss@127.0.0.1:{port}/x", &["Zq9pa/ss", "Zq9pa%2Fss"]),
+    ("rtsp://admin:Zq9p@ss@127.0.0.1:{port}/x", &["Zq9p@ss", "Zq9p%40ss"]),
+    (
+        "rtsp://admin:Zq9p@s/s@127.0.0.1:{port}/live",
+        &["Zq9p@s/s", "Zq9p%40s%2Fs"],
+    ),
+    ("rtsp://u:Zq9pa?ss@127.0.0.1:{port}/live", &["Zq9pa?ss", "Zq9pa%3Fss"]),
+    ("rtsp://u:Zq9pa#ss@127.0.0.1:{port}/live", &["Zq9pa#ss", "Zq9pa%23ss"]),
+    ("rtsp://u:Zq9p%40ss@127.0.0.1:{port}/live", &["Zq9p@ss", "Zq9p%40ss"]),
+    ("rtsp://admin:Zq9v6pw@[::1]:{port}/live", &["Zq9v6pw"]),
+    ("rtsps://admin:Zq9tls@127.0.0.1:{port}/live", &["Zq9tls"]),
+    ("http://admin:Zq9http@127.0.0.1:{port}/mjpeg", &["Zq9http"]),
+    ("https://admin:Zq9https@127.0.0.1:{port}/mjpeg", &["Zq9https"]),
+    (
+        "http://127.0.0.1:{port}/videostream.cgi?user=admin&pwd=Zq9query",
+        &["Zq9query"],
+    ),
+    (
+        "http://127.0.0.1:{port}/cgi?loginuse=admin&loginpas=Zq9foscam",
+        &["Zq9foscam"],
+    ),
+    (
+        "http://127.0.0.1:{port}/cgi?usr=admin&PASSWORD=Zq9upper&res=1",
+        &["Zq9upper"],
+    ),
+    ("http://127.0.0.1:{port}/snap?token=Zq9token", &["Zq9token"]),
+    ("rtsp://127.0.0.1:{port}/live?auth=Zq9auth", &["Zq9auth"]),
+    (
+        "rtsp://admin:Zq9both@127.0.0.1:{port}/live?pwd=Zq9query2",
+        &["Zq9both", "Zq9query2"],
+    ),
+    (
+        "rtsp://admin:Zq9:colon@127.0.0.1:{port}/live",
+        &["Zq9:colon", "Zq9%3Acolon"],
+    ),
+    ("rtsp://ad%20min:Zq9space@127.0.0.1:{port}/", &["Zq9space"]),
+    (
+        "rtsp://admin:Zq9sym!$()*+,;=x@127.0.0.1:{port}/live",
+        &["Zq9sym!$()*+,;=x", "Zq9sym!$()*+,%3B%3Dx"],
+    ),
+    ("http://127.0.0.1:{port}/cgi?passwd=Zq9passwd&x=%20", &["Zq9passwd"]),
+    (
+        "rtsp://user:Zq9semi;x@127.0.0.1:{port}/ch1",
+        &["Zq9semi;x", "Zq9semi%3Bx"],
+    ),
+];
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn assert_no_secret(what: &str, url: &str, secrets: &[&str], out: &str) {
+    for secret in secrets {
+        assert!(!out.contains(secret), "{what} of {url} shows `{secret}`:\n{out}");
+    }
+    assert!(!out.contains("panicked"), "{what} of {url} panicked:\n{out}");
+}
+
+/// A config whose one camera reads `url` (written as a TOML literal string).
+fn config_with_camera(dir: &Path, url: &str) -> std::path::PathBuf {
+    let clip = common::media("vtest.avi");
+    let text = common::camera_config(common::free_port(), &clip, false, dir)
+        .replace(&format!("url = \"{}\"", clip.display()), &format!("url = '{url}'"));
+    assert!(text.contains(url));
+    let path = dir.join("watchpost.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn print_config_never_shows_a_camera_secret() {
+    assert!(SHAPES.len() >= 20);
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port().to_string();
+    for (shape, secrets) in SHAPES {
+        let url = shape.replace("{port}", &port);
+        let config = config_with_camera(dir.path(), &url);
+        let out = watchpost()
+            .args(["run", "--print-config", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let shown = text(&out);
+        assert!(out.status.success(), "{url}:\n{shown}");
+        assert!(shown.contains("***"), "{url} shows no mask:\n{shown}");
+        assert_no_secret("run --print-config", &url, secrets, &shown);
+    }
+}
+
+#[test]
+fn probe_never_shows_a_camera_secret_even_when_the_camera_fails() {
+    let port = common::free_port().to_string();
+    for (shape, secrets) in SHAPES {
+        let url = shape.replace("{port}", &port);
+        let out = watchpost()
+            .args(["probe", "--timeout-secs", "3", &url])
+            .env_remove("WATCHPOST_PROBE_PASSWORD")
+            .output()
+            .unwrap();
+        let shown = text(&out);
+        assert!(!out.status.success(), "{url}: nothing listens there:\n{shown}");
+        assert_no_secret("probe", &url, secrets, &shown);
+    }
+}
+
+#[test]
+fn probe_reads_the_password_from_a_file_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cam.password");
+    std::fs::write(&file, "Zq9fromfile\n").unwrap();
+    let url = format!("rtsp://127.0.0.1:{}/live", common::free_port());
+    let out = watchpost()
+        .args([
+            "probe",
+            "--timeout-secs",
+            "3",
+            "--username",
+            "viewer",
+            "--password-file",
+        ])
+        .arg(&file)
+        .arg(&url)
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert!(!shown.contains("visible to every user"), "{shown}");
+    assert_no_secret("probe --password-file", &url, &["Zq9fromfile"], &shown);
+    let out = watchpost()
+        .args([
+            "probe",
+            "--timeout-secs",
+            "3",
+            "--password-file",
+            "/nonexistent/pw",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = watchpost()
+        .args(["probe", "--timeout-secs", "3", &url])
+        .env("WATCHPOST_PROBE_PASSWORD", "Zq9fromenv")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a password without a user name: {}",
+        text(&out)
+    );
+    let inline = url.replace("rtsp://", "rtsp://viewer:Zq9inline@");
+    let out = watchpost()
+        .args(["probe", "--timeout-secs", "3", &inline])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("visible to every user in `ps`"), "{}", text(&out));
+}
+
+#[test]
+fn a_broker_url_with_credentials_is_refused_without_showing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_camera(dir.path(), &common::media("vtest.avi").display().to_string());
+    let text_in = std::fs::read_to_string(&config).unwrap();
+    let start = text_in.find("url = \"mqtt://").unwrap();
+    let end = start + text_in[start..].find('\n').unwrap();
+    let bad = format!(
+        "{}url = \"mqtt://gate:Zq9broker@10.0.0.9:1883\"{}",
+        &text_in[..start],
+        &text_in[end..]
+    );
+    std::fs::write(&config, bad).unwrap();
+    for args in [
+        &["check-config", "--config"][..],
+        &["run", "--print-config", "--config"][..],
+    ] {
+        let out = watchpost().args(args).arg(&config).output().unwrap();
+        let shown = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(shown.contains("mqtt://gate:***@10.0.0.9:1883"), "{shown}");
+        assert_no_secret("check-config", "the broker URL", &["Zq9broker"], &shown);
+    }
+}
+
+#[test]
+fn a_plain_text_broker_password_to_another_host_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_camera(dir.path(), &common::media("vtest.avi").display().to_string());
+    std::fs::write(dir.path().join("mqtt-password"), "Zq9mqttpw\n").unwrap();
+    let base = std::fs::read_to_string(&config).unwrap();
+    let start = base.find("url = \"mqtt://").unwrap();
+    let end = start + base[start..].find('\n').unwrap();
+    let with = |mqtt: &str| {
+        std::fs::write(&config, format!("{}{mqtt}{}", &base[..start], &base[end..])).unwrap();
+        watchpost()
+            .args(["check-config", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let remote = "url = \"mqtt://10.0.0.9:1883\"\nusername = \"gate\"\npassword_file = \"mqtt-password\"";
+    let out = with(remote);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(":6:7: mqtt.url: the password would cross the network"),
+        "{}",
+        text(&out)
+    );
+    let out = with(&format!("{remote}\nallow_plaintext_password = true"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = with("url = \"mqtt://[::1]:1883\"\nusername = \"gate\"\npassword_file = \"mqtt-password\"");
+    assert_eq!(out.status.code(), Some(0), "loopback is fine: {}", text(&out));
+    let out = with("url = \"mqtt://127.0.0.1:1883\"\nusername = \"gate\"\npassword_file = \"missing-password\"");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("missing-password does not exist"), "{}", text(&out));
+}
+
+#[test]
+fn a_zero_stride_or_a_huge_input_in_a_manifest_is_a_check_config_error() {
+    let out = watchpost()
+        .args([
+            "check-config",
+            "--config",
+            "tests/configs/invalid/model_manifest_numbers.toml",
+        ])
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("zero_stride.toml:23:1: [output] strides [0, 16]: each stride must be from 1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("zero_stride.toml:14:1: [input] width is 100000"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn onnx_runtime_is_never_loaded_from_the_working_folder() {
+    // An installed binary (not inside a checkout's target/) run from a folder
+    // that holds a planted .ort/.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_watchpost"), bin.join("watchpost")).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(work.join(".ort")).unwrap();
+    std::fs::write(work.join(".ort/libonnxruntime.so"), b"planted").unwrap();
+    let out = std::process::Command::new(bin.join("watchpost"))
+        .args(["check-config", "--config"])
+        .arg(common::root().join("configs/demo.toml"))
+        .current_dir(&work)
+        .env_remove("WATCHPOST_ONNXRUNTIME")
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(shown.contains("ONNX Runtime library not found"), "{shown}");
+    assert!(!shown.contains("work/.ort"), "{shown}");
+}
+
+/// GET `path` on 127.0.0.1:`port`: (status line, body), or None.
+fn get(port: u16, path: &str) -> Option<(String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn frames_decoded(port: u16) -> f64 {
+    get(port, "/metrics")
+        .and_then(|(_, body)| {
+            body.lines()
+                .find(|l| l.starts_with("watchpost_camera_frames_decoded_total{"))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = common::Broker::start();
+    let metrics_port = common::free_port();
+    let config = dir.path().join("watchpost.toml");
+    let text = common::camera_config(broker.port, &common::media("vtest.avi"), true, dir.path())
+        + &format!("\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n");
+    std::fs::write(&config, text).unwrap();
+    let mut child = watchpost()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = common::wait_for(std::time::Duration::from_secs(90), || {
+        frames_decoded(metrics_port) > 0.0
+    });
+    assert!(started, "the camera never streamed");
+    let before = open_files(pid);
+    let decoded = frames_decoded(metrics_port);
+
+    // 1,000 connections that never send a request, held open.
+    let held: Vec<std::net::TcpStream> = (0..1000)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", metrics_port)).ok())
+        .collect();
+    let mut most = 0;
+    for _ in 0..20 {
+        most = most.max(open_files(pid));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let soft: usize = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap();
+    println!(
+        "open files: {before} before, at most {most} while {} connections were held; limit {soft}",
+        held.len()
+    );
+    assert!(
+        most <= before + watchpost::observe::listener::MAX_CONNECTIONS + 8,
+        "{most} files open with {} connections held (was {before})",
+        held.len()
+    );
+    assert!(most < soft);
+    // The camera keeps decoding meanwhile, and metrics answer once the holders go.
+    assert!(common::wait_for(std::time::Duration::from_secs(60), || frames_decoded(
+        metrics_port
+    ) > decoded));
+    drop(held);
+    assert!(common::wait_for(std::time::Duration::from_secs(60), || {
+        get(metrics_port, "/metrics").is_some_and(|(status, _)| status.contains("200"))
+    }));
+    let (status, _) = get(metrics_port, "/nope").unwrap();
+    assert!(status.contains("404"), "{status}");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+}
