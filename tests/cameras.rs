@@ -406,45 +406,10 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     server.stop();
 }
 
-/// A minimal HTTP MJPEG camera: multipart/x-mixed-replace with JPEG frames.
-fn serve_mjpeg(port: u16, frames: usize) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    std::thread::spawn(move || {
-        let Ok((mut conn, _)) = listener.accept() else { return };
-        let mut request = [0u8; 2048];
-        let _ = conn.read(&mut request);
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
-        if conn.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        for n in 0..frames {
-            let img = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x as usize + n * 8) as u8, y as u8, 128]));
-            let mut jpeg = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
-                .encode_image(&img)
-                .unwrap();
-            let part = format!(
-                "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                jpeg.len()
-            );
-            if conn
-                .write_all(part.as_bytes())
-                .and_then(|_| conn.write_all(&jpeg))
-                .and_then(|_| conn.write_all(b"\r\n"))
-                .is_err()
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    });
-}
-
 #[test]
 fn an_http_mjpeg_camera_decodes() {
     let port = common::free_port();
-    serve_mjpeg(port, 100);
+    common::serve_mjpeg(port, 100, 320, 240);
     let report = probe(
         &SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,

@@ -369,3 +369,61 @@ fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
         .status();
     let _ = child.wait();
 }
+
+/// The most memory the process has held, in bytes (`VmHWM`).
+fn peak_memory(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[test]
+fn an_oversized_camera_picture_is_refused_before_it_is_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = common::Broker::start();
+    let port = common::free_port();
+    let url = format!("http://127.0.0.1:{port}/video.mjpg");
+    let text = common::camera_config(broker.port, Path::new(&url), false, dir.path())
+        .replace("loop = false\nrealtime = false\n", "")
+        + "\n[cameras.decode]\nretry_initial_secs = 1\nretry_max_secs = 2\n";
+    let config = dir.path().join("watchpost.toml");
+    std::fs::write(&config, text).unwrap();
+    let run = common::Running::start(&config);
+    let pid = run.child.id();
+    // Running, models loaded, the camera not yet reachable: the baseline.
+    assert!(common::wait_for(std::time::Duration::from_secs(90), || run
+        .count("watchpost running")
+        > 0));
+    let before = peak_memory(pid);
+    common::serve_mjpeg(port, 20, 8192, 8192);
+    let refused = "sends 8192x8192, above the maximum 3840x2160 ([cameras.decode] max_width/max_height)";
+    assert!(
+        common::wait_for(std::time::Duration::from_secs(60), || run.count(refused) > 0),
+        "{}",
+        run.lines().join("\n")
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let after = peak_memory(pid);
+    let lines = run.lines();
+    let warned: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("camera lost") && l.contains(refused))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", lines.join("\n"));
+    assert!(!lines.iter().any(|l| l.contains("panicked")));
+    // One decoded 8192×8192 I420 frame is 96 MiB. The decoder makes one
+    // before it says its size; nothing copies it (mask, scaling, snapshot).
+    let one_frame = 8192 * 8192 * 3 / 2;
+    println!("peak memory: {} MiB before, {} MiB after", before >> 20, after >> 20);
+    assert!(
+        after < before + 3 * one_frame / 2,
+        "peak memory grew from {before} to {after} bytes"
+    );
+    run.signal("-TERM");
+    let mut run = run;
+    assert!(run.child.wait().unwrap().success());
+}

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::decoder::{self, DecoderChoice};
+use super::limit::MaxSize;
 use crate::config::Ctx;
 
 /// `[cameras.decode]`: how the stream is decoded and kept alive.
@@ -35,6 +36,13 @@ pub struct DecodeConfig {
     /// Largest snapshot in kB, e.g. 200; quality, then size, are lowered to fit.
     #[serde(default)]
     pub snapshot_max_kb: Option<Spanned<u32>>,
+    /// Widest picture a camera may send, e.g. 3840 (the default); a wider
+    /// one fails the camera before its frames are copied. From 64 to 16384.
+    #[serde(default)]
+    pub max_width: Option<Spanned<u32>>,
+    /// Tallest picture a camera may send, e.g. 2160 (the default). From 64 to 16384.
+    #[serde(default)]
+    pub max_height: Option<Spanned<u32>>,
 }
 
 /// A checked decode section.
@@ -47,6 +55,8 @@ pub struct DecodePlan {
     pub snapshot_max_width: u32,
     pub snapshot_quality: u8,
     pub snapshot_max_bytes: usize,
+    /// The largest picture a camera may send.
+    pub max_size: MaxSize,
 }
 
 impl Default for DecodePlan {
@@ -59,6 +69,7 @@ impl Default for DecodePlan {
             snapshot_max_width: 1280,
             snapshot_quality: 80,
             snapshot_max_bytes: 200 * 1024,
+            max_size: MaxSize::default(),
         }
     }
 }
@@ -99,6 +110,12 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
             .map(|kb| kb as usize * 1024),
         None => Some(defaults.snapshot_max_bytes),
     };
+    let mut side = |v: &Option<Spanned<u32>>, default: u32, key: &str| match v {
+        Some(v) => ctx.in_range(v, 64..=16384, key),
+        None => Some(default),
+    };
+    let max_width = side(&config.max_width, defaults.max_size.width, "decode.max_width");
+    let max_height = side(&config.max_height, defaults.max_size.height, "decode.max_height");
     let decoder = match &config.decoder {
         Some(name) => {
             let choice = DecoderChoice::from(name.get_ref().clone());
@@ -130,6 +147,10 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
         snapshot_max_width: snapshot_max_width?,
         snapshot_quality: snapshot_quality?,
         snapshot_max_bytes: snapshot_max_bytes?,
+        max_size: MaxSize {
+            width: max_width?,
+            height: max_height?,
+        },
     };
     ok.then_some(plan)
 }

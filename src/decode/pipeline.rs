@@ -31,6 +31,7 @@ use super::clock::StreamClock;
 use super::convert;
 use super::decoder::attach_decoder;
 use super::gray;
+use super::limit::{self, Refusal};
 use super::mask;
 use super::slot::{Delivery, FrameSlot};
 use super::spec::{DecodeError, StreamSpec};
@@ -63,6 +64,8 @@ pub struct Stream {
     snapshot_sink: Mutex<Option<gst::Element>>,
     /// GStreamer warnings: one line a minute, across rebuilds.
     warnings: Mutex<super::throttle::Throttle>,
+    /// The current pipeline's refusal of an oversized picture.
+    refusal: Mutex<Arc<Refusal>>,
 }
 
 impl Stream {
@@ -77,6 +80,7 @@ impl Stream {
             status: Arc::default(),
             snapshot_sink: Mutex::new(None),
             warnings: Mutex::default(),
+            refusal: Mutex::default(),
         }
     }
 
@@ -219,7 +223,16 @@ impl Stream {
                     tracing::info!(camera = %self.spec.camera, source = %self.spec.source.display, "end of recording");
                     return Ok(Outcome::Ended);
                 }
-                gst::MessageView::Error(err) => return Err(self.stream_error(err)),
+                gst::MessageView::Error(err) => {
+                    return Err(match self.refusal.lock().unwrap_or_else(|p| p.into_inner()).size() {
+                        Some(size) => DecodeError::TooLarge {
+                            camera: self.spec.camera.clone(),
+                            size,
+                            max: self.spec.max_size,
+                        },
+                        None => self.stream_error(err),
+                    });
+                }
                 gst::MessageView::Warning(w) => {
                     let due = self
                         .warnings
@@ -330,6 +343,8 @@ impl Stream {
             self.watch_source_caps(&scale, geometry.clone());
         }
         self.count_decoded_frames(&tee);
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) =
+            limit::guard_pipeline(&parse, &head[0], spec.max_size);
         attach_decoder(
             &pipeline,
             &parse,

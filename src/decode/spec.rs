@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::decoder::DecoderChoice;
 use super::gray::GrayBranch;
+use super::limit::MaxSize;
 use super::mask;
 use crate::source::SourcePlan;
 use crate::vocab::Resize;
@@ -27,6 +28,8 @@ pub struct StreamSpec {
     /// First wait before rebuilding a failed live camera; doubles up to `retry_max`.
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    /// A camera sending a larger picture fails before its frames are copied.
+    pub max_size: MaxSize,
     /// Privacy masks, blacked out right after decoding (normalised polygons).
     pub masks: Vec<mask::Polygon>,
     /// The grayscale motion branch, for cameras whose rules watch pixels.
@@ -34,7 +37,8 @@ pub struct StreamSpec {
 }
 
 impl StreamSpec {
-    /// A spec with the default decode settings (auto decoder, 10 s stall, 1–30 s backoff).
+    /// A spec with the default decode settings (auto decoder, 10 s stall,
+    /// 1–30 s backoff, pictures up to 3840×2160).
     pub fn new(camera: &str, source: SourcePlan, width: u32, height: u32, resize: Resize, fps: u32) -> Self {
         Self {
             camera: Arc::from(camera),
@@ -47,6 +51,7 @@ impl StreamSpec {
             stall: Duration::from_secs(10),
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
+            max_size: MaxSize::default(),
             masks: Vec::new(),
             gray: None,
         }
@@ -70,6 +75,16 @@ pub enum DecodeError {
         camera: Arc<str>,
         source_uri: String,
         secs: u64,
+    },
+    #[error(
+        "camera `{camera}` sends {}x{}, above the maximum {max} ([cameras.decode] max_width/max_height)",
+        size.0,
+        size.1
+    )]
+    TooLarge {
+        camera: Arc<str>,
+        size: (u32, u32),
+        max: MaxSize,
     },
     #[error("camera `{camera}` ({source_uri}): the stream ended")]
     Ended { camera: Arc<str>, source_uri: String },

@@ -280,6 +280,7 @@ impl CameraPlan {
             stall: self.decode.stall,
             retry_initial: self.decode.retry_initial,
             retry_max: self.decode.retry_max,
+            max_size: self.decode.max_size,
             masks: self.privacy.masks.clone(),
             gray: self.gray_branch(),
         }

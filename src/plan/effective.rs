@@ -119,6 +119,8 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
                 "snapshot_max_kb",
                 int(c.decode.snapshot_max_bytes as u64 / 1024),
             );
+            fill(decode, "max_width", int(u64::from(c.decode.max_size.width)));
+            fill(decode, "max_height", int(u64::from(c.decode.max_size.height)));
 
             let detect = table(t, "detect");
             fill(detect, "fps", int(u64::from(c.detect.fps)));

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -19,7 +20,8 @@ use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark, RedactedImage};
 use crate::app::analysis::FrameAnalyzer;
 use crate::decode::decoder::attach_decoder;
-use crate::decode::{StreamSpec, convert, mask};
+use crate::decode::limit::{self, MaxSize, Refusal};
+use crate::decode::{DecodeError, StreamSpec, convert, mask};
 use crate::infer::{Detector, ModelService, runtime};
 use crate::plan::{CameraPlan, Plan};
 use crate::rules::zone::Shape;
@@ -300,6 +302,10 @@ pub(super) struct FullFrames {
     pending: Option<gst::Sample>,
     /// The pipeline ended or failed: no more frames.
     done: bool,
+    /// What refuses a picture above `[cameras.decode] max_width/max_height`.
+    refusal: Arc<Refusal>,
+    camera: Arc<str>,
+    max_size: MaxSize,
 }
 
 impl FullFrames {
@@ -335,6 +341,7 @@ impl FullFrames {
         chain.push(sink.clone().upcast());
         pipeline.add_many(chain.iter()).map_err(|e| e.to_string())?;
         gst::Element::link_many(chain.iter()).map_err(|e| e.to_string())?;
+        let refusal = limit::guard_pipeline(&parse, &chain[0], spec.max_size);
         attach_decoder(
             &pipeline,
             &parse,
@@ -351,6 +358,9 @@ impl FullFrames {
             sink,
             pending: None,
             done: false,
+            refusal,
+            camera: spec.camera.clone(),
+            max_size: spec.max_size,
         })
     }
 
@@ -366,6 +376,15 @@ impl FullFrames {
                     Some(sample) => sample,
                     None => {
                         self.done = true;
+                        if let Some(size) = self.refusal.size() {
+                            let refused = DecodeError::TooLarge {
+                                camera: self.camera.clone(),
+                                size,
+                                max: self.max_size,
+                            };
+                            tracing::warn!(error = %refused, "no full-resolution frames are written");
+                            return None;
+                        }
                         tracing::warn!("the full-resolution frames of the recording ended early or failed");
                         return None;
                     }
