@@ -1,11 +1,14 @@
-//! Stream time: each branch of a camera's pipeline stamps its frames with a
-//! time that keeps increasing across file loops and pipeline rebuilds, so
-//! the rules downstream see one continuous stream for the camera's life.
+//! Time in a camera's stream: each branch of its pipeline stamps its frames
+//! with a time that keeps increasing across file loops and pipeline
+//! rebuilds, so the rules downstream see one continuous stream for the
+//! camera's life; and the waits between rebuilds, which a shutdown cuts
+//! short.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gstreamer as gst;
+use tokio_util::sync::CancellationToken;
 
 /// Keeps frame times increasing across file loops and restarts, per branch
 /// (the detect and the motion branch deliver the same frames at their own
@@ -37,4 +40,18 @@ impl StreamClock {
             .unwrap_or(0);
         self.offset_ns.store(last + 1_000_000, Ordering::Relaxed);
     }
+}
+
+/// Sleeps in short steps; true if cancelled meanwhile.
+pub(super) fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
+    let step = Duration::from_millis(50);
+    let mut slept = Duration::ZERO;
+    while slept < total {
+        if cancel.is_cancelled() {
+            return true;
+        }
+        std::thread::sleep(step);
+        slept += step;
+    }
+    cancel.is_cancelled()
 }

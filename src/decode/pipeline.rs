@@ -27,7 +27,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::StreamClock;
+use super::clock::{StreamClock, sleep_unless_cancelled};
 use super::convert;
 use super::decoder::attach_decoder;
 use super::gray;
@@ -495,18 +495,4 @@ impl Stream {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
-}
-
-/// Sleeps in short steps; true if cancelled meanwhile.
-fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
-    let step = Duration::from_millis(50);
-    let mut slept = Duration::ZERO;
-    while slept < total {
-        if cancel.is_cancelled() {
-            return true;
-        }
-        std::thread::sleep(step);
-        slept += step;
-    }
-    cancel.is_cancelled()
 }
