@@ -229,49 +229,70 @@ impl Drop for Tmpfs {
 }
 
 #[test]
-fn a_full_disk_counts_every_event_it_could_not_store_and_the_outbox_writes_again_once_freed() {
+fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
     use std::sync::atomic::Ordering::Relaxed;
     let Some(fs) = Tmpfs::mount() else { return };
     let plan = watchpost::publish::OutboxPlan {
         max_bytes: Some(64 << 20), // above the disk: the disk fills first
+        max_held: 500,
         ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
     };
     let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
     // Fill the filesystem but for about 1 MB.
     let filler = fs.path().join("filler");
     std::fs::write(&filler, vec![0u8; 19 << 20]).unwrap_or_default();
-    let (mut stored, mut refused) = (Vec::new(), 0u64);
-    for _ in 0..4000 {
+    let (mut kept, mut refused, mut after_full) = (Vec::new(), 0u64, 0);
+    // Until the disk is full, then 800 more: 500 are held, 300 dropped.
+    while after_full < 800 {
         match push_people_checked(&outbox, 3) {
-            Ok(seq) => stored.push(seq),
+            Ok(seq) => kept.push(seq),
             Err(watchpost::publish::OutboxError::Unwritable { .. }) => refused += 1,
             Err(other) => panic!("unexpected: {other}"),
         }
+        if !outbox.writable() {
+            after_full += 1;
+        }
+        assert!(kept.len() < 100_000, "the disk never filled");
     }
-    eprintln!("disk full: {} stored, {refused} refused", stored.len());
-    assert!(refused > 0, "the disk never filled");
+    eprintln!(
+        "disk full: {} kept ({} held in memory), {refused} dropped",
+        kept.len(),
+        outbox.held()
+    );
+    assert_eq!(outbox.held(), 500, "the hold fills up to its bound");
+    assert_eq!(refused, 800 - 500, "only what finds the hold full is dropped");
     assert_eq!(
         outbox.stats.dropped.load(Relaxed),
         refused,
         "every refused event is counted"
     );
-    assert!(!outbox.writable());
-
-    // Space comes back: the outbox reopens (at most once a second) and writes again.
+    assert!(outbox.cannot_keep().is_some_and(|why| why.contains("hold is full")));
+    // Space comes back: the outbox reopens (at most once a second), writes
+    // the hold first, then the new events.
     std::fs::remove_file(&filler).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
     let later: Vec<u64> = (0..10).map(|_| push_people_checked(&outbox, 3).unwrap()).collect();
     assert!(outbox.writable());
-    stored.extend(later);
-    let held: Vec<u64> = outbox
+    assert_eq!(outbox.held(), 0);
+    assert!(outbox.cannot_keep().is_none());
+    kept.extend(later);
+    let stored: Vec<u64> = outbox
         .read_after(0, 100_000)
         .unwrap()
         .into_iter()
         .map(|(s, _)| s)
         .collect();
-    assert_eq!(held, stored, "everything stored is there, in order; nothing else");
-    assert!(stored.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        stored, kept,
+        "everything not dropped is stored, in seq order; nothing else"
+    );
+    assert!(kept.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(outbox.stats.dropped.load(Relaxed), refused);
+    // The sequence numbers go on after a restart.
+    let last = *kept.last().unwrap();
+    drop(outbox);
+    let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
+    assert_eq!(push_people(&outbox, 1), last + 1);
 }
 
 fn push_people_checked(

@@ -193,7 +193,7 @@ impl App {
         if !snapshots_running {
             ended.push("the snapshot worker".into());
         }
-        let healthy = watchdog.tick(&probes, publisher.is_running(), &ended);
+        let healthy = watchdog.tick(&probes, publisher.is_running(), &ended, self.outbox.cannot_keep());
         self.live
             .healthy
             .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);

@@ -101,13 +101,21 @@ impl Watchdog {
 
     /// Checks every part; pings systemd when all are alive and a ping is due.
     /// Returns whether the pipeline is healthy.
-    /// `ended` names the shared workers whose threads have ended.
-    pub fn tick(&mut self, cameras: &[Probe<'_>], publisher_running: bool, ended: &[String]) -> bool {
+    /// `ended` names the shared workers whose threads have ended; `outbox`
+    /// says why the outbox can keep nothing new (it cannot write and its
+    /// memory hold is full), if so.
+    pub fn tick(
+        &mut self,
+        cameras: &[Probe<'_>],
+        publisher_running: bool,
+        ended: &[String],
+        outbox: Option<String>,
+    ) -> bool {
         let now = Instant::now();
         let mut problem = self.check(cameras, publisher_running, now);
-        if !ended.is_empty() {
-            let lost = format!("ended: {}", ended.join(", "));
-            problem = Some(problem.map_or(lost.clone(), |p| format!("{p}; {lost}")));
+        let lost = (!ended.is_empty()).then(|| format!("ended: {}", ended.join(", ")));
+        for more in [lost, outbox].into_iter().flatten() {
+            problem = Some(problem.map_or(more.clone(), |p| format!("{p}; {more}")));
         }
         if problem != self.problem {
             match &problem {
@@ -206,14 +214,22 @@ mod tests {
     #[test]
     fn an_ended_shared_worker_makes_the_box_unhealthy_until_it_runs_again() {
         let mut watchdog = Watchdog::from_env();
-        assert!(watchdog.tick(&[], true, &[]));
-        assert!(!watchdog.tick(&[], true, &["the snapshot worker".to_string()]));
+        assert!(watchdog.tick(&[], true, &[], None));
+        assert!(!watchdog.tick(&[], true, &["the snapshot worker".to_string()], None));
         assert!(
             watchdog
                 .problem
                 .as_deref()
                 .is_some_and(|p| p.contains("snapshot worker"))
         );
-        assert!(watchdog.tick(&[], true, &[]));
+        assert!(watchdog.tick(&[], true, &[], None));
+        assert!(!watchdog.tick(&[], true, &[], Some("the outbox keeps nothing".into())));
+        assert!(
+            watchdog
+                .problem
+                .as_deref()
+                .is_some_and(|p| p.contains("outbox keeps nothing"))
+        );
+        assert!(watchdog.tick(&[], true, &[], None));
     }
 }

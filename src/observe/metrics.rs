@@ -278,11 +278,16 @@ impl Collector for LiveCollector {
                 (-1, -1)
             }
         };
-        let gauges: [(&str, &str, i64); 4] = [
+        let gauges: [(&str, &str, i64); 5] = [
             (
                 "watchpost_outbox_depth",
                 "Incident events in the outbox waiting for the broker's PUBACK",
                 depth,
+            ),
+            (
+                "watchpost_outbox_held",
+                "Incident events held in memory while the outbox cannot write (disk full), waiting for the store",
+                live.outbox.held() as i64,
             ),
             (
                 "watchpost_outbox_oldest_age_seconds",
@@ -312,12 +317,12 @@ impl Collector for LiveCollector {
             ),
             (
                 "watchpost_outbox_dropped",
-                "Events dropped because the outbox was full or too old",
+                "Events dropped: the outbox was full or too old, or could not write and its memory hold was full",
                 live.outbox.stats.dropped.load(Relaxed),
             ),
             (
                 "watchpost_outbox_dropped_snapshots",
-                "Of the dropped events, snapshots the byte bound (outbox.max_bytes) let go",
+                "Of the dropped events, snapshots (the byte bound outbox.max_bytes, or a disk that could not take them)",
                 live.outbox.stats.dropped_snapshots.load(Relaxed),
             ),
             (

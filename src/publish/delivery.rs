@@ -423,6 +423,7 @@ impl Delivery {
         let mut message = (self.stats)();
         message["outbox"] = serde_json::json!({
             "depth": depth,
+            "held": self.outbox.held(),
             "oldest_age_secs": oldest,
             "dropped": self.outbox.stats.dropped.load(Ordering::Relaxed),
             "dropped_snapshots": self.outbox.stats.dropped_snapshots.load(Ordering::Relaxed),

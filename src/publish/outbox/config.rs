@@ -69,7 +69,12 @@ pub struct OutboxPlan {
     /// None: worked out from the free space when the outbox opens.
     pub max_bytes: Option<u64>,
     pub max_attempts: u32,
+    /// Incident events held in memory while the outbox cannot write.
+    pub max_held: usize,
 }
+
+/// Incident events held in memory while the outbox cannot write (disk full).
+pub const MAX_HELD: usize = 10_000;
 
 impl OutboxPlan {
     /// The defaults, for `<state_dir>/outbox.redb`.
@@ -80,6 +85,7 @@ impl OutboxPlan {
             max_age: Duration::from_secs(default_max_age_hours().get_ref() * 3600),
             max_bytes: None,
             max_attempts: *default_max_attempts().get_ref(),
+            max_held: MAX_HELD,
         }
     }
 
@@ -109,5 +115,6 @@ pub fn check(config: &OutboxConfig, state_dir: &Path, ctx: &mut Ctx<'_>) -> Opti
         max_age: Duration::from_secs(hours? * 3600),
         max_bytes: max_bytes?,
         max_attempts: max_attempts?,
+        max_held: MAX_HELD,
     })
 }

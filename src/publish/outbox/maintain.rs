@@ -1,7 +1,7 @@
 //! The periodic chores of the outbox: the age bound on the monotonic clock
 //! (a clock step neither drops fresh events nor stops expiry), compaction of
-//! a file that is mostly free space, reopening after an I/O error, and the
-//! drop log's pending line.
+//! a file that is mostly free space, reopening after an I/O error and
+//! writing what the memory hold kept meanwhile, and the drop log's pending line.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -59,6 +59,7 @@ impl Outbox {
             self.flush_drop_log(&mut log);
             return Ok(());
         }
+        self.drain_hold();
         self.expire()?;
         self.compact_if_sparse()?;
         let mut log = self.drops.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,11 +1,13 @@
 //! The durable outbox: its `[outbox]` settings ([`config`]), the state
 //! directory's one-owner lock ([`lock`]), what it stores and counts
-//! ([`record`]), the redb store and its writes ([`store`]), the byte and
+//! ([`record`]), the redb store and its writes ([`store`]), the memory hold
+//! for incident events while it cannot write ([`hold`]), the byte and
 //! count bounds ([`room`]), the quarantine ([`quarantine`]) and the periodic
 //! chores: age, compaction, reopening ([`maintain`]). Nothing outside this
 //! folder writes to the state directory.
 
 pub mod config;
+mod hold;
 pub mod lock;
 mod maintain;
 mod quarantine;

@@ -1,10 +1,12 @@
 //! What the outbox stores and counts: the redb tables, one [`Record`] per
 //! event, the counters the stats message and metrics read, and the errors
-//! callers act on. No logic beyond (de)serialising lives here.
+//! callers act on, and the writer's state (the next sequence number and the
+//! memory hold). No logic beyond (de)serialising lives here.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
@@ -69,6 +71,22 @@ pub struct OutboxStats {
     pub poisoned: AtomicU64,
     /// Events acknowledged by the broker and removed.
     pub delivered: AtomicU64,
+}
+
+/// One incident event the store could not take yet: its record, encoded.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) seq: u64,
+    pub(super) bytes: Vec<u8>,
+    /// When it was raised (the age bound and the raise → PUBACK latency).
+    pub(super) at: Instant,
+}
+
+/// What every write takes first: the next sequence number and the hold.
+#[derive(Debug, Default)]
+pub(super) struct Writer {
+    pub(super) next_seq: u64,
+    pub(super) held: VecDeque<Held>,
 }
 
 pub(super) fn now_ms() -> u64 {

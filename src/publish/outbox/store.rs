@@ -26,8 +26,7 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::config::OutboxPlan;
 use super::lock::StateLock;
-use super::record::{IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, now_ms};
-use super::room::Room;
+use super::record::{IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, Writer, now_ms};
 use crate::anonymize::{Alert, RedactedJpeg};
 
 /// Drops are logged at most this often, with the count since the last line.
@@ -35,14 +34,12 @@ const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a write transaction failed.
 #[derive(Debug, thiserror::Error)]
-enum WriteError {
+pub(super) enum WriteError {
     #[error(transparent)]
     Db(redb::Error),
-    #[error(transparent)]
-    Encode(serde_json::Error),
 }
 
-const UNWRITABLE: &str = "the outbox cannot write (disk full or an I/O error)";
+pub(super) const UNWRITABLE: &str = "the outbox cannot write (disk full or an I/O error)";
 /// A broken database is reopened at most this often.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
@@ -77,6 +74,10 @@ pub struct Outbox {
     /// The last write hit an I/O error: redb refuses every write until reopened.
     pub(super) broken: std::sync::atomic::AtomicBool,
     pub(super) last_reopen: Mutex<Option<Instant>>,
+    /// The next sequence number and the memory hold: every write takes it first.
+    pub(super) writer: Mutex<Writer>,
+    /// Events in the hold, for the stats and the watchdog.
+    pub(super) held_len: AtomicU64,
     _lock: StateLock,
 }
 
@@ -145,10 +146,13 @@ impl Outbox {
             drops: Mutex::default(),
             broken: Default::default(),
             last_reopen: Mutex::default(),
+            writer: Mutex::default(),
+            held_len: AtomicU64::new(0),
             _lock: lock,
         };
         let (last, bytes) = outbox.init().map_err(|e| fail(e.to_string()))?;
         outbox.last_seq.store(last, Ordering::SeqCst);
+        outbox.writer().next_seq = last + 1;
         outbox.bytes.store(bytes, Ordering::SeqCst);
         outbox.quarantine_unreadable().map_err(|e| fail(e.to_string()))?;
         tracing::debug!(outbox = %path.display(), max_bytes = outbox.max_bytes, bytes, "outbox bounds");
@@ -225,7 +229,7 @@ impl Outbox {
         topic_of: impl FnOnce(&Alert) -> String,
     ) -> Result<Alert, OutboxError> {
         let mut built = None;
-        self.write(|seq| {
+        self.write(true, |seq| {
             let alert = make(seq);
             let record = Record {
                 topic: topic_of(&alert),
@@ -248,7 +252,7 @@ impl Outbox {
     /// queued. None: the byte bound had no room for it even after dropping
     /// older snapshots (snapshots never push out incident events); it is counted.
     pub fn push_snapshot(&self, camera: &str, topic: String, jpeg: &RedactedJpeg) -> Result<Option<u64>, OutboxError> {
-        let seq = self.write(|_| {
+        let seq = self.write(false, |_| {
             let record = Record {
                 topic,
                 camera: camera.to_string(),
@@ -262,77 +266,54 @@ impl Outbox {
         Ok((seq != 0).then_some(seq))
     }
 
-    /// One write transaction: the next sequence number, the record (and its
-    /// image), and the count and byte bounds. Returns 0 for a snapshot the
-    /// byte bound had no room for.
+    /// One write: under the writer lock, the held events first, then the
+    /// record `make` builds from its sequence number (and its image). While
+    /// the store cannot write, an incident event is held in memory and a
+    /// snapshot dropped (counted). Returns 0 for a snapshot the byte bound
+    /// had no room for.
     fn write<'i>(
         &self,
+        is_event: bool,
         make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
     ) -> Result<u64, OutboxError> {
-        let unwritable = || OutboxError::Unwritable {
-            path: self.path.clone(),
-        };
-        if self.broken.load(Ordering::SeqCst) && !self.try_reopen() {
-            self.note_drops(1, UNWRITABLE);
-            return Err(unwritable());
+        let mut w = self.writer();
+        let mut usable = !self.broken.load(Ordering::SeqCst) || self.try_reopen();
+        if usable && let Err(e) = self.drain_locked(&mut w) {
+            self.write_failed(&e);
+            usable = false;
         }
-        let made = match self.write_txn(make) {
-            Ok(made) => made,
-            Err(WriteError::Db(e)) if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) => {
-                tracing::error!(outbox = %self.path.display(), error = %e,
-                    "the outbox cannot write (disk full or an I/O error); it is reopened at most once a second, and events until then are counted as dropped");
-                self.broken.store(true, Ordering::SeqCst);
-                self.note_drops(1, UNWRITABLE);
-                return Err(unwritable());
-            }
+        if !usable && !is_event {
+            return Err(self.refuse_snapshot());
+        }
+        if !usable && w.held.len() >= self.plan.max_held {
+            return Err(self.hold_full());
+        }
+        let seq = w.next_seq;
+        let encoded = make(seq).and_then(|(record, image)| Ok((serde_json::to_vec(&record)?, image)));
+        let (bytes, image) = encoded.map_err(|e| OutboxError::Store {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        w.next_seq += 1;
+        if !usable {
+            return self.hold(&mut w, seq, bytes);
+        }
+        match self.write_txn(seq, &bytes, image) {
+            Ok((fits, held, dropped, snapshots)) => self.settle(seq, fits, held, dropped, snapshots),
             Err(e) => {
-                return Err(OutboxError::Store {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                });
-            }
-        };
-        let (seq, (fits, held, dropped, snapshots)) = made;
-        self.settle(seq, fits, held, dropped, snapshots)
-    }
-
-    /// The transaction of [`Self::write`].
-    #[allow(clippy::type_complexity)]
-    fn write_txn<'i>(
-        &self,
-        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
-    ) -> Result<(u64, (bool, u64, Vec<u64>, u64)), WriteError> {
-        let fail = WriteError::Db;
-        let db = self.db();
-        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
-        let (seq, made) = {
-            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
-            let seq = meta.get(NEXT_SEQ).map_err(|e| fail(e.into()))?.map_or(1, |v| v.value());
-            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(e.into()))?;
-            let (record, image) = make(seq).map_err(WriteError::Encode)?;
-            let bytes = serde_json::to_vec(&record).map_err(WriteError::Encode)?;
-            let mut room = Room {
-                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
-                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
-                held: self.bytes.load(Ordering::SeqCst),
-                limit: self.max_bytes,
-                dropped: Vec::new(),
-                snapshots: 0,
-            };
-            let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
-            let fits = room.make_room(size, image.is_none()).map_err(fail)?;
-            if fits {
-                room.records.insert(seq, bytes.as_slice()).map_err(|e| fail(e.into()))?;
-                if let Some(image) = image {
-                    room.images.insert(seq, image).map_err(|e| fail(e.into()))?;
+                self.write_failed(&e);
+                match e {
+                    WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) if image.is_none() => {
+                        self.hold(&mut w, seq, bytes)
+                    }
+                    WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) => Err(self.refuse_snapshot()),
+                    e => Err(OutboxError::Store {
+                        path: self.path.clone(),
+                        reason: e.to_string(),
+                    }),
                 }
-                room.held += size;
-                room.keep_count(self.plan.max_events).map_err(fail)?;
             }
-            (seq, (fits, room.held, room.dropped, room.snapshots))
-        };
-        txn.commit().map_err(|e| fail(e.into()))?;
-        Ok((seq, made))
+        }
     }
 
     /// After a write: the counters, the latency clock and the publisher's wake-up.

@@ -1,0 +1,201 @@
+//! The write path's memory hold: while the outbox cannot write (disk full,
+//! an I/O error), incident events wait here, in order, up to
+//! `OutboxPlan::max_held` (the [`Writer`] in [`super::record`]), and are written into the store before anything
+//! newer once it can write again. Snapshots are never held (they are the big
+//! ones): they are dropped and counted. Only an event that finds the hold
+//! full is dropped. The store's one-record transaction lives here too, with
+//! what a failed write means (an I/O error marks the outbox broken).
+//!
+//! Sequence numbers have one source of truth: [`Writer::next_seq`], taken
+//! under the writer lock by every write, held or stored, so they stay
+//! increasing and unique across the hold and the store; the store keeps a
+//! copy (`next_seq` in the meta table) for the next start. Events still held
+//! when the process dies are lost (they were never durable), and their
+//! numbers may be given again after the restart: none of them was published.
+
+use std::sync::MutexGuard;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::record::{Held, IMAGES, META, NEXT_SEQ, OutboxError, RECORDS, Writer};
+use super::room::Room;
+use super::store::{Outbox, UNWRITABLE, WriteError};
+
+/// Held events written per transaction when the hold drains.
+const DRAIN_BATCH: usize = 500;
+
+impl Outbox {
+    pub(super) fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Incident events held in memory, waiting for the store.
+    pub fn held(&self) -> u64 {
+        self.held_len.load(Ordering::SeqCst)
+    }
+
+    /// Why nothing new can be kept: the outbox cannot write and the hold is
+    /// full. None while events are stored or held.
+    pub fn cannot_keep(&self) -> Option<String> {
+        (!self.writable() && self.held() >= self.plan.max_held as u64).then(|| {
+            format!(
+                "the outbox cannot write (disk full or an I/O error) and its memory hold is full ({} events): new incidents are dropped",
+                self.plan.max_held
+            )
+        })
+    }
+
+    /// Holds an encoded incident event; an error (counted as dropped) when the hold is full.
+    pub(super) fn hold(&self, w: &mut Writer, seq: u64, bytes: Vec<u8>) -> Result<u64, OutboxError> {
+        if w.held.len() >= self.plan.max_held {
+            return Err(self.hold_full());
+        }
+        w.held.push_back(Held {
+            seq,
+            bytes,
+            at: Instant::now(),
+        });
+        self.held_len.store(w.held.len() as u64, Ordering::SeqCst);
+        Ok(seq)
+    }
+
+    /// Drops an incident event that finds the hold full: counted, logged at most once a minute.
+    pub(super) fn hold_full(&self) -> OutboxError {
+        self.note_drops(1, "the outbox cannot write and its memory hold is full");
+        OutboxError::Unwritable {
+            path: self.path.clone(),
+        }
+    }
+
+    /// Refuses a snapshot the broken outbox cannot store: counted as dropped.
+    pub(super) fn refuse_snapshot(&self) -> OutboxError {
+        self.stats.dropped_snapshots.fetch_add(1, Ordering::Relaxed);
+        self.note_drops(1, UNWRITABLE);
+        OutboxError::Unwritable {
+            path: self.path.clone(),
+        }
+    }
+
+    /// Reopens a broken outbox when due and writes what is held; for the
+    /// periodic chores, so the hold drains even when no new event comes.
+    pub fn drain_hold(&self) {
+        let mut w = self.writer();
+        if w.held.is_empty() || (!self.writable() && !self.try_reopen()) {
+            return;
+        }
+        if let Err(e) = self.drain_locked(&mut w) {
+            self.write_failed(&e);
+        }
+    }
+
+    /// Writes the held events into the store, oldest first, in batches; on
+    /// an error the rest stay held.
+    pub(super) fn drain_locked(&self, w: &mut Writer) -> Result<(), WriteError> {
+        while !w.held.is_empty() {
+            let n = w.held.len().min(DRAIN_BATCH);
+            let (held, dropped) = self.drain_txn(w, n)?;
+            let last = w.held[n - 1].seq;
+            self.bytes.store(held, Ordering::SeqCst);
+            self.last_seq.fetch_max(last, Ordering::SeqCst);
+            {
+                let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
+                for h in w.held.drain(..n) {
+                    raised.insert(h.seq, h.at);
+                }
+                for seq in &dropped {
+                    raised.remove(seq);
+                }
+            }
+            self.held_len.store(w.held.len() as u64, Ordering::SeqCst);
+            self.note_drops(dropped.len() as u64, "the outbox is full (max_events or max_bytes)");
+            tracing::info!(outbox = %self.path.display(), written = n, still_held = w.held.len(),
+                "held incident events written to the outbox");
+            self.written.notify_one();
+        }
+        Ok(())
+    }
+
+    /// One transaction of [`Self::drain_locked`]: the first `n` held events
+    /// under the byte and count bounds. Returns the bytes held and what the bounds dropped.
+    fn drain_txn(&self, w: &Writer, n: usize) -> Result<(u64, Vec<u64>), WriteError> {
+        let fail = |e: redb::Error| WriteError::Db(e);
+        let db = self.db();
+        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
+        let made = {
+            let mut room = Room {
+                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
+                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
+                held: self.bytes.load(Ordering::SeqCst),
+                limit: self.max_bytes,
+                dropped: Vec::new(),
+                snapshots: 0,
+            };
+            for h in w.held.iter().take(n) {
+                let size = h.bytes.len() as u64;
+                room.make_room(size, true).map_err(fail)?;
+                room.records
+                    .insert(h.seq, h.bytes.as_slice())
+                    .map_err(|e| fail(e.into()))?;
+                room.held += size;
+            }
+            room.keep_count(self.plan.max_events).map_err(fail)?;
+            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
+            meta.insert(NEXT_SEQ, w.next_seq).map_err(|e| fail(e.into()))?;
+            (room.held, room.dropped)
+        };
+        txn.commit().map_err(|e| fail(e.into()))?;
+        Ok(made)
+    }
+
+    /// A write failed: an I/O error marks the outbox broken (redb refuses
+    /// every write until it is reopened); anything else is only logged.
+    pub(super) fn write_failed(&self, e: &WriteError) {
+        if matches!(e, WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo)) {
+            if !self.broken.swap(true, Ordering::SeqCst) {
+                tracing::error!(outbox = %self.path.display(), error = %e, max_held = self.plan.max_held,
+                    "the outbox cannot write (disk full or an I/O error); it is reopened at most once a second, and incident events until then are held in memory (snapshots are dropped)");
+            }
+        } else {
+            tracing::error!(outbox = %self.path.display(), error = %e, "an outbox write failed");
+        }
+    }
+
+    /// The transaction of [`Self::write`]: the record (and its image) under
+    /// the byte and count bounds, and the next sequence number's copy.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn write_txn(
+        &self,
+        seq: u64,
+        bytes: &[u8],
+        image: Option<&[u8]>,
+    ) -> Result<(bool, u64, Vec<u64>, u64), WriteError> {
+        let fail = WriteError::Db;
+        let db = self.db();
+        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
+        let made = {
+            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
+            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(e.into()))?;
+            let mut room = Room {
+                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
+                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
+                held: self.bytes.load(Ordering::SeqCst),
+                limit: self.max_bytes,
+                dropped: Vec::new(),
+                snapshots: 0,
+            };
+            let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
+            let fits = room.make_room(size, image.is_none()).map_err(fail)?;
+            if fits {
+                room.records.insert(seq, bytes).map_err(|e| fail(e.into()))?;
+                if let Some(image) = image {
+                    room.images.insert(seq, image).map_err(|e| fail(e.into()))?;
+                }
+                room.held += size;
+                room.keep_count(self.plan.max_events).map_err(fail)?;
+            }
+            (fits, room.held, room.dropped, room.snapshots)
+        };
+        txn.commit().map_err(|e| fail(e.into()))?;
+        Ok(made)
+    }
+}
