@@ -2,7 +2,7 @@
 //! [`Ctx`] (where a check is and where it reports), TOML nodes with their
 //! spans ([`de`]) and located diagnostics ([`diag`]). It knows no component
 //! and imports nothing else of watchpost; the assembled plan of a whole
-//! file lives above the stages, in `crate::plan`.
+//! file lives above the stages, in the plan layer (src/plan).
 //!
 //! Every problem is reported at once, one line each:
 //! `file:line:col: what is wrong and how to fix it`.

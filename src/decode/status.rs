@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::throttle::Throttle;
+
 /// A camera's state, logged on every change and kept for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -52,6 +54,7 @@ pub struct StreamStatus {
     pub decoded: AtomicU64,
     /// Frames dropped because their privacy masks could not be painted.
     pub unmasked: AtomicU64,
+    unmasked_log: Mutex<Throttle>,
     /// When the last decoded frame arrived, in ms since `epoch`.
     pub(super) last_frame_ms: AtomicU64,
     epoch: Instant,
@@ -66,6 +69,7 @@ impl Default for StreamStatus {
             reconnects: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
             unmasked: AtomicU64::new(0),
+            unmasked_log: Mutex::default(),
             last_frame_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             failure: Mutex::new(None),
@@ -88,12 +92,22 @@ impl StreamStatus {
         }
     }
 
-    /// Counts a frame dropped unmasked; says so on the first and then every
-    /// thousandth, so a broken stream cannot flood the journal.
+    /// Counts a frame dropped unmasked; says so at most once a minute, so a
+    /// broken stream cannot flood the journal.
     pub(super) fn frame_unmasked(&self, camera: &str) {
         let n = self.unmasked.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == 1 || n % 1000 == 0 {
-            tracing::warn!(camera, dropped = n, "a frame could not be masked, so it was dropped");
+        let due = self
+            .unmasked_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(Instant::now());
+        if let Some(held_back) = due {
+            tracing::warn!(
+                camera,
+                dropped = n,
+                held_back,
+                "a frame could not be masked, so it was dropped"
+            );
         }
     }
 

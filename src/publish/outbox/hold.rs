@@ -17,9 +17,9 @@ use std::sync::MutexGuard;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::record::{Held, IMAGES, META, NEXT_SEQ, OutboxError, RECORDS, Writer};
+use super::record::{Held, META, NEXT_SEQ, OutboxError, Writer};
 use super::room::Room;
-use super::store::{Outbox, UNWRITABLE, WriteError};
+use super::store::{Outbox, UNWRITABLE};
 
 /// Held events written per transaction when the hold drains.
 const DRAIN_BATCH: usize = 500;
@@ -90,7 +90,7 @@ impl Outbox {
 
     /// Writes the held events into the store, oldest first, in batches; on
     /// an error the rest stay held.
-    pub(super) fn drain_locked(&self, w: &mut Writer) -> Result<(), WriteError> {
+    pub(super) fn drain_locked(&self, w: &mut Writer) -> Result<(), redb::Error> {
         while !w.held.is_empty() {
             let n = w.held.len().min(DRAIN_BATCH);
             let (held, dropped) = self.drain_txn(w, n)?;
@@ -117,40 +117,30 @@ impl Outbox {
 
     /// One transaction of [`Self::drain_locked`]: the first `n` held events
     /// under the byte and count bounds. Returns the bytes held and what the bounds dropped.
-    fn drain_txn(&self, w: &Writer, n: usize) -> Result<(u64, Vec<u64>), WriteError> {
-        let fail = |e: redb::Error| WriteError::Db(e);
+    fn drain_txn(&self, w: &Writer, n: usize) -> Result<(u64, Vec<u64>), redb::Error> {
         let db = self.db();
-        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
+        let txn = db.begin_write()?;
         let made = {
-            let mut room = Room {
-                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
-                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
-                held: self.bytes.load(Ordering::SeqCst),
-                limit: self.max_bytes,
-                dropped: Vec::new(),
-                snapshots: 0,
-            };
+            let mut room = Room::open(&txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
             for h in w.held.iter().take(n) {
                 let size = h.bytes.len() as u64;
-                room.make_room(size, true).map_err(fail)?;
-                room.records
-                    .insert(h.seq, h.bytes.as_slice())
-                    .map_err(|e| fail(e.into()))?;
+                room.make_room(size, true)?;
+                room.records.insert(h.seq, h.bytes.as_slice())?;
                 room.held += size;
             }
-            room.keep_count(self.plan.max_events).map_err(fail)?;
-            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
-            meta.insert(NEXT_SEQ, w.next_seq).map_err(|e| fail(e.into()))?;
+            room.keep_count(self.plan.max_events)?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert(NEXT_SEQ, w.next_seq)?;
             (room.held, room.dropped)
         };
-        txn.commit().map_err(|e| fail(e.into()))?;
+        txn.commit()?;
         Ok(made)
     }
 
     /// A write failed: an I/O error marks the outbox broken (redb refuses
     /// every write until it is reopened); anything else is only logged.
-    pub(super) fn write_failed(&self, e: &WriteError) {
-        if matches!(e, WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo)) {
+    pub(super) fn write_failed(&self, e: &redb::Error) {
+        if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
             if !self.broken.swap(true, Ordering::SeqCst) {
                 tracing::error!(outbox = %self.path.display(), error = %e, max_held = self.plan.max_held,
                     "the outbox cannot write (disk full or an I/O error); it is reopened at most once a second, and incident events until then are held in memory (snapshots are dropped)");
@@ -168,34 +158,26 @@ impl Outbox {
         seq: u64,
         bytes: &[u8],
         image: Option<&[u8]>,
-    ) -> Result<(bool, u64, Vec<u64>, u64), WriteError> {
-        let fail = WriteError::Db;
+    ) -> Result<(bool, u64, Vec<u64>, u64), redb::Error> {
         let db = self.db();
-        let txn = db.begin_write().map_err(|e| fail(e.into()))?;
+        let txn = db.begin_write()?;
         let made = {
-            let mut meta = txn.open_table(META).map_err(|e| fail(e.into()))?;
-            meta.insert(NEXT_SEQ, seq + 1).map_err(|e| fail(e.into()))?;
-            let mut room = Room {
-                records: txn.open_table(RECORDS).map_err(|e| fail(e.into()))?,
-                images: txn.open_table(IMAGES).map_err(|e| fail(e.into()))?,
-                held: self.bytes.load(Ordering::SeqCst),
-                limit: self.max_bytes,
-                dropped: Vec::new(),
-                snapshots: 0,
-            };
+            let mut meta = txn.open_table(META)?;
+            meta.insert(NEXT_SEQ, seq + 1)?;
+            let mut room = Room::open(&txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
             let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
-            let fits = room.make_room(size, image.is_none()).map_err(fail)?;
+            let fits = room.make_room(size, image.is_none())?;
             if fits {
-                room.records.insert(seq, bytes).map_err(|e| fail(e.into()))?;
+                room.records.insert(seq, bytes)?;
                 if let Some(image) = image {
-                    room.images.insert(seq, image).map_err(|e| fail(e.into()))?;
+                    room.images.insert(seq, image)?;
                 }
                 room.held += size;
-                room.keep_count(self.plan.max_events).map_err(fail)?;
+                room.keep_count(self.plan.max_events)?;
             }
             (fits, room.held, room.dropped, room.snapshots)
         };
-        txn.commit().map_err(|e| fail(e.into()))?;
+        txn.commit()?;
         Ok(made)
     }
 }

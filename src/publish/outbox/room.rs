@@ -4,6 +4,8 @@
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use super::record::{IMAGES, RECORDS};
+
 /// The tables inside one write transaction, and the bytes they hold: makes
 /// room for a new record under the byte and count bounds.
 pub(super) struct Room<'t> {
@@ -16,7 +18,19 @@ pub(super) struct Room<'t> {
     pub(super) snapshots: u64,
 }
 
-impl Room<'_> {
+impl<'t> Room<'t> {
+    /// The tables of `txn`, holding `held` bytes under the bound `limit`.
+    pub(super) fn open(txn: &'t redb::WriteTransaction, held: u64, limit: u64) -> Result<Self, redb::Error> {
+        Ok(Self {
+            records: txn.open_table(RECORDS)?,
+            images: txn.open_table(IMAGES)?,
+            held,
+            limit,
+            dropped: Vec::new(),
+            snapshots: 0,
+        })
+    }
+
     /// Frees room for `size` bytes: the oldest snapshots first, then — only
     /// for an incident event — the oldest events. False: a snapshot that
     /// does not fit even without the older snapshots (nothing was dropped).

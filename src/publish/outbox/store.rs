@@ -32,13 +32,6 @@ use crate::anonymize::{Alert, RedactedJpeg};
 /// Drops are logged at most this often, with the count since the last line.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
 
-/// Why a write transaction failed.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum WriteError {
-    #[error(transparent)]
-    Db(redb::Error),
-}
-
 pub(super) const UNWRITABLE: &str = "the outbox cannot write (disk full or an I/O error)";
 /// A broken database is reopened at most this often.
 const REOPEN_EVERY: Duration = Duration::from_secs(1);
@@ -303,10 +296,8 @@ impl Outbox {
             Err(e) => {
                 self.write_failed(&e);
                 match e {
-                    WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) if image.is_none() => {
-                        self.hold(&mut w, seq, bytes)
-                    }
-                    WriteError::Db(redb::Error::Io(_) | redb::Error::PreviousIo) => Err(self.refuse_snapshot()),
+                    redb::Error::Io(_) | redb::Error::PreviousIo if image.is_none() => self.hold(&mut w, seq, bytes),
+                    redb::Error::Io(_) | redb::Error::PreviousIo => Err(self.refuse_snapshot()),
                     e => Err(OutboxError::Store {
                         path: self.path.clone(),
                         reason: e.to_string(),
