@@ -97,6 +97,9 @@ enum Command {
     /// Run one camera's full pipeline on a recording, as fast as it decodes, and
     /// print its incidents as JSON lines: tune zones and rules offline.
     Replay(watchpost::app::replay::ReplayArgs),
+    /// Score a camera's rules on a recording against moments a person
+    /// labelled: precision, recall and delay per rule.
+    Eval(watchpost::app::eval::EvalArgs),
     /// Print the version.
     Version,
 }
@@ -144,6 +147,7 @@ fn main() -> ExitCode {
             probe(&uri, username, password, &transport, decoder, timeout_secs)
         }
         Command::Replay(args) => watchpost::app::replay::command(&args),
+        Command::Eval(args) => watchpost::app::eval::command(&args),
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -7,7 +7,8 @@
 //!
 //! A reload ([`Control::reload`], SIGHUP in `main`) applies only what
 //! changed ([`reload`]). [`replay`] runs one camera's analysis on a
-//! recording instead, for tuning.
+//! recording instead, for tuning, and [`eval`] scores that replay against
+//! moments a person labelled.
 //!
 //! This layer is wiring only — threads, reload, lifecycle: what a stage
 //! does lives in that stage, and what a config means lives in `crate::plan`.
@@ -15,6 +16,7 @@
 mod alerts;
 pub mod analysis;
 pub mod camera;
+pub mod eval;
 mod motion_watch;
 mod reload;
 pub mod replay;

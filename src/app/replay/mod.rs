@@ -63,7 +63,44 @@ pub struct ReplayArgs {
     /// sheet per incident (DIR/incidents/<incident_id>.jpg) here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// When the recording began, e.g. 2026-11-30T21:00:00Z: each event's `time`
+    /// is this plus its position in the recording (default: the file's
+    /// modification time).
+    #[arg(long, value_name = "TIME", value_parser = parse_start)]
+    pub start: Option<SystemTime>,
 }
+
+/// `--start`: an RFC 3339 time with its offset.
+pub fn parse_start(text: &str) -> Result<SystemTime, String> {
+    let at: jiff::Timestamp = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not a time like 2026-11-30T21:00:00Z: {e}"))?;
+    Ok(SystemTime::from(at))
+}
+
+/// Where in the recording an event was raised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stamp {
+    /// Index of the recording's frame (at its own frame rate, from 0).
+    pub frame: u64,
+    /// Position in the recording.
+    pub pts: Duration,
+}
+
+/// How to replay beyond the camera's own plan.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions<'a> {
+    /// Write redacted, annotated pictures under this folder.
+    pub out: Option<&'a Path>,
+    /// The recording's start; events are stamped with it plus their position.
+    pub start: Option<SystemTime>,
+    /// Analyse at this rate instead of the camera's detect fps.
+    pub fps: Option<u32>,
+}
+
+/// Takes each incident event with where it was raised. Its `time` is
+/// already the recording's time.
+pub type OnEvent<'a> = dyn FnMut(&IncidentEvent, Stamp) -> anyhow::Result<()> + 'a;
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +144,12 @@ pub fn command(args: &ReplayArgs) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     let stdout = std::io::stdout();
-    match replay(&plan, camera, &args.recording, args.out.as_deref(), &mut stdout.lock()) {
+    let options = ReplayOptions {
+        out: args.out.as_deref(),
+        start: args.start,
+        fps: None,
+    };
+    match replay(&plan, camera, &args.recording, &options, &mut stdout.lock()) {
         Ok(summary) => {
             let mut line = format!(
                 "replayed {}: {} frames, {} incident events",
@@ -153,19 +195,50 @@ pub fn pick_camera<'a>(plan: &'a Plan, name: Option<&str>) -> Result<&'a CameraP
 }
 
 /// Replays `recording` through `camera`'s pipeline, writing each incident
-/// event to `events_out` as a JSON line and, with `out`, redacted annotated
+/// event to `events_out` as a JSON line (the alert payload, plus the
+/// recording's `frame` and `pts_secs`) and, with `out`, redacted annotated
 /// pictures under that folder.
 pub fn replay(
     plan: &Plan,
     camera: &CameraPlan,
     recording: &Path,
-    out: Option<&Path>,
+    options: &ReplayOptions<'_>,
     events_out: &mut dyn std::io::Write,
+) -> anyhow::Result<ReplaySummary> {
+    let mut seq = 0u64;
+    let mut print = |event: &IncidentEvent, at: Stamp| -> anyhow::Result<()> {
+        seq += 1;
+        let alert = anonymize::alert(&camera.name, event, seq);
+        let mut line = serde_json::to_value(&alert)?;
+        if let Some(fields) = line.as_object_mut() {
+            fields.insert("frame".into(), at.frame.into());
+            fields.insert("pts_secs".into(), (at.pts.as_millis() as f64 / 1000.0).into());
+        }
+        writeln!(events_out, "{line}").context("cannot write to stdout")?;
+        events_out.flush().context("cannot write to stdout")
+    };
+    run_recording(plan, camera, recording, options, &mut print)
+}
+
+/// Runs `recording` through `camera`'s pipeline and hands each incident
+/// event to `on_event`, stamped with the recording's time.
+pub fn run_recording(
+    plan: &Plan,
+    camera: &CameraPlan,
+    recording: &Path,
+    options: &ReplayOptions<'_>,
+    on_event: &mut OnEvent<'_>,
 ) -> anyhow::Result<ReplaySummary> {
     if !recording.is_file() {
         anyhow::bail!("no such file");
     }
     let recording = recording.canonicalize().context("cannot open the recording")?;
+    let start = match options.start {
+        Some(start) => start,
+        None => std::fs::metadata(&recording)
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    };
     gst::init().context("cannot initialise GStreamer")?;
     let rt = runtime::init(&plan.runtime)?;
     let model = &camera.detect.model;
@@ -173,15 +246,31 @@ pub fn replay(
         .with_context(|| format!("cannot load model `{}`", model.key))?;
     let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
 
+    let base = camera.stream_spec();
     let spec = StreamSpec {
         source: SourcePlan::file(recording.clone(), false, false),
-        ..camera.stream_spec()
+        fps: options.fps.unwrap_or(base.fps),
+        ..base
     };
-    let mut writer = match out {
+    let mut writer = match options.out {
         Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir)?),
         None => None,
     };
-    let progress = progress_bar(expected_frames(&spec.source, spec.fps));
+    let probed = probe(&spec.source);
+    let progress = progress_bar(probed.map(|p| p.frames_at(spec.fps)));
+    let native_fps = probed.map_or(spec.fps as f64, |p| p.fps);
+    let mut stamped = |event: &IncidentEvent| -> anyhow::Result<()> {
+        let mut event = event.clone();
+        event.time = start + event.stream_time;
+        let frame = (event.stream_time.as_secs_f64() * native_fps).round() as u64;
+        on_event(
+            &event,
+            Stamp {
+                frame,
+                pts: event.stream_time,
+            },
+        )
+    };
 
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
     let gray_slot = Arc::new(FrameSlot::new(Delivery::Every));
@@ -200,13 +289,12 @@ pub fn replay(
         motion: RuleEngine::new(&rules::pixel_rules(&camera.rules), model.manifest.labels.clone()),
     };
     let analysed = analyse(
-        camera,
         &mut feeds,
         &decode,
         &mut analyzer,
         writer.as_mut(),
         &progress,
-        events_out,
+        &mut stamped,
         &mut summary,
     );
     cancel.cancel();
@@ -304,25 +392,20 @@ impl Feeds<'_> {
 
 #[allow(clippy::too_many_arguments)]
 fn analyse(
-    camera: &CameraPlan,
     feeds: &mut Feeds<'_>,
     decode: &std::thread::JoinHandle<Result<(), crate::decode::DecodeError>>,
     analyzer: &mut FrameAnalyzer,
     mut writer: Option<&mut FrameWriter>,
     progress: &ProgressBar,
-    events_out: &mut dyn std::io::Write,
+    on_event: &mut dyn FnMut(&IncidentEvent) -> anyhow::Result<()>,
     summary: &mut ReplaySummary,
 ) -> anyhow::Result<()> {
     let mut events: Vec<IncidentEvent> = Vec::new();
-    let mut seq = 0u64;
     let mut print = |events: &[IncidentEvent], summary: &mut ReplaySummary| -> anyhow::Result<()> {
         for event in events {
-            seq += 1;
-            let alert = anonymize::alert(&camera.name, event, seq);
-            writeln!(events_out, "{}", serde_json::to_string(&alert)?).context("cannot write to stdout")?;
+            on_event(event)?;
             summary.events += 1;
         }
-        events_out.flush().context("cannot write to stdout")?;
         Ok(())
     };
     // events of the motion rules, shown on the next annotated frame
@@ -385,9 +468,23 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
     bar
 }
 
-/// Frames the detect branch will deliver: the recording's duration at the
-/// lower of the detect fps and its own frame rate. `None` if unknown.
-fn expected_frames(source: &SourcePlan, fps: u32) -> Option<u64> {
+/// A recording's length and frame rate, as GStreamer reads them.
+#[derive(Debug, Clone, Copy)]
+struct Probed {
+    secs: f64,
+    fps: f64,
+}
+
+impl Probed {
+    /// Frames the detect branch will deliver at `fps`: the duration at the
+    /// lower of that and the recording's own rate.
+    fn frames_at(self, fps: u32) -> u64 {
+        (self.secs * self.fps.min(fps as f64)).round() as u64
+    }
+}
+
+/// The recording's duration and frame rate; `None` if unknown.
+fn probe(source: &SourcePlan) -> Option<Probed> {
     let playbin = gst::ElementFactory::make("playbin").build().ok()?;
     let video = gst::ElementFactory::make("fakesink").build().ok()?;
     let audio = gst::ElementFactory::make("fakesink").build().ok()?;
@@ -401,13 +498,9 @@ fn expected_frames(source: &SourcePlan, fps: u32) -> Option<u64> {
         let duration = playbin.query_duration::<gst::ClockTime>()?;
         let caps = video.static_pad("sink")?.current_caps()?;
         let rate = gst_video::VideoInfo::from_caps(&caps).ok()?.fps();
-        let source_fps = if rate.numer() > 0 && rate.denom() > 0 {
-            rate.numer() as f64 / rate.denom() as f64
-        } else {
-            fps as f64
-        };
-        let frames = duration.seconds_f64() * source_fps.min(fps as f64);
-        (frames.is_finite() && frames > 0.0).then(|| frames.round() as u64)
+        let fps = rate.numer() as f64 / rate.denom() as f64;
+        let secs = duration.seconds_f64();
+        (rate.numer() > 0 && rate.denom() > 0 && secs.is_finite() && secs > 0.0).then_some(Probed { secs, fps })
     })();
     let _ = playbin.set_state(gst::State::Null);
     known
