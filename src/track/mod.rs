@@ -211,6 +211,17 @@ const VELOCITY_GAIN: f32 = 0.5;
 /// probably changed course, and a wild guess would match the wrong box.
 const MAX_PREDICTION: Duration = Duration::from_secs(1);
 
+/// Which tracks an association stage offers detections to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Strong detections, confirmed tracks (seen or lost); overlap or nearness.
+    Confirmed,
+    /// Weak detections, confirmed tracks; overlap only.
+    Weak,
+    /// Strong detections, tentative tracks; overlap or nearness.
+    Tentative,
+}
+
 #[derive(Debug)]
 pub struct Tracker {
     plan: TrackPlan,
@@ -289,17 +300,23 @@ impl Tracker {
                 .map_or(plan.high_score, |(_, t)| *t);
             d.score >= high
         };
-        // Stage 1: strong detections against every track.
-        self.associate(detections, now, strong, plan.iou, false);
-        // Stage 2: weak detections against the tracks left over that are
-        // established (a weak box must not keep a one-frame flicker alive).
+        // Stage 1: strong detections against the confirmed tracks, seen or
+        // lost: an object the tracker already follows keeps its track before
+        // a newcomer may claim the box (a detector often gives one person a
+        // second, shifted box for a frame, which would otherwise start a
+        // track that takes the person over).
+        self.associate(detections, now, strong, plan.iou, Stage::Confirmed);
+        // Stage 2: weak detections against the confirmed tracks left over (a
+        // weak box must not keep a one-frame flicker alive).
         self.associate(
             detections,
             now,
             |d| !strong(d) && d.score >= plan.low_score,
             plan.low_iou,
-            true,
+            Stage::Weak,
         );
+        // Stage 3: the strong detections left against the tentative tracks.
+        self.associate(detections, now, strong, plan.iou, Stage::Tentative);
         // Unmatched tracks: a tentative one dies at once (birth hysteresis),
         // a confirmed one is lost until max_lost (death hysteresis).
         let mut i = 0;
@@ -311,9 +328,19 @@ impl Tracker {
         for e in &mut self.entries {
             e.track.lost = e.track.last_seen != now;
         }
-        // Births: strong detections nobody claimed.
+        // Births: strong detections nobody claimed, unless one is mostly a
+        // box a track claimed in this frame (the detector's second box for
+        // the same object, which would start a twin track that can take the
+        // object over).
         for (di, det) in detections.iter().enumerate() {
             if self.det_used[di] || !strong(det) {
+                continue;
+            }
+            let twin = detections
+                .iter()
+                .zip(&self.det_used)
+                .any(|(d, &used)| used && d.label == det.label && covered(&d.bbox, &det.bbox) >= TWIN_COVER);
+            if twin {
                 continue;
             }
             let id = self.next_id;
@@ -355,26 +382,19 @@ impl Tracker {
         now: Duration,
         wanted: impl Fn(&Detection) -> bool,
         min_iou: f32,
-        established_only: bool,
+        stage: Stage,
     ) {
         self.pairs.clear();
         for (ei, e) in self.entries.iter().enumerate() {
-            if self.entry_used[ei] || (established_only && !e.confirmed && e.track.hits < 2) {
+            if self.entry_used[ei] || e.confirmed != (stage != Stage::Tentative) {
                 continue;
             }
             for (di, det) in detections.iter().enumerate() {
                 if self.det_used[di] || det.label != e.track.label || !wanted(det) {
                     continue;
                 }
-                let (r, b) = (&e.reach, &det.bbox);
-                if b.x1 >= r.x2 || b.x2 <= r.x1 || b.y1 >= r.y2 || b.y2 <= r.y1 {
-                    continue;
-                }
-                // Whichever fits better: the prediction, or the last box (an
-                // object that stopped or turned back is still near it).
-                let iou = e.predicted.iou(&det.bbox).max(e.track.bbox.iou(&det.bbox));
-                if iou >= min_iou {
-                    self.pairs.push((iou, ei, di));
+                if let Some(fit) = fit(e, &det.bbox, min_iou, stage != Stage::Weak) {
+                    self.pairs.push((fit, ei, di));
                 }
             }
         }
@@ -407,6 +427,57 @@ impl Tracker {
     pub fn any_moving(&self, min_step: f32) -> bool {
         self.current.iter().any(|t| !t.lost && t.moved > min_step)
     }
+}
+
+/// How much of the smaller of two boxes the other must cover for an
+/// unclaimed detection to count as a second box of a tracked object.
+const TWIN_COVER: f32 = 0.5;
+
+/// The share of the smaller box that lies inside the other.
+fn covered(a: &BBox, b: &BBox) -> f32 {
+    let w = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let smaller = a.area().min(b.area());
+    if smaller > 0.0 { w * h / smaller } else { 0.0 }
+}
+
+/// How far, for its size, a detection's centre may be from a track's
+/// predicted centre and still match it without overlapping enough: one box
+/// width across, half a box height up or down.
+const NEAR: f32 = 1.0;
+
+/// How well a detection fits a track, higher is better; `None` if it cannot
+/// match. The overlap (IoU) with the prediction or the last box, whichever
+/// fits better (an object that stopped or turned back is still near the
+/// last box), when it reaches `min_iou`. Otherwise, when `near` allows it,
+/// a detection whose centre is close to the prediction for its size, of a
+/// like height: a person is a thin box, and one walking across the picture
+/// overlaps little with where the tracker expected them after a frame or
+/// two unseen. Such fits score below every overlap fit, so overlap decides
+/// first.
+fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
+    let r = &e.reach;
+    let touches = b.x1 < r.x2 && b.x2 > r.x1 && b.y1 < r.y2 && b.y2 > r.y1;
+    let iou = if touches {
+        e.predicted.iou(b).max(e.track.bbox.iou(b))
+    } else {
+        0.0
+    };
+    if iou >= min_iou {
+        return Some(1.0 + iou);
+    }
+    if !near {
+        return None;
+    }
+    let p = &e.predicted;
+    let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
+    let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
+    if ph <= 0.0 || bh <= 0.0 || !(2.0 / 3.0..=1.5).contains(&(bh / ph)) {
+        return None;
+    }
+    let ((px, py), (bx, by)) = (centre(p), centre(b));
+    let off = ((px - bx).abs() / pw.max(bw)).max(2.0 * (py - by).abs() / ph.max(bh));
+    (off <= NEAR).then(|| (1.0 - off / NEAR) * min_iou)
 }
 
 /// Folds one matched detection into its track.
