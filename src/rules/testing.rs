@@ -49,18 +49,20 @@ impl Harness {
 
     /// A track in sight whose feet (bottom centre) are at (x, y).
     pub fn track(&self, id: u64, label: &str, x: f32, y: f32) -> Track {
+        let bbox = BBox {
+            x1: x - 0.05,
+            y1: y - 0.2,
+            x2: x + 0.05,
+            y2: y,
+        };
         Track {
             id,
             label: self.names.ids_of(label)[0],
             score: 0.9,
-            bbox: BBox {
-                x1: x - 0.05,
-                y1: y - 0.2,
-                x2: x + 0.05,
-                y2: y,
-            },
+            bbox,
             hits: 5,
             first_seen: Duration::ZERO,
+            first_bbox: bbox,
             last_seen: Duration::ZERO,
             moved: 0.0,
             lost: false,

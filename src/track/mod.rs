@@ -167,6 +167,9 @@ pub struct Track {
     /// Consecutive matches while tentative; all matches once confirmed.
     pub hits: u32,
     pub first_seen: Duration,
+    /// The box of the first sighting, where the object's path began (rules
+    /// that follow paths start there, not at the confirming sighting).
+    pub first_bbox: BBox,
     pub last_seen: Duration,
     /// How far the box centre moved at the last sighting, in frame widths/heights.
     pub moved: f32,
@@ -353,6 +356,7 @@ impl Tracker {
                     bbox: det.bbox,
                     hits: 1,
                     first_seen: now,
+                    first_bbox: det.bbox,
                     last_seen: now,
                     moved: 0.0,
                     lost: false,

@@ -114,14 +114,27 @@ impl RuleState for State {
             }
             let p = scope.anchor.of(&track.bbox);
             let side = line.side(p, plan.min_distance);
-            let Some(follow) = self.follows.iter_mut().find(|f| f.id == track.id) else {
-                self.follows.push(Follow {
-                    id: track.id,
-                    side,
-                    touched: false,
-                    last: p,
-                });
-                continue;
+            let follow = match self.follows.iter().position(|f| f.id == track.id) {
+                Some(i) => &mut self.follows[i],
+                None => {
+                    // The path begins where the object was first seen, which
+                    // may be on the other side: a track is confirmed a
+                    // sighting or two later, and at a low fps that can be
+                    // past the line. An object that comes into sight close
+                    // to the line (from behind something, or out of a
+                    // group) starts on the side it is on, however close.
+                    let origin = scope.anchor.of(&track.first_bbox);
+                    self.follows.push(Follow {
+                        id: track.id,
+                        side: line
+                            .side(origin, plan.min_distance)
+                            .or_else(|| line.side(origin, 0.0)),
+                        touched: false,
+                        last: origin,
+                    });
+                    let last = self.follows.len() - 1;
+                    &mut self.follows[last]
+                }
             };
             if line.crossed_by(follow.last, p) {
                 follow.touched = true;
