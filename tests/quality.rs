@@ -1,0 +1,89 @@
+//! The alert-quality guard: `watchpost eval` on the labelled recordings
+//! (tests/truth/) must not fall more than 5 points of precision or recall
+//! below the figures recorded in docs/quality.md, and the labels it scores
+//! must be the ones the table was made from.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// How far (percentage points) a figure may fall below the recorded one.
+const SLACK: f64 = 5.0;
+
+/// The recorded rows between the guard's markers: (rule, labelled, precision %, recall %).
+fn recorded(doc: &str, marker: &str) -> Vec<(String, u64, f64, f64)> {
+    let start = doc
+        .find(marker)
+        .unwrap_or_else(|| panic!("docs/quality.md has no `{marker}`"));
+    let table = &doc[start..];
+    let end = table.find("<!-- end quality-guard -->").expect("end marker");
+    table[..end]
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .skip(2) // header and rule
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let pct = |s: &str| s.trim_end_matches('%').parse::<f64>().expect("a percentage");
+            (
+                cells[0].to_string(),
+                cells[1].parse().expect("labelled"),
+                pct(cells[6]),
+                pct(cells[7]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn counting_lines_on_vtest_keep_their_recorded_precision_and_recall() {
+    let root = Path::new(ROOT);
+    let clip = root.join("media/vtest.avi");
+    assert!(clip.is_file(), "media/vtest.avi is missing: run scripts/setup");
+    let doc = std::fs::read_to_string(root.join("docs/quality.md")).expect("docs/quality.md");
+    let table = recorded(&doc, "<!-- quality-guard: vtest_lines 10 fps -->");
+    assert!(table.len() >= 6, "the guard table lists {} rules", table.len());
+    let out = Command::new(env!("CARGO_BIN_EXE_watchpost"))
+        .args(["eval", "--json", "--fps", "10", "--config"])
+        .arg(root.join("tests/truth/vtest_lines_eval.toml"))
+        .arg("--labels")
+        .arg(root.join("tests/truth/vtest_lines.toml"))
+        .arg(&clip)
+        .output()
+        .expect("run watchpost eval");
+    assert!(
+        out.status.success(),
+        "eval failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("eval --json prints JSON");
+    let rules = report["rules"].as_array().expect("rules");
+    let mut failures = Vec::new();
+    for (rule, labelled, precision, recall) in &table {
+        let Some(got) = rules.iter().find(|r| r["rule"] == rule.as_str()) else {
+            failures.push(format!("{rule}: not scored"));
+            continue;
+        };
+        assert_eq!(
+            got["labelled"].as_u64(),
+            Some(*labelled),
+            "{rule}: the labels changed; re-measure and update docs/quality.md"
+        );
+        let p = got["precision"].as_f64().unwrap() * 100.0;
+        let r = got["recall"].as_f64().unwrap() * 100.0;
+        if p < precision - SLACK {
+            failures.push(format!("{rule}: precision {p:.0}% (recorded {precision}%)"));
+        }
+        if r < recall - SLACK {
+            failures.push(format!("{rule}: recall {r:.0}% (recorded {recall}%)"));
+        }
+    }
+    assert!(failures.is_empty(), "alert quality fell:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn the_guard_reads_the_recorded_table() {
+    let doc = "x\n<!-- quality-guard: t -->\n| rule | labelled | raised | tp | fp | missed | precision | recall | d |\n|--|--|--|--|--|--|--|--|--|\n| a | 4 | 4 | 4 | 0 | 0 | 100% | 75% | 0.4 |\n<!-- end quality-guard -->\n| b | 1 |";
+    assert_eq!(recorded(doc, "<!-- quality-guard: t -->"), vec![("a".to_string(), 4, 100.0, 75.0)]);
+}
