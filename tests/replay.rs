@@ -389,3 +389,38 @@ fn bikes_replay_raises_for_the_bicycle_and_the_motorbike() {
     let ends = events.iter().filter(|e| e["event"] == "end").count();
     assert!(starts >= 1 && starts == ends, "{events:?}");
 }
+
+#[test]
+fn replay_events_carry_the_recordings_time_frame_and_position() {
+    // bikes.mp4: 25 fps; replayed at the config's detect fps from a given start
+    let (code, events, stderr) = replay(&[
+        "--config".as_ref(),
+        "tests/replay/bikes_restricted.toml".as_ref(),
+        common::media("bikes.mp4").as_os_str(),
+        "--start".as_ref(),
+        "2026-11-30T21:00:00Z".as_ref(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!events.is_empty(), "bikes.mp4 raised nothing");
+    let start = "2026-11-30T21:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    for event in &events {
+        let pts = event["pts_secs"].as_f64().expect("pts_secs");
+        let frame = event["frame"].as_u64().expect("frame");
+        let time: jiff::Timestamp = event["time"].as_str().unwrap().parse().unwrap();
+        let offset = time.duration_since(start).as_secs_f64();
+        assert!((offset - pts).abs() < 0.002, "time {time} is not start + {pts} s");
+        // the recording's own frame index at 25 fps
+        assert!((frame as f64 - pts * 25.0).abs() <= 0.5, "frame {frame} at {pts} s");
+        assert!(pts <= 10.5, "bikes.mp4 lasts 10 s, not {pts}");
+    }
+    // a time that is not one is a clear error
+    let (code, _, stderr) = replay(&[
+        "--config".as_ref(),
+        "tests/replay/bikes_restricted.toml".as_ref(),
+        common::media("bikes.mp4").as_os_str(),
+        "--start".as_ref(),
+        "yesterday".as_ref(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("2026-11-30T21:00:00Z"), "{stderr}");
+}

@@ -261,7 +261,7 @@ pub fn run_recording(
     let native_fps = probed.map_or(spec.fps as f64, |p| p.fps);
     let mut stamped = |event: &IncidentEvent| -> anyhow::Result<()> {
         let mut event = event.clone();
-        event.time = start + event.stream_time;
+        event.time = start.checked_add(event.stream_time).unwrap_or(start);
         let frame = (event.stream_time.as_secs_f64() * native_fps).round() as u64;
         on_event(
             &event,
