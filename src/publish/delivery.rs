@@ -11,6 +11,11 @@
 //! outbox is published again from the oldest record, so an event may arrive
 //! twice but is never lost. Consumers de-duplicate by (`incident_id`, `seq`).
 //! Broker state changes — up, down and why — are logged once per change.
+//!
+//! With a [`SideLink`], the same connection also carries the control task's
+//! traffic: its subscriptions (renewed on every connection), the messages
+//! that arrive on them, and its retained state messages, sent beside the
+//! outbox records while the link is up and dropped while it is down.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
+use super::link::{Inbound, Outbound, SideLink};
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
 
@@ -92,6 +98,16 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the link and delivery tasks on the current tokio runtime.
     pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
+        Self::spawn_with(plan, outbox, stats, None)
+    }
+
+    /// [`Self::spawn`], carrying the control task's traffic over `side`.
+    pub fn spawn_with(
+        plan: MqttPlan,
+        outbox: Arc<Outbox>,
+        stats: StatsSource,
+        side: Option<SideLink>,
+    ) -> Result<Self, PublishError> {
         let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
@@ -111,6 +127,8 @@ impl Publisher {
             acked: Vec::new(),
             attempts: HashMap::new(),
             probing: None,
+            side,
+            side_queue: VecDeque::new(),
         };
         let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
         Ok(Self {
@@ -161,6 +179,8 @@ enum LinkEvent {
     /// A publish left with this packet id (0 for QoS 0).
     Sent(u16),
     Acked(u16),
+    /// A message arrived on a subscribed topic.
+    Message(String, Vec<u8>),
     Closed,
 }
 
@@ -175,6 +195,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
+            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec()),
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 let _ = tx.send(LinkEvent::Closed);
@@ -256,6 +277,18 @@ struct Delivery {
     attempts: HashMap<u64, u32>,
     /// The suspect sent alone and awaiting its PUBACK.
     probing: Option<u64>,
+    /// The control task's link, if any.
+    side: Option<SideLink>,
+    /// Its messages not yet handed to rumqttc (while the link is up).
+    side_queue: VecDeque<Outbound>,
+}
+
+/// The control task's next message; pending forever without a side link.
+async fn next_outbound(side: &mut Option<SideLink>) -> Option<Outbound> {
+    match side {
+        Some(side) => side.outbound.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Delivery {
@@ -272,8 +305,14 @@ impl Delivery {
                 _ = outbox.written() => self.fill(),
                 _ = flush.tick() => self.flush_acked(),
                 _ = stats.tick() => self.publish_stats(),
+                message = next_outbound(&mut self.side) => match message {
+                    Some(message) if self.up => self.side_queue.push_back(message),
+                    Some(_) => {}
+                    None => self.side = None,
+                },
                 _ = stop.cancelled() => break,
             }
+            self.drain_side();
         }
         self.finish(&mut rx).await;
     }
@@ -296,6 +335,14 @@ impl Delivery {
                 );
                 self.last_sent = 0;
                 self.fill();
+                if let Some(side) = &self.side {
+                    for filter in &side.subscriptions {
+                        if let Err(e) = self.client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                            tracing::error!(topic = %filter, error = %e, "cannot subscribe");
+                        }
+                    }
+                    let _ = side.inbound.send(Inbound::Connected);
+                }
             }
             LinkEvent::Down { reason, confirm } => {
                 self.up = false;
@@ -303,6 +350,7 @@ impl Delivery {
                 self.count_failure(&reason);
                 self.unassigned.clear();
                 self.in_flight.clear();
+                self.side_queue.clear();
                 self.flush_acked();
                 if self.link_state != LinkState::Down(reason.clone()) {
                     tracing::warn!(broker = %self.plan.url, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
@@ -329,6 +377,11 @@ impl Delivery {
                     self.acked.push(seq);
                 }
                 self.fill();
+            }
+            LinkEvent::Message(topic, payload) => {
+                if let Some(side) = &self.side {
+                    let _ = side.inbound.send(Inbound::Message { topic, payload });
+                }
             }
             LinkEvent::Closed => {
                 self.up = false;
@@ -396,6 +449,30 @@ impl Delivery {
 
     fn publish_other(&mut self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
         if self.client.try_publish(topic, qos, retain, payload).is_ok() {
+            self.unassigned.push_back(None);
+        }
+    }
+
+    /// Hands the control task's messages to rumqttc while the window has
+    /// room, leaving half of it to the outbox.
+    fn drain_side(&mut self) {
+        while self.up && self.unassigned.len() + self.in_flight.len() < WINDOW / 2 {
+            let Some(message) = self.side_queue.pop_front() else {
+                return;
+            };
+            if self
+                .client
+                .try_publish(
+                    message.topic.clone(),
+                    QoS::AtLeastOnce,
+                    message.retain,
+                    message.payload.clone(),
+                )
+                .is_err()
+            {
+                self.side_queue.push_front(message);
+                return;
+            }
             self.unassigned.push_back(None);
         }
     }
