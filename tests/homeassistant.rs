@@ -440,7 +440,11 @@ fn the_shipped_acl_lets_only_home_assistant_arm_and_disarm() {
             acl.display()
         ),
     );
-    std::fs::write(dir.path().join("password"), "tsopyhctaw\n").unwrap();
+    std::fs::write(
+        dir.path().join("password"),
+        format!("{}\n", "watchpost".chars().rev().collect::<String>()),
+    )
+    .unwrap();
     let box_id = format!("box-{port}");
     let text = config(port, dir.path(), true, false).replace(
         "arming_commands = true\n",

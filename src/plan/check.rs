@@ -30,11 +30,11 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "mqtt",
     "outbox",
     "metrics",
-    "integrations",
-    "profiles",
     "models",
     "privacy",
     "cameras",
+    "integrations",
+    "profiles",
 ];
 
 /// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
@@ -137,10 +137,13 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
                     for (name, profile_node) in table.iter() {
                         let named = Spanned::new(name.span(), name.get_ref().to_string());
                         let config: Option<ProfileConfig> = from_node(&file, profile_node, ctx.diags);
-                        match config.and_then(|c| check_profile(&named, &c, &mut ctx)) {
-                            Some(profile) => profiles.push(profile),
-                            None => profiles_ok = false,
-                        }
+                        let Some(config) = config else {
+                            profiles_ok = false;
+                            continue;
+                        };
+                        let (profile, ok) = check_profile(&named, &config, &mut ctx);
+                        profiles_ok &= ok;
+                        profiles.push(profile);
                     }
                 }
                 None => ctx.error(

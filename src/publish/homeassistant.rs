@@ -67,20 +67,20 @@ pub fn check(config: &IntegrationsConfig, ctx: &mut Ctx<'_>) -> Option<Option<Ho
     let Some(ha) = &config.home_assistant else {
         return Some(None);
     };
-    let mut topic = |value: &Spanned<String>, key: &str| {
+    let mut topic = |value: &Spanned<String>, key: &str, example: &str| {
         let text = value.get_ref().trim_end_matches('/');
         if text.is_empty() || text.contains(['+', '#']) || text.starts_with('/') {
             ctx.error(
                 value.span(),
-                format!("integrations.home_assistant.{key} must be a non-empty topic without wildcards (+, #) or a leading /, e.g. \"homeassistant\""),
+                format!("integrations.home_assistant.{key} must be a non-empty topic without wildcards (+, #) or a leading /, e.g. \"{example}\""),
             );
             None
         } else {
             Some(text.to_string())
         }
     };
-    let discovery_prefix = topic(&ha.discovery_prefix, "discovery_prefix");
-    let status_topic = topic(&ha.status_topic, "status_topic");
+    let discovery_prefix = topic(&ha.discovery_prefix, "discovery_prefix", "homeassistant");
+    let status_topic = topic(&ha.status_topic, "status_topic", "homeassistant/status");
     let plan = HomeAssistantPlan {
         discovery_prefix: discovery_prefix?,
         status_topic: status_topic?,

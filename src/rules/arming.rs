@@ -57,8 +57,9 @@ impl Profile {
     }
 }
 
-/// Checks one profile's names (the plan checks that they exist).
-pub fn check_profile(name: &Spanned<String>, config: &ProfileConfig, ctx: &mut Ctx<'_>) -> Option<Profile> {
+/// Checks one profile's names (the plan checks that they exist): the
+/// profile with its well-formed entries, and whether all were.
+pub fn check_profile(name: &Spanned<String>, config: &ProfileConfig, ctx: &mut Ctx<'_>) -> (Profile, bool) {
     let valid = ctx.identifier(name, "profile name");
     let mut armed = Vec::new();
     let mut ok = true;
@@ -90,10 +91,11 @@ pub fn check_profile(name: &Spanned<String>, config: &ProfileConfig, ctx: &mut C
             span: entry.span(),
         });
     }
-    (ok && valid.is_some()).then(|| Profile {
+    let profile = Profile {
         name: name.get_ref().clone(),
         armed,
-    })
+    };
+    (profile, ok && valid.is_some())
 }
 
 /// One rule's view of the switchboard: its camera's flag and its own.
