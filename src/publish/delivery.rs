@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::link::{Inbound, Outbound, SideLink};
+use super::link::{Inbound, SideLink};
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
 
@@ -128,7 +128,6 @@ impl Publisher {
             attempts: HashMap::new(),
             probing: None,
             side,
-            side_queue: VecDeque::new(),
         };
         let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
         Ok(Self {
@@ -279,16 +278,6 @@ struct Delivery {
     probing: Option<u64>,
     /// The control task's link, if any.
     side: Option<SideLink>,
-    /// Its messages not yet handed to rumqttc (while the link is up).
-    side_queue: VecDeque<Outbound>,
-}
-
-/// The control task's next message; pending forever without a side link.
-async fn next_outbound(side: &mut Option<SideLink>) -> Option<Outbound> {
-    match side {
-        Some(side) => side.outbound.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 impl Delivery {
@@ -305,14 +294,14 @@ impl Delivery {
                 _ = outbox.written() => self.fill(),
                 _ = flush.tick() => self.flush_acked(),
                 _ = stats.tick() => self.publish_stats(),
-                message = next_outbound(&mut self.side) => match message {
-                    Some(message) if self.up => self.side_queue.push_back(message),
-                    Some(_) => {}
-                    None => self.side = None,
+                open = SideLink::take(&mut self.side, self.up) => if !open {
+                    self.side = None;
                 },
                 _ = stop.cancelled() => break,
             }
-            self.drain_side();
+            if let Some(side) = &mut self.side {
+                side.drain(&self.client, &mut self.unassigned, self.in_flight.len(), self.up);
+            }
         }
         self.finish(&mut rx).await;
     }
@@ -336,12 +325,7 @@ impl Delivery {
                 self.last_sent = 0;
                 self.fill();
                 if let Some(side) = &self.side {
-                    for filter in &side.subscriptions {
-                        if let Err(e) = self.client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
-                            tracing::error!(topic = %filter, error = %e, "cannot subscribe");
-                        }
-                    }
-                    let _ = side.inbound.send(Inbound::Connected);
+                    side.connected(&self.client);
                 }
             }
             LinkEvent::Down { reason, confirm } => {
@@ -350,7 +334,9 @@ impl Delivery {
                 self.count_failure(&reason);
                 self.unassigned.clear();
                 self.in_flight.clear();
-                self.side_queue.clear();
+                if let Some(side) = &mut self.side {
+                    side.queue.clear();
+                }
                 self.flush_acked();
                 if self.link_state != LinkState::Down(reason.clone()) {
                     tracing::warn!(broker = %self.plan.url, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
@@ -449,30 +435,6 @@ impl Delivery {
 
     fn publish_other(&mut self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
         if self.client.try_publish(topic, qos, retain, payload).is_ok() {
-            self.unassigned.push_back(None);
-        }
-    }
-
-    /// Hands the control task's messages to rumqttc while the window has
-    /// room, leaving half of it to the outbox.
-    fn drain_side(&mut self) {
-        while self.up && self.unassigned.len() + self.in_flight.len() < WINDOW / 2 {
-            let Some(message) = self.side_queue.pop_front() else {
-                return;
-            };
-            if self
-                .client
-                .try_publish(
-                    message.topic.clone(),
-                    QoS::AtLeastOnce,
-                    message.retain,
-                    message.payload.clone(),
-                )
-                .is_err()
-            {
-                self.side_queue.push_front(message);
-                return;
-            }
             self.unassigned.push_back(None);
         }
     }

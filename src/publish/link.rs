@@ -7,7 +7,12 @@
 //! the broker is away these messages are dropped, and the control task
 //! publishes everything again on the next connection ([`Inbound::Connected`]).
 
+use std::collections::VecDeque;
+
+use rumqttc::{AsyncClient, QoS};
 use tokio::sync::mpsc;
+
+use super::mqtt::WINDOW;
 
 /// What the connection tells the control task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +38,68 @@ pub struct SideLink {
     pub subscriptions: Vec<String>,
     pub inbound: mpsc::UnboundedSender<Inbound>,
     pub outbound: mpsc::UnboundedReceiver<Outbound>,
+    /// Messages taken while the link was up, not yet handed to rumqttc.
+    pub(super) queue: VecDeque<Outbound>,
+}
+
+impl SideLink {
+    /// Takes the control task's next message (queued while `up`, dropped
+    /// otherwise); false once the control task has ended. Pending forever
+    /// without a side link.
+    pub(super) async fn take(side: &mut Option<SideLink>, up: bool) -> bool {
+        let Some(side) = side else {
+            return std::future::pending().await;
+        };
+        match side.outbound.recv().await {
+            Some(message) => {
+                if up {
+                    side.queue.push_back(message);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A session is up: subscribe and tell the control task.
+    pub(super) fn connected(&self, client: &AsyncClient) {
+        for filter in &self.subscriptions {
+            if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                tracing::error!(topic = %filter, error = %e, "cannot subscribe");
+            }
+        }
+        let _ = self.inbound.send(Inbound::Connected);
+    }
+
+    /// Hands queued messages to rumqttc while the publish window has room,
+    /// leaving half of it to the outbox; each is recorded in `unassigned`
+    /// as a publish that is not an outbox record.
+    pub(super) fn drain(
+        &mut self,
+        client: &AsyncClient,
+        unassigned: &mut VecDeque<Option<u64>>,
+        in_flight: usize,
+        up: bool,
+    ) {
+        while up && unassigned.len() + in_flight < WINDOW / 2 {
+            let Some(message) = self.queue.pop_front() else {
+                return;
+            };
+            if client
+                .try_publish(
+                    message.topic.clone(),
+                    QoS::AtLeastOnce,
+                    message.retain,
+                    message.payload.clone(),
+                )
+                .is_err()
+            {
+                self.queue.push_front(message);
+                return;
+            }
+            unassigned.push_back(None);
+        }
+    }
 }
 
 /// The control task's end of the side link.
@@ -52,6 +119,7 @@ pub fn side_link(subscriptions: Vec<String>) -> (SideLink, ControlLink) {
             subscriptions,
             inbound: in_tx,
             outbound: out_rx,
+            queue: VecDeque::new(),
         },
         ControlLink {
             inbound: in_rx,

@@ -298,7 +298,10 @@ mod tests {
         arming.set_rule("lobby", "loiter", true);
         arming.set_camera("lobby", false);
         assert!(!switch.is_armed());
-        assert!(arming.switch("lobby", "other").is_armed() == false);
+        assert!(
+            !arming.switch("lobby", "other").is_armed(),
+            "a disarmed camera disarms every rule"
+        );
         arming.set_camera("lobby", true);
         assert!(switch.is_armed());
     }
