@@ -52,6 +52,7 @@ fn one_run() -> (f64, Duration, Duration) {
         retry_max: Duration::from_secs(1),
         stats_interval: Duration::from_secs(3600),
         topics: topics.clone(),
+        arming_commands: false,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let publisher =

@@ -33,6 +33,7 @@ fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
         retry_max: Duration::from_secs(1),
         stats_interval: Duration::from_secs(3600),
         topics: Topics::new("watchpost/test/box"),
+        arming_commands: false,
     }
 }
 

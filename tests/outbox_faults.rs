@@ -137,6 +137,7 @@ fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
         retry_max: Duration::from_secs(1),
         stats_interval: Duration::from_secs(3600),
         topics: watchpost::publish::Topics::new("watchpost/test/box"),
+        arming_commands: false,
     }
 }
 

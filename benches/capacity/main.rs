@@ -246,6 +246,8 @@ impl Rig {
             outbox,
             topics: plan.mqtt.topics.clone(),
             snapshots,
+            arming: Default::default(),
+            control: None,
         };
         drop(guard);
         Self {

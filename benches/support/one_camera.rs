@@ -107,6 +107,8 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
         outbox: outbox.clone(),
         topics: plan.mqtt.topics.clone(),
         snapshots,
+        arming: Default::default(),
+        control: None,
     };
     let (wall0, cpu0) = (Instant::now(), cpu_time());
     let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();

@@ -1,7 +1,8 @@
 //! Where a camera's incident events go, from whichever of its threads
 //! raised them (detect or motion): the outbox first — an event counts as
 //! raised once it is there — then, for rules that ask for one, a snapshot
-//! handed to the snapshot worker without waiting.
+//! handed to the snapshot worker without waiting; the control task hears of
+//! each incident's start and end (Home Assistant's `active` flags).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,8 +12,8 @@ use crate::anonymize::{self, privacy::CameraPrivacyPlan};
 use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
-use crate::publish::{Outbox, OutboxError, Topics};
-use crate::rules::{self, EventKind, IncidentEvent, Target};
+use crate::publish::{ControlEvent, Outbox, OutboxError, Topics};
+use crate::rules::{self, Arming, EventKind, IncidentEvent, Target};
 use crate::vocab::Detection;
 
 /// Where a camera's incident events go, from whichever of its threads
@@ -34,6 +35,10 @@ pub(super) struct Alerts {
     /// (the redaction policy covers persons and vehicles from it); only kept
     /// on cameras with a motion thread.
     pub(super) scene: Option<Arc<std::sync::Mutex<Vec<Detection>>>>,
+    /// The box's arming switches, which this camera's engines follow.
+    pub(super) arming: Arc<Arming>,
+    /// The control task, told of each incident's start and end.
+    pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
 }
 
 impl Alerts {
@@ -137,6 +142,15 @@ impl Alerts {
                     continue;
                 }
             };
+            if let Some(control) = &self.control
+                && event.kind != EventKind::Update
+            {
+                let _ = control.send(ControlEvent::Incident {
+                    camera: self.camera.clone(),
+                    rule: event.rule.clone(),
+                    open: event.kind == EventKind::Start,
+                });
+            }
             match event.kind {
                 EventKind::Start => {
                     tracing::info!(

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{InferClient, InferError};
-use crate::rules::{EventKind, IncidentEvent, RuleEngine};
+use crate::rules::{Arming, EventKind, IncidentEvent, RuleEngine};
 use crate::track::{Track, Tracker};
 use crate::vocab::Frame;
 use crate::vocab::{Detection, LabelMap};
@@ -44,6 +44,8 @@ pub struct FrameAnalyzer {
     hooks: Option<AnalysisHooks>,
     frames: u64,
     wedge_after: Option<u64>,
+    /// The box's arming switches and this camera's name in them.
+    arming: Option<(Arc<Arming>, Arc<str>)>,
 }
 
 impl FrameAnalyzer {
@@ -59,7 +61,16 @@ impl FrameAnalyzer {
             hooks: None,
             frames: 0,
             wedge_after: wedge_after(&plan.name),
+            arming: None,
         }
+    }
+
+    /// Follows the box's arming switches: a disarmed rule raises nothing.
+    pub fn with_arming(mut self, arming: Arc<Arming>, camera: Arc<str>) -> Self {
+        self.rules =
+            std::mem::replace(&mut self.rules, RuleEngine::new(&[], self.labels.clone())).with_arming(&arming, &camera);
+        self.arming = Some((arming, camera));
+        self
     }
 
     /// Records inference latency and incidents through `hooks`.
@@ -74,6 +85,10 @@ impl FrameAnalyzer {
     pub fn replace_rules(&mut self, plan: &CameraPlan, events: &mut Vec<IncidentEvent>) {
         self.rules.finish(self.last_pts, SystemTime::now(), events);
         self.rules = RuleEngine::new(&plan.rules, self.labels.clone());
+        if let Some((arming, camera)) = &self.arming {
+            self.rules = std::mem::replace(&mut self.rules, RuleEngine::new(&[], self.labels.clone()))
+                .with_arming(arming, camera);
+        }
     }
 
     /// Analyses one frame; raised events are appended to `events`.

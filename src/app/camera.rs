@@ -26,8 +26,8 @@ use crate::infer::ModelService;
 use crate::observe::CameraStats;
 use crate::observe::metrics::AnalysisHooks;
 use crate::plan::CameraPlan;
-use crate::publish::{Outbox, Topics};
-use crate::rules::IncidentEvent;
+use crate::publish::{ControlEvent, Outbox, Topics};
+use crate::rules::{Arming, IncidentEvent};
 
 /// A running camera.
 pub struct Camera {
@@ -52,6 +52,10 @@ pub struct Shared {
     pub topics: Topics,
     /// Where redacted snapshots are made.
     pub snapshots: Snapshots,
+    /// The box's arming switches (everything armed unless someone disarms it).
+    pub arming: Arc<Arming>,
+    /// The control task, told of incidents' starts and ends, if it runs.
+    pub control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
 }
 
 impl Camera {
@@ -113,6 +117,8 @@ impl Camera {
             topics: shared.topics.clone(),
             stats: stats.clone(),
             scene: gray.map(|_| Arc::default()),
+            arming: shared.arming.clone(),
+            control: shared.control.clone(),
         };
         let motion = match gray_slot {
             Some(gray_slot) => {
@@ -129,7 +135,9 @@ impl Camera {
         let worker = DetectWorker {
             camera: plan.name.clone(),
             slot: slot.clone(),
-            analyzer: FrameAnalyzer::new(plan, client).with_hooks(hooks),
+            analyzer: FrameAnalyzer::new(plan, client)
+                .with_hooks(hooks)
+                .with_arming(shared.arming.clone(), plan.name.clone()),
             updates,
             alerts,
             stats: stats.clone(),

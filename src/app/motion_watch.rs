@@ -61,7 +61,8 @@ impl MotionWorker {
         let labels = plan.detect.model.manifest.labels.clone();
         Self {
             slot,
-            engine: RuleEngine::new(&rules::pixel_rules(&plan.rules), labels.clone()),
+            engine: RuleEngine::new(&rules::pixel_rules(&plan.rules), labels.clone())
+                .with_arming(&alerts.arming, &alerts.camera),
             labels,
             alerts,
             updates,
@@ -77,7 +78,8 @@ impl MotionWorker {
             while let Ok(plan) = self.updates.try_recv() {
                 self.alerts.follow(&plan);
                 self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
-                self.engine = RuleEngine::new(&rules::pixel_rules(&plan.rules), self.labels.clone());
+                self.engine = RuleEngine::new(&rules::pixel_rules(&plan.rules), self.labels.clone())
+                    .with_arming(&self.alerts.arming, &self.alerts.camera);
                 self.send(&mut events);
             }
             match self.slot.take(Duration::from_millis(200)) {

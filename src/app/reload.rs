@@ -4,12 +4,15 @@
 //! whose only change is its zones, rules or snapshot policy (`redact`) gets
 //! them handed to its threads; a camera whose pipeline (privacy masks
 //! included), detection or tracking changed is restarted;
-//! added cameras start and removed ones stop. Settings outside `[[cameras]]`
-//! and `[models]` need a restart, and the log says so.
+//! added cameras start and removed ones stop; Home Assistant discovery and
+//! the arming switches follow (entities of removed rules are withdrawn, a
+//! kept rule keeps its armed state), and so do `[profiles]`. Other settings
+//! outside `[[cameras]]` and `[models]` need a restart, and the log says so.
 
 use super::run::App;
 use crate::observe::health;
 use crate::plan::{CameraPlan, Plan};
+use crate::publish::ControlEvent;
 
 /// What a camera's pipeline is built from; a change restarts the camera
 /// (including one that adds or removes the motion branch, or changes its rate).
@@ -36,7 +39,7 @@ fn rules_fingerprint(c: &CameraPlan) -> String {
 }
 
 /// Settings that only a restart applies, by name, with what they were built from.
-fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
+fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 9] {
     [
         ("site", plan.site.clone()),
         ("box_id", plan.box_id.clone()),
@@ -45,6 +48,7 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
         ("mqtt", format!("{:?}", plan.mqtt)),
         ("outbox", format!("{:?}", plan.outbox)),
         ("metrics", format!("{:?}", plan.metrics)),
+        ("integrations", format!("{:?}", plan.home_assistant)),
         (
             "privacy",
             format!("{:?}", plan.privacy.face_model.as_ref().map(|m| &m.key)),
@@ -151,6 +155,10 @@ impl App {
         }
         self.cameras = cameras;
         self.publish_views();
+        // Discovery and arming follow the new cameras, rules and profiles.
+        if let Some(control) = &self.control {
+            let _ = control.send(ControlEvent::Catalog(super::run::catalog(&plan)));
+        }
         self.metrics.reload("applied");
         tracing::info!(
             added = ?added, removed = ?removed, restarted = ?restarted, rules_replaced = ?swapped,

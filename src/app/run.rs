@@ -3,7 +3,10 @@
 //! metrics endpoint and one [`Camera`] per camera — watched every tick and
 //! stopped in order: cameras first (their last incidents are queued), then
 //! the snapshot worker, then the publisher (which delivers the queue and
-//! marks the box offline). Reloads are in [`super::reload`].
+//! marks the box offline). With arming commands or Home Assistant discovery
+//! on, a control task ([`crate::publish::control`]) shares the publisher's
+//! connection; its arming state is read from the state directory before any
+//! camera starts. Reloads are in [`super::reload`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +23,10 @@ use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
 use crate::observe::stats::camera_stats;
 use crate::plan::{CameraPlan, Plan};
-use crate::publish::{Outbox, Publisher};
+use crate::publish::control::{self, ControlEvent, ControlPlan};
+use crate::publish::link::side_link;
+use crate::publish::{Catalog, CatalogCamera, CatalogRule, Outbox, Publisher};
+use crate::rules::Arming;
 
 /// What each camera did over a run, for tools and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,6 +80,34 @@ pub(super) struct App {
     pub(super) cancel: CancellationToken,
     /// The snapshot worker's handle; taken at shutdown so the worker ends.
     pub(super) snapshots: Option<Snapshots>,
+    pub(super) arming: Arc<Arming>,
+    /// The control task, when arming commands or discovery are on.
+    pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
+}
+
+/// What the control task needs to know of a plan's cameras, rules and profiles.
+pub(super) fn catalog(plan: &Plan) -> Catalog {
+    Catalog {
+        site: plan.site.clone(),
+        box_id: plan.box_id.clone(),
+        cameras: plan
+            .cameras
+            .iter()
+            .map(|c| CatalogCamera {
+                name: c.name.to_string(),
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|r| CatalogRule {
+                        name: r.name.to_string(),
+                        kind: r.kind.name(),
+                        snapshot: r.snapshot,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        profiles: plan.profiles.clone(),
+    }
 }
 
 impl App {
@@ -126,6 +160,8 @@ impl App {
                 .snapshots
                 .clone()
                 .expect("the snapshot worker starts before any camera"),
+            arming: self.arming.clone(),
+            control: self.control.clone(),
         }
     }
 
@@ -233,7 +269,32 @@ pub async fn run_with(
         metrics: metrics.clone(),
         cancel: cancel.clone(),
         snapshots: None,
+        arming: Arc::new(Arming::default()),
+        control: None,
     };
+    let control_plan = ControlPlan {
+        topics: app.started.mqtt.topics.clone(),
+        home_assistant: app.started.home_assistant.clone(),
+        commands: app.started.mqtt.arming_commands,
+        state_file: app.started.state_dir.join(control::STATE_FILE),
+    };
+    // Under the state directory's lock (the outbox holds it), before any camera runs.
+    let kept = control::load_state(&control_plan.state_file);
+    match (&kept, control_plan.commands) {
+        (Some(state), true) => {
+            app.arming.restore(state);
+            app.arming.retain(&catalog(&app.started).names());
+            let disarmed: Vec<&String> = state.rules.iter().filter(|(_, on)| !**on).map(|(r, _)| r).collect();
+            tracing::info!(profile = ?state.profile, disarmed = ?disarmed, "arming state restored");
+        }
+        (Some(state), false) if state.cameras.values().chain(state.rules.values()).any(|on| !on) => {
+            tracing::warn!(
+                file = %control_plan.state_file.display(),
+                "mqtt.arming_commands is off: the kept arming state is not applied and every rule is armed"
+            );
+        }
+        _ => {}
+    }
     app.models = app.load_models(&app.started).await?;
     // The face model serves the snapshot worker for the box's life; a reload
     // that changes `[privacy]` applies after a restart.
@@ -263,13 +324,29 @@ pub async fn run_with(
         }
     }
 
+    let side = if control_plan.commands || control_plan.home_assistant.is_some() {
+        let (side, link) = side_link(control_plan.subscriptions());
+        let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(control::run(
+            control_plan,
+            catalog(&app.started),
+            app.arming.clone(),
+            link,
+            events_rx,
+            cancel.clone(),
+        ));
+        app.control = Some(events);
+        Some(side)
+    } else {
+        None
+    };
     let shared = app.shared();
     for camera in &app.started.cameras {
         let running = app.start_camera(camera, &shared)?;
         app.cameras.push(running);
     }
     app.publish_views();
-    let publisher = Publisher::spawn(app.started.mqtt.clone(), outbox, camera_stats(live.clone()))?;
+    let publisher = Publisher::spawn_with(app.started.mqtt.clone(), outbox, camera_stats(live.clone()), side)?;
     let _ = live.publisher.set(publisher.status());
     let (site, box_id) = (&app.started.site, &app.started.box_id);
     tracing::info!(site = %site, box_id = %box_id, cameras = app.cameras.len(), "watchpost running");

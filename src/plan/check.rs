@@ -17,7 +17,9 @@ use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{ModelConfig, ModelPlan, check_model};
 use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};
+use crate::publish::homeassistant::{self, HomeAssistantPlan, IntegrationsConfig};
 use crate::publish::{MqttConfig, MqttPlan, OutboxConfig, OutboxPlan, mqtt, outbox};
+use crate::rules::arming::{Profile, ProfileConfig, check_profile};
 
 /// The top-level keys, in the order the documentation lists them.
 pub const TOP_LEVEL_KEYS: &[&str] = &[
@@ -31,6 +33,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "models",
     "privacy",
     "cameras",
+    "integrations",
+    "profiles",
 ];
 
 /// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
@@ -50,6 +54,10 @@ pub struct Plan {
     pub mqtt: MqttPlan,
     pub outbox: OutboxPlan,
     pub metrics: MetricsPlan,
+    /// Home Assistant discovery, when `[integrations.home_assistant]` turns it on.
+    pub home_assistant: Option<HomeAssistantPlan>,
+    /// `[profiles.<name>]`: named sets of armed rules.
+    pub profiles: Vec<Profile>,
     pub models: BTreeMap<String, Arc<ModelPlan>>,
     pub privacy: PrivacyPlan,
     pub cameras: Vec<CameraPlan>,
@@ -105,6 +113,9 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     let mut model_names = Vec::new();
     let mut camera_nodes: &[Node<'_>] = &[];
     let mut privacy_config = Some(PrivacyConfig::default());
+    let mut integrations_config = Some(IntegrationsConfig::default());
+    let mut profiles = Vec::new();
+    let mut profiles_ok = true;
 
     let root = doc.get_ref();
     for (key, node) in root.iter() {
@@ -120,6 +131,26 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
             "outbox" => outbox_config = from_node(&file, node, ctx.diags),
             "privacy" => privacy_config = from_node(&file, node, ctx.diags),
             "metrics" => metrics_config = from_node(&file, node, ctx.diags),
+            "integrations" => integrations_config = from_node(&file, node, ctx.diags),
+            "profiles" => match node.get_ref().as_table() {
+                Some(table) => {
+                    for (name, profile_node) in table.iter() {
+                        let named = Spanned::new(name.span(), name.get_ref().to_string());
+                        let config: Option<ProfileConfig> = from_node(&file, profile_node, ctx.diags);
+                        let Some(config) = config else {
+                            profiles_ok = false;
+                            continue;
+                        };
+                        let (profile, ok) = check_profile(&named, &config, &mut ctx);
+                        profiles_ok &= ok;
+                        profiles.push(profile);
+                    }
+                }
+                None => ctx.error(
+                    node.span(),
+                    "`profiles` must be a table of profiles: [profiles.<name>] with armed = [\"camera\", \"camera/rule\"]",
+                ),
+            },
             "state_dir" => {
                 state_dir = from_node::<Spanned<PathBuf>>(&file, node, ctx.diags).and_then(|dir| {
                     let path = ctx.resolve(dir.get_ref());
@@ -210,6 +241,8 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         _ => None,
     };
     let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
+    let home_assistant = integrations_config.and_then(|i| homeassistant::check(&i, &mut ctx));
+    check_profile_names(&profiles, &cameras, &seen, &mut ctx);
     Some(Plan {
         path: path.to_path_buf(),
         site: site?,
@@ -219,8 +252,57 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         mqtt: mqtt?,
         outbox: outbox?,
         metrics: metrics?,
+        home_assistant: home_assistant?,
+        profiles: profiles_ok.then_some(profiles)?,
         models,
         privacy: privacy?,
         cameras,
     })
+}
+
+/// Checks that the profiles name cameras and rules that exist (cameras that
+/// failed their own check were reported there).
+fn check_profile_names(
+    profiles: &[Profile],
+    cameras: &[CameraPlan],
+    written: &BTreeMap<String, Range<usize>>,
+    ctx: &mut Ctx<'_>,
+) {
+    for profile in profiles {
+        for entry in &profile.armed {
+            let Some(camera) = cameras.iter().find(|c| *c.name == *entry.camera) else {
+                if !written.contains_key(&entry.camera) {
+                    let known: Vec<&str> = written.keys().map(String::as_str).collect();
+                    ctx.error(
+                        entry.span.clone(),
+                        format!(
+                            "profile `{}` arms camera `{}`, which is not defined; known cameras: {}",
+                            profile.name,
+                            entry.camera,
+                            known.join(", ")
+                        ),
+                    );
+                }
+                continue;
+            };
+            if let Some(rule) = &entry.rule
+                && !camera.rules.iter().any(|r| *r.name == **rule)
+            {
+                let known: Vec<&str> = camera.rules.iter().map(|r| &*r.name).collect();
+                ctx.error(
+                    entry.span.clone(),
+                    format!(
+                        "profile `{}` arms rule `{rule}` of camera `{}`, which has no such rule; its rules: {}",
+                        profile.name,
+                        entry.camera,
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+    }
 }

@@ -41,8 +41,15 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
     fill(mqtt, "topic_prefix", Value::String(prefix.to_string()));
     fill(mqtt, "retry_max_secs", int(plan.mqtt.retry_max.as_secs()));
     fill(mqtt, "stats_interval_secs", int(plan.mqtt.stats_interval.as_secs()));
+    fill(mqtt, "arming_commands", Value::Boolean(plan.mqtt.arming_commands));
     if mqtt.contains_key("password") {
         mqtt.insert("password".into(), Value::String(MASK.into()));
+    }
+
+    if let Some(ha) = &plan.home_assistant {
+        let written = table(table(&mut root, "integrations"), "home_assistant");
+        fill(written, "discovery_prefix", Value::String(ha.discovery_prefix.clone()));
+        fill(written, "status_topic", Value::String(ha.status_topic.clone()));
     }
 
     let outbox = table(&mut root, "outbox");

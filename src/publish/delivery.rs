@@ -11,6 +11,11 @@
 //! outbox is published again from the oldest record, so an event may arrive
 //! twice but is never lost. Consumers de-duplicate by (`incident_id`, `seq`).
 //! Broker state changes — up, down and why — are logged once per change.
+//!
+//! With a [`SideLink`], the same connection also carries the control task's
+//! traffic: its subscriptions (renewed on every connection), the messages
+//! that arrive on them, and its retained state messages, sent beside the
+//! outbox records while the link is up and dropped while it is down.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
+use super::link::{Inbound, SideLink};
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
 
@@ -92,6 +98,16 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the link and delivery tasks on the current tokio runtime.
     pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
+        Self::spawn_with(plan, outbox, stats, None)
+    }
+
+    /// [`Self::spawn`], carrying the control task's traffic over `side`.
+    pub fn spawn_with(
+        plan: MqttPlan,
+        outbox: Arc<Outbox>,
+        stats: StatsSource,
+        side: Option<SideLink>,
+    ) -> Result<Self, PublishError> {
         let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
@@ -111,6 +127,7 @@ impl Publisher {
             acked: Vec::new(),
             attempts: HashMap::new(),
             probing: None,
+            side,
         };
         let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
         Ok(Self {
@@ -161,6 +178,8 @@ enum LinkEvent {
     /// A publish left with this packet id (0 for QoS 0).
     Sent(u16),
     Acked(u16),
+    /// A message arrived on a subscribed topic.
+    Message(String, Vec<u8>),
     Closed,
 }
 
@@ -175,6 +194,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
+            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec()),
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 let _ = tx.send(LinkEvent::Closed);
@@ -256,6 +276,8 @@ struct Delivery {
     attempts: HashMap<u64, u32>,
     /// The suspect sent alone and awaiting its PUBACK.
     probing: Option<u64>,
+    /// The control task's link, if any.
+    side: Option<SideLink>,
 }
 
 impl Delivery {
@@ -272,7 +294,13 @@ impl Delivery {
                 _ = outbox.written() => self.fill(),
                 _ = flush.tick() => self.flush_acked(),
                 _ = stats.tick() => self.publish_stats(),
+                open = SideLink::take(&mut self.side, self.up) => if !open {
+                    self.side = None;
+                },
                 _ = stop.cancelled() => break,
+            }
+            if let Some(side) = &mut self.side {
+                side.drain(&self.client, &mut self.unassigned, self.in_flight.len(), self.up);
             }
         }
         self.finish(&mut rx).await;
@@ -296,6 +324,9 @@ impl Delivery {
                 );
                 self.last_sent = 0;
                 self.fill();
+                if let Some(side) = &self.side {
+                    side.connected(&self.client);
+                }
             }
             LinkEvent::Down { reason, confirm } => {
                 self.up = false;
@@ -303,6 +334,9 @@ impl Delivery {
                 self.count_failure(&reason);
                 self.unassigned.clear();
                 self.in_flight.clear();
+                if let Some(side) = &mut self.side {
+                    side.queue.clear();
+                }
                 self.flush_acked();
                 if self.link_state != LinkState::Down(reason.clone()) {
                     tracing::warn!(broker = %self.plan.url, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
@@ -329,6 +363,11 @@ impl Delivery {
                     self.acked.push(seq);
                 }
                 self.fill();
+            }
+            LinkEvent::Message(topic, payload) => {
+                if let Some(side) = &self.side {
+                    let _ = side.inbound.send(Inbound::Message { topic, payload });
+                }
             }
             LinkEvent::Closed => {
                 self.up = false;

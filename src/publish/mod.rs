@@ -6,18 +6,32 @@
 //!   versioned by docs/schema/incident.v1.json;
 //! * `<prefix>/<camera>/snapshots/<incident_id>` — a redacted JPEG, QoS 1;
 //! * `<prefix>/stats` — periodic health, JSON, QoS 0;
+//! * with Home Assistant discovery on, `<prefix>/<camera>/<rule>/active` —
+//!   retained `ON` while an incident of the rule is open, else `OFF`;
+//! * with arming commands on (`mqtt.arming_commands`), taken:
+//!   `<prefix>/<camera>/armed/set`, `<prefix>/<camera>/<rule>/armed/set`
+//!   (`ON`/`OFF`) and `<prefix>/profile/set` (a profile's name); published,
+//!   retained: `<prefix>/<camera>/armed`, `<prefix>/<camera>/<rule>/armed`
+//!   and `<prefix>/profile` (see [`control`]);
 //!
 //! where `<prefix>` is `watchpost/<site>/<box>` unless `mqtt.topic_prefix`
 //! says otherwise. Every event is written to the durable [`outbox`] before it
 //! counts as raised. Consumers de-duplicate by (`incident_id`, `seq`).
 
 pub mod backoff;
+pub mod catalog;
+pub mod control;
 pub mod delivery;
+pub mod homeassistant;
+pub mod link;
 pub mod mqtt;
 pub mod outbox;
 pub mod topics;
 
+pub use catalog::{Catalog, CatalogCamera, CatalogRule};
+pub use control::{ControlEvent, ControlPlan};
 pub use delivery::{Publisher, PublisherStatus, StatsSource};
+pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
 pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
 pub use topics::Topics;

@@ -71,6 +71,11 @@ pub struct MqttConfig {
     /// such a config is refused; use mqtts://).
     #[serde(default = "unset")]
     pub allow_plaintext_password: Spanned<bool>,
+    /// Take arming commands on `<prefix>/…/armed/set` and
+    /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
+    /// publish them in the broker's ACL (docs/integrations.md).
+    #[serde(default = "unset")]
+    pub arming_commands: Spanned<bool>,
 }
 
 fn default_url() -> Spanned<String> {
@@ -102,6 +107,7 @@ impl Default for MqttConfig {
             password_file: None,
             password_credential: None,
             allow_plaintext_password: unset(),
+            arming_commands: unset(),
         }
     }
 }
@@ -135,6 +141,8 @@ pub struct MqttPlan {
     pub retry_max: Duration,
     pub stats_interval: Duration,
     pub topics: Topics,
+    /// Whether arming commands are taken.
+    pub arming_commands: bool,
 }
 
 pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -> Option<MqttPlan> {
@@ -276,6 +284,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         retry_max: Duration::from_secs(retry_max?),
         stats_interval: Duration::from_secs(stats_interval?),
         topics: Topics::new(prefix?),
+        arming_commands: *config.arming_commands.get_ref(),
     })
 }
 

@@ -2,7 +2,7 @@
 //! follow tracks are fed each frame's tracks ([`RuleEngine::step`]); rules
 //! whose kind watches pixels are fed grayscale frames
 //! ([`RuleEngine::step_motion`]). Either way the targets a rule raises pass
-//! its schedule and then its incident lifecycle, which turns them into
+//! its arming switch and schedule and then its incident lifecycle, which turns them into
 //! events. [`pixel_watch`] and [`pixel_rules`] tell a camera whether it needs
 //! a motion branch, and for which rules.
 
@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 
+use super::arming::{Arming, RuleSwitch};
 use super::blobs::GrayFrame;
 use super::incident::{EventSource, IncidentEvent, Lifecycle, Target};
 use super::kind::{PixelWatch, Scope};
@@ -26,6 +27,8 @@ struct ActiveRule {
     source: EventSource,
     lifecycle: Lifecycle,
     state: KindState,
+    /// People's arming of the rule; None: always armed (replay, tests).
+    switch: Option<RuleSwitch>,
 }
 
 /// All rules of one camera, fed frame by frame.
@@ -46,8 +49,13 @@ struct LocalTime<'a> {
 }
 
 impl LocalTime<'_> {
-    /// Clears `targets` when `plan`'s schedule is closed now.
-    fn unless_armed(&mut self, plan: &RulePlan, targets: &mut Vec<Target>) {
+    /// Clears `targets` when the rule is disarmed or `plan`'s schedule is
+    /// closed now.
+    fn unless_armed(&mut self, plan: &RulePlan, switch: Option<&RuleSwitch>, targets: &mut Vec<Target>) {
+        if switch.is_some_and(|s| !s.is_armed()) {
+            targets.clear();
+            return;
+        }
         if plan.schedule.is_always() {
             return;
         }
@@ -71,6 +79,7 @@ impl RuleEngine {
                 lifecycle: Lifecycle::new(plan.lifecycle),
                 state: plan.kind.state(),
                 plan: plan.clone(),
+                switch: None,
             })
             .collect();
         Self {
@@ -79,6 +88,14 @@ impl RuleEngine {
             time_zone: TimeZone::system(),
             targets: Vec::new(),
         }
+    }
+
+    /// Follows `camera`'s switches on `arming`: a disarmed rule raises nothing.
+    pub fn with_arming(mut self, arming: &Arming, camera: &str) -> Self {
+        for rule in &mut self.rules {
+            rule.switch = Some(arming.switch(camera, &rule.plan.name));
+        }
+        self
     }
 
     /// Evaluates schedules in `time_zone` instead of the box's.
@@ -110,7 +127,7 @@ impl RuleEngine {
                 now,
             };
             rule.state.evaluate(&plan.kind, &scope, tracks, &mut self.targets);
-            local.unless_armed(plan, &mut self.targets);
+            local.unless_armed(plan, rule.switch.as_ref(), &mut self.targets);
             rule.lifecycle.forget_unless(|id| tracks.iter().any(|t| t.id == id));
             rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
         }
@@ -141,7 +158,7 @@ impl RuleEngine {
             if !rule.state.analyse(&plan.kind, &plan.zone, frame, &mut self.targets) {
                 continue;
             }
-            local.unless_armed(plan, &mut self.targets);
+            local.unless_armed(plan, rule.switch.as_ref(), &mut self.targets);
             let state = &rule.state;
             rule.lifecycle.forget_unless(|id| state.follows(id));
             rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);

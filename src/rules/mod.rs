@@ -10,7 +10,8 @@
 //! and its tests. Most kinds follow tracks; a kind that watches pixels is fed
 //! grayscale frames through [`RuleEngine::step_motion`] instead, with the
 //! motion analysis in [`blobs`]. Every kind shares the incident lifecycle in
-//! [`incident`] and the schedule in [`schedule`].
+//! [`incident`], the schedule in [`schedule`] and the switchboard in
+//! [`arming`]: a rule raises only while it is armed and in its schedule.
 //!
 //! Adding a rule kind `name` (variant `Name`):
 //!
@@ -59,6 +60,7 @@
 //! This file is only the module map and the public paths: the items live in
 //! the modules below, and no module imports from here.
 
+pub mod arming;
 pub mod blobs;
 pub mod common;
 pub mod engine;
@@ -73,6 +75,7 @@ pub mod zone;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use arming::{Arming, ArmingState, Profile, ProfileConfig, RuleSwitch};
 pub use common::{COMMON_KEYS, RuleCommon};
 pub use engine::{RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
