@@ -9,7 +9,9 @@
 //! have hysteresis: a track is confirmed after `min_hits` consecutive
 //! matches, and a confirmed track that goes unseen is kept "lost" for
 //! `max_lost_secs` before it is forgotten. A track whose centre stays within
-//! `stationary_move` of one point for `stationary_secs` is `stationary`.
+//! `stationary_move` of one point for `stationary_secs` is `stationary`, and
+//! one that goes unseen is kept for `stationary_lost_secs` instead: a parked
+//! car hidden by a passing van is still parked.
 //!
 //! Track ids are per camera, ephemeral and never an identity: they are
 //! numbers that restart with the process and never leave the box.
@@ -54,6 +56,11 @@ pub struct TrackConfig {
     /// Seconds an object must stay within `stationary_move` to be stationary, e.g. 10.0.
     #[serde(default = "default_stationary_secs")]
     pub stationary_secs: Spanned<f64>,
+    /// Seconds a stationary track is kept unseen, e.g. 60.0: a parked car or
+    /// a bicycle left standing that something passes in front of is still
+    /// there, and keeping its track keeps its incident one incident.
+    #[serde(default = "default_stationary_lost")]
+    pub stationary_lost_secs: Spanned<f64>,
 }
 
 fn default_high_score() -> Spanned<f32> {
@@ -80,6 +87,9 @@ fn default_stationary_move() -> Spanned<f32> {
 fn default_stationary_secs() -> Spanned<f64> {
     Spanned::new(0..0, 10.0)
 }
+fn default_stationary_lost() -> Spanned<f64> {
+    Spanned::new(0..0, 60.0)
+}
 
 impl Default for TrackConfig {
     fn default() -> Self {
@@ -92,6 +102,7 @@ impl Default for TrackConfig {
             max_lost_secs: default_max_lost(),
             stationary_move: default_stationary_move(),
             stationary_secs: default_stationary_secs(),
+            stationary_lost_secs: default_stationary_lost(),
         }
     }
 }
@@ -107,6 +118,7 @@ pub struct TrackPlan {
     pub max_lost: Duration,
     pub stationary_move: f32,
     pub stationary_after: Duration,
+    pub stationary_lost: Duration,
 }
 
 impl Default for TrackPlan {
@@ -121,6 +133,7 @@ impl Default for TrackPlan {
             max_lost: Duration::from_secs_f64(*c.max_lost_secs.get_ref()),
             stationary_move: *c.stationary_move.get_ref(),
             stationary_after: Duration::from_secs_f64(*c.stationary_secs.get_ref()),
+            stationary_lost: Duration::from_secs_f64(*c.stationary_lost_secs.get_ref()),
         }
     }
 }
@@ -143,6 +156,7 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
     let max_lost = ctx.in_range(&config.max_lost_secs, 0.0..=600.0, "track.max_lost_secs");
     let stationary_move = ctx.in_range(&config.stationary_move, 0.0..=1.0, "track.stationary_move");
     let stationary_secs = ctx.in_range(&config.stationary_secs, 0.1..=86_400.0, "track.stationary_secs");
+    let stationary_lost = ctx.in_range(&config.stationary_lost_secs, 0.0..=3_600.0, "track.stationary_lost_secs");
     Some(TrackPlan {
         high_score: high_score?,
         low_score: low_score?,
@@ -152,6 +166,7 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
         max_lost: Duration::from_secs_f64(max_lost?),
         stationary_move: stationary_move?,
         stationary_after: Duration::from_secs_f64(stationary_secs?),
+        stationary_lost: Duration::from_secs_f64(stationary_lost?),
     })
 }
 
@@ -321,12 +336,14 @@ impl Tracker {
         // Stage 3: the strong detections left against the tentative tracks.
         self.associate(detections, now, strong, plan.iou, Stage::Tentative);
         // Unmatched tracks: a tentative one dies at once (birth hysteresis),
-        // a confirmed one is lost until max_lost (death hysteresis).
+        // a confirmed one is lost until max_lost (death hysteresis), or
+        // stationary_lost if it was standing still when last seen.
         let mut i = 0;
         self.entries.retain(|e| {
             let matched = self.entry_used[i];
             i += 1;
-            matched || (e.confirmed && now.saturating_sub(e.track.last_seen) <= plan.max_lost)
+            let keep = if e.track.stationary { plan.stationary_lost.max(plan.max_lost) } else { plan.max_lost };
+            matched || (e.confirmed && now.saturating_sub(e.track.last_seen) <= keep)
         });
         for e in &mut self.entries {
             e.track.lost = e.track.last_seen != now;

@@ -52,10 +52,12 @@ const GRID: usize = 6;
 impl RuleState for State {
     type Plan = Plan;
 
-    /// The listed objects in sight inside the zone.
+    /// The listed objects inside the zone: in sight, or hidden while they
+    /// were standing still (a bicycle left in the lobby that someone stands
+    /// in front of is still there).
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         for track in tracks {
-            if track.lost || !scope.wants(track) {
+            if (track.lost && !track.stationary) || !scope.wants(track) {
                 continue;
             }
             let inside = if plan.min_overlap > 0.0 {
