@@ -338,10 +338,15 @@ pub struct Running {
 
 impl Running {
     pub fn start(config: &Path) -> Self {
+        Self::start_with(config, &[("WATCHPOST_LOG", "info,ort=warn")])
+    }
+
+    /// [`Self::start`] with these environment variables (a log filter, a log format).
+    pub fn start_with(config: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = watchpost()
             .args(["run", "--config"])
             .arg(config)
-            .env("WATCHPOST_LOG", "info,ort=warn")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
