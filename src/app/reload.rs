@@ -6,8 +6,20 @@
 //! included), detection or tracking changed is restarted;
 //! added cameras start and removed ones stop. Settings outside `[[cameras]]`
 //! and `[models]` need a restart, and the log says so.
+//!
+//! The check and the model loading run on a task of their own
+//! ([`App::begin_reload`]), so a slow one (a large model, a slow disk) never
+//! holds up the main loop: the watchdog keeps pinging, SIGTERM is heard,
+//! the cameras are watched. The result is applied on the loop
+//! ([`App::finish_reload`]). Requests that arrive meanwhile are coalesced
+//! ([`Coalesce`]): one more reload follows, not one per request. A stop
+//! abandons a reload in progress.
 
-use super::run::App;
+use std::collections::BTreeMap;
+
+use tokio::task::{JoinError, JoinHandle};
+
+use super::run::{App, LoadedModel, load_models};
 use crate::observe::health;
 use crate::plan::{CameraPlan, Plan};
 
@@ -52,27 +64,88 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
     ]
 }
 
+/// One reload's preparation, made off the main loop: the config read and
+/// checked, and its models loaded (unchanged ones shared, not reloaded).
+pub(super) enum Prepared {
+    Ready {
+        plan: Box<Plan>,
+        models: BTreeMap<String, LoadedModel>,
+    },
+    /// The file failed its check: every problem, one a line.
+    Invalid(String),
+    /// A model failed to load.
+    ModelFailed(String),
+}
+
+/// Reload requests against reloads in progress: a request while one runs
+/// makes exactly one more after it, however many arrive (each reads the
+/// file as it is then, so one more sees every change).
+#[derive(Debug, Default)]
+pub(super) struct Coalesce {
+    running: bool,
+    again: bool,
+}
+
+impl Coalesce {
+    /// A request: true when a reload is to start now.
+    pub(super) fn ask(&mut self) -> bool {
+        if self.running {
+            self.again = true;
+            false
+        } else {
+            self.running = true;
+            true
+        }
+    }
+
+    /// The reload in progress is done: true when another is to start now.
+    pub(super) fn done(&mut self) -> bool {
+        self.running = std::mem::take(&mut self.again);
+        self.running
+    }
+}
+
 impl App {
-    /// Reads the config file again and applies what changed. An invalid file
-    /// changes nothing.
-    pub(super) async fn reload(&mut self) {
+    /// Starts a reload: the config file is read and checked, and the models
+    /// it needs loaded, on a task of their own; [`Self::finish_reload`]
+    /// applies the result on the main loop.
+    pub(super) fn begin_reload(&self) -> JoinHandle<Prepared> {
         health::reloading();
         let path = self.started.path.clone();
         tracing::info!(config = %path.display(), "reloading the config");
-        let checked = tokio::task::spawn_blocking(move || {
-            let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
-            let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
-            if problems.is_empty() {
-                Ok(plan)
-            } else {
-                Err(problems.join("\n"))
+        let (current, rt) = (self.models.clone(), self.rt);
+        tokio::spawn(async move {
+            let checked = tokio::task::spawn_blocking(move || {
+                let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
+                let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+                if problems.is_empty() {
+                    Ok(plan)
+                } else {
+                    Err(problems.join("\n"))
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
+            let plan = match checked {
+                Ok(plan) => plan,
+                Err(problems) => return Prepared::Invalid(problems),
+            };
+            match load_models(&current, rt, &plan).await {
+                Ok(models) => Prepared::Ready {
+                    plan: Box::new(plan),
+                    models,
+                },
+                Err(e) => Prepared::ModelFailed(format!("{e:#}")),
             }
         })
-        .await
-        .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
-        let plan = match checked {
-            Ok(plan) => plan,
-            Err(problems) => {
+    }
+
+    /// Applies a prepared reload: an invalid file or a model that failed
+    /// changes nothing; otherwise what changed moves.
+    pub(super) async fn finish_reload(&mut self, prepared: Result<Prepared, JoinError>) {
+        let (plan, models) = match prepared {
+            Ok(Prepared::Ready { plan, models }) => (*plan, models),
+            Ok(Prepared::Invalid(problems)) => {
                 for line in problems.lines() {
                     tracing::error!(problem = %line, "reload: config problem");
                 }
@@ -82,6 +155,18 @@ impl App {
                 );
                 self.metrics.reload("invalid");
                 health::ready("reload refused (invalid config); running the previous config");
+                return;
+            }
+            Ok(Prepared::ModelFailed(error)) => {
+                tracing::error!(error = %error, "reload refused: a model failed to load; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed (model); running the previous config");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed: its task ended early; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed; running the previous config");
                 return;
             }
         };
@@ -97,15 +182,6 @@ impl App {
                 "reload: these settings changed but only apply after a restart (systemctl restart watchpost)"
             );
         }
-        let models = match self.load_models(&plan).await {
-            Ok(models) => models,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "reload refused: a model failed to load; the running config stays in force");
-                self.metrics.reload("failed");
-                health::ready("reload failed (model); running the previous config");
-                return;
-            }
-        };
         // Which cameras stop, which restart, which get new rules.
         let mut keep = Vec::new();
         let mut stop = Vec::new();
@@ -157,5 +233,41 @@ impl App {
             cameras = self.cameras.len(), "config reloaded"
         );
         health::ready(&format!("running {} camera(s); config reloaded", self.cameras.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Coalesce;
+
+    #[test]
+    fn requests_during_a_reload_make_exactly_one_more() {
+        let mut c = Coalesce::default();
+        assert!(c.ask(), "the first request starts a reload");
+        assert!(!c.ask());
+        assert!(!c.ask());
+        assert!(!c.ask());
+        assert!(c.done(), "three requests meanwhile: one more reload");
+        assert!(!c.done(), "and no more after it");
+        assert!(c.ask(), "idle again: the next request starts one");
+    }
+
+    #[test]
+    fn a_reload_with_no_request_meanwhile_is_the_last() {
+        let mut c = Coalesce::default();
+        assert!(c.ask());
+        assert!(!c.done());
+        assert!(c.ask());
+    }
+
+    #[test]
+    fn a_request_during_the_follow_up_makes_one_more_again() {
+        let mut c = Coalesce::default();
+        assert!(c.ask());
+        assert!(!c.ask());
+        assert!(c.done());
+        assert!(!c.ask(), "the follow-up is running");
+        assert!(c.done());
+        assert!(!c.done());
     }
 }

@@ -3,7 +3,8 @@
 //! metrics endpoint and one [`Camera`] per camera — watched every tick and
 //! stopped in order: cameras first (their last incidents are queued), then
 //! the snapshot worker, then the publisher (which delivers the queue and
-//! marks the box offline). Reloads are in [`super::reload`].
+//! marks the box offline). Reloads are in [`super::reload`]: they are
+//! prepared on a task of their own and applied here, between ticks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::camera::{Camera, Shared};
+use super::reload::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
 use crate::infer::{Detector, ModelPlan, ModelService, runtime};
 use crate::observe::health::{self, Probe, Watchdog};
@@ -44,6 +47,7 @@ pub struct Control {
 }
 
 /// A model's inference service and what it was loaded from.
+#[derive(Clone)]
 pub(super) struct LoadedModel {
     pub(super) service: Arc<ModelService>,
     pub(super) fingerprint: String,
@@ -76,43 +80,48 @@ pub(super) struct App {
     pub(super) snapshots: Option<Snapshots>,
 }
 
-impl App {
-    /// Loads the models `plan`'s cameras use that are not loaded as they are.
-    pub(super) async fn load_models(&self, plan: &Plan) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
-        let mut loaded = BTreeMap::new();
-        let wanted = plan.cameras.iter().map(|c| &c.detect.model);
-        let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
-        for model in wanted.chain(faces) {
-            if loaded.contains_key(&model.key) {
-                continue;
-            }
-            let fingerprint = model_fingerprint(model, plan);
-            if let Some(old) = self.models.get(&model.key).filter(|m| m.fingerprint == fingerprint) {
-                let service = old.service.clone();
-                loaded.insert(model.key.clone(), LoadedModel { service, fingerprint });
-                continue;
-            }
-            let (model_plan, settings, rt) = (model.clone(), plan.runtime.clone(), self.rt);
-            let detectors = tokio::task::spawn_blocking(move || {
-                (0..model_plan.batch.sessions)
-                    .map(|_| Detector::load(model_plan.clone(), rt, &settings))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await??;
-            let service = ModelService::spawn_sessions(detectors)
-                .with_context(|| format!("cannot start model `{}`", model.key))?;
-            tracing::info!(model = %model.key, "model loaded");
-            loaded.insert(
-                model.key.clone(),
-                LoadedModel {
-                    service: Arc::new(service),
-                    fingerprint,
-                },
-            );
+/// Loads the models `plan`'s cameras use, taking those in `current` that
+/// are loaded as they are; the sessions load on a blocking thread. A
+/// reload runs it off the main loop.
+pub(super) async fn load_models(
+    current: &BTreeMap<String, LoadedModel>,
+    rt: &'static runtime::Runtime,
+    plan: &Plan,
+) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
+    let mut loaded = BTreeMap::new();
+    let wanted = plan.cameras.iter().map(|c| &c.detect.model);
+    let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
+    for model in wanted.chain(faces) {
+        if loaded.contains_key(&model.key) {
+            continue;
         }
-        Ok(loaded)
+        let fingerprint = model_fingerprint(model, plan);
+        if let Some(old) = current.get(&model.key).filter(|m| m.fingerprint == fingerprint) {
+            loaded.insert(model.key.clone(), old.clone());
+            continue;
+        }
+        let (model_plan, settings) = (model.clone(), plan.runtime.clone());
+        let detectors = tokio::task::spawn_blocking(move || {
+            (0..model_plan.batch.sessions)
+                .map(|_| Detector::load(model_plan.clone(), rt, &settings))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await??;
+        let service =
+            ModelService::spawn_sessions(detectors).with_context(|| format!("cannot start model `{}`", model.key))?;
+        tracing::info!(model = %model.key, "model loaded");
+        loaded.insert(
+            model.key.clone(),
+            LoadedModel {
+                service: Arc::new(service),
+                fingerprint,
+            },
+        );
     }
+    Ok(loaded)
+}
 
+impl App {
     pub(super) fn shared(&self) -> Shared {
         Shared {
             models: self
@@ -234,7 +243,7 @@ pub async fn run_with(
         cancel: cancel.clone(),
         snapshots: None,
     };
-    app.models = app.load_models(&app.started).await?;
+    app.models = load_models(&app.models, rt, &app.started).await?;
     // The face model serves the snapshot worker for the box's life; a reload
     // that changes `[privacy]` applies after a restart.
     let faces = app
@@ -278,14 +287,28 @@ pub async fn run_with(
     let mut watchdog = Watchdog::from_env();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A reload is checked and its models loaded off this loop, so the
+    // watchdog, SIGTERM and the cameras' health go on meanwhile; requests
+    // that arrive during one make one more after it.
+    let mut reloads = Coalesce::default();
+    let mut reloading: Option<JoinHandle<Prepared>> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             asked = next_reload(&mut control.reload) => {
-                if asked {
-                    app.reload().await;
-                } else {
+                if !asked {
                     control.reload = None;
+                } else if reloads.ask() {
+                    reloading = Some(app.begin_reload());
+                } else {
+                    tracing::info!("a reload is already in progress; the config is read again once it is done");
+                }
+            }
+            prepared = reload_done(&mut reloading) => {
+                reloading = None;
+                app.finish_reload(prepared).await;
+                if reloads.done() {
+                    reloading = Some(app.begin_reload());
                 }
             }
             _ = tick.tick() => {
@@ -297,6 +320,9 @@ pub async fn run_with(
         }
     }
     health::stopping();
+    if reloading.is_some() {
+        tracing::info!("a reload still in progress is abandoned: the running config stays until the stop");
+    }
     cancel.cancel();
     let mut failed = Vec::new();
     let mut summary = Vec::new();
@@ -328,6 +354,15 @@ pub async fn run_with(
         Ok(summary)
     } else {
         anyhow::bail!("cameras failed: {}", failed.join("; "))
+    }
+}
+
+/// The reload in progress, once it has checked the config and loaded its
+/// models; pending forever when none is.
+async fn reload_done(reloading: &mut Option<JoinHandle<Prepared>>) -> Result<Prepared, JoinError> {
+    match reloading {
+        Some(task) => task.await,
+        None => std::future::pending().await,
     }
 }
 
