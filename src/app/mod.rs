@@ -15,7 +15,9 @@
 mod alerts;
 pub mod analysis;
 pub mod camera;
+mod models;
 mod motion_watch;
+mod pending;
 mod reload;
 pub mod replay;
 mod run;

@@ -12,14 +12,14 @@
 //! holds up the main loop: the watchdog keeps pinging, SIGTERM is heard,
 //! the cameras are watched. The result is applied on the loop
 //! ([`App::finish_reload`]). Requests that arrive meanwhile are coalesced
-//! ([`Coalesce`]): one more reload follows, not one per request. A stop
-//! abandons a reload in progress.
-
-use std::collections::BTreeMap;
+//! ([`super::pending::Coalesce`]): one more reload follows, not one per
+//! request. A stop abandons a reload in progress.
 
 use tokio::task::{JoinError, JoinHandle};
 
-use super::run::{App, LoadedModel, load_models};
+use super::models::load_models;
+use super::pending::Prepared;
+use super::run::App;
 use crate::observe::health;
 use crate::plan::{CameraPlan, Plan};
 
@@ -62,47 +62,6 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 8] {
             format!("{:?}", plan.privacy.face_model.as_ref().map(|m| &m.key)),
         ),
     ]
-}
-
-/// One reload's preparation, made off the main loop: the config read and
-/// checked, and its models loaded (unchanged ones shared, not reloaded).
-pub(super) enum Prepared {
-    Ready {
-        plan: Box<Plan>,
-        models: BTreeMap<String, LoadedModel>,
-    },
-    /// The file failed its check: every problem, one a line.
-    Invalid(String),
-    /// A model failed to load.
-    ModelFailed(String),
-}
-
-/// Reload requests against reloads in progress: a request while one runs
-/// makes exactly one more after it, however many arrive (each reads the
-/// file as it is then, so one more sees every change).
-#[derive(Debug, Default)]
-pub(super) struct Coalesce {
-    running: bool,
-    again: bool,
-}
-
-impl Coalesce {
-    /// A request: true when a reload is to start now.
-    pub(super) fn ask(&mut self) -> bool {
-        if self.running {
-            self.again = true;
-            false
-        } else {
-            self.running = true;
-            true
-        }
-    }
-
-    /// The reload in progress is done: true when another is to start now.
-    pub(super) fn done(&mut self) -> bool {
-        self.running = std::mem::take(&mut self.again);
-        self.running
-    }
 }
 
 impl App {
@@ -233,41 +192,5 @@ impl App {
             cameras = self.cameras.len(), "config reloaded"
         );
         health::ready(&format!("running {} camera(s); config reloaded", self.cameras.len()));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Coalesce;
-
-    #[test]
-    fn requests_during_a_reload_make_exactly_one_more() {
-        let mut c = Coalesce::default();
-        assert!(c.ask(), "the first request starts a reload");
-        assert!(!c.ask());
-        assert!(!c.ask());
-        assert!(!c.ask());
-        assert!(c.done(), "three requests meanwhile: one more reload");
-        assert!(!c.done(), "and no more after it");
-        assert!(c.ask(), "idle again: the next request starts one");
-    }
-
-    #[test]
-    fn a_reload_with_no_request_meanwhile_is_the_last() {
-        let mut c = Coalesce::default();
-        assert!(c.ask());
-        assert!(!c.done());
-        assert!(c.ask());
-    }
-
-    #[test]
-    fn a_request_during_the_follow_up_makes_one_more_again() {
-        let mut c = Coalesce::default();
-        assert!(c.ask());
-        assert!(!c.ask());
-        assert!(c.done());
-        assert!(!c.ask(), "the follow-up is running");
-        assert!(c.done());
-        assert!(!c.done());
     }
 }

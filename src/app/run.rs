@@ -16,9 +16,10 @@ use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::camera::{Camera, Shared};
-use super::reload::{Coalesce, Prepared};
+use super::models::{LoadedModel, load_models};
+use super::pending::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
-use crate::infer::{Detector, ModelPlan, ModelService, runtime};
+use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
 use crate::observe::stats::camera_stats;
@@ -46,23 +47,11 @@ pub struct Control {
     pub reload: Option<UnboundedReceiver<()>>,
 }
 
-/// A model's inference service and what it was loaded from.
-#[derive(Clone)]
-pub(super) struct LoadedModel {
-    pub(super) service: Arc<ModelService>,
-    pub(super) fingerprint: String,
-}
-
 /// A running camera and what it was started from.
 pub(super) struct Running {
     pub(super) camera: Camera,
     pub(super) plan: CameraPlan,
     pub(super) cancel: CancellationToken,
-}
-
-/// What decides whether a model must be loaded again.
-fn model_fingerprint(model: &ModelPlan, plan: &Plan) -> String {
-    format!("{model:?}|{:?}", plan.runtime)
 }
 
 /// The app's running state.
@@ -78,47 +67,6 @@ pub(super) struct App {
     pub(super) cancel: CancellationToken,
     /// The snapshot worker's handle; taken at shutdown so the worker ends.
     pub(super) snapshots: Option<Snapshots>,
-}
-
-/// Loads the models `plan`'s cameras use, taking those in `current` that
-/// are loaded as they are; the sessions load on a blocking thread. A
-/// reload runs it off the main loop.
-pub(super) async fn load_models(
-    current: &BTreeMap<String, LoadedModel>,
-    rt: &'static runtime::Runtime,
-    plan: &Plan,
-) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
-    let mut loaded = BTreeMap::new();
-    let wanted = plan.cameras.iter().map(|c| &c.detect.model);
-    let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
-    for model in wanted.chain(faces) {
-        if loaded.contains_key(&model.key) {
-            continue;
-        }
-        let fingerprint = model_fingerprint(model, plan);
-        if let Some(old) = current.get(&model.key).filter(|m| m.fingerprint == fingerprint) {
-            loaded.insert(model.key.clone(), old.clone());
-            continue;
-        }
-        let (model_plan, settings) = (model.clone(), plan.runtime.clone());
-        let detectors = tokio::task::spawn_blocking(move || {
-            (0..model_plan.batch.sessions)
-                .map(|_| Detector::load(model_plan.clone(), rt, &settings))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await??;
-        let service =
-            ModelService::spawn_sessions(detectors).with_context(|| format!("cannot start model `{}`", model.key))?;
-        tracing::info!(model = %model.key, "model loaded");
-        loaded.insert(
-            model.key.clone(),
-            LoadedModel {
-                service: Arc::new(service),
-                fingerprint,
-            },
-        );
-    }
-    Ok(loaded)
 }
 
 impl App {
