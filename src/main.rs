@@ -297,13 +297,17 @@ fn run(plan: watchpost::plan::Plan) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let (reload, requests) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(watch_signals(cancel.clone(), reload));
         let control = watchpost::app::Control { reload: Some(requests) };
         watchpost::app::run_with(plan, cancel, control).await.map(drop)
-    })
+    });
+    // A reload still reading its config or loading a model when the box
+    // stopped is abandoned, not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 /// SIGINT or SIGTERM asks for a graceful stop; SIGHUP for a config reload.

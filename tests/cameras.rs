@@ -407,6 +407,38 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
 }
 
 #[test]
+fn an_http_mjpeg_camera_streams_through_rate_control_and_reconnects() {
+    // MJPEG over HTTP carries no frame times: GStreamer 1.22's videorate
+    // aborted the whole process on the first such frame.
+    gst::init().unwrap();
+    let port = common::free_port();
+    common::serve_mjpeg_clients(port, 2, 20, 320, 240);
+    let gate = Running::start(
+        spec(
+            "gate",
+            SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp).unwrap(),
+        ),
+        Delivery::Every,
+    );
+    let status = gate.stream.status();
+    let decoded = || status.decoded.load(std::sync::atomic::Ordering::Relaxed);
+    // At most 20 frames a connection: more than 20 is a reconnect that streamed.
+    assert!(
+        wait_for(Duration::from_secs(60), || decoded() > 20),
+        "decoded {}",
+        decoded()
+    );
+    assert!(status.reconnects.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(
+        wait_for(Duration::from_secs(10), || gate.count() >= 8),
+        "{} frames",
+        gate.count()
+    );
+    let times = gate.stop();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+}
+
+#[test]
 fn an_http_mjpeg_camera_decodes() {
     let port = common::free_port();
     common::serve_mjpeg(port, 100, 320, 240);

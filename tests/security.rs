@@ -297,10 +297,15 @@ fn open_files(pid: u32) -> usize {
 }
 
 fn frames_decoded(port: u16) -> f64 {
+    camera_metric(port, r#"watchpost_camera_frames_decoded_total{camera="walkway"}"#)
+}
+
+/// The first sample whose line starts with `prefix` (a family and labels).
+fn camera_metric(port: u16, prefix: &str) -> f64 {
     get(port, "/metrics")
         .and_then(|(_, body)| {
             body.lines()
-                .find(|l| l.starts_with("watchpost_camera_frames_decoded_total{"))
+                .find(|l| l.starts_with(prefix))
                 .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         })
         .unwrap_or(0.0)
@@ -312,7 +317,38 @@ fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
     let broker = common::Broker::start();
     let metrics_port = common::free_port();
     let config = dir.path().join("watchpost.toml");
+    // A second camera, on HTTP MJPEG, that nothing serves yet: it waits in
+    // its reconnect backoff until the connections are held.
+    let camera_port = common::free_port();
+    let gate = format!(
+        r#"
+[[cameras]]
+name = "gate"
+
+[cameras.source]
+url = "http://127.0.0.1:{camera_port}/video.mjpg"
+
+[cameras.decode]
+retry_initial_secs = 1
+retry_max_secs = 2
+
+[cameras.detect]
+model = "coco"
+fps = 5
+
+[[cameras.zones]]
+name = "drive"
+polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+
+[[cameras.rules]]
+name = "car-at-gate"
+kind = "intrusion"
+zone = "drive"
+labels = ["car"]
+"#
+    );
     let text = common::camera_config(broker.port, &common::media("vtest.avi"), true, dir.path())
+        + &gate
         + &format!("\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n");
     std::fs::write(&config, text).unwrap();
     let mut child = watchpost()
@@ -358,6 +394,27 @@ fn a_thousand_half_open_metrics_connections_leave_the_box_working() {
     assert!(common::wait_for(std::time::Duration::from_secs(60), || frames_decoded(
         metrics_port
     ) > decoded));
+    // While they are held, the gate camera comes online: it connects, its
+    // stream ends after 20 frames (a camera restarting), it reconnects and
+    // streams the next 20.
+    let gate_frames = || camera_metric(metrics_port, r#"watchpost_camera_frames_decoded_total{camera="gate"}"#);
+    assert_eq!(gate_frames(), 0.0);
+    common::serve_mjpeg_clients(camera_port, 2, 20, 320, 240);
+    let reconnected = common::wait_for(std::time::Duration::from_secs(90), || gate_frames() > 20.0);
+    let reconnects = camera_metric(metrics_port, r#"watchpost_camera_reconnects_total{camera="gate"}"#);
+    println!(
+        "with {} connections held: the gate camera decoded {} frames over two connections ({reconnects} reconnects); {} files open",
+        held.len(),
+        gate_frames(),
+        open_files(pid)
+    );
+    assert!(
+        reconnected,
+        "the gate camera did not connect and reconnect: {} frames",
+        gate_frames()
+    );
+    assert!(reconnects >= 1.0);
+    assert!(open_files(pid) < soft);
     drop(held);
     assert!(common::wait_for(std::time::Duration::from_secs(60), || {
         get(metrics_port, "/metrics").is_some_and(|(status, _)| status.contains("200"))

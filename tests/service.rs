@@ -508,6 +508,108 @@ fn sighup_with_an_invalid_config_keeps_the_running_one() {
     assert_eq!(service.wait_exit(), 0, "{}", service.log());
 }
 
+/// Writes `text` into the named pipe `fifo` once a reader opens it (on a
+/// thread: opening a pipe waits for the other end).
+fn feed(fifo: &Path, text: &str) {
+    let (fifo, text) = (fifo.to_path_buf(), text.to_string());
+    std::thread::spawn(move || {
+        let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+        pipe.write_all(text.as_bytes()).unwrap();
+    });
+}
+
+#[test]
+fn a_slow_reload_leaves_the_loop_serving_and_requests_meanwhile_make_one_more() {
+    // The config file becomes a named pipe: a reload blocks reading it until
+    // the test writes into it, as a reload blocked on a slow disk or a large
+    // model would. Nothing in watchpost knows.
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let walkway =
+        header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let config = write_config(dir.path(), "watchpost.toml", &walkway);
+    let mut service = Service::start(&config, metrics_port, &[("WATCHDOG_USEC", "2000000")]);
+    service.wait_ready();
+    let frames = |camera: &str| format!(r#"watchpost_camera_frames_in_total{{camera="{camera}"}}"#);
+    assert!(
+        wait_for(GUARD, || service.metric(&frames("walkway")) >= 3.0),
+        "{}",
+        service.log()
+    );
+    std::fs::remove_file(&config).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&config).status().unwrap();
+    assert!(made.success());
+
+    let count = |service: &Service, note: &str| service.notes().iter().filter(|n| *n == note).count();
+    service.signal("HUP");
+    assert!(
+        wait_for(GUARD, || count(&service, "RELOADING=1") == 1),
+        "{}",
+        service.log()
+    );
+    let reloading_at = service.notes().iter().position(|n| n == "RELOADING=1").unwrap();
+    // Three more requests while it reads the pipe.
+    for n in 1..=3 {
+        service.signal("HUP");
+        let coalesced = || service.log().matches("a reload is already in progress").count() == n;
+        assert!(wait_for(GUARD, coalesced), "{}", service.log());
+    }
+    // Meanwhile the loop goes on: watchdog pings, metrics, a streaming camera.
+    let pings = || {
+        service.notes()[reloading_at..]
+            .iter()
+            .filter(|n| *n == "WATCHDOG=1")
+            .count()
+    };
+    assert!(
+        wait_for(GUARD, || pings() >= 3),
+        "no watchdog pings during the reload: {:?}",
+        service.notes()
+    );
+    let streamed = service.metric(&frames("walkway"));
+    assert!(wait_for(GUARD, || service.metric(&frames("walkway")) > streamed));
+    let applied = r#"watchpost_reloads_total{result="applied"}"#;
+    assert_eq!(service.metric(applied), 0.0);
+
+    // The pipe gives a config with a second camera: it is applied, and the
+    // three requests made meanwhile make exactly one more reload.
+    let both = walkway.clone() + &camera("lobby", "lawn", LAWN, "lawn-intrusion", 0.4);
+    feed(&config, &both);
+    assert!(wait_for(GUARD, || service.metric(applied) == 1.0), "{}", service.log());
+    assert!(
+        wait_for(GUARD, || count(&service, "RELOADING=1") == 2),
+        "{:?}",
+        service.notes()
+    );
+    feed(&config, &both);
+    assert!(wait_for(GUARD, || service.metric(applied) == 2.0), "{}", service.log());
+    assert!(
+        wait_for(GUARD, || service.metric(&frames("lobby")) >= 1.0),
+        "{}",
+        service.log()
+    );
+
+    // A stop while a reload is stuck: SIGTERM is heard, the box stops cleanly.
+    service.signal("HUP");
+    assert!(
+        wait_for(GUARD, || count(&service, "RELOADING=1") == 3),
+        "{:?}",
+        service.notes()
+    );
+    service.signal("TERM");
+    assert_eq!(service.wait_exit(), 0, "{}", service.log());
+    let log = service.log();
+    assert!(log.contains("a reload still in progress is abandoned"), "{log}");
+    assert!(log.contains("watchpost stopped"), "{log}");
+    assert_eq!(
+        count(&service, "RELOADING=1"),
+        3,
+        "four requests during one reload made one more, not four"
+    );
+    assert_eq!(log.matches("config reloaded").count(), 2, "{log}");
+}
+
 #[test]
 fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
     let broker = Broker::start();

@@ -8,7 +8,19 @@
 //! the arming switches follow (entities of removed rules are withdrawn, a
 //! kept rule keeps its armed state), and so do `[profiles]`. Other settings
 //! outside `[[cameras]]` and `[models]` need a restart, and the log says so.
+//!
+//! The check and the model loading run on a task of their own
+//! ([`App::begin_reload`]), so a slow one (a large model, a slow disk) never
+//! holds up the main loop: the watchdog keeps pinging, SIGTERM is heard,
+//! the cameras are watched. The result is applied on the loop
+//! ([`App::finish_reload`]). Requests that arrive meanwhile are coalesced
+//! ([`super::pending::Coalesce`]): one more reload follows, not one per
+//! request. A stop abandons a reload in progress.
 
+use tokio::task::{JoinError, JoinHandle};
+
+use super::models::load_models;
+use super::pending::Prepared;
 use super::run::App;
 use crate::observe::health;
 use crate::plan::{CameraPlan, Plan};
@@ -57,26 +69,46 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 9] {
 }
 
 impl App {
-    /// Reads the config file again and applies what changed. An invalid file
-    /// changes nothing.
-    pub(super) async fn reload(&mut self) {
+    /// Starts a reload: the config file is read and checked, and the models
+    /// it needs loaded, on a task of their own; [`Self::finish_reload`]
+    /// applies the result on the main loop.
+    pub(super) fn begin_reload(&self) -> JoinHandle<Prepared> {
         health::reloading();
         let path = self.started.path.clone();
         tracing::info!(config = %path.display(), "reloading the config");
-        let checked = tokio::task::spawn_blocking(move || {
-            let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
-            let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
-            if problems.is_empty() {
-                Ok(plan)
-            } else {
-                Err(problems.join("\n"))
+        let (current, rt) = (self.models.clone(), self.rt);
+        tokio::spawn(async move {
+            let checked = tokio::task::spawn_blocking(move || {
+                let plan = crate::plan::load(&path).map_err(|e| e.to_string())?;
+                let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+                if problems.is_empty() {
+                    Ok(plan)
+                } else {
+                    Err(problems.join("\n"))
+                }
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
+            let plan = match checked {
+                Ok(plan) => plan,
+                Err(problems) => return Prepared::Invalid(problems),
+            };
+            match load_models(&current, rt, &plan).await {
+                Ok(models) => Prepared::Ready {
+                    plan: Box::new(plan),
+                    models,
+                },
+                Err(e) => Prepared::ModelFailed(format!("{e:#}")),
             }
         })
-        .await
-        .unwrap_or_else(|e| Err(format!("the check failed: {e}")));
-        let plan = match checked {
-            Ok(plan) => plan,
-            Err(problems) => {
+    }
+
+    /// Applies a prepared reload: an invalid file or a model that failed
+    /// changes nothing; otherwise what changed moves.
+    pub(super) async fn finish_reload(&mut self, prepared: Result<Prepared, JoinError>) {
+        let (plan, models) = match prepared {
+            Ok(Prepared::Ready { plan, models }) => (*plan, models),
+            Ok(Prepared::Invalid(problems)) => {
                 for line in problems.lines() {
                     tracing::error!(problem = %line, "reload: config problem");
                 }
@@ -86,6 +118,18 @@ impl App {
                 );
                 self.metrics.reload("invalid");
                 health::ready("reload refused (invalid config); running the previous config");
+                return;
+            }
+            Ok(Prepared::ModelFailed(error)) => {
+                tracing::error!(error = %error, "reload refused: a model failed to load; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed (model); running the previous config");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed: its task ended early; the running config stays in force");
+                self.metrics.reload("failed");
+                health::ready("reload failed; running the previous config");
                 return;
             }
         };
@@ -101,15 +145,6 @@ impl App {
                 "reload: these settings changed but only apply after a restart (systemctl restart watchpost)"
             );
         }
-        let models = match self.load_models(&plan).await {
-            Ok(models) => models,
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "reload refused: a model failed to load; the running config stays in force");
-                self.metrics.reload("failed");
-                health::ready("reload failed (model); running the previous config");
-                return;
-            }
-        };
         // Which cameras stop, which restart, which get new rules.
         let mut keep = Vec::new();
         let mut stop = Vec::new();

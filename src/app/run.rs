@@ -6,7 +6,8 @@
 //! marks the box offline). With arming commands or Home Assistant discovery
 //! on, a control task ([`crate::publish::control`]) shares the publisher's
 //! connection; its arming state is read from the state directory before any
-//! camera starts. Reloads are in [`super::reload`].
+//! camera starts. Reloads are in [`super::reload`]: they are prepared on a
+//! task of their own and applied here, between ticks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,11 +15,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::camera::{Camera, Shared};
+use super::models::{LoadedModel, load_models};
+use super::pending::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
-use crate::infer::{Detector, ModelPlan, ModelService, runtime};
+use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
 use crate::observe::stats::camera_stats;
@@ -49,22 +53,11 @@ pub struct Control {
     pub reload: Option<UnboundedReceiver<()>>,
 }
 
-/// A model's inference service and what it was loaded from.
-pub(super) struct LoadedModel {
-    pub(super) service: Arc<ModelService>,
-    pub(super) fingerprint: String,
-}
-
 /// A running camera and what it was started from.
 pub(super) struct Running {
     pub(super) camera: Camera,
     pub(super) plan: CameraPlan,
     pub(super) cancel: CancellationToken,
-}
-
-/// What decides whether a model must be loaded again.
-fn model_fingerprint(model: &ModelPlan, plan: &Plan) -> String {
-    format!("{model:?}|{:?}", plan.runtime)
 }
 
 /// The app's running state.
@@ -111,42 +104,6 @@ pub(super) fn catalog(plan: &Plan) -> Catalog {
 }
 
 impl App {
-    /// Loads the models `plan`'s cameras use that are not loaded as they are.
-    pub(super) async fn load_models(&self, plan: &Plan) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
-        let mut loaded = BTreeMap::new();
-        let wanted = plan.cameras.iter().map(|c| &c.detect.model);
-        let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
-        for model in wanted.chain(faces) {
-            if loaded.contains_key(&model.key) {
-                continue;
-            }
-            let fingerprint = model_fingerprint(model, plan);
-            if let Some(old) = self.models.get(&model.key).filter(|m| m.fingerprint == fingerprint) {
-                let service = old.service.clone();
-                loaded.insert(model.key.clone(), LoadedModel { service, fingerprint });
-                continue;
-            }
-            let (model_plan, settings, rt) = (model.clone(), plan.runtime.clone(), self.rt);
-            let detectors = tokio::task::spawn_blocking(move || {
-                (0..model_plan.batch.sessions)
-                    .map(|_| Detector::load(model_plan.clone(), rt, &settings))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await??;
-            let service = ModelService::spawn_sessions(detectors)
-                .with_context(|| format!("cannot start model `{}`", model.key))?;
-            tracing::info!(model = %model.key, "model loaded");
-            loaded.insert(
-                model.key.clone(),
-                LoadedModel {
-                    service: Arc::new(service),
-                    fingerprint,
-                },
-            );
-        }
-        Ok(loaded)
-    }
-
     pub(super) fn shared(&self) -> Shared {
         Shared {
             models: self
@@ -295,7 +252,7 @@ pub async fn run_with(
         }
         _ => {}
     }
-    app.models = app.load_models(&app.started).await?;
+    app.models = load_models(&app.models, rt, &app.started).await?;
     // The face model serves the snapshot worker for the box's life; a reload
     // that changes `[privacy]` applies after a restart.
     let faces = app
@@ -355,14 +312,28 @@ pub async fn run_with(
     let mut watchdog = Watchdog::from_env();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A reload is checked and its models loaded off this loop, so the
+    // watchdog, SIGTERM and the cameras' health go on meanwhile; requests
+    // that arrive during one make one more after it.
+    let mut reloads = Coalesce::default();
+    let mut reloading: Option<JoinHandle<Prepared>> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             asked = next_reload(&mut control.reload) => {
-                if asked {
-                    app.reload().await;
-                } else {
+                if !asked {
                     control.reload = None;
+                } else if reloads.ask() {
+                    reloading = Some(app.begin_reload());
+                } else {
+                    tracing::info!("a reload is already in progress; the config is read again once it is done");
+                }
+            }
+            prepared = reload_done(&mut reloading) => {
+                reloading = None;
+                app.finish_reload(prepared).await;
+                if reloads.done() {
+                    reloading = Some(app.begin_reload());
                 }
             }
             _ = tick.tick() => {
@@ -374,6 +345,9 @@ pub async fn run_with(
         }
     }
     health::stopping();
+    if reloading.is_some() {
+        tracing::info!("a reload still in progress is abandoned: the running config stays until the stop");
+    }
     cancel.cancel();
     let mut failed = Vec::new();
     let mut summary = Vec::new();
@@ -405,6 +379,15 @@ pub async fn run_with(
         Ok(summary)
     } else {
         anyhow::bail!("cameras failed: {}", failed.join("; "))
+    }
+}
+
+/// The reload in progress, once it has checked the config and loaded its
+/// models; pending forever when none is.
+async fn reload_done(reloading: &mut Option<JoinHandle<Prepared>>) -> Result<Prepared, JoinError> {
+    match reloading {
+        Some(task) => task.await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,13 +1,14 @@
 //! Time in a camera's stream: each branch of its pipeline stamps its frames
 //! with a time that keeps increasing across file loops and pipeline
 //! rebuilds, so the rules downstream see one continuous stream for the
-//! camera's life; and the waits between rebuilds, which a shutdown cuts
-//! short.
+//! camera's life; every decoded frame gets a time and a duration (rate
+//! control needs both); and the waits between rebuilds, which a shutdown cuts short.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gstreamer as gst;
+use gstreamer::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 /// Keeps frame times increasing across file loops and restarts, per branch
@@ -54,4 +55,49 @@ pub(super) fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken
         slept += step;
     }
     cancel.is_cancelled()
+}
+
+/// Gives every decoded frame a time and a duration on its way into
+/// `element` (the tee). A variable-rate stream (MJPEG over HTTP) may have
+/// frames with neither, and GStreamer 1.22's videorate aborts the whole
+/// process on such a frame (an assertion, not an error). A frame without a
+/// time gets the pipeline's running time when it arrives (what a live
+/// source's `do-timestamp` would give); the duration is the time since the
+/// camera's previous frame, or one frame at `fps` for the first. Frames that
+/// have both are left alone.
+pub(super) fn fill_times(element: &gst::Element, fps: u32) {
+    let Some(pad) = element.static_pad("sink") else { return };
+    let fallback = gst::ClockTime::from_nseconds(1_000_000_000 / u64::from(fps.max(1)));
+    let last = AtomicU64::new(u64::MAX);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(gst::PadProbeData::Buffer(buffer)) = &mut info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let (had_pts, had_duration) = (buffer.pts().is_some(), buffer.duration().is_some());
+        if had_pts && had_duration {
+            last.store(
+                buffer.pts().map_or(u64::MAX, gst::ClockTime::nseconds),
+                Ordering::Relaxed,
+            );
+            return gst::PadProbeReturn::Ok;
+        }
+        let pts = buffer
+            .pts()
+            .or_else(|| pad.parent_element().and_then(|e| e.current_running_time()));
+        let previous = pts.map(|t| last.swap(t.nseconds(), Ordering::Relaxed));
+        let buffer = buffer.make_mut();
+        if !had_pts {
+            buffer.set_pts(pts);
+        }
+        if !had_duration {
+            let duration = match (pts, previous) {
+                (Some(t), Some(p)) if p != u64::MAX && t.nseconds() > p => {
+                    gst::ClockTime::from_nseconds(t.nseconds() - p)
+                }
+                _ => fallback,
+            };
+            buffer.set_duration(duration);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }

@@ -27,7 +27,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::{StreamClock, sleep_unless_cancelled};
+use super::clock::{self, StreamClock, sleep_unless_cancelled};
 use super::convert;
 use super::decoder::attach_decoder;
 use super::gray;
@@ -343,6 +343,7 @@ impl Stream {
             self.watch_source_caps(&scale, geometry.clone());
         }
         self.count_decoded_frames(&tee);
+        clock::fill_times(&tee, spec.fps);
         *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) =
             limit::guard_pipeline(&parse, &head[0], spec.max_size);
         attach_decoder(

@@ -134,13 +134,18 @@ pub struct Manifest {
 
 /// Reads and checks a manifest, pushing every problem into `diags`.
 pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    match std::fs::read_to_string(path) {
+        Ok(text) => check_text(path, text, diags),
         Err(e) => {
             diags.file_error(path, format!("cannot read model manifest: {e}"));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// Checks a manifest's text as if read from `path` (its model file is
+/// found, and hashed, next to it), pushing every problem into `diags`.
+pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Manifest> {
     let file = SourceFile::new(path, text);
     let doc = parse_document(&file, diags)?;
     let root: Node<'_> = Spanned::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));

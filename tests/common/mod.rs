@@ -338,10 +338,15 @@ pub struct Running {
 
 impl Running {
     pub fn start(config: &Path) -> Self {
+        Self::start_with(config, &[("WATCHPOST_LOG", "info,ort=warn")])
+    }
+
+    /// [`Self::start`] with these environment variables (a log filter, a log format).
+    pub fn start_with(config: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = watchpost()
             .args(["run", "--config"])
             .arg(config)
-            .env("WATCHPOST_LOG", "info,ort=warn")
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
@@ -446,6 +451,13 @@ pub fn rgb(sample: &gstreamer::Sample) -> (Vec<u8>, usize, usize) {
 /// ten a second. The pictures are gradients that move from frame to frame;
 /// a large one (over a megapixel) is encoded once and sent every time.
 pub fn serve_mjpeg(port: u16, frames: usize, width: u32, height: u32) {
+    serve_mjpeg_clients(port, 1, frames, width, height);
+}
+
+/// [`serve_mjpeg`] for `clients` connections one after the other: each gets
+/// `frames` frames, then the stream ends (as a camera that restarts), and
+/// the next connection — a reconnect — gets the next `frames`.
+pub fn serve_mjpeg_clients(port: u16, clients: usize, frames: usize, width: u32, height: u32) {
     use std::io::{Read, Write};
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     std::thread::spawn(move || {
@@ -461,28 +473,30 @@ pub fn serve_mjpeg(port: u16, frames: usize, width: u32, height: u32) {
         };
         let large = u64::from(width) * u64::from(height) > 1 << 20;
         let first = encode(0);
-        let Ok((mut conn, _)) = listener.accept() else { return };
-        let mut request = [0u8; 2048];
-        let _ = conn.read(&mut request);
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
-        if conn.write_all(head.as_bytes()).is_err() {
-            return;
-        }
-        for n in 0..frames {
-            let jpeg = if n == 0 || large { first.clone() } else { encode(n) };
-            let part = format!(
-                "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-                jpeg.len()
-            );
-            if conn
-                .write_all(part.as_bytes())
-                .and_then(|_| conn.write_all(&jpeg))
-                .and_then(|_| conn.write_all(b"\r\n"))
-                .is_err()
-            {
-                return;
+        'clients: for _ in 0..clients {
+            let Ok((mut conn, _)) = listener.accept() else { return };
+            let mut request = [0u8; 2048];
+            let _ = conn.read(&mut request);
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nCache-Control: no-cache\r\n\r\n";
+            if conn.write_all(head.as_bytes()).is_err() {
+                continue;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            for n in 0..frames {
+                let jpeg = if n == 0 || large { first.clone() } else { encode(n) };
+                let part = format!(
+                    "--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                    jpeg.len()
+                );
+                if conn
+                    .write_all(part.as_bytes())
+                    .and_then(|_| conn.write_all(&jpeg))
+                    .and_then(|_| conn.write_all(b"\r\n"))
+                    .is_err()
+                {
+                    continue 'clients;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     });
 }

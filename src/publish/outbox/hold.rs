@@ -15,8 +15,8 @@
 
 use std::sync::MutexGuard;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
+use super::journal;
 use super::record::{Held, META, NEXT_SEQ, OutboxError, Writer};
 use super::room::Room;
 use super::store::{Outbox, UNWRITABLE};
@@ -46,15 +46,13 @@ impl Outbox {
     }
 
     /// Holds an encoded incident event; an error (counted as dropped) when the hold is full.
-    pub(super) fn hold(&self, w: &mut Writer, seq: u64, bytes: Vec<u8>) -> Result<u64, OutboxError> {
+    pub(super) fn hold(&self, w: &mut Writer, held: Held) -> Result<u64, OutboxError> {
         if w.held.len() >= self.plan.max_held {
             return Err(self.hold_full());
         }
-        w.held.push_back(Held {
-            seq,
-            bytes,
-            at: Instant::now(),
-        });
+        let seq = held.seq;
+        journal::kept(seq, &held.camera, &held.incident, true);
+        w.held.push_back(held);
         self.held_len.store(w.held.len() as u64, Ordering::SeqCst);
         Ok(seq)
     }
@@ -100,6 +98,7 @@ impl Outbox {
             {
                 let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
                 for h in w.held.drain(..n) {
+                    journal::kept(h.seq, &h.camera, &h.incident, false);
                     raised.insert(h.seq, h.at);
                 }
                 for seq in &dropped {
@@ -107,6 +106,7 @@ impl Outbox {
                 }
             }
             self.held_len.store(w.held.len() as u64, Ordering::SeqCst);
+            journal::dropped(&dropped, "max_events or max_bytes");
             self.note_drops(dropped.len() as u64, "the outbox is full (max_events or max_bytes)");
             tracing::info!(outbox = %self.path.display(), written = n, still_held = w.held.len(),
                 "held incident events written to the outbox");

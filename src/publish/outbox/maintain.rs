@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
+use super::journal;
 use super::record::{RECORDS, Record};
 use super::store::Outbox;
 
@@ -47,6 +48,7 @@ impl Outbox {
             old
         };
         self.remove_seqs(&old)?;
+        journal::dropped(&old, "older than outbox.max_age_hours");
         self.note_drops(old.len() as u64, "older than outbox.max_age_hours");
         Ok(())
     }

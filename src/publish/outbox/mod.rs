@@ -2,12 +2,14 @@
 //! directory's one-owner lock ([`lock`]), what it stores and counts
 //! ([`record`]), the redb store and its writes ([`store`]), the memory hold
 //! for incident events while it cannot write ([`hold`]), the byte and
-//! count bounds ([`room`]), the quarantine ([`quarantine`]) and the periodic
-//! chores: age, compaction, reopening ([`maintain`]). Nothing outside this
+//! count bounds ([`room`]), the quarantine ([`quarantine`]), the periodic
+//! chores: age, compaction, reopening ([`maintain`]) and the debug journal of
+//! every event kept or dropped ([`journal`]). Nothing outside this
 //! folder writes to the state directory.
 
 pub mod config;
 mod hold;
+mod journal;
 pub mod lock;
 mod maintain;
 mod quarantine;

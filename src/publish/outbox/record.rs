@@ -78,6 +78,9 @@ pub struct OutboxStats {
 pub(super) struct Held {
     pub(super) seq: u64,
     pub(super) bytes: Vec<u8>,
+    /// Its camera and incident, for the journal when it is stored.
+    pub(super) camera: String,
+    pub(super) incident: String,
     /// When it was raised (the age bound and the raise → PUBACK latency).
     pub(super) at: Instant,
 }

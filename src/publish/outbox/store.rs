@@ -25,8 +25,11 @@ use std::time::{Duration, Instant};
 use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::config::OutboxPlan;
+use super::journal;
 use super::lock::StateLock;
-use super::record::{IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, Writer, now_ms};
+use super::record::{
+    Held, IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, Writer, now_ms,
+};
 use crate::anonymize::{Alert, RedactedJpeg};
 
 /// Drops are logged at most this often, with the count since the last line.
@@ -232,8 +235,9 @@ impl Outbox {
                 image: false,
                 jpeg: None,
             };
+            let incident = alert.incident_id().to_string();
             built = Some(alert);
-            Ok((record, None))
+            Ok((record, None, incident))
         })?;
         built.ok_or_else(|| OutboxError::Store {
             path: self.path.clone(),
@@ -254,7 +258,7 @@ impl Outbox {
                 image: true,
                 jpeg: None,
             };
-            Ok((record, Some(jpeg.as_bytes())))
+            Ok((record, Some(jpeg.as_bytes()), String::new()))
         })?;
         Ok((seq != 0).then_some(seq))
     }
@@ -264,10 +268,12 @@ impl Outbox {
     /// the store cannot write, an incident event is held in memory and a
     /// snapshot dropped (counted). Returns 0 for a snapshot the byte bound
     /// had no room for.
+    /// `make` also names the event's incident (empty for a snapshot), for
+    /// the [`journal`].
     fn write<'i>(
         &self,
         is_event: bool,
-        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>), serde_json::Error>,
+        make: impl FnOnce(u64) -> Result<(Record, Option<&'i [u8]>, String), serde_json::Error>,
     ) -> Result<u64, OutboxError> {
         let mut w = self.writer();
         let mut usable = !self.broken.load(Ordering::SeqCst) || self.try_reopen();
@@ -282,21 +288,34 @@ impl Outbox {
             return Err(self.hold_full());
         }
         let seq = w.next_seq;
-        let encoded = make(seq).and_then(|(record, image)| Ok((serde_json::to_vec(&record)?, image)));
-        let (bytes, image) = encoded.map_err(|e| OutboxError::Store {
+        let encoded = make(seq)
+            .and_then(|(record, image, incident)| Ok((serde_json::to_vec(&record)?, image, record.camera, incident)));
+        let (bytes, image, camera, incident) = encoded.map_err(|e| OutboxError::Store {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
         w.next_seq += 1;
+        let held = Held {
+            seq,
+            bytes,
+            camera,
+            incident,
+            at: Instant::now(),
+        };
         if !usable {
-            return self.hold(&mut w, seq, bytes);
+            return self.hold(&mut w, held);
         }
-        match self.write_txn(seq, &bytes, image) {
-            Ok((fits, held, dropped, snapshots)) => self.settle(seq, fits, held, dropped, snapshots),
+        match self.write_txn(seq, &held.bytes, image) {
+            Ok((fits, bytes, dropped, snapshots)) => {
+                if fits && is_event {
+                    journal::kept(seq, &held.camera, &held.incident, false);
+                }
+                self.settle(seq, fits, bytes, dropped, snapshots)
+            }
             Err(e) => {
                 self.write_failed(&e);
                 match e {
-                    redb::Error::Io(_) | redb::Error::PreviousIo if image.is_none() => self.hold(&mut w, seq, bytes),
+                    redb::Error::Io(_) | redb::Error::PreviousIo if image.is_none() => self.hold(&mut w, held),
                     redb::Error::Io(_) | redb::Error::PreviousIo => Err(self.refuse_snapshot()),
                     e => Err(OutboxError::Store {
                         path: self.path.clone(),
@@ -310,6 +329,7 @@ impl Outbox {
     /// After a write: the counters, the latency clock and the publisher's wake-up.
     fn settle(&self, seq: u64, fits: bool, held: u64, dropped: Vec<u64>, snapshots: u64) -> Result<u64, OutboxError> {
         self.bytes.store(held, Ordering::SeqCst);
+        journal::dropped(&dropped, "max_events or max_bytes");
         self.last_seq.fetch_max(seq, Ordering::SeqCst);
         {
             let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
