@@ -5,12 +5,22 @@
 //! the tamper (at 7 s) and end once the picture is back; the plain clips
 //! raise nothing. Frames come from the camera's own pipeline (decode and its
 //! grayscale motion branch, at 5 fps), as on a live camera.
+//!
+//! Live, against a real RTSP server (gstreamer-rtsp-server, in this
+//! process) and a real Mosquitto: killing the server raises `signal_lost`
+//! after `lost_secs` and its return ends it; the camera's retained status
+//! topic follows (state, health conditions), and a reload that removes a
+//! camera clears that camera's status. `watchpost replay` shows health
+//! incidents like any other.
 
 mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+use serde_json::Value;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::plan::{self, CameraPlan};
 use watchpost::rules::blobs::GrayFrame;
@@ -159,4 +169,221 @@ fn the_plain_clips_raise_nothing() {
         let seen = watch(&camera, clip);
         assert!(seen.is_empty(), "{clip} raised {seen:#?}");
     }
+}
+
+#[test]
+fn replay_shows_health_incidents_like_any_other() {
+    let out = common::watchpost()
+        .arg("replay")
+        .arg("--config")
+        .arg(common::root().join(CONFIG))
+        .arg(common::media("health_covered_640x360_10fps.mp4"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "replay failed: {stderr}");
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event a line"))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["start", "end"], "{events:#?}\n{stderr}");
+    for e in &events {
+        assert_eq!(e["rule"], "camera_health");
+        assert_eq!(e["zone"], "picture");
+        assert_eq!(e["labels"], serde_json::json!(["covered"]));
+        assert_eq!(e["boxes"], serde_json::json!([[0.0, 0.0, 1.0, 1.0]]));
+        assert_eq!(e["severity"], "high");
+    }
+    assert_eq!(events[0]["incident_id"], events[1]["incident_id"]);
+}
+
+/// A live test camera at rtsp://127.0.0.1:<port>/cam, in its own thread
+/// (as in tests/cameras.rs); stopping it closes every client connection.
+struct RtspCamera {
+    main_loop: gst::glib::MainLoop,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RtspCamera {
+    fn start(port: u16) -> Self {
+        gst::init().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let context = gst::glib::MainContext::new();
+            let main_loop = gst::glib::MainLoop::new(Some(&context), false);
+            context
+                .with_thread_default(|| {
+                    let server = rtsp::RTSPServer::new();
+                    server.set_address("127.0.0.1");
+                    server.set_service(&port.to_string());
+                    let factory = rtsp::RTSPMediaFactory::new();
+                    factory.set_launch(
+                        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
+                         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )",
+                    );
+                    factory.set_shared(true);
+                    server.mount_points().unwrap().add_factory("/cam", factory);
+                    let source = server.attach(Some(&context)).unwrap();
+                    tx.send(main_loop.clone()).unwrap();
+                    main_loop.run();
+                    server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+                    if let Some(source) = context.find_source_by_id(&source) {
+                        source.destroy();
+                    }
+                })
+                .unwrap();
+        });
+        let main_loop = rx.recv().unwrap();
+        Self {
+            main_loop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(mut self) {
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// Two cameras on one RTSP server; `gate`'s health is watched, with
+/// `signal_lost` after 2 s.
+fn live_config(mqtt: u16, rtsp: u16, state_dir: &std::path::Path, with_side: bool) -> String {
+    let camera = |name: &str, health: &str| {
+        format!(
+            r#"
+[[cameras]]
+name = "{name}"
+
+[cameras.source]
+url = "rtsp://127.0.0.1:{rtsp}/cam"
+
+[cameras.decode]
+stall_secs = 2
+retry_initial_secs = 1
+retry_max_secs = 1
+
+[cameras.detect]
+model = "coco"
+fps = 2
+{health}
+[[cameras.zones]]
+name = "all"
+polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+
+[[cameras.rules]]
+name = "people"
+kind = "intrusion"
+zone = "all"
+labels = ["person"]
+"#
+        )
+    };
+    let side = if with_side { camera("side", "") } else { String::new() };
+    format!(
+        r#"site = "test-site"
+box_id = "box-{mqtt}"
+state_dir = "{state}"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{mqtt}"
+
+[models.coco]
+manifest = "{coco}"
+{gate}{side}"#,
+        state = state_dir.display(),
+        coco = common::manifest().display(),
+        gate = camera("gate", "\n[cameras.health]\nlost_secs = 2.0\n"),
+    )
+}
+
+fn statuses(sub: &common::Subscriber, topic: &str) -> Vec<Value> {
+    sub.on_topic(topic)
+        .iter()
+        .map(|p| if p.is_empty() { Value::Null } else { serde_json::from_str(p).expect("a JSON status") })
+        .collect()
+}
+
+#[test]
+fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
+    let broker = common::Broker::start();
+    let sub = common::Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let port = common::free_port();
+    let server = RtspCamera::start(port);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watchpost.toml");
+    std::fs::write(&path, live_config(broker.port, port, dir.path(), true)).unwrap();
+    let running = common::Running::start(&path);
+    let prefix = format!("watchpost/test-site/box-{}", broker.port);
+    let (gate, side) = (format!("{prefix}/gate/status"), format!("{prefix}/side/status"));
+    let last = |topic: &str| statuses(&sub, topic).last().cloned().unwrap_or(Value::Null);
+    let limit = Duration::from_secs(30);
+
+    assert!(
+        common::wait_for(limit, || last(&gate)["state"] == "streaming" && last(&side)["state"] == "streaming"),
+        "both cameras stream: {:?} {:?}\n{}",
+        last(&gate),
+        last(&side),
+        running.lines().join("\n")
+    );
+    let status = last(&gate);
+    assert_eq!(status["camera"], "gate");
+    assert_eq!(status["health"], serde_json::json!([]));
+    assert!(status["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{status}");
+    assert!(common::wait_for(limit, || last(&gate)["fps"].as_f64().is_some_and(|f| f > 0.0)));
+
+    // the server dies: after lost_secs, signal_lost, on the incident topic and in the status
+    server.stop();
+    let lost = |event: &str| {
+        sub.incidents()
+            .iter()
+            .any(|i| i["event"] == event && i["camera"] == "gate" && i["labels"] == serde_json::json!(["signal_lost"]))
+    };
+    assert!(common::wait_for(limit, || lost("start")), "{:#?}", sub.incidents());
+    assert!(
+        common::wait_for(limit, || last(&gate)["health"] == serde_json::json!(["signal_lost"])),
+        "{:?}",
+        statuses(&sub, &gate)
+    );
+    assert_ne!(last(&gate)["state"], "streaming");
+    assert!(
+        !sub.incidents().iter().any(|i| i["camera"] == "side"),
+        "side's health is not watched"
+    );
+
+    // it comes back: the incident ends and the status is clear again
+    let server = RtspCamera::start(port);
+    assert!(common::wait_for(limit, || lost("end")), "{:#?}", sub.incidents());
+    assert!(common::wait_for(limit, || {
+        let s = last(&gate);
+        s["state"] == "streaming" && s["health"] == serde_json::json!([])
+    }));
+    let health_events: Vec<String> = sub
+        .incidents()
+        .iter()
+        .filter(|i| i["rule"] == "camera_health")
+        .map(|i| i["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(health_events, ["start", "end"], "one signal_lost incident");
+
+    // a reload that removes `side` clears its retained status
+    std::fs::write(&path, live_config(broker.port, port, dir.path(), false)).unwrap();
+    running.signal("-HUP");
+    assert!(
+        common::wait_for(limit, || statuses(&sub, &side).last() == Some(&Value::Null)),
+        "{:?}",
+        statuses(&sub, &side)
+    );
+    // a dashboard that connects now gets gate's status, retained, and nothing of side
+    drop(sub);
+    let late = common::Subscriber::connect(broker.port);
+    assert!(late.wait_subscribed(Duration::from_secs(10)));
+    assert!(common::wait_for(Duration::from_secs(5), || !late.on_topic(&gate).is_empty()));
+    assert!(late.on_topic(&side).is_empty(), "{:?}", late.on_topic(&side));
+    drop(running);
+    server.stop();
 }

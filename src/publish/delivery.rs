@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
+use super::status::{StatusBoard, StatusSource};
 
 /// Health figures the app adds to each stats message.
 pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -92,6 +93,16 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the link and delivery tasks on the current tokio runtime.
     pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
+        Self::spawn_with(plan, outbox, stats, None)
+    }
+
+    /// [`Self::spawn`], also publishing each camera's retained status from `status`.
+    pub fn spawn_with(
+        plan: MqttPlan,
+        outbox: Arc<Outbox>,
+        stats: StatsSource,
+        cameras: Option<StatusSource>,
+    ) -> Result<Self, PublishError> {
         let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
@@ -103,6 +114,7 @@ impl Publisher {
             plan,
             status: status.clone(),
             stats,
+            cameras: cameras.map(|source| (source, StatusBoard::default())),
             up: false,
             link_state: LinkState::Unknown,
             unassigned: VecDeque::new(),
@@ -239,6 +251,8 @@ struct Delivery {
     plan: MqttPlan,
     status: Arc<PublisherStatus>,
     stats: StatsSource,
+    /// Where the cameras' statuses come from, and what was published of them.
+    cameras: Option<(StatusSource, StatusBoard)>,
     up: bool,
     link_state: LinkState,
     /// Publishes handed to rumqttc whose packet id is not known yet, in
@@ -262,6 +276,7 @@ impl Delivery {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LinkEvent>, stop: CancellationToken) {
         let mut flush = tokio::time::interval(Duration::from_millis(50));
         let mut stats = tokio::time::interval(self.plan.stats_interval);
+        let mut status = tokio::time::interval(Duration::from_secs(1));
         let outbox = self.outbox.clone();
         loop {
             tokio::select! {
@@ -272,6 +287,7 @@ impl Delivery {
                 _ = outbox.written() => self.fill(),
                 _ = flush.tick() => self.flush_acked(),
                 _ = stats.tick() => self.publish_stats(),
+                _ = status.tick() => self.publish_status(),
                 _ = stop.cancelled() => break,
             }
         }
@@ -295,6 +311,10 @@ impl Delivery {
                     b"online".to_vec(),
                 );
                 self.last_sent = 0;
+                if let Some((_, board)) = &mut self.cameras {
+                    board.forget();
+                }
+                self.publish_status();
                 self.fill();
             }
             LinkEvent::Down { reason, confirm } => {
@@ -439,6 +459,18 @@ impl Delivery {
             false,
             message.to_string().into_bytes(),
         );
+    }
+
+    /// Publishes the camera statuses that changed or are due (retained, QoS 1).
+    fn publish_status(&mut self) {
+        let Some((source, board)) = self.cameras.as_mut().filter(|_| self.up) else {
+            return;
+        };
+        let due = board.due(&source(), Instant::now(), self.plan.stats_interval);
+        for (camera, payload) in due {
+            let topic = self.plan.topics.status(&camera);
+            self.publish_other(topic, QoS::AtLeastOnce, true, payload);
+        }
     }
 
     /// Shutdown: while connected, wait until everything written so far is

@@ -6,6 +6,7 @@
 //!   versioned by docs/schema/incident.v1.json;
 //! * `<prefix>/<camera>/snapshots/<incident_id>` — a redacted JPEG, QoS 1;
 //! * `<prefix>/stats` — periodic health, JSON, QoS 0;
+//! * `<prefix>/<camera>/status` — the camera's status, JSON, QoS 1, retained; empty once the camera is removed;
 //!
 //! where `<prefix>` is `watchpost/<site>/<box>` unless `mqtt.topic_prefix`
 //! says otherwise. Every event is written to the durable [`outbox`] before it
@@ -15,11 +16,13 @@ pub mod backoff;
 pub mod delivery;
 pub mod mqtt;
 pub mod outbox;
+pub mod status;
 pub mod topics;
 
 pub use delivery::{Publisher, PublisherStatus, StatsSource};
 pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
+pub use status::{CameraStatus, StatusSource};
 pub use topics::Topics;
 
 pub use crate::anonymize::Alert;
