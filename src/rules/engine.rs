@@ -104,6 +104,11 @@ impl RuleEngine {
         }
     }
 
+    /// The camera's health watch, if it has one.
+    pub fn health(&self) -> Option<&HealthWatch> {
+        self.health.as_ref()
+    }
+
     /// The health conditions with an incident open now (none without a watch).
     pub fn health_conditions(&self) -> Conditions {
         self.health.as_ref().map_or(Conditions::NONE, HealthWatch::active)

@@ -220,3 +220,145 @@ impl HealthWatch {
         holds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::EventKind;
+
+    const W: u32 = 320;
+    const H: u32 = 180;
+
+    /// A textured view (diagonal stripes) with a little noise that changes
+    /// every frame, as a real sensor's does, times `gain`, plus `offset`.
+    fn view(n: u64, gain: f32, offset: f32) -> Vec<u8> {
+        (0..H as usize)
+            .flat_map(|y| {
+                (0..W as usize).map(move |x| {
+                    let stripe = if ((x + y) / 12) % 2 == 0 { 70.0 } else { 170.0 };
+                    let noise = ((x as u64 * 31 + y as u64 * 17 + n * 7) % 5) as f32;
+                    (stripe * gain + noise + offset).clamp(0.0, 255.0) as u8
+                })
+            })
+            .collect()
+    }
+
+    /// Feeds `frames(n)` at 5 fps from second `from` to `to`; the events.
+    fn feed(
+        watch: &mut HealthWatch,
+        from: f64,
+        to: f64,
+        frames: impl Fn(u64) -> Vec<u8>,
+    ) -> Vec<(EventKind, Vec<String>, f64)> {
+        let mut out = Vec::new();
+        let mut n = (from * 5.0).round() as u64;
+        while (n as f64) / 5.0 < to {
+            let data = frames(n);
+            let frame = GrayFrame {
+                width: W,
+                height: H,
+                stride: W as usize,
+                data: &data,
+                pts: Duration::from_millis(n * 200),
+            };
+            watch.analyse(&frame, SystemTime::UNIX_EPOCH, &mut out);
+            n += 1;
+        }
+        out.iter()
+            .map(|e| {
+                let labels = e.targets.iter().map(|t| t.label.to_string()).collect();
+                (e.kind, labels, e.stream_time.as_secs_f64())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nothing_is_judged_before_the_baseline_is_learnt_then_a_cover_is_covered() {
+        let mut watch = HealthWatch::new(&HealthPlan::default());
+        // covered from the start: nothing known to compare with
+        assert!(feed(&mut watch, 0.0, 1.0, |_| vec![16; (W * H) as usize]).is_empty());
+        assert!(!watch.has_baseline());
+        assert!(feed(&mut watch, 1.0, 8.0, |n| view(n, 1.0, 0.0)).is_empty());
+        assert!(watch.has_baseline());
+        let events = feed(&mut watch, 8.0, 14.0, |_| vec![16; (W * H) as usize]);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].0, EventKind::Start);
+        assert_eq!(events[0].1, ["covered"]);
+        assert!(events[0].2 >= 10.0 && events[0].2 < 10.5, "after min_secs: {events:?}");
+        assert_eq!(watch.active().names().collect::<Vec<_>>(), ["covered"]);
+        let events = feed(&mut watch, 14.0, 20.0, |n| view(n, 1.0, 0.0));
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].0, EventKind::End);
+        assert!(watch.active().is_empty());
+    }
+
+    #[test]
+    fn a_dazzled_picture_is_too_bright_and_a_dim_one_that_stays_dim_is_normal() {
+        let mut watch = HealthWatch::new(&HealthPlan::default());
+        assert!(feed(&mut watch, 0.0, 8.0, |n| view(n, 1.0, 0.0)).is_empty());
+        // a torch: three quarters of the picture saturated, the rest as it was
+        let torch = |n| {
+            let mut v = view(n, 1.0, 0.0);
+            for row in v.chunks_mut(W as usize) {
+                row[..(W as usize * 3 / 4)].fill(255);
+            }
+            v
+        };
+        let events = feed(&mut watch, 8.0, 14.0, torch);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].1, ["too_bright"]);
+
+        let mut night = HealthWatch::new(&HealthPlan::default());
+        assert!(feed(&mut night, 0.0, 30.0, |n| view(n, 0.2, 0.0)).is_empty());
+        assert!(night.has_baseline());
+    }
+
+    #[test]
+    fn a_disabled_condition_raises_nothing() {
+        let mut plan = HealthPlan::default();
+        plan.conditions[Condition::Covered.picture_index().unwrap()].enabled = false;
+        plan.conditions[Condition::TooDark.picture_index().unwrap()].enabled = false;
+        plan.conditions[Condition::Frozen.picture_index().unwrap()].enabled = false;
+        let mut watch = HealthWatch::new(&plan);
+        feed(&mut watch, 0.0, 8.0, |n| view(n, 1.0, 0.0));
+        // a flat picture is also without sharpness and unlike the reference
+        let events = feed(&mut watch, 8.0, 14.0, |_| vec![16; (W * H) as usize]);
+        let labels: Vec<&str> = events.iter().flat_map(|e| e.1.iter().map(String::as_str)).collect();
+        assert!(!labels.contains(&"covered") && !labels.contains(&"too_dark"), "{events:?}");
+    }
+
+    #[test]
+    fn a_condition_that_lasts_relearn_secs_becomes_the_new_normal() {
+        let plan = HealthPlan {
+            relearn: Duration::from_secs(20),
+            ..HealthPlan::default()
+        };
+        let mut watch = HealthWatch::new(&plan);
+        feed(&mut watch, 0.0, 8.0, |n| view(n, 1.0, 0.0));
+        let events = feed(&mut watch, 8.0, 60.0, |n| view(n, 0.2, 0.0));
+        let kinds: Vec<EventKind> = events.iter().map(|e| e.0).collect();
+        assert_eq!(kinds, [EventKind::Start, EventKind::End], "{events:?}");
+        assert_eq!(events[0].1, ["too_dark"]);
+        assert!(events[1].2 >= 28.0 && events[1].2 < 31.0, "{events:?}");
+        assert!(watch.has_baseline(), "learnt again on the dim picture");
+    }
+
+    #[test]
+    fn signal_loss_starts_after_lost_secs_and_ends_with_the_first_frame() {
+        let mut watch = HealthWatch::new(&HealthPlan::default());
+        let mut out = Vec::new();
+        let s = Duration::from_secs;
+        watch.watch_signal(s(19), s(19), SystemTime::UNIX_EPOCH, &mut out);
+        assert!(out.is_empty());
+        watch.watch_signal(s(20), s(20), SystemTime::UNIX_EPOCH, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, EventKind::Start);
+        assert_eq!(&*out[0].targets[0].label, "signal_lost");
+        assert_eq!(watch.active().names().collect::<Vec<_>>(), ["signal_lost"]);
+        watch.watch_signal(s(0), s(40), SystemTime::UNIX_EPOCH, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].kind, EventKind::End);
+        assert_eq!(out[0].rule.as_ref(), RULE);
+        assert_eq!(out[0].zone.as_ref(), ZONE);
+    }
+}
