@@ -201,6 +201,17 @@ pub fn check(
             );
             continue;
         }
+        if rule.common.name.get_ref() == rules::health::watch::RULE {
+            ctx.error(
+                rule.common.name.span(),
+                format!(
+                    "rule name `{}` on camera `{camera}` is reserved for camera health incidents \
+                     ([cameras.health]); choose another name",
+                    rules::health::watch::RULE
+                ),
+            );
+            continue;
+        }
         if let Some(plan) = rules::check_rule(camera, rule, &zones, &config.zone_names, labels, &model_name, ctx) {
             rule_plans.push(Arc::new(plan));
         }
