@@ -18,6 +18,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use gstreamer as gst;
 use gstreamer_rtsp_server as rtsp;
 use gstreamer_rtsp_server::prelude::*;
 use serde_json::Value;
@@ -26,7 +27,6 @@ use watchpost::plan::{self, CameraPlan};
 use watchpost::rules::blobs::GrayFrame;
 use watchpost::rules::{EventKind, IncidentEvent, RuleEngine};
 use watchpost::source::SourcePlan;
-use gstreamer as gst;
 
 const CONFIG: &str = "tests/replay/health.toml";
 
@@ -122,7 +122,10 @@ fn raises(clip: &str, label: &str, back_at: f64) -> Vec<Seen> {
     let kinds: Vec<EventKind> = seen.iter().map(|s| s.kind).collect();
     assert_eq!(kinds, [EventKind::Start, EventKind::End], "{clip}: {seen:#?}");
     let (start, end) = (&seen[0], &seen[1]);
-    eprintln!("{clip}: {label} from {:.1} s to {:.1} s (stream time)", start.secs, end.secs);
+    eprintln!(
+        "{clip}: {label} from {:.1} s to {:.1} s (stream time)",
+        start.secs, end.secs
+    );
     assert_eq!(start.labels[0], label, "{clip}: {seen:#?}");
     assert!(
         start.secs > TAMPER_AT && start.secs <= TAMPER_AT + 5.0,
@@ -315,7 +318,13 @@ manifest = "{coco}"
 fn statuses(sub: &common::Subscriber, topic: &str) -> Vec<Value> {
     sub.on_topic(topic)
         .iter()
-        .map(|p| if p.is_empty() { Value::Null } else { serde_json::from_str(p).expect("a JSON status") })
+        .map(|p| {
+            if p.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(p).expect("a JSON status")
+            }
+        })
         .collect()
 }
 
@@ -336,7 +345,8 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     let limit = Duration::from_secs(30);
 
     assert!(
-        common::wait_for(limit, || last(&gate)["state"] == "streaming" && last(&side)["state"] == "streaming"),
+        common::wait_for(limit, || last(&gate)["state"] == "streaming"
+            && last(&side)["state"] == "streaming"),
         "both cameras stream: {:?} {:?}\n{}",
         last(&gate),
         last(&side),
@@ -346,7 +356,9 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     assert_eq!(status["camera"], "gate");
     assert_eq!(status["health"], serde_json::json!([]));
     assert!(status["since"].as_str().is_some_and(|s| s.ends_with('Z')), "{status}");
-    assert!(common::wait_for(limit, || last(&gate)["fps"].as_f64().is_some_and(|f| f > 0.0)));
+    assert!(common::wait_for(limit, || last(&gate)["fps"]
+        .as_f64()
+        .is_some_and(|f| f > 0.0)));
 
     // the server dies: after lost_secs, signal_lost, on the incident topic and in the status
     server.stop();
@@ -394,7 +406,9 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     drop(sub);
     let late = common::Subscriber::connect(broker.port);
     assert!(late.wait_subscribed(Duration::from_secs(10)));
-    assert!(common::wait_for(Duration::from_secs(5), || !late.on_topic(&gate).is_empty()));
+    assert!(common::wait_for(Duration::from_secs(5), || !late
+        .on_topic(&gate)
+        .is_empty()));
     assert!(late.on_topic(&side).is_empty(), "{:?}", late.on_topic(&side));
     drop(running);
     server.stop();

@@ -16,8 +16,8 @@
 //! picture, with the path drawn on.
 
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use gstreamer as gst;

@@ -56,8 +56,7 @@ impl StatusBoard {
                 None => true,
             };
             if due {
-                self.published
-                    .insert(status.camera.clone(), (status.key.clone(), now));
+                self.published.insert(status.camera.clone(), (status.key.clone(), now));
                 out.push((status.camera.clone(), status.payload.to_string().into_bytes()));
             }
         }

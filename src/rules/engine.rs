@@ -115,7 +115,13 @@ impl RuleEngine {
     }
 
     /// Judges signal loss (see [`HealthWatch::watch_signal`]); pushes its events.
-    pub fn watch_signal(&mut self, since_frame: Duration, clock: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+    pub fn watch_signal(
+        &mut self,
+        since_frame: Duration,
+        clock: Duration,
+        wall: SystemTime,
+        out: &mut Vec<IncidentEvent>,
+    ) {
         if let Some(health) = &mut self.health {
             health.watch_signal(since_frame, clock, wall, out);
         }

@@ -153,8 +153,20 @@ fn secs(v: f64) -> Duration {
 pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
     let fps = value(ctx, &config.analysis_fps, FPS, 1.0..=30.0, "health.analysis_fps");
     let learn = value(ctx, &config.learn_secs, LEARN_SECS, 1.0..=600.0, "health.learn_secs");
-    let adapt = value(ctx, &config.adapt_secs, ADAPT_SECS, 10.0..=86_400.0, "health.adapt_secs");
-    let relearn = value(ctx, &config.relearn_secs, RELEARN_SECS, 10.0..=604_800.0, "health.relearn_secs");
+    let adapt = value(
+        ctx,
+        &config.adapt_secs,
+        ADAPT_SECS,
+        10.0..=86_400.0,
+        "health.adapt_secs",
+    );
+    let relearn = value(
+        ctx,
+        &config.relearn_secs,
+        RELEARN_SECS,
+        10.0..=604_800.0,
+        "health.relearn_secs",
+    );
     let lost = value(ctx, &config.lost_secs, LOST_SECS, 1.0..=3600.0, "health.lost_secs");
     let mut conditions = HealthPlan::default().conditions;
     let mut ok = true;
@@ -170,7 +182,13 @@ pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<H
         };
         let name = condition.name();
         let t = condition.threshold();
-        let min = value(ctx, &written.min_secs, t.min_secs, 0.0..=3600.0, &format!("health.{name}.min_secs"));
+        let min = value(
+            ctx,
+            &written.min_secs,
+            t.min_secs,
+            0.0..=3600.0,
+            &format!("health.{name}.min_secs"),
+        );
         let end = value(
             ctx,
             &written.end_after_secs,
@@ -178,7 +196,13 @@ pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<H
             0.0..=3600.0,
             &format!("health.{name}.end_after_secs"),
         );
-        let threshold = value(ctx, &written.threshold, t.default, t.range, &format!("health.{name}.threshold"));
+        let threshold = value(
+            ctx,
+            &written.threshold,
+            t.default,
+            t.range,
+            &format!("health.{name}.threshold"),
+        );
         match (min, end, threshold) {
             (Some(min), Some(end), Some(threshold)) => {
                 *plan = ConditionPlan {

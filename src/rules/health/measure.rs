@@ -164,7 +164,12 @@ impl Measurer {
         for by in (0..THUMB_H).step_by(2) {
             for bx in (0..THUMB_W).step_by(2) {
                 let (mut s, mut q, mut c) = (0u64, 0u64, 0u64);
-                for cell in [by * THUMB_W + bx, by * THUMB_W + bx + 1, (by + 1) * THUMB_W + bx, (by + 1) * THUMB_W + bx + 1] {
+                for cell in [
+                    by * THUMB_W + bx,
+                    by * THUMB_W + bx + 1,
+                    (by + 1) * THUMB_W + bx,
+                    (by + 1) * THUMB_W + bx + 1,
+                ] {
                     s += self.sums[cell];
                     q += self.squares[cell];
                     c += u64::from(self.counts[cell]);
@@ -249,7 +254,12 @@ mod tests {
         let (mut m, mut a, mut b) = (Measurer::default(), Measures::default(), Measures::default());
         m.measure(&frame(&bright, 320, 180), &mut a);
         m.measure(&frame(&dim, 320, 180), &mut b);
-        assert!((a.sharpness - b.sharpness).abs() < 0.2 * a.sharpness, "{} {}", a.sharpness, b.sharpness);
+        assert!(
+            (a.sharpness - b.sharpness).abs() < 0.2 * a.sharpness,
+            "{} {}",
+            a.sharpness,
+            b.sharpness
+        );
         assert!(similarity(&a.thumb, &b.thumb) > 0.99);
         assert!(b.mean < a.mean / 2.0);
         assert_eq!(a.flat, 0.0);

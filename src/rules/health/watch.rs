@@ -160,7 +160,13 @@ impl HealthWatch {
 
     /// Judges signal loss: `since_frame` is how long ago the camera's last
     /// frame arrived (or it started, without one), `clock` a monotonic time.
-    pub fn watch_signal(&mut self, since_frame: Duration, clock: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+    pub fn watch_signal(
+        &mut self,
+        since_frame: Duration,
+        clock: Duration,
+        wall: SystemTime,
+        out: &mut Vec<IncidentEvent>,
+    ) {
         self.targets.clear();
         if since_frame >= self.plan.lost {
             self.targets.push(self.target(Condition::SignalLost));
@@ -203,8 +209,7 @@ impl HealthWatch {
             !covered && on(Condition::TooBright).is_some_and(|t| m.saturated >= t && base.saturated <= t / 2.0);
         let obscured = covered || dark || bright;
         let blurred = !obscured && on(Condition::Blurred).is_some_and(|t| m.sharpness < base.sharpness * t);
-        let moved =
-            !obscured && !blurred && on(Condition::Moved).is_some_and(|t| similarity(&m.thumb, reference) < t);
+        let moved = !obscured && !blurred && on(Condition::Moved).is_some_and(|t| similarity(&m.thumb, reference) < t);
         let frozen = !covered
             && on(Condition::Frozen).is_some_and(|t| base.changing >= CHANGING && m.change.is_some_and(|c| c <= t));
         for (c, holds_now) in [
@@ -324,7 +329,10 @@ mod tests {
         // a flat picture is also without sharpness and unlike the reference
         let events = feed(&mut watch, 8.0, 14.0, |_| vec![16; (W * H) as usize]);
         let labels: Vec<&str> = events.iter().flat_map(|e| e.1.iter().map(String::as_str)).collect();
-        assert!(!labels.contains(&"covered") && !labels.contains(&"too_dark"), "{events:?}");
+        assert!(
+            !labels.contains(&"covered") && !labels.contains(&"too_dark"),
+            "{events:?}"
+        );
     }
 
     #[test]
