@@ -41,6 +41,10 @@ pub fn camera_stats(live: Arc<Live>) -> StatsSource {
     })
 }
 
+/// Per camera: the decoded count and when it was read, and the rate then
+/// (None until measured).
+type Rates = HashMap<Arc<str>, (u64, Instant, Option<f64>)>;
+
 /// The frame rate is measured over at least this long.
 const FPS_WINDOW: Duration = Duration::from_secs(2);
 
@@ -49,8 +53,7 @@ const FPS_WINDOW: Duration = Duration::from_secs(2);
 /// its last frame (null before the first) and its open health conditions.
 /// State and conditions are what make a status change.
 pub fn camera_status(live: Arc<Live>) -> StatusSource {
-    // per camera: decoded count and when it was read, and the rate then
-    let rates: Mutex<HashMap<Arc<str>, (u64, Instant, Option<f64>)>> = Mutex::default();
+    let rates: Mutex<Rates> = Mutex::default();
     Arc::new(move || {
         let now = Instant::now();
         let mut rates = rates.lock().unwrap_or_else(|p| p.into_inner());
