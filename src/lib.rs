@@ -14,11 +14,12 @@
 //! * [`track`]     — associates detections over time into short-lived tracks.
 //! * [`rules`]     — zones and the rule-kind registry that turns tracks (or,
 //!   for pixel-watching kinds, grayscale frames) into incidents with a start
-//!   and an end.
+//!   and an end; and camera health (covered, blurred, moved, too dark or
+//!   bright, frozen, signal lost) raised the same way.
 //! * [`anonymize`] — the only door from incidents to the outside: builds the
 //!   alert (no track ids, nothing identifying) and redacts every picture.
 //! * [`publish`]   — the durable outbox and MQTT delivery of alerts to the
-//!   security office.
+//!   security office, and each camera's retained status.
 //!
 //! Under the stages: [`config`], the generic config toolkit (spans, located
 //! diagnostics, [`config::Ctx`]), which imports nothing of watchpost, and

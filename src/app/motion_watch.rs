@@ -1,8 +1,11 @@
-//! The motion thread of a camera whose rules watch pixels (`thrown_object`):
-//! it takes the grayscale frames of the pipeline's motion branch (up to the
-//! camera's full rate, see [`crate::decode::gray`]), runs them through
-//! [`RuleEngine::step_motion`], and sends what it raises through the
-//! camera's [`Alerts`], exactly as the detect thread does.
+//! The motion thread of a camera whose rules watch pixels (`thrown_object`)
+//! or whose health is watched (`[cameras.health]`): it takes the grayscale
+//! frames of the pipeline's motion branch (up to the camera's full rate, see
+//! [`crate::decode::gray`]), runs them through [`RuleEngine::step_motion`],
+//! and sends what it raises through the camera's [`Alerts`], exactly as the
+//! detect thread does. For a live camera it also judges signal loss about
+//! five times a second, frames or not, and it keeps the camera's open
+//! health conditions in its stats for the status topic.
 //!
 //! It runs beside the detect thread, not inside it: a fall lasts a second or
 //! two and needs every frame, while inference takes tens of milliseconds a
@@ -13,8 +16,9 @@
 //! picture, with the path drawn on.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use gstreamer as gst;
 use tokio_util::sync::CancellationToken;
@@ -48,6 +52,9 @@ pub(super) struct MotionWorker {
     cancel: CancellationToken,
     strips: Vec<Strip>,
     last_pts: Duration,
+    /// Whether signal loss is watched (live cameras only: a file ends).
+    live: bool,
+    started: Instant,
 }
 
 impl MotionWorker {
@@ -61,14 +68,15 @@ impl MotionWorker {
         let labels = plan.detect.model.manifest.labels.clone();
         Self {
             slot,
-            engine: RuleEngine::new(&rules::pixel_rules(&plan.rules), labels.clone())
-                .with_arming(&alerts.arming, &alerts.camera),
+            engine: engine(plan, labels.clone()).with_arming(&alerts.arming, &alerts.camera),
             labels,
             alerts,
             updates,
             cancel,
             strips: Vec::new(),
             last_pts: Duration::ZERO,
+            live: plan.source.is_live(),
+            started: Instant::now(),
         }
     }
 
@@ -77,27 +85,40 @@ impl MotionWorker {
         loop {
             while let Ok(plan) = self.updates.try_recv() {
                 self.alerts.follow(&plan);
+                let mut engine =
+                    engine(&plan, self.labels.clone()).with_arming(&self.alerts.arming, &self.alerts.camera);
+                engine.keep_health(&mut self.engine);
                 self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
-                self.engine = RuleEngine::new(&rules::pixel_rules(&plan.rules), self.labels.clone())
-                    .with_arming(&self.alerts.arming, &self.alerts.camera);
+                self.engine = engine;
                 self.send(&mut events);
             }
-            match self.slot.take(Duration::from_millis(200)) {
+            let taken = self.slot.take(Duration::from_millis(200));
+            if self.live {
+                let since_frame = self.alerts.stream.status().since_frame();
+                let clock = self.started.elapsed();
+                self.engine
+                    .watch_signal(since_frame, clock, SystemTime::now(), &mut events);
+                self.send(&mut events);
+            }
+            match taken {
                 Taken::Frame(frame) => {
                     self.step(&frame, &mut events);
                     self.send(&mut events);
                     self.gather(frame.pts);
                 }
-                Taken::Empty if !self.cancel.is_cancelled() => continue,
+                Taken::Empty if !self.cancel.is_cancelled() => {}
                 Taken::Empty | Taken::Closed => {
                     self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
                     self.send(&mut events);
                     for strip in std::mem::take(&mut self.strips) {
                         self.offer(strip);
                     }
+                    self.alerts.stats.health.store(0, Ordering::Relaxed);
                     return;
                 }
             }
+            let health = self.engine.health_conditions().bits();
+            self.alerts.stats.health.store(health, Ordering::Relaxed);
         }
     }
 
@@ -158,6 +179,11 @@ impl MotionWorker {
             Some(strip.trajectory),
         );
     }
+}
+
+/// The engine of `plan`'s rules that watch pixels, and of its health watch.
+pub(super) fn engine(plan: &CameraPlan, labels: Arc<LabelMap>) -> RuleEngine {
+    RuleEngine::new(&rules::pixel_rules(&plan.rules), labels).with_health(plan.health.as_ref())
 }
 
 /// Runs `engine`'s motion rules on one grayscale frame of the motion

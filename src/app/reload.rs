@@ -1,8 +1,8 @@
 //! A reload (SIGHUP): the config file is read and checked again, and only
 //! what changed moves. An invalid file, or a model that fails to load,
 //! changes nothing. Unchanged cameras keep streaming untouched; a camera
-//! whose only change is its zones, rules or snapshot policy (`redact`) gets
-//! them handed to its threads; a camera whose pipeline (privacy masks
+//! whose only change is its zones, rules, health thresholds or snapshot
+//! policy (`redact`) gets them handed to its threads; a camera whose pipeline (privacy masks
 //! included), detection or tracking changed is restarted;
 //! added cameras start and removed ones stop; Home Assistant discovery and
 //! the arming switches follow (entities of removed rules are withdrawn, a
@@ -41,12 +41,12 @@ fn pipeline_fingerprint(c: &CameraPlan) -> String {
     )
 }
 
-/// What its analyzer's rules and its snapshots are built from; a change
-/// swaps them live.
+/// What its analyzer's rules, its health watch and its snapshots are built
+/// from; a change swaps them live.
 fn rules_fingerprint(c: &CameraPlan) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}",
-        c.zones, c.rules, c.privacy.redact, c.privacy.labels
+        "{:?}|{:?}|{:?}|{:?}|{:?}",
+        c.zones, c.rules, c.privacy.redact, c.privacy.labels, c.health
     )
 }
 

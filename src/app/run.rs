@@ -25,7 +25,7 @@ use super::snapshot::Snapshots;
 use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
-use crate::observe::stats::camera_stats;
+use crate::observe::stats::{camera_stats, camera_status};
 use crate::plan::{CameraPlan, Plan};
 use crate::publish::control::{self, ControlEvent, ControlPlan};
 use crate::publish::link::side_link;
@@ -303,7 +303,13 @@ pub async fn run_with(
         app.cameras.push(running);
     }
     app.publish_views();
-    let publisher = Publisher::spawn_with(app.started.mqtt.clone(), outbox, camera_stats(live.clone()), side)?;
+    let publisher = Publisher::spawn_with(
+        app.started.mqtt.clone(),
+        outbox,
+        camera_stats(live.clone()),
+        Some(camera_status(live.clone())),
+        side,
+    )?;
     let _ = live.publisher.set(publisher.status());
     let (site, box_id) = (&app.started.site, &app.started.box_id);
     tracing::info!(site = %site, box_id = %box_id, cameras = app.cameras.len(), "watchpost running");

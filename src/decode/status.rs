@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::throttle::Throttle;
 
@@ -58,6 +58,10 @@ pub struct StreamStatus {
     /// When the last decoded frame arrived, in ms since `epoch`.
     pub(super) last_frame_ms: AtomicU64,
     epoch: Instant,
+    /// The wall clock at `epoch`.
+    started: SystemTime,
+    /// When the state last changed, in ms since `epoch`.
+    changed_ms: AtomicU64,
     /// Why the camera failed, for `failed`.
     pub failure: Mutex<Option<String>>,
 }
@@ -72,6 +76,8 @@ impl Default for StreamStatus {
             unmasked_log: Mutex::default(),
             last_frame_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            started: SystemTime::now(),
+            changed_ms: AtomicU64::new(0),
             failure: Mutex::new(None),
         }
     }
@@ -85,11 +91,24 @@ impl StreamStatus {
     pub(super) fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
         let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
         if before != state {
+            self.changed_ms.store(self.now_ms(), Ordering::Relaxed);
             match reason {
                 Some(reason) => tracing::info!(camera, from = %before, to = %state, reason, "camera state"),
                 None => tracing::info!(camera, from = %before, to = %state, "camera state"),
             }
         }
+    }
+
+    /// When the camera entered its current state (wall clock).
+    pub fn since(&self) -> SystemTime {
+        self.started + Duration::from_millis(self.changed_ms.load(Ordering::Relaxed))
+    }
+
+    /// How long ago the last frame came out of the decoder; without one
+    /// yet, how long ago the camera started.
+    pub fn since_frame(&self) -> Duration {
+        let last = self.last_frame_ms.load(Ordering::Relaxed);
+        Duration::from_millis(self.now_ms().saturating_sub(last))
     }
 
     /// Counts a frame dropped unmasked; says so at most once a minute, so a

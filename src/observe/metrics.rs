@@ -9,7 +9,7 @@
 //! [`AnalysisHooks`] handed to each camera's analyzer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -36,6 +36,8 @@ pub struct CameraStats {
     pub skipped: AtomicU64,
     /// Incident events raised.
     pub events: AtomicU64,
+    /// The health conditions with an open incident (`rules::health::Conditions` bits).
+    pub health: AtomicU8,
 }
 
 /// `[metrics]`: where the Prometheus endpoint listens.

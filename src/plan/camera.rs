@@ -21,13 +21,13 @@ use crate::decode::{self, DecodeConfig, DecodePlan, GrayBranch, StreamSpec};
 use crate::infer::detect::{self as detect, DetectConfig, DetectPlan};
 use crate::infer::motion::{MotionConfig, MotionPlan};
 use crate::infer::{self, ModelPlan};
-use crate::rules::{self, RuleConfig, RulePlan, Zone, ZoneConfig};
+use crate::rules::{self, HealthConfig, HealthPlan, PixelWatch, RuleConfig, RulePlan, Zone, ZoneConfig};
 use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
 const SUB_TABLES: &[&str] = &[
-    "source", "decode", "detect", "motion", "track", "privacy", "zones", "rules",
+    "source", "decode", "detect", "motion", "track", "privacy", "zones", "rules", "health",
 ];
 
 /// The keys of `[[cameras]]` itself.
@@ -54,6 +54,8 @@ pub struct CameraConfig {
     /// failed its own check is not reported a second time.
     pub zone_names: Vec<String>,
     pub rules: Vec<RuleConfig>,
+    /// `[cameras.health]`, when written.
+    pub health: Option<HealthConfig>,
     /// How many rule tables were written, loaded or not.
     pub rules_written: usize,
     /// Some part failed to load (already reported); the camera cannot run.
@@ -78,6 +80,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
         zones: Vec::new(),
         zone_names: Vec::new(),
         rules: Vec::new(),
+        health: None,
         rules_written: 0,
         incomplete: false,
     };
@@ -89,6 +92,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             "track" => config.track = from_node(file, part, diags),
             "motion" => config.motion = from_node(file, part, diags),
             "privacy" => config.privacy = from_node(file, part, diags),
+            "health" => config.health = from_node(file, part, diags),
             "zones" => {
                 for zone in array_items(file, part, "cameras.zones", diags) {
                     let name = zone.get_ref().as_table().and_then(|t| t.get("name"));
@@ -132,6 +136,8 @@ pub struct CameraPlan {
     pub privacy: CameraPrivacyPlan,
     pub zones: Vec<Arc<Zone>>,
     pub rules: Vec<Arc<RulePlan>>,
+    /// The camera's health watch, when `[cameras.health]` is written.
+    pub health: Option<HealthPlan>,
 }
 
 /// Checks a camera against the models; every problem goes to `ctx`.
@@ -195,6 +201,17 @@ pub fn check(
             );
             continue;
         }
+        if rule.common.name.get_ref() == rules::health::watch::RULE {
+            ctx.error(
+                rule.common.name.span(),
+                format!(
+                    "rule name `{}` on camera `{camera}` is reserved for camera health incidents \
+                     ([cameras.health]); choose another name",
+                    rules::health::watch::RULE
+                ),
+            );
+            continue;
+        }
         if let Some(plan) = rules::check_rule(camera, rule, &zones, &config.zone_names, labels, &model_name, ctx) {
             rule_plans.push(Arc::new(plan));
         }
@@ -231,6 +248,7 @@ pub fn check(
             );
         }
     }
+    let health = config.health.as_ref().map(|h| rules::health::check(camera, h, ctx));
     if config.rules_written == 0 {
         ctx.error(
             config.span.clone(),
@@ -239,7 +257,11 @@ pub fn check(
             ),
         );
     }
-    if config.incomplete || rule_plans.len() != config.rules.len() || zones.len() != config.zone_names.len() {
+    if config.incomplete
+        || rule_plans.len() != config.rules.len()
+        || zones.len() != config.zone_names.len()
+        || health.as_ref().is_some_and(Option::is_none)
+    {
         return None;
     }
     Some(CameraPlan {
@@ -252,13 +274,27 @@ pub fn check(
         privacy: privacy?,
         zones,
         rules: rule_plans,
+        health: health.flatten(),
     })
 }
 
 impl CameraPlan {
-    /// The motion branch this camera's rules need: None when no rule watches pixels.
+    /// The motion branch this camera's rules and health watch need: None
+    /// when no rule watches pixels and health is not watched.
     pub fn gray_branch(&self) -> Option<GrayBranch> {
-        rules::pixel_watch(self.rules.iter().map(|r| &**r)).map(|watch| GrayBranch {
+        let health = self.health.as_ref().map(|h| PixelWatch {
+            fps: h.analysis_fps,
+            width: rules::health::measure::BRANCH_WIDTH,
+        });
+        let rules = rules::pixel_watch(self.rules.iter().map(|r| &**r));
+        let watch = match (rules, health) {
+            (Some(a), Some(b)) => Some(PixelWatch {
+                fps: a.fps.max(b.fps),
+                width: a.width.max(b.width),
+            }),
+            (a, b) => a.or(b),
+        };
+        watch.map(|watch| GrayBranch {
             fps: watch.fps.ceil() as u32,
             width: watch.width,
         })

@@ -14,6 +14,7 @@ use toml::{Table, Value};
 
 use super::check::Plan;
 use crate::decode::DecoderChoice;
+use crate::rules::health::condition::PICTURE;
 use crate::source::SourceKind;
 
 const MASK: &str = "********";
@@ -149,6 +150,24 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(track, "stationary_move", float(plan_f32(c.track.stationary_move)));
             fill(track, "stationary_secs", float(c.track.stationary_after.as_secs_f64()));
             fill(track, "stationary_lost_secs", float(c.track.stationary_lost.as_secs_f64()));
+
+            if let Some(h) = &c.health {
+                let health = table(t, "health");
+                fill(health, "analysis_fps", float(h.analysis_fps));
+                fill(health, "learn_secs", float(h.learn.as_secs_f64()));
+                fill(health, "adapt_secs", float(h.adapt_secs));
+                fill(health, "relearn_secs", float(h.relearn.as_secs_f64()));
+                fill(health, "lost_secs", float(h.lost.as_secs_f64()));
+                fill(health, "severity", Value::String(h.severity.to_string()));
+                for condition in PICTURE {
+                    let plan = h.condition(condition);
+                    let written = table(health, condition.name());
+                    fill(written, "enabled", Value::Boolean(plan.enabled));
+                    fill(written, "min_secs", float(plan.min.as_secs_f64()));
+                    fill(written, "end_after_secs", float(plan.end_after.as_secs_f64()));
+                    fill(written, "threshold", float(plan.threshold));
+                }
+            }
         }
     }
     Ok(format!(

@@ -31,6 +31,7 @@ use super::backoff::Backoff;
 use super::link::{Inbound, SideLink};
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
 use super::outbox::Outbox;
+use super::status::{StatusBoard, StatusSource};
 
 /// Health figures the app adds to each stats message.
 pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -98,14 +99,16 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the link and delivery tasks on the current tokio runtime.
     pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
-        Self::spawn_with(plan, outbox, stats, None)
+        Self::spawn_with(plan, outbox, stats, None, None)
     }
 
-    /// [`Self::spawn`], carrying the control task's traffic over `side`.
+    /// [`Self::spawn`], also publishing each camera's retained status from
+    /// `cameras`, and carrying the control task's traffic over `side`.
     pub fn spawn_with(
         plan: MqttPlan,
         outbox: Arc<Outbox>,
         stats: StatsSource,
+        cameras: Option<StatusSource>,
         side: Option<SideLink>,
     ) -> Result<Self, PublishError> {
         let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
@@ -119,6 +122,7 @@ impl Publisher {
             plan,
             status: status.clone(),
             stats,
+            cameras: cameras.map(|source| (source, StatusBoard::default())),
             up: false,
             link_state: LinkState::Unknown,
             unassigned: VecDeque::new(),
@@ -259,6 +263,8 @@ struct Delivery {
     plan: MqttPlan,
     status: Arc<PublisherStatus>,
     stats: StatsSource,
+    /// Where the cameras' statuses come from, and what was published of them.
+    cameras: Option<(StatusSource, StatusBoard)>,
     up: bool,
     link_state: LinkState,
     /// Publishes handed to rumqttc whose packet id is not known yet, in
@@ -284,6 +290,7 @@ impl Delivery {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LinkEvent>, stop: CancellationToken) {
         let mut flush = tokio::time::interval(Duration::from_millis(50));
         let mut stats = tokio::time::interval(self.plan.stats_interval);
+        let mut status = tokio::time::interval(Duration::from_secs(1));
         let outbox = self.outbox.clone();
         loop {
             tokio::select! {
@@ -297,6 +304,7 @@ impl Delivery {
                 open = SideLink::take(&mut self.side, self.up) => if !open {
                     self.side = None;
                 },
+                _ = status.tick() => self.publish_status(),
                 _ = stop.cancelled() => break,
             }
             if let Some(side) = &mut self.side {
@@ -323,6 +331,10 @@ impl Delivery {
                     b"online".to_vec(),
                 );
                 self.last_sent = 0;
+                if let Some((_, board)) = &mut self.cameras {
+                    board.forget();
+                }
+                self.publish_status();
                 self.fill();
                 if let Some(side) = &self.side {
                     side.connected(&self.client);
@@ -478,6 +490,18 @@ impl Delivery {
             false,
             message.to_string().into_bytes(),
         );
+    }
+
+    /// Publishes the camera statuses that changed or are due (retained, QoS 1).
+    fn publish_status(&mut self) {
+        let Some((source, board)) = self.cameras.as_mut().filter(|_| self.up) else {
+            return;
+        };
+        let due = board.due(&source(), Instant::now(), self.plan.stats_interval);
+        for (camera, payload) in due {
+            let topic = self.plan.topics.status(&camera);
+            self.publish_other(topic, QoS::AtLeastOnce, true, payload);
+        }
     }
 
     /// Shutdown: while connected, wait until everything written so far is

@@ -13,6 +13,7 @@
 //!   (`ON`/`OFF`) and `<prefix>/profile/set` (a profile's name); published,
 //!   retained: `<prefix>/<camera>/armed`, `<prefix>/<camera>/<rule>/armed`
 //!   and `<prefix>/profile` (see [`control`]);
+//! * `<prefix>/<camera>/status` — the camera's status, JSON, QoS 1, retained; empty once the camera is removed;
 //!
 //! where `<prefix>` is `watchpost/<site>/<box>` unless `mqtt.topic_prefix`
 //! says otherwise. Every event is written to the durable [`outbox`] before it
@@ -26,6 +27,7 @@ pub mod homeassistant;
 pub mod link;
 pub mod mqtt;
 pub mod outbox;
+pub mod status;
 pub mod topics;
 
 pub use catalog::{Catalog, CatalogCamera, CatalogRule};
@@ -34,6 +36,7 @@ pub use delivery::{Publisher, PublisherStatus, StatsSource};
 pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
 pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
+pub use status::{CameraStatus, StatusSource};
 pub use topics::Topics;
 
 pub use crate::anonymize::Alert;

@@ -24,6 +24,11 @@ impl Topics {
         format!("{}/{camera}/snapshots/{incident_id}", self.prefix)
     }
 
+    /// A camera's retained status (state, frame rate, health conditions).
+    pub fn status(&self, camera: &str) -> String {
+        format!("{}/{camera}/status", self.prefix)
+    }
+
     pub fn stats(&self) -> String {
         format!("{}/stats", self.prefix)
     }

@@ -14,6 +14,7 @@ use jiff::tz::TimeZone;
 
 use super::arming::{Arming, RuleSwitch};
 use super::blobs::GrayFrame;
+use super::health::{Conditions, HealthPlan, HealthWatch};
 use super::incident::{EventSource, IncidentEvent, Lifecycle, Target};
 use super::kind::{PixelWatch, Scope};
 use super::kinds::KindState;
@@ -38,6 +39,8 @@ pub struct RuleEngine {
     time_zone: TimeZone,
     /// Reused per rule and frame.
     targets: Vec<Target>,
+    /// The camera's health watch, fed with the pixel rules' frames.
+    health: Option<HealthWatch>,
 }
 
 /// The box's local time of one frame, worked out once and only if a
@@ -87,6 +90,49 @@ impl RuleEngine {
             labels,
             time_zone: TimeZone::system(),
             targets: Vec::new(),
+            health: None,
+        }
+    }
+
+    /// Also watches the camera's health on the grayscale frames, if `plan` says so.
+    pub fn with_health(mut self, plan: Option<&HealthPlan>) -> Self {
+        self.health = plan.map(HealthWatch::new);
+        self
+    }
+
+    /// Takes over `previous`'s health watch (its learnt baseline and open
+    /// incidents) when it runs the same plan as this engine's: a reload
+    /// that changes rules only does not restart the watch.
+    pub fn keep_health(&mut self, previous: &mut RuleEngine) {
+        let same = match (&self.health, &previous.health) {
+            (Some(new), Some(old)) => new.plan() == old.plan(),
+            _ => false,
+        };
+        if same {
+            self.health = previous.health.take();
+        }
+    }
+
+    /// The camera's health watch, if it has one.
+    pub fn health(&self) -> Option<&HealthWatch> {
+        self.health.as_ref()
+    }
+
+    /// The health conditions with an incident open now (none without a watch).
+    pub fn health_conditions(&self) -> Conditions {
+        self.health.as_ref().map_or(Conditions::NONE, HealthWatch::active)
+    }
+
+    /// Judges signal loss (see [`HealthWatch::watch_signal`]); pushes its events.
+    pub fn watch_signal(
+        &mut self,
+        since_frame: Duration,
+        clock: Duration,
+        wall: SystemTime,
+        out: &mut Vec<IncidentEvent>,
+    ) {
+        if let Some(health) = &mut self.health {
+            health.watch_signal(since_frame, clock, wall, out);
         }
     }
 
@@ -133,9 +179,10 @@ impl RuleEngine {
         }
     }
 
-    /// Whether any rule needs grayscale frames through [`Self::step_motion`].
+    /// Whether any rule, or the health watch, needs grayscale frames
+    /// through [`Self::step_motion`].
     pub fn wants_motion(&self) -> bool {
-        self.rules.iter().any(|r| r.plan.kind.watches_motion())
+        self.health.is_some() || self.rules.iter().any(|r| r.plan.kind.watches_motion())
     }
 
     /// Evaluates the rules whose kind watches pixels on one grayscale frame,
@@ -163,12 +210,18 @@ impl RuleEngine {
             rule.lifecycle.forget_unless(|id| state.follows(id));
             rule.lifecycle.observe(&rule.source, &mut self.targets, now, wall, out);
         }
+        if let Some(health) = &mut self.health {
+            health.analyse(frame, wall, out);
+        }
     }
 
     /// Ends every active incident (the stream ended).
     pub fn finish(&mut self, now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
         for rule in &mut self.rules {
             rule.lifecycle.finish(&rule.source, now, wall, out);
+        }
+        if let Some(health) = &mut self.health {
+            health.finish(now, wall, out);
         }
     }
 }

@@ -196,6 +196,11 @@ impl Lifecycle {
         }
     }
 
+    /// Whether an incident is open.
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
     /// Forgets targets the tracker no longer has (their ids never come back),
     /// so a long incident on a busy scene does not accumulate ids.
     pub fn forget_unless(&mut self, alive: impl Fn(u64) -> bool) {

@@ -53,6 +53,11 @@
 //! ([`pixel_watch`], [`pixel_rules`]); nothing but its file and its registry
 //! line names it.
 //!
+//! Camera health (covered, blurred, moved, too dark or bright, frozen,
+//! signal lost) is not a rule kind but a camera's `[cameras.health]` table,
+//! run by [`health`] on the same grayscale frames: the engine feeds it in
+//! [`RuleEngine::step_motion`] beside the rules that watch pixels.
+//!
 //! The engine never reads a clock: stream time and wall-clock time come in
 //! with each frame, and the time zone is set once, so replays and tests are
 //! deterministic.
@@ -65,6 +70,7 @@ pub mod blobs;
 pub mod common;
 pub mod engine;
 pub mod geometry;
+pub mod health;
 pub mod incident;
 pub mod kind;
 pub mod kinds;
@@ -79,6 +85,7 @@ pub use arming::{Arming, ArmingState, Profile, ProfileConfig, RuleSwitch};
 pub use common::{COMMON_KEYS, RuleCommon};
 pub use engine::{RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
+pub use health::{HealthConfig, HealthPlan, HealthWatch};
 pub use incident::{EventKind, EventSource, IncidentEvent, Severity, Target, TrajectoryPoint};
 pub use kind::{Labels, Needs, PixelWatch, RuleState, Scope};
 pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan};

@@ -27,12 +27,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use super::analysis::FrameAnalyzer;
-use super::motion_watch::step_motion;
+use super::motion_watch::{engine as motion_engine, step_motion};
 use crate::anonymize;
 use crate::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use crate::infer::{Detector, ModelService, runtime};
 use crate::plan::{CameraPlan, Plan};
-use crate::rules::{self, IncidentEvent, RuleEngine};
+use crate::rules::{IncidentEvent, RuleEngine};
 use crate::source::SourcePlan;
 use crate::vocab::Frame;
 
@@ -286,7 +286,7 @@ pub fn run_recording(
     let mut feeds = Feeds {
         detect: Feed::new(&slot, false),
         gray: Feed::new(&gray_slot, spec.gray.is_none()),
-        motion: RuleEngine::new(&rules::pixel_rules(&camera.rules), model.manifest.labels.clone()),
+        motion: motion_engine(camera, model.manifest.labels.clone()),
     };
     let analysed = analyse(
         &mut feeds,

@@ -1,0 +1,242 @@
+//! `[cameras.health]` as written and as checked: the timing of the
+//! camera's baseline (learn, adapt, relearn), `lost_secs`, and one table per
+//! picture condition (`[cameras.health.covered]`, …) with the same four
+//! keys: `enabled`, `min_secs`, `end_after_secs` and a `threshold` whose
+//! meaning and range each condition gives ([`Condition::threshold`]).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::condition::{Condition, PICTURE};
+use crate::config::Ctx;
+use crate::rules::incident::Severity;
+
+/// `[cameras.health]`: the camera's picture and signal watched for
+/// tampering and faults. Present, it is on; every key has a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Frames analysed per second, e.g. 5.0.
+    pub analysis_fps: Option<Spanned<f64>>,
+    /// Seconds of a steady picture before it becomes the camera's baseline
+    /// (its brightness, sharpness and the reference view), e.g. 5.0.
+    pub learn_secs: Option<Spanned<f64>>,
+    /// Time constant, in seconds, with which the baseline follows slow
+    /// changes such as dusk and dawn while nothing is wrong, e.g. 300.0.
+    pub adapt_secs: Option<Spanned<f64>>,
+    /// Seconds after which a picture condition that still holds is taken as
+    /// the camera's new normal: the baseline is learnt again and its
+    /// incident ends, e.g. 1800.0.
+    pub relearn_secs: Option<Spanned<f64>>,
+    /// Seconds without a frame (a stalled stream, reconnecting, failed)
+    /// before `signal_lost` starts, e.g. 20.0.
+    pub lost_secs: Option<Spanned<f64>>,
+    /// Severity of health incidents, e.g. "high".
+    #[serde(default = "default_severity")]
+    pub severity: Severity,
+    /// The picture loses almost all structure (a cloth, paint, a hand).
+    #[serde(default)]
+    pub covered: ConditionConfig,
+    /// Sharpness collapses against the learnt baseline (defocused, smeared).
+    #[serde(default)]
+    pub blurred: ConditionConfig,
+    /// The view no longer matches the reference (turned, knocked).
+    #[serde(default)]
+    pub moved: ConditionConfig,
+    /// Brightness drops far below the baseline (blinded, lights off).
+    #[serde(default)]
+    pub too_dark: ConditionConfig,
+    /// Much of the picture is saturated (a torch, a laser pointer).
+    #[serde(default)]
+    pub too_bright: ConditionConfig,
+    /// The stream delivers the same picture over and over.
+    #[serde(default)]
+    pub frozen: ConditionConfig,
+}
+
+fn default_severity() -> Severity {
+    Severity::High
+}
+
+/// One condition's table, e.g. `[cameras.health.blurred]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// Whether the condition raises incidents, e.g. true.
+    pub enabled: Option<Spanned<bool>>,
+    /// Seconds the condition must hold before its incident starts, e.g. 3.0.
+    pub min_secs: Option<Spanned<f64>>,
+    /// Seconds the picture must be normal again before the incident ends, e.g. 2.0.
+    pub end_after_secs: Option<Spanned<f64>>,
+    /// The condition's threshold (its meaning: docs/rules.md), e.g. 0.5.
+    pub threshold: Option<Spanned<f64>>,
+}
+
+/// One condition, checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConditionPlan {
+    pub enabled: bool,
+    pub min: Duration,
+    pub end_after: Duration,
+    pub threshold: f64,
+}
+
+/// `[cameras.health]`, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthPlan {
+    pub analysis_fps: f64,
+    pub learn: Duration,
+    pub adapt_secs: f64,
+    pub relearn: Duration,
+    pub lost: Duration,
+    pub severity: Severity,
+    /// The picture conditions, in [`PICTURE`] order.
+    pub conditions: [ConditionPlan; PICTURE.len()],
+}
+
+impl HealthPlan {
+    /// The plan of picture condition `c` (never `SignalLost`).
+    pub fn condition(&self, c: Condition) -> &ConditionPlan {
+        &self.conditions[c.picture_index().unwrap_or(0)]
+    }
+}
+
+/// The defaults, named once for the check and [`HealthPlan::default`].
+const FPS: f64 = 5.0;
+const LEARN_SECS: f64 = 5.0;
+const ADAPT_SECS: f64 = 300.0;
+const RELEARN_SECS: f64 = 1800.0;
+const LOST_SECS: f64 = 20.0;
+const END_AFTER_SECS: f64 = 2.0;
+
+/// `[cameras.health]` with every key at its default.
+impl Default for HealthPlan {
+    fn default() -> Self {
+        Self {
+            analysis_fps: FPS,
+            learn: secs(LEARN_SECS),
+            adapt_secs: ADAPT_SECS,
+            relearn: secs(RELEARN_SECS),
+            lost: secs(LOST_SECS),
+            severity: default_severity(),
+            conditions: PICTURE.map(|c| ConditionPlan {
+                enabled: true,
+                min: secs(c.threshold().min_secs),
+                end_after: secs(END_AFTER_SECS),
+                threshold: c.threshold().default,
+            }),
+        }
+    }
+}
+
+/// A value of `key`, or its default, in `range`; errors name the camera.
+fn value(
+    ctx: &mut Ctx<'_>,
+    written: &Option<Spanned<f64>>,
+    default: f64,
+    range: std::ops::RangeInclusive<f64>,
+    key: &str,
+) -> Option<f64> {
+    match written {
+        Some(v) => ctx.in_range(v, range, key),
+        None => Some(default),
+    }
+}
+
+fn secs(v: f64) -> Duration {
+    Duration::from_secs_f64(v)
+}
+
+/// Checks `[cameras.health]` of camera `camera`; every problem goes to `ctx`.
+pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
+    let fps = value(ctx, &config.analysis_fps, FPS, 1.0..=30.0, "health.analysis_fps");
+    let learn = value(ctx, &config.learn_secs, LEARN_SECS, 1.0..=600.0, "health.learn_secs");
+    let adapt = value(
+        ctx,
+        &config.adapt_secs,
+        ADAPT_SECS,
+        10.0..=86_400.0,
+        "health.adapt_secs",
+    );
+    let relearn = value(
+        ctx,
+        &config.relearn_secs,
+        RELEARN_SECS,
+        10.0..=604_800.0,
+        "health.relearn_secs",
+    );
+    let lost = value(ctx, &config.lost_secs, LOST_SECS, 1.0..=3600.0, "health.lost_secs");
+    let mut conditions = HealthPlan::default().conditions;
+    let mut ok = true;
+    for (plan, condition) in conditions.iter_mut().zip(PICTURE) {
+        let written = match condition {
+            Condition::Covered => &config.covered,
+            Condition::Blurred => &config.blurred,
+            Condition::Moved => &config.moved,
+            Condition::TooDark => &config.too_dark,
+            Condition::TooBright => &config.too_bright,
+            Condition::Frozen => &config.frozen,
+            Condition::SignalLost => continue,
+        };
+        let name = condition.name();
+        let t = condition.threshold();
+        let min = value(
+            ctx,
+            &written.min_secs,
+            t.min_secs,
+            0.0..=3600.0,
+            &format!("health.{name}.min_secs"),
+        );
+        let end = value(
+            ctx,
+            &written.end_after_secs,
+            END_AFTER_SECS,
+            0.0..=3600.0,
+            &format!("health.{name}.end_after_secs"),
+        );
+        let threshold = value(
+            ctx,
+            &written.threshold,
+            t.default,
+            t.range,
+            &format!("health.{name}.threshold"),
+        );
+        match (min, end, threshold) {
+            (Some(min), Some(end), Some(threshold)) => {
+                *plan = ConditionPlan {
+                    enabled: written.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+                    min: secs(min),
+                    end_after: secs(end),
+                    threshold,
+                }
+            }
+            _ => ok = false,
+        }
+    }
+    if let (Some(learn), Some(relearn), Some(span)) = (learn, relearn, config.relearn_secs.as_ref().map(|r| r.span()))
+        && relearn <= learn
+    {
+        ctx.error(
+            span,
+            format!(
+                "camera `{camera}`: `health.relearn_secs` ({relearn}) must be above `health.learn_secs` ({learn}), \
+                 or a condition could never be seen before it became the new normal"
+            ),
+        );
+        return None;
+    }
+    if !ok {
+        return None;
+    }
+    Some(HealthPlan {
+        analysis_fps: fps?,
+        learn: secs(learn?),
+        adapt_secs: adapt?,
+        relearn: secs(relearn?),
+        lost: secs(lost?),
+        severity: config.severity,
+        conditions,
+    })
+}
