@@ -9,6 +9,7 @@
 //! identifies a person.
 
 pub mod alert;
+pub mod faces;
 pub mod privacy;
 pub mod redact;
 pub mod redactor;

@@ -4,8 +4,8 @@
 //! A [`RawImage`] is a picture as the camera saw it. [`redact`] covers every
 //! region the camera's policy names — faces found by the face model, the head
 //! of every detected person, whole persons, the plate area of vehicles — with
-//! coarse blocks whose values are randomised, so nothing under them can be
-//! recovered. The result is a [`RedactedImage`]; it and the [`RedactedJpeg`]
+//! one flat colour, its mean pushed by a random amount, so nothing under it
+//! can be recovered and nothing in it looks like a face. The result is a [`RedactedImage`]; it and the [`RedactedJpeg`]
 //! encoded from it have private fields and no other constructor, so the
 //! publisher and every file writer, which accept only these types, cannot be
 //! handed a raw frame. A redacted picture can be annotated ([`Mark`]: solid
@@ -350,22 +350,41 @@ impl RedactedJpeg {
     }
 }
 
-/// A head is the top part of a person box, slightly widened.
+/// A head is the top part of a person box, slightly widened: the top 30% of
+/// a standing person's tall box, and more of a box whose shape says the
+/// person sits, bends, leans or is cut by the frame (the head may then be
+/// anywhere in its upper part), up to 60% of a box as wide as it is high.
 const HEAD_TOP: f32 = 0.05;
 const HEAD_DEPTH: f32 = 0.3;
+const HEAD_DEPTH_SQUAT: f32 = 0.6;
+/// Height/width of a standing person's box, and of a squat one.
+const TALL: f32 = 2.5;
+const SQUAT: f32 = 1.0;
 const HEAD_WIDEN: f32 = 0.1;
 /// Faces are grown by this much on each side: a face box is tight.
 const FACE_GROW: f32 = 0.3;
 /// Plates sit in the lower part of a vehicle box.
 const PLATE_FROM: f32 = 0.55;
-/// Blocks per side of the longer edge of a region: coarse enough that no
-/// face or character survives.
-const BLOCKS_PER_REGION: usize = 6;
+/// Blocks per side of the longer edge of a region: one, so a region is a
+/// single flat colour. A mosaic of a face (six blocks across were used
+/// before) keeps its layout — dark eyes, light forehead — and a face
+/// detector still finds faces in such mosaics and in random-coloured block
+/// patterns (tests/face_set.rs found them at scores up to 0.36); a flat
+/// patch keeps neither a face nor the look of one.
+const BLOCKS_PER_REGION: usize = 1;
 /// How far, either way, each block's value is pushed at random.
 const JITTER: i32 = 40;
 
-/// The regions the policy covers, in normalised coordinates.
-pub fn regions(set: &RedactSet, labels: &RedactLabels, faces: &[Detection], scene: &[Detection], out: &mut Vec<BBox>) {
+/// The regions the policy covers, in normalised coordinates, in a picture
+/// `aspect` times as wide as it is high.
+pub fn regions(
+    set: &RedactSet,
+    labels: &RedactLabels,
+    faces: &[Detection],
+    scene: &[Detection],
+    aspect: f32,
+    out: &mut Vec<BBox>,
+) {
     if set.faces {
         out.extend(faces.iter().map(|f| grow(&f.bbox, FACE_GROW, FACE_GROW)));
     }
@@ -380,7 +399,7 @@ pub fn regions(set: &RedactSet, labels: &RedactLabels, faces: &[Detection], scen
                     x1: b.x1 - w * HEAD_WIDEN,
                     y1: b.y1 - h * HEAD_TOP,
                     x2: b.x2 + w * HEAD_WIDEN,
-                    y2: b.y1 + h * HEAD_DEPTH,
+                    y2: b.y1 + h * head_depth(w * aspect, h),
                 });
             }
         }
@@ -395,6 +414,16 @@ pub fn regions(set: &RedactSet, labels: &RedactLabels, faces: &[Detection], scen
     }
 }
 
+/// The share of a person box, from its top, that its head region covers,
+/// from the box's height over its width (in the same unit).
+fn head_depth(w: f32, h: f32) -> f32 {
+    if !(w > 0.0 && h.is_finite()) {
+        return HEAD_DEPTH;
+    }
+    let t = ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0);
+    HEAD_DEPTH + t * (HEAD_DEPTH_SQUAT - HEAD_DEPTH)
+}
+
 fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
     let (w, h) = (b.width(), b.height());
     BBox {
@@ -406,9 +435,38 @@ fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
 }
 
 /// Covers every region (normalised; any that fall outside the picture are
-/// clipped, empty ones skipped) with coarse randomised blocks.
+/// clipped, empty ones skipped) with a flat, randomised colour.
 pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
     let RawImage { mut rgb, width, height } = image;
+    let covered = fill_regions(&mut rgb, width, height, regions);
+    RedactedImage {
+        rgb,
+        width,
+        height,
+        covered,
+    }
+}
+
+/// Covers more regions of a redacted picture, as [`redact`] does: what the
+/// face search still finds in it after redaction.
+pub(crate) fn cover(image: RedactedImage, regions: &[BBox]) -> RedactedImage {
+    let RedactedImage {
+        mut rgb,
+        width,
+        height,
+        covered,
+    } = image;
+    let more = fill_regions(&mut rgb, width, height, regions);
+    RedactedImage {
+        rgb,
+        width,
+        height,
+        covered: covered + more,
+    }
+}
+
+/// Fills each region of tightly packed RGB; returns how many were filled.
+fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -> usize {
     let mut rng = fastrand::Rng::new();
     let mut covered = 0;
     for r in regions {
@@ -422,19 +480,14 @@ pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
             let mut bx = x1;
             while bx < x2 {
                 let bw = block.min(x2 - bx);
-                fill_block(&mut rgb, width, (bx, by, bw, bh), &mut rng);
+                fill_block(rgb, width, (bx, by, bw, bh), &mut rng);
                 bx += bw;
             }
             by += bh;
         }
         covered += 1;
     }
-    RedactedImage {
-        rgb,
-        width,
-        height,
-        covered,
-    }
+    covered
 }
 
 /// A normalised box in pixels, clipped; `None` when nothing is left.
@@ -496,9 +549,9 @@ mod tests {
         let before = original.rgb().to_vec();
         let out = redact(original, &[region(0.25, 0.25, 0.75, 0.75)]);
         assert_eq!(out.covered(), 1);
-        // 32×32 px in blocks of 6 px: each block is one colour.
+        // 32×32 px of one flat colour.
         let px = |x: usize, y: usize| &out.rgb()[(y * 64 + x) * 3..(y * 64 + x) * 3 + 3];
-        assert_eq!(px(16, 16), px(21, 21));
+        assert_eq!(px(16, 16), px(47, 47));
         assert_ne!(px(16, 16), &before[(16 * 64 + 16) * 3..(16 * 64 + 16) * 3 + 3]);
         // Outside: unchanged.
         assert_eq!(&out.rgb()[..16 * 64 * 3], &before[..16 * 64 * 3]);
@@ -542,7 +595,7 @@ mod tests {
             bbox: region(0.5, 0.5, 0.9, 0.9),
         };
         let mut out = Vec::new();
-        regions(&RedactSet::default(), &labels, &[], &[person, car], &mut out);
+        regions(&RedactSet::default(), &labels, &[], &[person, car], 1.0, &mut out);
         assert_eq!(out.len(), 1, "default: the person's head only");
         assert!(out[0].y2 < 0.5 && out[0].y1 < 0.2);
         out.clear();
@@ -552,9 +605,33 @@ mod tests {
             persons: true,
             plates: true,
         };
-        regions(&all, &labels, &[], &[person, car], &mut out);
+        regions(&all, &labels, &[], &[person, car], 1.0, &mut out);
         assert_eq!(out.len(), 2, "the whole person (head included) and the plate area");
         assert!(out[1].y1 > 0.5 && out[1].y2 == 0.9);
+    }
+
+    #[test]
+    fn a_squat_person_box_gets_a_deeper_head_region() {
+        let labels = RedactLabels {
+            persons: vec![1],
+            vehicles: vec![],
+        };
+        let depth = |bbox: BBox, aspect: f32| {
+            let mut out = Vec::new();
+            let person = Detection {
+                label: 1,
+                score: 0.9,
+                bbox,
+            };
+            regions(&RedactSet::default(), &labels, &[], &[person], aspect, &mut out);
+            (out[0].y2 - bbox.y1) / bbox.height()
+        };
+        // standing: 0.1 wide, 0.6 high in a square picture
+        assert!((depth(region(0.1, 0.1, 0.2, 0.7), 1.0) - HEAD_DEPTH).abs() < 1e-5);
+        // seated: as wide as high
+        assert!((depth(region(0.1, 0.1, 0.5, 0.5), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+        // the same normalised box is squat in a 16:9 picture
+        assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
     }
 
     #[test]
