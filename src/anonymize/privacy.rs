@@ -31,7 +31,7 @@ pub struct PrivacyConfig {
 }
 
 /// The face model's default threshold for redaction (docs/privacy.md).
-pub const DEFAULT_FACE_CONFIDENCE: f32 = 0.2;
+pub const DEFAULT_FACE_CONFIDENCE: f32 = 0.1;
 
 fn default_face_confidence() -> Spanned<f32> {
     Spanned::new(0..0, DEFAULT_FACE_CONFIDENCE)

@@ -365,15 +365,13 @@ const HEAD_WIDEN: f32 = 0.1;
 const FACE_GROW: f32 = 0.3;
 /// Plates sit in the lower part of a vehicle box.
 const PLATE_FROM: f32 = 0.55;
-/// Blocks per side of the longer edge of a region: one, so a region is a
-/// single flat colour. A mosaic of a face (six blocks across were used
-/// before) keeps its layout — dark eyes, light forehead — and a face
-/// detector still finds faces in such mosaics and in random-coloured block
-/// patterns (tests/face_set.rs found them at scores up to 0.36); a flat
-/// patch keeps neither a face nor the look of one.
-const BLOCKS_PER_REGION: usize = 1;
-/// How far, either way, each block's value is pushed at random.
-const JITTER: i32 = 40;
+/// How far, either way, a patch's colour is pushed at random from the mean
+/// of what it covers. A region is one flat patch: a mosaic of a face (six
+/// blocks across were used before) keeps its layout — dark eyes, light
+/// forehead — and a face detector still finds faces in such mosaics and in
+/// patterns of random-coloured blocks (tests/face_set.rs found them at
+/// scores up to 0.36).
+const JITTER: i32 = 16;
 
 /// The regions the policy covers, in normalised coordinates, in a picture
 /// `aspect` times as wide as it is high.
@@ -447,47 +445,80 @@ pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
     }
 }
 
-/// Covers more regions of a redacted picture, as [`redact`] does: what the
-/// face search still finds in it after redaction.
+/// Covers a redacted picture again with `regions` — those it was covered
+/// with and more, such as what the face search still finds in it — as
+/// [`redact`] does.
 pub(crate) fn cover(image: RedactedImage, regions: &[BBox]) -> RedactedImage {
     let RedactedImage {
-        mut rgb,
-        width,
-        height,
-        covered,
+        mut rgb, width, height, ..
     } = image;
-    let more = fill_regions(&mut rgb, width, height, regions);
+    let covered = fill_regions(&mut rgb, width, height, regions);
     RedactedImage {
         rgb,
         width,
         height,
-        covered: covered + more,
+        covered,
     }
 }
 
-/// Fills each region of tightly packed RGB; returns how many were filled.
+/// Fills the regions of tightly packed RGB; returns how many were filled.
+/// Regions that overlap or touch form a group, and a group gets one
+/// colour: neighbouring patches of different colours can together look
+/// like a face (a face detector found such patterns), one colour cannot.
 fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -> usize {
-    let mut rng = fastrand::Rng::new();
-    let mut covered = 0;
-    for r in regions {
-        let Some((x1, y1, x2, y2)) = to_pixels(r, width, height) else {
-            continue;
-        };
-        let block = ((x2 - x1).max(y2 - y1).div_ceil(BLOCKS_PER_REGION)).max(2);
-        let mut by = y1;
-        while by < y2 {
-            let bh = block.min(y2 - by);
-            let mut bx = x1;
-            while bx < x2 {
-                let bw = block.min(x2 - bx);
-                fill_block(rgb, width, (bx, by, bw, bh), &mut rng);
-                bx += bw;
-            }
-            by += bh;
+    let rects: Vec<(usize, usize, usize, usize)> = regions.iter().filter_map(|r| to_pixels(r, width, height)).collect();
+    let mut group: Vec<usize> = (0..rects.len()).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
         }
-        covered += 1;
+        i
     }
-    covered
+    let touch = |a: &(usize, usize, usize, usize), b: &(usize, usize, usize, usize)| {
+        a.0 <= b.2 && b.0 <= a.2 && a.1 <= b.3 && b.1 <= a.3
+    };
+    for i in 0..rects.len() {
+        for j in i + 1..rects.len() {
+            if touch(&rects[i], &rects[j]) {
+                let (a, b) = (root(&mut group, i), root(&mut group, j));
+                group[a] = b;
+            }
+        }
+    }
+    let mut rng = fastrand::Rng::new();
+    let mut colours: std::collections::HashMap<usize, ([u64; 3], u64)> = std::collections::HashMap::new();
+    for (i, &(x1, y1, x2, y2)) in rects.iter().enumerate() {
+        let entry = colours.entry(root(&mut group, i)).or_default();
+        for row in y1..y2 {
+            for px in rgb[(row * width + x1) * 3..(row * width + x2) * 3].chunks_exact(3) {
+                for c in 0..3 {
+                    entry.0[c] += px[c] as u64;
+                }
+            }
+        }
+        entry.1 += ((x2 - x1) * (y2 - y1)) as u64;
+    }
+    let colours: std::collections::HashMap<usize, [u8; 3]> = colours
+        .into_iter()
+        .map(|(g, (sum, n))| {
+            let mut value = [0u8; 3];
+            for c in 0..3 {
+                let mean = (sum[c] / n.max(1)) as i32;
+                value[c] = (mean + rng.i32(-JITTER..=JITTER)).clamp(0, 255) as u8;
+            }
+            (g, value)
+        })
+        .collect();
+    for (i, &(x1, y1, x2, y2)) in rects.iter().enumerate() {
+        let value = colours[&root(&mut group, i)];
+        for row in y1..y2 {
+            for px in rgb[(row * width + x1) * 3..(row * width + x2) * 3].chunks_exact_mut(3) {
+                px.copy_from_slice(&value);
+            }
+        }
+    }
+    rects.len()
 }
 
 /// A normalised box in pixels, clipped; `None` when nothing is left.
@@ -501,31 +532,6 @@ fn to_pixels(b: &BBox, width: usize, height: usize) -> Option<(usize, usize, usi
     // A box thinner than a pixel still covers the pixel it touches.
     let (x2, y2) = (x2.max((x1 + 1).min(width)), y2.max((y1 + 1).min(height)));
     (x2 > x1 && y2 > y1 && b.x2 > b.x1 && b.y2 > b.y1).then_some((x1, y1, x2, y2))
-}
-
-/// One block becomes its mean colour pushed by a random amount.
-fn fill_block(rgb: &mut [u8], width: usize, (x, y, w, h): (usize, usize, usize, usize), rng: &mut fastrand::Rng) {
-    let mut sum = [0u64; 3];
-    for row in y..y + h {
-        let start = (row * width + x) * 3;
-        for px in rgb[start..start + w * 3].chunks_exact(3) {
-            for c in 0..3 {
-                sum[c] += px[c] as u64;
-            }
-        }
-    }
-    let n = (w * h) as u64;
-    let mut value = [0u8; 3];
-    for c in 0..3 {
-        let mean = (sum[c] / n) as i32;
-        value[c] = (mean + rng.i32(-JITTER..=JITTER)).clamp(0, 255) as u8;
-    }
-    for row in y..y + h {
-        let start = (row * width + x) * 3;
-        for px in rgb[start..start + w * 3].chunks_exact_mut(3) {
-            px.copy_from_slice(&value);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -547,11 +553,13 @@ mod tests {
     fn a_covered_region_keeps_no_detail_and_the_rest_is_untouched() {
         let original = gradient(64, 64);
         let before = original.rgb().to_vec();
-        let out = redact(original, &[region(0.25, 0.25, 0.75, 0.75)]);
-        assert_eq!(out.covered(), 1);
+        let out = redact(original, &[region(0.25, 0.25, 0.75, 0.75), region(0.7, 0.5, 0.8, 0.9)]);
+        assert_eq!(out.covered(), 2);
         // 32×32 px of one flat colour.
         let px = |x: usize, y: usize| &out.rgb()[(y * 64 + x) * 3..(y * 64 + x) * 3 + 3];
         assert_eq!(px(16, 16), px(47, 47));
+        // a region that touches it takes the same colour
+        assert_eq!(px(16, 16), px(50, 55));
         assert_ne!(px(16, 16), &before[(16 * 64 + 16) * 3..(16 * 64 + 16) * 3 + 3]);
         // Outside: unchanged.
         assert_eq!(&out.rgb()[..16 * 64 * 3], &before[..16 * 64 * 3]);

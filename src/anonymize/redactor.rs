@@ -67,7 +67,7 @@ impl Redactor {
                 if found.is_empty() {
                     break;
                 }
-                regions.clear();
+                // the new faces and the patches they touch, refilled together
                 redact::regions(&FACES_ONLY, &policy.labels, &found, &[], aspect, &mut regions);
                 redacted = redact::cover(redacted, &regions);
             }
