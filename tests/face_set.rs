@@ -305,12 +305,16 @@ snapshot = true
 fn no_face_survives_in_replay_pictures_or_published_snapshots() {
     let labels = labels();
     let pictures = chosen(&labels);
-    let dir = tempfile::tempdir().unwrap();
-    let clip = clip_of(&pictures, dir.path());
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("WATCHPOST_FACE_OUT").map_or_else(|| temp.path().to_path_buf(), PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.as_path();
+    let clip = clip_of(&pictures, dir);
 
     // replay --out: frames and contact sheets
-    let config_path = config(dir.path(), &clip, 1883);
-    let out = dir.path().join("out");
+    let config_path = config(dir, &clip, 1883);
+    let out = dir.join("out");
+    let _ = std::fs::remove_dir_all(&out);
     let run = common::watchpost()
         .args(["replay", "--config"])
         .arg(&config_path)
@@ -329,7 +333,7 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
     let broker = common::Broker::start();
     let subscriber = common::Subscriber::connect(broker.port);
     assert!(subscriber.wait_subscribed(Duration::from_secs(10)));
-    let config_path = config(&dir.path().join("run"), &clip, broker.port);
+    let config_path = config(&dir.join("run"), &clip, broker.port);
     let status = common::watchpost()
         .args(["run", "--config"])
         .arg(&config_path)
@@ -339,7 +343,7 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
     common::wait_for(Duration::from_secs(10), || {
         !subscriber.images.lock().unwrap().is_empty()
     });
-    let snapshots = dir.path().join("snapshots");
+    let snapshots = dir.join("snapshots");
     std::fs::create_dir_all(&snapshots).unwrap();
     let images = subscriber.images.lock().unwrap().clone();
     assert!(!images.is_empty(), "snapshots were published");

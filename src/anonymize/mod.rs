@@ -12,6 +12,7 @@ pub mod alert;
 pub mod faces;
 pub mod privacy;
 pub mod redact;
+pub mod regions;
 pub mod redactor;
 
 pub use alert::{Alert, alert};

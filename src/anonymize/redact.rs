@@ -15,7 +15,7 @@
 
 use std::io::Cursor;
 
-use crate::vocab::{BBox, Detection, LabelId};
+use crate::vocab::{BBox, LabelId};
 
 /// What a camera redacts in its pictures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,21 +350,6 @@ impl RedactedJpeg {
     }
 }
 
-/// A head is the top part of a person box, slightly widened: the top 30% of
-/// a standing person's tall box, and more of a box whose shape says the
-/// person sits, bends, leans or is cut by the frame (the head may then be
-/// anywhere in its upper part), up to 60% of a box as wide as it is high.
-const HEAD_TOP: f32 = 0.05;
-const HEAD_DEPTH: f32 = 0.3;
-const HEAD_DEPTH_SQUAT: f32 = 0.6;
-/// Height/width of a standing person's box, and of a squat one.
-const TALL: f32 = 2.5;
-const SQUAT: f32 = 1.0;
-const HEAD_WIDEN: f32 = 0.1;
-/// Faces are grown by this much on each side: a face box is tight.
-const FACE_GROW: f32 = 0.3;
-/// Plates sit in the lower part of a vehicle box.
-const PLATE_FROM: f32 = 0.55;
 /// How far, either way, a patch's colour is pushed at random from the mean
 /// of what it covers. A region is one flat patch: a mosaic of a face (six
 /// blocks across were used before) keeps its layout — dark eyes, light
@@ -372,65 +357,6 @@ const PLATE_FROM: f32 = 0.55;
 /// patterns of random-coloured blocks (tests/face_set.rs found them at
 /// scores up to 0.36).
 const JITTER: i32 = 16;
-
-/// The regions the policy covers, in normalised coordinates, in a picture
-/// `aspect` times as wide as it is high.
-pub fn regions(
-    set: &RedactSet,
-    labels: &RedactLabels,
-    faces: &[Detection],
-    scene: &[Detection],
-    aspect: f32,
-    out: &mut Vec<BBox>,
-) {
-    if set.faces {
-        out.extend(faces.iter().map(|f| grow(&f.bbox, FACE_GROW, FACE_GROW)));
-    }
-    for d in scene {
-        let b = &d.bbox;
-        let (w, h) = (b.width(), b.height());
-        if labels.persons.contains(&d.label) {
-            if set.persons {
-                out.push(grow(b, 0.05, 0.05));
-            } else if set.heads {
-                out.push(BBox {
-                    x1: b.x1 - w * HEAD_WIDEN,
-                    y1: b.y1 - h * HEAD_TOP,
-                    x2: b.x2 + w * HEAD_WIDEN,
-                    y2: b.y1 + h * head_depth(w * aspect, h),
-                });
-            }
-        }
-        if set.plates && labels.vehicles.contains(&d.label) {
-            out.push(BBox {
-                x1: b.x1,
-                y1: b.y1 + h * PLATE_FROM,
-                x2: b.x2,
-                y2: b.y2,
-            });
-        }
-    }
-}
-
-/// The share of a person box, from its top, that its head region covers,
-/// from the box's height over its width (in the same unit).
-fn head_depth(w: f32, h: f32) -> f32 {
-    if !(w > 0.0 && h.is_finite()) {
-        return HEAD_DEPTH;
-    }
-    let t = ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0);
-    HEAD_DEPTH + t * (HEAD_DEPTH_SQUAT - HEAD_DEPTH)
-}
-
-fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
-    let (w, h) = (b.width(), b.height());
-    BBox {
-        x1: b.x1 - w * fx,
-        y1: b.y1 - h * fy,
-        x2: b.x2 + w * fx,
-        y2: b.y2 + h * fy,
-    }
-}
 
 /// Covers every region (normalised; any that fall outside the picture are
 /// clipped, empty ones skipped) with a flat, randomised colour.
@@ -584,62 +510,6 @@ mod tests {
         }
         assert!(RawImage::from_rgb(&[0; 2], 1, 1, 3).is_none());
         assert!(RawImage::from_rgb(&[], 0, 0, 0).is_none());
-    }
-
-    #[test]
-    fn heads_come_from_persons_and_plates_from_vehicles() {
-        let labels = RedactLabels {
-            persons: vec![1],
-            vehicles: vec![3],
-        };
-        let person = Detection {
-            label: 1,
-            score: 0.9,
-            bbox: region(0.1, 0.2, 0.3, 0.8),
-        };
-        let car = Detection {
-            label: 3,
-            score: 0.9,
-            bbox: region(0.5, 0.5, 0.9, 0.9),
-        };
-        let mut out = Vec::new();
-        regions(&RedactSet::default(), &labels, &[], &[person, car], 1.0, &mut out);
-        assert_eq!(out.len(), 1, "default: the person's head only");
-        assert!(out[0].y2 < 0.5 && out[0].y1 < 0.2);
-        out.clear();
-        let all = RedactSet {
-            faces: true,
-            heads: true,
-            persons: true,
-            plates: true,
-        };
-        regions(&all, &labels, &[], &[person, car], 1.0, &mut out);
-        assert_eq!(out.len(), 2, "the whole person (head included) and the plate area");
-        assert!(out[1].y1 > 0.5 && out[1].y2 == 0.9);
-    }
-
-    #[test]
-    fn a_squat_person_box_gets_a_deeper_head_region() {
-        let labels = RedactLabels {
-            persons: vec![1],
-            vehicles: vec![],
-        };
-        let depth = |bbox: BBox, aspect: f32| {
-            let mut out = Vec::new();
-            let person = Detection {
-                label: 1,
-                score: 0.9,
-                bbox,
-            };
-            regions(&RedactSet::default(), &labels, &[], &[person], aspect, &mut out);
-            (out[0].y2 - bbox.y1) / bbox.height()
-        };
-        // standing: 0.1 wide, 0.6 high in a square picture
-        assert!((depth(region(0.1, 0.1, 0.2, 0.7), 1.0) - HEAD_DEPTH).abs() < 1e-5);
-        // seated: as wide as high
-        assert!((depth(region(0.1, 0.1, 0.5, 0.5), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
-        // the same normalised box is squat in a 16:9 picture
-        assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use gstreamer_video as gst_video;
 use super::faces::find_faces;
 use super::privacy::CameraPrivacyPlan;
 use super::redact::{self, RawImage, RedactSet, RedactedImage};
+use super::regions;
 use crate::infer::{InferClient, ModelService};
 use crate::vocab::{BBox, Detection};
 
@@ -56,21 +57,42 @@ impl Redactor {
         }
         let mut regions: Vec<BBox> = Vec::new();
         let aspect = image.width() as f32 / image.height() as f32;
-        redact::regions(&policy.redact, &policy.labels, &faces, scene, aspect, &mut regions);
-        let mut redacted = redact::redact(image, &regions);
-        if policy.redact.faces {
-            let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
-            for _ in 0..VERIFY_PASSES {
-                let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
-                let picture = (redacted.rgb(), redacted.width(), redacted.height());
-                let found = find_faces(client, &again, (*width, *height), picture)?;
-                if found.is_empty() {
-                    break;
-                }
-                // the new faces and the patches they touch, refilled together
-                redact::regions(&FACES_ONLY, &policy.labels, &found, &[], aspect, &mut regions);
-                redacted = redact::cover(redacted, &regions);
+        regions::regions(&policy.redact, &policy.labels, &faces, scene, aspect, &mut regions);
+        let redacted = redact::redact(image, &regions);
+        self.verify(redacted, regions, policy)
+    }
+
+    /// Searches a picture made of redacted pictures — a contact sheet, a
+    /// strip of thumbnails — again, as [`Redactor::redact`] searches its
+    /// result: scaled down, a covered head on its shoulders can look like a
+    /// face to the model, and what it finds is covered too.
+    pub fn recheck(&mut self, image: RedactedImage, policy: &CameraPrivacyPlan) -> Result<RedactedImage, String> {
+        self.verify(image, Vec::new(), policy)
+    }
+
+    /// Up to [`VERIFY_PASSES`] searches of `redacted`, covered with
+    /// `regions`; what each finds is covered with them.
+    fn verify(
+        &mut self,
+        mut redacted: RedactedImage,
+        mut regions: Vec<BBox>,
+        policy: &CameraPrivacyPlan,
+    ) -> Result<RedactedImage, String> {
+        if !policy.redact.faces {
+            return Ok(redacted);
+        }
+        let aspect = redacted.width() as f32 / redacted.height() as f32;
+        let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
+        for _ in 0..VERIFY_PASSES {
+            let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
+            let picture = (redacted.rgb(), redacted.width(), redacted.height());
+            let found = find_faces(client, &again, (*width, *height), picture)?;
+            if found.is_empty() {
+                break;
             }
+            // the new faces and the patches they touch, refilled together
+            regions::regions(&FACES_ONLY, &policy.labels, &found, &[], aspect, &mut regions);
+            redacted = redact::cover(redacted, &regions);
         }
         Ok(redacted)
     }
