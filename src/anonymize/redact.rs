@@ -418,8 +418,8 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -
         let entry = colours.entry(root(&mut group, i)).or_default();
         for row in y1..y2 {
             for px in rgb[(row * width + x1) * 3..(row * width + x2) * 3].chunks_exact(3) {
-                for c in 0..3 {
-                    entry.0[c] += px[c] as u64;
+                for (total, &v) in entry.0.iter_mut().zip(px) {
+                    *total += v as u64;
                 }
             }
         }
@@ -428,11 +428,7 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -
     let colours: std::collections::HashMap<usize, [u8; 3]> = colours
         .into_iter()
         .map(|(g, (sum, n))| {
-            let mut value = [0u8; 3];
-            for c in 0..3 {
-                let mean = (sum[c] / n.max(1)) as i32;
-                value[c] = (mean + rng.i32(-JITTER..=JITTER)).clamp(0, 255) as u8;
-            }
+            let value = sum.map(|total| ((total / n.max(1)) as i32 + rng.i32(-JITTER..=JITTER)).clamp(0, 255) as u8);
             (g, value)
         })
         .collect();
