@@ -5,9 +5,9 @@
 //! [`RedactedJpeg`], which only [`redact`] makes, and the [`Redactor`] —
 //! the one place that runs the face model over a picture ([`faces`]: the
 //! whole picture, then tiles at its own resolution) and places the regions
-//! to cover ([`regions`]) — is how a camera frame becomes one. What goes out is what a security office needs to act —
-//! where, what kind of object, how sure, how urgent — and nothing that
-//! identifies a person.
+//! to cover ([`regions`]) — is how a camera frame becomes one. What goes
+//! out is what a security office needs to act — where, what kind of object,
+//! how sure, how urgent — and nothing that identifies a person.
 
 pub mod alert;
 pub mod faces;
