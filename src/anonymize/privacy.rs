@@ -15,22 +15,46 @@ use crate::infer::manifest::Family;
 use crate::vocab::LabelMap;
 
 /// `[privacy]`: box-wide privacy settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// The `[models]` entry that finds faces to redact in snapshots, e.g.
     /// "faces" with `[models.faces] manifest = ".../centerface.toml"`.
     #[serde(default)]
     pub face_model: Option<Spanned<String>>,
+    /// The face model's score threshold when it searches pictures to
+    /// redact, e.g. 0.2. It replaces the model's own `confidence` there:
+    /// a privacy filter errs towards hiding, since a false face costs a few
+    /// blocks and a missed one shows a person (docs/privacy.md measures it).
+    #[serde(default = "default_face_confidence")]
+    pub face_confidence: Spanned<f32>,
+}
+
+/// The face model's default threshold for redaction (docs/privacy.md).
+pub const DEFAULT_FACE_CONFIDENCE: f32 = 0.1;
+
+fn default_face_confidence() -> Spanned<f32> {
+    Spanned::new(0..0, DEFAULT_FACE_CONFIDENCE)
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        Self {
+            face_model: None,
+            face_confidence: default_face_confidence(),
+        }
+    }
 }
 
 /// The checked `[privacy]` table.
 #[derive(Debug, Clone, Default)]
 pub struct PrivacyPlan {
+    /// The face model, its `confidence` set to `[privacy] face_confidence`.
     pub face_model: Option<Arc<ModelPlan>>,
 }
 
 pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, ctx: &mut Ctx<'_>) -> PrivacyPlan {
+    let confidence = ctx.in_range(&config.face_confidence, 0.01..=1.0, "privacy.face_confidence");
     let Some(name) = &config.face_model else {
         return PrivacyPlan::default();
     };
@@ -60,8 +84,14 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
         );
         return PrivacyPlan::default();
     }
+    let Some(confidence) = confidence else {
+        return PrivacyPlan::default();
+    };
     PrivacyPlan {
-        face_model: Some(model.clone()),
+        face_model: Some(Arc::new(ModelPlan {
+            confidence,
+            ..(**model).clone()
+        })),
     }
 }
 

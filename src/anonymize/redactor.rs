@@ -1,7 +1,9 @@
 //! The redactor: how a decoded camera picture becomes a [`RedactedImage`].
 //! It searches the picture for faces with the face model (through the
 //! model's shared inference service), then covers every region the camera's
-//! policy names — faces, heads, persons, plates — with [`redact`]. When the
+//! policy names — faces, heads, persons, plates — with [`redact`], and
+//! searches the result again, covering whatever still looks like a face
+//! ([`VERIFY_PASSES`]). When the
 //! policy redacts faces and they cannot be searched for, it fails rather
 //! than hand back a picture with faces: it fails closed. Snapshots, their
 //! trajectory strips and replay's pictures are all made here.
@@ -9,11 +11,12 @@
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
+use super::faces::find_faces;
 use super::privacy::CameraPrivacyPlan;
-use super::redact::{self, RawImage, RedactedImage};
-use crate::decode::convert;
+use super::redact::{self, RawImage, RedactSet, RedactedImage};
+use super::regions;
 use crate::infer::{InferClient, ModelService};
-use crate::vocab::{BBox, Detection, Frame, FrameLayout, Geometry};
+use crate::vocab::{BBox, Detection};
 
 /// Redacts pictures: finds faces with the face model, then covers what the
 /// camera's policy names.
@@ -49,12 +52,83 @@ impl Redactor {
         let mut faces = Vec::new();
         if policy.redact.faces {
             let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
-            faces = find_faces(client, sample, *width, *height)?;
+            let picture = (image.rgb(), image.width(), image.height());
+            faces = find_faces(client, sample, (*width, *height), picture)?;
         }
         let mut regions: Vec<BBox> = Vec::new();
-        redact::regions(&policy.redact, &policy.labels, &faces, scene, &mut regions);
-        Ok(redact::redact(image, &regions))
+        let aspect = image.width() as f32 / image.height() as f32;
+        regions::regions(&policy.redact, &policy.labels, &faces, scene, aspect, &mut regions);
+        let redacted = redact::redact(image, &regions);
+        self.verify(redacted, regions, policy)
     }
+
+    /// Searches a picture made of redacted pictures — a contact sheet, a
+    /// strip of thumbnails — again, as [`Redactor::redact`] searches its
+    /// result: scaled down, a covered head on its shoulders can look like a
+    /// face to the model, and what it finds is covered too.
+    pub fn recheck(&mut self, image: RedactedImage, policy: &CameraPrivacyPlan) -> Result<RedactedImage, String> {
+        self.verify(image, Vec::new(), policy)
+    }
+
+    /// Up to [`VERIFY_PASSES`] searches of `redacted`, covered with
+    /// `regions`; what each finds is covered with them.
+    fn verify(
+        &mut self,
+        mut redacted: RedactedImage,
+        mut regions: Vec<BBox>,
+        policy: &CameraPrivacyPlan,
+    ) -> Result<RedactedImage, String> {
+        if !policy.redact.faces {
+            return Ok(redacted);
+        }
+        let aspect = redacted.width() as f32 / redacted.height() as f32;
+        let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
+        for _ in 0..VERIFY_PASSES {
+            let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
+            let picture = (redacted.rgb(), redacted.width(), redacted.height());
+            let found = find_faces(client, &again, (*width, *height), picture)?;
+            if found.is_empty() {
+                break;
+            }
+            // the new faces and the patches they touch, refilled together
+            regions::regions(&FACES_ONLY, &policy.labels, &found, &[], aspect, &mut regions);
+            redacted = redact::cover(redacted, &regions);
+        }
+        Ok(redacted)
+    }
+}
+
+/// Searches of the redacted picture, at most: covering a face can leave its
+/// surroundings — hair, a hat, the edge of a neighbouring patch — looking
+/// enough like a face for the model, so what it still finds is covered
+/// too, and the result searched again.
+const VERIFY_PASSES: usize = 2;
+
+const FACES_ONLY: RedactSet = RedactSet {
+    faces: true,
+    heads: false,
+    persons: false,
+    plates: false,
+};
+
+/// A redacted picture as an RGB sample, for the face search to look at again.
+fn sample_of(image: &RedactedImage) -> Option<gst::Sample> {
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, image.width() as u32, image.height() as u32)
+        .build()
+        .ok()?;
+    let stride = info.stride()[0].max(0) as usize;
+    let row = image.width() * 3;
+    let mut data = vec![0u8; info.size()];
+    for (y, pixels) in image.rgb().chunks_exact(row).enumerate() {
+        data[y * stride..y * stride + row].copy_from_slice(pixels);
+    }
+    let caps = info.to_caps().ok()?;
+    Some(
+        gst::Sample::builder()
+            .buffer(&gst::Buffer::from_mut_slice(data))
+            .caps(&caps)
+            .build(),
+    )
 }
 
 /// The sample's pixels as a tightly packed RGB image.
@@ -67,42 +141,4 @@ fn raw_image(sample: &gst::Sample) -> Option<RawImage> {
         info.height() as usize,
         info.stride()[0].max(0) as usize,
     )
-}
-
-/// Faces in the snapshot, in its normalised coordinates: the picture is
-/// letterboxed to the face model's input inside GStreamer and run through
-/// the model's shared inference service.
-pub fn find_faces(
-    client: &mut InferClient,
-    sample: &gst::Sample,
-    width: u32,
-    height: u32,
-) -> Result<Vec<Detection>, String> {
-    let source = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
-    let scaled = convert::letterboxed_rgb(sample, width, height)
-        .map_err(|e| format!("cannot scale the picture for the face model: {e}"))?;
-    let info = gst_video::VideoInfo::from_caps(scaled.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
-    let par = source.par();
-    let frame = Frame {
-        buffer: scaled.buffer_owned().ok_or("no buffer")?,
-        layout: FrameLayout {
-            width: info.width() as usize,
-            height: info.height() as usize,
-            stride: info.stride()[0].max(0) as usize,
-        },
-        geometry: Geometry::letterbox(
-            source.width(),
-            source.height(),
-            (par.numer(), par.denom()),
-            width,
-            height,
-        ),
-        pts: std::time::Duration::ZERO,
-        number: 0,
-        arrived: std::time::Instant::now(),
-    };
-    client
-        .detect(&frame)
-        .map(<[Detection]>::to_vec)
-        .map_err(|e| format!("face detection failed: {e}"))
 }

@@ -139,7 +139,8 @@ impl Worker {
                     let tile = self.redactor.redact(sample, &job.scene, &job.privacy)?;
                     tiles.push(tile.annotate(&marks).thumbnail(STRIP_TILE_WIDTH, usize::MAX));
                 }
-                redact::contact_sheet(&tiles, tiles.len()).ok_or("no frame")?
+                let strip = redact::contact_sheet(&tiles, tiles.len()).ok_or("no frame")?;
+                self.redactor.recheck(strip, &job.privacy)?
             }
         };
         let jpeg = redacted

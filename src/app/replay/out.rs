@@ -183,8 +183,14 @@ impl FrameWriter {
             return Ok(());
         };
         if let Some(image) = sheet.finish() {
-            write_jpeg(&image, self.quality, &self.incidents_dir.join(format!("{id}.jpg")))?;
-            self.sheets_written += 1;
+            // scaled down, a covered head can look like a face: searched again
+            match self.redactor.recheck(image, &self.policy) {
+                Ok(image) => {
+                    write_jpeg(&image, self.quality, &self.incidents_dir.join(format!("{id}.jpg")))?;
+                    self.sheets_written += 1;
+                }
+                Err(error) => tracing::warn!(incident = %id, %error, "the contact sheet is not written"),
+            }
         }
         Ok(())
     }
