@@ -85,5 +85,8 @@ fn counting_lines_on_vtest_keep_their_recorded_precision_and_recall() {
 #[test]
 fn the_guard_reads_the_recorded_table() {
     let doc = "x\n<!-- quality-guard: t -->\n| rule | labelled | raised | tp | fp | missed | precision | recall | d |\n|--|--|--|--|--|--|--|--|--|\n| a | 4 | 4 | 4 | 0 | 0 | 100% | 75% | 0.4 |\n<!-- end quality-guard -->\n| b | 1 |";
-    assert_eq!(recorded(doc, "<!-- quality-guard: t -->"), vec![("a".to_string(), 4, 100.0, 75.0)]);
+    assert_eq!(
+        recorded(doc, "<!-- quality-guard: t -->"),
+        vec![("a".to_string(), 4, 100.0, 75.0)]
+    );
 }

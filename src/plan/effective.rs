@@ -149,7 +149,11 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(track, "max_lost_secs", float(c.track.max_lost.as_secs_f64()));
             fill(track, "stationary_move", float(plan_f32(c.track.stationary_move)));
             fill(track, "stationary_secs", float(c.track.stationary_after.as_secs_f64()));
-            fill(track, "stationary_lost_secs", float(c.track.stationary_lost.as_secs_f64()));
+            fill(
+                track,
+                "stationary_lost_secs",
+                float(c.track.stationary_lost.as_secs_f64()),
+            );
 
             if let Some(h) = &c.health {
                 let health = table(t, "health");

@@ -156,7 +156,11 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
     let max_lost = ctx.in_range(&config.max_lost_secs, 0.0..=600.0, "track.max_lost_secs");
     let stationary_move = ctx.in_range(&config.stationary_move, 0.0..=1.0, "track.stationary_move");
     let stationary_secs = ctx.in_range(&config.stationary_secs, 0.1..=86_400.0, "track.stationary_secs");
-    let stationary_lost = ctx.in_range(&config.stationary_lost_secs, 0.0..=3_600.0, "track.stationary_lost_secs");
+    let stationary_lost = ctx.in_range(
+        &config.stationary_lost_secs,
+        0.0..=3_600.0,
+        "track.stationary_lost_secs",
+    );
     Some(TrackPlan {
         high_score: high_score?,
         low_score: low_score?,
@@ -342,7 +346,11 @@ impl Tracker {
         self.entries.retain(|e| {
             let matched = self.entry_used[i];
             i += 1;
-            let keep = if e.track.stationary { plan.stationary_lost.max(plan.max_lost) } else { plan.max_lost };
+            let keep = if e.track.stationary {
+                plan.stationary_lost.max(plan.max_lost)
+            } else {
+                plan.max_lost
+            };
             matched || (e.confirmed && now.saturating_sub(e.track.last_seen) <= keep)
         });
         for e in &mut self.entries {

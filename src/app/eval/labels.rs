@@ -81,7 +81,11 @@ mod tests {
         assert!(labels.lines.len() >= 3);
         for line in &labels.lines {
             let frames: Vec<u64> = line.crossings.iter().map(|c| c.frame).collect();
-            assert!(frames.windows(2).all(|w| w[0] <= w[1]), "{}: crossings out of order", line.name);
+            assert!(
+                frames.windows(2).all(|w| w[0] <= w[1]),
+                "{}: crossings out of order",
+                line.name
+            );
         }
         assert!(dir.join(&labels.clip).is_file() || !dir.join("../../media").exists());
     }

@@ -38,9 +38,11 @@ const SAME_LINE: f32 = 0.002;
 
 /// `watchpost eval`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Example:\n  watchpost eval --config tests/truth/vtest_lines_eval.toml \
+#[command(
+    after_help = "Example:\n  watchpost eval --config tests/truth/vtest_lines_eval.toml \
                         --labels tests/truth/vtest_lines.toml media/vtest.avi\n\n\
-                        A raised moment matches a label from 0.5 s before it to 1.5 s after it.")]
+                        A raised moment matches a label from 0.5 s before it to 1.5 s after it."
+)]
 pub struct EvalArgs {
     /// The config whose camera's rules are scored.
     #[arg(long, short)]
@@ -148,7 +150,10 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
             return Ok(());
         };
         let moments = new_targets(event, &mut held);
-        raised.entry(rule).or_default().extend(std::iter::repeat_n(at.pts.as_secs_f64(), moments));
+        raised
+            .entry(rule)
+            .or_default()
+            .extend(std::iter::repeat_n(at.pts.as_secs_f64(), moments));
         Ok(())
     };
     let options = ReplayOptions {
@@ -156,8 +161,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
         start: Some(std::time::SystemTime::UNIX_EPOCH),
         fps: args.fps,
     };
-    let summary =
-        run_recording(&plan, camera, &args.recording, &options, &mut on_event).map_err(Failure::Replay)?;
+    let summary = run_recording(&plan, camera, &args.recording, &options, &mut on_event).map_err(Failure::Replay)?;
     let rules = expected
         .iter()
         .map(|e| {

@@ -43,12 +43,20 @@ impl Score {
     /// True positives over raised moments that count (1 when none were raised).
     pub fn precision(&self) -> f64 {
         let counted = self.true_positives + self.false_positives;
-        if counted == 0 { 1.0 } else { self.true_positives as f64 / counted as f64 }
+        if counted == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / counted as f64
+        }
     }
 
     /// True positives over labelled moments (1 when none were labelled).
     pub fn recall(&self) -> f64 {
-        if self.labelled == 0 { 1.0 } else { self.true_positives as f64 / self.labelled as f64 }
+        if self.labelled == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / self.labelled as f64
+        }
     }
 
     /// The median delay in seconds, if anything matched.
@@ -136,7 +144,10 @@ mod tests {
     #[test]
     fn optional_labels_count_neither_way() {
         let s = score(&[1.0], &[30.0], &[1.2, 30.4]);
-        assert_eq!((s.true_positives, s.false_positives, s.misses, s.optional_matched), (1, 0, 0, 1));
+        assert_eq!(
+            (s.true_positives, s.false_positives, s.misses, s.optional_matched),
+            (1, 0, 0, 1)
+        );
         let s = score(&[1.0], &[30.0], &[1.2]);
         assert_eq!((s.true_positives, s.false_positives, s.misses), (1, 0, 0));
     }
