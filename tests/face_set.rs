@@ -393,7 +393,7 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
 fn on_labelled_face(find: &Value, pictures: &[Value], n: usize) -> bool {
     let f: Vec<f64> = find.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let (cx, cy) = ((f[0] + f[2]) / 2.0, (f[1] + f[3]) / 2.0);
-    let shown = [n.saturating_sub(1) / 2, n / 2, (n + 1) / 2];
+    let shown = [n.saturating_sub(1) / 2, n / 2, n.div_ceil(2)];
     shown.iter().filter_map(|&i| pictures.get(i)).any(|picture| {
         let (w, h) = (picture["width"].as_f64().unwrap(), picture["height"].as_f64().unwrap());
         let scale = (1280.0 / w).min(720.0 / h);
