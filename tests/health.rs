@@ -18,9 +18,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use common::rtsp::RtspCamera;
 use gstreamer as gst;
-use gstreamer_rtsp_server as rtsp;
-use gstreamer_rtsp_server::prelude::*;
 use serde_json::Value;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
 use watchpost::plan::{self, CameraPlan};
@@ -211,57 +210,6 @@ fn replay_shows_health_incidents_like_any_other() {
         assert_eq!(e["severity"], "high");
     }
     assert_eq!(events[0]["incident_id"], events[1]["incident_id"]);
-}
-
-/// A live test camera at rtsp://127.0.0.1:<port>/cam, in its own thread
-/// (as in tests/cameras.rs); stopping it closes every client connection.
-struct RtspCamera {
-    main_loop: gst::glib::MainLoop,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RtspCamera {
-    fn start(port: u16) -> Self {
-        gst::init().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let context = gst::glib::MainContext::new();
-            let main_loop = gst::glib::MainLoop::new(Some(&context), false);
-            context
-                .with_thread_default(|| {
-                    let server = rtsp::RTSPServer::new();
-                    server.set_address("127.0.0.1");
-                    server.set_service(&port.to_string());
-                    let factory = rtsp::RTSPMediaFactory::new();
-                    factory.set_launch(
-                        "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
-                         ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph264pay name=pay0 pt=96 )",
-                    );
-                    factory.set_shared(true);
-                    server.mount_points().unwrap().add_factory("/cam", factory);
-                    let source = server.attach(Some(&context)).unwrap();
-                    tx.send(main_loop.clone()).unwrap();
-                    main_loop.run();
-                    server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
-                    if let Some(source) = context.find_source_by_id(&source) {
-                        source.destroy();
-                    }
-                })
-                .unwrap();
-        });
-        let main_loop = rx.recv().unwrap();
-        Self {
-            main_loop,
-            thread: Some(thread),
-        }
-    }
-
-    fn stop(mut self) {
-        self.main_loop.quit();
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
 }
 
 /// Two cameras on one RTSP server; `gate`'s health is watched, with

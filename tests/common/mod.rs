@@ -1,7 +1,9 @@
 //! Shared test helpers: the project's paths, a real Mosquitto broker started
 //! on a free port, an MQTT subscriber that records what it receives, and
-//! pictures decoded by GStreamer.
+//! pictures decoded by GStreamer, and a live RTSP test camera ([`rtsp`]).
 #![allow(dead_code)]
+
+pub mod rtsp;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
