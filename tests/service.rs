@@ -669,9 +669,86 @@ fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
     let all: BTreeSet<u64> = delivered().union(&stored).copied().collect();
     assert_eq!(all, expected, "delivered {:?}, stored {stored:?}", delivered());
     assert!(logged.is_subset(&all), "logged {logged:?}, delivered or stored {all:?}");
-    // The incident open at the stop was ended, not left hanging.
-    assert!(log.contains("incident ended"), "{log}");
+    // The incident open at the stop is not ended: the ledger keeps it open
+    // for the next start to take up (see the restart test below).
+    assert!(!log.contains("incident ended"), "{log}");
+    let open = outbox.open_incidents();
+    assert!(
+        open.iter()
+            .any(|(camera, i)| camera == "walkway" && &*i.rule == "anyone-anywhere"),
+        "{open:?}"
+    );
     let topic = format!("watchpost/test-site/box-{}/availability", broker.port);
     let offline = || subscriber.on_topic(&topic).last().map(String::as_str) == Some("offline");
     assert!(wait_for(GUARD, offline), "{:?}", subscriber.on_topic(&topic));
+}
+
+/// A restart (SIGTERM, then a new start on the same state directory) while
+/// an incident is open takes the incident up again: the security office
+/// gets no second start, and the next events carry the same incident id.
+#[test]
+fn a_restart_takes_up_the_open_incident_instead_of_raising_it_again() {
+    let broker = Broker::start();
+    let subscriber = Subscriber::connect(broker.port);
+    assert!(subscriber.wait_subscribed(GUARD));
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let text = header(broker.port, metrics_port, dir.path())
+        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
+    let config = write_config(dir.path(), "watchpost.toml", &text);
+    let raised = r#"watchpost_incidents_total{camera="walkway",rule="anyone-anywhere"}"#;
+    let events = |kind: &str| -> Vec<String> {
+        subscriber
+            .incidents()
+            .iter()
+            .filter(|e| e["rule"] == "anyone-anywhere" && e["event"] == kind)
+            .filter_map(|e| e["incident_id"].as_str().map(str::to_string))
+            .collect()
+    };
+
+    let mut first = Service::start(&config, metrics_port, &[]);
+    first.wait_ready();
+    assert!(wait_for(GUARD, || first.metric(raised) >= 1.0), "{}", first.log());
+    assert!(
+        wait_for(GUARD, || events("start").len() == 1),
+        "{:#?}",
+        subscriber.incidents()
+    );
+    let id = events("start")[0].clone();
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(), 0, "{}", first.log());
+    let before = subscriber.incidents().len();
+
+    // People are always somewhere on the walkway: the incident goes on.
+    let mut second = Service::start(&config, metrics_port, &[]);
+    second.wait_ready();
+    let taken_up = || {
+        subscriber.incidents()[before..]
+            .iter()
+            .any(|e| e["rule"] == "anyone-anywhere" && e["event"] == "update")
+    };
+    assert!(
+        wait_for(GUARD, taken_up),
+        "{:#?}\n{}",
+        subscriber.incidents(),
+        second.log()
+    );
+    assert_eq!(second.metric(raised), 0.0, "the second run raised nothing new");
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(), 0, "{}", second.log());
+
+    assert_eq!(
+        events("start"),
+        std::slice::from_ref(&id),
+        "one start across the restart"
+    );
+    let after: Vec<serde_json::Value> = subscriber.incidents()[before..]
+        .iter()
+        .filter(|e| e["rule"] == "anyone-anywhere")
+        .cloned()
+        .collect();
+    assert!(
+        after.iter().all(|e| e["incident_id"] == id.as_str()),
+        "after the restart only the open incident's events: {after:#?}"
+    );
 }

@@ -2,7 +2,10 @@
 //! raised them (detect or motion): the outbox first — an event counts as
 //! raised once it is there — then, for rules that ask for one, a snapshot
 //! handed to the snapshot worker without waiting; the control task hears of
-//! each incident's start and end (Home Assistant's `active` flags).
+//! each incident's start and end (Home Assistant's `active` flags), and the
+//! outbox's ledger of open incidents follows them, so a restart takes an
+//! open incident up again rather than raising it twice
+//! ([`end_stale_incidents`] ends those that nothing will take up).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +16,7 @@ use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
 use crate::publish::{ControlEvent, Outbox, OutboxError, Topics};
-use crate::rules::{self, Arming, EventKind, IncidentEvent, Target};
+use crate::rules::{self, Arming, EventKind, IncidentEvent, OpenIncident, Target};
 use crate::vocab::Detection;
 
 /// Where a camera's incident events go, from whichever of its threads
@@ -118,6 +121,31 @@ impl Alerts {
         self.snapshot_rules.iter().any(|r| &**r == rule)
     }
 
+    /// This camera's incidents that were open when it last stopped, as the
+    /// outbox's ledger keeps them.
+    pub fn open_incidents(&self) -> Vec<OpenIncident> {
+        self.outbox
+            .open_incidents()
+            .into_iter()
+            .filter(|(camera, _)| *camera == *self.camera)
+            .map(|(_, incident)| incident)
+            .collect()
+    }
+
+    /// Ends `incidents` now: open when the camera stopped, but no rule of
+    /// its takes them up any more.
+    pub fn end_unclaimed(&self, incidents: Vec<OpenIncident>) {
+        let mut events: Vec<IncidentEvent> = incidents
+            .iter()
+            .map(|i| i.end(std::time::Duration::ZERO, std::time::SystemTime::now()))
+            .collect();
+        for incident in &incidents {
+            tracing::info!(camera = %self.camera, rule = %incident.rule, incident = %incident.incident_id,
+                "an incident open before the restart has no rule any more; it ends");
+        }
+        self.send(&mut events, &[]);
+    }
+
     /// Writes each event to the outbox; it counts as raised once it is there.
     /// A started incident whose rule wants a snapshot gets one of the newest
     /// frame, unless `strip` takes it over (the motion thread's trajectory
@@ -142,6 +170,19 @@ impl Alerts {
                     continue;
                 }
             };
+            match event.kind {
+                EventKind::Start => self.outbox.mark_open(
+                    &self.camera,
+                    &OpenIncident {
+                        incident_id: event.incident_id,
+                        rule: event.rule.clone(),
+                        zone: event.zone.clone(),
+                        severity: event.severity,
+                    },
+                ),
+                EventKind::End => self.outbox.mark_closed(event.incident_id),
+                EventKind::Update => {}
+            }
             if let Some(control) = &self.control
                 && event.kind != EventKind::Update
             {
@@ -175,5 +216,43 @@ impl Alerts {
     /// [`Self::send_with`] with a plain snapshot for every started incident.
     pub fn send(&self, events: &mut Vec<IncidentEvent>, scene: &[Detection]) {
         self.send_with(events, scene, |_, _| false);
+    }
+}
+
+/// At start and after a reload: ends the incidents in the outbox's ledger
+/// that no camera will take up — every one when the box was down longer
+/// than [`ledger::RESUME_WITHIN`](crate::publish::outbox::ledger::RESUME_WITHIN)
+/// (`down_for`), and those of cameras no longer in `cameras` — each with an
+/// end event, in the outbox like any other.
+pub(super) fn end_stale_incidents(
+    outbox: &Outbox,
+    topics: &Topics,
+    cameras: &[&str],
+    down_for: Option<std::time::Duration>,
+) {
+    let long_down = crate::publish::outbox::ledger::too_long_down(down_for);
+    for (camera, incident) in outbox.open_incidents() {
+        if !long_down && cameras.contains(&camera.as_str()) {
+            continue;
+        }
+        let event = incident.end(std::time::Duration::ZERO, std::time::SystemTime::now());
+        let written = outbox.push(
+            |seq| anonymize::alert(&camera, &event, seq),
+            |alert| topics.incidents(alert.camera()),
+        );
+        match written {
+            Ok(_) => {
+                outbox.mark_closed(incident.incident_id);
+                let why = if long_down {
+                    "the box was down too long to take it up"
+                } else {
+                    "its camera is no longer configured"
+                };
+                tracing::info!(camera = %camera, rule = %incident.rule, incident = %incident.incident_id,
+                    down_secs = down_for.map(|d| d.as_secs()), "an incident open before the restart ends: {why}");
+            }
+            Err(e) => tracing::warn!(camera = %camera, incident = %incident.incident_id, error = %e,
+                "cannot end an incident open before the restart"),
+        }
     }
 }

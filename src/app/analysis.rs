@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{InferClient, InferError};
-use crate::rules::{Arming, EventKind, IncidentEvent, RuleEngine};
+use crate::rules::{Arming, EventKind, IncidentEvent, OpenIncident, RuleEngine};
 use crate::track::{Track, Tracker};
 use crate::vocab::Frame;
 use crate::vocab::{Detection, LabelMap};
@@ -156,9 +156,21 @@ impl FrameAnalyzer {
         self.tracker.current()
     }
 
-    /// Ends every open incident (the stream ended or the box is stopping).
+    /// Ends every open incident (the stream ended).
     pub fn finish(&mut self, events: &mut Vec<IncidentEvent>) {
         self.rules.finish(self.last_pts, SystemTime::now(), events);
+    }
+
+    /// The camera is stopping with the box: open incidents stay open for
+    /// the next start to take up (see [`RuleEngine::suspend`]).
+    pub fn suspend(&mut self, events: &mut Vec<IncidentEvent>) {
+        self.rules.suspend(self.last_pts, SystemTime::now(), events);
+    }
+
+    /// Takes up incidents open when the camera last stopped; returns those
+    /// no rule takes (see [`RuleEngine::resume`]).
+    pub fn resume(&mut self, open: Vec<OpenIncident>) -> Vec<OpenIncident> {
+        self.rules.resume(open)
     }
 }
 

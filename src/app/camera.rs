@@ -120,10 +120,18 @@ impl Camera {
             arming: shared.arming.clone(),
             control: shared.control.clone(),
         };
+        // Incidents open when this camera last stopped go back to their rules.
+        let mut analyzer = FrameAnalyzer::new(plan, client)
+            .with_hooks(hooks)
+            .with_arming(shared.arming.clone(), plan.name.clone());
+        let open = alerts.open_incidents();
+        let was_open = open.len();
+        let mut unclaimed = analyzer.resume(open);
         let motion = match gray_slot {
             Some(gray_slot) => {
                 let (rules, updates) = mpsc::channel();
-                let worker = MotionWorker::new(plan, gray_slot, alerts.clone(), updates, cancel.clone());
+                let mut worker = MotionWorker::new(plan, gray_slot, alerts.clone(), updates, cancel.clone());
+                unclaimed = worker.resume(unclaimed);
                 let thread = std::thread::Builder::new()
                     .name(format!("motion-{}", plan.name))
                     .spawn(move || worker.run())?;
@@ -131,13 +139,18 @@ impl Camera {
             }
             None => None,
         };
+        if was_open > unclaimed.len() {
+            tracing::info!(camera = %plan.name, incidents = was_open - unclaimed.len(),
+                "incidents open when the camera stopped are taken up again: no second start");
+        }
+        if !unclaimed.is_empty() {
+            alerts.end_unclaimed(unclaimed);
+        }
         let (rules, updates) = mpsc::channel();
         let worker = DetectWorker {
             camera: plan.name.clone(),
             slot: slot.clone(),
-            analyzer: FrameAnalyzer::new(plan, client)
-                .with_hooks(hooks)
-                .with_arming(shared.arming.clone(), plan.name.clone()),
+            analyzer,
             updates,
             alerts,
             stats: stats.clone(),
@@ -231,7 +244,13 @@ impl DetectWorker {
                 },
                 Taken::Empty if !self.cancel.is_cancelled() => continue,
                 Taken::Empty | Taken::Closed => {
-                    self.analyzer.finish(&mut events);
+                    // Stopping with the box (or for a rebuild), open incidents
+                    // stay open for the next start; a stream that ended ends them.
+                    if self.cancel.is_cancelled() {
+                        self.analyzer.suspend(&mut events);
+                    } else {
+                        self.analyzer.finish(&mut events);
+                    }
                     self.alerts.send(&mut events, self.analyzer.last_detections());
                     return;
                 }

@@ -80,6 +80,12 @@ impl MotionWorker {
         }
     }
 
+    /// Takes up the incidents of pixel rules open when the camera last
+    /// stopped; returns those no rule here takes.
+    pub fn resume(&mut self, open: Vec<rules::OpenIncident>) -> Vec<rules::OpenIncident> {
+        self.engine.resume(open)
+    }
+
     pub fn run(mut self) {
         let mut events: Vec<IncidentEvent> = Vec::new();
         loop {
@@ -108,7 +114,11 @@ impl MotionWorker {
                 }
                 Taken::Empty if !self.cancel.is_cancelled() => {}
                 Taken::Empty | Taken::Closed => {
-                    self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
+                    if self.cancel.is_cancelled() {
+                        self.engine.suspend(self.last_pts, SystemTime::now(), &mut events);
+                    } else {
+                        self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
+                    }
                     self.send(&mut events);
                     for strip in std::mem::take(&mut self.strips) {
                         self.offer(strip);

@@ -189,6 +189,8 @@ impl App {
             }
         }
         self.cameras = cameras;
+        let names: Vec<&str> = plan.cameras.iter().map(|c| &*c.name).collect();
+        super::alerts::end_stale_incidents(&self.outbox, &plan.mqtt.topics, &names, None);
         self.publish_views();
         // Discovery and arming follow the new cameras, rules and profiles.
         if let Some(control) = &self.control {

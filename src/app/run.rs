@@ -134,7 +134,8 @@ impl App {
         })
     }
 
-    /// Stops cameras and waits for them; their open incidents end in the outbox.
+    /// Stops cameras and waits for them; their open incidents stay open in
+    /// the outbox's ledger, for the next start of the camera to take up.
     pub(super) async fn stop_cameras(cameras: Vec<Running>) -> Vec<(Arc<str>, Result<(), crate::decode::DecodeError>)> {
         for running in &cameras {
             running.cancel.cancel();
@@ -297,6 +298,8 @@ pub async fn run_with(
     } else {
         None
     };
+    let names: Vec<&str> = app.started.cameras.iter().map(|c| &*c.name).collect();
+    super::alerts::end_stale_incidents(&app.outbox, &app.started.mqtt.topics, &names, app.outbox.down_for());
     let shared = app.shared();
     for camera in &app.started.cameras {
         let running = app.start_camera(camera, &shared)?;
@@ -379,6 +382,7 @@ pub async fn run_with(
     app.snapshots = None;
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || snapshot_worker.join()).await;
+    app.outbox.beat();
     publisher.shutdown(PUBLISH_GRACE).await;
     tracing::info!("watchpost stopped");
     if failed.is_empty() {

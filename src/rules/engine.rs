@@ -15,12 +15,17 @@ use jiff::tz::TimeZone;
 use super::arming::{Arming, RuleSwitch};
 use super::blobs::GrayFrame;
 use super::health::{Conditions, HealthPlan, HealthWatch};
-use super::incident::{EventSource, IncidentEvent, Lifecycle, Target};
+use super::incident::{EventSource, IncidentEvent, Lifecycle, OpenIncident, Target};
 use super::kind::{PixelWatch, Scope};
 use super::kinds::KindState;
 use super::rule::RulePlan;
 use crate::track::Track;
 use crate::vocab::LabelMap;
+
+/// How long, beyond a rule's own timing, an incident taken up after a
+/// restart waits for its condition: the camera reconnecting and the tracker
+/// confirming what it sees again.
+pub const RESUME_MARGIN: Duration = Duration::from_secs(30);
 
 /// One rule while it runs.
 struct ActiveRule {
@@ -212,6 +217,43 @@ impl RuleEngine {
         }
         if let Some(health) = &mut self.health {
             health.analyse(frame, wall, out);
+        }
+    }
+
+    /// Takes up `open`, the incidents of this camera that were open when the
+    /// box stopped: each goes back to the rule of the same name and zone,
+    /// which keeps it open (no second start) if its condition holds again
+    /// within its `end_after_secs`, `min_secs`, the kind's own dwell and
+    /// [`RESUME_MARGIN`] of the first frame, and ends it otherwise. Returns
+    /// those no rule here takes (the rule is gone, renamed or moved to
+    /// another zone): the caller ends them.
+    pub fn resume(&mut self, open: Vec<OpenIncident>) -> Vec<OpenIncident> {
+        let mut left = Vec::new();
+        for incident in open {
+            let rule = self
+                .rules
+                .iter_mut()
+                .find(|r| r.plan.name == incident.rule && r.plan.zone.name == incident.zone);
+            let Some(rule) = rule else {
+                left.push(incident);
+                continue;
+            };
+            let timing = rule.plan.lifecycle;
+            let grace = timing.end_after + timing.min_duration + rule.plan.kind.warm_up() + RESUME_MARGIN;
+            if !rule.lifecycle.resume(incident.incident_id, grace) {
+                left.push(incident);
+            }
+        }
+        left
+    }
+
+    /// The box is stopping: the rules' open incidents stay open — the outbox
+    /// keeps them, and the next start takes them up ([`Self::resume`]) — so
+    /// a restart never raises an incident twice. The health watch's
+    /// incidents end (a restarted camera learns its picture again).
+    pub fn suspend(&mut self, now: Duration, wall: SystemTime, out: &mut Vec<IncidentEvent>) {
+        if let Some(health) = &mut self.health {
+            health.finish(now, wall, out);
         }
     }
 

@@ -133,6 +133,39 @@ struct Active {
     /// Every track id that took part.
     involved: Vec<u64>,
     targets: Vec<Target>,
+    /// Taken up after a restart and not seen since: how long it waits for
+    /// its condition before it ends, counted from the first frame.
+    resumed: Option<Resumed>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Resumed {
+    grace: Duration,
+    /// The first frame's stream time is not known until it comes.
+    timed: bool,
+}
+
+/// An incident that was open when the box stopped, as the outbox's ledger
+/// keeps it: enough to take it up again, or to end it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenIncident {
+    pub incident_id: Uuid,
+    pub rule: Arc<str>,
+    pub zone: Arc<str>,
+    pub severity: Severity,
+}
+
+impl OpenIncident {
+    /// The end of this incident now, without targets (none is in sight).
+    pub fn end(&self, stream_time: Duration, time: SystemTime) -> IncidentEvent {
+        EventSource::new(self.rule.clone(), self.zone.clone(), self.severity).event(
+            EventKind::End,
+            self.incident_id,
+            stream_time,
+            time,
+            Vec::new(),
+        )
+    }
 }
 
 /// One rule's incident state machine: idle → pending → active → idle (→ cooling down).
@@ -201,6 +234,26 @@ impl Lifecycle {
         self.active.is_some()
     }
 
+    /// Takes up incident `id`, open when the box stopped: it stays open
+    /// (no new start) if the condition holds within `grace` of the first
+    /// frame — its first sight is sent as an update — and ends otherwise.
+    /// False when an incident is already open.
+    pub fn resume(&mut self, id: Uuid, grace: Duration) -> bool {
+        if self.active.is_some() {
+            return false;
+        }
+        self.active = Some(Active {
+            id,
+            last_true: Duration::ZERO,
+            last_event: Duration::ZERO,
+            published: Vec::new(),
+            involved: Vec::new(),
+            targets: Vec::new(),
+            resumed: Some(Resumed { grace, timed: false }),
+        });
+        true
+    }
+
     /// Forgets targets the tracker no longer has (their ids never come back),
     /// so a long incident on a busy scene does not accumulate ids.
     pub fn forget_unless(&mut self, alive: impl Fn(u64) -> bool) {
@@ -229,12 +282,24 @@ impl Lifecycle {
         if self.active.is_none() && self.quiet_until.is_some_and(|until| now < until) {
             targets.clear();
         }
+        if let Some(Active {
+            resumed: Some(resumed),
+            last_true,
+            last_event,
+            ..
+        }) = &mut self.active
+            && !resumed.timed
+        {
+            resumed.timed = true;
+            (*last_true, *last_event) = (now, now);
+        }
         if targets.is_empty() {
             self.pending_since = None;
+            let end_after = |a: &Active| a.resumed.map_or(self.plan.end_after, |r| r.grace);
             let ended = self
                 .active
                 .as_ref()
-                .is_some_and(|a| now.saturating_sub(a.last_true) >= self.plan.end_after);
+                .is_some_and(|a| now.saturating_sub(a.last_true) >= end_after(a));
             if ended {
                 self.finish(source, now, wall, out);
             }
@@ -246,6 +311,10 @@ impl Lifecycle {
         self.ids.dedup();
         if let Some(active) = &mut self.active {
             active.last_true = now;
+            if active.resumed.take().is_some() {
+                // In sight again after the restart: the office hears who.
+                active.last_event = now.saturating_sub(self.plan.update_every);
+            }
             active.targets.clear();
             active.targets.extend_from_slice(targets);
             for id in &self.ids {
@@ -274,6 +343,7 @@ impl Lifecycle {
             published: self.ids.clone(),
             involved: self.ids.clone(),
             targets: targets.clone(),
+            resumed: None,
         });
         out.push(source.event(EventKind::Start, id, now, wall, targets.clone()));
     }
@@ -475,5 +545,46 @@ mod tests {
         }
         assert_eq!(out.len(), 1, "one incident all along");
         assert!(l.active.as_ref().unwrap().involved.len() <= 3);
+    }
+
+    #[test]
+    fn an_incident_taken_up_after_a_restart_goes_on_without_a_second_start() {
+        let mut l = Lifecycle::new(LifecyclePlan {
+            end_after: s(2.0),
+            update_every: s(10.0),
+            ..LifecyclePlan::IMMEDIATE
+        });
+        let id = Uuid::now_v7();
+        assert!(l.resume(id, s(20.0)));
+        let mut out = Vec::new();
+        let t0 = SystemTime::UNIX_EPOCH;
+        // stream time starts wherever the new run's stream starts
+        for at in [100.0, 105.0, 115.0] {
+            l.observe(&source(), &mut vec![], s(at), t0, &mut out);
+        }
+        assert!(out.is_empty(), "held for the grace period: {out:?}");
+        l.observe(&source(), &mut vec![target(4)], s(118.0), t0, &mut out);
+        l.observe(&source(), &mut vec![], s(119.0), t0, &mut out);
+        l.observe(&source(), &mut vec![], s(121.0), t0, &mut out);
+        let kinds: Vec<EventKind> = out.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::Update, EventKind::End], "seen again, then gone");
+        assert!(out.iter().all(|e| e.incident_id == id));
+        assert_eq!(out[0].targets, vec![target(4)]);
+    }
+
+    #[test]
+    fn an_incident_taken_up_whose_condition_never_returns_ends_after_the_grace() {
+        let mut l = Lifecycle::new(plan(0.0, 1.0));
+        let id = Uuid::now_v7();
+        assert!(l.resume(id, s(30.0)));
+        let mut out = Vec::new();
+        for at in [7.0, 20.0, 36.9] {
+            l.observe(&source(), &mut vec![], s(at), SystemTime::UNIX_EPOCH, &mut out);
+        }
+        assert!(out.is_empty());
+        l.observe(&source(), &mut vec![], s(37.0), SystemTime::UNIX_EPOCH, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].kind, out[0].incident_id), (EventKind::End, id));
+        assert!(!l.is_active());
     }
 }

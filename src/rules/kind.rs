@@ -63,6 +63,14 @@ pub trait RuleState: Default {
         None
     }
 
+    /// How long the kind's own condition takes to hold again for an object
+    /// that is already there when the rule starts running (a dwell it
+    /// measures itself, such as `loiter_secs`); zero by default. An incident
+    /// taken up after a restart waits this much longer for its condition.
+    fn warm_up(_plan: &Self::Plan) -> Duration {
+        Duration::ZERO
+    }
+
     /// Pushes the targets for which the kind's condition holds on one
     /// frame's tracks. The default does nothing (a kind that watches pixels).
     fn evaluate(&mut self, _plan: &Self::Plan, _scope: &Scope<'_>, _tracks: &[Track], _out: &mut Vec<Target>) {}

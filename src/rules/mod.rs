@@ -83,10 +83,10 @@ pub(crate) mod testing;
 
 pub use arming::{Arming, ArmingState, Profile, ProfileConfig, RuleSwitch};
 pub use common::{COMMON_KEYS, RuleCommon};
-pub use engine::{RuleEngine, pixel_rules, pixel_watch};
+pub use engine::{RESUME_MARGIN, RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
 pub use health::{HealthConfig, HealthPlan, HealthWatch};
-pub use incident::{EventKind, EventSource, IncidentEvent, Severity, Target, TrajectoryPoint};
+pub use incident::{EventKind, EventSource, IncidentEvent, OpenIncident, Severity, Target, TrajectoryPoint};
 pub use kind::{Labels, Needs, PixelWatch, RuleState, Scope};
 pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan};
 pub use rule::{RuleConfig, RulePlan, check_rule, load_rule};

@@ -1,7 +1,8 @@
 //! The periodic chores of the outbox: the age bound on the monotonic clock
 //! (a clock step neither drops fresh events nor stops expiry), compaction of
 //! a file that is mostly free space, reopening after an I/O error and
-//! writing what the memory hold kept meanwhile, and the drop log's pending line.
+//! writing what the memory hold kept meanwhile, the heartbeat of the open
+//! incidents' ledger, and the drop log's pending line.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,6 +63,7 @@ impl Outbox {
             return Ok(());
         }
         self.drain_hold();
+        self.beat();
         self.expire()?;
         self.compact_if_sparse()?;
         let mut log = self.drops.lock().unwrap_or_else(|p| p.into_inner());

@@ -151,6 +151,7 @@ impl Outbox {
         outbox.writer().next_seq = last + 1;
         outbox.bytes.store(bytes, Ordering::SeqCst);
         outbox.quarantine_unreadable().map_err(|e| fail(e.to_string()))?;
+        outbox.note_start().map_err(|e| fail(e.to_string()))?;
         tracing::debug!(outbox = %path.display(), max_bytes = outbox.max_bytes, bytes, "outbox bounds");
         Ok(outbox)
     }

@@ -71,6 +71,11 @@ pub struct State {
 impl RuleState for State {
     type Plan = Plan;
 
+    /// An object already in the zone must dwell `park_secs` again.
+    fn warm_up(plan: &Plan) -> Duration {
+        plan.park
+    }
+
     /// The vehicles that have stood still in the zone for `park_secs`.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.stops, |s| s.id, tracks);

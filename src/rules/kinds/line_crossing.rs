@@ -126,9 +126,7 @@ impl RuleState for State {
                     let origin = scope.anchor.of(&track.first_bbox);
                     self.follows.push(Follow {
                         id: track.id,
-                        side: line
-                            .side(origin, plan.min_distance)
-                            .or_else(|| line.side(origin, 0.0)),
+                        side: line.side(origin, plan.min_distance).or_else(|| line.side(origin, 0.0)),
                         touched: false,
                         last: origin,
                     });

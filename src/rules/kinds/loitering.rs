@@ -62,6 +62,11 @@ pub struct State {
 impl RuleState for State {
     type Plan = Plan;
 
+    /// An object already in the zone must dwell `loiter_secs` again.
+    fn warm_up(plan: &Plan) -> Duration {
+        plan.loiter
+    }
+
     /// The tracks that have been in the zone for `loiter_secs`.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.dwells, |d| d.id, tracks);

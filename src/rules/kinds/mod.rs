@@ -109,6 +109,14 @@ macro_rules! rule_kinds {
                 }
             }
 
+            /// How long the kind's own dwell takes before its condition
+            /// holds for an object already there (see [`RuleState::warm_up`]).
+            pub fn warm_up(&self) -> std::time::Duration {
+                match self {
+                    $(Self::$variant(p) => <$module::State as RuleState>::warm_up(p),)+
+                }
+            }
+
             pub(crate) fn state(&self) -> KindState {
                 match self {
                     $(Self::$variant(p) => KindState::$variant(<$module::State as RuleState>::new(p)),)+
