@@ -36,19 +36,22 @@ fn recorded(doc: &str, marker: &str) -> Vec<(String, u64, f64, f64)> {
         .collect()
 }
 
-#[test]
-fn counting_lines_on_vtest_keep_their_recorded_precision_and_recall() {
+/// Runs `watchpost eval --json` on `clip` (under media/) with the camera
+/// `config` and the labels `labels` (under tests/truth/ unless a path with a
+/// folder) at `fps`, and compares every rule with the rows recorded under
+/// `marker` in docs/quality.md.
+fn guard(marker: &str, config: &str, labels: &str, clip: &str, fps: u32) {
     let root = Path::new(ROOT);
-    let clip = root.join("media/vtest.avi");
-    assert!(clip.is_file(), "media/vtest.avi is missing: run scripts/setup");
+    let clip = root.join("media").join(clip);
+    assert!(clip.is_file(), "{} is missing: run scripts/setup", clip.display());
     let doc = std::fs::read_to_string(root.join("docs/quality.md")).expect("docs/quality.md");
-    let table = recorded(&doc, "<!-- quality-guard: vtest_lines 10 fps -->");
-    assert!(table.len() >= 6, "the guard table lists {} rules", table.len());
+    let table = recorded(&doc, marker);
+    assert!(!table.is_empty(), "the guard table `{marker}` lists no rule");
     let out = Command::new(env!("CARGO_BIN_EXE_watchpost"))
-        .args(["eval", "--json", "--fps", "10", "--config"])
-        .arg(root.join("tests/truth/vtest_lines_eval.toml"))
+        .args(["eval", "--json", "--fps", &fps.to_string(), "--config"])
+        .arg(root.join(config))
         .arg("--labels")
-        .arg(root.join("tests/truth/vtest_lines.toml"))
+        .arg(root.join("tests/truth").join(labels))
         .arg(&clip)
         .output()
         .expect("run watchpost eval");
@@ -79,7 +82,62 @@ fn counting_lines_on_vtest_keep_their_recorded_precision_and_recall() {
             failures.push(format!("{rule}: recall {r:.0}% (recorded {recall}%)"));
         }
     }
-    assert!(failures.is_empty(), "alert quality fell:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "alert quality fell ({marker}):\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn counting_lines_on_vtest_keep_their_recorded_precision_and_recall() {
+    guard(
+        "<!-- quality-guard: vtest_lines 10 fps -->",
+        "tests/truth/vtest_lines_eval.toml",
+        "vtest_lines.toml",
+        "vtest.avi",
+        10,
+    );
+}
+
+#[test]
+fn zone_entries_on_vtest_keep_their_recorded_precision_and_recall() {
+    guard(
+        "<!-- quality-guard: vtest_zones 10 fps -->",
+        "tests/truth/vtest_zones_eval.toml",
+        "vtest_zones.toml",
+        "vtest.avi",
+        10,
+    );
+}
+
+#[test]
+fn restricted_objects_on_bikes_keep_their_recorded_precision_and_recall() {
+    guard(
+        "<!-- quality-guard: bikes_objects 25 fps -->",
+        "tests/truth/bikes_objects_eval.toml",
+        "bikes_objects.toml",
+        "bikes.mp4",
+        25,
+    );
+}
+
+#[test]
+fn throws_on_the_facade_clips_keep_their_recorded_precision_and_recall() {
+    for (marker, labels, clip) in [
+        (
+            "<!-- quality-guard: facade_throws -->",
+            "facade_throws.toml",
+            "throw_parabola_640x360_25fps.mp4",
+        ),
+        (
+            "<!-- quality-guard: facade_sideways -->",
+            "facade_sideways.toml",
+            "throw_sideways_640x360_25fps.mp4",
+        ),
+    ] {
+        guard(marker, "tests/replay/facade_throw.toml", labels, clip, 5);
+    }
 }
 
 #[test]

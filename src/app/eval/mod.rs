@@ -11,8 +11,11 @@
 //!
 //! Rules are scored when the label file has moments for them: a
 //! `line_crossing` rule on a zone named like a labelled line is scored
-//! against the crossings in its direction. The line in the config must be
-//! the labelled one, or the labels would not mean anything.
+//! against the crossings in its direction; any other rule on a zone named
+//! like a labelled zone whose moments are for the rule's kind is scored
+//! against those moments, counting objects raised or incidents started as
+//! the labels say. The line or polygon in the config must be the labelled
+//! one, or the labels would not mean anything.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -28,12 +31,12 @@ use crate::rules::{EventKind, IncidentEvent, RuleKindPlan, RulePlan};
 pub mod labels;
 pub mod score;
 
-use labels::{Labels, Way};
+use labels::{Count, Labels, Way};
 use score::{Score, score};
 
 /// Exit status for a config or label file that cannot be used.
 const EXIT_CONFIG: u8 = 2;
-/// How far (in frame fractions) a config's line may sit from the labelled one.
+/// How far (in frame fractions) a config's point may sit from the labelled one.
 const SAME_LINE: f32 = 0.002;
 
 /// `watchpost eval`.
@@ -122,6 +125,7 @@ enum Failure {
 /// What a rule is scored against: required and optional moments, in seconds.
 struct Expected {
     rule: usize,
+    count: Count,
     required: Vec<f64>,
     optional: Vec<f64>,
 }
@@ -136,7 +140,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
     if expected.is_empty() {
         return Err(Failure::Input(format!(
             "{}: camera `{}` has no rule the labels in {} can score (a line_crossing rule on a zone named \
-             like one of their lines)",
+             like one of their lines, or a rule of a labelled kind on a zone named like one of their zones)",
             args.config.display(),
             camera.name,
             args.labels.display()
@@ -145,11 +149,16 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
     let mut raised: HashMap<usize, Vec<f64>> = HashMap::new();
     let mut held: HashMap<Uuid, HashSet<u64>> = HashMap::new();
     let index: HashMap<&str, usize> = camera.rules.iter().enumerate().map(|(i, r)| (&*r.name, i)).collect();
+    let counts: HashMap<usize, Count> = expected.iter().map(|e| (e.rule, e.count)).collect();
     let mut on_event = |event: &IncidentEvent, at: Stamp| -> anyhow::Result<()> {
         let Some(&rule) = index.get(&*event.rule) else {
             return Ok(());
         };
-        let moments = new_targets(event, &mut held);
+        let objects = new_targets(event, &mut held);
+        let moments = match counts.get(&rule) {
+            Some(Count::Incidents) => usize::from(event.kind == EventKind::Start),
+            _ => objects,
+        };
         raised
             .entry(rule)
             .or_default()
@@ -209,47 +218,65 @@ fn new_targets(event: &IncidentEvent, held: &mut HashMap<Uuid, HashSet<u64>>) ->
 
 /// The labelled moments each scorable rule should raise.
 fn expectations(rules: &[std::sync::Arc<RulePlan>], labels: &Labels) -> Result<Vec<Expected>, String> {
+    let secs = |frame: u64| frame as f64 / labels.fps;
     let mut out = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        let RuleKindPlan::LineCrossing(kind) = &rule.kind else {
-            continue;
-        };
-        let Some(labelled) = labels.line(&rule.zone.name) else {
-            continue;
-        };
-        let line = rule.zone.line().map(|l| l.points()).unwrap_or_default();
-        let same = line.len() == 2
-            && line
-                .iter()
-                .zip(&labelled.line)
-                .all(|(p, q)| (p.x - q[0]).abs() <= SAME_LINE && (p.y - q[1]).abs() <= SAME_LINE);
-        if !same {
-            return Err(format!(
-                "zone `{}` is not the labelled line {:?}; the labels only hold for that line",
-                rule.zone.name, labelled.line
-            ));
-        }
-        let wanted = |way: Way| match kind.direction {
-            Direction::Both => true,
-            Direction::AToB => way == Way::AToB,
-            Direction::BToA => way == Way::BToA,
-        };
-        let secs = |frame: u64| frame as f64 / labels.fps;
         let (mut required, mut optional) = (Vec::new(), Vec::new());
-        for c in labelled.crossings.iter().filter(|c| wanted(c.direction)) {
-            if c.optional {
-                optional.push(secs(c.frame));
-            } else {
-                required.push(secs(c.frame));
+        let count = if let RuleKindPlan::LineCrossing(kind) = &rule.kind {
+            let Some(labelled) = labels.line(&rule.zone.name) else {
+                continue;
+            };
+            let line = rule.zone.line().map(|l| l.points()).unwrap_or_default();
+            if !same_points(line, &labelled.line) {
+                return Err(format!(
+                    "zone `{}` is not the labelled line {:?}; the labels only hold for that line",
+                    rule.zone.name, labelled.line
+                ));
             }
-        }
+            let wanted = |way: Way| match kind.direction {
+                Direction::Both => true,
+                Direction::AToB => way == Way::AToB,
+                Direction::BToA => way == Way::BToA,
+            };
+            for c in labelled.crossings.iter().filter(|c| wanted(c.direction)) {
+                let to = if c.optional { &mut optional } else { &mut required };
+                to.push(secs(c.frame));
+            }
+            Count::Objects
+        } else {
+            let Some(labelled) = labels.zone(&rule.zone.name, rule.kind.name()) else {
+                continue;
+            };
+            let polygon = rule.zone.polygon().map(|p| p.points()).unwrap_or_default();
+            if !same_points(polygon, &labelled.polygon) {
+                return Err(format!(
+                    "zone `{}` is not the labelled polygon {:?}; the labels only hold for that zone",
+                    rule.zone.name, labelled.polygon
+                ));
+            }
+            for m in &labelled.moments {
+                let to = if m.optional { &mut optional } else { &mut required };
+                to.push(secs(m.frame));
+            }
+            labelled.count
+        };
         out.push(Expected {
             rule: i,
+            count,
             required,
             optional,
         });
     }
     Ok(out)
+}
+
+/// Whether a config's points are the labelled ones.
+fn same_points(points: &[crate::rules::geometry::Point], labelled: &[[f32; 2]]) -> bool {
+    points.len() == labelled.len()
+        && points
+            .iter()
+            .zip(labelled)
+            .all(|(p, q)| (p.x - q[0]).abs() <= SAME_LINE && (p.y - q[1]).abs() <= SAME_LINE)
 }
 
 /// The report as a table for people.
