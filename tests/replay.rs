@@ -424,3 +424,33 @@ fn replay_events_carry_the_recordings_time_frame_and_position() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("2026-11-30T21:00:00Z"), "{stderr}");
 }
+
+/// A van that parks in a fire lane for four minutes (the derived clip of
+/// scripts/parked_clip.py: it stops at 16 s and drives off at 256 s) raises
+/// exactly one incident: a start once it has stood `park_secs` (30 s), at
+/// most a couple of updates, and an end after it has gone — never a flood,
+/// with the motion gate skipping inference while nothing moves.
+#[test]
+fn a_van_parked_for_minutes_in_the_fire_lane_raises_one_incident() {
+    let config = common::root().join("tests/replay/parked_car.toml");
+    let clip = common::media("parked_van_640x360_5fps.mp4");
+    let (code, events, stderr) = replay(&["--config".as_ref(), config.as_os_str(), clip.as_os_str()]);
+    assert_eq!(code, 0, "{stderr}");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "start").count(), 1, "{events:#?}");
+    assert_eq!(kinds.last(), Some(&"end"), "{events:#?}");
+    assert!(kinds.len() <= 4, "a flood of updates: {kinds:?}");
+    assert!(events.iter().all(|e| e["incident_id"] == events[0]["incident_id"]));
+    let at = |e: &Value| e["pts_secs"].as_f64().unwrap();
+    let (start, end) = (at(&events[0]), at(events.last().unwrap()));
+    assert!(
+        (46.0..=52.0).contains(&start),
+        "raised at {start} s: 30 s after the van stopped at 16 s"
+    );
+    assert!(
+        (256.0..=266.0).contains(&end),
+        "ended at {end} s: the van drives off at 256 s"
+    );
+    let labels = events[0]["labels"].as_array().unwrap();
+    assert!(labels.iter().any(|l| l == "truck" || l == "car"), "{labels:?}");
+}
