@@ -9,10 +9,9 @@ NMS at IoU 0.5. Every frame of the recording is used.
 
     python peer_lines.py VIDEO MODEL.onnx "name:x0,y0,x1,y1" ...
 
-prints one JSON object: per line, the crossings each way ("in" is
-supervision's count from the line's right-hand side walking from its first
-point, which is watchpost's a_to_b for a line drawn top to bottom... see
-the printed `note`). It needs its own environment (supervision pulls in a
+prints one JSON object: per line, supervision's `in` and `out` counts
+and their total (compare the total: the two tools name the sides of a line
+differently). It needs its own environment (supervision pulls in a
 second OpenCV), e.g. a venv with supervision==0.25.1 and onnxruntime; it is
 not part of the product or its tests.
 """
