@@ -45,9 +45,7 @@ pub(super) async fn load_models(
         }
         let (model_plan, settings) = (model.clone(), plan.runtime.clone());
         let detectors = tokio::task::spawn_blocking(move || {
-            (0..model_plan.batch.sessions)
-                .map(|_| Detector::load(model_plan.clone(), rt, &settings))
-                .collect::<Result<Vec<_>, _>>()
+            Detector::load_sessions(&model_plan, rt, &settings)
         })
         .await??;
         let service =

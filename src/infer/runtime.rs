@@ -31,7 +31,9 @@ pub struct RuntimeConfig {
     /// Relative paths are resolved from the config file's folder.
     #[serde(default)]
     pub onnxruntime: Option<PathBuf>,
-    /// Threads one inference may use inside an operator, e.g. 2.
+    /// Threads one inference may use inside an operator, e.g. 2. Default 1:
+    /// a model then runs one session per core (`[models.<name>] sessions`),
+    /// which keeps the cores busier than one inference on several threads.
     #[serde(default = "default_intra_threads")]
     pub intra_threads: usize,
     /// Threads running independent operators in parallel, e.g. 1.
@@ -46,6 +48,12 @@ pub struct RuntimeConfig {
     /// cameras, spinning threads take CPU the decoders need.
     #[serde(default)]
     pub spin: bool,
+    /// Keep ONNX Runtime's CPU memory arena and memory pattern: freed
+    /// tensors stay with the session for the next run, e.g. true. Default
+    /// false: each run takes its tensors from the system allocator, which
+    /// holds less memory at a similar speed (docs/benchmarks.md, "Memory").
+    #[serde(default)]
+    pub memory_arena: bool,
 }
 
 fn default_providers() -> Vec<super::providers::Provider> {
@@ -53,7 +61,7 @@ fn default_providers() -> Vec<super::providers::Provider> {
 }
 
 fn default_intra_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    1
 }
 
 fn default_inter_threads() -> usize {
@@ -68,6 +76,7 @@ impl Default for RuntimeConfig {
             inter_threads: default_inter_threads(),
             providers: default_providers(),
             spin: false,
+            memory_arena: false,
         }
     }
 }
