@@ -17,6 +17,7 @@
 #[path = "support/mod.rs"]
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +132,8 @@ fn main() {
     let (mut a32, mut a8) = (load(&fp32, 1), load(&int8, 1));
     let mut timing_frames = Vec::new();
     let mut totals = [Agreement::default(); THRESHOLDS.len()];
+    // Per clip and label, at the default confidence 0.5.
+    let mut labels: BTreeMap<(&str, u32), Agreement> = BTreeMap::new();
     for clip in ["vtest.avi", "bikes.mp4"] {
         let frames = frames(clip);
         let mut per = [Agreement::default(); THRESHOLDS.len()];
@@ -139,6 +142,14 @@ fn main() {
             for (k, t) in THRESHOLDS.iter().enumerate() {
                 per[k].add(&x, &y, *t);
                 totals[k].add(&x, &y, *t);
+            }
+            let ids: std::collections::BTreeSet<u32> = x.iter().chain(&y).map(|d| d.label).collect();
+            for id in ids {
+                let (xl, yl): (Vec<Detection>, Vec<Detection>) = (
+                    x.iter().filter(|d| d.label == id).copied().collect(),
+                    y.iter().filter(|d| d.label == id).copied().collect(),
+                );
+                labels.entry((clip, id)).or_default().add(&xl, &yl, 0.5);
             }
         }
         for (k, t) in THRESHOLDS.iter().enumerate() {
@@ -149,9 +160,29 @@ fn main() {
     for (k, t) in THRESHOLDS.iter().enumerate() {
         row("both", 0, *t, totals[k]);
     }
+    println!();
+    println!("per label at 0.5 (labels with at least 10 detections by either model)");
+    println!("| clip | label | FP32 detections | matched | missing | extra | matched % |");
+    println!("|---|---|---|---|---|---|---|");
+    for ((clip, id), a) in labels
+        .iter()
+        .filter(|(_, a)| a.reference.max(a.matched + a.extra) >= 10)
+    {
+        println!(
+            "| {clip} | {} | {} | {} | {} | {} | {:.1}% |",
+            fp32.labels().name(*id).map_or("?", |n| n.as_ref()),
+            a.reference,
+            a.matched,
+            a.reference - a.matched,
+            a.extra,
+            100.0 * a.matched as f64 / a.reference.max(1) as f64
+        );
+    }
 
     println!();
-    println!("CPU per inference (preprocess + session.run + decode + NMS), {TIMED} runs on decoded frames, {rounds} rounds, models taking turns");
+    println!(
+        "CPU per inference (preprocess + session.run + decode + NMS), {TIMED} runs on decoded frames, {rounds} rounds, models taking turns"
+    );
     println!("| threads | FP32 CPU ms | INT8 CPU ms | INT8 / FP32 | FP32 wall ms | INT8 wall ms |");
     println!("|---|---|---|---|---|---|");
     for threads in [1, 2] {
@@ -178,11 +209,7 @@ fn main() {
 }
 
 fn row(clip: &str, frames: usize, threshold: f32, a: Agreement) {
-    let frames = if frames == 0 {
-        String::new()
-    } else {
-        frames.to_string()
-    };
+    let frames = if frames == 0 { String::new() } else { frames.to_string() };
     println!(
         "| {clip} | {frames} | {threshold:.1} | {} | {} | {} | {} | {:.1}% |",
         a.reference,

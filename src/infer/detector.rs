@@ -105,16 +105,9 @@ impl Detector {
                 .and_then(|b| Ok(b.with_inter_threads(settings.inter_threads)?))
                 .and_then(|b| Ok(b.with_intra_op_spinning(settings.spin)?))
                 .and_then(|b| Ok(b.with_inter_op_spinning(settings.spin)?))
-                .and_then(|b| Ok(b.with_memory_pattern(settings.memory_arena)?))
                 .and_then(|b| match weights {
                     Some(w) => Ok(b.with_prepacked_weights(w)?),
                     None => Ok(b),
-                })
-                .and_then(|b| match provider {
-                    providers::Provider::Cpu => Ok(b.with_execution_providers([ort::ep::CPU::default()
-                        .with_arena_allocator(settings.memory_arena)
-                        .build()])?),
-                    _ => Ok(b),
                 })
                 .map_err(|e| e.to_string())
                 .and_then(|b| providers::register(provider, b))

@@ -48,12 +48,6 @@ pub struct RuntimeConfig {
     /// cameras, spinning threads take CPU the decoders need.
     #[serde(default)]
     pub spin: bool,
-    /// Keep ONNX Runtime's CPU memory arena and memory pattern: freed
-    /// tensors stay with the session for the next run, e.g. true. Default
-    /// false: each run takes its tensors from the system allocator, which
-    /// holds less memory at a similar speed (docs/benchmarks.md, "Memory").
-    #[serde(default)]
-    pub memory_arena: bool,
 }
 
 fn default_providers() -> Vec<super::providers::Provider> {
@@ -76,7 +70,6 @@ impl Default for RuntimeConfig {
             inter_threads: default_inter_threads(),
             providers: default_providers(),
             spin: false,
-            memory_arena: false,
         }
     }
 }
