@@ -116,13 +116,13 @@ fn a_reply_that_overtakes_an_older_frame_is_held_back_until_that_frame_is_return
     client.submit(&short).unwrap();
     assert_eq!(client.in_flight(), 2);
     assert!(client.submit(&real).is_err(), "a third frame is beyond the depth");
-    let first = client.next().unwrap().to_vec();
+    let first = client.receive().unwrap().to_vec();
     assert_eq!(first, expected, "the older frame's detections come first");
-    let second = client.next().unwrap_err().to_string();
+    let second = client.receive().unwrap_err().to_string();
     assert!(second.contains("buffer holds 300 bytes"), "{second}");
     assert_eq!(client.reordered(), 1, "the short frame's reply arrived first");
     assert_eq!(client.in_flight(), 0);
-    assert!(client.next().is_err(), "nothing left in flight");
+    assert!(client.receive().is_err(), "nothing left in flight");
 }
 
 /// (stream time, rule, kind, targets) of every event, and the frames completed.

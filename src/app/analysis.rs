@@ -186,7 +186,7 @@ impl FrameAnalyzer {
         let before = events.len();
         if verdict.infer() {
             self.detections.clear();
-            let found = match self.model.next() {
+            let found = match self.model.receive() {
                 Ok(found) => found,
                 Err(e) => return Some(Err(e)),
             };

@@ -13,7 +13,7 @@
 //!
 //! A camera may have several of its frames in inference at once, up to the
 //! model's sessions ([`InferClient::depth`]): [`InferClient::submit`] hands a
-//! frame over without waiting, and [`InferClient::next`] gives the results
+//! frame over without waiting, and [`InferClient::receive`] gives the results
 //! back in the order the frames were submitted, whichever session finished
 //! first, so the tracker always sees a stream's frames in order.
 
@@ -181,7 +181,7 @@ pub struct InferClient {
     /// Submission numbers in inference, oldest first.
     in_flight: VecDeque<u64>,
     next_seq: u64,
-    /// The job of the frame [`Self::next`] returned last (its detections).
+    /// The job of the frame [`Self::receive`] returned last (its detections).
     done: Option<Job>,
     depth: usize,
     /// Replies that arrived before an older frame's and were held back.
@@ -192,10 +192,10 @@ impl InferClient {
     /// Detections for one decoded frame, in source-normalised coordinates.
     /// Blocks until the batch holding the frame has run. With frames already
     /// in flight, it returns the oldest one's detections instead: use
-    /// [`Self::submit`] and [`Self::next`] then.
+    /// [`Self::submit`] and [`Self::receive`] then.
     pub fn detect(&mut self, frame: &Frame) -> Result<&[Detection], InferError> {
         self.submit(frame)?;
-        self.next()
+        self.receive()
     }
 
     /// Most frames in inference at once.
@@ -209,7 +209,7 @@ impl InferClient {
         self.reordered
     }
 
-    /// Frames submitted whose detections [`Self::next`] has not returned yet.
+    /// Frames submitted whose detections [`Self::receive`] has not returned yet.
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }
@@ -250,7 +250,7 @@ impl InferClient {
 
     /// The detections of the oldest frame in flight, waiting for them if
     /// needed; frames come back in the order they were submitted.
-    pub fn next(&mut self) -> Result<&[Detection], InferError> {
+    pub fn receive(&mut self) -> Result<&[Detection], InferError> {
         if let Some(done) = self.done.take() {
             self.free.push(done);
         }
