@@ -32,7 +32,8 @@ pub(crate) fn compare(broker: &Broker, runs: usize, summary: &mut Vec<Row>) {
     let intra = cores();
     let python: PathBuf = support::root().join(".venv/bin/python");
     println!(
-        "compare: vtest.avi, every frame, SSD-MobileNetV2, {intra} intra-op threads, no spinning, each in a fresh process"
+        "compare: vtest.avi, every frame, {}, no spinning, each in a fresh process; watchpost with its defaults ({intra} single-threaded sessions, the camera's frames in flight on all), OpenCV + onnxruntime with one session of {intra} intra-op threads",
+        support::model_file().file_name().unwrap().to_string_lossy()
     );
     println!(
         "| run | watchpost fps | OpenCV+onnxruntime fps | fps ratio | watchpost peak RSS | OpenCV peak RSS | RSS ratio |"
@@ -48,7 +49,7 @@ pub(crate) fn compare(broker: &Broker, runs: usize, summary: &mut Vec<Row>) {
             Command::new(&python)
                 .arg(support::root().join("benches/compare_opencv.py"))
                 .arg(support::media("vtest.avi"))
-                .arg(support::root().join("models/ssd_mobilenet_v2_coco.onnx"))
+                .arg(support::model_file())
                 .arg("--threads")
                 .arg(intra.to_string()),
         );

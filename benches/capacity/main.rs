@@ -145,7 +145,7 @@ sessions = {sessions}
         state = dir.display(),
         intra = setup.threads.intra,
         sessions = setup.threads.sessions,
-        manifest = support::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
+        manifest = support::model_manifest().display(),
     );
     let rules = if setup.busy_rules {
         r#"
@@ -229,9 +229,7 @@ impl Rig {
         let guard = tokio.enter();
         let rt = runtime::init(&plan.runtime).unwrap();
         let model = plan.cameras[0].detect.model.clone();
-        let detectors = (0..model.batch.sessions)
-            .map(|_| Detector::load(model.clone(), rt, &plan.runtime).unwrap())
-            .collect();
+        let detectors = Detector::load_sessions(&model, rt, &plan.runtime).unwrap();
         let service = Arc::new(ModelService::spawn_sessions(detectors).unwrap());
         let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
         let publisher =

@@ -30,6 +30,21 @@ pub fn media(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("media").join(name)
 }
 
+/// The detector's manifest: FP32 SSD-MobileNetV2, or the INT8 one with
+/// `WATCHPOST_BENCH_MODEL=int8` in the environment.
+pub fn model_manifest() -> PathBuf {
+    let file = match std::env::var("WATCHPOST_BENCH_MODEL").as_deref() {
+        Ok("int8") => "models/ssd_mobilenet_v2_coco_int8.toml",
+        _ => "models/ssd_mobilenet_v2_coco.toml",
+    };
+    root().join(file)
+}
+
+/// The detector's .onnx file beside [`model_manifest`].
+pub fn model_file() -> PathBuf {
+    model_manifest().with_extension("onnx")
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

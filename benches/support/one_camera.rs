@@ -23,19 +23,11 @@ use watchpost::vocab::Frame;
 
 use super::cpu_time;
 
-/// ONNX Runtime intra-op threads: all the cores, for one stream.
-pub fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 pub fn config(dir: &Path, port: u16, clip: &Path, fps: u32, gating: bool) -> Plan {
     let text = format!(
         r#"site = "bench"
 box_id = "box-1"
 state_dir = "{state}"
-
-[runtime]
-intra_threads = {threads}
 
 [mqtt]
 url = "mqtt://127.0.0.1:{port}"
@@ -67,8 +59,7 @@ zone = "lawn"
 labels = ["person"]
 "#,
         state = dir.display(),
-        threads = threads(),
-        manifest = super::root().join("models/ssd_mobilenet_v2_coco.toml").display(),
+        manifest = super::model_manifest().display(),
         clip = clip.display(),
     );
     let path = dir.join("watchpost.toml");
@@ -86,6 +77,9 @@ pub struct CameraRun {
     pub cpu: Duration,
 }
 
+/// The product's defaults for threads: `[runtime] intra_threads = 1` and one
+/// session of the model per core, which one camera keeps busy with its
+/// frames in flight.
 /// Loads the model and connects the publisher first, then times the camera
 /// from its start to the end of the clip.
 pub fn run_camera(plan: &Plan) -> CameraRun {
@@ -93,8 +87,8 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
     let _guard = tokio.enter();
     let rt = runtime::init(&plan.runtime).unwrap();
     let camera = &plan.cameras[0];
-    let detector = Detector::load(camera.detect.model.clone(), rt, &plan.runtime).unwrap();
-    let service = Arc::new(ModelService::spawn(detector).unwrap());
+    let detectors = Detector::load_sessions(&camera.detect.model, rt, &plan.runtime).unwrap();
+    let service = Arc::new(ModelService::spawn_sessions(detectors).unwrap());
     let outbox = Arc::new(Outbox::open(&plan.outbox).unwrap());
     let publisher = Publisher::spawn(plan.mqtt.clone(), outbox.clone(), Arc::new(|| serde_json::json!({}))).unwrap();
     let status = publisher.status();

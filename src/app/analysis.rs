@@ -2,7 +2,15 @@
 //! rules. The detect thread runs it on live frames; tests and tools run it on
 //! recordings, frame by frame. A config reload can swap its rules and zones
 //! between two frames ([`FrameAnalyzer::replace_rules`]).
+//!
+//! A live camera keeps up to its client's depth of frames in inference at
+//! once ([`FrameAnalyzer::submit`], then [`FrameAnalyzer::complete`]), so one
+//! stream can use every session of its model; frames are completed —
+//! tracked and run through the rules — strictly in the order they were
+//! submitted. The motion gate decides when a frame is submitted, from the
+//! tracks of the frames completed by then.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,8 +41,17 @@ pub struct FrameOutcome {
     pub events: usize,
 }
 
+/// A frame submitted and not yet completed.
+struct Pending {
+    frame: Frame,
+    verdict: Verdict,
+    asked: Instant,
+}
+
 pub struct FrameAnalyzer {
     model: InferClient,
+    /// Submitted frames, oldest first.
+    pending: VecDeque<Pending>,
     gate: MotionGate,
     tracker: Tracker,
     rules: RuleEngine,
@@ -51,6 +68,7 @@ pub struct FrameAnalyzer {
 impl FrameAnalyzer {
     pub fn new(plan: &CameraPlan, model: InferClient) -> Self {
         Self {
+            pending: VecDeque::with_capacity(model.depth()),
             model,
             gate: MotionGate::new(plan.motion),
             tracker: Tracker::new(plan.track).with_label_thresholds(&plan.detect.model.filter.label_confidence),
@@ -91,8 +109,34 @@ impl FrameAnalyzer {
         }
     }
 
-    /// Analyses one frame; raised events are appended to `events`.
+    /// Analyses one frame; raised events are appended to `events`. For a
+    /// caller with no frame in flight (replay, eval, tests): it submits the
+    /// frame and completes it.
     pub fn process(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) -> Result<FrameOutcome, InferError> {
+        self.submit(frame.clone())?;
+        match self.complete(events) {
+            Some(outcome) => outcome,
+            None => Err(InferError::Run {
+                model: String::new(),
+                reason: "the frame was not submitted".into(),
+            }),
+        }
+    }
+
+    /// Whether another frame may be submitted now.
+    pub fn can_submit(&self) -> bool {
+        self.pending.len() < self.model.depth()
+    }
+
+    /// Frames submitted and not yet completed.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Starts one frame: the motion gate decides, from the tracks of the
+    /// frames completed so far, and a frame to infer goes to the model
+    /// without waiting for it. [`Self::complete`] finishes frames in order.
+    pub fn submit(&mut self, frame: Frame) -> Result<(), InferError> {
         self.frames += 1;
         if self.wedge_after.is_some_and(|n| self.frames > n) {
             tracing::warn!("{WEDGE_ENV}: this camera's detect thread hangs now");
@@ -100,27 +144,52 @@ impl FrameAnalyzer {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
+        let verdict = match frame.buffer.map_readable() {
+            Err(_) => None,
+            Ok(map) => {
+                let image = ImageView {
+                    data: map.as_slice(),
+                    width: frame.layout.width,
+                    height: frame.layout.height,
+                    stride: frame.layout.stride,
+                };
+                Some(
+                    self.gate
+                        .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP)),
+                )
+            }
+        };
+        let asked = Instant::now();
+        match verdict {
+            // An unreadable frame is skipped, in its place in the order.
+            None => self.pending.push_back(Pending {
+                frame,
+                verdict: Verdict::Skip,
+                asked,
+            }),
+            Some(verdict) => {
+                if verdict.infer() {
+                    self.model.submit(&frame)?;
+                }
+                self.pending.push_back(Pending { frame, verdict, asked });
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the oldest submitted frame — its detections (waiting for
+    /// them if needed), tracking, rules — and appends the events it raised.
+    /// None when nothing is pending.
+    pub fn complete(&mut self, events: &mut Vec<IncidentEvent>) -> Option<Result<FrameOutcome, InferError>> {
+        let Pending { frame, verdict, asked } = self.pending.pop_front()?;
         self.last_pts = frame.pts;
         let before = events.len();
-        let Ok(map) = frame.buffer.map_readable() else {
-            return Ok(FrameOutcome {
-                verdict: Verdict::Skip,
-                events: 0,
-            });
-        };
-        let image = ImageView {
-            data: map.as_slice(),
-            width: frame.layout.width,
-            height: frame.layout.height,
-            stride: frame.layout.stride,
-        };
-        let verdict = self
-            .gate
-            .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP));
         if verdict.infer() {
             self.detections.clear();
-            let asked = Instant::now();
-            let found = self.model.detect(frame)?;
+            let found = match self.model.receive() {
+                Ok(found) => found,
+                Err(e) => return Some(Err(e)),
+            };
             if let Some(hooks) = &self.hooks {
                 hooks.inference.observe(asked.elapsed().as_secs_f64());
                 hooks.frame_age.observe(frame.arrived.elapsed().as_secs_f64());
@@ -140,10 +209,10 @@ impl FrameAnalyzer {
                 hooks.incident(&event.rule, event.incident_id, frame.arrived);
             }
         }
-        Ok(FrameOutcome {
+        Some(Ok(FrameOutcome {
             verdict,
             events: events.len() - before,
-        })
+        }))
     }
 
     /// What the detector found on the last frame it ran on, source-normalised.

@@ -104,7 +104,7 @@ impl Camera {
         let client = shared
             .models
             .get(&model.key)
-            .map(|service| service.client())
+            .map(|service| service.client_with_depth(service.sessions()))
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
         let alerts = Alerts {
             camera: plan.name.clone(),
@@ -212,6 +212,9 @@ struct DetectWorker {
 }
 
 impl DetectWorker {
+    /// Keeps the model's sessions busy with this camera's frames: it submits
+    /// frames while a session is free and one is waiting in the slot, and
+    /// completes the oldest (tracking, rules, alerts) when no more can go in.
     fn run(mut self) {
         let mut events: Vec<IncidentEvent> = Vec::new();
         let mut last_error: Option<String> = None;
@@ -222,40 +225,67 @@ impl DetectWorker {
                 tracing::info!(camera = %self.camera, rules = plan.rules.len(), zones = plan.zones.len(), "rules and zones replaced");
                 self.alerts.send(&mut events, self.analyzer.last_detections());
             }
-            match self.slot.take(Duration::from_millis(200)) {
-                Taken::Frame(frame) => match self.analyzer.process(&frame, &mut events) {
-                    Ok(outcome) => {
-                        last_error = None;
-                        let counter = if outcome.verdict.infer() {
-                            &self.stats.inferred
-                        } else {
-                            &self.stats.skipped
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        self.alerts.remember_scene(self.analyzer.last_detections());
-                    }
-                    Err(e) => {
-                        let text = e.to_string();
-                        if last_error.as_deref() != Some(&text) {
-                            tracing::error!(camera = %self.camera, error = %text, "inference failed");
-                            last_error = Some(text);
+            if self.analyzer.can_submit() {
+                // With frames in flight, only a frame already waiting is taken.
+                let wait = if self.analyzer.pending() == 0 {
+                    Duration::from_millis(200)
+                } else {
+                    Duration::ZERO
+                };
+                match self.slot.take(wait) {
+                    Taken::Frame(frame) => {
+                        if let Err(e) = self.analyzer.submit(frame) {
+                            self.failed(e, &mut last_error);
                         }
+                        continue;
                     }
-                },
-                Taken::Empty if !self.cancel.is_cancelled() => continue,
-                Taken::Empty | Taken::Closed => {
-                    // Stopping with the box (or for a rebuild), open incidents
-                    // stay open for the next start; a stream that ended ends them.
-                    if self.cancel.is_cancelled() {
-                        self.analyzer.suspend(&mut events);
-                    } else {
-                        self.analyzer.finish(&mut events);
+                    Taken::Empty if self.analyzer.pending() > 0 => {}
+                    Taken::Empty if !self.cancel.is_cancelled() => continue,
+                    Taken::Empty | Taken::Closed => {
+                        while self.analyzer.pending() > 0 {
+                            self.complete(&mut events, &mut last_error);
+                        }
+                        // Stopping with the box (or for a rebuild), open incidents
+                        // stay open for the next start; a stream that ended ends them.
+                        if self.cancel.is_cancelled() {
+                            self.analyzer.suspend(&mut events);
+                        } else {
+                            self.analyzer.finish(&mut events);
+                        }
+                        self.alerts.send(&mut events, self.analyzer.last_detections());
+                        return;
                     }
-                    self.alerts.send(&mut events, self.analyzer.last_detections());
-                    return;
                 }
             }
-            self.alerts.send(&mut events, self.analyzer.last_detections());
+            self.complete(&mut events, &mut last_error);
+        }
+    }
+
+    /// Completes the oldest frame in flight and sends what it raised.
+    fn complete(&mut self, events: &mut Vec<IncidentEvent>, last_error: &mut Option<String>) {
+        match self.analyzer.complete(events) {
+            None => return,
+            Some(Ok(outcome)) => {
+                *last_error = None;
+                let counter = if outcome.verdict.infer() {
+                    &self.stats.inferred
+                } else {
+                    &self.stats.skipped
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                self.alerts.remember_scene(self.analyzer.last_detections());
+            }
+            Some(Err(e)) => self.failed(e, last_error),
+        }
+        self.alerts.send(events, self.analyzer.last_detections());
+    }
+
+    /// Logs an inference error once until the next success.
+    fn failed(&self, e: crate::infer::InferError, last_error: &mut Option<String>) {
+        let text = e.to_string();
+        if last_error.as_deref() != Some(&text) {
+            tracing::error!(camera = %self.camera, error = %text, "inference failed");
+            *last_error = Some(text);
         }
     }
 }

@@ -44,12 +44,8 @@ pub(super) async fn load_models(
             continue;
         }
         let (model_plan, settings) = (model.clone(), plan.runtime.clone());
-        let detectors = tokio::task::spawn_blocking(move || {
-            (0..model_plan.batch.sessions)
-                .map(|_| Detector::load(model_plan.clone(), rt, &settings))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await??;
+        let detectors =
+            tokio::task::spawn_blocking(move || Detector::load_sessions(&model_plan, rt, &settings)).await??;
         let service =
             ModelService::spawn_sessions(detectors).with_context(|| format!("cannot start model `{}`", model.key))?;
         tracing::info!(model = %model.key, "model loaded");

@@ -10,7 +10,14 @@
 //! session may already gather the next frames. A camera waits only for its
 //! own frame's batch; it never blocks another camera's decoding. A frame
 //! travels with its reusable job, so nothing is allocated per frame.
+//!
+//! A camera may have several of its frames in inference at once, up to the
+//! model's sessions ([`InferClient::depth`]): [`InferClient::submit`] hands a
+//! frame over without waiting, and [`InferClient::receive`] gives the results
+//! back in the order the frames were submitted, whichever session finished
+//! first, so the tracker always sees a stream's frames in order.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -47,6 +54,8 @@ impl Drop for Running {
 
 /// One frame on its way to the service and its detections on the way back.
 struct Job {
+    /// The camera's submission number, to put replies back in order.
+    seq: u64,
     frame: Option<Frame>,
     detections: Vec<Detection>,
     error: Option<String>,
@@ -121,19 +130,41 @@ impl ModelService {
         self.capacity
     }
 
-    /// A handle for one camera's detect thread.
+    /// Sessions running side by side: how many frames of one camera can be
+    /// in inference at once.
+    pub fn sessions(&self) -> usize {
+        self.spawned as usize
+    }
+
+    /// A handle for one camera's detect thread that keeps one frame at a
+    /// time in inference.
     pub fn client(&self) -> InferClient {
+        self.client_with_depth(1)
+    }
+
+    /// A handle that may keep up to `depth` frames (at least 1) in inference at once.
+    pub fn client_with_depth(&self, depth: usize) -> InferClient {
         let (reply, replies) = mpsc::channel();
+        let depth = depth.max(1);
         InferClient {
             model: self.plan.key.clone(),
             jobs: Some(self.jobs.clone()),
             replies,
-            job: Some(Job {
-                frame: None,
-                detections: Vec::with_capacity(128),
-                error: None,
-                reply,
-            }),
+            free: (0..depth)
+                .map(|_| Job {
+                    seq: 0,
+                    frame: None,
+                    detections: Vec::with_capacity(128),
+                    error: None,
+                    reply: reply.clone(),
+                })
+                .collect(),
+            early: Vec::with_capacity(depth),
+            in_flight: VecDeque::with_capacity(depth),
+            next_seq: 0,
+            done: None,
+            depth,
+            reordered: 0,
         }
     }
 }
@@ -143,33 +174,109 @@ pub struct InferClient {
     model: String,
     jobs: Option<Sender<Job>>,
     replies: Receiver<Job>,
-    job: Option<Job>,
+    /// Jobs ready for the next frame.
+    free: Vec<Job>,
+    /// Replies that came back before an older frame's.
+    early: Vec<Job>,
+    /// Submission numbers in inference, oldest first.
+    in_flight: VecDeque<u64>,
+    next_seq: u64,
+    /// The job of the frame [`Self::receive`] returned last (its detections).
+    done: Option<Job>,
+    depth: usize,
+    /// Replies that arrived before an older frame's and were held back.
+    reordered: u64,
 }
 
 impl InferClient {
     /// Detections for one decoded frame, in source-normalised coordinates.
-    /// Blocks until the batch holding the frame has run.
+    /// Blocks until the batch holding the frame has run. With frames already
+    /// in flight, it returns the oldest one's detections instead: use
+    /// [`Self::submit`] and [`Self::receive`] then.
     pub fn detect(&mut self, frame: &Frame) -> Result<&[Detection], InferError> {
-        let gone = |model: &str| InferError::Run {
-            model: model.to_string(),
+        self.submit(frame)?;
+        self.receive()
+    }
+
+    /// Most frames in inference at once.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Replies so far that came back before an older frame's and were held
+    /// back to keep the order.
+    pub fn reordered(&self) -> u64 {
+        self.reordered
+    }
+
+    /// Frames submitted whose detections [`Self::receive`] has not returned yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    fn gone(&mut self) -> InferError {
+        self.jobs = None;
+        InferError::Run {
+            model: self.model.clone(),
             reason: "the model's inference thread has stopped".into(),
+        }
+    }
+
+    /// Hands a frame to the model without waiting for it; at most
+    /// [`Self::depth`] frames may be in flight.
+    pub fn submit(&mut self, frame: &Frame) -> Result<(), InferError> {
+        if let Some(done) = self.done.take() {
+            self.free.push(done);
+        }
+        let Some(jobs) = self.jobs.as_ref() else {
+            return Err(self.gone());
         };
-        let (Some(mut job), Some(jobs)) = (self.job.take(), self.jobs.as_ref()) else {
-            return Err(gone(&self.model));
+        let Some(mut job) = self.free.pop() else {
+            return Err(InferError::Run {
+                model: self.model.clone(),
+                reason: format!("more than {} frames of one camera in flight", self.depth),
+            });
         };
+        job.seq = self.next_seq;
         job.frame = Some(frame.clone());
         job.error = None;
         if jobs.send(job).is_err() {
-            self.jobs = None;
-            return Err(gone(&self.model));
+            return Err(self.gone());
         }
-        let Ok(mut job) = self.replies.recv() else {
-            self.jobs = None;
-            return Err(gone(&self.model));
+        self.in_flight.push_back(self.next_seq);
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// The detections of the oldest frame in flight, waiting for them if
+    /// needed; frames come back in the order they were submitted.
+    pub fn receive(&mut self) -> Result<&[Detection], InferError> {
+        if let Some(done) = self.done.take() {
+            self.free.push(done);
+        }
+        let Some(&seq) = self.in_flight.front() else {
+            return Err(InferError::Run {
+                model: self.model.clone(),
+                reason: "no frame is in flight".into(),
+            });
         };
+        let mut job = match self.early.iter().position(|j| j.seq == seq) {
+            Some(i) => self.early.swap_remove(i),
+            None => loop {
+                let Ok(job) = self.replies.recv() else {
+                    return Err(self.gone());
+                };
+                if job.seq == seq {
+                    break job;
+                }
+                self.reordered += 1;
+                self.early.push(job);
+            },
+        };
+        self.in_flight.pop_front();
         job.frame = None;
         let error = job.error.take();
-        let job = self.job.insert(job);
+        let job = self.done.insert(job);
         match error {
             None => Ok(&job.detections),
             Some(reason) => Err(InferError::Run {

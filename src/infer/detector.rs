@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array4, ArrayView4, Axis, Slice};
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::{GraphOptimizationLevel, PrepackedWeights};
 use ort::session::{Session, SessionOutputs};
 use ort::value::TensorRef;
 
@@ -65,6 +65,30 @@ pub struct Detector {
 impl Detector {
     /// Creates the session, checks it against the manifest and runs it once.
     pub fn load(plan: Arc<ModelPlan>, runtime: &Runtime, settings: &RuntimeConfig) -> Result<Self, InferError> {
+        Self::load_sharing(plan, runtime, settings, None)
+    }
+
+    /// The model's `sessions`, loaded sharing their repacked weights.
+    pub fn load_sessions(
+        plan: &Arc<ModelPlan>,
+        runtime: &Runtime,
+        settings: &RuntimeConfig,
+    ) -> Result<Vec<Self>, InferError> {
+        let weights = PrepackedWeights::new();
+        (0..plan.batch.sessions.max(1))
+            .map(|_| Self::load_sharing(plan.clone(), runtime, settings, Some(&weights)))
+            .collect()
+    }
+
+    /// As [`Self::load`]; sessions of one model given the same `weights`
+    /// keep one copy of the weights ONNX Runtime repacks for its kernels
+    /// (nearly all of a convolutional model's weights) instead of one each.
+    pub fn load_sharing(
+        plan: Arc<ModelPlan>,
+        runtime: &Runtime,
+        settings: &RuntimeConfig,
+        weights: Option<&PrepackedWeights>,
+    ) -> Result<Self, InferError> {
         let model = plan.key.clone();
         let path = plan.manifest.model_path.display().to_string();
         let session_error = |reason: String| InferError::Session {
@@ -81,6 +105,10 @@ impl Detector {
                 .and_then(|b| Ok(b.with_inter_threads(settings.inter_threads)?))
                 .and_then(|b| Ok(b.with_intra_op_spinning(settings.spin)?))
                 .and_then(|b| Ok(b.with_inter_op_spinning(settings.spin)?))
+                .and_then(|b| match weights {
+                    Some(w) => Ok(b.with_prepacked_weights(w)?),
+                    None => Ok(b),
+                })
                 .map_err(|e| e.to_string())
                 .and_then(|b| providers::register(provider, b))
                 .and_then(|mut b| b.commit_from_file(&plan.manifest.model_path).map_err(|e| e.to_string()));

@@ -65,6 +65,19 @@ pub struct ModelSource {
     /// The script that converted it, e.g. "models/convert_ssd.py".
     #[serde(default)]
     pub converted_by: Option<String>,
+    /// For a model made from another one (quantized): that model's file,
+    /// relative to this manifest, e.g. "ssd_mobilenet_v2_coco.onnx".
+    #[serde(default)]
+    pub derived_from: Option<String>,
+    /// Hex sha256 of `derived_from` when this model was made, e.g. "e894…79ff".
+    #[serde(default)]
+    pub derived_from_sha256: Option<Spanned<String>>,
+    /// How it was made, e.g. "onnxruntime 1.32.0 quantize_static, QOperator, …".
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The calibration frames of a quantized model, e.g. "every 25th frame of vtest.avi".
+    #[serde(default)]
+    pub calibration: Option<String>,
 }
 
 /// `[input]`: the tensor the model takes and how pixels become values.
@@ -192,6 +205,16 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         diags.error(&file, Some(0..0), "[input] width and height must be at least 1");
     }
     check_numbers(&file, &raw.input, output.as_ref(), diags);
+    if let Some(sha) = &raw.source.derived_from_sha256 {
+        let hex = sha.get_ref();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            diags.error(
+                &file,
+                Some(sha.span()),
+                format!("[source] derived_from_sha256 `{hex}` is not a sha256; write the 64 hex digits of the source model's sha256"),
+            );
+        }
+    }
 
     let base = path.parent().unwrap_or(Path::new("."));
     let model_path = crate::config::join_clean(base, raw.file.get_ref());

@@ -52,14 +52,20 @@ pub struct ModelConfig {
     pub max_wait_ms: Spanned<u64>,
     /// Sessions of the model that run side by side, each on its own thread
     /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
-    /// on a 2-core box: frames of different cameras are then inferred at the
-    /// same time, which keeps every core busy where one inference cannot.
-    #[serde(default = "default_sessions")]
+    /// on a 2-core box: frames of different cameras, and consecutive frames
+    /// of one camera, are then inferred at the same time, which keeps every
+    /// core busy where one inference cannot. Default: the box's cores
+    /// divided by `intra_threads` (at most 4), so the sessions' threads fill
+    /// the cores once.
+    #[serde(default = "crate::config::de::unset")]
     pub sessions: Spanned<u32>,
 }
 
-fn default_sessions() -> Spanned<u32> {
-    Spanned::new(0..0, 1)
+/// Sessions of a model whose `sessions` is not set: one per `intra_threads`
+/// threads of the box's cores, at least 1 and at most 4.
+pub fn auto_sessions(intra_threads: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / intra_threads.max(1)).clamp(1, 4)
 }
 
 /// Most sessions a model may run side by side.
@@ -126,7 +132,8 @@ pub struct BatchPlan {
     pub max_size: usize,
     /// Longest the first frame of a batch waits for more.
     pub max_wait: Duration,
-    /// Sessions running side by side, each on its own thread.
+    /// Sessions running side by side, each on its own thread; 0 until the
+    /// plan resolves an unset `sessions` ([`auto_sessions`]).
     pub sessions: usize,
 }
 
@@ -219,9 +226,13 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
     let max_wait_ms = ctx
         .in_range(&config.max_wait_ms, 0..=MAX_WAIT_MS, "max_wait_ms")
         .unwrap_or(0);
-    let sessions = ctx
-        .in_range(&config.sessions, 1..=MAX_SESSIONS, "sessions")
-        .unwrap_or(1);
+    // Unset (0, no span): resolved by the plan once `[runtime]` is known.
+    let sessions = if config.sessions.span() == (0..0) {
+        0
+    } else {
+        ctx.in_range(&config.sessions, 1..=MAX_SESSIONS, "sessions")
+            .unwrap_or(1)
+    };
     // A value out of range is already reported, which fails the config; the
     // model still comes back so rules can be checked against its labels.
     let mut plan = ModelPlan::new(

@@ -31,7 +31,9 @@ pub struct RuntimeConfig {
     /// Relative paths are resolved from the config file's folder.
     #[serde(default)]
     pub onnxruntime: Option<PathBuf>,
-    /// Threads one inference may use inside an operator, e.g. 2.
+    /// Threads one inference may use inside an operator, e.g. 2. Default 1:
+    /// a model then runs one session per core (`[models.<name>] sessions`),
+    /// which keeps the cores busier than one inference on several threads.
     #[serde(default = "default_intra_threads")]
     pub intra_threads: usize,
     /// Threads running independent operators in parallel, e.g. 1.
@@ -53,7 +55,7 @@ fn default_providers() -> Vec<super::providers::Provider> {
 }
 
 fn default_intra_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+    1
 }
 
 fn default_inter_threads() -> usize {

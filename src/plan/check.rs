@@ -204,6 +204,10 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     {
         rt.onnxruntime = Some(ctx.resolve(lib));
     }
+    let intra_threads = runtime.as_ref().map_or(1, |rt| rt.intra_threads);
+    for model in models.values_mut().filter(|m| m.batch.sessions == 0) {
+        Arc::make_mut(model).batch.sessions = crate::infer::model::auto_sessions(intra_threads);
+    }
 
     let privacy = privacy_config.map(|p| privacy::check(&p, &models, &mut ctx));
     let has_face_model = privacy.as_ref().is_some_and(|p| p.face_model.is_some());
