@@ -21,6 +21,7 @@ use super::alerts::Alerts;
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::MotionWorker;
 use super::snapshot::Snapshots;
+use crate::console::{Console, Overlay};
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
 use crate::infer::ModelService;
 use crate::observe::CameraStats;
@@ -35,6 +36,8 @@ pub struct Camera {
     pub stream: Arc<Stream>,
     pub slot: Arc<FrameSlot>,
     pub stats: Arc<CameraStats>,
+    /// The boxes its detect thread saw last, for the console's live view.
+    pub overlay: Arc<Overlay>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
     /// The motion thread, for a camera whose rules watch pixels.
@@ -56,6 +59,8 @@ pub struct Shared {
     pub arming: Arc<Arming>,
     /// The control task, told of incidents' starts and ends, if it runs.
     pub control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
+    /// The operator console, if it runs.
+    pub console: Option<Arc<Console>>,
 }
 
 impl Camera {
@@ -119,6 +124,7 @@ impl Camera {
             scene: gray.map(|_| Arc::default()),
             arming: shared.arming.clone(),
             control: shared.control.clone(),
+            console: shared.console.clone(),
         };
         let motion = match gray_slot {
             Some(gray_slot) => {
@@ -132,7 +138,9 @@ impl Camera {
             None => None,
         };
         let (rules, updates) = mpsc::channel();
+        let overlay = Arc::new(Overlay::default());
         let worker = DetectWorker {
+            overlay: overlay.clone(),
             camera: plan.name.clone(),
             slot: slot.clone(),
             analyzer: FrameAnalyzer::new(plan, client)
@@ -151,6 +159,7 @@ impl Camera {
             stream,
             slot,
             stats,
+            overlay,
             decode,
             detect,
             motion,
@@ -195,6 +204,7 @@ struct DetectWorker {
     updates: mpsc::Receiver<CameraPlan>,
     alerts: Alerts,
     stats: Arc<CameraStats>,
+    overlay: Arc<Overlay>,
     cancel: CancellationToken,
 }
 
@@ -220,6 +230,8 @@ impl DetectWorker {
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
                         self.alerts.remember_scene(self.analyzer.last_detections());
+                        let tracks = self.analyzer.tracks().iter().map(|t| (t.label, t.bbox, t.lost));
+                        self.overlay.update(self.analyzer.last_detections(), tracks);
                     }
                     Err(e) => {
                         let text = e.to_string();

@@ -1,0 +1,199 @@
+//! The cameras and health pages' data: each camera's state and rates, its
+//! live view — the newest decoded frame, redacted by the console's own
+//! [`Redactor`] exactly as a snapshot is, at most [`LIVE_FPS`] a camera
+//! whoever asks — and the boxes its detect thread saw last; and the box's
+//! health (outbox, broker link, a metrics summary). A live view that cannot
+//! be redacted (the face model fails) is not sent: it fails closed.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Console, ConsoleCamera};
+use crate::anonymize::{RedactedJpeg, Redactor};
+use crate::infer::ModelService;
+
+/// Live views made per camera and second, at most.
+pub const LIVE_FPS: f64 = 2.0;
+/// JPEG quality of live views.
+const LIVE_QUALITY: u8 = 75;
+/// Size cap of one live view.
+const LIVE_MAX_BYTES: usize = 300 * 1024;
+
+#[derive(Clone, Copy)]
+struct Rate {
+    at: Instant,
+    decoded: u64,
+    inferred: u64,
+    fps: f64,
+    detect: f64,
+}
+
+/// The console's redactor and what it made last of each camera.
+pub struct LiveFrames {
+    redactor: Mutex<Redactor>,
+    made: Mutex<HashMap<Arc<str>, (Instant, Arc<RedactedJpeg>)>>,
+    rates: Mutex<HashMap<Arc<str>, Rate>>,
+}
+
+impl LiveFrames {
+    pub fn new(faces: Option<&ModelService>) -> Self {
+        Self {
+            redactor: Mutex::new(Redactor::new(faces)),
+            made: Mutex::new(HashMap::new()),
+            rates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fresh(&self, camera: &str) -> Option<Arc<RedactedJpeg>> {
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, jpeg) = made.get(camera)?;
+        (at.elapsed() < Duration::from_secs_f64(1.0 / LIVE_FPS)).then(|| jpeg.clone())
+    }
+
+    /// The camera's newest frame, redacted; one made less than 1/[`LIVE_FPS`]
+    /// ago is served again. Blocks (face search): call off the async threads.
+    fn view(&self, camera: &ConsoleCamera) -> Result<Arc<RedactedJpeg>, String> {
+        if let Some(jpeg) = self.fresh(&camera.name) {
+            return Ok(jpeg);
+        }
+        let mut redactor = self.redactor.lock().unwrap_or_else(|p| p.into_inner());
+        // another request may have made it while this one waited
+        if let Some(jpeg) = self.fresh(&camera.name) {
+            return Ok(jpeg);
+        }
+        let sample = camera
+            .stream
+            .snapshot(camera.max_width)
+            .ok_or("no frame yet: the camera is not streaming")?;
+        let scene = camera.overlay.read().detections;
+        let redacted = redactor.redact(&sample, &scene, &camera.privacy)?;
+        let jpeg = Arc::new(
+            redacted
+                .to_jpeg(LIVE_QUALITY, LIVE_MAX_BYTES)
+                .map_err(|e| format!("JPEG encoding failed: {e}"))?,
+        );
+        self.made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(camera.name.clone(), (Instant::now(), jpeg.clone()));
+        Ok(jpeg)
+    }
+
+    /// Decoded and detected frames per second since the last look (at least a second ago).
+    fn rates(&self, camera: &ConsoleCamera) -> (f64, f64) {
+        let now = Instant::now();
+        let decoded = camera.stream.status().decoded.load(Relaxed);
+        let inferred = camera.stats.inferred.load(Relaxed);
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = rates.entry(camera.name.clone()).or_insert(Rate {
+            at: now,
+            decoded,
+            inferred,
+            fps: 0.0,
+            detect: 0.0,
+        });
+        let dt = now.duration_since(rate.at).as_secs_f64();
+        if dt >= 1.0 {
+            rate.fps = decoded.saturating_sub(rate.decoded) as f64 / dt;
+            rate.detect = inferred.saturating_sub(rate.inferred) as f64 / dt;
+            (rate.at, rate.decoded, rate.inferred) = (now, decoded, inferred);
+        }
+        (rate.fps, rate.detect)
+    }
+}
+
+/// `GET /api/cameras`: every camera's state, rates and last incident.
+pub async fn list(State(console): State<Arc<Console>>) -> axum::Json<Value> {
+    let cameras: Vec<Value> = console
+        .cameras()
+        .iter()
+        .map(|camera| {
+            let status = camera.stream.status();
+            let (fps, detect) = console.frames.rates(camera);
+            json!({
+                "name": &*camera.name,
+                "state": status.state().to_string(),
+                "fps": (fps * 10.0).round() / 10.0,
+                "detect_fps": (detect * 10.0).round() / 10.0,
+                "reconnects": status.reconnects.load(Relaxed),
+                "events": camera.stats.events.load(Relaxed),
+                "last_incident": console.feed.last_incident(&camera.name),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "cameras": cameras }))
+}
+
+fn not_found(camera: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "error": format!("no camera `{camera}` is running") })),
+    )
+        .into_response()
+}
+
+/// `GET /api/cameras/{name}/frame.jpg`: the live view (redacted).
+pub async fn frame(State(console): State<Arc<Console>>, Path(name): Path<String>) -> Response {
+    let Some(camera) = console.camera(&name) else {
+        return not_found(&name);
+    };
+    let worker = console.clone();
+    match tokio::task::spawn_blocking(move || worker.frames.view(&camera)).await {
+        Ok(Ok(jpeg)) => super::jpeg_response(&jpeg),
+        Ok(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "error": format!("no picture: {reason}") })),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the live view failed").into_response(),
+    }
+}
+
+/// `GET /api/cameras/{name}/overlay`: the boxes seen last (normalised).
+pub async fn overlay(State(console): State<Arc<Console>>, Path(name): Path<String>) -> Response {
+    let Some(camera) = console.camera(&name) else {
+        return not_found(&name);
+    };
+    let data = camera.overlay.read();
+    let label = |id| camera.labels.name(id).map(|n| n.to_string()).unwrap_or_else(|| id.to_string());
+    let detections: Vec<Value> = data
+        .detections
+        .iter()
+        .map(|d| json!({ "label": label(d.label), "score": d.score, "box": [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2] }))
+        .collect();
+    let tracks: Vec<Value> = data
+        .tracks
+        .iter()
+        .map(|(l, b, lost)| json!({ "label": label(*l), "lost": lost, "box": [b.x1, b.y1, b.x2, b.y2] }))
+        .collect();
+    axum::Json(json!({ "detections": detections, "tracks": tracks, "masks": camera.privacy.masks })).into_response()
+}
+
+/// `GET /api/health`: the outbox, the broker link, the cameras and a metrics summary.
+pub async fn health(State(console): State<Arc<Console>>) -> axum::Json<Value> {
+    let live = &console.live;
+    let (pending, oldest) = live.outbox.depth().unwrap_or((0, None));
+    let connected = live.publisher.get().map(|p| p.connected.load(Relaxed));
+    let metrics: Vec<Value> = console
+        .metrics
+        .render()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_bucket") && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .take(200)
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    axum::Json(json!({
+        "healthy": live.healthy.load(Relaxed) == 1,
+        "outbox": { "pending": pending, "oldest_seq": oldest, "writable": live.outbox.writable() },
+        "broker": { "connected": connected },
+        "metrics": metrics,
+    }))
+}
