@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Console, ConsoleCamera};
+use super::{Console, ConsoleCamera, OverlayData};
 use crate::anonymize::{RedactedJpeg, Redactor};
 use crate::infer::ModelService;
 
@@ -25,6 +25,12 @@ pub const LIVE_FPS: f64 = 2.0;
 const LIVE_QUALITY: u8 = 75;
 /// Size cap of one live view.
 const LIVE_MAX_BYTES: usize = 300 * 1024;
+
+struct Made {
+    at: Instant,
+    jpeg: Arc<RedactedJpeg>,
+    boxes: OverlayData,
+}
 
 #[derive(Clone, Copy)]
 struct Rate {
@@ -38,7 +44,8 @@ struct Rate {
 /// The console's redactor and what it made last of each camera.
 pub struct LiveFrames {
     redactor: Mutex<Redactor>,
-    made: Mutex<HashMap<Arc<str>, (Instant, Arc<RedactedJpeg>)>>,
+    /// The last live view of each camera, with the boxes it was redacted with.
+    made: Mutex<HashMap<Arc<str>, Made>>,
     rates: Mutex<HashMap<Arc<str>, Rate>>,
 }
 
@@ -53,8 +60,15 @@ impl LiveFrames {
 
     fn fresh(&self, camera: &str) -> Option<Arc<RedactedJpeg>> {
         let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, jpeg) = made.get(camera)?;
-        (at.elapsed() < Duration::from_secs_f64(1.0 / LIVE_FPS)).then(|| jpeg.clone())
+        let made = made.get(camera)?;
+        (made.at.elapsed() < Duration::from_secs_f64(1.0 / LIVE_FPS)).then(|| made.jpeg.clone())
+    }
+
+    /// The boxes of the camera's last live view, so the page draws the
+    /// boxes of the picture it shows; None before the first.
+    fn boxes(&self, camera: &str) -> Option<OverlayData> {
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        made.get(camera).filter(|m| m.at.elapsed() < Duration::from_secs(5)).map(|m| m.boxes.clone())
     }
 
     /// The camera's newest frame, redacted; one made less than 1/[`LIVE_FPS`]
@@ -72,8 +86,8 @@ impl LiveFrames {
             .stream
             .snapshot(camera.max_width)
             .ok_or("no frame yet: the camera is not streaming")?;
-        let scene = camera.overlay.read().detections;
-        let redacted = redactor.redact(&sample, &scene, &camera.privacy)?;
+        let boxes = camera.overlay.read();
+        let redacted = redactor.redact(&sample, &boxes.detections, &camera.privacy)?;
         let jpeg = Arc::new(
             redacted
                 .to_jpeg(LIVE_QUALITY, LIVE_MAX_BYTES)
@@ -82,7 +96,14 @@ impl LiveFrames {
         self.made
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(camera.name.clone(), (Instant::now(), jpeg.clone()));
+            .insert(
+                camera.name.clone(),
+                Made {
+                    at: Instant::now(),
+                    jpeg: jpeg.clone(),
+                    boxes,
+                },
+            );
         Ok(jpeg)
     }
 
@@ -161,7 +182,7 @@ pub async fn overlay(State(console): State<Arc<Console>>, Path(name): Path<Strin
     let Some(camera) = console.camera(&name) else {
         return not_found(&name);
     };
-    let data = camera.overlay.read();
+    let data = console.frames.boxes(&name).unwrap_or_else(|| camera.overlay.read());
     let label = |id| camera.labels.name(id).map(|n| n.to_string()).unwrap_or_else(|| id.to_string());
     let detections: Vec<Value> = data
         .detections

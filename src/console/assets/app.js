@@ -56,7 +56,9 @@ const later = (fn, ms) => timers.push(setTimeout(fn, ms));
 function toPx(canvas, [x, y]) { return [x * canvas.width, y * canvas.height]; }
 function drawShapes(canvas, edit, overlay, selected) {
   const g = canvas.getContext("2d");
-  g.lineWidth = 2; g.font = "14px sans-serif";
+  // canvas pixels per pixel on screen, so lines and labels read the same at any picture size
+  const u = canvas.width / (canvas.getBoundingClientRect().width || canvas.width);
+  g.lineWidth = 2 * u; g.font = `${Math.round(13 * u)}px sans-serif`;
   const path = (points, close) => {
     g.beginPath();
     points.forEach((p, i) => { const [x, y] = toPx(canvas, p); if (i) g.lineTo(x, y); else g.moveTo(x, y); });
@@ -71,10 +73,10 @@ function drawShapes(canvas, edit, overlay, selected) {
       path(zone.points, zone.kind === "polygon");
       if (zone.kind === "polygon") g.fill();
       g.stroke();
-      if (zone.kind === "line") drawArrows(canvas, g, zone.points);
+      if (zone.kind === "line") drawArrows(canvas, g, zone.points, u);
       const [lx, ly] = toPx(canvas, zone.points[0]);
       g.fillStyle = "#fff"; g.fillText(zone.name, lx + 4, ly - 4);
-      zone.points.forEach((p) => { const [x, y] = toPx(canvas, p); g.fillRect(x - 3, y - 3, 6, 6); });
+      zone.points.forEach((p) => { const [x, y] = toPx(canvas, p); g.fillRect(x - 3 * u, y - 3 * u, 6 * u, 6 * u); });
     }
   }
   if (overlay) {
@@ -94,16 +96,17 @@ function drawShapes(canvas, edit, overlay, selected) {
 }
 // Walking a line from its first point to its last, side A is on the left:
 // the arrows point from A to B.
-function drawArrows(canvas, g, points) {
+function drawArrows(canvas, g, points, u) {
   for (let i = 1; i < points.length; i++) {
     const [ax, ay] = toPx(canvas, points[i - 1]); const [bx, by] = toPx(canvas, points[i]);
     const [mx, my] = [(ax + bx) / 2, (ay + by) / 2];
     const len = Math.hypot(bx - ax, by - ay) || 1;
     const [nx, ny] = [-(by - ay) / len, (bx - ax) / len]; // to the right: towards B
-    const [tx, ty] = [mx + nx * 22, my + ny * 22];
-    g.beginPath(); g.moveTo(mx - nx * 22, my - ny * 22); g.lineTo(tx, ty); g.stroke();
-    g.beginPath(); g.moveTo(tx, ty); g.lineTo(tx - nx * 8 + ny * 6, ty - ny * 8 - nx * 6); g.lineTo(tx - nx * 8 - ny * 6, ty - ny * 8 + nx * 6); g.closePath(); g.fill();
-    g.fillText("A", mx - nx * 32, my - ny * 32); g.fillText("B", mx + nx * 28, my + ny * 28);
+    const [tx, ty] = [mx + nx * 22 * u, my + ny * 22 * u];
+    g.fillStyle = g.strokeStyle;
+    g.beginPath(); g.moveTo(mx - nx * 22 * u, my - ny * 22 * u); g.lineTo(tx, ty); g.stroke();
+    g.beginPath(); g.moveTo(tx, ty); g.lineTo(tx - (nx * 8 - ny * 6) * u, ty - (ny * 8 + nx * 6) * u); g.lineTo(tx - (nx * 8 + ny * 6) * u, ty - (ny * 8 - nx * 6) * u); g.closePath(); g.fill();
+    g.fillText("A", mx - nx * 34 * u, my - ny * 34 * u); g.fillText("B", mx + nx * 30 * u, my + ny * 30 * u);
   }
 }
 
