@@ -47,7 +47,8 @@ impl Driver {
             .spawn()
             .expect("chromedriver runs (apt-get install chromium chromium-driver; scripts/setup does)");
         assert!(
-            wait_for(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port)).is_ok()),
+            wait_for(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port))
+                .is_ok()),
             "chromedriver listens"
         );
         Self { child, port }
@@ -235,7 +236,11 @@ fn raw_status(port: u16, request: &str) -> u16 {
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The independent face detector's finds in each file.
@@ -295,8 +300,17 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
 
     // outside the browser: no session, no API; a foreign Host, nothing at all
     let get = |path: &str, host: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    assert_eq!(raw_status(port, &get("/api/cameras", &format!("127.0.0.1:{port}"))), 401);
-    assert_eq!(raw_status(port, &get("/api/cameras/walkway/frame.jpg", &format!("127.0.0.1:{port}"))), 401);
+    assert_eq!(
+        raw_status(port, &get("/api/cameras", &format!("127.0.0.1:{port}"))),
+        401
+    );
+    assert_eq!(
+        raw_status(
+            port,
+            &get("/api/cameras/walkway/frame.jpg", &format!("127.0.0.1:{port}"))
+        ),
+        401
+    );
     assert_eq!(raw_status(port, &get("/", "attacker.example")), 421);
 
     let driver = Driver::start();
@@ -316,11 +330,30 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     client.goto(&format!("{base}/#cameras")).await.unwrap();
     let password = client.wait().for_element(Locator::Id("password")).await.unwrap();
     password.send_keys("wrong").await.unwrap();
-    client.find(Locator::Css("#login-form button")).await.unwrap().click().await.unwrap();
-    assert!(until(&client, "document.getElementById('login-error').textContent.includes('wrong password')", GUARD).await);
+    client
+        .find(Locator::Css("#login-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        until(
+            &client,
+            "document.getElementById('login-error').textContent.includes('wrong password')",
+            GUARD
+        )
+        .await
+    );
     password.clear().await.unwrap();
     password.send_keys(PASSWORD).await.unwrap();
-    client.find(Locator::Css("#login-form button")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#login-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // the cameras page: both streaming, live views coming
     assert!(
@@ -332,11 +365,20 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         .await,
         "the walkway camera streams on the page"
     );
-    assert!(until(&client, "Number((document.querySelector('#camera-car canvas') || {dataset: {}}).dataset.frames || 0) >= 1", GUARD).await);
+    assert!(
+        until(
+            &client,
+            "Number((document.querySelector('#camera-car canvas') || {dataset: {}}).dataset.frames || 0) >= 1",
+            GUARD
+        )
+        .await
+    );
     screenshot(&client, "cameras.png").await;
 
     // every picture is redacted: the mask is black ...
-    let jpeg = picture(&client, "/api/cameras/walkway/frame.jpg").await.expect("a live view");
+    let jpeg = picture(&client, "/api/cameras/walkway/frame.jpg")
+        .await
+        .expect("a live view");
     let view = image::load_from_memory(&jpeg).unwrap().to_rgb8();
     let (w, h) = (view.width() as f32, view.height() as f32);
     let mut brightest = 0u8;
@@ -345,7 +387,10 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
             brightest = brightest.max(*view.get_pixel(x, y).0.iter().max().unwrap());
         }
     }
-    assert!(brightest <= 24, "the masked corner of the live view is black (brightest value {brightest})");
+    assert!(
+        brightest <= 24,
+        "the masked corner of the live view is black (brightest value {brightest})"
+    );
     // ... and the independent detector finds no face in the live views of a
     // clip with faces, though it finds one in the clip's own frame
     let raw = dir.path().join("car-raw.png");
@@ -364,19 +409,31 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     assert!(status.success());
     let mut views = Vec::new();
     for i in 0..4 {
-        let jpeg = picture(&client, "/api/cameras/car/frame.jpg").await.expect("a live view of the car");
+        let jpeg = picture(&client, "/api/cameras/car/frame.jpg")
+            .await
+            .expect("a live view of the car");
         let file = dir.path().join(format!("car-view-{i}.jpg"));
         std::fs::write(&file, jpeg).unwrap();
         views.push(file);
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     let found = faces_found(&[vec![raw.clone()], views.clone()].concat());
-    assert!(found[0] >= 1, "positive control: the detector finds the face in the raw frame");
+    assert!(
+        found[0] >= 1,
+        "positive control: the detector finds the face in the raw frame"
+    );
     assert_eq!(&found[1..], &[0, 0, 0, 0], "no face in any live view");
 
     // the editor: bad edits are refused with clear messages, nothing changes
     client.goto(&format!("{base}/#editor")).await.unwrap();
-    assert!(until(&client, "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1", GUARD).await);
+    assert!(
+        until(
+            &client,
+            "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1",
+            GUARD
+        )
+        .await
+    );
     let before = std::fs::read_to_string(&path).unwrap();
     let (status, loaded) = fetch(&client, "GET", "/api/config", None, true).await;
     assert_eq!(status, 200);
@@ -384,11 +441,15 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     let etag = loaded["etag"].clone();
     let refused = |edit: Value| json!({ "etag": etag, "edit": edit });
     let mut two_points = walkway.clone();
-    two_points["zones"].as_array_mut().unwrap().push(json!({ "name": "flat", "kind": "polygon", "points": [[0.1, 0.1], [0.5, 0.5]] }));
+    two_points["zones"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "flat", "kind": "polygon", "points": [[0.1, 0.1], [0.5, 0.5]] }));
     let mut bow_tie = walkway.clone();
-    bow_tie["zones"].as_array_mut().unwrap().push(
-        json!({ "name": "bow", "kind": "polygon", "points": [[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]] }),
-    );
+    bow_tie["zones"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "name": "bow", "kind": "polygon", "points": [[0.1, 0.1], [0.5, 0.5], [0.5, 0.1], [0.1, 0.5]] }));
     let mut lost = walkway.clone();
     let mut rule = lost["rules"][0].clone();
     rule["name"] = json!("ghost");
@@ -397,7 +458,11 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     for (edit, field, says) in [
         (two_points, "zone:flat:polygon", "a polygon needs at least 3 points"),
         (bow_tie, "zone:bow:polygon", "cross"),
-        (lost, "rule:ghost:zone", "watches zone `nowhere`, which this camera does not define"),
+        (
+            lost,
+            "rule:ghost:zone",
+            "watches zone `nowhere`, which this camera does not define",
+        ),
     ] {
         let (status, answer) = fetch(&client, "POST", "/api/config", Some(refused(edit)), true).await;
         assert_eq!(status, 422, "{answer}");
@@ -418,17 +483,47 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     moved["zones"][0]["points"][0] = json!([0.6, 0.5]);
     let (status, answer) = fetch(&client, "POST", "/api/config", Some(refused(moved)), true).await;
     assert_eq!(status, 409, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("changed on disk"), "{answer}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), by_hand, "the file is untouched");
+    assert!(
+        answer["error"].as_str().unwrap().contains("changed on disk"),
+        "{answer}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        by_hand,
+        "the file is untouched"
+    );
     assert_eq!(running.count("config reloaded"), 0, "the running config is untouched");
 
     // draw a zone with the mouse, add a rule, save
     client.refresh().await.unwrap();
-    assert!(until(&client, "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1", GUARD).await);
-    client.find(Locator::Id("tool-polygon")).await.unwrap().click().await.unwrap();
-    client.find(Locator::Id("new-name")).await.unwrap().send_keys("driveway").await.unwrap();
+    assert!(
+        until(
+            &client,
+            "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1",
+            GUARD
+        )
+        .await
+    );
+    client
+        .find(Locator::Id("tool-polygon"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("new-name"))
+        .await
+        .unwrap()
+        .send_keys("driveway")
+        .await
+        .unwrap();
     let canvas = client.find(Locator::Id("editor-canvas")).await.unwrap();
-    let size = js(&client, "const r = document.getElementById('editor-canvas').getBoundingClientRect(); return [r.width, r.height];").await;
+    let size = js(
+        &client,
+        "const r = document.getElementById('editor-canvas').getBoundingClientRect(); return [r.width, r.height];",
+    )
+    .await;
     let (cw, ch) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
     // where people walk on vtest.avi: the path across the middle of the picture
     let corners = [[0.08, 0.40], [0.92, 0.40], [0.92, 0.92], [0.08, 0.92]];
@@ -450,13 +545,39 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     }
     client.perform_actions(mouse).await.unwrap();
     client.find(Locator::Id("finish")).await.unwrap().click().await.unwrap();
-    assert!(until(&client, "state.edit.zones.some((z) => z.name === 'driveway' && z.points.length === 4)", GUARD).await);
-    client.find(Locator::Id("add-rule")).await.unwrap().click().await.unwrap();
+    assert!(
+        until(
+            &client,
+            "state.edit.zones.some((z) => z.name === 'driveway' && z.points.length === 4)",
+            GUARD
+        )
+        .await
+    );
+    client
+        .find(Locator::Id("add-rule"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let name = client.wait().for_element(Locator::Id("rule-1-name")).await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("driveway-intrusion").await.unwrap();
-    assert!(until(&client, "document.getElementById('rule-1-zone').value === 'driveway'", GUARD).await);
-    client.find(Locator::Id("rule-1-end_after_secs")).await.unwrap().send_keys("1").await.unwrap();
+    assert!(
+        until(
+            &client,
+            "document.getElementById('rule-1-zone').value === 'driveway'",
+            GUARD
+        )
+        .await
+    );
+    client
+        .find(Locator::Id("rule-1-end_after_secs"))
+        .await
+        .unwrap()
+        .send_keys("1")
+        .await
+        .unwrap();
     client.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
     assert!(
         until(&client, "document.getElementById('save-status').dataset.result === 'saved'", GUARD).await,
@@ -464,13 +585,20 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         js(&client, "return document.getElementById('save-status').textContent + ' ' + document.getElementById('save-errors').textContent").await
     );
     let status_text = js(&client, "return document.getElementById('save-status').textContent").await;
-    assert!(status_text.as_str().unwrap().contains("reload: applied"), "{status_text}");
+    assert!(
+        status_text.as_str().unwrap().contains("reload: applied"),
+        "{status_text}"
+    );
     screenshot(&client, "editor.png").await;
 
     // the saved file: passes check-config, keeps every line in order, and
     // differs only by the new zone and rule
     let after = std::fs::read_to_string(&path).unwrap();
-    let checked = watchpost().args(["check-config", "--config"]).arg(&path).output().unwrap();
+    let checked = watchpost()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
     let mut lines = after.lines();
     for line in by_hand.lines() {
@@ -517,21 +645,51 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     client.goto(&format!("{base}/#incidents")).await.unwrap();
     assert!(until(&client, "[...document.querySelectorAll('tr.incident')].some((r) => r.children[2].textContent === 'driveway-intrusion')", GUARD).await);
     js(&client, "[...document.querySelectorAll('tr.incident')].find((r) => r.children[2].textContent === 'driveway-intrusion').click(); return null;").await;
-    assert!(until(&client, "document.getElementById('incident-json').textContent.includes('\"rule\": \"driveway-intrusion\"')", GUARD).await);
+    assert!(
+        until(
+            &client,
+            "document.getElementById('incident-json').textContent.includes('\"rule\": \"driveway-intrusion\"')",
+            GUARD
+        )
+        .await
+    );
     // the lawn rule asks for snapshots: the page shows them, as published
     assert!(until(&client, "document.querySelector('#incident-table img') !== null", GUARD).await);
     screenshot(&client, "incidents.png").await;
-    let src = js(&client, "return document.querySelector('#incident-table img').getAttribute('src')").await;
+    let src = js(
+        &client,
+        "return document.querySelector('#incident-table img').getAttribute('src')",
+    )
+    .await;
     let shown = picture(&client, src.as_str().unwrap()).await.expect("a snapshot");
     assert!(
-        subscriber.images.lock().unwrap().iter().any(|(_, bytes)| *bytes == shown),
+        subscriber
+            .images
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, bytes)| *bytes == shown),
         "the page's snapshot is the redacted one published"
     );
 
     // health
     client.goto(&format!("{base}/#health")).await.unwrap();
-    assert!(until(&client, "(document.getElementById('health-broker') || {}).textContent === 'Broker: connected'", GUARD).await);
-    assert!(until(&client, "document.querySelectorAll('#metrics-table tbody tr').length > 5", GUARD).await);
+    assert!(
+        until(
+            &client,
+            "(document.getElementById('health-broker') || {}).textContent === 'Broker: connected'",
+            GUARD
+        )
+        .await
+    );
+    assert!(
+        until(
+            &client,
+            "document.querySelectorAll('#metrics-table tbody tr').length > 5",
+            GUARD
+        )
+        .await
+    );
     screenshot(&client, "health.png").await;
 
     client.close().await.unwrap();

@@ -21,7 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("rules", 6),
     ("anonymize", 7),
     ("publish", 8),
-    ("observe", 9), // metrics and health
+    ("observe", 9),  // metrics and health
     ("console", 10), // the operator console: redacted live views, the editor, the incident feed
     ("plan", 11),    // the assembled, checked config: Plan, load, the [[cameras]] schema
     ("app", 12),     // wiring: threads, reload, lifecycle, replay

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use super::Console;
 use crate::config::Secret;
 
 /// The session cookie's name.
@@ -145,8 +144,7 @@ fn refuse(status: StatusCode, text: &'static str) -> Response {
 
 /// Every request: the `Host` check; every `/api` request but the session
 /// and login ones: a live session; every write: its CSRF token.
-pub async fn guard(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
-    let auth = &console.auth;
+pub async fn guard(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
     if !auth.host_allowed(request.headers()) {
         return refuse(
             StatusCode::MISDIRECTED_REQUEST,
@@ -172,8 +170,7 @@ pub async fn guard(State(console): State<Arc<Console>>, request: Request, next: 
 
 /// `GET /api/session`: the CSRF token of a live session; without a password
 /// a session is opened at once.
-pub async fn session(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    let auth = &console.auth;
+pub async fn session(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
     if let Some(csrf) = auth.session(&headers) {
         return axum::Json(serde_json::json!({ "csrf": csrf, "login_required": auth.password_required() }))
             .into_response();
@@ -200,8 +197,7 @@ pub struct Login {
 
 /// `POST /api/login`: checks the password (argon2, off the async threads);
 /// a wrong one waits a second before the answer.
-pub async fn login(State(console): State<Arc<Console>>, axum::Json(login): axum::Json<Login>) -> Response {
-    let auth = &console.auth;
+pub async fn login(State(auth): State<Arc<Auth>>, axum::Json(login): axum::Json<Login>) -> Response {
     let Some(hash) = auth.hash.clone() else {
         return refuse(StatusCode::BAD_REQUEST, "this console has no password");
     };
@@ -229,8 +225,8 @@ pub async fn login(State(console): State<Arc<Console>>, axum::Json(login): axum:
 }
 
 /// `POST /api/logout`.
-pub async fn logout(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
-    console.auth.close(&headers);
+pub async fn logout(State(auth): State<Arc<Auth>>, headers: HeaderMap) -> Response {
+    auth.close(&headers);
     let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(header::SET_COOKIE, expired)], StatusCode::NO_CONTENT).into_response()
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
@@ -15,9 +15,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Console, ConsoleCamera, OverlayData};
+use super::feed::Feed;
+use super::picture::jpeg_response;
+use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::{RedactedJpeg, Redactor};
+use crate::decode::Stream;
 use crate::infer::ModelService;
+use crate::observe::CameraStats;
+use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Live views made per camera and second, at most.
 pub const LIVE_FPS: f64 = 2.0;
@@ -25,6 +30,73 @@ pub const LIVE_FPS: f64 = 2.0;
 const LIVE_QUALITY: u8 = 75;
 /// Size cap of one live view.
 const LIVE_MAX_BYTES: usize = 300 * 1024;
+
+/// The boxes a camera's detect thread saw last, for the live view's overlay.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    inner: Mutex<OverlayData>,
+}
+
+/// One frame's boxes (normalised to the frame).
+#[derive(Debug, Default, Clone)]
+pub struct OverlayData {
+    pub detections: Vec<Detection>,
+    /// Confirmed tracks: label, box, and whether it is currently unseen.
+    pub tracks: Vec<(u32, BBox, bool)>,
+}
+
+impl Overlay {
+    /// Replaces the boxes; reuses the vectors, so a warm camera allocates nothing.
+    pub fn update(&self, detections: &[Detection], tracks: impl Iterator<Item = (u32, BBox, bool)>) {
+        let mut data = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        data.detections.clear();
+        data.detections.extend_from_slice(detections);
+        data.tracks.clear();
+        data.tracks.extend(tracks);
+    }
+
+    pub fn read(&self) -> OverlayData {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// What the console knows of one running camera.
+#[derive(Clone)]
+pub struct ConsoleCamera {
+    pub name: Arc<str>,
+    pub stream: Arc<Stream>,
+    pub stats: Arc<CameraStats>,
+    pub overlay: Arc<Overlay>,
+    pub privacy: Arc<CameraPrivacyPlan>,
+    pub labels: Arc<LabelMap>,
+    /// Width of its live view, at most.
+    pub max_width: u32,
+}
+
+/// The cameras now running; the app replaces them on start and reload.
+#[derive(Default)]
+pub struct Cameras {
+    list: RwLock<Vec<ConsoleCamera>>,
+}
+
+impl Cameras {
+    pub fn set(&self, cameras: Vec<ConsoleCamera>) {
+        *self.list.write().unwrap_or_else(|p| p.into_inner()) = cameras;
+    }
+
+    pub fn all(&self) -> Vec<ConsoleCamera> {
+        self.list.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<ConsoleCamera> {
+        self.list
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|c| &*c.name == name)
+            .cloned()
+    }
+}
 
 struct Made {
     at: Instant,
@@ -68,7 +140,9 @@ impl LiveFrames {
     /// boxes of the picture it shows; None before the first.
     fn boxes(&self, camera: &str) -> Option<OverlayData> {
         let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
-        made.get(camera).filter(|m| m.at.elapsed() < Duration::from_secs(5)).map(|m| m.boxes.clone())
+        made.get(camera)
+            .filter(|m| m.at.elapsed() < Duration::from_secs(5))
+            .map(|m| m.boxes.clone())
     }
 
     /// The camera's newest frame, redacted; one made less than 1/[`LIVE_FPS`]
@@ -93,17 +167,14 @@ impl LiveFrames {
                 .to_jpeg(LIVE_QUALITY, LIVE_MAX_BYTES)
                 .map_err(|e| format!("JPEG encoding failed: {e}"))?,
         );
-        self.made
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                camera.name.clone(),
-                Made {
-                    at: Instant::now(),
-                    jpeg: jpeg.clone(),
-                    boxes,
-                },
-            );
+        self.made.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            camera.name.clone(),
+            Made {
+                at: Instant::now(),
+                jpeg: jpeg.clone(),
+                boxes,
+            },
+        );
         Ok(jpeg)
     }
 
@@ -131,13 +202,17 @@ impl LiveFrames {
 }
 
 /// `GET /api/cameras`: every camera's state, rates and last incident.
-pub async fn list(State(console): State<Arc<Console>>) -> axum::Json<Value> {
-    let cameras: Vec<Value> = console
-        .cameras()
+pub async fn list(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    State(feed): State<Arc<Feed>>,
+) -> axum::Json<Value> {
+    let cameras: Vec<Value> = cameras
+        .all()
         .iter()
         .map(|camera| {
             let status = camera.stream.status();
-            let (fps, detect) = console.frames.rates(camera);
+            let (fps, detect) = frames.rates(camera);
             json!({
                 "name": &*camera.name,
                 "state": status.state().to_string(),
@@ -145,7 +220,7 @@ pub async fn list(State(console): State<Arc<Console>>) -> axum::Json<Value> {
                 "detect_fps": (detect * 10.0).round() / 10.0,
                 "reconnects": status.reconnects.load(Relaxed),
                 "events": camera.stats.events.load(Relaxed),
-                "last_incident": console.feed.last_incident(&camera.name),
+                "last_incident": feed.last_incident(&camera.name),
             })
         })
         .collect();
@@ -161,13 +236,16 @@ fn not_found(camera: &str) -> Response {
 }
 
 /// `GET /api/cameras/{name}/frame.jpg`: the live view (redacted).
-pub async fn frame(State(console): State<Arc<Console>>, Path(name): Path<String>) -> Response {
-    let Some(camera) = console.camera(&name) else {
+pub async fn frame(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(camera) = cameras.get(&name) else {
         return not_found(&name);
     };
-    let worker = console.clone();
-    match tokio::task::spawn_blocking(move || worker.frames.view(&camera)).await {
-        Ok(Ok(jpeg)) => super::jpeg_response(&jpeg),
+    match tokio::task::spawn_blocking(move || frames.view(&camera)).await {
+        Ok(Ok(jpeg)) => jpeg_response(&jpeg),
         Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({ "error": format!("no picture: {reason}") })),
@@ -178,12 +256,22 @@ pub async fn frame(State(console): State<Arc<Console>>, Path(name): Path<String>
 }
 
 /// `GET /api/cameras/{name}/overlay`: the boxes seen last (normalised).
-pub async fn overlay(State(console): State<Arc<Console>>, Path(name): Path<String>) -> Response {
-    let Some(camera) = console.camera(&name) else {
+pub async fn overlay(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(camera) = cameras.get(&name) else {
         return not_found(&name);
     };
-    let data = console.frames.boxes(&name).unwrap_or_else(|| camera.overlay.read());
-    let label = |id| camera.labels.name(id).map(|n| n.to_string()).unwrap_or_else(|| id.to_string());
+    let data = frames.boxes(&name).unwrap_or_else(|| camera.overlay.read());
+    let label = |id| {
+        camera
+            .labels
+            .name(id)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
     let detections: Vec<Value> = data
         .detections
         .iter()
@@ -195,26 +283,4 @@ pub async fn overlay(State(console): State<Arc<Console>>, Path(name): Path<Strin
         .map(|(l, b, lost)| json!({ "label": label(*l), "lost": lost, "box": [b.x1, b.y1, b.x2, b.y2] }))
         .collect();
     axum::Json(json!({ "detections": detections, "tracks": tracks, "masks": camera.privacy.masks })).into_response()
-}
-
-/// `GET /api/health`: the outbox, the broker link, the cameras and a metrics summary.
-pub async fn health(State(console): State<Arc<Console>>) -> axum::Json<Value> {
-    let live = &console.live;
-    let (pending, oldest) = live.outbox.depth().unwrap_or((0, None));
-    let connected = live.publisher.get().map(|p| p.connected.load(Relaxed));
-    let metrics: Vec<Value> = console
-        .metrics
-        .render()
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.contains("_bucket") && !l.is_empty())
-        .filter_map(|l| l.rsplit_once(' '))
-        .take(200)
-        .map(|(name, value)| json!({ "name": name, "value": value }))
-        .collect();
-    axum::Json(json!({
-        "healthy": live.healthy.load(Relaxed) == 1,
-        "outbox": { "pending": pending, "oldest_seq": oldest, "writable": live.outbox.writable() },
-        "broker": { "connected": connected },
-        "metrics": metrics,
-    }))
 }

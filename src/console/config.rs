@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::tls::{self, TlsFiles};
 use crate::config::{Ctx, Secret};
 
 /// `[console]`: the operator console.
@@ -74,13 +75,6 @@ pub enum PasswordSource {
     Credential(String),
 }
 
-/// HTTPS certificate and key files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
 /// A checked `[console]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsolePlan {
@@ -107,7 +101,11 @@ impl PasswordSource {
             Self::File(path) => path.clone(),
             Self::Credential(name) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
                 Some(dir) => Path::new(&dir).join(name),
-                None => return Err(format!("systemd credential `{name}`: $CREDENTIALS_DIRECTORY is not set")),
+                None => {
+                    return Err(format!(
+                        "systemd credential `{name}`: $CREDENTIALS_DIRECTORY is not set"
+                    ));
+                }
             },
         };
         read_hash(&path)
@@ -191,11 +189,11 @@ pub fn check(config: &ConsoleConfig, ctx: &mut Ctx<'_>) -> Option<ConsolePlan> {
                 cert: ctx.resolve(cert.get_ref()),
                 key: ctx.resolve(key.get_ref()),
             };
-            if let Err(e) = super::tls::read_certs(&files.cert) {
+            if let Err(e) = tls::read_certs(&files.cert) {
                 ctx.error(cert.span(), format!("`console.tls_cert_file`: {e}"));
                 ok = false;
             }
-            if let Err(e) = super::tls::read_key(&files.key) {
+            if let Err(e) = tls::read_key(&files.key) {
                 ctx.error(key.span(), format!("`console.tls_key_file`: {e}"));
                 ok = false;
             }
@@ -283,7 +281,10 @@ mod tests {
         std::fs::write(&file, "hunter2\n").unwrap();
         let (plan, errors) = checked(&format!("password_file = \"{}\"\n", file.display()));
         assert!(plan.is_none());
-        assert!(errors[0].contains("does not hold an argon2 password hash"), "{errors:?}");
+        assert!(
+            errors[0].contains("does not hold an argon2 password hash"),
+            "{errors:?}"
+        );
         assert!(!errors[0].contains("hunter2"));
         std::fs::write(&file, super::super::auth::hash_password("hunter2").unwrap()).unwrap();
         let (plan, errors) = checked(&format!("password_file = \"{}\"\n", file.display()));

@@ -124,11 +124,18 @@ fn strings(item: Option<&Item>) -> Option<Vec<String>> {
 }
 
 fn cameras(doc: &DocumentMut) -> impl Iterator<Item = &Table> {
-    doc.get("cameras").and_then(Item::as_array_of_tables).into_iter().flat_map(|a| a.iter())
+    doc.get("cameras")
+        .and_then(Item::as_array_of_tables)
+        .into_iter()
+        .flat_map(|a| a.iter())
 }
 
 fn aot<'t>(table: &'t Table, key: &str) -> impl Iterator<Item = &'t Table> {
-    table.get(key).and_then(Item::as_array_of_tables).into_iter().flat_map(|a| a.iter())
+    table
+        .get(key)
+        .and_then(Item::as_array_of_tables)
+        .into_iter()
+        .flat_map(|a| a.iter())
 }
 
 fn name_of(table: &Table) -> &str {
@@ -144,9 +151,10 @@ fn read_rule(rule: &Table) -> RuleEdit {
                 .map(|w| {
                     let w = w.as_inline_table()?;
                     Some(WindowEdit {
-                        days: w.get("days").and_then(Value::as_array).map(|d| {
-                            d.iter().filter_map(Value::as_str).map(str::to_string).collect()
-                        }),
+                        days: w
+                            .get("days")
+                            .and_then(Value::as_array)
+                            .map(|d| d.iter().filter_map(Value::as_str).map(str::to_string).collect()),
                         from: w.get("from")?.as_str()?.to_string(),
                         to: w.get("to")?.as_str()?.to_string(),
                     })
@@ -173,7 +181,9 @@ fn read_rule(rule: &Table) -> RuleEdit {
 
 /// The editor's view of every camera in `text`.
 pub fn read(text: &str) -> Result<Vec<CameraEdit>, EditError> {
-    let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
+    let doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
     Ok(cameras(&doc)
         .map(|camera| {
             let zones = aot(camera, "zones")
@@ -232,8 +242,7 @@ fn points_value(points: &[[f64; 2]], scale: [f64; 2]) -> Value {
 
 fn same_points(a: &[[f64; 2]], b: &[[f64; 2]], tolerance: f64) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(p, q)| (p[0] - q[0]).abs() <= tolerance && (p[1] - q[1]).abs() <= tolerance)
 }
@@ -256,7 +265,9 @@ fn set(table: &mut Table, key: &str, mut value: Value) {
 /// Returns the new text and one line per change, for the log.
 pub fn apply(text: &str, edit: &CameraEdit) -> Result<(String, Vec<String>), EditError> {
     validate(edit)?;
-    let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
     let camera = doc
         .get_mut("cameras")
         .and_then(Item::as_array_of_tables_mut)
@@ -283,7 +294,10 @@ fn validate(edit: &CameraEdit) -> Result<(), EditError> {
             )));
         }
         if zone.points.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(EditError::Invalid(format!("zone `{}` has a point that is not a number", zone.name)));
+            return Err(EditError::Invalid(format!(
+                "zone `{}` has a point that is not a number",
+                zone.name
+            )));
         }
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -293,7 +307,9 @@ fn validate(edit: &CameraEdit) -> Result<(), EditError> {
         }
     }
     if edit.masks.iter().flatten().flatten().any(|v| !v.is_finite()) {
-        return Err(EditError::Invalid("a privacy mask has a point that is not a number".into()));
+        return Err(EditError::Invalid(
+            "a privacy mask has a point that is not a number".into(),
+        ));
     }
     Ok(())
 }
@@ -322,7 +338,10 @@ fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut 
         .map(|(i, _)| i)
         .collect();
     for i in removed.into_iter().rev() {
-        changes.push(format!("{who}: zone `{}` removed", name_of(list.get(i).expect("listed"))));
+        changes.push(format!(
+            "{who}: zone `{}` removed",
+            name_of(list.get(i).expect("listed"))
+        ));
         list.remove(i);
     }
     for zone in zones {
@@ -332,12 +351,12 @@ fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut 
                 let table = list.get_mut(i).expect("found above");
                 let scale = zone_scale(table);
                 let other = if zone.kind == "polygon" { "line" } else { "polygon" };
-                let current = points_of(table.get(&zone.kind)).map(|p| {
-                    p.iter()
-                        .map(|[x, y]| [x / scale[0], y / scale[1]])
-                        .collect::<Vec<_>>()
-                });
-                if current.as_deref().is_some_and(|c| same_points(c, &zone.points, 0.5 / DECIMALS)) {
+                let current = points_of(table.get(&zone.kind))
+                    .map(|p| p.iter().map(|[x, y]| [x / scale[0], y / scale[1]]).collect::<Vec<_>>());
+                if current
+                    .as_deref()
+                    .is_some_and(|c| same_points(c, &zone.points, 0.5 / DECIMALS))
+                {
                     continue;
                 }
                 table.remove(other);
@@ -366,10 +385,17 @@ fn apply_masks(camera: &mut Table, masks: &[Vec<[f64; 2]>], who: &str, changes: 
     let current: Vec<Vec<[f64; 2]>> = privacy
         .and_then(|p| p.get("masks"))
         .and_then(Item::as_array)
-        .map(|a| a.iter().filter_map(|m| points_of(Some(&Item::Value(m.clone())))).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| points_of(Some(&Item::Value(m.clone()))))
+                .collect()
+        })
         .unwrap_or_default();
     let same = current.len() == masks.len()
-        && current.iter().zip(masks).all(|(a, b)| same_points(a, b, 0.5 / DECIMALS));
+        && current
+            .iter()
+            .zip(masks)
+            .all(|(a, b)| same_points(a, b, 0.5 / DECIMALS));
     if same {
         return;
     }
@@ -443,17 +469,89 @@ fn write_rule(table: &mut Table, rule: &RuleEdit, changed: &mut Vec<String>) {
     let current = read_rule(table);
     let text = |s: &String| Value::from(s.as_str());
     let eq = |a: &String, b: &String| a == b;
-    rule_key(table, "kind", &Some(rule.kind.clone()), &Some(current.kind.clone()), eq, text, changed);
-    rule_key(table, "zone", &Some(rule.zone.clone()), &Some(current.zone.clone()), eq, text, changed);
-    rule_key(table, "labels", &rule.labels, &current.labels, |a, b| a == b, |l| string_array(l), changed);
+    rule_key(
+        table,
+        "kind",
+        &Some(rule.kind.clone()),
+        &Some(current.kind.clone()),
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "zone",
+        &Some(rule.zone.clone()),
+        &Some(current.zone.clone()),
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "labels",
+        &rule.labels,
+        &current.labels,
+        |a, b| a == b,
+        |l| string_array(l),
+        changed,
+    );
     rule_key(table, "severity", &rule.severity, &current.severity, eq, text, changed);
     let float = |v: &f64| Value::from(*v);
-    rule_key(table, "min_confidence", &rule.min_confidence, &current.min_confidence, close, float, changed);
-    rule_key(table, "min_secs", &rule.min_secs, &current.min_secs, close, float, changed);
-    rule_key(table, "end_after_secs", &rule.end_after_secs, &current.end_after_secs, close, float, changed);
-    rule_key(table, "snapshot", &rule.snapshot, &current.snapshot, |a, b| a == b, |v| Value::from(*v), changed);
-    rule_key(table, "direction", &rule.direction, &current.direction, eq, text, changed);
-    rule_key(table, "schedule", &rule.schedule, &current.schedule, |a, b| a == b, |s| schedule_value(s), changed);
+    rule_key(
+        table,
+        "min_confidence",
+        &rule.min_confidence,
+        &current.min_confidence,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "min_secs",
+        &rule.min_secs,
+        &current.min_secs,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "end_after_secs",
+        &rule.end_after_secs,
+        &current.end_after_secs,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "snapshot",
+        &rule.snapshot,
+        &current.snapshot,
+        |a, b| a == b,
+        |v| Value::from(*v),
+        changed,
+    );
+    rule_key(
+        table,
+        "direction",
+        &rule.direction,
+        &current.direction,
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "schedule",
+        &rule.schedule,
+        &current.schedule,
+        |a, b| a == b,
+        |s| schedule_value(s),
+        changed,
+    );
 }
 
 fn apply_rules(camera: &mut Table, rules: &[RuleEdit], who: &str, changes: &mut Vec<String>) {
@@ -468,7 +566,10 @@ fn apply_rules(camera: &mut Table, rules: &[RuleEdit], who: &str, changes: &mut 
         .map(|(i, _)| i)
         .collect();
     for i in removed.into_iter().rev() {
-        changes.push(format!("{who}: rule `{}` removed", name_of(list.get(i).expect("listed"))));
+        changes.push(format!(
+            "{who}: rule `{}` removed",
+            name_of(list.get(i).expect("listed"))
+        ));
         list.remove(i);
     }
     for rule in rules {
@@ -501,7 +602,9 @@ pub fn field_lines(text: &str, camera: &str) -> Vec<(usize, usize, String)> {
         return Vec::new();
     };
     let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-    let span_lines = |span: Option<std::ops::Range<usize>>| span.map(|s| (line(s.start), line(s.end.saturating_sub(1).max(s.start))));
+    let span_lines = |span: Option<std::ops::Range<usize>>| {
+        span.map(|s| (line(s.start), line(s.end.saturating_sub(1).max(s.start))))
+    };
     let mut fields = Vec::new();
     let Some(cameras) = doc.get("cameras").and_then(Item::as_array_of_tables) else {
         return fields;

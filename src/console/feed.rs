@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use tokio::sync::broadcast;
 
-use super::Console;
+use super::picture::jpeg_response;
 use crate::anonymize::{Alert, RedactedJpeg};
 
 /// Events a browser may fall behind by before it misses some.
@@ -95,7 +95,12 @@ impl Feed {
     }
 
     pub fn recent(&self) -> Vec<FeedEvent> {
-        self.recent.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The time (`time` field) of the camera's last incident event.
@@ -140,9 +145,9 @@ fn sse_event(event: &FeedEvent) -> Event {
 }
 
 /// `GET /api/incidents/events`: the kept events, then each new one as it happens.
-pub async fn events(State(console): State<Arc<Console>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let rx = console.feed.subscribe();
-    let backlog: VecDeque<Event> = console.feed.recent().iter().map(sse_event).collect();
+pub async fn events(State(feed): State<Arc<Feed>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = feed.subscribe();
+    let backlog: VecDeque<Event> = feed.recent().iter().map(sse_event).collect();
     let stream = futures_util::stream::unfold((backlog, rx), |(mut backlog, mut rx)| async move {
         if let Some(event) = backlog.pop_front() {
             return Some((Ok(event), (backlog, rx)));
@@ -162,9 +167,9 @@ pub async fn events(State(console): State<Arc<Console>>) -> Sse<impl Stream<Item
 }
 
 /// `GET /api/snapshots/{incident}`: a published snapshot (redacted).
-pub async fn snapshot(State(console): State<Arc<Console>>, Path(incident): Path<String>) -> Response {
-    match console.feed.snapshot_of(&incident) {
-        Some(jpeg) => super::jpeg_response(&jpeg),
+pub async fn snapshot(State(feed): State<Arc<Feed>>, Path(incident): Path<String>) -> Response {
+    match feed.snapshot_of(&incident) {
+        Some(jpeg) => jpeg_response(&jpeg),
         None => (StatusCode::NOT_FOUND, "no snapshot of that incident is kept").into_response(),
     }
 }

@@ -19,7 +19,20 @@ use serde_json::json;
 use sha2::Digest;
 
 use super::document::{self, CameraEdit};
-use super::{CheckFn, Console, ReloadReport};
+
+/// The check `check-config` runs, on a file's path and (new) text: Ok, or
+/// its problems, one `file:line:col: message` line each.
+pub type CheckFn = Arc<dyn Fn(&Path, String) -> Result<(), Vec<String>> + Send + Sync>;
+
+/// What the app reports of each reload, so a save can say whether it applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Reloads begun so far.
+    pub begun: u64,
+    /// The number of the last reload that finished, and how ("applied", …).
+    pub finished: u64,
+    pub outcome: String,
+}
 
 /// How long a save waits to hear how its reload went.
 const RELOAD_WAIT: Duration = Duration::from_secs(60);
@@ -61,11 +74,16 @@ fn problem(status: StatusCode, text: String) -> Response {
 }
 
 /// `GET /api/config`: every camera's zones, masks and rules, and the file's hash.
-pub async fn load(State(console): State<Arc<Console>>) -> Response {
-    let path = &console.editor.path;
+pub async fn load(State(editor): State<Arc<Editor>>) -> Response {
+    let path = &editor.path;
     let text = match tokio::fs::read_to_string(path).await {
         Ok(text) => text,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}: {e}", path.display())),
+        Err(e) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read {}: {e}", path.display()),
+            );
+        }
     };
     match document::read(&text) {
         Ok(cameras) => axum::Json(json!({
@@ -93,13 +111,17 @@ fn line_of(problem: &str, path: &Path) -> Option<usize> {
 }
 
 /// `POST /api/config`: writes one camera's edit (see the module comment).
-pub async fn save(State(console): State<Arc<Console>>, axum::Json(request): axum::Json<SaveRequest>) -> Response {
-    let editor = &console.editor;
+pub async fn save(State(editor): State<Arc<Editor>>, axum::Json(request): axum::Json<SaveRequest>) -> Response {
     let _one = editor.busy.lock().await;
     let path = editor.path.clone();
     let text = match tokio::fs::read_to_string(&path).await {
         Ok(text) => text,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot read {}: {e}", path.display())),
+        Err(e) => {
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read {}: {e}", path.display()),
+            );
+        }
     };
     if etag(&text) != request.etag {
         tracing::warn!(config = %path.display(), "console: save refused, the file changed on disk since it was loaded");
@@ -136,7 +158,9 @@ pub async fn save(State(console): State<Arc<Console>>, axum::Json(request): axum
         tracing::info!(config = %path.display(), problems = problems.len(), "console: save refused, the edited config does not pass the check");
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
-            axum::Json(json!({ "error": "the edited config does not pass the check; nothing was saved", "errors": errors })),
+            axum::Json(
+                json!({ "error": "the edited config does not pass the check; nothing was saved", "errors": errors }),
+            ),
         )
             .into_response();
     }

@@ -4,11 +4,12 @@
 //! small buffers — and stop together when the box stops. The page's
 //! assets are compiled into the binary; nothing is fetched from elsewhere.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{FromRef, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::{Console, auth, cameras, feed, save};
+use super::auth::{self, Auth};
+use super::cameras::{self, Cameras, ConsoleCamera, LiveFrames};
+use super::config::{ConsolePlan, PasswordSource};
+use super::feed::{self, Feed};
+use super::health;
+use super::save::{self, CheckFn, Editor, ReloadReport};
+use super::tls;
+use crate::observe::metrics::{Live, Metrics};
 
 /// Connections open at once, at most; more are closed at once.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -30,7 +38,11 @@ const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/style.css");
 
 fn asset(kind: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
+        body,
+    )
+        .into_response()
 }
 
 /// Headers every answer carries: nothing from elsewhere, no framing, no sniffing.
@@ -49,11 +61,116 @@ async fn hardened(request: Request, next: Next) -> Response {
     response
 }
 
+/// What the app hands the console.
+pub struct Wiring {
+    pub plan: ConsolePlan,
+    pub config_path: PathBuf,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+    /// The face model, for redacting live views.
+    pub faces: Option<Arc<crate::infer::ModelService>>,
+    pub check: CheckFn,
+    /// Asks for a reload, as SIGHUP does.
+    pub reload: tokio::sync::mpsc::UnboundedSender<()>,
+    pub reloads: tokio::sync::watch::Receiver<ReloadReport>,
+}
+
+/// The parts the handlers share; each handler takes only those it needs.
+#[derive(Clone)]
+pub struct Shared {
+    auth: Arc<Auth>,
+    cameras: Arc<Cameras>,
+    frames: Arc<LiveFrames>,
+    feed: Arc<Feed>,
+    editor: Arc<Editor>,
+    live: Arc<Live>,
+    metrics: Arc<Metrics>,
+}
+
+macro_rules! parts {
+    ($($field:ident: $type:ty),*) => {$(
+        impl FromRef<Shared> for Arc<$type> {
+            fn from_ref(shared: &Shared) -> Self {
+                shared.$field.clone()
+            }
+        }
+    )*};
+}
+parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, live: Live, metrics: Metrics);
+
+/// The running console, as the app holds it: the incident feed the cameras
+/// tell, and the camera list it replaces on reload.
+pub struct Console {
+    pub feed: Arc<Feed>,
+    cameras: Arc<Cameras>,
+}
+
+impl Console {
+    /// Builds the console and serves it until `cancel` fires. None (logged)
+    /// when it is off or cannot start; the box runs on without it.
+    pub async fn start(wiring: Wiring, cancel: CancellationToken) -> Option<Arc<Console>> {
+        let addr = wiring.plan.listen?;
+        let hash = match wiring.plan.password.as_ref().map(PasswordSource::load) {
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "console: no password hash; the console is off");
+                return None;
+            }
+            Some(Ok(hash)) => Some(hash),
+            None => None,
+        };
+        let tls = match wiring.plan.tls.as_ref().map(tls::acceptor) {
+            Some(Err(e)) => {
+                tracing::error!(error = %e, "console: TLS cannot start; the console is off");
+                return None;
+            }
+            Some(Ok(acceptor)) => Some(acceptor),
+            None => None,
+        };
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::error!(listen = %addr, error = %e, "console: cannot listen; running without the console");
+                return None;
+            }
+        };
+        let shared = Shared {
+            auth: Arc::new(Auth::new(hash, tls.is_some(), addr)),
+            cameras: Arc::default(),
+            frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
+            feed: Arc::new(Feed::new()),
+            editor: Arc::new(Editor::new(
+                wiring.config_path,
+                wiring.check,
+                wiring.reload,
+                wiring.reloads,
+            )),
+            live: wiring.live,
+            metrics: wiring.metrics,
+        };
+        let console = Arc::new(Console {
+            feed: shared.feed.clone(),
+            cameras: shared.cameras.clone(),
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(listen = %addr, "console at {scheme}://{addr}/");
+        tokio::spawn(serve(listener, tls, shared, cancel));
+        Some(console)
+    }
+
+    /// The cameras now running (the app replaces them on start and reload).
+    pub fn set_cameras(&self, cameras: Vec<ConsoleCamera>) {
+        self.cameras.set(cameras);
+    }
+}
+
 /// Every route of the console.
-pub fn router(console: Arc<Console>) -> Router {
+pub fn router(shared: Shared) -> Router {
     Router::new()
         .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE) }))
         .route("/api/session", get(auth::session))
         .route("/api/login", post(auth::login))
@@ -61,23 +178,18 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/api/cameras", get(cameras::list))
         .route("/api/cameras/{name}/frame.jpg", get(cameras::frame))
         .route("/api/cameras/{name}/overlay", get(cameras::overlay))
-        .route("/api/health", get(cameras::health))
+        .route("/api/health", get(health::health))
         .route("/api/config", get(save::load).post(save::save))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
-        .layer(axum::middleware::from_fn_with_state(console.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))
         .layer(axum::middleware::from_fn(hardened))
-        .with_state(console)
+        .with_state(shared)
 }
 
 /// Serves the console on `listener` (through TLS when given) until `cancel` fires.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Option<TlsAcceptor>,
-    console: Arc<Console>,
-    cancel: CancellationToken,
-) {
-    let app = router(console);
+async fn serve(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, shared: Shared, cancel: CancellationToken) {
+    let app = router(shared);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = tokio::select! {

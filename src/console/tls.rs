@@ -2,14 +2,19 @@
 //! (checked when the config is, loaded when the console starts). Errors say
 //! which file and why, never what the key holds.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::config::TlsFiles;
+/// HTTPS certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// The certificates of a PEM file; an error when it has none.
 pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -42,6 +47,12 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, String> {
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("{} and {} do not make a usable pair: {e}", files.cert.display(), files.key.display()))?;
+        .map_err(|e| {
+            format!(
+                "{} and {} do not make a usable pair: {e}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }

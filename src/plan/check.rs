@@ -12,9 +12,9 @@ use toml::Spanned;
 
 use super::camera::{self, CameraPlan};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
-use crate::console::{self, ConsoleConfig, ConsolePlan};
 use crate::config::de::{Node, array_items, from_node, parse_document};
 use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
+use crate::console::{self, ConsoleConfig, ConsolePlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{ModelConfig, ModelPlan, check_model};
 use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};

@@ -139,7 +139,10 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
     for line in kept {
         assert!(lines.any(|l| l == line), "`{line}` lost or moved:\n{text}");
     }
-    assert!(text.contains("schedule = [{ days = [\"sat\", \"sun\"], from = \"22:00\", to = \"06:00\" }]"), "{text}");
+    assert!(
+        text.contains("schedule = [{ days = [\"sat\", \"sun\"], from = \"22:00\", to = \"06:00\" }]"),
+        "{text}"
+    );
 }
 
 #[test]
