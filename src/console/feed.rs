@@ -152,15 +152,13 @@ pub async fn events(State(feed): State<Arc<Feed>>) -> Sse<impl Stream<Item = Res
         if let Some(event) = backlog.pop_front() {
             return Some((Ok(event), (backlog, rx)));
         }
-        loop {
-            match rx.recv().await {
-                Ok(event) => return Some((Ok(sse_event(&event)), (backlog, rx))),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    let note = Event::default().event("missed").data(missed.to_string());
-                    return Some((Ok(note), (backlog, rx)));
-                }
-                Err(broadcast::error::RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(event) => Some((Ok(sse_event(&event)), (backlog, rx))),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let note = Event::default().event("missed").data(missed.to_string());
+                Some((Ok(note), (backlog, rx)))
             }
+            Err(broadcast::error::RecvError::Closed) => None,
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
