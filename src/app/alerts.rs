@@ -145,9 +145,6 @@ impl Alerts {
                     continue;
                 }
             };
-            if let Some(console) = &self.console {
-                console.feed.incident(&alert);
-            }
             if let Some(control) = &self.control
                 && event.kind != EventKind::Update
             {
@@ -156,6 +153,9 @@ impl Alerts {
                     rule: event.rule.clone(),
                     open: event.kind == EventKind::Start,
                 });
+            }
+            if let Some(console) = &self.console {
+                console.feed.incident(&alert);
             }
             match event.kind {
                 EventKind::Start => {
