@@ -25,7 +25,8 @@
 //! diagnostics, [`config::Ctx`]), which imports nothing of watchpost, and
 //! [`vocab`], the few types every stage speaks (boxes, detections, labels,
 //! frames). Above them: [`observe`] (metrics, health, the stats message),
-//! [`plan`], which checks one operator's file into the [`plan::Plan`] the box
+//! [`console`] (the operator's web console: redacted live views, the zone
+//! and rule editor, incidents as they happen), [`plan`], which checks one operator's file into the [`plan::Plan`] the box
 //! runs, and [`app`], which wires a plan into running threads and keeps it in
 //! step on reload. docs/architecture.md gives the layers and the rule
 //! `tests/layering.rs` holds them to.
@@ -42,5 +43,6 @@ pub mod source;
 pub mod track;
 
 pub mod app;
+pub mod console;
 pub mod observe;
 pub mod plan;

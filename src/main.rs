@@ -100,6 +100,9 @@ enum Command {
     /// Score a camera's rules on a recording against moments a person
     /// labelled: precision, recall and delay per rule.
     Eval(watchpost::app::eval::EvalArgs),
+    /// Read a console password from standard input and print its argon2
+    /// hash, for `[console] password_file` (or a systemd credential).
+    HashPassword,
     /// Print the version.
     Version,
 }
@@ -148,6 +151,28 @@ fn main() -> ExitCode {
         }
         Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Eval(args) => watchpost::app::eval::command(&args),
+        Command::HashPassword => {
+            let mut password = String::new();
+            if let Err(e) = std::io::stdin().read_line(&mut password) {
+                eprintln!("watchpost: cannot read the password: {e}");
+                return ExitCode::FAILURE;
+            }
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                eprintln!("watchpost: the password is empty");
+                return ExitCode::FAILURE;
+            }
+            match watchpost::console::auth::hash_password(password) {
+                Ok(hash) => {
+                    println!("{hash}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("watchpost: cannot hash the password: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

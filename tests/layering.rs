@@ -21,9 +21,10 @@ const LAYERS: &[(&str, u32)] = &[
     ("rules", 6),
     ("anonymize", 7),
     ("publish", 8),
-    ("observe", 9), // metrics and health
-    ("plan", 10),   // the assembled, checked config: Plan, load, the [[cameras]] schema
-    ("app", 11),    // wiring: threads, reload, lifecycle, replay
+    ("observe", 9),  // metrics and health
+    ("console", 10), // the operator console: redacted live views, the editor, the incident feed
+    ("plan", 11),    // the assembled, checked config: Plan, load, the [[cameras]] schema
+    ("app", 12),     // wiring: threads, reload, lifecycle, replay
 ];
 
 /// Keys of `#[serde(key = "…")]` whose string is a path (a function or a type) that may lead into the crate.

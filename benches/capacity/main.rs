@@ -246,6 +246,7 @@ impl Rig {
             snapshots,
             arming: Default::default(),
             control: None,
+            console: None,
         };
         drop(guard);
         Self {

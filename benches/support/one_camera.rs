@@ -103,6 +103,7 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
         snapshots,
         arming: Default::default(),
         control: None,
+        console: None,
     };
     let (wall0, cpu0) = (Instant::now(), cpu_time());
     let running = Camera::start(camera, &shared, CancellationToken::new()).unwrap();

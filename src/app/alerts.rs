@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 
 use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize::{self, privacy::CameraPrivacyPlan};
+use crate::console::Console;
 use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
@@ -42,6 +43,8 @@ pub(super) struct Alerts {
     pub(super) arming: Arc<Arming>,
     /// The control task, told of each incident's start and end.
     pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
+    /// The console, whose incident feed hears of each stored event.
+    pub(super) console: Option<Arc<Console>>,
 }
 
 impl Alerts {
@@ -191,6 +194,9 @@ impl Alerts {
                     rule: event.rule.clone(),
                     open: event.kind == EventKind::Start,
                 });
+            }
+            if let Some(console) = &self.console {
+                console.feed.incident(&alert);
             }
             match event.kind {
                 EventKind::Start => {

@@ -21,6 +21,7 @@ use super::alerts::Alerts;
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::MotionWorker;
 use super::snapshot::Snapshots;
+use crate::console::{Console, Overlay};
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
 use crate::infer::ModelService;
 use crate::observe::CameraStats;
@@ -35,6 +36,8 @@ pub struct Camera {
     pub stream: Arc<Stream>,
     pub slot: Arc<FrameSlot>,
     pub stats: Arc<CameraStats>,
+    /// The boxes its detect thread saw last, for the console's live view.
+    pub overlay: Arc<Overlay>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
     /// The motion thread, for a camera whose rules watch pixels.
@@ -56,6 +59,8 @@ pub struct Shared {
     pub arming: Arc<Arming>,
     /// The control task, told of incidents' starts and ends, if it runs.
     pub control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
+    /// The operator console, if it runs.
+    pub console: Option<Arc<Console>>,
 }
 
 impl Camera {
@@ -119,6 +124,7 @@ impl Camera {
             scene: gray.map(|_| Arc::default()),
             arming: shared.arming.clone(),
             control: shared.control.clone(),
+            console: shared.console.clone(),
         };
         // Incidents open when this camera last stopped go back to their rules.
         let mut analyzer = FrameAnalyzer::new(plan, client)
@@ -147,7 +153,9 @@ impl Camera {
             alerts.end_unclaimed(unclaimed);
         }
         let (rules, updates) = mpsc::channel();
+        let overlay = Arc::new(Overlay::default());
         let worker = DetectWorker {
+            overlay: overlay.clone(),
             camera: plan.name.clone(),
             slot: slot.clone(),
             analyzer,
@@ -164,6 +172,7 @@ impl Camera {
             stream,
             slot,
             stats,
+            overlay,
             decode,
             detect,
             motion,
@@ -208,6 +217,7 @@ struct DetectWorker {
     updates: mpsc::Receiver<CameraPlan>,
     alerts: Alerts,
     stats: Arc<CameraStats>,
+    overlay: Arc<Overlay>,
     cancel: CancellationToken,
 }
 
@@ -274,6 +284,8 @@ impl DetectWorker {
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 self.alerts.remember_scene(self.analyzer.last_detections());
+                let tracks = self.analyzer.tracks().iter().map(|t| (t.label, t.bbox, t.lost));
+                self.overlay.update(self.analyzer.last_detections(), tracks);
             }
             Some(Err(e)) => self.failed(e, last_error),
         }

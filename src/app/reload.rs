@@ -51,7 +51,7 @@ fn rules_fingerprint(c: &CameraPlan) -> String {
 }
 
 /// Settings that only a restart applies, by name, with what they were built from.
-fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 9] {
+fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 10] {
     [
         ("site", plan.site.clone()),
         ("box_id", plan.box_id.clone()),
@@ -60,6 +60,7 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 9] {
         ("mqtt", format!("{:?}", plan.mqtt)),
         ("outbox", format!("{:?}", plan.outbox)),
         ("metrics", format!("{:?}", plan.metrics)),
+        ("console", format!("{:?}", plan.console)),
         ("integrations", format!("{:?}", plan.home_assistant)),
         (
             "privacy",
@@ -74,6 +75,7 @@ impl App {
     /// applies the result on the main loop.
     pub(super) fn begin_reload(&self) -> JoinHandle<Prepared> {
         health::reloading();
+        self.reloads.send_modify(|r| r.begun += 1);
         let path = self.started.path.clone();
         tracing::info!(config = %path.display(), "reloading the config");
         let (current, rt) = (self.models.clone(), self.rt);
@@ -103,6 +105,14 @@ impl App {
         })
     }
 
+    /// Tells the console how the reload begun last went.
+    fn reloaded(&self, outcome: String) {
+        self.reloads.send_modify(|r| {
+            r.finished = r.begun;
+            r.outcome = outcome;
+        });
+    }
+
     /// Applies a prepared reload: an invalid file or a model that failed
     /// changes nothing; otherwise what changed moves.
     pub(super) async fn finish_reload(&mut self, prepared: Result<Prepared, JoinError>) {
@@ -117,18 +127,21 @@ impl App {
                     "reload refused: the new config is invalid; the running config stays in force"
                 );
                 self.metrics.reload("invalid");
+                self.reloaded(format!("refused: the config is invalid\n{problems}"));
                 health::ready("reload refused (invalid config); running the previous config");
                 return;
             }
             Ok(Prepared::ModelFailed(error)) => {
                 tracing::error!(error = %error, "reload refused: a model failed to load; the running config stays in force");
                 self.metrics.reload("failed");
+                self.reloaded(format!("refused: a model failed to load: {error}"));
                 health::ready("reload failed (model); running the previous config");
                 return;
             }
             Err(e) => {
                 tracing::error!(error = %e, "reload failed: its task ended early; the running config stays in force");
                 self.metrics.reload("failed");
+                self.reloaded("failed".to_string());
                 health::ready("reload failed; running the previous config");
                 return;
             }
@@ -197,6 +210,7 @@ impl App {
             let _ = control.send(ControlEvent::Catalog(super::run::catalog(&plan)));
         }
         self.metrics.reload("applied");
+        self.reloaded("applied".to_string());
         tracing::info!(
             added = ?added, removed = ?removed, restarted = ?restarted, rules_replaced = ?swapped,
             cameras = self.cameras.len(), "config reloaded"

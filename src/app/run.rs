@@ -22,6 +22,7 @@ use super::camera::{Camera, Shared};
 use super::models::{LoadedModel, load_models};
 use super::pending::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
+use crate::console::{CheckFn, Console, ConsoleCamera, ReloadReport, Wiring};
 use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
@@ -76,6 +77,10 @@ pub(super) struct App {
     pub(super) arming: Arc<Arming>,
     /// The control task, when arming commands or discovery are on.
     pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
+    /// The operator console, when it runs.
+    pub(super) console: Option<Arc<Console>>,
+    /// How reloads went, for the console's Save.
+    pub(super) reloads: tokio::sync::watch::Sender<ReloadReport>,
 }
 
 /// What the control task needs to know of a plan's cameras, rules and profiles.
@@ -119,6 +124,7 @@ impl App {
                 .expect("the snapshot worker starts before any camera"),
             arming: self.arming.clone(),
             control: self.control.clone(),
+            console: self.console.clone(),
         }
     }
 
@@ -152,6 +158,22 @@ impl App {
     }
 
     pub(super) fn publish_views(&self) {
+        if let Some(console) = &self.console {
+            console.set_cameras(
+                self.cameras
+                    .iter()
+                    .map(|r| ConsoleCamera {
+                        name: r.camera.name.clone(),
+                        stream: r.camera.stream.clone(),
+                        stats: r.camera.stats.clone(),
+                        overlay: r.camera.overlay.clone(),
+                        privacy: Arc::new(r.plan.privacy.clone()),
+                        labels: r.plan.detect.model.manifest.labels.clone(),
+                        max_width: r.plan.decode.snapshot_max_width.min(LIVE_MAX_WIDTH),
+                    })
+                    .collect(),
+            );
+        }
         self.live.set_cameras(
             self.cameras
                 .iter()
@@ -194,6 +216,23 @@ impl App {
     }
 }
 
+/// Width of the console's live views, at most.
+const LIVE_MAX_WIDTH: u32 = 960;
+
+/// The check `check-config` runs, for the console's Save.
+fn config_check() -> CheckFn {
+    Arc::new(|path: &std::path::Path, text: String| {
+        let mut diags = crate::config::Diagnostics::default();
+        match crate::plan::check_text(path, text, &mut diags) {
+            Some(plan) if diags.is_empty() => {
+                let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+                if problems.is_empty() { Ok(()) } else { Err(problems) }
+            }
+            _ => Err(diags.into_sorted().iter().map(ToString::to_string).collect()),
+        }
+    })
+}
+
 /// How long shutdown waits for the broker to take the last alerts.
 const PUBLISH_GRACE: Duration = Duration::from_secs(5);
 
@@ -229,6 +268,8 @@ pub async fn run_with(
         snapshots: None,
         arming: Arc::new(Arming::default()),
         control: None,
+        console: None,
+        reloads: tokio::sync::watch::channel(ReloadReport::default()).0,
     };
     let control_plan = ControlPlan {
         topics: app.started.mqtt.topics.clone(),
@@ -263,8 +304,27 @@ pub async fn run_with(
         .as_ref()
         .and_then(|m| app.models.get(&m.key))
         .map(|m| m.service.clone());
-    let (snapshots, snapshot_worker) =
-        Snapshots::spawn(faces.as_deref(), outbox.clone(), app.started.mqtt.topics.clone())?;
+    let (console_reload, mut console_reloads) = tokio::sync::mpsc::unbounded_channel();
+    app.console = Console::start(
+        Wiring {
+            plan: app.started.console.clone(),
+            config_path: app.started.path.clone(),
+            live: live.clone(),
+            metrics: metrics.clone(),
+            faces: faces.clone(),
+            check: config_check(),
+            reload: console_reload,
+            reloads: app.reloads.subscribe(),
+        },
+        cancel.clone(),
+    )
+    .await;
+    let (snapshots, snapshot_worker) = Snapshots::spawn_with(
+        faces.as_deref(),
+        outbox.clone(),
+        app.started.mqtt.topics.clone(),
+        app.console.clone(),
+    )?;
     app.snapshots = Some(snapshots);
 
     if let Some(addr) = app.started.metrics.listen {
@@ -333,6 +393,14 @@ pub async fn run_with(
                 if !asked {
                     control.reload = None;
                 } else if reloads.ask() {
+                    reloading = Some(app.begin_reload());
+                } else {
+                    tracing::info!("a reload is already in progress; the config is read again once it is done");
+                }
+            }
+            Some(()) = console_reloads.recv() => {
+                tracing::info!("the console saved the config: reload asked for");
+                if reloads.ask() {
                     reloading = Some(app.begin_reload());
                 } else {
                     tracing::info!("a reload is already in progress; the config is read again once it is done");

@@ -20,6 +20,7 @@ use gstreamer as gst;
 use crate::anonymize::Redactor;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark};
+use crate::console::Console;
 use crate::infer::ModelService;
 use crate::publish::{Outbox, OutboxError, Topics};
 use crate::rules::TrajectoryPoint;
@@ -74,6 +75,16 @@ impl Snapshots {
         outbox: Arc<Outbox>,
         topics: Topics,
     ) -> std::io::Result<(Self, JoinHandle<()>)> {
+        Self::spawn_with(faces, outbox, topics, None)
+    }
+
+    /// [`Self::spawn`], telling the console of each snapshot published.
+    pub fn spawn_with(
+        faces: Option<&ModelService>,
+        outbox: Arc<Outbox>,
+        topics: Topics,
+        console: Option<Arc<Console>>,
+    ) -> std::io::Result<(Self, JoinHandle<()>)> {
         let (jobs, queue) = mpsc::sync_channel(QUEUE);
         let stats = Arc::new(SnapshotStats::default());
         let worker = Worker {
@@ -81,6 +92,7 @@ impl Snapshots {
             outbox,
             topics,
             stats: stats.clone(),
+            console,
         };
         let thread = std::thread::Builder::new()
             .name("snapshots".into())
@@ -107,6 +119,7 @@ struct Worker {
     outbox: Arc<Outbox>,
     topics: Topics,
     stats: Arc<SnapshotStats>,
+    console: Option<Arc<Console>>,
 }
 
 impl Worker {
@@ -151,7 +164,13 @@ impl Worker {
             // Not stored (no room under the byte bound, or the disk is full):
             // the outbox counts it and logs it once a minute, not once each.
             Ok(None) | Err(OutboxError::Unwritable { .. }) => Ok(0),
-            Ok(Some(_)) => Ok(jpeg.as_bytes().len()),
+            Ok(Some(_)) => {
+                let bytes = jpeg.as_bytes().len();
+                if let Some(console) = &self.console {
+                    console.feed.snapshot(&job.camera, &job.incident_id, Arc::new(jpeg));
+                }
+                Ok(bytes)
+            }
             Err(e) => Err(e.to_string()),
         }
     }

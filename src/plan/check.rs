@@ -14,6 +14,7 @@ use super::camera::{self, CameraPlan};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
 use crate::config::de::{Node, array_items, from_node, parse_document};
 use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
+use crate::console::{self, ConsoleConfig, ConsolePlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{ModelConfig, ModelPlan, check_model};
 use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};
@@ -30,6 +31,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "mqtt",
     "outbox",
     "metrics",
+    "console",
     "models",
     "privacy",
     "cameras",
@@ -54,6 +56,8 @@ pub struct Plan {
     pub mqtt: MqttPlan,
     pub outbox: OutboxPlan,
     pub metrics: MetricsPlan,
+    /// The operator console, `[console]`.
+    pub console: ConsolePlan,
     /// Home Assistant discovery, when `[integrations.home_assistant]` turns it on.
     pub home_assistant: Option<HomeAssistantPlan>,
     /// `[profiles.<name>]`: named sets of armed rules.
@@ -108,6 +112,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     let mut mqtt_config = Some(MqttConfig::default());
     let mut outbox_config = Some(OutboxConfig::default());
     let mut metrics_config = Some(MetricsConfig::default());
+    let mut console_config = Some(ConsoleConfig::default());
     let mut state_dir = Some(PathBuf::from(DEFAULT_STATE_DIR));
     let mut models = BTreeMap::new();
     let mut model_names = Vec::new();
@@ -131,6 +136,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
             "outbox" => outbox_config = from_node(&file, node, ctx.diags),
             "privacy" => privacy_config = from_node(&file, node, ctx.diags),
             "metrics" => metrics_config = from_node(&file, node, ctx.diags),
+            "console" => console_config = from_node(&file, node, ctx.diags),
             "integrations" => integrations_config = from_node(&file, node, ctx.diags),
             "profiles" => match node.get_ref().as_table() {
                 Some(table) => {
@@ -245,6 +251,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         _ => None,
     };
     let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
+    let console = console_config.and_then(|c| console::check(&c, &mut ctx));
     let home_assistant = integrations_config.and_then(|i| homeassistant::check(&i, &mut ctx));
     check_profile_names(&profiles, &cameras, &seen, &mut ctx);
     Some(Plan {
@@ -256,6 +263,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         mqtt: mqtt?,
         outbox: outbox?,
         metrics: metrics?,
+        console: console?,
         home_assistant: home_assistant?,
         profiles: profiles_ok.then_some(profiles)?,
         models,

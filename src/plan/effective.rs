@@ -74,6 +74,15 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         );
     }
 
+    let console = table(&mut root, "console");
+    fill(console, "enabled", Value::Boolean(plan.console.listen.is_some()));
+    let listen = plan.console.listen.map(|a| a.to_string());
+    fill(
+        console,
+        "listen",
+        Value::String(listen.unwrap_or_else(|| crate::console::config::DEFAULT_LISTEN.into())),
+    );
+
     if let Some(Value::Table(models)) = root.get_mut("models") {
         for (name, model) in plan.models.iter() {
             let Some(Value::Table(t)) = models.get_mut(name) else {

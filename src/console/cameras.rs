@@ -1,0 +1,286 @@
+//! The cameras and health pages' data: each camera's state and rates, its
+//! live view — the newest decoded frame, redacted by the console's own
+//! [`Redactor`] exactly as a snapshot is, at most [`LIVE_FPS`] a camera
+//! whoever asks — and the boxes its detect thread saw last; and the box's
+//! health (outbox, broker link, a metrics summary). A live view that cannot
+//! be redacted (the face model fails) is not sent: it fails closed.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::feed::Feed;
+use super::picture::jpeg_response;
+use crate::anonymize::privacy::CameraPrivacyPlan;
+use crate::anonymize::{RedactedJpeg, Redactor};
+use crate::decode::Stream;
+use crate::infer::ModelService;
+use crate::observe::CameraStats;
+use crate::vocab::{BBox, Detection, LabelMap};
+
+/// Live views made per camera and second, at most.
+pub const LIVE_FPS: f64 = 2.0;
+/// JPEG quality of live views.
+const LIVE_QUALITY: u8 = 75;
+/// Size cap of one live view.
+const LIVE_MAX_BYTES: usize = 300 * 1024;
+
+/// The boxes a camera's detect thread saw last, for the live view's overlay.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    inner: Mutex<OverlayData>,
+}
+
+/// One frame's boxes (normalised to the frame).
+#[derive(Debug, Default, Clone)]
+pub struct OverlayData {
+    pub detections: Vec<Detection>,
+    /// Confirmed tracks: label, box, and whether it is currently unseen.
+    pub tracks: Vec<(u32, BBox, bool)>,
+}
+
+impl Overlay {
+    /// Replaces the boxes; reuses the vectors, so a warm camera allocates nothing.
+    pub fn update(&self, detections: &[Detection], tracks: impl Iterator<Item = (u32, BBox, bool)>) {
+        let mut data = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        data.detections.clear();
+        data.detections.extend_from_slice(detections);
+        data.tracks.clear();
+        data.tracks.extend(tracks);
+    }
+
+    pub fn read(&self) -> OverlayData {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// What the console knows of one running camera.
+#[derive(Clone)]
+pub struct ConsoleCamera {
+    pub name: Arc<str>,
+    pub stream: Arc<Stream>,
+    pub stats: Arc<CameraStats>,
+    pub overlay: Arc<Overlay>,
+    pub privacy: Arc<CameraPrivacyPlan>,
+    pub labels: Arc<LabelMap>,
+    /// Width of its live view, at most.
+    pub max_width: u32,
+}
+
+/// The cameras now running; the app replaces them on start and reload.
+#[derive(Default)]
+pub struct Cameras {
+    list: RwLock<Vec<ConsoleCamera>>,
+}
+
+impl Cameras {
+    pub fn set(&self, cameras: Vec<ConsoleCamera>) {
+        *self.list.write().unwrap_or_else(|p| p.into_inner()) = cameras;
+    }
+
+    pub fn all(&self) -> Vec<ConsoleCamera> {
+        self.list.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn get(&self, name: &str) -> Option<ConsoleCamera> {
+        self.list
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|c| &*c.name == name)
+            .cloned()
+    }
+}
+
+struct Made {
+    at: Instant,
+    jpeg: Arc<RedactedJpeg>,
+    boxes: OverlayData,
+}
+
+#[derive(Clone, Copy)]
+struct Rate {
+    at: Instant,
+    decoded: u64,
+    inferred: u64,
+    fps: f64,
+    detect: f64,
+}
+
+/// The console's redactor and what it made last of each camera.
+pub struct LiveFrames {
+    redactor: Mutex<Redactor>,
+    /// The last live view of each camera, with the boxes it was redacted with.
+    made: Mutex<HashMap<Arc<str>, Made>>,
+    rates: Mutex<HashMap<Arc<str>, Rate>>,
+}
+
+impl LiveFrames {
+    pub fn new(faces: Option<&ModelService>) -> Self {
+        Self {
+            redactor: Mutex::new(Redactor::new(faces)),
+            made: Mutex::new(HashMap::new()),
+            rates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fresh(&self, camera: &str) -> Option<Arc<RedactedJpeg>> {
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        let made = made.get(camera)?;
+        (made.at.elapsed() < Duration::from_secs_f64(1.0 / LIVE_FPS)).then(|| made.jpeg.clone())
+    }
+
+    /// The boxes of the camera's last live view, so the page draws the
+    /// boxes of the picture it shows; None before the first.
+    fn boxes(&self, camera: &str) -> Option<OverlayData> {
+        let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+        made.get(camera)
+            .filter(|m| m.at.elapsed() < Duration::from_secs(5))
+            .map(|m| m.boxes.clone())
+    }
+
+    /// The camera's newest frame, redacted; one made less than 1/[`LIVE_FPS`]
+    /// ago is served again. Blocks (face search): call off the async threads.
+    fn view(&self, camera: &ConsoleCamera) -> Result<Arc<RedactedJpeg>, String> {
+        if let Some(jpeg) = self.fresh(&camera.name) {
+            return Ok(jpeg);
+        }
+        let mut redactor = self.redactor.lock().unwrap_or_else(|p| p.into_inner());
+        // another request may have made it while this one waited
+        if let Some(jpeg) = self.fresh(&camera.name) {
+            return Ok(jpeg);
+        }
+        let sample = camera
+            .stream
+            .snapshot(camera.max_width)
+            .ok_or("no frame yet: the camera is not streaming")?;
+        let boxes = camera.overlay.read();
+        let redacted = redactor.redact(&sample, &boxes.detections, &camera.privacy)?;
+        let jpeg = Arc::new(
+            redacted
+                .to_jpeg(LIVE_QUALITY, LIVE_MAX_BYTES)
+                .map_err(|e| format!("JPEG encoding failed: {e}"))?,
+        );
+        self.made.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            camera.name.clone(),
+            Made {
+                at: Instant::now(),
+                jpeg: jpeg.clone(),
+                boxes,
+            },
+        );
+        Ok(jpeg)
+    }
+
+    /// Decoded and detected frames per second since the last look (at least a second ago).
+    fn rates(&self, camera: &ConsoleCamera) -> (f64, f64) {
+        let now = Instant::now();
+        let decoded = camera.stream.status().decoded.load(Relaxed);
+        let inferred = camera.stats.inferred.load(Relaxed);
+        let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = rates.entry(camera.name.clone()).or_insert(Rate {
+            at: now,
+            decoded,
+            inferred,
+            fps: 0.0,
+            detect: 0.0,
+        });
+        let dt = now.duration_since(rate.at).as_secs_f64();
+        if dt >= 1.0 {
+            rate.fps = decoded.saturating_sub(rate.decoded) as f64 / dt;
+            rate.detect = inferred.saturating_sub(rate.inferred) as f64 / dt;
+            (rate.at, rate.decoded, rate.inferred) = (now, decoded, inferred);
+        }
+        (rate.fps, rate.detect)
+    }
+}
+
+/// `GET /api/cameras`: every camera's state, rates and last incident.
+pub async fn list(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    State(feed): State<Arc<Feed>>,
+) -> axum::Json<Value> {
+    let cameras: Vec<Value> = cameras
+        .all()
+        .iter()
+        .map(|camera| {
+            let status = camera.stream.status();
+            let (fps, detect) = frames.rates(camera);
+            json!({
+                "name": &*camera.name,
+                "state": status.state().to_string(),
+                "fps": (fps * 10.0).round() / 10.0,
+                "detect_fps": (detect * 10.0).round() / 10.0,
+                "reconnects": status.reconnects.load(Relaxed),
+                "events": camera.stats.events.load(Relaxed),
+                "last_incident": feed.last_incident(&camera.name),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "cameras": cameras }))
+}
+
+fn not_found(camera: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "error": format!("no camera `{camera}` is running") })),
+    )
+        .into_response()
+}
+
+/// `GET /api/cameras/{name}/frame.jpg`: the live view (redacted).
+pub async fn frame(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(camera) = cameras.get(&name) else {
+        return not_found(&name);
+    };
+    match tokio::task::spawn_blocking(move || frames.view(&camera)).await {
+        Ok(Ok(jpeg)) => jpeg_response(&jpeg),
+        Ok(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({ "error": format!("no picture: {reason}") })),
+        )
+            .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the live view failed").into_response(),
+    }
+}
+
+/// `GET /api/cameras/{name}/overlay`: the boxes seen last (normalised).
+pub async fn overlay(
+    State(cameras): State<Arc<Cameras>>,
+    State(frames): State<Arc<LiveFrames>>,
+    Path(name): Path<String>,
+) -> Response {
+    let Some(camera) = cameras.get(&name) else {
+        return not_found(&name);
+    };
+    let data = frames.boxes(&name).unwrap_or_else(|| camera.overlay.read());
+    let label = |id| {
+        camera
+            .labels
+            .name(id)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let detections: Vec<Value> = data
+        .detections
+        .iter()
+        .map(|d| json!({ "label": label(d.label), "score": d.score, "box": [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2] }))
+        .collect();
+    let tracks: Vec<Value> = data
+        .tracks
+        .iter()
+        .map(|(l, b, lost)| json!({ "label": label(*l), "lost": lost, "box": [b.x1, b.y1, b.x2, b.y2] }))
+        .collect();
+    axum::Json(json!({ "detections": detections, "tracks": tracks, "masks": camera.privacy.masks })).into_response()
+}

@@ -1,0 +1,66 @@
+//! Where each field the editor shows sits in a config's text, so a check
+//! problem (`file:line:col`) is shown next to the zone or rule it is about.
+
+use toml_edit::Item;
+
+use super::nodes::{aot, name_of};
+
+/// Where each field the editor shows sits in `text`: (first line, last
+/// line, field id). Field ids: `zone:<name>`, `rule:<name>:<key>`,
+/// `rule:<name>`, `masks`. Lines are 1-based.
+pub fn field_lines(text: &str, camera: &str) -> Vec<(usize, usize, String)> {
+    let Ok(doc) = toml_edit::Document::parse(text) else {
+        return Vec::new();
+    };
+    let line = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let span_lines = |span: Option<std::ops::Range<usize>>| {
+        span.map(|s| (line(s.start), line(s.end.saturating_sub(1).max(s.start))))
+    };
+    let mut fields = Vec::new();
+    let Some(cameras) = doc.get("cameras").and_then(Item::as_array_of_tables) else {
+        return fields;
+    };
+    let Some(table) = cameras.iter().find(|c| name_of(c) == camera) else {
+        return fields;
+    };
+    for zone in aot(table, "zones") {
+        let name = name_of(zone);
+        if let Some((a, b)) = span_lines(zone.span()) {
+            fields.push((a, b, format!("zone:{name}")));
+        }
+        for (key, item) in zone.iter() {
+            if let Some((a, b)) = span_lines(item.span()) {
+                fields.push((a, b, format!("zone:{name}:{key}")));
+            }
+        }
+    }
+    for rule in aot(table, "rules") {
+        let name = name_of(rule);
+        if let Some((a, b)) = span_lines(rule.span()) {
+            fields.push((a, b, format!("rule:{name}")));
+        }
+        for (key, item) in rule.iter() {
+            if let Some((a, b)) = span_lines(item.span()) {
+                fields.push((a, b, format!("rule:{name}:{key}")));
+            }
+        }
+    }
+    if let Some(masks) = table
+        .get("privacy")
+        .and_then(Item::as_table_like)
+        .and_then(|p| p.get("masks"))
+        && let Some((a, b)) = span_lines(masks.span())
+    {
+        fields.push((a, b, "masks".to_string()));
+    }
+    fields
+}
+
+/// The narrowest field holding `line`.
+pub fn field_at(fields: &[(usize, usize, String)], line: usize) -> Option<&str> {
+    fields
+        .iter()
+        .filter(|(a, b, _)| (*a..=*b).contains(&line))
+        .min_by_key(|(a, b, _)| b - a)
+        .map(|(_, _, f)| f.as_str())
+}

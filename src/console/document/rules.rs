@@ -1,0 +1,220 @@
+//! A rule's main keys: read from its table, and written back one key at a
+//! time, only where the edit differs from the file.
+
+use toml_edit::{Array, InlineTable, Item, Table, Value};
+
+use super::model::{RuleEdit, WindowEdit};
+use super::nodes::{aot_mut, name_of, number, set, string_array, strings};
+
+pub(super) fn read_rule(rule: &Table) -> RuleEdit {
+    let text = |k: &str| rule.get(k).and_then(Item::as_str).map(str::to_string);
+    let schedule = rule.get("schedule").and_then(|s| {
+        let windows: Option<Vec<WindowEdit>> = match s {
+            Item::Value(Value::Array(a)) => a
+                .iter()
+                .map(|w| {
+                    let w = w.as_inline_table()?;
+                    Some(WindowEdit {
+                        days: w
+                            .get("days")
+                            .and_then(Value::as_array)
+                            .map(|d| d.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+                        from: w.get("from")?.as_str()?.to_string(),
+                        to: w.get("to")?.as_str()?.to_string(),
+                    })
+                })
+                .collect(),
+            _ => None,
+        };
+        windows
+    });
+    RuleEdit {
+        name: name_of(rule).to_string(),
+        kind: text("kind").unwrap_or_default(),
+        zone: text("zone").unwrap_or_default(),
+        labels: strings(rule.get("labels")),
+        severity: text("severity"),
+        min_confidence: number(rule.get("min_confidence")),
+        min_secs: number(rule.get("min_secs")),
+        end_after_secs: number(rule.get("end_after_secs")),
+        snapshot: rule.get("snapshot").and_then(Item::as_bool),
+        direction: text("direction"),
+        schedule,
+    }
+}
+
+pub(super) fn schedule_value(windows: &[WindowEdit]) -> Value {
+    let mut array: Array = windows
+        .iter()
+        .map(|w| {
+            let mut t = InlineTable::new();
+            if let Some(days) = &w.days {
+                t.insert("days", string_array(days));
+            }
+            t.insert("from", w.from.as_str().into());
+            t.insert("to", w.to.as_str().into());
+            t.fmt();
+            Value::InlineTable(t)
+        })
+        .collect();
+    array.fmt();
+    Value::Array(array)
+}
+
+/// Sets or removes one key of a rule when it differs; `same` compares the
+/// edited value with the file's.
+pub(super) fn rule_key<T: std::fmt::Debug>(
+    table: &mut Table,
+    key: &str,
+    wanted: &Option<T>,
+    current: &Option<T>,
+    same: impl Fn(&T, &T) -> bool,
+    make: impl Fn(&T) -> Value,
+    changed: &mut Vec<String>,
+) {
+    match (wanted, current) {
+        (Some(w), Some(c)) if same(w, c) => {}
+        (None, None) => {}
+        (Some(w), _) => {
+            set(table, key, make(w));
+            changed.push(format!("{key} = {w:?}"));
+        }
+        (None, Some(_)) => {
+            table.remove(key);
+            changed.push(format!("{key} removed"));
+        }
+    }
+}
+
+pub(super) fn close(a: &f64, b: &f64) -> bool {
+    (a - b).abs() < 1e-9
+}
+
+pub(super) fn write_rule(table: &mut Table, rule: &RuleEdit, changed: &mut Vec<String>) {
+    let current = read_rule(table);
+    let text = |s: &String| Value::from(s.as_str());
+    let eq = |a: &String, b: &String| a == b;
+    rule_key(
+        table,
+        "kind",
+        &Some(rule.kind.clone()),
+        &Some(current.kind.clone()),
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "zone",
+        &Some(rule.zone.clone()),
+        &Some(current.zone.clone()),
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "labels",
+        &rule.labels,
+        &current.labels,
+        |a, b| a == b,
+        |l| string_array(l),
+        changed,
+    );
+    rule_key(table, "severity", &rule.severity, &current.severity, eq, text, changed);
+    let float = |v: &f64| Value::from(*v);
+    rule_key(
+        table,
+        "min_confidence",
+        &rule.min_confidence,
+        &current.min_confidence,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "min_secs",
+        &rule.min_secs,
+        &current.min_secs,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "end_after_secs",
+        &rule.end_after_secs,
+        &current.end_after_secs,
+        close,
+        float,
+        changed,
+    );
+    rule_key(
+        table,
+        "snapshot",
+        &rule.snapshot,
+        &current.snapshot,
+        |a, b| a == b,
+        |v| Value::from(*v),
+        changed,
+    );
+    rule_key(
+        table,
+        "direction",
+        &rule.direction,
+        &current.direction,
+        eq,
+        text,
+        changed,
+    );
+    rule_key(
+        table,
+        "schedule",
+        &rule.schedule,
+        &current.schedule,
+        |a, b| a == b,
+        |s| schedule_value(s),
+        changed,
+    );
+}
+
+pub(super) fn apply_rules(camera: &mut Table, rules: &[RuleEdit], who: &str, changes: &mut Vec<String>) {
+    if camera.get("rules").is_none() && rules.is_empty() {
+        return;
+    }
+    let list = aot_mut(camera, "rules");
+    let removed: Vec<usize> = list
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !rules.iter().any(|e| e.name == name_of(r)))
+        .map(|(i, _)| i)
+        .collect();
+    for i in removed.into_iter().rev() {
+        changes.push(format!(
+            "{who}: rule `{}` removed",
+            name_of(list.get(i).expect("listed"))
+        ));
+        list.remove(i);
+    }
+    for rule in rules {
+        let mut changed = Vec::new();
+        let found = list.iter().position(|r| name_of(r) == rule.name);
+        match found {
+            Some(i) => {
+                let table = list.get_mut(i).expect("found above");
+                write_rule(table, rule, &mut changed);
+                if !changed.is_empty() {
+                    changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
+                }
+            }
+            None => {
+                let mut table = Table::new();
+                table.insert("name", toml_edit::value(rule.name.as_str()));
+                write_rule(&mut table, rule, &mut changed);
+                list.push(table);
+                changes.push(format!("{who}: rule `{}` added: {}", rule.name, changed.join(", ")));
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The incidents page's feed: every incident event the box stores in its
+//! outbox, and every redacted snapshot, as they happen, sent to browsers as
+//! server-sent events. The cameras hand events to a broadcast channel and
+//! never wait: a browser that reads too slowly misses events (it is told
+//! how many) rather than holding anything up. The last events and
+//! snapshots are kept for a page that opens later.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use tokio::sync::broadcast;
+
+use super::picture::jpeg_response;
+use crate::anonymize::{Alert, RedactedJpeg};
+
+/// Events a browser may fall behind by before it misses some.
+const CHANNEL: usize = 256;
+/// Events kept for pages that open later.
+const RECENT: usize = 200;
+/// Snapshots kept.
+const SNAPSHOTS: usize = 64;
+
+/// One thing the feed tells browsers.
+#[derive(Debug, Clone)]
+pub enum FeedEvent {
+    /// An incident event, as its JSON payload.
+    Incident { camera: Arc<str>, json: Arc<str> },
+    /// A redacted snapshot of an incident was published.
+    Snapshot { camera: Arc<str>, incident: Arc<str> },
+}
+
+/// The broadcast of incident events and snapshots.
+pub struct Feed {
+    tx: broadcast::Sender<FeedEvent>,
+    recent: Mutex<VecDeque<FeedEvent>>,
+    snapshots: Mutex<VecDeque<(Arc<str>, Arc<RedactedJpeg>)>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Feed {
+    pub fn new() -> Self {
+        Self {
+            tx: broadcast::channel(CHANNEL).0,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            snapshots: Mutex::new(VecDeque::with_capacity(SNAPSHOTS)),
+        }
+    }
+
+    fn push(&self, event: FeedEvent) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(event.clone());
+        drop(recent);
+        // No receiver is no browser open: nothing to do.
+        let _ = self.tx.send(event);
+    }
+
+    /// An incident event was stored in the outbox.
+    pub fn incident(&self, alert: &Alert) {
+        match serde_json::to_string(alert) {
+            Ok(json) => self.push(FeedEvent::Incident {
+                camera: Arc::from(alert.camera()),
+                json: Arc::from(json),
+            }),
+            Err(e) => tracing::debug!(error = %e, "console: an alert did not serialise"),
+        }
+    }
+
+    /// A redacted snapshot of `incident` was published.
+    pub fn snapshot(&self, camera: &str, incident: &str, jpeg: Arc<RedactedJpeg>) {
+        let incident: Arc<str> = Arc::from(incident);
+        let mut kept = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() == SNAPSHOTS {
+            kept.pop_front();
+        }
+        kept.push_back((incident.clone(), jpeg));
+        drop(kept);
+        self.push(FeedEvent::Snapshot {
+            camera: Arc::from(camera),
+            incident,
+        });
+    }
+
+    pub fn recent(&self) -> Vec<FeedEvent> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The time (`time` field) of the camera's last incident event.
+    pub fn last_incident(&self, camera: &str) -> Option<String> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                FeedEvent::Incident { camera: c, json } if &**c == camera => {
+                    serde_json::from_str::<serde_json::Value>(json)
+                        .ok()
+                        .and_then(|v| v.get("time").and_then(|t| t.as_str()).map(str::to_string))
+                }
+                _ => None,
+            })
+    }
+
+    fn snapshot_of(&self, incident: &str) -> Option<Arc<RedactedJpeg>> {
+        self.snapshots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .rev()
+            .find(|(id, _)| &**id == incident)
+            .map(|(_, jpeg)| jpeg.clone())
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedEvent> {
+        self.tx.subscribe()
+    }
+}
+
+fn sse_event(event: &FeedEvent) -> Event {
+    match event {
+        FeedEvent::Incident { json, .. } => Event::default().event("incident").data(&**json),
+        FeedEvent::Snapshot { camera, incident } => Event::default()
+            .event("snapshot")
+            .data(serde_json::json!({ "camera": &**camera, "incident_id": &**incident }).to_string()),
+    }
+}
+
+/// `GET /api/incidents/events`: the kept events, then each new one as it happens.
+pub async fn events(State(feed): State<Arc<Feed>>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = feed.subscribe();
+    let backlog: VecDeque<Event> = feed.recent().iter().map(sse_event).collect();
+    let stream = futures_util::stream::unfold((backlog, rx), |(mut backlog, mut rx)| async move {
+        if let Some(event) = backlog.pop_front() {
+            return Some((Ok(event), (backlog, rx)));
+        }
+        match rx.recv().await {
+            Ok(event) => Some((Ok(sse_event(&event)), (backlog, rx))),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                let note = Event::default().event("missed").data(missed.to_string());
+                Some((Ok(note), (backlog, rx)))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// `GET /api/snapshots/{incident}`: a published snapshot (redacted).
+pub async fn snapshot(State(feed): State<Arc<Feed>>, Path(incident): Path<String>) -> Response {
+    match feed.snapshot_of(&incident) {
+        Some(jpeg) => jpeg_response(&jpeg),
+        None => (StatusCode::NOT_FOUND, "no snapshot of that incident is kept").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slow_reader_misses_events_and_the_sender_never_waits() {
+        let feed = Feed::new();
+        let mut rx = feed.subscribe();
+        for i in 0..(CHANNEL + 10) {
+            feed.push(FeedEvent::Snapshot {
+                camera: Arc::from("c"),
+                incident: Arc::from(i.to_string()),
+            });
+        }
+        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
+        assert_eq!(feed.recent().len(), RECENT);
+    }
+}

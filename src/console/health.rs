@@ -1,0 +1,32 @@
+//! The health page's data: whether the box is well, the outbox (events
+//! waiting for the broker), the broker link and a summary of the metrics
+//! the box already keeps ([`crate::observe`]); read at request time, never
+//! steering anything.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use crate::observe::metrics::{Live, Metrics};
+
+/// `GET /api/health`: the outbox, the broker link, the cameras and a metrics summary.
+pub async fn health(State(live): State<Arc<Live>>, State(metrics): State<Arc<Metrics>>) -> axum::Json<Value> {
+    let (pending, oldest) = live.outbox.depth().unwrap_or((0, None));
+    let connected = live.publisher.get().map(|p| p.connected.load(Relaxed));
+    let summary: Vec<Value> = metrics
+        .render()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("_bucket") && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .take(200)
+        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .collect();
+    axum::Json(json!({
+        "healthy": live.healthy.load(Relaxed) == 1,
+        "outbox": { "pending": pending, "oldest_seq": oldest, "writable": live.outbox.writable() },
+        "broker": { "connected": connected },
+        "metrics": summary,
+    }))
+}
