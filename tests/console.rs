@@ -649,6 +649,30 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         .send_keys("1")
         .await
         .unwrap();
+    // Before saving: tried on the camera's last minute, the new rule would
+    // have raised (people walk through the drawn zone), and nothing is written.
+    let unsaved = std::fs::read_to_string(&path).unwrap();
+    client.find(Locator::Id("try")).await.unwrap().click().await.unwrap();
+    assert!(
+        until(
+            &client,
+            "document.getElementById('try-box').dataset.result === 'tried'",
+            GUARD
+        )
+        .await,
+        "tried: {}",
+        js(&client, "return document.getElementById('try-box').textContent").await
+    );
+    let tried = js(&client, "return document.getElementById('try-results').textContent").await;
+    assert!(
+        tried.as_str().unwrap().contains("start driveway-intrusion in driveway"),
+        "{tried}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        unsaved,
+        "a trial writes nothing"
+    );
     client.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
     assert!(
         until(&client, "document.getElementById('save-status').dataset.result === 'saved'", GUARD).await,

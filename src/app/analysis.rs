@@ -220,6 +220,11 @@ impl FrameAnalyzer {
         &self.detections
     }
 
+    /// Stream time of the last frame completed.
+    pub fn last_pts(&self) -> Duration {
+        self.last_pts
+    }
+
     /// The confirmed tracks after the last frame (lost ones included, flagged).
     pub fn tracks(&self) -> &[Track] {
         self.tracker.current()

@@ -286,6 +286,11 @@ impl DetectWorker {
                 self.alerts.remember_scene(self.analyzer.last_detections());
                 let tracks = self.analyzer.tracks().iter().map(|t| (t.label, t.bbox, t.lost));
                 self.overlay.update(self.analyzer.last_detections(), tracks);
+                self.overlay.recent.record(
+                    self.analyzer.last_pts(),
+                    std::time::SystemTime::now(),
+                    self.analyzer.tracks(),
+                );
             }
             Some(Err(e)) => self.failed(e, last_error),
         }

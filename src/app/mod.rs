@@ -24,5 +24,6 @@ mod reload;
 pub mod replay;
 mod run;
 pub mod snapshot;
+mod trial;
 
 pub use run::{CameraSummary, Control, run, run_with};

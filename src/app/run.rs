@@ -313,6 +313,7 @@ pub async fn run_with(
             metrics: metrics.clone(),
             faces: faces.clone(),
             check: config_check(),
+            trial: super::trial::run_trial(),
             reload: console_reload,
             reloads: app.reloads.subscribe(),
         },

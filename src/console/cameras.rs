@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::feed::Feed;
 use super::picture::jpeg_response;
+use super::recent::Recent;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::{RedactedJpeg, Redactor};
 use crate::decode::Stream;
@@ -35,6 +36,8 @@ const LIVE_MAX_BYTES: usize = 300 * 1024;
 #[derive(Debug, Default)]
 pub struct Overlay {
     inner: Mutex<OverlayData>,
+    /// The camera's last minute of tracks, for a trial of an edit.
+    pub recent: Recent,
 }
 
 /// One frame's boxes (normalised to the frame).

@@ -15,7 +15,9 @@
 //! Writes change the config file only ([`save`]): edited with `toml_edit`
 //! (comments and order kept, only changed keys touched — [`document`]),
 //! checked as `check-config` checks, the previous file kept as a backup,
-//! then applied through the same reload as SIGHUP. The app wires it
+//! then applied through the same reload as SIGHUP. Before saving, an edit
+//! can be tried on the camera's last minute of tracks ([`trial`], kept in
+//! [`recent`]): what it would have raised, with nothing written. The app wires it
 //! ([`Console::start`], in [`server`]): the check and the reload request
 //! are handed in, so this layer sits below the plan it edits.
 
@@ -26,12 +28,16 @@ pub mod document;
 pub mod feed;
 pub mod health;
 pub mod picture;
+pub mod recent;
 pub mod save;
 pub mod server;
 pub mod tls;
+pub mod trial;
 
 pub use cameras::{ConsoleCamera, Overlay, OverlayData};
 pub use config::{ConsoleConfig, ConsolePlan, check};
 pub use feed::Feed;
+pub use recent::Recent;
 pub use save::{CheckFn, ReloadReport};
 pub use server::{Console, Wiring};
+pub use trial::{TrialEvent, TrialFn, TrialResult};

@@ -26,6 +26,7 @@ use super::feed::{self, Feed};
 use super::health;
 use super::save::{self, CheckFn, Editor, ReloadReport};
 use super::tls;
+use super::trial::{self, Trial, TrialFn};
 use crate::observe::metrics::{Live, Metrics};
 
 /// Connections open at once, at most; more are closed at once.
@@ -70,6 +71,8 @@ pub struct Wiring {
     /// The face model, for redacting live views.
     pub faces: Option<Arc<crate::infer::ModelService>>,
     pub check: CheckFn,
+    /// Runs an edit's rules over a camera's recent tracks.
+    pub trial: TrialFn,
     /// Asks for a reload, as SIGHUP does.
     pub reload: tokio::sync::mpsc::UnboundedSender<()>,
     pub reloads: tokio::sync::watch::Receiver<ReloadReport>,
@@ -83,6 +86,7 @@ pub struct Shared {
     frames: Arc<LiveFrames>,
     feed: Arc<Feed>,
     editor: Arc<Editor>,
+    trial: Arc<Trial>,
     live: Arc<Live>,
     metrics: Arc<Metrics>,
 }
@@ -96,7 +100,7 @@ macro_rules! parts {
         }
     )*};
 }
-parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, live: Live, metrics: Metrics);
+parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics);
 
 /// The running console, as the app holds it: the incident feed the cameras
 /// tell, and the camera list it replaces on reload.
@@ -138,6 +142,7 @@ impl Console {
             cameras: Arc::default(),
             frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
             feed: Arc::new(Feed::new()),
+            trial: Arc::new(Trial::new(wiring.config_path.clone(), wiring.trial)),
             editor: Arc::new(Editor::new(
                 wiring.config_path,
                 wiring.check,
@@ -180,6 +185,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/overlay", get(cameras::overlay))
         .route("/api/health", get(health::health))
         .route("/api/config", get(save::load).post(save::save))
+        .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
         .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))

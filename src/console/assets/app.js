@@ -359,6 +359,25 @@ $("save").addEventListener("click", async () => {
   $("save-status").dataset.result = r.ok && r.body.saved ? "saved" : "refused";
 });
 
+$("try").addEventListener("click", async () => {
+  $("try-box").hidden = false; $("try-status").textContent = "trying…"; $("try-results").replaceChildren();
+  const r = await api(`/api/cameras/${encodeURIComponent(state.camera)}/try`, { method: "POST", body: { edit: state.edit } });
+  if (!r.ok) {
+    $("try-status").textContent = (r.body && r.body.error) || "the trial failed";
+    $("try-results").replaceChildren(...((r.body && r.body.errors) || []).map((e) => el("li", { text: e })));
+    $("try-box").dataset.result = "refused";
+    return;
+  }
+  const t = r.body;
+  $("try-status").textContent = `(${t.frames} frames, ${t.secs.toFixed(0)} s, nothing saved)` +
+    (t.not_tried.length ? ` — not tried (they watch pixels): ${t.not_tried.join(", ")}` : "");
+  const lines = t.events.length ? t.events.map((e) => el("li", {
+    text: `${e.secs_ago.toFixed(0)} s ago: ${e.event} ${e.rule} in ${e.zone} (${e.labels.join(", ") || "no objects"})` }))
+    : [el("li", { text: "nothing" })];
+  $("try-results").replaceChildren(...lines);
+  $("try-box").dataset.result = "tried";
+});
+
 // ---- Incidents ----
 let feed = null;
 function showIncidents() {
