@@ -119,7 +119,11 @@ impl Sandbox {
         // A tiny stand-in for each big model, with its sha256 in the manifest.
         let tiny = root.join("tests/models/yolov5_test.onnx");
         let tiny_sha = watchpost::infer::manifest::sha256_file(&tiny).unwrap();
-        for manifest in ["models/ssd_mobilenet_v2_coco.toml", "models/centerface.toml"] {
+        for manifest in [
+            "models/ssd_mobilenet_v2_coco.toml",
+            "models/ssd_mobilenet_v2_coco_int8.toml",
+            "models/centerface.toml",
+        ] {
             let path = dir.path().join(manifest);
             let text = std::fs::read_to_string(&path).unwrap();
             let mut out = String::new();
