@@ -200,6 +200,11 @@ min_secs = 600.0
     )
 }
 
+/// Clicks the element `at` finds.
+async fn click(client: &Client, at: Locator<'_>) {
+    client.find(at).await.unwrap().click().await.unwrap();
+}
+
 async fn js(client: &Client, script: &str) -> Value {
     client.execute(script, vec![]).await.unwrap()
 }
@@ -396,13 +401,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     client.goto(&format!("{base}/#cameras")).await.unwrap();
     let password = client.wait().for_element(Locator::Id("password")).await.unwrap();
     password.send_keys("wrong").await.unwrap();
-    client
-        .find(Locator::Css("#login-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("#login-form button")).await;
     assert!(
         until(
             &client,
@@ -413,13 +412,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     password.clear().await.unwrap();
     password.send_keys(PASSWORD).await.unwrap();
-    client
-        .find(Locator::Css("#login-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Css("#login-form button")).await;
 
     // the cameras page: both streaming, live views coming
     assert!(
@@ -575,13 +568,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         )
         .await
     );
-    client
-        .find(Locator::Id("tool-polygon"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("tool-polygon")).await;
     client
         .find(Locator::Id("new-name"))
         .await
@@ -615,7 +602,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
             });
     }
     client.perform_actions(mouse).await.unwrap();
-    client.find(Locator::Id("finish")).await.unwrap().click().await.unwrap();
+    click(&client, Locator::Id("finish")).await;
     assert!(
         until(
             &client,
@@ -624,13 +611,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         )
         .await
     );
-    client
-        .find(Locator::Id("add-rule"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&client, Locator::Id("add-rule")).await;
     let name = client.wait().for_element(Locator::Id("rule-1-name")).await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("driveway-intrusion").await.unwrap();
@@ -652,7 +633,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     // Before saving: tried on the camera's last minute, the new rule would
     // have raised (people walk through the drawn zone), and nothing is written.
     let unsaved = std::fs::read_to_string(&path).unwrap();
-    client.find(Locator::Id("try")).await.unwrap().click().await.unwrap();
+    click(&client, Locator::Id("try")).await;
     assert!(
         until(
             &client,
@@ -673,7 +654,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         unsaved,
         "a trial writes nothing"
     );
-    client.find(Locator::Id("save")).await.unwrap().click().await.unwrap();
+    click(&client, Locator::Id("save")).await;
     assert!(
         until(&client, "document.getElementById('save-status').dataset.result === 'saved'", GUARD).await,
         "saved: {}",

@@ -610,16 +610,46 @@ fn a_slow_reload_leaves_the_loop_serving_and_requests_meanwhile_make_one_more() 
     assert_eq!(log.matches("config reloaded").count(), 2, "{log}");
 }
 
+/// A broker, a subscriber, and the config of a looped walkway camera whose
+/// rule `anyone-anywhere` always has an incident open (people are always
+/// somewhere in the frame).
+struct Walkway {
+    broker: Broker,
+    subscriber: Subscriber,
+    dir: tempfile::TempDir,
+    metrics_port: u16,
+    config: PathBuf,
+}
+
+impl Walkway {
+    fn start() -> Self {
+        let broker = Broker::start();
+        let subscriber = Subscriber::connect(broker.port);
+        assert!(subscriber.wait_subscribed(GUARD));
+        let dir = tempfile::tempdir().unwrap();
+        let metrics_port = free_port();
+        let text = header(broker.port, metrics_port, dir.path())
+            + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
+        let config = write_config(dir.path(), "watchpost.toml", &text);
+        Self {
+            broker,
+            subscriber,
+            dir,
+            metrics_port,
+            config,
+        }
+    }
+}
+
 #[test]
 fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
-    let broker = Broker::start();
-    let subscriber = Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(GUARD));
-    let dir = tempfile::tempdir().unwrap();
-    let metrics_port = free_port();
-    let text = header(broker.port, metrics_port, dir.path())
-        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
-    let config = write_config(dir.path(), "watchpost.toml", &text);
+    let Walkway {
+        broker,
+        subscriber,
+        dir,
+        metrics_port,
+        config,
+    } = Walkway::start();
     let mut service = Service::start(&config, metrics_port, &[]);
     service.wait_ready();
     // Stop while an incident is open: people are always somewhere in the frame.
@@ -688,14 +718,13 @@ fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
 /// gets no second start, and the next events carry the same incident id.
 #[test]
 fn a_restart_takes_up_the_open_incident_instead_of_raising_it_again() {
-    let broker = Broker::start();
-    let subscriber = Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(GUARD));
-    let dir = tempfile::tempdir().unwrap();
-    let metrics_port = free_port();
-    let text = header(broker.port, metrics_port, dir.path())
-        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
-    let config = write_config(dir.path(), "watchpost.toml", &text);
+    let Walkway {
+        broker: _broker,
+        subscriber,
+        dir: _dir,
+        metrics_port,
+        config,
+    } = Walkway::start();
     let raised = r#"watchpost_incidents_total{camera="walkway",rule="anyone-anywhere"}"#;
     let events = |kind: &str| -> Vec<String> {
         subscriber

@@ -222,14 +222,9 @@ const LIVE_MAX_WIDTH: u32 = 960;
 /// The check `check-config` runs, for the console's Save.
 fn config_check() -> CheckFn {
     Arc::new(|path: &std::path::Path, text: String| {
-        let mut diags = crate::config::Diagnostics::default();
-        match crate::plan::check_text(path, text, &mut diags) {
-            Some(plan) if diags.is_empty() => {
-                let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
-                if problems.is_empty() { Ok(()) } else { Err(problems) }
-            }
-            _ => Err(diags.into_sorted().iter().map(ToString::to_string).collect()),
-        }
+        let plan = super::trial::checked(path, text)?;
+        let problems = crate::infer::verify_models(&plan.models, &plan.runtime);
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     })
 }
 

@@ -12,14 +12,20 @@ use crate::console::recent::TrackFrame;
 use crate::console::{TrialEvent, TrialFn, TrialResult};
 use crate::rules::{EventKind, RuleEngine};
 
+/// A config's text checked as `check-config` checks the file (before its
+/// models are verified): the plan, or every problem as `file:line:col: message`.
+pub(super) fn checked(path: &Path, text: String) -> Result<crate::plan::Plan, Vec<String>> {
+    let mut diags = crate::config::Diagnostics::default();
+    match crate::plan::check_text(path, text, &mut diags) {
+        Some(plan) if diags.is_empty() => Ok(plan),
+        _ => Err(diags.into_sorted().iter().map(ToString::to_string).collect()),
+    }
+}
+
 /// The trial the console hands each edit to.
 pub(super) fn run_trial() -> TrialFn {
     Arc::new(|path: &Path, text: String, camera: &str, frames: &[TrackFrame]| {
-        let mut diags = crate::config::Diagnostics::default();
-        let plan = match crate::plan::check_text(path, text, &mut diags) {
-            Some(plan) if diags.is_empty() => plan,
-            _ => return Err(diags.into_sorted().iter().map(ToString::to_string).collect()),
-        };
+        let plan = checked(path, text)?;
         let Some(camera) = plan.cameras.iter().find(|c| &*c.name == camera) else {
             return Err(vec![format!("the edited config has no camera `{camera}`")]);
         };
