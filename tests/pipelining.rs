@@ -163,6 +163,58 @@ fn run(camera: &CameraPlan, frames: &[Frame], service: &ModelService, depth: usi
 }
 
 #[test]
+fn sessions_sharing_one_copy_of_the_weights_compute_what_a_session_with_its_own_computes() {
+    let rt = runtime::init(&settings()).expect("ONNX Runtime (run scripts/setup)");
+    let dir = tempfile::tempdir().unwrap();
+    // The INT8 model's convolutions repack their weights per session, so
+    // its sessions load the plain way; they must still compute the same.
+    for (manifest, clip, sharing) in [
+        ("models/ssd_mobilenet_v2_coco.toml", "vtest.avi", true),
+        ("models/ssd_mobilenet_v2_coco_int8.toml", "bikes.mp4", false),
+    ] {
+        let mut diags = Diagnostics::default();
+        let manifest = manifest::load(&common::root().join(manifest), &mut diags).unwrap();
+        let mut plan = ModelPlan::new("coco", manifest, 0.5, 0.45);
+        plan.batch.sessions = 2;
+        let plan = Arc::new(plan);
+        let mut shared = Detector::load_sessions(&plan, rt, &settings()).unwrap();
+        assert!(
+            shared.iter().all(|d| d.shares_weights() == sharing),
+            "{clip}: the CPU sessions share their weights: {sharing}"
+        );
+        let mut own = Detector::load(plan.clone(), rt, &settings()).unwrap();
+        assert!(!own.shares_weights());
+
+        let cam = camera(dir.path(), &common::media(clip));
+        let frames = frames(&cam, &common::media(clip), 40);
+        assert_eq!(frames.len(), 40);
+        for frame in &frames {
+            let map = frame.buffer.map_readable().unwrap();
+            let image = ImageView {
+                data: map.as_slice(),
+                width: frame.layout.width,
+                height: frame.layout.height,
+                stride: frame.layout.stride,
+            };
+            own.preprocess(&image).unwrap();
+            let expected = own.run_raw().unwrap();
+            assert!(
+                expected.iter().any(|o| o.data.iter().any(|&v| v > 0.5)),
+                "{clip}: something is detected"
+            );
+            for session in &mut shared {
+                session.preprocess(&image).unwrap();
+                let got = session.run_raw().unwrap();
+                for (g, e) in got.iter().zip(&expected) {
+                    assert_eq!((&g.name, &g.shape), (&e.name, &e.shape));
+                    assert!(g.data == e.data, "{clip}, frame {}: `{}` differs", frame.number, e.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn a_camera_with_two_frames_in_flight_tracks_and_alerts_as_with_one() {
     let clip = common::media("vtest.avi");
     let dir = tempfile::tempdir().unwrap();

@@ -18,6 +18,7 @@ use super::manifest::Layout;
 use super::model::ModelPlan;
 use super::preprocess::{ImageView, PreprocessError, Preprocessor};
 use super::runtime::{Runtime, RuntimeConfig};
+use super::shared_weights::SharedWeights;
 use super::{nms, providers};
 use crate::vocab::Detection;
 use crate::vocab::Geometry;
@@ -60,6 +61,8 @@ pub struct Detector {
     detections: Vec<Detection>,
     /// Reused by decoders that rewrite the output (yolox grids).
     scratch: Vec<f32>,
+    /// Whether the session uses weights shared with the model's other sessions.
+    shares_weights: bool,
 }
 
 impl Detector {
@@ -68,16 +71,45 @@ impl Detector {
         Self::load_sharing(plan, runtime, settings, None)
     }
 
-    /// The model's `sessions`, loaded sharing their repacked weights.
+    /// The model's `sessions`, loaded sharing their weights: on the CPU one
+    /// copy of the weights for all of them ([`SharedWeights`]), and on any
+    /// provider one copy of what the kernels repack.
     pub fn load_sessions(
         plan: &Arc<ModelPlan>,
         runtime: &Runtime,
         settings: &RuntimeConfig,
     ) -> Result<Vec<Self>, InferError> {
-        let weights = PrepackedWeights::new();
-        (0..plan.batch.sessions.max(1))
-            .map(|_| Self::load_sharing(plan.clone(), runtime, settings, Some(&weights)))
-            .collect()
+        let count = plan.batch.sessions.max(1);
+        let cpu_only = settings.providers == [providers::Provider::Cpu];
+        let shared = (count > 1 && cpu_only)
+            .then(|| SharedWeights::prepare(&plan.manifest.model_path, runtime, settings))
+            .and_then(|prepared| {
+                prepared
+                    .inspect_err(
+                        |reason| tracing::warn!(model = %plan.key, %reason, "each session keeps its own weights"),
+                    )
+                    .ok()
+            });
+        super::runtime::release_freed_memory();
+        let load = |shared: Option<&SharedWeights>| {
+            let weights = PrepackedWeights::new();
+            (0..count)
+                .map(|_| Self::load_with(plan.clone(), runtime, settings, Some(&weights), shared))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let sessions = match shared {
+            Some(shared) => load(Some(&shared))
+                .inspect(|_| tracing::info!(model = %plan.key, sessions = count, shared_mb = shared.bytes() >> 20, "sessions share one copy of the weights"))
+                .or_else(|e| {
+                    // Some kernels (INT8 convolutions) repack their weights
+                    // in a way sessions cannot share; they keep their own.
+                    tracing::info!(model = %plan.key, reason = %e, "the model's kernels cannot share weights across sessions; each session loads its own");
+                    load(None)
+                }),
+            None => load(None),
+        };
+        super::runtime::release_freed_memory();
+        sessions
     }
 
     /// As [`Self::load`]; sessions of one model given the same `weights`
@@ -88,6 +120,16 @@ impl Detector {
         runtime: &Runtime,
         settings: &RuntimeConfig,
         weights: Option<&PrepackedWeights>,
+    ) -> Result<Self, InferError> {
+        Self::load_with(plan, runtime, settings, weights, None)
+    }
+
+    fn load_with(
+        plan: Arc<ModelPlan>,
+        runtime: &Runtime,
+        settings: &RuntimeConfig,
+        weights: Option<&PrepackedWeights>,
+        shared: Option<&SharedWeights>,
     ) -> Result<Self, InferError> {
         let model = plan.key.clone();
         let path = plan.manifest.model_path.display().to_string();
@@ -109,9 +151,16 @@ impl Detector {
                     Some(w) => Ok(b.with_prepacked_weights(w)?),
                     None => Ok(b),
                 })
+                .and_then(|b| match shared {
+                    Some(s) => Ok(s.apply(b)?),
+                    None => Ok(b),
+                })
                 .map_err(|e| e.to_string())
                 .and_then(|b| providers::register(provider, b))
-                .and_then(|mut b| b.commit_from_file(&plan.manifest.model_path).map_err(|e| e.to_string()));
+                .and_then(|mut b| {
+                    let file = shared.map_or_else(|| plan.manifest.model_path.clone(), SharedWeights::model_path);
+                    b.commit_from_file(file).map_err(|e| e.to_string())
+                });
             match attempt {
                 Ok(s) => {
                     session = Some((s, provider));
@@ -154,6 +203,7 @@ impl Detector {
             capacity,
             detections: Vec::with_capacity(256),
             scratch: Vec::new(),
+            shares_weights: shared.is_some(),
         };
         let warm = Instant::now();
         detector.run_raw()?;
@@ -173,6 +223,12 @@ impl Detector {
 
     pub fn plan(&self) -> &Arc<ModelPlan> {
         &self.plan
+    }
+
+    /// Whether this session holds no weights of its own: it uses the one
+    /// copy its model's CPU sessions share (see [`Self::load_sessions`]).
+    pub fn shares_weights(&self) -> bool {
+        self.shares_weights
     }
 
     /// How many frames one run can take: the configured `max_batch` when the

@@ -36,6 +36,7 @@ pub mod nms;
 pub mod preprocess;
 pub mod providers;
 pub mod runtime;
+mod shared_weights;
 
 pub use batch::{InferClient, ModelService};
 pub use detector::{Detector, InferError, RawOutput, verify_models};
