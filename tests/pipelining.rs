@@ -125,6 +125,35 @@ fn a_reply_that_overtakes_an_older_frame_is_held_back_until_that_frame_is_return
     assert!(client.receive().is_err(), "nothing left in flight");
 }
 
+#[test]
+fn cameras_share_a_budget_of_one_frame_more_than_the_sessions() {
+    let mut diags = Diagnostics::default();
+    let manifest = manifest::load(&common::root().join("models/ssd_mobilenet_v2_coco.toml"), &mut diags).unwrap();
+    let service = sessions(&Arc::new(ModelPlan::new("coco", manifest, 0.5, 0.45)), 2);
+    let lone = service.camera_client();
+    assert_eq!(
+        lone.depth(),
+        3,
+        "a lone camera keeps both sessions busy and one frame waiting"
+    );
+    let second = service.camera_client();
+    assert_eq!((lone.depth(), second.depth()), (2, 2));
+    let more: Vec<_> = (0..4).map(|_| service.camera_client()).collect();
+    assert!(
+        more.iter().chain([&lone, &second]).all(|c| c.depth() == 1),
+        "six cameras keep one frame each"
+    );
+    drop(more);
+    drop(second);
+    assert_eq!(lone.depth(), 3, "the share grows back as cameras are removed");
+    assert_eq!(
+        service.client_with_depth(2).depth(),
+        2,
+        "a fixed-depth client is not counted"
+    );
+    assert_eq!(lone.depth(), 3);
+}
+
 /// (stream time, rule, kind, targets) of every event, and the frames completed.
 fn run(camera: &CameraPlan, frames: &[Frame], service: &ModelService, depth: usize) -> (Vec<String>, u64) {
     let mut analyzer = FrameAnalyzer::new(camera, service.client_with_depth(depth));

@@ -68,7 +68,7 @@ pub struct FrameAnalyzer {
 impl FrameAnalyzer {
     pub fn new(plan: &CameraPlan, model: InferClient) -> Self {
         Self {
-            pending: VecDeque::with_capacity(model.depth()),
+            pending: VecDeque::with_capacity(model.capacity()),
             model,
             gate: MotionGate::new(plan.motion),
             tracker: Tracker::new(plan.track).with_label_thresholds(&plan.detect.model.filter.label_confidence),
@@ -126,6 +126,15 @@ impl FrameAnalyzer {
     /// Whether another frame may be submitted now.
     pub fn can_submit(&self) -> bool {
         self.pending.len() < self.model.depth()
+    }
+
+    /// Whether [`Self::complete`] would return without waiting for the model.
+    pub fn oldest_ready(&mut self) -> bool {
+        match self.pending.front() {
+            None => false,
+            Some(p) if !p.verdict.infer() => true,
+            Some(_) => self.model.oldest_ready(),
+        }
     }
 
     /// Frames submitted and not yet completed.

@@ -106,11 +106,13 @@ impl Camera {
                     result
                 })?
         };
-        let client = shared
+        let mut client = shared
             .models
             .get(&model.key)
-            .map(|service| service.client_with_depth(service.sessions()))
+            .map(|service| service.camera_client())
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
+        let waiting = slot.clone();
+        client.on_reply(Arc::new(move || waiting.wake()));
         let alerts = Alerts {
             camera: plan.name.clone(),
             stream: stream.clone(),
@@ -236,13 +238,10 @@ impl DetectWorker {
                 self.alerts.send(&mut events, self.analyzer.last_detections());
             }
             if self.analyzer.can_submit() {
-                // With frames in flight, only a frame already waiting is taken.
-                let wait = if self.analyzer.pending() == 0 {
-                    Duration::from_millis(200)
-                } else {
-                    Duration::ZERO
-                };
-                match self.slot.take(wait) {
+                // With frames in flight, whichever comes first: the next
+                // frame, or the oldest frame's reply (then it is completed).
+                let (slot, analyzer) = (&self.slot, &mut self.analyzer);
+                match slot.take_or(Duration::from_millis(200), || analyzer.oldest_ready()) {
                     Taken::Frame(frame) => {
                         if let Err(e) = self.analyzer.submit(frame) {
                             self.failed(e, &mut last_error);

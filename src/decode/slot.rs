@@ -97,10 +97,19 @@ impl FrameSlot {
 
     /// Waits up to `timeout` for a frame.
     pub fn take(&self, timeout: Duration) -> Taken {
+        self.take_or(timeout, || false)
+    }
+
+    /// As [`Self::take`], but also returns [`Taken::Empty`] as soon as
+    /// `ready()` holds: a detect thread with frames in inference waits for
+    /// whichever comes first, the next frame or a reply. `ready` is checked
+    /// with the slot locked, each time the slot changes or [`Self::wake`] is
+    /// called.
+    pub fn take_or(&self, timeout: Duration, mut ready: impl FnMut() -> bool) -> Taken {
         let state = self.lock();
         let (mut state, _) = self
             .changed
-            .wait_timeout_while(state, timeout, |s| s.frame.is_none() && !s.closed)
+            .wait_timeout_while(state, timeout, |s| s.frame.is_none() && !s.closed && !ready())
             .unwrap_or_else(|p| p.into_inner());
         match state.frame.take() {
             Some(frame) => {
@@ -112,6 +121,14 @@ impl FrameSlot {
             None if state.closed => Taken::Closed,
             None => Taken::Empty,
         }
+    }
+
+    /// Wakes a caller waiting in [`Self::take_or`] to check its condition
+    /// again. Taking the lock first means a wake-up between its check and its
+    /// wait cannot be missed.
+    pub fn wake(&self) {
+        let _state = self.lock();
+        self.changed.notify_all();
     }
 
     /// Ends the stream: no more frames are accepted, waiting callers wake up.
@@ -160,6 +177,28 @@ mod tests {
         assert_eq!(number(slot.take(Duration::ZERO)), Some(2));
         assert_eq!(slot.stats.dropped.load(Ordering::Relaxed), 1);
         assert!(matches!(slot.take(Duration::ZERO), Taken::Empty));
+    }
+
+    #[test]
+    fn take_or_returns_when_woken_with_its_condition_met_or_with_a_frame() {
+        use std::sync::atomic::AtomicBool;
+        let slot = Arc::new(FrameSlot::new(Delivery::Latest));
+        let ready = Arc::new(AtomicBool::new(false));
+        let waker = {
+            let (slot, ready) = (slot.clone(), ready.clone());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                ready.store(true, Ordering::SeqCst);
+                slot.wake();
+            })
+        };
+        // Woken long before the hour is up, with no frame: Empty.
+        let taken = slot.take_or(Duration::from_secs(3600), || ready.load(Ordering::SeqCst));
+        assert!(matches!(taken, Taken::Empty));
+        waker.join().unwrap();
+        // A frame that is there is taken even when the condition holds.
+        assert!(slot.put(frame(7)));
+        assert_eq!(number(slot.take_or(Duration::from_secs(3600), || true)), Some(7));
     }
 
     #[test]

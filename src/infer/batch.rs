@@ -11,14 +11,19 @@
 //! own frame's batch; it never blocks another camera's decoding. A frame
 //! travels with its reusable job, so nothing is allocated per frame.
 //!
-//! A camera may have several of its frames in inference at once, up to the
-//! model's sessions ([`InferClient::depth`]): [`InferClient::submit`] hands a
-//! frame over without waiting, and [`InferClient::receive`] gives the results
-//! back in the order the frames were submitted, whichever session finished
-//! first, so the tracker always sees a stream's frames in order.
+//! A camera may have several of its frames in inference at once
+//! ([`InferClient::depth`]): [`InferClient::submit`] hands a frame over
+//! without waiting, and [`InferClient::receive`] gives the results back in
+//! the order the frames were submitted, whichever session finished first, so
+//! the tracker always sees a stream's frames in order. Cameras' clients
+//! ([`ModelService::camera_client`]) share a budget of one frame more than
+//! the model has sessions: a lone camera keeps every session busy and one
+//! frame waiting, so a session that finishes early never waits for an older
+//! frame to come back; many cameras keep one frame each, so none queues
+//! behind another camera's backlog.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,7 +65,12 @@ struct Job {
     detections: Vec<Detection>,
     error: Option<String>,
     reply: Sender<Job>,
+    /// Called once the reply is sent (see [`InferClient::on_reply`]).
+    wake: Option<Waker>,
 }
+
+/// Wakes a camera's detect thread that waits for a frame or a reply.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 /// The threads that own a model's sessions.
 pub struct ModelService {
@@ -68,6 +78,8 @@ pub struct ModelService {
     capacity: usize,
     spawned: u64,
     jobs: Sender<Job>,
+    /// Cameras' clients alive now; they share the in-flight budget.
+    cameras: Arc<AtomicUsize>,
     pub stats: Arc<BatchStats>,
 }
 
@@ -112,6 +124,7 @@ impl ModelService {
             capacity,
             spawned,
             jobs,
+            cameras: Arc::default(),
             stats,
         })
     }
@@ -144,9 +157,27 @@ impl ModelService {
 
     /// A handle that may keep up to `depth` frames (at least 1) in inference at once.
     pub fn client_with_depth(&self, depth: usize) -> InferClient {
+        self.new_client(depth, None)
+    }
+
+    /// A camera's handle: the cameras using the model share a budget of
+    /// `sessions + 1` frames in flight, so a lone camera keeps `sessions + 1`
+    /// and each of `sessions + 1` or more cameras keeps one. The share follows
+    /// cameras being added and removed.
+    pub fn camera_client(&self) -> InferClient {
+        self.cameras.fetch_add(1, Ordering::Relaxed);
+        let budget = Budget {
+            cameras: self.cameras.clone(),
+            frames: self.sessions() + 1,
+        };
+        self.new_client(budget.frames, Some(budget))
+    }
+
+    fn new_client(&self, depth: usize, budget: Option<Budget>) -> InferClient {
         let (reply, replies) = mpsc::channel();
         let depth = depth.max(1);
         InferClient {
+            budget,
             model: self.plan.key.clone(),
             jobs: Some(self.jobs.clone()),
             replies,
@@ -157,6 +188,7 @@ impl ModelService {
                     detections: Vec::with_capacity(128),
                     error: None,
                     reply: reply.clone(),
+                    wake: None,
                 })
                 .collect(),
             early: Vec::with_capacity(depth),
@@ -165,12 +197,27 @@ impl ModelService {
             done: None,
             depth,
             reordered: 0,
+            wake: None,
         }
+    }
+}
+
+/// The frames in flight the cameras using one model share.
+struct Budget {
+    cameras: Arc<AtomicUsize>,
+    frames: usize,
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        self.cameras.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// A camera's way into a shared model.
 pub struct InferClient {
+    /// The shared budget a camera's client follows; `None`: a fixed depth.
+    budget: Option<Budget>,
     model: String,
     jobs: Option<Sender<Job>>,
     replies: Receiver<Job>,
@@ -186,6 +233,7 @@ pub struct InferClient {
     depth: usize,
     /// Replies that arrived before an older frame's and were held back.
     reordered: u64,
+    wake: Option<Waker>,
 }
 
 impl InferClient {
@@ -198,8 +246,43 @@ impl InferClient {
         self.receive()
     }
 
-    /// Most frames in inference at once.
+    /// Calls `wake` each time one of this client's frames is answered, so
+    /// a thread waiting on something else (the camera's frame slot) can
+    /// come back for the reply ([`Self::oldest_ready`]).
+    pub fn on_reply(&mut self, wake: Waker) {
+        self.wake = Some(wake);
+    }
+
+    /// Whether [`Self::receive`] would return without waiting: the oldest
+    /// frame in flight has been answered. Replies that came in are kept.
+    pub fn oldest_ready(&mut self) -> bool {
+        let Some(&oldest) = self.in_flight.front() else {
+            return false;
+        };
+        while let Ok(job) = self.replies.try_recv() {
+            let oldest_back = self.early.iter().any(|j| j.seq == oldest);
+            if job.seq != oldest && !oldest_back {
+                self.reordered += 1;
+            }
+            self.early.push(job);
+        }
+        self.early.iter().any(|j| j.seq == oldest)
+    }
+
+    /// Most frames in inference at once now: the fixed depth, or this
+    /// camera's share of the budget.
     pub fn depth(&self) -> usize {
+        match &self.budget {
+            None => self.depth,
+            Some(b) => b
+                .frames
+                .div_ceil(b.cameras.load(Ordering::Relaxed).max(1))
+                .clamp(1, self.depth),
+        }
+    }
+
+    /// Most frames this client can ever have in flight.
+    pub fn capacity(&self) -> usize {
         self.depth
     }
 
@@ -240,6 +323,7 @@ impl InferClient {
         job.seq = self.next_seq;
         job.frame = Some(frame.clone());
         job.error = None;
+        job.wake.clone_from(&self.wake);
         if jobs.send(job).is_err() {
             return Err(self.gone());
         }
@@ -380,7 +464,11 @@ impl Worker {
 }
 
 /// Sends a job back; a camera that has stopped waiting is no longer there.
-fn reply(job: Job) {
+fn reply(mut job: Job) {
     let to = job.reply.clone();
+    let wake = job.wake.take();
     let _ = to.send(job);
+    if let Some(wake) = wake {
+        wake();
+    }
 }

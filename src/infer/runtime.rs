@@ -235,4 +235,3 @@ mod tests {
         dir
     }
 }
-
