@@ -56,7 +56,9 @@ pub struct ModelConfig {
     /// of one camera, are then inferred at the same time, which keeps every
     /// core busy where one inference cannot. Default: the box's cores
     /// divided by `intra_threads` (at most 4), so the sessions' threads fill
-    /// the cores once.
+    /// the cores once. On the CPU the sessions share one copy of the
+    /// model's weights where its kernels allow it (FP32 models; INT8
+    /// convolutions keep their own repacked copy per session).
     #[serde(default = "crate::config::de::unset")]
     pub sessions: Spanned<u32>,
 }
