@@ -200,6 +200,10 @@ impl TensorProto {
 /// Little-endian values of one width out of raw bytes.
 fn read<T, const N: usize>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
     data.chunks_exact(N)
-        .map(|c| from(c.try_into().expect("chunks_exact gives N bytes")))
+        .map(|c| {
+            let mut bytes = [0u8; N];
+            bytes.copy_from_slice(c);
+            from(bytes)
+        })
         .collect()
 }
