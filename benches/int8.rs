@@ -54,12 +54,7 @@ fn frames(clip: &str) -> Vec<Frame> {
 
 fn detect(detector: &mut Detector, frame: &Frame) -> Vec<Detection> {
     let map = frame.buffer.map_readable().unwrap();
-    let image = ImageView {
-        data: map.as_slice(),
-        width: frame.layout.width,
-        height: frame.layout.height,
-        stride: frame.layout.stride,
-    };
+    let image = ImageView::new(map.as_slice(), &frame.layout);
     detector.detect(&image, &frame.geometry).unwrap().to_vec()
 }
 

@@ -81,12 +81,7 @@ fn run_watchpost(model: &Arc<ModelPlan>) -> Vec<Dumped> {
             continue;
         }
         let map = frame.buffer.map_readable().unwrap();
-        let image = ImageView {
-            data: map.as_slice(),
-            width: frame.layout.width,
-            height: frame.layout.height,
-            stride: frame.layout.stride,
-        };
+        let image = ImageView::new(map.as_slice(), &frame.layout);
         detector.preprocess(&image).unwrap();
         let outputs = detector.run_raw().unwrap();
         let detections = detector

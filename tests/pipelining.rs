@@ -102,12 +102,7 @@ fn a_reply_that_overtakes_an_older_frame_is_held_back_until_that_frame_is_return
     let mut reference = Detector::load(plan.clone(), rt, &settings()).unwrap();
     let expected = {
         let map = real.buffer.map_readable().unwrap();
-        let image = ImageView {
-            data: map.as_slice(),
-            width: real.layout.width,
-            height: real.layout.height,
-            stride: real.layout.stride,
-        };
+        let image = ImageView::new(map.as_slice(), &real.layout);
         reference.detect(&image, &real.geometry).unwrap().to_vec()
     };
     assert!(expected.len() >= 3, "vtest.avi's first frame has people in it");
@@ -219,12 +214,7 @@ fn sessions_sharing_one_copy_of_the_weights_compute_what_a_session_with_its_own_
         assert_eq!(frames.len(), 40);
         for frame in &frames {
             let map = frame.buffer.map_readable().unwrap();
-            let image = ImageView {
-                data: map.as_slice(),
-                width: frame.layout.width,
-                height: frame.layout.height,
-                stride: frame.layout.stride,
-            };
+            let image = ImageView::new(map.as_slice(), &frame.layout);
             own.preprocess(&image).unwrap();
             let expected = own.run_raw().unwrap();
             assert!(

@@ -167,11 +167,6 @@ pub fn decode_alone(spec: StreamSpec, keep: usize) -> Decoded {
 /// One detection on a decoded frame, as the camera's detect thread runs it.
 pub fn detect_frame(detector: &mut Detector, frame: &Frame) {
     let map = frame.buffer.map_readable().unwrap();
-    let image = ImageView {
-        data: map.as_slice(),
-        width: frame.layout.width,
-        height: frame.layout.height,
-        stride: frame.layout.stride,
-    };
+    let image = ImageView::new(map.as_slice(), &frame.layout);
     detector.detect(&image, &frame.geometry).unwrap();
 }

@@ -156,12 +156,7 @@ impl FrameAnalyzer {
         let verdict = match frame.buffer.map_readable() {
             Err(_) => None,
             Ok(map) => {
-                let image = ImageView {
-                    data: map.as_slice(),
-                    width: frame.layout.width,
-                    height: frame.layout.height,
-                    stride: frame.layout.stride,
-                };
+                let image = ImageView::new(map.as_slice(), &frame.layout);
                 Some(
                     self.gate
                         .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP)),

@@ -195,7 +195,7 @@ impl ModelService {
             in_flight: VecDeque::with_capacity(depth),
             next_seq: 0,
             done: None,
-            depth,
+            capacity: depth,
             reordered: 0,
             wake: None,
         }
@@ -230,7 +230,8 @@ pub struct InferClient {
     next_seq: u64,
     /// The job of the frame [`Self::receive`] returned last (its detections).
     done: Option<Job>,
-    depth: usize,
+    /// Jobs it owns: the most frames it can ever have in flight.
+    capacity: usize,
     /// Replies that arrived before an older frame's and were held back.
     reordered: u64,
     wake: Option<Waker>,
@@ -273,17 +274,17 @@ impl InferClient {
     /// camera's share of the budget.
     pub fn depth(&self) -> usize {
         match &self.budget {
-            None => self.depth,
+            None => self.capacity,
             Some(b) => b
                 .frames
                 .div_ceil(b.cameras.load(Ordering::Relaxed).max(1))
-                .clamp(1, self.depth),
+                .clamp(1, self.capacity),
         }
     }
 
     /// Most frames this client can ever have in flight.
     pub fn capacity(&self) -> usize {
-        self.depth
+        self.capacity
     }
 
     /// Replies so far that came back before an older frame's and were held
@@ -317,7 +318,7 @@ impl InferClient {
         let Some(mut job) = self.free.pop() else {
             return Err(InferError::Run {
                 model: self.model.clone(),
-                reason: format!("more than {} frames of one camera in flight", self.depth),
+                reason: format!("more than {} frames of one camera in flight", self.capacity),
             });
         };
         job.seq = self.next_seq;
@@ -436,12 +437,7 @@ impl Worker {
             Some(frame) => match frame.buffer.map_readable() {
                 Err(_) => Err("the frame's buffer cannot be read".to_string()),
                 Ok(map) => {
-                    let image = ImageView {
-                        data: map.as_slice(),
-                        width: frame.layout.width,
-                        height: frame.layout.height,
-                        stride: frame.layout.stride,
-                    };
+                    let image = ImageView::new(map.as_slice(), &frame.layout);
                     self.detector
                         .preprocess_at(index, &image)
                         .map(|()| frame.geometry)

@@ -5,6 +5,7 @@
 //! applies the manifest's scale and offset, and respects the row stride.
 
 use super::manifest::{ColourOrder, InputSpec, Layout};
+use crate::vocab::FrameLayout;
 
 /// A packed 8-bit RGB image borrowed from a decoded frame.
 #[derive(Debug, Clone, Copy)]
@@ -14,6 +15,18 @@ pub struct ImageView<'a> {
     pub height: usize,
     /// Bytes per row; GStreamer pads RGB rows to 4 bytes.
     pub stride: usize,
+}
+
+impl<'a> ImageView<'a> {
+    /// The pixels of a decoded frame, `data` being its mapped buffer.
+    pub fn new(data: &'a [u8], layout: &FrameLayout) -> Self {
+        Self {
+            data,
+            width: layout.width,
+            height: layout.height,
+            stride: layout.stride,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,8 @@ use prost::Message;
 
 use super::runtime::{Runtime, RuntimeConfig};
 
-/// The side file's name inside the temporary folder.
+/// The optimized graph's and its side file's names inside the temporary folder.
+const GRAPH_FILE: &str = "model.onnx";
 const WEIGHTS_FILE: &str = "weights.bin";
 /// Smaller initializers (shapes, scales) stay in the graph, where the
 /// optimizers can read them.
@@ -47,7 +48,7 @@ impl SharedWeights {
             .prefix("watchpost-model-")
             .tempdir()
             .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
-        let optimized = dir.path().join("model.onnx");
+        let optimized = dir.path().join(GRAPH_FILE);
         let session: Session = Session::builder(&runtime.environment)
             .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
             .and_then(|b| Ok(b.with_intra_threads(1)?))
@@ -91,7 +92,7 @@ impl SharedWeights {
 
     /// The optimized graph, to build every session from.
     pub(super) fn model_path(&self) -> PathBuf {
-        self.dir.path().join("model.onnx")
+        self.dir.path().join(GRAPH_FILE)
     }
 
     /// Bytes of weights the sessions share.
