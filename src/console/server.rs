@@ -27,6 +27,7 @@ use super::health;
 use super::save::{self, CheckFn, Editor, ReloadReport};
 use super::tls;
 use super::trial::{self, Trial, TrialFn};
+use crate::observe::listener::Bounded;
 use crate::observe::metrics::{Live, Metrics};
 
 /// Connections open at once, at most; more are closed at once.
@@ -196,23 +197,8 @@ pub fn router(shared: Shared) -> Router {
 /// Serves the console on `listener` (through TLS when given) until `cancel` fires.
 async fn serve(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, shared: Shared, cancel: CancellationToken) {
     let app = router(shared);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let stream = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "console: accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!("console: {MAX_CONNECTIONS} connections open; closing a new one");
-            continue;
-        };
+    let listener = Bounded::new(listener, MAX_CONNECTIONS, "console");
+    while let Some((stream, slot)) = listener.accept(&cancel).await {
         let (app, tls, cancel) = (app.clone(), tls.clone(), cancel.clone());
         tokio::spawn(async move {
             let _slot = slot;

@@ -19,6 +19,55 @@ pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5
 /// A connection lives at most this long, whatever it does.
 pub const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// A TCP listener that serves at most `limit` connections at once: one
+/// beyond that is accepted and closed at once, so a local user holding
+/// connections open cannot use up the process's files. Shared by the
+/// metrics listener and the operator console.
+pub struct Bounded {
+    listener: tokio::net::TcpListener,
+    slots: Arc<tokio::sync::Semaphore>,
+    limit: usize,
+    /// Names the listener in the log.
+    name: &'static str,
+}
+
+impl Bounded {
+    pub fn new(listener: tokio::net::TcpListener, limit: usize, name: &'static str) -> Self {
+        Self {
+            listener,
+            slots: Arc::new(tokio::sync::Semaphore::new(limit)),
+            limit,
+            name,
+        }
+    }
+
+    /// The next connection and its slot (held for as long as the connection
+    /// is served), or `None` once `cancel` fires. A failed accept is logged
+    /// and retried after a pause.
+    pub async fn accept(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Option<(tokio::net::TcpStream, tokio::sync::OwnedSemaphorePermit)> {
+        loop {
+            let stream = tokio::select! {
+                _ = cancel.cancelled() => return None,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "{}: accept failed", self.name);
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => return Some((stream, slot)),
+                Err(_) => tracing::debug!("{}: {} connections open; closing a new one", self.name, self.limit),
+            }
+        }
+    }
+}
+
 /// Serves `GET /metrics` (and `GET /`) until `cancel` fires: one request per
 /// connection, headers within [`HEADER_TIMEOUT`], the connection closed after
 /// [`CONNECTION_TIMEOUT`], at most [`MAX_CONNECTIONS`] at once, small
@@ -28,24 +77,8 @@ pub async fn serve(listener: tokio::net::TcpListener, metrics: Arc<Metrics>, can
     use hyper::body::Bytes;
     use hyper::{Method, Response, StatusCode};
 
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let stream = tokio::select! {
-            _ = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics: accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::debug!("metrics: {MAX_CONNECTIONS} connections open; closing a new one");
-            drop(stream);
-            continue;
-        };
+    let listener = Bounded::new(listener, MAX_CONNECTIONS, "metrics");
+    while let Some((stream, slot)) = listener.accept(&cancel).await {
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let _slot = slot;
