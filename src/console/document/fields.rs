@@ -23,25 +23,16 @@ pub fn field_lines(text: &str, camera: &str) -> Vec<(usize, usize, String)> {
     let Some(table) = cameras.iter().find(|c| name_of(c) == camera) else {
         return fields;
     };
-    for zone in aot(table, "zones") {
-        let name = name_of(zone);
-        if let Some((a, b)) = span_lines(zone.span()) {
-            fields.push((a, b, format!("zone:{name}")));
-        }
-        for (key, item) in zone.iter() {
-            if let Some((a, b)) = span_lines(item.span()) {
-                fields.push((a, b, format!("zone:{name}:{key}")));
+    for (tables, kind) in [("zones", "zone"), ("rules", "rule")] {
+        for entry in aot(table, tables) {
+            let name = name_of(entry);
+            if let Some((a, b)) = span_lines(entry.span()) {
+                fields.push((a, b, format!("{kind}:{name}")));
             }
-        }
-    }
-    for rule in aot(table, "rules") {
-        let name = name_of(rule);
-        if let Some((a, b)) = span_lines(rule.span()) {
-            fields.push((a, b, format!("rule:{name}")));
-        }
-        for (key, item) in rule.iter() {
-            if let Some((a, b)) = span_lines(item.span()) {
-                fields.push((a, b, format!("rule:{name}:{key}")));
+            for (key, item) in entry.iter() {
+                if let Some((a, b)) = span_lines(item.span()) {
+                    fields.push((a, b, format!("{kind}:{name}:{key}")));
+                }
             }
         }
     }

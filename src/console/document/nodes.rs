@@ -63,6 +63,21 @@ pub(super) fn aot<'t>(table: &'t Table, key: &str) -> impl Iterator<Item = &'t T
         .flat_map(|a| a.iter())
 }
 
+/// The privacy masks a camera table lists (`[cameras.privacy] masks`).
+pub(super) fn masks_of(camera: &Table) -> Vec<Vec<[f64; 2]>> {
+    camera
+        .get("privacy")
+        .and_then(Item::as_table_like)
+        .and_then(|p| p.get("masks"))
+        .and_then(Item::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| points_of(Some(&Item::Value(m.clone()))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(super) fn name_of(table: &Table) -> &str {
     table.get("name").and_then(Item::as_str).unwrap_or("")
 }

@@ -1,9 +1,9 @@
 //! The editor's view of every camera in a config file.
 
-use toml_edit::{DocumentMut, Item};
+use toml_edit::DocumentMut;
 
 use super::model::{CameraEdit, EditError, ZoneEdit};
-use super::nodes::{aot, cameras, name_of, points_of, zone_scale};
+use super::nodes::{aot, cameras, masks_of, name_of, points_of, zone_scale};
 use super::rules::read_rule;
 
 /// The editor's view of every camera in `text`.
@@ -28,17 +28,7 @@ pub fn read(text: &str) -> Result<Vec<CameraEdit>, EditError> {
                     })
                 })
                 .collect();
-            let masks = camera
-                .get("privacy")
-                .and_then(Item::as_table_like)
-                .and_then(|p| p.get("masks"))
-                .and_then(Item::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|m| points_of(Some(&Item::Value(m.clone()))))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let masks = masks_of(camera);
             CameraEdit {
                 camera: name_of(camera).to_string(),
                 zones,

@@ -3,7 +3,7 @@
 use toml_edit::{Array, DocumentMut, Item, Table, Value};
 
 use super::model::{CameraEdit, EditError, ZoneEdit};
-use super::nodes::{DECIMALS, aot_mut, name_of, points_of, points_value, same_points, set, zone_scale};
+use super::nodes::{DECIMALS, aot_mut, masks_of, name_of, points_of, points_value, same_points, set, zone_scale};
 use super::rules::apply_rules;
 
 /// Writes `edit` over its camera in `text`: only what differs changes.
@@ -115,16 +115,7 @@ fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut 
 }
 
 fn apply_masks(camera: &mut Table, masks: &[Vec<[f64; 2]>], who: &str, changes: &mut Vec<String>) {
-    let privacy = camera.get("privacy").and_then(Item::as_table_like);
-    let current: Vec<Vec<[f64; 2]>> = privacy
-        .and_then(|p| p.get("masks"))
-        .and_then(Item::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| points_of(Some(&Item::Value(m.clone()))))
-                .collect()
-        })
-        .unwrap_or_default();
+    let current = masks_of(camera);
     let same = current.len() == masks.len()
         && current
             .iter()
