@@ -1,8 +1,11 @@
 //! `[console]`: where the operator console listens and who may use it.
 //!
-//! On by default on `127.0.0.1:8080`. Anywhere but loopback it needs a
-//! password (an argon2 hash in a file, or a systemd credential holding one)
-//! and TLS from certificate and key files: the check refuses the file
+//! It listens on `127.0.0.1:8080` by default, and only once a password is
+//! set (an argon2 hash in a file, or a systemd credential holding one):
+//! without one the console stays off, since any local account or daemon
+//! could otherwise remove masks and rules. Anywhere but loopback it also
+//! needs TLS from certificate and key files, and answers only to the host
+//! names in `hosts` (and its own address): the check refuses the file
 //! otherwise, so the console is never reachable over the network in the
 //! clear or without a login.
 
@@ -29,6 +32,7 @@ pub struct ConsoleConfig {
     pub listen: Spanned<String>,
     /// A file holding the argon2 hash of the console password (made with
     /// `watchpost hash-password`), e.g. "/etc/watchpost/console.hash".
+    /// Without it (or `password_credential`) the console stays off.
     #[serde(default)]
     pub password_file: Option<Spanned<PathBuf>>,
     /// The name of a systemd credential holding that hash instead
@@ -41,6 +45,12 @@ pub struct ConsoleConfig {
     /// PEM private key for HTTPS, e.g. "/etc/watchpost/console.key".
     #[serde(default)]
     pub tls_key_file: Option<Spanned<PathBuf>>,
+    /// Host names the console answers to beyond loopback (the `Host` a
+    /// browser sends, without the port), e.g. ["watchpost.gate.example"].
+    /// Its own listen address is always answered; on a wildcard address
+    /// with no names, any host is (and the start says so).
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
 }
 
 /// The default address of the console.
@@ -63,6 +73,7 @@ impl Default for ConsoleConfig {
             password_credential: None,
             tls_cert_file: None,
             tls_key_file: None,
+            hosts: Vec::new(),
         }
     }
 }
@@ -78,18 +89,22 @@ pub enum PasswordSource {
 /// A checked `[console]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsolePlan {
-    /// None when the console is off.
+    /// None when the console is off (`enabled = false`, or no password).
     pub listen: Option<SocketAddr>,
     pub password: Option<PasswordSource>,
     pub tls: Option<TlsFiles>,
+    /// Host names answered beyond loopback.
+    pub hosts: Vec<String>,
 }
 
 impl Default for ConsolePlan {
+    /// A file with no `[console]`: no password, so off.
     fn default() -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().ok(),
+            listen: None,
             password: None,
             tls: None,
+            hosts: Vec::new(),
         }
     }
 }
@@ -112,12 +127,17 @@ impl PasswordSource {
     }
 }
 
-/// The argon2 hash in `path` (its first line), checked to parse.
+/// The argon2 hash in `path` (its first line), checked to parse and to
+/// ask for no more memory than the console's check allows.
 fn read_hash(path: &Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let line = text.lines().next().unwrap_or("").trim();
     match argon2::PasswordHash::new(line) {
-        Ok(hash) if hash.algorithm.as_str().starts_with("argon2") => Ok(Secret::new(line)),
+        Ok(hash) if hash.algorithm.as_str().starts_with("argon2") => {
+            let secret = Secret::new(line);
+            super::login::Gate::new(&secret).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(secret)
+        }
         _ => Err(format!(
             "{} does not hold an argon2 password hash; make one with `watchpost hash-password`",
             path.display()
@@ -232,10 +252,29 @@ pub fn check(config: &ConsoleConfig, ctx: &mut Ctx<'_>) -> Option<ConsolePlan> {
             ok = false;
         }
     }
+    let mut hosts = Vec::new();
+    for host in &config.hosts {
+        let name = host.get_ref();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+        if valid {
+            hosts.push(name.to_ascii_lowercase());
+        } else {
+            ctx.error(
+                host.span(),
+                format!("`console.hosts`: `{name}` is not a host name; use e.g. \"watchpost.gate.example\""),
+            );
+            ok = false;
+        }
+    }
     ok.then(|| ConsolePlan {
-        listen: listen.filter(|_| config.enabled),
+        listen: listen.filter(|_| config.enabled && password.is_some()),
         password,
         tls,
+        hosts,
     })
 }
 
@@ -258,10 +297,24 @@ mod tests {
     }
 
     #[test]
-    fn default_is_loopback_without_password() {
+    fn without_a_password_the_console_is_off_and_with_one_on_loopback() {
         let (plan, errors) = checked("");
         assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(plan.unwrap().listen, None);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hash");
+        std::fs::write(&file, super::super::auth::hash_password("pw").unwrap()).unwrap();
+        let (plan, errors) = checked(&format!("password_file = \"{}\"\n", file.display()));
+        assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(plan.unwrap().listen, DEFAULT_LISTEN.parse().ok());
+    }
+
+    #[test]
+    fn hosts_must_be_host_names() {
+        let (plan, errors) = checked("hosts = [\"gate.example\", \"evil/path\"]\n");
+        assert!(plan.is_none());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("`evil/path` is not a host name"), "{errors:?}");
     }
 
     #[test]

@@ -21,12 +21,14 @@
 //! ([`Console::start`], in [`server`]): the check and the reload request
 //! are handed in, so this layer sits below the plan it edits.
 
+pub mod admission;
 pub mod auth;
 pub mod cameras;
 pub mod config;
 pub mod document;
 pub mod feed;
 pub mod health;
+pub mod login;
 pub mod picture;
 pub mod recent;
 pub mod save;

@@ -12,6 +12,9 @@ use crate::track::Track;
 
 /// How much of a camera's recent past is kept.
 pub const WINDOW: Duration = Duration::from_secs(60);
+/// Frames kept at most, whatever the stream's times say (a minute at
+/// 30 fps): a camera whose times stop advancing cannot grow the ring.
+pub const MAX_FRAMES: usize = 1800;
 
 /// One analysed frame's tracks.
 #[derive(Debug, Clone)]
@@ -48,7 +51,7 @@ impl Recent {
             frames.clear();
         }
         let mut slot = None;
-        while frames.front().is_some_and(|f| f.pts + WINDOW < pts) {
+        while frames.front().is_some_and(|f| f.pts + WINDOW < pts) || frames.len() >= MAX_FRAMES {
             slot = frames.pop_front();
         }
         let mut slot = slot.unwrap_or_else(TrackFrame::empty);
@@ -104,5 +107,16 @@ mod tests {
         // a looped file starts its stream time over: so does the window
         recent.record(Duration::from_millis(100), SystemTime::UNIX_EPOCH, &[]);
         assert_eq!(recent.frames().len(), 1);
+    }
+
+    #[test]
+    fn a_stream_whose_times_barely_move_cannot_grow_the_ring() {
+        let recent = Recent::default();
+        for i in 0..(3 * MAX_FRAMES as u64) {
+            recent.record(Duration::from_micros(i), SystemTime::UNIX_EPOCH, &[track(i)]);
+        }
+        let frames = recent.frames();
+        assert_eq!(frames.len(), MAX_FRAMES);
+        assert_eq!(frames[frames.len() - 1].tracks[0].id, 3 * MAX_FRAMES as u64 - 1);
     }
 }

@@ -1,39 +1,58 @@
 //! The console's HTTP server: axum routes on the box's tokio runtime, behind
 //! an accept loop of its own so plain HTTP (loopback) and HTTPS share the
-//! same limits — a cap on open connections, a deadline for request headers,
-//! small buffers — and stop together when the box stops. The page's
-//! assets are compiled into the binary; nothing is fetched from elsewhere.
+//! same limits — a cap on open connections, guest slots apart from
+//! operators' connections ([`super::admission`]), deadlines for the
+//! headers, the body and the whole request (the incident stream excepted),
+//! small bodies and buffers — and stop together when the box stops. The
+//! page's assets are compiled into the binary; nothing is fetched from
+//! elsewhere.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{FromRef, Request};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use super::admission::{Connection, GUEST_LIFETIME};
 use super::auth::{self, Auth};
 use super::cameras::{self, Cameras, ConsoleCamera, LiveFrames};
-use super::config::{ConsolePlan, PasswordSource};
+use super::config::ConsolePlan;
 use super::feed::{self, Feed};
 use super::health;
+use super::login::Gate;
 use super::save::{self, CheckFn, Editor, ReloadReport};
 use super::tls;
 use super::trial::{self, Trial, TrialFn};
 use crate::observe::listener::Bounded;
 use crate::observe::metrics::{Live, Metrics};
 
-/// Connections open at once, at most; more are closed at once.
-pub const MAX_CONNECTIONS: usize = 64;
+/// Connections open at once, at most; more are closed at once. Guests
+/// (no session yet) hold at most [`super::admission::GUEST_SLOTS`] of them.
+pub const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request headers (and finish TLS) within this.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request's body must arrive within this.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request is answered within this, the incident stream excepted (a
+/// save waits up to a minute to hear how its reload went).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// Request bodies at most: one camera's edit.
+pub const MAX_BODY: usize = 256 * 1024;
+/// A password's request body at most.
+pub const MAX_PASSWORD_BODY: usize = 1024;
+/// How often a console that cannot listen tries again.
+const BIND_RETRY: Duration = Duration::from_secs(10);
+/// The incident stream: open as long as the page is.
+const STREAM: &str = "/api/incidents/events";
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
@@ -61,6 +80,40 @@ async fn hardened(request: Request, next: Next) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
+}
+
+/// A refusal that also closes the connection.
+fn closing(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONNECTION, "close")],
+        axum::Json(serde_json::json!({ "error": text })),
+    )
+        .into_response()
+}
+
+/// The body, read whole within [`BODY_TIMEOUT`] and its size limit, and the
+/// answer within [`REQUEST_TIMEOUT`]; the incident stream is left open.
+async fn deadlines(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == STREAM {
+        return next.run(request).await;
+    }
+    let limit = match path {
+        "/api/login" | "/api/reauth" => MAX_PASSWORD_BODY,
+        _ => MAX_BODY,
+    };
+    let (parts, body) = request.into_parts();
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return closing(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"),
+        Err(_) => return closing(StatusCode::REQUEST_TIMEOUT, "the request body came too slowly"),
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => closing(StatusCode::SERVICE_UNAVAILABLE, "the request took too long"),
+    }
 }
 
 /// What the app hands the console.
@@ -115,13 +168,18 @@ impl Console {
     /// when it is off or cannot start; the box runs on without it.
     pub async fn start(wiring: Wiring, cancel: CancellationToken) -> Option<Arc<Console>> {
         let addr = wiring.plan.listen?;
-        let hash = match wiring.plan.password.as_ref().map(PasswordSource::load) {
-            Some(Err(e)) => {
-                tracing::error!(error = %e, "console: no password hash; the console is off");
+        let Some(password) = wiring.plan.password.as_ref() else {
+            tracing::warn!(
+                "console: no password is set, so the console is off; make one with `watchpost hash-password > /etc/watchpost/console.hash` and set `password_file` under [console]"
+            );
+            return None;
+        };
+        let gate = match password.load().and_then(|hash| Gate::new(&hash)) {
+            Ok(gate) => gate,
+            Err(e) => {
+                tracing::error!(error = %e, "console: no usable password hash; the console is off");
                 return None;
             }
-            Some(Ok(hash)) => Some(hash),
-            None => None,
         };
         let tls = match wiring.plan.tls.as_ref().map(tls::acceptor) {
             Some(Err(e)) => {
@@ -131,15 +189,11 @@ impl Console {
             Some(Ok(acceptor)) => Some(acceptor),
             None => None,
         };
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => listener,
-            Err(e) => {
-                tracing::error!(listen = %addr, error = %e, "console: cannot listen; running without the console");
-                return None;
-            }
-        };
+        if addr.ip().is_unspecified() && wiring.plan.hosts.is_empty() {
+            tracing::warn!(listen = %addr, "console: any host name is answered; list the box's names under `hosts` in [console]");
+        }
         let shared = Shared {
-            auth: Arc::new(Auth::new(hash, tls.is_some(), addr)),
+            auth: Arc::new(Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)),
             cameras: Arc::default(),
             frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
             feed: Arc::new(Feed::new()),
@@ -158,14 +212,50 @@ impl Console {
             cameras: shared.cameras.clone(),
         });
         let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!(listen = %addr, "console at {scheme}://{addr}/");
-        tokio::spawn(serve(listener, tls, shared, cancel));
+        tokio::spawn(async move {
+            let Some(listener) = listen(addr, &cancel).await else {
+                return;
+            };
+            tracing::info!(listen = %addr, "console at {scheme}://{addr}/");
+            serve(listener, tls, shared, cancel).await;
+        });
         Some(console)
     }
 
     /// The cameras now running (the app replaces them on start and reload).
     pub fn set_cameras(&self, cameras: Vec<ConsoleCamera>) {
         self.cameras.set(cameras);
+    }
+}
+
+/// Binds `addr`, trying again every [`BIND_RETRY`] while another program
+/// holds it (said in the journal, once a minute): the cameras run on meanwhile.
+async fn listen(addr: std::net::SocketAddr, cancel: &CancellationToken) -> Option<tokio::net::TcpListener> {
+    let mut said: Option<std::time::Instant> = None;
+    loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => {
+                if said.is_some() {
+                    tracing::info!(listen = %addr, "console: the address is free again");
+                }
+                return Some(listener);
+            }
+            Err(e) => {
+                if said.is_none_or(|at| at.elapsed() >= Duration::from_secs(60)) {
+                    tracing::error!(
+                        listen = %addr,
+                        error = %e,
+                        "console: cannot listen (another program may hold the address: operators must not log in there); trying again every {} s",
+                        BIND_RETRY.as_secs()
+                    );
+                    said = Some(std::time::Instant::now());
+                }
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::sleep(BIND_RETRY) => {}
+        }
     }
 }
 
@@ -181,6 +271,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/session", get(auth::session))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
+        .route("/api/reauth", post(auth::reauth))
         .route("/api/cameras", get(cameras::list))
         .route("/api/cameras/{name}/frame.jpg", get(cameras::frame))
         .route("/api/cameras/{name}/overlay", get(cameras::overlay))
@@ -189,6 +280,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
+        .layer(axum::middleware::from_fn(deadlines))
         .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))
         .layer(axum::middleware::from_fn(hardened))
         .with_state(shared)
@@ -199,13 +291,21 @@ async fn serve(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, shar
     let app = router(shared);
     let listener = Bounded::new(listener, MAX_CONNECTIONS, "console");
     while let Some((stream, slot)) = listener.accept(&cancel).await {
-        let (app, tls, cancel) = (app.clone(), tls.clone(), cancel.clone());
+        let client = stream
+            .peer_addr()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+        let standing = Arc::new(Connection::new(client));
+        let (app, tls, cancel) = (
+            app.clone().layer(Extension(standing.clone())),
+            tls.clone(),
+            cancel.clone(),
+        );
         tokio::spawn(async move {
             let _slot = slot;
             match tls {
-                None => connection(stream, app, cancel).await,
+                None => connection(stream, app, standing, cancel).await,
                 Some(acceptor) => match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, app, cancel).await,
+                    Ok(Ok(stream)) => connection(stream, app, standing, cancel).await,
                     Ok(Err(e)) => tracing::debug!(error = %e, "console: TLS handshake failed"),
                     Err(_) => tracing::debug!("console: TLS handshake too slow; closed"),
                 },
@@ -214,7 +314,10 @@ async fn serve(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, shar
     }
 }
 
-async fn connection<IO>(io: IO, app: Router, cancel: CancellationToken)
+/// Serves one connection: an operator's for as long as it stays open
+/// (live views and the incident feed keep it busy; a stop closes it), a
+/// guest's for at most [`GUEST_LIFETIME`].
+async fn connection<IO>(io: IO, app: Router, standing: Arc<Connection>, cancel: CancellationToken)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -225,11 +328,28 @@ where
         .max_buf_size(64 * 1024)
         .max_headers(64)
         .serve_connection(TokioIo::new(io), service);
-    // Live views and the incident feed keep connections open; a stop closes them.
-    tokio::select! {
-        result = connection => if let Err(e) = result {
+    tokio::pin!(connection);
+    let ended = |result: Result<(), hyper::Error>| {
+        if let Err(e) = result {
             tracing::debug!(error = %e, "console: connection ended with an error");
-        },
+        }
+    };
+    tokio::select! {
+        result = connection.as_mut() => return ended(result),
+        _ = cancel.cancelled() => return,
+        _ = tokio::time::sleep(GUEST_LIFETIME) => {}
+    }
+    if !standing.is_operator() {
+        // Finish the request in flight (bounded by its deadlines), then close.
+        connection.as_mut().graceful_shutdown();
+        tokio::select! {
+            _ = tokio::time::timeout(REQUEST_TIMEOUT, connection.as_mut()) => {}
+            _ = cancel.cancelled() => {}
+        }
+        return;
+    }
+    tokio::select! {
+        result = connection.as_mut() => ended(result),
         _ = cancel.cancelled() => {}
     }
 }

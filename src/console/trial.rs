@@ -58,11 +58,17 @@ pub type TrialFn = Arc<dyn Fn(&Path, String, &str, &[TrackFrame]) -> Result<Tria
 pub struct Trial {
     path: PathBuf,
     run: TrialFn,
+    /// One trial at a time: each checks a whole config and replays a minute.
+    running: tokio::sync::Semaphore,
 }
 
 impl Trial {
     pub fn new(path: PathBuf, run: TrialFn) -> Self {
-        Self { path, run }
+        Self {
+            path,
+            run,
+            running: tokio::sync::Semaphore::new(1),
+        }
     }
 }
 
@@ -83,6 +89,14 @@ pub async fn try_edit(
     UrlPath(name): UrlPath<String>,
     axum::Json(request): axum::Json<TryRequest>,
 ) -> Response {
+    let Ok(_running) = trial.running.try_acquire() else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            axum::Json(json!({ "error": "another trial is running; try again in a moment" })),
+        )
+            .into_response();
+    };
     let Some(camera) = cameras.get(&name) else {
         return problem(
             StatusCode::NOT_FOUND,

@@ -14,19 +14,41 @@ use tokio_util::sync::CancellationToken;
 /// Keeps frame times increasing across file loops and restarts, per branch
 /// (the detect and the motion branch deliver the same frames at their own
 /// rates, each in its own streaming thread).
+/// A frame whose time does not move on is given at least this much more.
+const MIN_STEP_NS: u64 = 1_000_000;
+
+/// The process's own monotonic time, in nanoseconds.
+fn monotonic_ns() -> u64 {
+    static START: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+    START.elapsed().as_nanos() as u64
+}
+
 #[derive(Debug, Default)]
 pub(super) struct StreamClock {
     offset_ns: AtomicU64,
     /// The last time given out, per branch.
     last_ns: [AtomicU64; 2],
+    /// When (monotonic) it was given out, per branch.
+    given_at_ns: [AtomicU64; 2],
 }
 
 impl StreamClock {
+    /// The frame's stream time: its own when that moves on; else the last
+    /// one plus the time that really passed since (at least a millisecond),
+    /// so a camera whose timestamps stop advancing still ages its tracks
+    /// and timers at the pace of the world.
     pub(super) fn stamp(&self, branch: usize, pts: Option<gst::ClockTime>) -> Duration {
-        let last_ns = &self.last_ns[branch.min(1)];
+        let branch = branch.min(1);
+        let last_ns = &self.last_ns[branch];
         let last = last_ns.load(Ordering::Relaxed);
+        let now = monotonic_ns();
+        let passed = now.saturating_sub(self.given_at_ns[branch].swap(now, Ordering::Relaxed));
         let raw = pts.map_or(last, |t| t.nseconds() + self.offset_ns.load(Ordering::Relaxed));
-        let t = if raw > last || last == 0 { raw } else { last + 1_000_000 };
+        let t = if raw > last || last == 0 {
+            raw
+        } else {
+            last + passed.max(MIN_STEP_NS)
+        };
         last_ns.store(t, Ordering::Relaxed);
         Duration::from_nanos(t)
     }
@@ -40,6 +62,29 @@ impl StreamClock {
             .max()
             .unwrap_or(0);
         self.offset_ns.store(last + 1_000_000, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_that_stop_moving_follow_the_world() {
+        let clock = StreamClock::default();
+        let stuck = Some(gst::ClockTime::from_seconds(5));
+        let first = clock.stamp(0, stuck);
+        std::thread::sleep(Duration::from_millis(200));
+        let second = clock.stamp(0, stuck);
+        // at least the 200 ms that passed, not one millisecond
+        assert!(second - first >= Duration::from_millis(200), "{first:?} → {second:?}");
+        // a moving stream keeps its own times
+        assert_eq!(
+            clock.stamp(0, Some(gst::ClockTime::from_seconds(9))),
+            Duration::from_secs(9)
+        );
+        // the other branch keeps its own
+        assert_eq!(clock.stamp(1, stuck), Duration::from_secs(5));
     }
 }
 
