@@ -484,3 +484,231 @@ fn an_oversized_camera_picture_is_refused_before_it_is_decoded() {
     let mut run = run;
     assert!(run.child.wait().unwrap().success());
 }
+
+/// One HTTP/1.1 request to the console on 127.0.0.1:`port`, closing after:
+/// (status code, headers, body), or None when the connection was refused or
+/// closed without an answer within `limit`.
+fn console_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    limit: std::time::Duration,
+) -> Option<(u16, String, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    stream.write_all(format!("{head}\r\n{body}").as_bytes()).ok()?;
+    let mut text = Vec::new();
+    stream.read_to_end(&mut text).ok()?;
+    let text = String::from_utf8_lossy(&text).to_string();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, head.to_string(), body.to_string()))
+}
+
+/// A running box with its console on a free port and a password, the
+/// operator logged in: (child, console port, session cookie, CSRF token).
+struct ConsoleBox {
+    child: std::process::Child,
+    port: u16,
+    cookie: String,
+    _broker: common::Broker,
+    _dir: tempfile::TempDir,
+}
+
+const CONSOLE_PASSWORD: &str = "gate-house-7";
+
+impl ConsoleBox {
+    fn start() -> Self {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let broker = common::Broker::start();
+        let port = common::free_port();
+        let mut hasher = watchpost()
+            .arg("hash-password")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(hasher.stdin.take().unwrap(), "{CONSOLE_PASSWORD}").unwrap();
+        let hash = hasher.wait_with_output().unwrap();
+        assert!(hash.status.success());
+        let hash_file = dir.path().join("console.hash");
+        std::fs::write(&hash_file, &hash.stdout).unwrap();
+        let config = dir.path().join("watchpost.toml");
+        let text = common::camera_config(broker.port, &common::media("vtest.avi"), true, dir.path())
+            + &format!(
+                "\n[console]\nlisten = \"127.0.0.1:{port}\"\npassword_file = \"{}\"\n",
+                hash_file.display()
+            );
+        std::fs::write(&config, text).unwrap();
+        let child = watchpost()
+            .args(["run", "--config"])
+            .arg(&config)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let quick = std::time::Duration::from_secs(10);
+        let up = common::wait_for(std::time::Duration::from_secs(120), || {
+            console_request(port, "GET", "/api/session", &[], "", quick).is_some_and(|(s, _, _)| s == 401)
+        });
+        assert!(up, "the console never answered");
+        let body = format!("{{\"password\":\"{CONSOLE_PASSWORD}\"}}");
+        let json = [("Content-Type", "application/json")];
+        let (status, head, _) = console_request(port, "POST", "/api/login", &json, &body, quick).unwrap();
+        assert_eq!(status, 200, "{head}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        Self {
+            child,
+            port,
+            cookie,
+            _broker: broker,
+            _dir: dir,
+        }
+    }
+
+    /// The logged-in operator's `GET path`: its status, or None.
+    fn operator_get(&self, path: &str) -> Option<u16> {
+        let limit = std::time::Duration::from_secs(30);
+        console_request(self.port, "GET", path, &[("Cookie", &self.cookie)], "", limit).map(|r| r.0)
+    }
+
+    fn memory(&self) -> u64 {
+        resident_memory(self.child.id())
+    }
+}
+
+impl Drop for ConsoleBox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The memory the process holds now, in bytes (`VmRSS`).
+fn resident_memory(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Samples `pid`'s resident memory until `stop` is set: the most seen.
+fn sample_memory(pid: u32, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut most = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            most = most.max(resident_memory(pid));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        most
+    })
+}
+
+#[test]
+fn a_flood_of_wrong_logins_neither_grows_memory_nor_shuts_out_the_operator() {
+    let console = ConsoleBox::start();
+    // A wrong password first, so the one check's memory is taken before the baseline.
+    let json = [("Content-Type", "application/json")];
+    let limit = std::time::Duration::from_secs(60);
+    let _ = console_request(console.port, "POST", "/api/login", &json, r#"{"password":"warm"}"#, limit);
+    let before = console.memory();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_memory(console.child.id(), stop.clone());
+    let mut statuses = std::collections::BTreeMap::<String, usize>::new();
+    for wave in 0..2 {
+        let port = console.port;
+        let guesses: Vec<_> = (0..64)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let body = format!("{{\"password\":\"guess-{wave}-{i}\"}}");
+                    let json = [("Content-Type", "application/json")];
+                    console_request(port, "POST", "/api/login", &json, &body, limit)
+                        .map_or("closed".to_string(), |r| r.0.to_string())
+                })
+            })
+            .collect();
+        // the operator, logged in before, is served meanwhile
+        assert_eq!(console.operator_get("/"), Some(200), "wave {wave}");
+        assert_eq!(console.operator_get("/api/cameras"), Some(200), "wave {wave}");
+        for guess in guesses {
+            *statuses.entry(guess.join().unwrap()).or_default() += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = sampler.join().unwrap();
+    let grown = most.saturating_sub(before) as f64 / (1 << 20) as f64;
+    println!("two waves of 64 wrong logins: {statuses:?}; memory {} MiB before, at most {} MiB during (+{grown:.1} MiB)", before >> 20, most >> 20);
+    assert!(grown < 100.0, "memory grew by {grown:.1} MiB");
+    // nothing was let in, and most guesses were turned away before any hashing
+    assert!(!statuses.contains_key("200"), "{statuses:?}");
+    let checked = statuses.get("401").copied().unwrap_or(0);
+    let turned_away = statuses.get("429").copied().unwrap_or(0) + statuses.get("503").copied().unwrap_or(0);
+    assert!(turned_away > checked, "{statuses:?}");
+    assert_eq!(console.operator_get("/api/cameras"), Some(200));
+}
+
+#[test]
+fn slow_clients_do_not_shut_out_a_logged_in_operator() {
+    use std::io::Write;
+    let console = ConsoleBox::start();
+    // 64 clients that send a login's headers and then trickle its body, and
+    // 64 that trickle their headers.
+    let port = console.port;
+    let mut slow = Vec::new();
+    for i in 0..128 {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            continue;
+        };
+        let head = if i % 2 == 0 {
+            format!("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{{")
+        } else {
+            format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")
+        };
+        if stream.write_all(head.as_bytes()).is_ok() {
+            slow.push(stream);
+        }
+    }
+    // one byte a second on each, until the box has closed them all (or two
+    // minutes, far beyond its deadlines: 10 s for headers or a body, 30 s
+    // for a connection that is not an operator's)
+    let trickler = std::thread::spawn(move || {
+        let mut closed = vec![false; slow.len()];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while closed.iter().any(|c| !*c) && std::time::Instant::now() < deadline {
+            for (stream, closed) in slow.iter_mut().zip(closed.iter_mut()) {
+                if !*closed && stream.write_all(b" ").is_err() {
+                    *closed = true;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        (closed.iter().filter(|c| **c).count(), closed.len())
+    });
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // the operator is served while they hold their connections
+    for path in ["/", "/api/cameras", "/api/health"] {
+        assert_eq!(console.operator_get(path), Some(200), "{path}");
+    }
+    let (closed, held) = trickler.join().unwrap();
+    println!("{held} slow clients connected; {closed} closed by the box");
+    assert!(held >= 64, "only {held} slow clients could connect");
+    assert_eq!(closed, held, "{} slow clients were never closed", held - closed);
+}

@@ -30,6 +30,7 @@ pub mod feed;
 pub mod health;
 pub mod login;
 pub mod picture;
+pub mod reauth;
 pub mod recent;
 pub mod save;
 pub mod server;

@@ -28,7 +28,7 @@ async function start() {
   const session = await api("/api/session");
   if (session.status === 401) { $("login").hidden = false; return; }
   state.csrf = session.body.csrf;
-  $("logout").hidden = !session.body.login_required;
+  $("logout").hidden = false;
   window.addEventListener("hashchange", route);
   route();
 }
@@ -37,6 +37,7 @@ $("login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const r = await api("/api/login", { method: "POST", body: { password: $("password").value } });
   if (!r.ok) { $("login-error").textContent = (r.body && r.body.error) || "login failed"; return; }
+  $("login-error").textContent = "";
   $("login").hidden = true;
   start();
 });
@@ -341,9 +342,29 @@ $("add-rule").addEventListener("click", () => {
   renderLists();
 });
 $("revert").addEventListener("click", () => pickCamera(state.camera));
+// The password again, for a save that removes what protects people; true once confirmed.
+function confirmPassword(why) {
+  return new Promise((resolve) => {
+    const dialog = $("reauth");
+    $("reauth-why").textContent = why; $("reauth-error").textContent = ""; $("reauth-password").value = "";
+    const done = (ok) => { $("reauth-form").onsubmit = null; $("reauth-cancel").onclick = null; dialog.close(); resolve(ok); };
+    $("reauth-cancel").onclick = () => done(false);
+    $("reauth-form").onsubmit = async (e) => {
+      e.preventDefault();
+      const r = await api("/api/reauth", { method: "POST", body: { password: $("reauth-password").value } });
+      if (r.ok) done(true); else $("reauth-error").textContent = (r.body && r.body.error) || "not confirmed";
+    };
+    dialog.showModal();
+  });
+}
+
 $("save").addEventListener("click", async () => {
   $("save-status").textContent = "Saving…"; $("save-errors").replaceChildren();
-  const r = await api("/api/config", { method: "POST", body: { etag: state.config.etag, edit: state.edit } });
+  const send = () => api("/api/config", { method: "POST", body: { etag: state.config.etag, edit: state.edit } });
+  let r = await send();
+  if (r.status === 401 && r.body && r.body.reauth) {
+    if (await confirmPassword(r.body.error)) r = await send();
+  }
   state.errors = (r.body && r.body.errors) || [];
   if (r.ok && r.body.saved) {
     $("save-status").textContent = `Saved (${r.body.changes.length} change${r.body.changes.length === 1 ? "" : "s"}); reload: ${r.body.reload}. Backup: ${r.body.backup}`;
