@@ -65,29 +65,6 @@ impl StreamClock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_that_stop_moving_follow_the_world() {
-        let clock = StreamClock::default();
-        let stuck = Some(gst::ClockTime::from_seconds(5));
-        let first = clock.stamp(0, stuck);
-        std::thread::sleep(Duration::from_millis(200));
-        let second = clock.stamp(0, stuck);
-        // at least the 200 ms that passed, not one millisecond
-        assert!(second - first >= Duration::from_millis(200), "{first:?} → {second:?}");
-        // a moving stream keeps its own times
-        assert_eq!(
-            clock.stamp(0, Some(gst::ClockTime::from_seconds(9))),
-            Duration::from_secs(9)
-        );
-        // the other branch keeps its own
-        assert_eq!(clock.stamp(1, stuck), Duration::from_secs(5));
-    }
-}
-
 /// Sleeps in short steps; true if cancelled meanwhile.
 pub(super) fn sleep_unless_cancelled(total: Duration, cancel: &CancellationToken) -> bool {
     let step = Duration::from_millis(50);
@@ -145,4 +122,27 @@ pub(super) fn fill_times(element: &gst::Element, fps: u32) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_that_stop_moving_follow_the_world() {
+        let clock = StreamClock::default();
+        let stuck = Some(gst::ClockTime::from_seconds(5));
+        let first = clock.stamp(0, stuck);
+        std::thread::sleep(Duration::from_millis(200));
+        let second = clock.stamp(0, stuck);
+        // at least the 200 ms that passed, not one millisecond
+        assert!(second - first >= Duration::from_millis(200), "{first:?} → {second:?}");
+        // a moving stream keeps its own times
+        assert_eq!(
+            clock.stamp(0, Some(gst::ClockTime::from_seconds(9))),
+            Duration::from_secs(9)
+        );
+        // the other branch keeps its own
+        assert_eq!(clock.stamp(1, stuck), Duration::from_secs(5));
+    }
 }
