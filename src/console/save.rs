@@ -238,7 +238,7 @@ pub fn refusal(path: &Path, text: &str) -> Option<String> {
         .collect();
     (!inside.is_empty()).then(|| {
         format!(
-            "{} names secret files in its own folder {}, which Save needs to write, so the service could replace them; nothing was saved. Move them to a folder the service may only read, such as /etc/watchpost (docs/console.md, \"Where Save writes\"): {}",
+            "{} names secret files in its own folder {}, which Save needs to write, so the service could replace them; nothing was saved. Keep the config in a folder of its own, such as /etc/watchpost/site/, and the secrets where the service may only read them, such as /etc/watchpost/ (docs/console.md, \"Where Save writes\"): {}",
             path.display(),
             folder.display(),
             inside.join(", ")
