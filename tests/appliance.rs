@@ -64,6 +64,78 @@ fn the_unit_asks_for_what_the_issue_requires() {
     assert_eq!(unit.matches("ReadWritePaths=").count(), 1);
 }
 
+/// The paths a unit lets the service write (`ReadWritePaths=`, `-` dropped).
+fn writable_paths(unit: &str) -> Vec<String> {
+    unit.lines()
+        .filter_map(|l| l.strip_prefix("ReadWritePaths="))
+        .flat_map(|l| l.split_whitespace())
+        .map(|p| p.trim_start_matches('-').trim_end_matches('/').to_string())
+        .collect()
+}
+
+/// Issue 31: making the console's Save work must not hand the service any
+/// secret. Neither the unit nor the Save drop-in lets it write a folder that
+/// holds (or may hold) a secret, and the drop-in's config lies in the one
+/// folder it may write.
+#[test]
+fn no_writable_path_covers_a_secret_and_the_save_drop_in_writes_only_its_folder() {
+    let unit = std::fs::read_to_string(root().join("systemd/watchpost.service")).unwrap();
+    let drop_in = std::fs::read_to_string(root().join("packaging/deb/console-save.conf")).unwrap();
+    let secrets = [
+        "/etc/watchpost/credentials/mqtt-password",
+        "/etc/watchpost/mqtt-password",
+        "/etc/watchpost/gate.password",
+        "/etc/watchpost/console.hash",
+        "/etc/watchpost/console.key",
+        "/etc/watchpost/mqtt-ca.pem",
+    ];
+    let covers = |dir: &str, path: &str| Path::new(path).starts_with(dir);
+    for (name, text) in [("unit", &unit), ("drop-in", &drop_in)] {
+        for dir in writable_paths(text) {
+            for secret in secrets {
+                assert!(
+                    !covers(&dir, secret),
+                    "the {name} lets the service write {dir}, which holds {secret}"
+                );
+            }
+            assert!(
+                dir == "/var/lib/watchpost" || dir == "/etc/watchpost/site",
+                "the {name} lets the service write {dir}"
+            );
+        }
+    }
+    assert_eq!(writable_paths(&unit), ["/var/lib/watchpost"]);
+    assert_eq!(writable_paths(&drop_in), ["/etc/watchpost/site"]);
+    for line in [
+        "ExecStartPre=\n",
+        "ExecStartPre=/usr/bin/watchpost check-config --config /etc/watchpost/site/watchpost.toml\n",
+        "ExecStart=\n",
+        "ExecStart=/usr/bin/watchpost run --config /etc/watchpost/site/watchpost.toml\n",
+    ] {
+        assert!(drop_in.contains(line), "the drop-in lacks `{}`", line.trim_end());
+    }
+    // the package lays the folders out so
+    let postinst = std::fs::read_to_string(root().join("packaging/deb/postinst")).unwrap();
+    assert!(postinst.contains("install -d -o root -g watchpost -m 0770 /etc/watchpost/site"));
+    assert!(postinst.contains("chown root:watchpost /etc/watchpost\n"));
+    assert!(postinst.contains("chmod 0750 /etc/watchpost\n"));
+}
+
+/// The unit with the Save drop-in applied verifies as cleanly as the unit.
+#[test]
+fn the_unit_with_the_save_drop_in_verifies_without_a_word_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = unit_for_test(dir.path());
+    let drop_in = std::fs::read_to_string(root().join("packaging/deb/console-save.conf")).unwrap();
+    let both = std::fs::read_to_string(&unit).unwrap()
+        + &drop_in.replace("/usr/bin/watchpost", env!("CARGO_BIN_EXE_watchpost"));
+    std::fs::write(&unit, both).unwrap();
+    let out = systemd_analyze(&["verify", unit.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "systemd-analyze verify complained:\n{stderr}");
+}
+
 #[test]
 fn the_unit_exposure_is_at_most_2_5() {
     let dir = tempfile::tempdir().unwrap();
@@ -120,6 +192,8 @@ fn the_deb_holds_the_binary_unit_config_models_and_onnx_runtime() {
         "/usr/share/watchpost/models/centerface.toml",
         "/usr/lib/watchpost/libonnxruntime.so",
         "/usr/share/doc/watchpost/install.md",
+        "/usr/share/doc/watchpost/console.md",
+        "/usr/share/doc/watchpost/examples/console-save.conf",
     ] {
         assert!(files.contains(&expected), "{expected} is not in the .deb:\n{list}");
     }

@@ -359,7 +359,11 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     assert!(!String::from_utf8_lossy(&hashed.stdout).contains(PASSWORD));
 
     let port = free_port();
-    let path = dir.path().join("watchpost.toml");
+    // as the package lays it out: the config Save writes in a folder of its
+    // own, the password hash outside it (Save refuses one beside the config)
+    let site = dir.path().join("site");
+    std::fs::create_dir(&site).unwrap();
+    let path = site.join("watchpost.toml");
     std::fs::write(&path, config(dir.path(), broker.port, port, &hash)).unwrap();
     let running = Running::start(&path);
     assert!(

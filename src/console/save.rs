@@ -6,6 +6,13 @@
 //! rename — and applied through the reload SIGHUP asks for. A file changed
 //! on disk since the editor loaded it (its hash differs) is not
 //! overwritten. Every change written is logged.
+//!
+//! Saves are durable and private: each file is written fresh (never through
+//! a symbolic link) with the config's mode and owner, flushed, renamed into
+//! place, and the folder flushed. The service may write the file it saves,
+//! so Save refuses a config that holds a secret or names a secret file in
+//! its own folder ([`refusal`]): secrets live where the service may only
+//! read them.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,6 +97,8 @@ pub async fn load(State(editor): State<Arc<Editor>>) -> Response {
             "etag": etag(&text),
             "path": path.display().to_string(),
             "cameras": cameras,
+            // why Save would refuse this file, shown before anyone edits
+            "refused": refusal(path, &text),
         }))
         .into_response(),
         Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
@@ -123,6 +132,10 @@ pub async fn save(State(editor): State<Arc<Editor>>, axum::Json(request): axum::
             );
         }
     };
+    if let Some(reason) = refusal(&path, &text) {
+        tracing::warn!(config = %path.display(), "console: save refused, the config holds secrets or names secret files beside it");
+        return problem(StatusCode::CONFLICT, reason);
+    }
     if etag(&text) != request.etag {
         tracing::warn!(config = %path.display(), "console: save refused, the file changed on disk since it was loaded");
         return problem(
@@ -196,25 +209,135 @@ fn backup_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Keeps `old` as the backup and puts `new` in place by a rename, keeping
-/// the file's permissions.
-async fn write(path: &Path, old: &str, new: &str) -> Result<(), String> {
-    let backup = backup_path(path);
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(path.file_name().unwrap_or_default());
-    temp_name.push(".console-new");
-    let temp = path.with_file_name(temp_name);
-    let permissions = tokio::fs::metadata(path).await.map(|m| m.permissions()).ok();
-    tokio::fs::write(&backup, old)
-        .await
-        .map_err(|e| format!("cannot keep the backup {}: {e}", backup.display()))?;
-    tokio::fs::write(&temp, new)
-        .await
-        .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
-    if let Some(permissions) = permissions {
-        let _ = tokio::fs::set_permissions(&temp, permissions).await;
+/// Why the console will not save over `path` holding `text`, or None. The
+/// service may write the file it saves and the folder around it, so that
+/// file must hold no secret and must not name a secret file in that folder
+/// (docs/console.md, "Where Save writes").
+pub fn refusal(path: &Path, text: &str) -> Option<String> {
+    let inline = document::inline_secrets(text);
+    if !inline.is_empty() {
+        return Some(format!(
+            "{} holds secrets, and Save would keep them in a file the service may write; nothing was saved. Move each to a file the service may only read (docs/console.md, \"Where Save writes\"): {}",
+            path.display(),
+            inline.join("; ")
+        ));
     }
-    tokio::fs::rename(&temp, path)
-        .await
-        .map_err(|e| format!("cannot replace {}: {e}", path.display()))
+    let folder = folder_of(path);
+    let real_folder = std::fs::canonicalize(&folder).ok()?;
+    let inside: Vec<String> = document::secret_files(text)
+        .into_iter()
+        .filter(|(_, file)| {
+            let file = crate::config::join_clean(&folder, file);
+            let real = std::fs::canonicalize(&file).ok().or_else(|| {
+                let parent = std::fs::canonicalize(file.parent()?).ok()?;
+                Some(parent.join(file.file_name()?))
+            });
+            real.is_some_and(|r| r.starts_with(&real_folder))
+        })
+        .map(|(key, file)| format!("{key} = {}", file.display()))
+        .collect();
+    (!inside.is_empty()).then(|| {
+        format!(
+            "{} names secret files in its own folder {}, which Save needs to write, so the service could replace them; nothing was saved. Keep the config in a folder of its own, such as /etc/watchpost/site/, and the secrets where the service may only read them, such as /etc/watchpost/ (docs/console.md, \"Where Save writes\"): {}",
+            path.display(),
+            folder.display(),
+            inside.join(", ")
+        )
+    })
 }
+
+fn folder_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// Keeps `old` as the backup and puts `new` in place (see [`write_durably`]).
+async fn write(path: &Path, old: &str, new: &str) -> Result<(), String> {
+    let (path, old, new) = (path.to_path_buf(), old.to_string(), new.to_string());
+    tokio::task::spawn_blocking(move || write_durably(&path, &old, &new))
+        .await
+        .unwrap_or_else(|e| Err(format!("the write failed: {e}")))
+}
+
+/// Keeps `old` as `<name>.bak` and puts `new` in place, each written to a
+/// fresh temporary file in the same folder (never through a link: created
+/// exclusively with O_NOFOLLOW), given the config's mode and, where the
+/// service may, its owner — not the umask's — then flushed to disk and
+/// renamed over its target; the folder is flushed last. A power cut leaves
+/// the old file or the new one, never a truncated one. A config or backup
+/// that is a symbolic link is refused.
+fn write_durably(path: &Path, old: &str, new: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{} is a symbolic link; Save writes only a regular file: point --config at the file itself",
+            path.display()
+        ));
+    }
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    let backup = backup_path(path);
+    if let Ok(m) = std::fs::symlink_metadata(&backup)
+        && !m.is_file()
+    {
+        return Err(format!(
+            "the backup {} is a symbolic link or not a regular file; nothing was saved. Remove it, then save again",
+            backup.display()
+        ));
+    }
+    let owner = (meta.uid(), meta.gid(), meta.mode() & 0o777);
+    replace(&backup, old, owner).map_err(|e| format!("cannot keep the backup {}: {e}", backup.display()))?;
+    replace(path, new, owner).map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+    std::fs::File::open(folder_of(path))
+        .and_then(|folder| folder.sync_all())
+        .map_err(|e| format!("cannot flush the folder of {}: {e}", path.display()))
+}
+
+/// Writes `text` to a new temporary file beside `target` with `owner`'s
+/// owner (if allowed: the service cannot give a file away, so it keeps its
+/// own user and takes the group) and mode, flushes it and renames it over
+/// `target`.
+fn replace(target: &Path, text: &str, (uid, gid, mode): (u32, u32, u32)) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut name = std::ffi::OsString::from(".");
+    name.push(target.file_name().unwrap_or_default());
+    name.push(".console-new");
+    let temp = target.with_file_name(name);
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&temp)
+    };
+    let mut file = match create() {
+        // left by a save cut short, or planted: unlinked, never followed
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&temp)?;
+            create()?
+        }
+        other => other?,
+    };
+    let done = (|| {
+        if std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).is_err() {
+            let _ = std::os::unix::fs::fchown(&file, None, Some(gid));
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, target)
+    })();
+    if done.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests;

@@ -182,6 +182,10 @@ function pickCamera(name) {
   state.camera = name;
   state.edit = JSON.parse(JSON.stringify(state.config.cameras.find((c) => c.camera === name)));
   state.drawing = null; state.errors = [];
+  // why Save will refuse this file or camera, before anyone edits
+  const why = state.config.refused || state.edit.locked, status = $("save-status");
+  if (why) { status.textContent = why; status.dataset.locked = "1"; }
+  else if (status.dataset.locked) { status.textContent = ""; delete status.dataset.locked; }
   renderLists(); redraw();
 }
 

@@ -1,9 +1,23 @@
 //! Where each field the editor shows sits in a config's text, so a check
 //! problem (`file:line:col`) is shown next to the zone or rule it is about.
 
-use toml_edit::Item;
+use std::ops::Range;
 
-use super::nodes::{aot, name_of};
+use toml_edit::{Item, TableLike, Value};
+
+use super::nodes::name_of;
+
+/// The tables of a list with their spans, `[[…]]` tables or inline alike.
+fn spanned(item: Option<&Item>) -> Vec<(&dyn TableLike, Option<Range<usize>>)> {
+    match item {
+        Some(Item::ArrayOfTables(a)) => a.iter().map(|t| (t as &dyn TableLike, t.span())).collect(),
+        Some(Item::Value(Value::Array(a))) => a
+            .iter()
+            .filter_map(|v| v.as_inline_table().map(|t| (t as &dyn TableLike, v.span())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// Where each field the editor shows sits in `text`: (first line, last
 /// line, field id). Field ids: `zone:<name>`, `rule:<name>:<key>`,
@@ -17,16 +31,14 @@ pub fn field_lines(text: &str, camera: &str) -> Vec<(usize, usize, String)> {
         span.map(|s| (line(s.start), line(s.end.saturating_sub(1).max(s.start))))
     };
     let mut fields = Vec::new();
-    let Some(cameras) = doc.get("cameras").and_then(Item::as_array_of_tables) else {
-        return fields;
-    };
-    let Some(table) = cameras.iter().find(|c| name_of(c) == camera) else {
+    let cameras = spanned(doc.get("cameras"));
+    let Some((table, _)) = cameras.into_iter().find(|(c, _)| name_of(*c) == camera) else {
         return fields;
     };
     for (tables, kind) in [("zones", "zone"), ("rules", "rule")] {
-        for entry in aot(table, tables) {
+        for (entry, span) in spanned(table.get(tables)) {
             let name = name_of(entry);
-            if let Some((a, b)) = span_lines(entry.span()) {
+            if let Some((a, b)) = span_lines(span) {
                 fields.push((a, b, format!("{kind}:{name}")));
             }
             for (key, item) in entry.iter() {

@@ -1,5 +1,10 @@
 //! The editor's model of one camera: its zones (normalised points), its
-//! privacy masks and its rules' main keys, as the page shows and sends them.
+//! privacy masks and its rules' main keys, as the page shows and sends them,
+//! and the bounds an edit must keep before anything reads it further: how
+//! many zones, rules, masks and points, and how long each name and text.
+//! Save and the trial both check an edit here first, so neither the writer
+//! nor the config check (whose edge test is quadratic in a shape's points)
+//! can be driven with huge input.
 
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +63,110 @@ pub struct CameraEdit {
     pub zones: Vec<ZoneEdit>,
     pub masks: Vec<Vec<[f64; 2]>>,
     pub rules: Vec<RuleEdit>,
+    /// Why this camera cannot be edited in the console (the file writes
+    /// something the editor cannot show whole); None when it can. Shown,
+    /// never read back: Save works it out from the file again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<String>,
+}
+
+/// Most zones, rules or privacy masks one camera's edit may hold.
+pub const MAX_ITEMS: usize = 64;
+/// Most points of one zone, line or mask.
+pub const MAX_POINTS: usize = 256;
+/// Longest name (camera, zone, rule: config names are 1 to 64 characters)
+/// and longest other text (kind, label, severity, day, time), in bytes.
+pub const MAX_NAME: usize = 64;
+/// Most labels of one rule, and most windows of one schedule.
+pub const MAX_LIST: usize = 32;
+
+fn too_long(what: &str, text: &str) -> Result<(), EditError> {
+    if text.len() > MAX_NAME {
+        return Err(EditError::Invalid(format!(
+            "{what} is {} bytes long; at most {MAX_NAME} are allowed",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+fn too_many(what: &str, count: usize, max: usize) -> Result<(), EditError> {
+    if count > max {
+        return Err(EditError::Invalid(format!(
+            "{what}: {count} given, at most {max} are allowed"
+        )));
+    }
+    Ok(())
+}
+
+fn points_ok(what: &str, points: &[[f64; 2]]) -> Result<(), EditError> {
+    too_many(&format!("{what} points"), points.len(), MAX_POINTS)?;
+    if points.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(EditError::Invalid(format!("{what} has a point that is not a number")));
+    }
+    Ok(())
+}
+
+impl CameraEdit {
+    /// Checks the edit's own shape and size (not the config: the caller
+    /// runs the config check on the written result).
+    pub fn validate(&self) -> Result<(), EditError> {
+        too_long("the camera name", &self.camera)?;
+        too_many("zones", self.zones.len(), MAX_ITEMS)?;
+        too_many("rules", self.rules.len(), MAX_ITEMS)?;
+        too_many("privacy masks", self.masks.len(), MAX_ITEMS)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for zone in &self.zones {
+            too_long("a zone name", &zone.name)?;
+            if !seen.insert(zone.name.as_str()) {
+                return Err(EditError::Invalid(format!("two zones are named `{}`", zone.name)));
+            }
+            if zone.kind != "polygon" && zone.kind != "line" {
+                return Err(EditError::Invalid(format!(
+                    "zone `{}`: kind is `{}`; use \"polygon\" or \"line\"",
+                    zone.name,
+                    zone.kind.chars().take(MAX_NAME).collect::<String>()
+                )));
+            }
+            points_ok(&format!("zone `{}`", zone.name), &zone.points)?;
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in &self.rules {
+            too_long("a rule name", &rule.name)?;
+            if !seen.insert(rule.name.as_str()) {
+                return Err(EditError::Invalid(format!("two rules are named `{}`", rule.name)));
+            }
+            let who = format!("rule `{}`", rule.name);
+            for (key, text) in [
+                ("kind", Some(&rule.kind)),
+                ("zone", Some(&rule.zone)),
+                ("severity", rule.severity.as_ref()),
+                ("direction", rule.direction.as_ref()),
+            ] {
+                if let Some(text) = text {
+                    too_long(&format!("{who}: `{key}`"), text)?;
+                }
+            }
+            let labels = rule.labels.as_deref().unwrap_or_default();
+            too_many(&format!("{who}: labels"), labels.len(), MAX_LIST)?;
+            for label in labels {
+                too_long(&format!("{who}: a label"), label)?;
+            }
+            let windows = rule.schedule.as_deref().unwrap_or_default();
+            too_many(&format!("{who}: schedule windows"), windows.len(), MAX_LIST)?;
+            for window in windows {
+                let days = window.days.as_deref().unwrap_or_default();
+                too_many(&format!("{who}: days of a schedule window"), days.len(), MAX_LIST)?;
+                for text in days.iter().chain([&window.from, &window.to]) {
+                    too_long(&format!("{who}: a schedule day or time"), text)?;
+                }
+            }
+        }
+        for (i, mask) in self.masks.iter().enumerate() {
+            points_ok(&format!("privacy mask {}", i + 1), mask)?;
+        }
+        Ok(())
+    }
 }
 
 /// Why an edit cannot be written (the file is not touched).
@@ -67,6 +176,11 @@ pub enum EditError {
     Parse(String),
     #[error("the config has no camera `{0}`")]
     NoCamera(String),
+    /// The edit itself is wrong or too large.
     #[error("{0}")]
     Invalid(String),
+    /// The file writes this camera in a way the editor cannot show whole;
+    /// nothing is written rather than something dropped.
+    #[error("{0}")]
+    Unsupported(String),
 }

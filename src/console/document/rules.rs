@@ -1,12 +1,12 @@
 //! A rule's main keys: read from its table, and written back one key at a
 //! time, only where the edit differs from the file.
 
-use toml_edit::{Array, InlineTable, Item, Table, Value};
+use toml_edit::{Array, InlineTable, Item, TableLike, Value};
 
-use super::model::{RuleEdit, WindowEdit};
-use super::nodes::{aot_mut, name_of, number, set, string_array, strings};
+use super::model::{EditError, RuleEdit, WindowEdit};
+use super::nodes::{ListMut, name_of, number, set, string_array, strings};
 
-pub(super) fn read_rule(rule: &Table) -> RuleEdit {
+pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
     let text = |k: &str| rule.get(k).and_then(Item::as_str).map(str::to_string);
     let schedule = rule.get("schedule").and_then(|s| {
         let windows: Option<Vec<WindowEdit>> = match s {
@@ -64,7 +64,7 @@ pub(super) fn schedule_value(windows: &[WindowEdit]) -> Value {
 /// Sets or removes one key of a rule when it differs; `same` compares the
 /// edited value with the file's.
 pub(super) fn rule_key<T: std::fmt::Debug>(
-    table: &mut Table,
+    table: &mut dyn TableLike,
     key: &str,
     wanted: &Option<T>,
     current: &Option<T>,
@@ -90,7 +90,7 @@ pub(super) fn close(a: &f64, b: &f64) -> bool {
     (a - b).abs() < 1e-9
 }
 
-pub(super) fn write_rule(table: &mut Table, rule: &RuleEdit, changed: &mut Vec<String>) {
+pub(super) fn write_rule(table: &mut dyn TableLike, rule: &RuleEdit, changed: &mut Vec<String>) {
     let current = read_rule(table);
     let text = |s: &String| Value::from(s.as_str());
     let eq = |a: &String, b: &String| a == b;
@@ -179,42 +179,42 @@ pub(super) fn write_rule(table: &mut Table, rule: &RuleEdit, changed: &mut Vec<S
     );
 }
 
-pub(super) fn apply_rules(camera: &mut Table, rules: &[RuleEdit], who: &str, changes: &mut Vec<String>) {
+pub(super) fn apply_rules(
+    camera: &mut dyn TableLike,
+    inline: bool,
+    rules: &[RuleEdit],
+    who: &str,
+    changes: &mut Vec<String>,
+) -> Result<(), EditError> {
     if camera.get("rules").is_none() && rules.is_empty() {
-        return;
+        return Ok(());
     }
-    let list = aot_mut(camera, "rules");
-    let removed: Vec<usize> = list
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !rules.iter().any(|e| e.name == name_of(r)))
-        .map(|(i, _)| i)
-        .collect();
-    for i in removed.into_iter().rev() {
-        changes.push(format!(
-            "{who}: rule `{}` removed",
-            name_of(list.get(i).expect("listed"))
-        ));
-        list.remove(i);
+    let mut list = ListMut::of(camera, "rules", inline).map_err(EditError::Unsupported)?;
+    let names = list.names();
+    for (i, name) in names.iter().enumerate().rev() {
+        if !rules.iter().any(|e| e.name == *name) {
+            changes.push(format!("{who}: rule `{name}` removed"));
+            list.remove(i);
+        }
     }
     for rule in rules {
         let mut changed = Vec::new();
-        let found = list.iter().position(|r| name_of(r) == rule.name);
-        match found {
-            Some(i) => {
-                let table = list.get_mut(i).expect("found above");
+        let found = list.names().iter().position(|n| *n == rule.name);
+        match found.and_then(|i| list.get_mut(i)) {
+            Some(table) => {
                 write_rule(table, rule, &mut changed);
                 if !changed.is_empty() {
                     changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
                 }
             }
             None => {
-                let mut table = Table::new();
-                table.insert("name", toml_edit::value(rule.name.as_str()));
-                write_rule(&mut table, rule, &mut changed);
-                list.push(table);
+                list.push(|table| {
+                    table.insert("name", toml_edit::value(rule.name.as_str()));
+                    write_rule(table, rule, &mut changed);
+                });
                 changes.push(format!("{who}: rule `{}` added: {}", rule.name, changed.join(", ")));
             }
         }
     }
+    Ok(())
 }

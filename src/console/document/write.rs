@@ -1,88 +1,75 @@
 //! Writing one camera's edit over the file's text: only what differs changes.
+//! A camera the editor cannot show whole (see [`super::read`]) is refused,
+//! never rewritten from a partial view.
 
-use toml_edit::{Array, DocumentMut, Item, Table, Value};
+use toml_edit::{Array, InlineTable, Item, Table, TableLike, Value};
 
 use super::model::{CameraEdit, EditError, ZoneEdit};
-use super::nodes::{DECIMALS, aot_mut, masks_of, name_of, points_of, points_value, same_points, set, zone_scale};
+use super::nodes::{DECIMALS, ListMut, list, masks_of, name_of, points_of, points_value, same_points, set, zone_scale};
+use super::read::{parse, view};
 use super::rules::apply_rules;
 
 /// Writes `edit` over its camera in `text`: only what differs changes.
 /// Returns the new text and one line per change, for the log.
 pub fn apply(text: &str, edit: &CameraEdit) -> Result<(String, Vec<String>), EditError> {
-    validate(edit)?;
-    let mut doc: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
-    let camera = doc
-        .get_mut("cameras")
-        .and_then(Item::as_array_of_tables_mut)
-        .and_then(|a| a.iter_mut().find(|c| name_of(c) == edit.camera))
+    edit.validate()?;
+    let mut doc = parse(text)?;
+    let cameras = list(doc.get("cameras"), "cameras").map_err(EditError::Unsupported)?;
+    let matching: Vec<_> = cameras.iter().filter(|c| name_of(**c) == edit.camera).collect();
+    match matching.as_slice() {
+        [] => return Err(EditError::NoCamera(edit.camera.clone())),
+        [camera] => {
+            if let (_, Some(reason)) = view(**camera) {
+                return Err(EditError::Unsupported(reason));
+            }
+        }
+        _ => {
+            return Err(EditError::Unsupported(format!(
+                "two cameras are named `{}`; edit the file by hand",
+                edit.camera
+            )));
+        }
+    }
+    let mut cameras = ListMut::of(doc.as_table_mut(), "cameras", false).map_err(EditError::Unsupported)?;
+    let inline = cameras.is_inline();
+    let index = cameras
+        .names()
+        .iter()
+        .position(|n| *n == edit.camera)
+        .ok_or_else(|| EditError::NoCamera(edit.camera.clone()))?;
+    let camera = cameras
+        .get_mut(index)
         .ok_or_else(|| EditError::NoCamera(edit.camera.clone()))?;
     let mut changes = Vec::new();
     let who = format!("camera `{}`", edit.camera);
-    apply_zones(camera, &edit.zones, &who, &mut changes);
-    apply_masks(camera, &edit.masks, &who, &mut changes);
-    apply_rules(camera, &edit.rules, &who, &mut changes);
+    apply_zones(camera, inline, &edit.zones, &who, &mut changes)?;
+    apply_masks(camera, inline, &edit.masks, &who, &mut changes);
+    apply_rules(camera, inline, &edit.rules, &who, &mut changes)?;
     Ok((doc.to_string(), changes))
 }
 
-fn validate(edit: &CameraEdit) -> Result<(), EditError> {
-    let mut seen = std::collections::BTreeSet::new();
-    for zone in &edit.zones {
-        if !seen.insert(zone.name.as_str()) {
-            return Err(EditError::Invalid(format!("two zones are named `{}`", zone.name)));
-        }
-        if zone.kind != "polygon" && zone.kind != "line" {
-            return Err(EditError::Invalid(format!(
-                "zone `{}`: kind is `{}`; use \"polygon\" or \"line\"",
-                zone.name, zone.kind
-            )));
-        }
-        if zone.points.iter().flatten().any(|v| !v.is_finite()) {
-            return Err(EditError::Invalid(format!(
-                "zone `{}` has a point that is not a number",
-                zone.name
-            )));
-        }
+fn apply_zones(
+    camera: &mut dyn TableLike,
+    inline: bool,
+    zones: &[ZoneEdit],
+    who: &str,
+    changes: &mut Vec<String>,
+) -> Result<(), EditError> {
+    if camera.get("zones").is_none() && zones.is_empty() {
+        return Ok(());
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for rule in &edit.rules {
-        if !seen.insert(rule.name.as_str()) {
-            return Err(EditError::Invalid(format!("two rules are named `{}`", rule.name)));
+    let mut list = ListMut::of(camera, "zones", inline).map_err(EditError::Unsupported)?;
+    let names = list.names();
+    for (i, name) in names.iter().enumerate().rev() {
+        if !zones.iter().any(|e| e.name == *name) {
+            changes.push(format!("{who}: zone `{name}` removed"));
+            list.remove(i);
         }
-    }
-    if edit.masks.iter().flatten().flatten().any(|v| !v.is_finite()) {
-        return Err(EditError::Invalid(
-            "a privacy mask has a point that is not a number".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut Vec<String>) {
-    let has_zones = camera.get("zones").is_some();
-    if !has_zones && zones.is_empty() {
-        return;
-    }
-    let list = aot_mut(camera, "zones");
-    let removed: Vec<usize> = list
-        .iter()
-        .enumerate()
-        .filter(|(_, z)| !zones.iter().any(|e| e.name == name_of(z)))
-        .map(|(i, _)| i)
-        .collect();
-    for i in removed.into_iter().rev() {
-        changes.push(format!(
-            "{who}: zone `{}` removed",
-            name_of(list.get(i).expect("listed"))
-        ));
-        list.remove(i);
     }
     for zone in zones {
-        let found = list.iter().position(|z| name_of(z) == zone.name);
-        match found {
-            Some(i) => {
-                let table = list.get_mut(i).expect("found above");
+        let found = list.names().iter().position(|n| *n == zone.name);
+        match found.and_then(|i| list.get_mut(i)) {
+            Some(table) => {
                 let scale = zone_scale(table);
                 let other = if zone.kind == "polygon" { "line" } else { "polygon" };
                 let current = points_of(table.get(&zone.kind))
@@ -101,10 +88,10 @@ fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut 
                 ));
             }
             None => {
-                let mut table = Table::new();
-                table.insert("name", toml_edit::value(zone.name.as_str()));
-                table.insert(&zone.kind, Item::Value(points_value(&zone.points, [1.0, 1.0])));
-                list.push(table);
+                list.push(|table| {
+                    table.insert("name", toml_edit::value(zone.name.as_str()));
+                    table.insert(&zone.kind, Item::Value(points_value(&zone.points, [1.0, 1.0])));
+                });
                 changes.push(format!(
                     "{who}: zone `{}` added, {} {:?}",
                     zone.name, zone.kind, zone.points
@@ -112,10 +99,17 @@ fn apply_zones(camera: &mut Table, zones: &[ZoneEdit], who: &str, changes: &mut 
             }
         }
     }
+    Ok(())
 }
 
-fn apply_masks(camera: &mut Table, masks: &[Vec<[f64; 2]>], who: &str, changes: &mut Vec<String>) {
-    let current = masks_of(camera);
+fn apply_masks(
+    camera: &mut dyn TableLike,
+    inline: bool,
+    masks: &[Vec<[f64; 2]>],
+    who: &str,
+    changes: &mut Vec<String>,
+) {
+    let current = masks_of(camera).unwrap_or_default();
     let same = current.len() == masks.len()
         && current
             .iter()
@@ -126,15 +120,22 @@ fn apply_masks(camera: &mut Table, masks: &[Vec<[f64; 2]>], who: &str, changes: 
     }
     let mut array: Array = masks.iter().map(|m| points_value(m, [1.0, 1.0])).collect();
     array.fmt();
-    if camera.get("privacy").is_none() {
-        camera.insert("privacy", Item::Table(Table::new()));
+    let created = camera.get("privacy").is_none();
+    if created {
+        let made = if inline {
+            Item::Value(Value::InlineTable(InlineTable::new()))
+        } else {
+            Item::Table(Table::new())
+        };
+        camera.insert("privacy", made);
     }
-    match camera.get_mut("privacy") {
-        Some(Item::Table(table)) => set(table, "masks", Value::Array(array)),
-        Some(Item::Value(Value::InlineTable(table))) => {
-            table.insert("masks", Value::Array(array));
+    if let Some(privacy) = camera.get_mut("privacy").and_then(Item::as_table_like_mut) {
+        set(privacy, "masks", Value::Array(array));
+        if let Some(Item::Value(Value::InlineTable(t))) = camera.get_mut("privacy")
+            && created
+        {
+            t.fmt();
         }
-        _ => {}
     }
     changes.push(format!("{who}: privacy masks set to {masks:?}"));
 }
