@@ -568,7 +568,10 @@ impl ConsoleBox {
         assert_eq!(status, 200, "{head}");
         let cookie = head
             .lines()
-            .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .find_map(|l| {
+                l.strip_prefix("set-cookie: ")
+                    .or_else(|| l.strip_prefix("Set-Cookie: "))
+            })
             .and_then(|c| c.split(';').next())
             .unwrap()
             .to_string();
@@ -628,7 +631,14 @@ fn a_flood_of_wrong_logins_neither_grows_memory_nor_shuts_out_the_operator() {
     // A wrong password first, so the one check's memory is taken before the baseline.
     let json = [("Content-Type", "application/json")];
     let limit = std::time::Duration::from_secs(60);
-    let _ = console_request(console.port, "POST", "/api/login", &json, r#"{"password":"warm"}"#, limit);
+    let _ = console_request(
+        console.port,
+        "POST",
+        "/api/login",
+        &json,
+        r#"{"password":"warm"}"#,
+        limit,
+    );
     let before = console.memory();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = sample_memory(console.child.id(), stop.clone());
@@ -655,7 +665,11 @@ fn a_flood_of_wrong_logins_neither_grows_memory_nor_shuts_out_the_operator() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let most = sampler.join().unwrap();
     let grown = most.saturating_sub(before) as f64 / (1 << 20) as f64;
-    println!("two waves of 64 wrong logins: {statuses:?}; memory {} MiB before, at most {} MiB during (+{grown:.1} MiB)", before >> 20, most >> 20);
+    println!(
+        "two waves of 64 wrong logins: {statuses:?}; memory {} MiB before, at most {} MiB during (+{grown:.1} MiB)",
+        before >> 20,
+        most >> 20
+    );
     assert!(grown < 100.0, "memory grew by {grown:.1} MiB");
     // nothing was let in, and most guesses were turned away before any hashing
     assert!(!statuses.contains_key("200"), "{statuses:?}");
@@ -678,7 +692,9 @@ fn slow_clients_do_not_shut_out_a_logged_in_operator() {
             continue;
         };
         let head = if i % 2 == 0 {
-            format!("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{{")
+            format!(
+                "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{{"
+            )
         } else {
             format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n")
         };

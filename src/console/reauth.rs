@@ -57,6 +57,7 @@ mod tests {
                 direction: None,
                 schedule: None,
             }],
+            locked: None,
         }
     }
 

@@ -25,7 +25,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest;
 
+use super::auth::Fresh;
 use super::document::{self, CameraEdit};
+use super::reauth;
 
 /// The check `check-config` runs, on a file's path and (new) text: Ok, or
 /// its problems, one `file:line:col: message` line each.
@@ -120,7 +122,11 @@ fn line_of(problem: &str, path: &Path) -> Option<usize> {
 }
 
 /// `POST /api/config`: writes one camera's edit (see the module comment).
-pub async fn save(State(editor): State<Arc<Editor>>, axum::Json(request): axum::Json<SaveRequest>) -> Response {
+pub async fn save(
+    State(editor): State<Arc<Editor>>,
+    fresh: Option<axum::Extension<Fresh>>,
+    axum::Json(request): axum::Json<SaveRequest>,
+) -> Response {
     let _one = editor.busy.lock().await;
     let path = editor.path.clone();
     let text = match tokio::fs::read_to_string(&path).await {
@@ -150,6 +156,23 @@ pub async fn save(State(editor): State<Arc<Editor>>, axum::Json(request): axum::
         Ok(done) => done,
         Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     };
+    // Removing what protects people needs a recent password check (a
+    // request that did not pass the guard is never fresh).
+    let before = document::read(&text)
+        .ok()
+        .and_then(|cameras| cameras.into_iter().find(|c| c.camera == request.edit.camera));
+    let removed = before.map_or_else(Vec::new, |before| reauth::removals(&before, &request.edit));
+    if !removed.is_empty() && !fresh.is_some_and(|f| f.0.0) {
+        tracing::info!(config = %path.display(), removed = %removed.join("; "), "console: save held until the password is confirmed");
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({
+                "error": format!("{} needs your password again; nothing was saved yet", removed.join(", ")),
+                "reauth": true,
+            })),
+        )
+            .into_response();
+    }
     if changes.is_empty() {
         return axum::Json(json!({ "saved": false, "message": "nothing changed", "etag": request.etag }))
             .into_response();

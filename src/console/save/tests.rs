@@ -187,7 +187,7 @@ async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
     added.name = "three".into();
     edit.rules.push(added);
     let request = SaveRequest { etag: etag(text), edit };
-    let response = save(State(editor), axum::Json(request)).await;
+    let response = save(State(editor), None, axum::Json(request)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -202,4 +202,61 @@ async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
         .collect();
     assert_eq!(names, ["one", "two", "three"]);
     assert_eq!(mode(&backup_path(&path)), 0o640);
+}
+
+/// Removing a rule or a mask is held until the password is confirmed:
+/// a session without a recent check gets `401` with `reauth`, the file
+/// untouched; a fresh one saves.
+#[tokio::test]
+async fn removing_a_rule_or_a_mask_needs_a_fresh_password_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watchpost.toml");
+    let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nprivacy.masks = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
+    std::fs::write(&path, text).unwrap();
+    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (report_tx, report_rx) = tokio::sync::watch::channel(ReloadReport::default());
+    tokio::spawn(async move {
+        while reload_rx.recv().await.is_some() {
+            report_tx.send_modify(|r| {
+                r.begun += 1;
+                r.finished = r.begun;
+                r.outcome = "applied".into();
+            });
+        }
+    });
+    let check: CheckFn =
+        Arc::new(|_, text: String| text.parse::<toml::Table>().map(|_| ()).map_err(|e| vec![e.to_string()]));
+    let editor = Arc::new(Editor::new(path.clone(), check, reload_tx, report_rx));
+    let read = document::read(text).unwrap().remove(0);
+    assert_eq!(read.masks.len(), 1);
+    let mut no_rule = read.clone();
+    no_rule.rules.remove(1);
+    let mut no_mask = read.clone();
+    no_mask.masks.clear();
+    for (edit, what) in [
+        (no_rule.clone(), "rule `two` removed"),
+        (no_mask, "privacy mask removed"),
+    ] {
+        for fresh in [None, Some(axum::Extension(Fresh(false)))] {
+            let request = SaveRequest {
+                etag: etag(text),
+                edit: edit.clone(),
+            };
+            let response = save(State(editor.clone()), fresh, axum::Json(request)).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["reauth"], true, "{body}");
+            assert!(body["error"].as_str().unwrap().contains(what), "{body}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        }
+    }
+    let request = SaveRequest {
+        etag: etag(text),
+        edit: no_rule,
+    };
+    let response = save(State(editor), Some(axum::Extension(Fresh(true))), axum::Json(request)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let saved: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    assert_eq!(saved["cameras"][0]["rules"].as_array().unwrap().len(), 1);
 }
