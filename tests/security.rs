@@ -427,15 +427,20 @@ labels = ["car"]
     let _ = child.wait();
 }
 
-/// The most memory the process has held, in bytes (`VmHWM`).
-fn peak_memory(pid: u32) -> u64 {
+/// A `/proc/<pid>/status` memory line (`VmHWM`, `VmRSS`), in bytes.
+fn status_memory(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            let line = s.lines().find(|l| l.starts_with(field))?.to_string();
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// The most memory the process has held, in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    status_memory(pid, "VmHWM:")
 }
 
 #[test]
@@ -602,15 +607,9 @@ impl Drop for ConsoleBox {
     }
 }
 
-/// The memory the process holds now, in bytes (`VmRSS`).
+/// The memory the process holds now, in bytes.
 fn resident_memory(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(0, |kb| kb * 1024)
+    status_memory(pid, "VmRSS:")
 }
 
 /// Samples `pid`'s resident memory until `stop` is set: the most seen.

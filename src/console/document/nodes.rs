@@ -103,6 +103,31 @@ impl<'t> ListMut<'t> {
         }
     }
 
+    /// The camera's list `key` (`"zones"`, `"rules"`) with every element
+    /// whose name is not in `keep` taken out, each logged in `changes` as
+    /// `<who>: <what> `<name>` removed`; None when the camera has no such
+    /// list and the edit none either.
+    pub(super) fn pruned(
+        camera: &'t mut dyn TableLike,
+        key: &str,
+        inline: bool,
+        keep: &[&str],
+        (what, who): (&str, &str),
+        changes: &mut Vec<String>,
+    ) -> Result<Option<Self>, String> {
+        if camera.get(key).is_none() && keep.is_empty() {
+            return Ok(None);
+        }
+        let mut list = Self::of(camera, key, inline)?;
+        for (i, name) in list.names().iter().enumerate().rev() {
+            if !keep.contains(&name.as_str()) {
+                changes.push(format!("{who}: {what} `{name}` removed"));
+                list.remove(i);
+            }
+        }
+        Ok(Some(list))
+    }
+
     pub(super) fn is_inline(&self) -> bool {
         matches!(self, Self::Inline(_))
     }

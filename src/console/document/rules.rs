@@ -186,17 +186,12 @@ pub(super) fn apply_rules(
     who: &str,
     changes: &mut Vec<String>,
 ) -> Result<(), EditError> {
-    if camera.get("rules").is_none() && rules.is_empty() {
+    let keep: Vec<&str> = rules.iter().map(|e| e.name.as_str()).collect();
+    let Some(mut list) =
+        ListMut::pruned(camera, "rules", inline, &keep, ("rule", who), changes).map_err(EditError::Unsupported)?
+    else {
         return Ok(());
-    }
-    let mut list = ListMut::of(camera, "rules", inline).map_err(EditError::Unsupported)?;
-    let names = list.names();
-    for (i, name) in names.iter().enumerate().rev() {
-        if !rules.iter().any(|e| e.name == *name) {
-            changes.push(format!("{who}: rule `{name}` removed"));
-            list.remove(i);
-        }
-    }
+    };
     for rule in rules {
         let mut changed = Vec::new();
         let found = list.names().iter().position(|n| *n == rule.name);

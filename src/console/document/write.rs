@@ -55,17 +55,12 @@ fn apply_zones(
     who: &str,
     changes: &mut Vec<String>,
 ) -> Result<(), EditError> {
-    if camera.get("zones").is_none() && zones.is_empty() {
+    let keep: Vec<&str> = zones.iter().map(|e| e.name.as_str()).collect();
+    let Some(mut list) =
+        ListMut::pruned(camera, "zones", inline, &keep, ("zone", who), changes).map_err(EditError::Unsupported)?
+    else {
         return Ok(());
-    }
-    let mut list = ListMut::of(camera, "zones", inline).map_err(EditError::Unsupported)?;
-    let names = list.names();
-    for (i, name) in names.iter().enumerate().rev() {
-        if !zones.iter().any(|e| e.name == *name) {
-            changes.push(format!("{who}: zone `{name}` removed"));
-            list.remove(i);
-        }
-    }
+    };
     for zone in zones {
         let found = list.names().iter().position(|n| *n == zone.name);
         match found.and_then(|i| list.get_mut(i)) {

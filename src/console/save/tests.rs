@@ -158,15 +158,9 @@ fn a_config_naming_secret_files_in_its_own_folder_is_refused() {
     assert_eq!(refusal(&path, &outside), None);
 }
 
-/// The whole Save, as the page sends it, on a config whose rules are an
-/// inline array: every rule is kept, the new one added, the reply says so.
-#[tokio::test]
-async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("watchpost.toml");
-    let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+/// An editor on `path` whose check only parses the TOML, with a reload
+/// that always reports "applied".
+fn editor_on(path: &Path) -> Arc<Editor> {
     let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
     let (report_tx, report_rx) = tokio::sync::watch::channel(ReloadReport::default());
     tokio::spawn(async move {
@@ -180,7 +174,19 @@ async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
     });
     let check: CheckFn =
         Arc::new(|_, text: String| text.parse::<toml::Table>().map(|_| ()).map_err(|e| vec![e.to_string()]));
-    let editor = Arc::new(Editor::new(path.clone(), check, reload_tx, report_rx));
+    Arc::new(Editor::new(path.to_path_buf(), check, reload_tx, report_rx))
+}
+
+/// The whole Save, as the page sends it, on a config whose rules are an
+/// inline array: every rule is kept, the new one added, the reply says so.
+#[tokio::test]
+async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watchpost.toml");
+    let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let editor = editor_on(&path);
     let mut edit = document::read(text).unwrap().remove(0);
     assert_eq!(edit.rules.len(), 2);
     let mut added = edit.rules[0].clone();
@@ -213,20 +219,7 @@ async fn removing_a_rule_or_a_mask_needs_a_fresh_password_check() {
     let path = dir.path().join("watchpost.toml");
     let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nprivacy.masks = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
     std::fs::write(&path, text).unwrap();
-    let (reload_tx, mut reload_rx) = tokio::sync::mpsc::unbounded_channel();
-    let (report_tx, report_rx) = tokio::sync::watch::channel(ReloadReport::default());
-    tokio::spawn(async move {
-        while reload_rx.recv().await.is_some() {
-            report_tx.send_modify(|r| {
-                r.begun += 1;
-                r.finished = r.begun;
-                r.outcome = "applied".into();
-            });
-        }
-    });
-    let check: CheckFn =
-        Arc::new(|_, text: String| text.parse::<toml::Table>().map(|_| ()).map_err(|e| vec![e.to_string()]));
-    let editor = Arc::new(Editor::new(path.clone(), check, reload_tx, report_rx));
+    let editor = editor_on(&path);
     let read = document::read(text).unwrap().remove(0);
     assert_eq!(read.masks.len(), 1);
     let mut no_rule = read.clone();
