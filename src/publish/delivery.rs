@@ -182,8 +182,8 @@ enum LinkEvent {
     /// A publish left with this packet id (0 for QoS 0).
     Sent(u16),
     Acked(u16),
-    /// A message arrived on a subscribed topic.
-    Message(String, Vec<u8>),
+    /// A message arrived on a subscribed topic: topic, payload, retained.
+    Message(String, Vec<u8>, bool),
     Closed,
 }
 
@@ -198,7 +198,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
-            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec()),
+            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec(), p.retain),
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 let _ = tx.send(LinkEvent::Closed);
@@ -376,9 +376,13 @@ impl Delivery {
                 }
                 self.fill();
             }
-            LinkEvent::Message(topic, payload) => {
+            LinkEvent::Message(topic, payload, retained) => {
                 if let Some(side) = &self.side {
-                    let _ = side.inbound.send(Inbound::Message { topic, payload });
+                    let _ = side.inbound.send(Inbound::Message {
+                        topic,
+                        payload,
+                        retained,
+                    });
                 }
             }
             LinkEvent::Closed => {
