@@ -17,6 +17,8 @@ pub(super) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("re
 /// Redacted JPEG snapshots, keyed by the sequence number of their record.
 pub(super) const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
 pub(super) const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
+/// The JPEGs of quarantined snapshots, so they can come back at start.
+pub(super) const QUARANTINE_IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine_images");
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(super) const NEXT_SEQ: &str = "next_seq";
 
@@ -65,9 +67,10 @@ pub struct OutboxStats {
     pub dropped: AtomicU64,
     /// Of those, snapshots dropped by the byte bound.
     pub dropped_snapshots: AtomicU64,
-    /// Records moved to quarantine: unreadable, or refused by the broker.
+    /// Records moved to quarantine since start: unreadable, or snapshots
+    /// refused by the broker (those held now: `Outbox::quarantine_depth`).
     pub quarantined: AtomicU64,
-    /// Of those, records the broker refused `max_attempts` times.
+    /// Of those, snapshots the broker refused `max_attempts` times.
     pub poisoned: AtomicU64,
     /// Events acknowledged by the broker and removed.
     pub delivered: AtomicU64,
