@@ -21,7 +21,7 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::record::{META, now_ms};
+use super::record::{META, boot_id, boot_ms, now_ms};
 use super::store::Outbox;
 use crate::rules::{OpenIncident, Severity};
 
@@ -47,19 +47,6 @@ pub enum Downtime {
     /// The machine was rebooted (or the last run left no boot clock
     /// reading): how long it was off is unknown.
     Rebooted,
-}
-
-/// The boot clock in ms: monotonic, counting suspend, never set.
-fn boot_ms() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
-    (t.tv_sec.max(0) as u64) * 1000 + (t.tv_nsec.max(0) as u64) / 1_000_000
-}
-
-/// This boot's id (the kernel's random boot id, folded to 64 bits); 0 when unknown.
-fn boot_id() -> u64 {
-    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
-    let hex: String = id.chars().filter(char::is_ascii_hexdigit).take(16).collect();
-    u64::from_str_radix(&hex, 16).unwrap_or(0)
 }
 
 /// Incidents open across a stop longer than this are ended at start.
@@ -225,11 +212,6 @@ fn beat_into(meta: &mut redb::Table<&str, u64>) -> Result<(), redb::Error> {
     Ok(())
 }
 
-/// The boot clock and the boot at open, for [`Outbox::down_for`].
-pub(super) fn boot_now() -> (u64, u64) {
-    (boot_ms(), boot_id())
-}
-
 /// When an incident open across a stop is ended rather than taken up:
 /// after a longer stop than [`RESUME_WITHIN`], or a reboot.
 pub fn too_long_down(down: Downtime) -> bool {
@@ -314,7 +296,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let plan = OutboxPlan::in_dir(dir.path());
         drop(Outbox::open(&plan).unwrap());
-        let (now_boot, id) = boot_now();
+        let (now_boot, id) = super::super::record::boot_now();
         assert_ne!(id, 0, "this machine has a boot id");
         // The wall clock says the last beat was just now, as on a box without
         // an RTC that restored its shutdown time: after a reboot that means nothing.

@@ -142,7 +142,7 @@ impl Outbox {
             written: tokio::sync::Notify::new(),
             raised_at: Mutex::default(),
             opened: (now_ms(), Instant::now()),
-            opened_boot: super::ledger::boot_now(),
+            opened_boot: super::record::boot_now(),
             drops: Mutex::default(),
             broken: Default::default(),
             last_reopen: Mutex::default(),
