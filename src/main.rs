@@ -12,10 +12,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Exit status for a config that failed its check.
 const EXIT_CONFIG: u8 = 2;
-/// Exit status when another watchpost owns the state directory.
+/// Exit status when another watchpost owns the state directory, or when
+/// it is not safe to use (another user may write it): systemd does not
+/// restart on it (RestartPreventExitStatus=2), an operator has to act.
 const EXIT_IN_USE: u8 = 2;
 
-/// The state directory's lock, when `run` failed because another process holds it.
+/// The state directory's lock, when `run` failed because another process
+/// holds it or the directory is not safe.
 fn in_use(e: &anyhow::Error) -> Option<&watchpost::publish::LockError> {
     use watchpost::publish::{LockError, OutboxError};
     e.chain()
@@ -23,7 +26,7 @@ fn in_use(e: &anyhow::Error) -> Option<&watchpost::publish::LockError> {
             Some(OutboxError::Locked(lock)) => Some(lock),
             _ => cause.downcast_ref::<LockError>(),
         })
-        .filter(|lock| matches!(lock, LockError::Held { .. }))
+        .filter(|lock| matches!(lock, LockError::Held { .. } | LockError::Unsafe { .. }))
 }
 
 #[derive(Parser)]
@@ -100,11 +103,32 @@ enum Command {
     /// Score a camera's rules on a recording against moments a person
     /// labelled: precision, recall and delay per rule.
     Eval(watchpost::app::eval::EvalArgs),
-    /// Read a console password from standard input and print its argon2
-    /// hash, for `[console] password_file` (or a systemd credential).
+    /// Read a console password and print its argon2 hash, for `[console]
+    /// password_file` (or a systemd credential). On a terminal it is asked
+    /// twice and never shown; otherwise it is the first line of standard input.
     HashPassword,
     /// Print the version.
     Version,
+}
+
+/// A new password: from the terminal without echo, asked twice; or the
+/// first line of standard input when it is not a terminal (a pipe, a file).
+fn read_new_password() -> Result<String, String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        let mut password = String::new();
+        std::io::stdin()
+            .read_line(&mut password)
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        return Ok(password);
+    }
+    let ask = |prompt: &str| rpassword::prompt_password(prompt).map_err(|e| format!("cannot read the password: {e}"));
+    let first = ask("Console password (not shown): ")?;
+    let again = ask("Again: ")?;
+    if first != again {
+        return Err("the two passwords differ; nothing was hashed".into());
+    }
+    Ok(first)
 }
 
 fn main() -> ExitCode {
@@ -152,11 +176,13 @@ fn main() -> ExitCode {
         Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Eval(args) => watchpost::app::eval::command(&args),
         Command::HashPassword => {
-            let mut password = String::new();
-            if let Err(e) = std::io::stdin().read_line(&mut password) {
-                eprintln!("watchpost: cannot read the password: {e}");
-                return ExitCode::FAILURE;
-            }
+            let password = match read_new_password() {
+                Ok(password) => password,
+                Err(e) => {
+                    eprintln!("watchpost: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let password = password.trim_end_matches(['\r', '\n']);
             if password.is_empty() {
                 eprintln!("watchpost: the password is empty");

@@ -194,6 +194,9 @@ fn the_deb_holds_the_binary_unit_config_models_and_onnx_runtime() {
         "/usr/share/doc/watchpost/install.md",
         "/usr/share/doc/watchpost/console.md",
         "/usr/share/doc/watchpost/examples/console-save.conf",
+        "/usr/share/doc/watchpost/integrations.md",
+        "/usr/share/doc/watchpost/examples/mosquitto/watchpost-box.conf",
+        "/usr/share/doc/watchpost/examples/mosquitto/watchpost.acl",
     ] {
         assert!(files.contains(&expected), "{expected} is not in the .deb:\n{list}");
     }
@@ -224,6 +227,62 @@ fn the_deb_holds_the_binary_unit_config_models_and_onnx_runtime() {
             .unwrap()
             .contains("purge")
     );
+}
+
+/// Purge deletes every secret the package or the console leaves in
+/// /etc/watchpost (the console's password hash and TLS key, the editor's
+/// backups of the config) and the state: the real postrm, run on a copy of
+/// those folders.
+#[test]
+fn purge_leaves_no_secret_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (etc, state) = (dir.path().join("etc-watchpost"), dir.path().join("var-lib-watchpost"));
+    std::fs::create_dir_all(etc.join("credentials")).unwrap();
+    std::fs::create_dir_all(&state).unwrap();
+    for file in [
+        "credentials/mqtt-password",
+        "mqtt-password",
+        "front-gate.password",
+        "console.hash",
+        "console.key",
+        "console.crt",
+        "watchpost.toml.bak",
+    ] {
+        std::fs::write(etc.join(file), "secret").unwrap();
+    }
+    std::fs::write(state.join("outbox.redb"), "x").unwrap();
+    let script = std::fs::read_to_string(root().join("packaging/deb/postrm"))
+        .unwrap()
+        .replace("/etc/watchpost", &etc.display().to_string())
+        .replace("/var/lib/watchpost", &state.display().to_string())
+        // Leave this machine's units and users alone.
+        .replace("/run/systemd/system", "/nonexistent")
+        .replace("getent ", "false ")
+        .replace("command -v deb-systemd-helper", "false");
+    let path = dir.path().join("postrm");
+    std::fs::write(&path, script).unwrap();
+    let status = Command::new("sh").arg(&path).arg("purge").status().unwrap();
+    assert!(status.success());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["postrm".to_string()], "purge left {left:?}");
+}
+
+/// The example config shows no credentials in a camera URL (a command line
+/// with one is visible to every user in `ps`).
+#[test]
+fn the_example_config_shows_no_password_in_a_url() {
+    let text = std::fs::read_to_string(root().join("packaging/deb/watchpost.toml")).unwrap();
+    for scheme in ["rtsp://", "http://", "https://", "mqtt://", "mqtts://"] {
+        for (i, _) in text.match_indices(scheme) {
+            let rest = &text[i + scheme.len()..];
+            let authority = rest.split(['/', ' ', '"', '\n']).next().unwrap_or("");
+            assert!(!authority.contains('@'), "a URL with credentials: {scheme}{authority}");
+        }
+    }
 }
 
 /// The shipped example passes check-config (with the models where the

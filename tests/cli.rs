@@ -145,3 +145,74 @@ fn check_config_compares_the_manifest_with_the_model_it_describes() {
         "{stderr}"
     );
 }
+
+/// `hash-password` on a terminal (a real pseudo-terminal, made by
+/// util-linux's `script`): the password is asked twice and never echoed;
+/// from a pipe it is read as one line.
+#[test]
+fn hash_password_never_echoes_the_password_on_a_terminal() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    const PASSWORD: &str = "tr0ub4dor-and-3";
+    let binary = env!("CARGO_BIN_EXE_watchpost");
+    let mut session = Command::new("script")
+        .args(["-qfec", &format!("{binary} hash-password"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux's script");
+    let mut stdout = session.stdout.take().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    let mut stdin = session.stdin.take().unwrap();
+    // Type each answer only once its prompt shows: echo is off by then.
+    for prompt in ["Console password", "Again"] {
+        assert!(
+            common::wait_for(Duration::from_secs(20), || text().contains(prompt)),
+            "no prompt `{prompt}`: {}",
+            text()
+        );
+        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    assert!(
+        common::wait_for(Duration::from_secs(30), || text().contains("$argon2id$")),
+        "{}",
+        text()
+    );
+    drop(stdin);
+    let _ = session.wait();
+    reader.join().unwrap();
+    let transcript = text();
+    assert!(!transcript.contains(PASSWORD), "the password was echoed: {transcript}");
+
+    // From a pipe: one line, no prompt.
+    let mut piped = watchpost()
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    piped
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = piped.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("$argon2id$"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Console password"));
+}

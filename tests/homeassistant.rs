@@ -5,7 +5,11 @@
 //! topic publishes discovery again; a disarmed rule raises nothing and, armed
 //! again, raises; the arming state survives a restart; malformed commands are
 //! ignored with one log line each; the shipped Mosquitto ACL lets only
-//! Home Assistant's user arm and disarm.
+//! Home Assistant's user arm and disarm; a retained command is never
+//! applied (not at start, not after a later live command and a restart) and
+//! is cleared on the broker; a box that logs in anonymously takes no
+//! commands. Every broker here has users (as the sample config does), since
+//! arming needs a login.
 //!
 //! Home Assistant itself is not started here: its newest release for
 //! Debian 12's Python 3.11 (2024.3.3) downloads from PyPI, but installing
@@ -43,8 +47,9 @@ struct Watcher {
 }
 
 impl Watcher {
+    /// A client logged in as Home Assistant.
     fn connect(port: u16, id: &str) -> Self {
-        Self::connect_as(port, id, None)
+        Self::connect_as(port, id, Some("homeassistant"))
     }
 
     /// A client logged in as `user` (password: the user name, reversed).
@@ -95,6 +100,13 @@ impl Watcher {
 
     fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client.publish(topic, QoS::AtLeastOnce, false, payload).unwrap();
+    }
+
+    /// Publishes with the retain flag and waits for the broker's PUBACK.
+    fn publish_retained(&self, topic: &str, payload: &str) {
+        let before = *self.acks.lock().unwrap();
+        self.client.publish(topic, QoS::AtLeastOnce, true, payload).unwrap();
+        assert!(wait_for(Duration::from_secs(10), || *self.acks.lock().unwrap() > before));
     }
 
     /// Publishes and waits for the broker's PUBACK: whatever the broker
@@ -150,6 +162,43 @@ impl Drop for Watcher {
 
 const PREFIX: &str = "watchpost/test-site";
 
+/// The users every test broker knows; each one's password is its name reversed.
+const USERS: [&str; 3] = ["watchpost", "security-office", "homeassistant"];
+
+/// A Mosquitto with users (no anonymous client) and, if given, an ACL; the
+/// box's password is written to `dir/password`, where [`config`] points.
+fn secured_broker(dir: &Path, acl: Option<&Path>) -> Broker {
+    let passwd = dir.join("passwd");
+    for (i, user) in USERS.iter().enumerate() {
+        let mut cmd = std::process::Command::new("mosquitto_passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let password: String = user.chars().rev().collect();
+        let status = cmd
+            .arg("-b")
+            .arg(&passwd)
+            .args([*user, password.as_str()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    std::fs::write(
+        dir.join("password"),
+        format!("{}\n", "watchpost".chars().rev().collect::<String>()),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let acl = acl.map_or(String::new(), |acl| format!("acl_file {}\n", acl.display()));
+    Broker::with_config(
+        port,
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\n{acl}persistence false\n",
+            passwd.display()
+        ),
+    )
+}
+
 /// The common demo config with arming commands, Home Assistant discovery,
 /// profiles and, with `second_rule`, a loitering rule beside the intrusion rule.
 fn config(port: u16, state: &Path, looped: bool, second_rule: bool) -> String {
@@ -157,7 +206,10 @@ fn config(port: u16, state: &Path, looped: bool, second_rule: bool) -> String {
     let mut text = common::camera_config(port, &clip, false, state)
         .replace(
             &format!("url = \"mqtt://127.0.0.1:{port}\"\n"),
-            &format!("url = \"mqtt://127.0.0.1:{port}\"\narming_commands = true\nstats_interval_secs = 1\n"),
+            &format!(
+                "url = \"mqtt://127.0.0.1:{port}\"\narming_commands = true\nstats_interval_secs = 1\nusername = \"watchpost\"\npassword_file = \"{}\"\n",
+                state.join("password").display()
+            ),
         )
         .replace("loop = false", &format!("loop = {looped}"));
     if second_rule {
@@ -232,8 +284,8 @@ fn validate(discovery: &std::collections::BTreeMap<String, Value>, box_id: &str)
 
 #[test]
 fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
-    let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path(), None);
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
     write(&path, &with_snapshots(config(broker.port, dir.path(), true, true)));
@@ -330,8 +382,8 @@ fn frames(watcher: &Watcher, box_id: &str) -> u64 {
 
 #[test]
 fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_restart() {
-    let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
+    let broker = secured_broker(dir.path(), None);
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
     write(&path, &config(broker.port, dir.path(), true, false));
@@ -422,46 +474,12 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
 #[test]
 fn the_shipped_acl_lets_only_home_assistant_arm_and_disarm() {
     let dir = tempfile::tempdir().unwrap();
-    let passwd = dir.path().join("passwd");
-    for (i, user) in ["watchpost", "security-office", "homeassistant"].iter().enumerate() {
-        let mut cmd = std::process::Command::new("mosquitto_passwd");
-        if i == 0 {
-            cmd.arg("-c");
-        }
-        let password: String = user.chars().rev().collect();
-        let status = cmd
-            .arg("-b")
-            .arg(&passwd)
-            .args([*user, password.as_str()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
     let acl = common::root().join("configs/mosquitto/watchpost.acl");
-    let port = common::free_port();
-    let _broker = Broker::with_config(
-        port,
-        &format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nacl_file {}\npersistence false\n",
-            passwd.display(),
-            acl.display()
-        ),
-    );
-    std::fs::write(
-        dir.path().join("password"),
-        format!("{}\n", "watchpost".chars().rev().collect::<String>()),
-    )
-    .unwrap();
+    let broker = secured_broker(dir.path(), Some(&acl));
+    let port = broker.port;
     let box_id = format!("box-{port}");
-    let text = config(port, dir.path(), true, false).replace(
-        "arming_commands = true\n",
-        &format!(
-            "arming_commands = true\nusername = \"watchpost\"\npassword_file = \"{}\"\n",
-            dir.path().join("password").display()
-        ),
-    );
     let path = dir.path().join("watchpost.toml");
-    write(&path, &text);
+    write(&path, &config(port, dir.path(), true, false));
     let office = Watcher::connect_as(port, "test-office", Some("security-office"));
     let hass = Watcher::connect_as(port, "test-hass", Some("homeassistant"));
     let running = Running::start(&path);
@@ -486,5 +504,148 @@ fn the_shipped_acl_lets_only_home_assistant_arm_and_disarm() {
         == Some("OFF")));
     assert_eq!(office.last(&camera_state).as_deref(), Some("ON"));
     assert_eq!(running.count("arming changed"), 1, "{}", running.lines().join("\n"));
+    stop(running);
+}
+
+#[test]
+fn a_retained_command_is_never_applied_and_is_cleared_on_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let acl = common::root().join("configs/mosquitto/watchpost.acl");
+    let broker = secured_broker(dir.path(), Some(&acl));
+    let box_id = format!("box-{}", broker.port);
+    let path = dir.path().join("watchpost.toml");
+    write(&path, &config(broker.port, dir.path(), true, false));
+    let hass = Watcher::connect(broker.port, "test-hass");
+    let camera_set = format!("{PREFIX}/{box_id}/walkway/armed/set");
+    let camera_state = format!("{PREFIX}/{box_id}/walkway/armed");
+    // Is a retained command for the camera left on the broker? A fresh
+    // client gets every retained message at once: once it has the camera's
+    // retained state, it would have the command too.
+    let retained_command = || {
+        let fresh = Watcher::connect(broker.port, "test-fresh");
+        assert!(wait_for(Duration::from_secs(20), || fresh
+            .last(&camera_state)
+            .is_some()));
+        fresh
+            .seen()
+            .iter()
+            .any(|s| s.topic == camera_set && s.retained && !s.payload.is_empty())
+    };
+
+    // A retained OFF waits on the broker before the box starts.
+    hass.publish_retained(&camera_set, "OFF");
+    let first = Running::start(&path);
+    assert!(
+        wait_for(Duration::from_secs(60), || first
+            .count("a retained arming command was ignored and cleared")
+            == 1),
+        "{}",
+        first.lines().join("\n")
+    );
+    assert!(wait_for(Duration::from_secs(20), || hass
+        .last(&camera_state)
+        .as_deref()
+        == Some("ON")));
+    assert!(
+        wait_for(Duration::from_secs(30), || !retained_command()),
+        "the retained OFF is still on the broker"
+    );
+    assert_eq!(first.count("arming changed"), 0, "{}", first.lines().join("\n"));
+
+    // The reported case: a retained OFF while the box runs is a live
+    // command then; the operator's later ON wins, and a restart keeps it.
+    hass.publish_retained(&camera_set, "OFF");
+    assert!(wait_for(Duration::from_secs(20), || hass
+        .last(&camera_state)
+        .as_deref()
+        == Some("OFF")));
+    hass.publish_acked(&camera_set, "ON");
+    assert!(wait_for(Duration::from_secs(20), || hass
+        .last(&camera_state)
+        .as_deref()
+        == Some("ON")));
+    assert_eq!(first.count("arming changed"), 2, "{}", first.lines().join("\n"));
+    stop(first);
+    hass.clear();
+    let second = Running::start(&path);
+    assert!(
+        wait_for(Duration::from_secs(60), || second
+            .count("a retained arming command was ignored and cleared")
+            == 1),
+        "{}",
+        second.lines().join("\n")
+    );
+    assert!(wait_for(Duration::from_secs(20), || hass
+        .last(&camera_state)
+        .as_deref()
+        == Some("ON")));
+    assert!(
+        wait_for(Duration::from_secs(30), || !retained_command()),
+        "the retained OFF is still on the broker"
+    );
+    assert_eq!(second.count("arming changed"), 0, "{}", second.lines().join("\n"));
+    assert!(
+        wait_for(Duration::from_secs(300), || !second.raised().is_empty()),
+        "the armed camera raised nothing: {}",
+        second.lines().join("\n")
+    );
+
+    // A live OFF from an authenticated client still disarms.
+    hass.publish_acked(&camera_set, "OFF");
+    assert!(wait_for(Duration::from_secs(20), || hass
+        .last(&camera_state)
+        .as_deref()
+        == Some("OFF")));
+    assert_eq!(second.count("arming changed"), 1);
+    stop(second);
+    let kept: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("arming.json")).unwrap()).unwrap();
+    assert_eq!(kept["cameras"]["walkway"], false);
+}
+
+#[test]
+fn a_box_that_logs_in_anonymously_takes_no_arming_commands() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let box_id = format!("box-{}", broker.port);
+    let path = dir.path().join("watchpost.toml");
+    let text = config(broker.port, dir.path(), true, false)
+        .replace("username = \"watchpost\"\n", "")
+        .replace(
+            &format!("password_file = \"{}\"\n", dir.path().join("password").display()),
+            "",
+        );
+    assert!(!text.contains("username"));
+    write(&path, &text);
+    let anyone = Watcher::connect_as(broker.port, "test-anyone", None);
+    let running = Running::start(&path);
+    assert!(
+        wait_for(Duration::from_secs(60), || running
+            .count("arming commands are not taken")
+            == 1),
+        "{}",
+        running.lines().join("\n")
+    );
+    assert!(wait_for(Duration::from_secs(60), || anyone
+        .last(&format!("{PREFIX}/{box_id}/availability"))
+        .as_deref()
+        == Some("online")));
+    anyone.publish_acked(&format!("{PREFIX}/{box_id}/walkway/armed/set"), "OFF");
+    anyone.publish_acked(&format!("{PREFIX}/{box_id}/profile/set"), "drill");
+    let after = running.raised().len();
+    assert!(
+        wait_for(Duration::from_secs(300), || running.raised().len() > after),
+        "the camera was disarmed by an anonymous client: {}",
+        running.lines().join("\n")
+    );
+    assert_eq!(running.count("arming changed"), 0);
+    assert_eq!(running.count("arming commands are not taken"), 1, "logged once");
+    assert!(
+        anyone
+            .seen()
+            .iter()
+            .all(|s| !s.topic.ends_with("/armed") && !s.topic.contains("/switch/")),
+        "no arming state or switch is offered"
+    );
+    assert!(!dir.path().join("arming.json").exists());
     stop(running);
 }

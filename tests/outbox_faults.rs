@@ -1,7 +1,8 @@
 //! The outbox under faults an installer meets, with real parts: a second
 //! watchpost on the same state directory, a broker that refuses one record
-//! (a real Mosquitto with a packet size limit), a byte bound full of
-//! snapshots.
+//! (a real Mosquitto with a packet size limit: an incident event is never
+//! quarantined, and arrives once the limit is raised), a link that drops
+//! every time the same event is in flight, a byte bound full of snapshots.
 
 mod common;
 
@@ -147,13 +148,12 @@ fn push_people(outbox: &watchpost::publish::Outbox, people: usize) -> u64 {
 }
 
 #[test]
-fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_delivered() {
-    // Mosquitto disconnects an MQTT 3.1.1 client that sends a packet over its limit.
+fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_the_broker_takes_it() {
+    // Mosquitto disconnects an MQTT 3.1.1 client that sends a packet over
+    // its limit: the only way such a broker refuses a publish.
     let port = common::free_port();
-    let broker = Broker::with_config(
-        port,
-        &format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 4096\n"),
-    );
+    let limited = format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 4096\n");
+    let broker = Broker::with_config(port, &limited);
     let sub = Subscriber::connect(broker.port);
     assert!(sub.wait_subscribed(Duration::from_secs(10)));
     let dir = tempfile::tempdir().unwrap();
@@ -163,7 +163,7 @@ fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_de
     };
     let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
     let before = push_people(&outbox, 1);
-    let poison = push_people(&outbox, 200);
+    let refused = push_people(&outbox, 200);
     let after: Vec<u64> = (0..5).map(|_| push_people(&outbox, 2)).collect();
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -171,20 +171,25 @@ fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_de
         watchpost::publish::Publisher::spawn(mqtt_plan(port), outbox.clone(), Arc::new(|| serde_json::json!({})))
             .unwrap()
     });
+    let status = publisher.status();
     let seqs = || -> BTreeSet<u64> { sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect() };
     let all_others = || after.iter().chain([&before]).all(|s| seqs().contains(s));
+    use std::sync::atomic::Ordering::Relaxed;
     assert!(
-        wait_for(Duration::from_secs(60), all_others),
+        wait_for(Duration::from_secs(60), || all_others()
+            && status.refused_events.load(Relaxed) == 1),
         "got {:?}; outbox {:?}",
         seqs(),
         outbox.depth()
     );
-    assert!(!seqs().contains(&poison));
-    assert_eq!(outbox.quarantined().unwrap(), vec![poison]);
-    use std::sync::atomic::Ordering::Relaxed;
-    assert_eq!(outbox.stats.poisoned.load(Relaxed), 1);
-    assert_eq!(outbox.stats.quarantined.load(Relaxed), 1);
-    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0));
+    assert!(!seqs().contains(&refused));
+    assert_eq!(
+        outbox.quarantined().unwrap(),
+        Vec::<u64>::new(),
+        "an incident event is never quarantined"
+    );
+    assert_eq!(outbox.stats.quarantined.load(Relaxed), 0);
+    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 1));
     // Delivered in seq order around the gap.
     let order: Vec<u64> = sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect();
     let mut firsts = Vec::new();
@@ -194,6 +199,118 @@ fn a_record_the_broker_refuses_is_quarantined_after_max_attempts_and_the_rest_de
         }
     }
     assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
+
+    // The operator raises the broker's limit: the event is sent again and delivered.
+    drop(broker);
+    let _broker = Broker::with_config(port, &limited.replace("max_packet_size 4096\n", ""));
+    assert!(
+        wait_for(Duration::from_secs(120), || seqs().contains(&refused)),
+        "the refused event never arrived; outbox {:?}",
+        outbox.depth()
+    );
+    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0
+        && status.refused_events.load(Relaxed) == 0));
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
+
+/// Forwards 127.0.0.1:`from` to 127.0.0.1:`to`, but the first `drops`
+/// times the box sends bytes holding `needle`, closes that connection
+/// instead of forwarding them: a flaky link that always fails with the same
+/// record in flight. Returns the count of connections it dropped.
+fn dropping_proxy(from: u16, to: u16, needle: &'static [u8], drops: usize) -> Arc<std::sync::atomic::AtomicUsize> {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let listener = TcpListener::bind(("127.0.0.1", from)).unwrap();
+    let count = dropped.clone();
+    std::thread::spawn(move || {
+        for inbound in listener.incoming().flatten() {
+            let Ok(outbound) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let (mut up_from, mut up_to) = (inbound.try_clone().unwrap(), outbound.try_clone().unwrap());
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                // The tail of the previous read, so a needle split across reads is seen.
+                let mut seen: Vec<u8> = Vec::new();
+                loop {
+                    let n = match up_from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    seen.extend_from_slice(&buf[..n]);
+                    let hit = seen.windows(needle.len()).any(|w| w == needle);
+                    seen.drain(..seen.len().saturating_sub(needle.len()));
+                    if hit && count.load(Ordering::SeqCst) < drops {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        break;
+                    }
+                    if up_to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = up_from.shutdown(Shutdown::Both);
+                let _ = up_to.shutdown(Shutdown::Both);
+            });
+            let (mut down_from, mut down_to) = (outbound, inbound);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    let n = match down_from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if down_to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = down_to.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    dropped
+}
+
+#[test]
+fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_incident_event() {
+    let broker = Broker::start();
+    let sub = Subscriber::connect(broker.port);
+    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    let port = common::free_port();
+    let max_attempts = 2;
+    let drops = max_attempts as usize + 3;
+    let dropped = dropping_proxy(port, broker.port, b"/incidents", drops);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = watchpost::publish::OutboxPlan {
+        max_attempts,
+        ..watchpost::publish::OutboxPlan::in_dir(dir.path())
+    };
+    let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
+    let events: Vec<u64> = (0..3).map(|_| push_people(&outbox, 2)).collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher = runtime.block_on(async {
+        watchpost::publish::Publisher::spawn(mqtt_plan(port), outbox.clone(), Arc::new(|| serde_json::json!({})))
+            .unwrap()
+    });
+    let seqs = || -> BTreeSet<u64> { sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect() };
+    assert!(
+        wait_for(Duration::from_secs(180), || events.iter().all(|s| seqs().contains(s))),
+        "got {:?} after {} dropped connections; outbox {:?}, quarantined {:?}",
+        seqs(),
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        outbox.depth(),
+        outbox.quarantined()
+    );
+    assert_eq!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        drops,
+        "the link failed {drops} times"
+    );
+    assert_eq!(outbox.quarantined().unwrap(), Vec::<u64>::new());
+    assert_eq!(outbox.stats.quarantined.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
 }
 

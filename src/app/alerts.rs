@@ -228,13 +228,13 @@ impl Alerts {
 /// At start and after a reload: ends the incidents in the outbox's ledger
 /// that no camera will take up — every one when the box was down longer
 /// than [`ledger::RESUME_WITHIN`](crate::publish::outbox::ledger::RESUME_WITHIN)
-/// (`down_for`), and those of cameras no longer in `cameras` — each with an
+/// or across a reboot (`down_for`), and those of cameras no longer in `cameras` — each with an
 /// end event, in the outbox like any other.
 pub(super) fn end_stale_incidents(
     outbox: &Outbox,
     topics: &Topics,
     cameras: &[&str],
-    down_for: Option<std::time::Duration>,
+    down_for: crate::publish::outbox::ledger::Downtime,
 ) {
     let long_down = crate::publish::outbox::ledger::too_long_down(down_for);
     for (camera, incident) in outbox.open_incidents() {
@@ -249,13 +249,18 @@ pub(super) fn end_stale_incidents(
         match written {
             Ok(_) => {
                 outbox.mark_closed(incident.incident_id);
-                let why = if long_down {
-                    "the box was down too long to take it up"
-                } else {
-                    "its camera is no longer configured"
+                use crate::publish::outbox::ledger::Downtime;
+                let why = match down_for {
+                    _ if !long_down => "its camera is no longer configured",
+                    Downtime::Rebooted => "the machine was rebooted, so how long it was off is unknown",
+                    _ => "the box was down too long to take it up",
+                };
+                let down_secs = match down_for {
+                    Downtime::Measured(d) => Some(d.as_secs()),
+                    _ => None,
                 };
                 tracing::info!(camera = %camera, rule = %incident.rule, incident = %incident.incident_id,
-                    down_secs = down_for.map(|d| d.as_secs()), "an incident open before the restart ends: {why}");
+                    down_secs, "an incident open before the restart ends: {why}");
             }
             Err(e) => tracing::warn!(camera = %camera, incident = %incident.incident_id, error = %e,
                 "cannot end an incident open before the restart"),

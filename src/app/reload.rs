@@ -203,7 +203,13 @@ impl App {
         }
         self.cameras = cameras;
         let names: Vec<&str> = plan.cameras.iter().map(|c| &*c.name).collect();
-        super::alerts::end_stale_incidents(&self.outbox, &plan.mqtt.topics, &names, None);
+        super::alerts::end_stale_incidents(
+            &self.outbox,
+            &plan.mqtt.topics,
+            &names,
+            // A reload is no stop: only cameras that left end their incidents.
+            crate::publish::outbox::ledger::Downtime::Measured(std::time::Duration::ZERO),
+        );
         self.publish_views();
         // Discovery and arming follow the new cameras, rules and profiles.
         if let Some(control) = &self.control {

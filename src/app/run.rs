@@ -269,9 +269,12 @@ pub async fn run_with(
     let control_plan = ControlPlan {
         topics: app.started.mqtt.topics.clone(),
         home_assistant: app.started.home_assistant.clone(),
-        commands: app.started.mqtt.arming_commands,
+        commands: app.started.mqtt.takes_arming(),
         state_file: app.started.state_dir.join(control::STATE_FILE),
     };
+    if let Some(why) = app.started.mqtt.arming_refused() {
+        tracing::warn!(broker = %app.started.mqtt.url, "{why}");
+    }
     // Under the state directory's lock (the outbox holds it), before any camera runs.
     let kept = control::load_state(&control_plan.state_file);
     match (&kept, control_plan.commands) {
@@ -284,7 +287,7 @@ pub async fn run_with(
         (Some(state), false) if state.cameras.values().chain(state.rules.values()).any(|on| !on) => {
             tracing::warn!(
                 file = %control_plan.state_file.display(),
-                "mqtt.arming_commands is off: the kept arming state is not applied and every rule is armed"
+                "arming commands are not taken: the kept arming state is not applied and every rule is armed"
             );
         }
         _ => {}

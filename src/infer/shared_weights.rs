@@ -40,14 +40,21 @@ pub(super) struct SharedWeights {
     bytes: usize,
 }
 
+/// A temporary folder only this user can open (0700 whatever the umask):
+/// outside the unit's private /tmp, the optimized graph is nobody else's.
+fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix("watchpost-model-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+}
+
 impl SharedWeights {
     /// Optimizes `model` once for this CPU and reads its large weights back
     /// as one set of tensors.
     pub(super) fn prepare(model: &Path, runtime: &Runtime, settings: &RuntimeConfig) -> Result<Self, String> {
-        let dir = tempfile::Builder::new()
-            .prefix("watchpost-model-")
-            .tempdir()
-            .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+        let dir = private_dir().map_err(|e| format!("cannot make a temporary folder: {e}"))?;
         let optimized = dir.path().join(GRAPH_FILE);
         let session: Session = Session::builder(&runtime.environment)
             .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
@@ -207,4 +214,15 @@ fn read<T, const N: usize>(data: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
             from(bytes)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_temporary_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = super::private_dir().unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{mode:o}");
+    }
 }

@@ -280,7 +280,7 @@ impl Collector for LiveCollector {
                 (-1, -1)
             }
         };
-        let gauges: [(&str, &str, i64); 5] = [
+        let gauges: [(&str, &str, i64); 7] = [
             (
                 "watchpost_outbox_depth",
                 "Incident events in the outbox waiting for the broker's PUBACK",
@@ -295,6 +295,18 @@ impl Collector for LiveCollector {
                 "watchpost_outbox_oldest_age_seconds",
                 "Age of the oldest undelivered event (0 when the outbox is empty)",
                 oldest,
+            ),
+            (
+                "watchpost_outbox_quarantine_records",
+                "Records in quarantine now: unreadable ones, and snapshots the broker refused outbox.max_attempts times (queued again at the next start)",
+                live.outbox.quarantine_depth() as i64,
+            ),
+            (
+                "watchpost_outbox_refused_events",
+                "Incident events the broker refused outbox.max_attempts times: kept in the outbox (never quarantined) and sent again alone from time to time",
+                live.publisher
+                    .get()
+                    .map_or(0, |p| p.refused_events.load(Relaxed) as i64),
             ),
             (
                 "watchpost_mqtt_connected",
@@ -329,12 +341,12 @@ impl Collector for LiveCollector {
             ),
             (
                 "watchpost_outbox_quarantined",
-                "Records set aside: unreadable, or refused by the broker outbox.max_attempts times",
+                "Records moved to quarantine since start: unreadable ones, and snapshots refused by the broker outbox.max_attempts times",
                 live.outbox.stats.quarantined.load(Relaxed),
             ),
             (
                 "watchpost_outbox_poisoned",
-                "Of the quarantined records, those the broker refused outbox.max_attempts times",
+                "Of the quarantined records, snapshots the broker refused outbox.max_attempts times",
                 live.outbox.stats.poisoned.load(Relaxed),
             ),
         ];

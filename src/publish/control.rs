@@ -11,16 +11,27 @@
 //! so it survives restarts. A malformed command — another payload, an
 //! unknown camera, rule or profile, an oversize payload — changes nothing
 //! and is logged in one line. Who may publish commands is the broker's
-//! ACL's business (docs/integrations.md). A reload hands a new [`Catalog`]:
-//! cameras and rules it removed lose their entities (an empty retained
-//! config) and their retained states.
+//! ACL's business (docs/integrations.md), so commands are taken only over an
+//! authenticated connection ([`super::mqtt::MqttPlan::arming_refused`]).
+//!
+//! A command must be a live one: a retained command (the PUBLISH's retain
+//! flag, set by the broker on what it kept for new subscriptions) would be
+//! applied again at every start and reconnect, undoing whatever came after
+//! it. It is never applied; the task clears it on the broker (an empty
+//! retained message on its topic) and logs that it did. A reload hands a
+//! new [`Catalog`]: cameras and rules it removed lose their entities (an
+//! empty retained config) and their retained states. Home Assistant's
+//! `online` is coalesced: discovery goes out again at most once per
+//! [`REPUBLISH_EVERY`], however many announcements arrive.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::catalog::Catalog;
@@ -34,6 +45,10 @@ pub const STATE_FILE: &str = "arming.json";
 
 /// The longest command payload taken (`OFF`, or a profile's name).
 pub const MAX_COMMAND: usize = 64;
+
+/// Discovery and every state go out again at most this often when Home
+/// Assistant announces `online` (a flood of announcements costs one).
+pub const REPUBLISH_EVERY: Duration = Duration::from_secs(5);
 
 /// What the rest of the box tells the control task.
 #[derive(Debug, Clone)]
@@ -125,6 +140,10 @@ struct Control {
     out: mpsc::UnboundedSender<Outbound>,
     /// Open incidents per (camera, rule).
     open: BTreeMap<(String, String), u32>,
+    /// When everything was last published because Home Assistant said
+    /// `online`, and whether another announcement waits for its turn.
+    republished: Option<Instant>,
+    republish_due: bool,
 }
 
 /// Runs the control task until `cancel` fires or the connection ends.
@@ -143,14 +162,23 @@ pub async fn run(
         arming,
         out: outbound,
         open: BTreeMap::new(),
+        republished: None,
+        republish_due: false,
     };
     loop {
+        let republish_at = control
+            .republished
+            .filter(|_| control.republish_due)
+            .map(|at| at + REPUBLISH_EVERY);
         tokio::select! {
             message = inbound.recv() => match message {
                 Some(Inbound::Connected) => control.publish_all(),
-                Some(Inbound::Message { topic, payload }) => control.on_message(&topic, &payload),
+                Some(Inbound::Message { topic, payload, retained }) => control.on_message(&topic, &payload, retained),
                 None => return,
             },
+            _ = tokio::time::sleep_until(republish_at.unwrap_or_else(Instant::now)), if republish_at.is_some() => {
+                control.republish();
+            }
             Some(event) = events.recv() => match event {
                 ControlEvent::Incident { camera, rule, open } => control.on_incident(&camera, &rule, open),
                 ControlEvent::Catalog(catalog) => control.on_reload(catalog),
@@ -277,19 +305,49 @@ impl Control {
         }
     }
 
-    fn on_message(&mut self, topic: &str, payload: &[u8]) {
+    /// Home Assistant said `online`: everything again, now or, when it was
+    /// done less than [`REPUBLISH_EVERY`] ago, once that much time has passed.
+    fn on_online(&mut self) {
+        if self.republished.is_some_and(|at| at.elapsed() < REPUBLISH_EVERY) {
+            self.republish_due = true;
+        } else {
+            self.republish();
+        }
+    }
+
+    fn republish(&mut self) {
+        tracing::info!("Home Assistant is online; publishing discovery again");
+        self.republished = Some(Instant::now());
+        self.republish_due = false;
+        self.publish_all();
+    }
+
+    fn on_message(&mut self, topic: &str, payload: &[u8], retained: bool) {
         if let Some(ha) = &self.plan.home_assistant
             && topic == ha.status_topic
         {
             if payload == b"online" {
-                tracing::info!("Home Assistant is online; publishing discovery again");
-                self.publish_all();
+                self.on_online();
             }
             return;
         }
         let Some(command) = self.plan.topics.command(topic).filter(|_| self.plan.commands) else {
             return;
         };
+        // An empty payload is no command: it clears a retained one (ours, echoed back, or an operator's).
+        if payload.is_empty() {
+            return;
+        }
+        if retained {
+            tracing::warn!(topic = %topic, payload = %String::from_utf8_lossy(&payload[..payload.len().min(MAX_COMMAND)]).escape_debug(),
+                "a retained arming command was ignored and cleared on the broker: only live commands arm or disarm (publish them without the retain flag)");
+            let _ = self.out.send(Outbound {
+                topic: topic.to_string(),
+                payload: Vec::new(),
+                retain: true,
+            });
+            return;
+        }
         let ignore = |reason: String| tracing::warn!(topic = %topic, reason = %reason, "arming command ignored");
         if payload.len() > MAX_COMMAND {
             return ignore(format!(
@@ -353,6 +411,89 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn control(dir: &Path) -> (Control, mpsc::UnboundedReceiver<Outbound>) {
+        let (out, rx) = mpsc::unbounded_channel();
+        let catalog = Catalog {
+            cameras: vec![super::super::catalog::CatalogCamera {
+                name: "gate".into(),
+                rules: vec![super::super::catalog::CatalogRule {
+                    name: "loiter".into(),
+                    kind: "loitering",
+                    snapshot: false,
+                }],
+            }],
+            ..Catalog::default()
+        };
+        let plan = ControlPlan {
+            topics: Topics::new("wp/site/box"),
+            home_assistant: Some(HomeAssistantPlan {
+                discovery_prefix: "homeassistant".into(),
+                status_topic: "homeassistant/status".into(),
+            }),
+            commands: true,
+            state_file: dir.join(STATE_FILE),
+        };
+        let control = Control {
+            plan,
+            catalog,
+            arming: Arc::new(Arming::default()),
+            out,
+            open: BTreeMap::new(),
+            republished: None,
+            republish_due: false,
+        };
+        (control, rx)
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<Outbound>) -> Vec<Outbound> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_retained_command_is_never_applied_and_is_cleared_a_live_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut control, mut rx) = control(dir.path());
+        let set = "wp/site/box/gate/armed/set";
+        control.on_message(set, b"OFF", true);
+        assert!(
+            control.arming.camera_armed("gate"),
+            "a retained OFF disarmed the camera"
+        );
+        assert_eq!(
+            drain(&mut rx),
+            vec![Outbound {
+                topic: set.into(),
+                payload: Vec::new(),
+                retain: true
+            }],
+            "the retained command is cleared on the broker"
+        );
+        // The clearing comes back to us as an empty message: nothing happens.
+        control.on_message(set, b"", false);
+        assert!(drain(&mut rx).is_empty());
+        control.on_message(set, b"OFF", false);
+        assert!(!control.arming.camera_armed("gate"), "a live OFF disarms");
+        assert!(
+            drain(&mut rx)
+                .iter()
+                .any(|m| m.topic == "wp/site/box/gate/armed" && m.payload == b"OFF")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_online_announcements_publishes_discovery_once_now_and_once_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut control, mut rx) = control(dir.path());
+        control.on_message("homeassistant/status", b"online", false);
+        let once = drain(&mut rx).len();
+        assert!(once > 0);
+        for _ in 0..10_000 {
+            control.on_message("homeassistant/status", b"online", false);
+        }
+        assert!(drain(&mut rx).is_empty(), "announcements within the interval wait");
+        assert!(control.republish_due, "…and one republish is due");
+    }
 
     #[test]
     fn the_state_file_is_replaced_whole_and_read_back() {

@@ -12,12 +12,29 @@
 //! twice but is never lost. Consumers de-duplicate by (`incident_id`, `seq`).
 //! Broker state changes — up, down and why — are logged once per change.
 //!
+//! What the broker refuses. MQTT 3.1.1 has no negative acknowledgement: a
+//! broker that will not take a publish (one over its `max_packet_size`, or
+//! one its ACL forbids where it disconnects for that) closes the connection.
+//! A dropped link alone proves nothing — a flaky network or a restarting
+//! broker drops links with publishes in flight — so the oldest record in
+//! flight when a link drops only becomes a suspect, sent alone on the next
+//! connection. A refusal is counted only when such a record, sent alone,
+//! ends the connection: the broker closes it (not a keep-alive timeout)
+//! within [`REFUSAL_WINDOW`] of its PUBLISH leaving and before its PUBACK.
+//! After `outbox.max_attempts` refusals in a row a snapshot is quarantined
+//! (the outbox puts it back in the queue at the next start), and an incident
+//! event is never quarantined: it is set aside in memory, delivery goes on
+//! with the records after it, and it is sent again alone after
+//! [`RETRY_REFUSED`], doubling up to [`RETRY_REFUSED_MAX`], until the broker
+//! takes it or the outbox's age bound drops it (counted and logged). It then
+//! arrives after later events; its `seq` says where it belongs.
+//!
 //! With a [`SideLink`], the same connection also carries the control task's
 //! traffic: its subscriptions (renewed on every connection), the messages
 //! that arrive on them, and its retained state messages, sent beside the
 //! outbox records while the link is up and dropped while it is down.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -39,10 +56,22 @@ pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 /// Raise → PUBACK latencies kept for the stats and the benchmarks.
 const LATENCY_SAMPLES: usize = 4096;
 
+/// A suspect sent alone whose connection the broker closes this soon after
+/// its PUBLISH left counts as refused (a broker refuses at once; a link that
+/// happens to drop later proves nothing).
+pub const REFUSAL_WINDOW: Duration = Duration::from_secs(5);
+/// An incident event the broker refused `outbox.max_attempts` times is sent
+/// again alone after this long, then after twice as long, up to [`RETRY_REFUSED_MAX`].
+pub const RETRY_REFUSED: Duration = Duration::from_secs(5);
+pub const RETRY_REFUSED_MAX: Duration = Duration::from_secs(15 * 60);
+
 /// What a caller (or a test) can read about the link.
 #[derive(Debug, Default)]
 pub struct PublisherStatus {
     pub connected: AtomicBool,
+    /// Incident events the broker refused `outbox.max_attempts` times, set
+    /// aside and sent again now and then (never quarantined).
+    pub refused_events: std::sync::atomic::AtomicU64,
     /// The latest raise → PUBACK latencies, oldest first.
     latencies: std::sync::Mutex<VecDeque<Duration>>,
     /// The latest PUBACKs: sequence number and arrival, oldest first.
@@ -129,8 +158,9 @@ impl Publisher {
             in_flight: HashMap::new(),
             last_sent: 0,
             acked: Vec::new(),
-            attempts: HashMap::new(),
+            suspects: HashMap::new(),
             probing: None,
+            refused: BTreeMap::new(),
             side,
         };
         let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
@@ -177,13 +207,16 @@ enum LinkEvent {
     /// The connection failed; the delivery task confirms it stopped publishing.
     Down {
         reason: String,
+        /// The broker closed the connection (rather than a timeout or a
+        /// failure to connect): what a refusal looks like.
+        closed: bool,
         confirm: oneshot::Sender<()>,
     },
     /// A publish left with this packet id (0 for QoS 0).
     Sent(u16),
     Acked(u16),
-    /// A message arrived on a subscribed topic.
-    Message(String, Vec<u8>),
+    /// A message arrived on a subscribed topic: topic, payload, retained.
+    Message(String, Vec<u8>, bool),
     Closed,
 }
 
@@ -198,7 +231,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 LinkEvent::Up
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
-            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec()),
+            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec(), p.retain),
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 let _ = tx.send(LinkEvent::Closed);
@@ -211,6 +244,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 if tx
                     .send(LinkEvent::Down {
                         reason: describe(&error),
+                        closed: closed_by_broker(&error),
                         confirm,
                     })
                     .is_err()
@@ -228,6 +262,26 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
         if tx.send(event).is_err() {
             return;
         }
+    }
+}
+
+/// Whether the broker ended the connection itself (end of stream, reset):
+/// how an MQTT 3.1.1 broker refuses a publish.
+fn closed_by_broker(error: &rumqttc::ConnectionError) -> bool {
+    use std::io::ErrorKind as K;
+    let closed = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
+        )
+    };
+    match error {
+        rumqttc::ConnectionError::MqttState(rumqttc::StateError::ConnectionAborted) => true,
+        rumqttc::ConnectionError::MqttState(
+            rumqttc::StateError::Io(e) | rumqttc::StateError::Deserialization(rumqttc::Error::Io(e)),
+        )
+        | rumqttc::ConnectionError::Io(e) => closed(e),
+        _ => false,
     }
 }
 
@@ -276,14 +330,34 @@ struct Delivery {
     last_sent: u64,
     /// Acknowledged records not yet removed from the outbox.
     acked: Vec<u64>,
-    /// Records that were the oldest in flight when the link went down, and
-    /// how often: a suspect is sent alone until acknowledged, and
-    /// quarantined after `outbox.max_attempts` failures.
-    attempts: HashMap<u64, u32>,
+    /// Suspects: records that were the oldest in flight when the link went
+    /// down, with the refusals counted against them (module doc). A suspect
+    /// is sent alone until acknowledged.
+    suspects: HashMap<u64, u32>,
     /// The suspect sent alone and awaiting its PUBACK.
-    probing: Option<u64>,
+    probing: Option<Probe>,
+    /// Incident events the broker refused `max_attempts` times: skipped,
+    /// and sent again alone when due.
+    refused: BTreeMap<u64, Retry>,
     /// The control task's link, if any.
     side: Option<SideLink>,
+}
+
+/// A suspect on its way alone.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    seq: u64,
+    /// A snapshot (which may be quarantined), not an incident event.
+    image: bool,
+    /// When its PUBLISH left (None until rumqttc reports it).
+    sent: Option<Instant>,
+}
+
+/// When a refused incident event is sent again, and the wait after that.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    due: Instant,
+    wait: Duration,
 }
 
 impl Delivery {
@@ -299,7 +373,12 @@ impl Delivery {
                     None => return,
                 },
                 _ = outbox.written() => self.fill(),
-                _ = flush.tick() => self.flush_acked(),
+                _ = flush.tick() => {
+                    self.flush_acked();
+                    if !self.refused.is_empty() {
+                        self.fill();
+                    }
+                }
                 _ = stats.tick() => self.publish_stats(),
                 open = SideLink::take(&mut self.side, self.up) => if !open {
                     self.side = None;
@@ -340,10 +419,14 @@ impl Delivery {
                     side.connected(&self.client);
                 }
             }
-            LinkEvent::Down { reason, confirm } => {
+            LinkEvent::Down {
+                reason,
+                closed,
+                confirm,
+            } => {
                 self.up = false;
                 self.status.connected.store(false, Ordering::Relaxed);
-                self.count_failure(&reason);
+                self.count_failure(&reason, closed);
                 self.unassigned.clear();
                 self.in_flight.clear();
                 if let Some(side) = &mut self.side {
@@ -361,12 +444,22 @@ impl Delivery {
                     && pkid != 0
                 {
                     self.in_flight.insert(pkid, seq);
+                    if let Some(probe) = self.probing.as_mut().filter(|p| p.seq == seq) {
+                        probe.sent = Some(Instant::now());
+                    }
                 }
             }
             LinkEvent::Acked(pkid) => {
                 if let Some(seq) = self.in_flight.remove(&pkid) {
-                    if self.attempts.remove(&seq).is_some() && self.probing == Some(seq) {
+                    self.suspects.remove(&seq);
+                    if self.probing.is_some_and(|p| p.seq == seq) {
                         self.probing = None;
+                    }
+                    if self.refused.remove(&seq).is_some() {
+                        self.status
+                            .refused_events
+                            .store(self.refused.len() as u64, Ordering::Relaxed);
+                        tracing::info!(seq, "the broker took an incident event it had refused; it is delivered");
                     }
                     if let Some(raised) = self.outbox.raised_at(seq) {
                         self.status.record_latency(raised.elapsed());
@@ -376,9 +469,13 @@ impl Delivery {
                 }
                 self.fill();
             }
-            LinkEvent::Message(topic, payload) => {
+            LinkEvent::Message(topic, payload, retained) => {
                 if let Some(side) = &self.side {
-                    let _ = side.inbound.send(Inbound::Message { topic, payload });
+                    let _ = side.inbound.send(Inbound::Message {
+                        topic,
+                        payload,
+                        retained,
+                    });
                 }
             }
             LinkEvent::Closed => {
@@ -388,28 +485,99 @@ impl Delivery {
         }
     }
 
-    /// The link went down: the oldest record in flight takes the blame (the
-    /// broker handles publishes in order, so it is the one it choked on).
-    fn count_failure(&mut self, reason: &str) {
-        self.probing = None;
+    /// The link went down. The oldest record in flight becomes a suspect
+    /// (sent alone next); a refusal is counted only when the broker closed
+    /// the link soon after that suspect left alone (module doc).
+    fn count_failure(&mut self, reason: &str, closed: bool) {
+        let probe = self.probing.take();
         let Some(&seq) = self.in_flight.values().min() else {
             return;
         };
-        let failures = self.attempts.entry(seq).or_default();
-        *failures += 1;
-        if *failures < self.outbox.plan().max_attempts {
+        let refused =
+            probe.filter(|p| p.seq == seq && closed && p.sent.is_some_and(|sent| sent.elapsed() <= REFUSAL_WINDOW));
+        let Some(probe) = refused else {
+            self.suspects.entry(seq).or_insert(0);
+            return;
+        };
+        if let Some(retry) = self.refused.get_mut(&seq) {
+            retry.wait = (retry.wait * 2).min(RETRY_REFUSED_MAX);
+            retry.due = Instant::now() + retry.wait;
+            tracing::warn!(seq, broker = %reason, retry_in_secs = retry.wait.as_secs(),
+                "the broker refused an incident event again; it stays in the outbox and is sent again later");
             return;
         }
-        self.attempts.remove(&seq);
-        if let Err(e) = self.outbox.quarantine_refused(seq, reason) {
-            tracing::error!(seq, error = %e, "cannot quarantine an event the broker refuses");
+        let refusals = self.suspects.entry(seq).or_default();
+        *refusals += 1;
+        if *refusals < self.outbox.plan().max_attempts {
+            return;
         }
+        self.suspects.remove(&seq);
+        if probe.image {
+            if let Err(e) = self.outbox.quarantine_refused(seq, reason) {
+                tracing::error!(seq, error = %e, "cannot quarantine a snapshot the broker refuses");
+            }
+            return;
+        }
+        self.refused.insert(
+            seq,
+            Retry {
+                due: Instant::now() + RETRY_REFUSED,
+                wait: RETRY_REFUSED,
+            },
+        );
+        self.status
+            .refused_events
+            .store(self.refused.len() as u64, Ordering::Relaxed);
+        tracing::error!(seq, broker = %reason, attempts = self.outbox.plan().max_attempts,
+            "the broker refused an incident event every time it was sent; it is never quarantined: it stays in the outbox, delivery goes on with the later ones, and it is sent again alone from time to time (check the broker's max_packet_size and ACL)");
+    }
+
+    /// Sends a refused incident event that is due again, alone, when
+    /// nothing else is in flight. True when one went (or is on its way).
+    fn retry_refused(&mut self) -> bool {
+        let now = Instant::now();
+        let idle = self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none);
+        let Some(seq) = self.refused.iter().find(|(_, r)| r.due <= now).map(|(s, _)| *s) else {
+            return false;
+        };
+        if !idle {
+            return true;
+        }
+        let record = match self.outbox.read_after(seq - 1, 1) {
+            Ok(records) => records.into_iter().next().filter(|(s, _)| *s == seq),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return true;
+            }
+        };
+        let Some((_, record)) = record else {
+            // Dropped meanwhile by a bound (counted there).
+            self.refused.remove(&seq);
+            self.status
+                .refused_events
+                .store(self.refused.len() as u64, Ordering::Relaxed);
+            return false;
+        };
+        let image = record.image;
+        if self
+            .client
+            .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
+            .is_ok()
+        {
+            self.unassigned.push_back(Some(seq));
+            self.probing = Some(Probe { seq, image, sent: None });
+        }
+        true
     }
 
     /// Publishes outbox records after the last one sent, within the window;
-    /// a suspect (one that failed before) only alone.
+    /// a suspect (one that failed before) only alone; refused incident
+    /// events only when due, alone.
     fn fill(&mut self) {
-        if !self.up || self.outbox.last_seq() <= self.last_sent || self.probing.is_some() {
+        if !self.up || self.probing.is_some() || self.retry_refused() {
+            return;
+        }
+        if self.outbox.last_seq() <= self.last_sent {
             return;
         }
         let room = WINDOW.saturating_sub(self.unassigned.len() + self.in_flight.len());
@@ -425,10 +593,15 @@ impl Delivery {
         };
         let idle = self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none);
         for (seq, record) in records {
-            let suspect = self.attempts.contains_key(&seq);
+            if self.refused.contains_key(&seq) {
+                self.last_sent = seq;
+                continue;
+            }
+            let suspect = self.suspects.contains_key(&seq);
             if suspect && !(idle && self.unassigned.iter().all(Option::is_none)) {
                 break;
             }
+            let image = record.image;
             if self
                 .client
                 .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
@@ -439,7 +612,7 @@ impl Delivery {
             self.unassigned.push_back(Some(seq));
             self.last_sent = seq;
             if suspect {
-                self.probing = Some(seq);
+                self.probing = Some(Probe { seq, image, sent: None });
                 break;
             }
         }
@@ -480,6 +653,8 @@ impl Delivery {
             "dropped_snapshots": self.outbox.stats.dropped_snapshots.load(Ordering::Relaxed),
             "quarantined": self.outbox.stats.quarantined.load(Ordering::Relaxed),
             "poisoned": self.outbox.stats.poisoned.load(Ordering::Relaxed),
+            "quarantine": self.outbox.quarantine_depth(),
+            "refused_events": self.refused.len(),
             "bytes": self.outbox.bytes().0,
             "delivered": self.outbox.stats.delivered.load(Ordering::Relaxed),
         });
@@ -529,5 +704,27 @@ impl Delivery {
             }
             tracing::info!(broker = %self.plan.url, "disconnected from MQTT broker");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_connection_the_broker_closed_looks_like_a_refusal() {
+        use rumqttc::{ConnectionError as C, StateError as S};
+        let io = |kind: std::io::ErrorKind| std::io::Error::from(kind);
+        assert!(closed_by_broker(&C::MqttState(S::ConnectionAborted)));
+        assert!(closed_by_broker(&C::MqttState(S::Deserialization(rumqttc::Error::Io(
+            io(std::io::ErrorKind::ConnectionReset)
+        )))));
+        assert!(closed_by_broker(&C::Io(io(std::io::ErrorKind::BrokenPipe))));
+        assert!(
+            !closed_by_broker(&C::MqttState(S::AwaitPingResp)),
+            "a silent broker is no refusal"
+        );
+        assert!(!closed_by_broker(&C::NetworkTimeout));
+        assert!(!closed_by_broker(&C::Io(io(std::io::ErrorKind::ConnectionRefused))));
     }
 }

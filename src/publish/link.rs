@@ -6,6 +6,8 @@
 //! None of this passes through the outbox: it is state, not events. When
 //! the broker is away these messages are dropped, and the control task
 //! publishes everything again on the next connection ([`Inbound::Connected`]).
+//! While it is up, at most one message per topic waits (the latest), so
+//! repeated republishing cannot grow the queue.
 
 use std::collections::VecDeque;
 
@@ -19,8 +21,14 @@ use super::mqtt::WINDOW;
 pub enum Inbound {
     /// A (new) session is up and subscribed: publish every state again.
     Connected,
-    /// A message arrived on a subscribed topic.
-    Message { topic: String, payload: Vec<u8> },
+    /// A message arrived on a subscribed topic; `retained`: the broker
+    /// kept it and hands it to every new subscription (the PUBLISH's retain
+    /// flag), rather than forwarding it as it was published.
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+        retained: bool,
+    },
 }
 
 /// A message the control task publishes (QoS 1).
@@ -53,11 +61,22 @@ impl SideLink {
         match side.outbound.recv().await {
             Some(message) => {
                 if up {
-                    side.queue.push_back(message);
+                    side.enqueue(message);
                 }
                 true
             }
             None => false,
+        }
+    }
+
+    /// Queues a message; one already waiting for the same topic is
+    /// replaced in its place (these are retained states: only the latest
+    /// counts), so the queue never holds more than one message per topic
+    /// however often the control task publishes everything again.
+    pub(super) fn enqueue(&mut self, message: Outbound) {
+        match self.queue.iter_mut().find(|m| m.topic == message.topic) {
+            Some(waiting) => *waiting = message,
+            None => self.queue.push_back(message),
         }
     }
 
@@ -126,4 +145,33 @@ pub fn side_link(subscriptions: Vec<String>) -> (SideLink, ControlLink) {
             outbound: out_tx,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_keeps_one_message_per_topic_the_latest_in_its_place() {
+        let (mut side, _control) = side_link(Vec::new());
+        let message = |topic: &str, payload: &str| Outbound {
+            topic: topic.into(),
+            payload: payload.into(),
+            retain: true,
+        };
+        for round in 0..1000 {
+            for topic in ["a", "b", "c"] {
+                side.enqueue(message(topic, &round.to_string()));
+            }
+        }
+        let queued: Vec<(String, String)> = side
+            .queue
+            .iter()
+            .map(|m| (m.topic.clone(), String::from_utf8_lossy(&m.payload).into_owned()))
+            .collect();
+        assert_eq!(
+            queued,
+            [("a", "999"), ("b", "999"), ("c", "999")].map(|(t, p)| (t.to_string(), p.to_string()))
+        );
+    }
 }

@@ -73,7 +73,9 @@ pub struct MqttConfig {
     pub allow_plaintext_password: Spanned<bool>,
     /// Take arming commands on `<prefix>/…/armed/set` and
     /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
-    /// publish them in the broker's ACL (docs/integrations.md).
+    /// publish them in the broker's ACL (docs/integrations.md). Taken only
+    /// when the box logs in (`username` with a password, or a client
+    /// certificate), and only live: a retained command is cleared, never applied.
     #[serde(default = "unset")]
     pub arming_commands: Spanned<bool>,
 }
@@ -143,6 +145,26 @@ pub struct MqttPlan {
     pub topics: Topics,
     /// Whether arming commands are taken.
     pub arming_commands: bool,
+}
+
+impl MqttPlan {
+    /// Why arming commands are not taken although `mqtt.arming_commands`
+    /// asks for them: the box logs in to the broker with neither a user name
+    /// and password nor a client certificate, so the broker cannot tell
+    /// who publishes a command and its ACL cannot limit it. None when they
+    /// are taken, or not asked for.
+    pub fn arming_refused(&self) -> Option<&'static str> {
+        let password = self.username.is_some() && self.password.is_some();
+        let certificate = self.tls.as_ref().is_some_and(|t| t.client.is_some());
+        (self.arming_commands && !password && !certificate).then_some(
+            "mqtt.arming_commands is on, but the box logs in to the broker anonymously (no mqtt.username with a password, no client certificate): on such a broker anyone can disarm a camera, so arming commands are not taken; set up the broker's users and ACL (docs/integrations.md) and give the box its user",
+        )
+    }
+
+    /// Whether arming commands are taken: asked for, over an authenticated connection.
+    pub fn takes_arming(&self) -> bool {
+        self.arming_commands && self.arming_refused().is_none()
+    }
 }
 
 pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -> Option<MqttPlan> {
@@ -449,6 +471,31 @@ pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arming_is_refused_on_an_anonymous_connection() {
+        let mut plan = MqttPlan {
+            url: "mqtt://127.0.0.1:1883".into(),
+            host: "127.0.0.1".into(),
+            port: 1883,
+            tls: None,
+            username: None,
+            password: None,
+            client_id: "c".into(),
+            keep_alive: Duration::from_secs(30),
+            retry_max: Duration::from_secs(30),
+            stats_interval: Duration::from_secs(60),
+            topics: Topics::new("p"),
+            arming_commands: true,
+        };
+        assert!(!plan.takes_arming() && plan.arming_refused().is_some());
+        plan.username = Some("watchpost".into());
+        assert!(!plan.takes_arming(), "a user name without a password is no login");
+        plan.password = Some(PasswordSource::File("/etc/watchpost/mqtt-password".into()));
+        assert!(plan.takes_arming());
+        plan.arming_commands = false;
+        assert!(!plan.takes_arming() && plan.arming_refused().is_none());
+    }
 
     #[test]
     fn host_and_port_parse_with_a_default_port() {

@@ -22,6 +22,11 @@ pub enum LockError {
     Held { dir: PathBuf, holder: String },
     #[error("cannot lock the state directory {dir}: {source}")]
     Io { dir: PathBuf, source: std::io::Error },
+    /// Another user could replace the outbox or the arming state.
+    #[error(
+        "the state directory {dir} {reason}; fix it with `chown watchpost:watchpost {dir} && chmod 0750 {dir}` (the package makes it so)"
+    )]
+    Unsafe { dir: PathBuf, reason: String },
 }
 
 /// The held lock; released when dropped (or when the process ends).
@@ -38,7 +43,25 @@ impl StateLock {
             dir: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        if !dir.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(io)?;
+        }
+        let meta = std::fs::metadata(dir).map_err(io)?;
+        {
+            use std::os::unix::fs::MetadataExt;
+            let me = rustix::process::geteuid().as_raw();
+            if let Some(reason) = unsafe_dir(meta.uid(), meta.mode(), me) {
+                return Err(LockError::Unsafe {
+                    dir: dir.to_path_buf(),
+                    reason,
+                });
+            }
+        }
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .read(true)
@@ -67,6 +90,25 @@ impl StateLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Why a state directory with this owner and mode is not safe for a
+/// process running as `me`: owned by another user (other than root), or
+/// writable by its group or by everyone, either of whom could then replace
+/// the outbox (forging or deleting alerts) or the arming state.
+fn unsafe_dir(owner: u32, mode: u32, me: u32) -> Option<String> {
+    if owner != me && owner != 0 {
+        return Some(format!(
+            "belongs to another user (uid {owner}; this process runs as uid {me})"
+        ));
+    }
+    if mode & 0o002 != 0 {
+        return Some(format!("is writable by every user (mode {:04o})", mode & 0o7777));
+    }
+    if mode & 0o020 != 0 {
+        return Some(format!("is writable by its group (mode {:04o})", mode & 0o7777));
+    }
+    None
 }
 
 /// "pid 1234: watchpost run --config …", from the lock file and /proc.
@@ -113,5 +155,27 @@ mod tests {
         assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
         drop(first);
         StateLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_state_dir_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (mode, word) in [(0o777, "every user"), (0o770, "its group")] {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = StateLock::acquire(dir.path()).unwrap_err();
+            assert!(matches!(err, LockError::Unsafe { .. }), "{err}");
+            assert!(err.to_string().contains(word), "{err}");
+            assert!(!dir.path().join(LOCK_FILE).exists(), "nothing is written there");
+        }
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
+        StateLock::acquire(dir.path()).unwrap();
+        let made = dir.path().join("new/state");
+        StateLock::acquire(&made).unwrap();
+        let mode = std::fs::metadata(&made).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o022, 0, "made without group or world write: {mode:o}");
+        assert!(unsafe_dir(1234, 0o40750, 1000).unwrap().contains("another user"));
+        assert_eq!(unsafe_dir(0, 0o40755, 1000), None, "root's folder is trusted");
+        assert_eq!(unsafe_dir(1000, 0o40750, 1000), None);
     }
 }

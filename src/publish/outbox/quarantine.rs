@@ -1,12 +1,20 @@
-//! The quarantine table: records that cannot be decoded (a damaged disk) or
-//! that the broker refused `outbox.max_attempts` times are moved there,
-//! logged once each and counted, so that delivery goes on with the rest.
+//! The quarantine table: records that cannot be decoded (a damaged disk) and
+//! snapshots the broker refused `outbox.max_attempts` times
+//! ([`super::super::delivery`] decides; an incident event is never
+//! quarantined) are moved there, logged once each and counted, so that
+//! delivery goes on with the rest. A refused snapshot keeps its JPEG
+//! beside it, and at every start ([`Outbox::open`]) whatever in quarantine
+//! still decodes goes back to the queue under its own sequence number (the
+//! age bound applies to it as to any record): a broker whose limit was
+//! raised, or a link that was mistaken for a refusal, then delivers it.
+//! Only records that no longer decode stay. The number held is a gauge
+//! (`watchpost_outbox_quarantine_records`).
 
 use std::sync::atomic::Ordering;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
-use super::record::{IMAGES, QUARANTINE, RECORDS, Record};
+use super::record::{IMAGES, QUARANTINE, QUARANTINE_IMAGES, RECORDS, Record};
 use super::store::Outbox;
 
 impl Outbox {
@@ -39,11 +47,15 @@ impl Outbox {
         let size = {
             let mut records = txn.open_table(RECORDS)?;
             let raw = records.remove(seq)?.map(|v| v.value().to_vec());
-            let image = txn.open_table(IMAGES)?.remove(seq)?.map_or(0, |v| v.value().len());
+            let image = txn.open_table(IMAGES)?.remove(seq)?.map(|v| v.value().to_vec());
             if let Some(raw) = &raw {
                 txn.open_table(QUARANTINE)?.insert(seq, raw.as_slice())?;
+                // A refused snapshot comes back at the next start, JPEG and all.
+                if let (Some(image), Some(_)) = (&image, refused) {
+                    txn.open_table(QUARANTINE_IMAGES)?.insert(seq, image.as_slice())?;
+                }
             }
-            raw.map(|r| r.len() + image)
+            raw.map(|r| r.len() + image.map_or(0, |i| i.len()))
         };
         txn.commit()?;
         let Some(size) = size else {
@@ -58,10 +70,68 @@ impl Outbox {
             Some(answer) => {
                 self.stats.poisoned.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(outbox = %self.path.display(), seq, bytes = size, attempts = self.plan.max_attempts,
-                    broker = %answer, "the broker refused an event every time it was sent; it was moved to quarantine and delivery goes on")
+                    broker = %answer, "the broker refused a snapshot every time it was sent; it was moved to quarantine, delivery goes on, and it is queued again at the next start")
             }
         }
         Ok(())
+    }
+
+    /// At open: puts every quarantined record that decodes (and, for a
+    /// snapshot, still has its JPEG) back in the queue, counted in the
+    /// bytes held; returns how many came back. The bounds apply at the next write.
+    pub(super) fn restore_quarantined(&self) -> Result<u64, redb::Error> {
+        let db = self.db();
+        let txn = db.begin_write()?;
+        let (back, bytes) = {
+            let mut quarantine = txn.open_table(QUARANTINE)?;
+            let mut quarantine_images = txn.open_table(QUARANTINE_IMAGES)?;
+            let mut records = txn.open_table(RECORDS)?;
+            let mut images = txn.open_table(IMAGES)?;
+            let mut candidates = Vec::new();
+            for entry in quarantine.iter()? {
+                let (k, v) = entry?;
+                if let Ok(record) = serde_json::from_slice::<Record>(v.value()) {
+                    candidates.push((k.value(), v.value().to_vec(), record.image));
+                }
+            }
+            let (mut back, mut bytes) = (0u64, 0u64);
+            for (seq, raw, is_image) in candidates {
+                let image = if is_image {
+                    match quarantine_images.remove(seq)? {
+                        Some(jpeg) => Some(jpeg.value().to_vec()),
+                        None => continue,
+                    }
+                } else {
+                    None
+                };
+                quarantine.remove(seq)?;
+                records.insert(seq, raw.as_slice())?;
+                bytes += raw.len() as u64;
+                if let Some(image) = image {
+                    bytes += image.len() as u64;
+                    images.insert(seq, image.as_slice())?;
+                }
+                back += 1;
+            }
+            (back, bytes)
+        };
+        txn.commit()?;
+        if back > 0 {
+            self.bytes.fetch_add(bytes, Ordering::SeqCst);
+            tracing::info!(outbox = %self.path.display(), records = back, bytes,
+                "quarantined records are queued again at start: the broker gets another chance at them");
+        }
+        Ok(back)
+    }
+
+    /// Records held in quarantine now (0 when it cannot be read).
+    pub fn quarantine_depth(&self) -> u64 {
+        let read = || -> Result<u64, redb::Error> {
+            let db = self.db();
+            let txn = db.begin_read()?;
+            Ok(txn.open_table(QUARANTINE)?.len()?)
+        };
+        read().unwrap_or(0)
     }
 
     /// Moves a record the broker kept refusing to quarantine, with its answer.

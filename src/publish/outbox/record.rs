@@ -1,7 +1,8 @@
 //! What the outbox stores and counts: the redb tables, one [`Record`] per
 //! event, the counters the stats message and metrics read, and the errors
 //! callers act on, and the writer's state (the next sequence number and the
-//! memory hold). No logic beyond (de)serialising lives here.
+//! memory hold), and the clocks records and heartbeats are stamped with.
+//! No logic beyond (de)serialising lives here.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -17,6 +18,8 @@ pub(super) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("re
 /// Redacted JPEG snapshots, keyed by the sequence number of their record.
 pub(super) const IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("images");
 pub(super) const QUARANTINE: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine");
+/// The JPEGs of quarantined snapshots, so they can come back at start.
+pub(super) const QUARANTINE_IMAGES: TableDefinition<u64, &[u8]> = TableDefinition::new("quarantine_images");
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(super) const NEXT_SEQ: &str = "next_seq";
 
@@ -65,9 +68,10 @@ pub struct OutboxStats {
     pub dropped: AtomicU64,
     /// Of those, snapshots dropped by the byte bound.
     pub dropped_snapshots: AtomicU64,
-    /// Records moved to quarantine: unreadable, or refused by the broker.
+    /// Records moved to quarantine since start: unreadable, or snapshots
+    /// refused by the broker (those held now: `Outbox::quarantine_depth`).
     pub quarantined: AtomicU64,
-    /// Of those, records the broker refused `max_attempts` times.
+    /// Of those, snapshots the broker refused `max_attempts` times.
     pub poisoned: AtomicU64,
     /// Events acknowledged by the broker and removed.
     pub delivered: AtomicU64,
@@ -96,4 +100,22 @@ pub(super) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The boot clock in ms: monotonic, counting suspend, never set.
+pub(super) fn boot_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    (t.tv_sec.max(0) as u64) * 1000 + (t.tv_nsec.max(0) as u64) / 1_000_000
+}
+
+/// This boot's id (the kernel's random boot id, folded to 64 bits); 0 when unknown.
+pub(super) fn boot_id() -> u64 {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).take(16).collect();
+    u64::from_str_radix(&hex, 16).unwrap_or(0)
+}
+
+/// The boot clock and the boot now, for the ledger's downtime.
+pub(super) fn boot_now() -> (u64, u64) {
+    (boot_ms(), boot_id())
 }

@@ -6,8 +6,8 @@
 //! sequence number (so order is kept — per camera and overall — and `seq`
 //! keeps increasing across restarts), a table of the redacted snapshots some
 //! records carry, a table holding the next sequence number, and a quarantine
-//! table for records that can no longer be read or that the broker refused
-//! again and again. A snapshot is written after its incident's start event,
+//! table for records that can no longer be read and snapshots the broker
+//! refused again and again (those come back to the queue at every start). A snapshot is written after its incident's start event,
 //! so it is always delivered after it; the only image type it accepts is
 //! [`RedactedJpeg`], which only the redaction stage can make.
 //! It is bounded by count, bytes and age (the age measured on the monotonic
@@ -28,7 +28,8 @@ use super::config::OutboxPlan;
 use super::journal;
 use super::lock::StateLock;
 use super::record::{
-    Held, IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, RECORDS, Record, Writer, now_ms,
+    Held, IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, QUARANTINE_IMAGES, RECORDS, Record, Writer,
+    now_ms,
 };
 use crate::anonymize::{Alert, RedactedJpeg};
 
@@ -66,6 +67,8 @@ pub struct Outbox {
     /// The wall clock and the monotonic clock at open: the age of records
     /// from earlier runs is their wall age at open plus the monotonic time since.
     pub(super) opened: (u64, Instant),
+    /// The boot clock (ms) and the boot id at open, for the ledger's downtime.
+    pub(super) opened_boot: (u64, u64),
     pub(super) drops: Mutex<DropLog>,
     /// The last write hit an I/O error: redb refuses every write until reopened.
     pub(super) broken: std::sync::atomic::AtomicBool,
@@ -139,6 +142,7 @@ impl Outbox {
             written: tokio::sync::Notify::new(),
             raised_at: Mutex::default(),
             opened: (now_ms(), Instant::now()),
+            opened_boot: super::record::boot_now(),
             drops: Mutex::default(),
             broken: Default::default(),
             last_reopen: Mutex::default(),
@@ -150,6 +154,7 @@ impl Outbox {
         outbox.last_seq.store(last, Ordering::SeqCst);
         outbox.writer().next_seq = last + 1;
         outbox.bytes.store(bytes, Ordering::SeqCst);
+        outbox.restore_quarantined().map_err(|e| fail(e.to_string()))?;
         outbox.quarantine_unreadable().map_err(|e| fail(e.to_string()))?;
         outbox.note_start().map_err(|e| fail(e.to_string()))?;
         tracing::debug!(outbox = %path.display(), max_bytes = outbox.max_bytes, bytes, "outbox bounds");
@@ -204,6 +209,7 @@ impl Outbox {
         let txn = db.begin_write()?;
         let (last, bytes) = {
             txn.open_table(QUARANTINE)?;
+            txn.open_table(QUARANTINE_IMAGES)?;
             let meta = txn.open_table(META)?;
             let last = meta.get(NEXT_SEQ)?.map_or(0, |v| v.value().saturating_sub(1));
             let mut bytes = 0;
@@ -773,6 +779,56 @@ mod tests {
         assert_eq!(held(&outbox).0, kept);
         assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), dropped + 1);
         assert_eq!(outbox.stats.dropped_snapshots.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_refused_snapshot_is_quarantined_with_its_jpeg_and_queued_again_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(dir.path(), 100);
+        let picture = jpeg(64);
+        let (event, shot, damaged) = {
+            let outbox = Outbox::open(&p).unwrap();
+            let event = push(&outbox);
+            let shot = snapshot(&outbox, &picture).unwrap();
+            let damaged = push(&outbox);
+            let bytes = outbox.bytes().0;
+            outbox.quarantine_refused(shot, "closed by the broker").unwrap();
+            assert_eq!(outbox.quarantine_depth(), 1);
+            assert!(outbox.bytes().0 < bytes);
+            assert_eq!(held(&outbox), (vec![event, damaged], vec![]));
+            (event, shot, damaged)
+        };
+        {
+            // A damaged record in quarantine has no way back.
+            let _lock = StateLock::acquire(dir.path()).unwrap();
+            let db = Database::create(&p.path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(RECORDS)
+                .unwrap()
+                .insert(damaged, &b"\xff not a record"[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let outbox = Outbox::open(&p).unwrap();
+        assert_eq!(held(&outbox), (vec![event], vec![shot]), "the snapshot is queued again");
+        let back = outbox.read_after(event, 1).unwrap();
+        assert_eq!(back[0].1.jpeg.as_deref(), Some(picture.as_bytes()), "with its JPEG");
+        assert_eq!(outbox.quarantined().unwrap(), vec![damaged]);
+        assert_eq!(outbox.quarantine_depth(), 1);
+        let counted = outbox.bytes().0;
+        drop(outbox);
+        let outbox = Outbox::open(&p).unwrap();
+        assert_eq!(
+            outbox.quarantined().unwrap(),
+            vec![damaged],
+            "what does not decode stays"
+        );
+        assert_eq!(held(&outbox), (vec![event], vec![shot]));
+        assert_eq!(
+            outbox.bytes().0,
+            counted,
+            "the bytes that came back were counted as a fresh count finds them"
+        );
     }
 
     #[test]
