@@ -78,8 +78,10 @@ pub struct Watchdog {
     window: Duration,
     last_ping: Option<Instant>,
     progress: BTreeMap<Arc<str>, Progress>,
-    /// The problem found by the last check, if any.
+    /// The problem found by the last check, if any: pings stop.
     problem: Option<String>,
+    /// Why the box is unhealthy without being wedged: pings go on.
+    degraded: Option<String>,
 }
 
 impl Watchdog {
@@ -92,6 +94,7 @@ impl Watchdog {
             last_ping: None,
             progress: BTreeMap::new(),
             problem: None,
+            degraded: None,
         }
     }
 
@@ -100,10 +103,13 @@ impl Watchdog {
     }
 
     /// Checks every part; pings systemd when all are alive and a ping is due.
-    /// Returns whether the pipeline is healthy.
-    /// `ended` names the shared workers whose threads have ended; `outbox`
-    /// says why the outbox can keep nothing new (it cannot write and its
-    /// memory hold is full), if so.
+    /// Returns whether the box is healthy.
+    /// `ended` names the shared workers whose threads have ended: the box is
+    /// wedged, the pings stop and systemd restarts it. `outbox` says why the
+    /// outbox can keep nothing new (it cannot write and its memory hold is
+    /// full), if so: the box is unhealthy (metric, status line, journal) but
+    /// the pings go on, since a restart would lose the events held in memory
+    /// and would not free the disk.
     pub fn tick(
         &mut self,
         cameras: &[Probe<'_>],
@@ -112,13 +118,13 @@ impl Watchdog {
         outbox: Option<String>,
     ) -> bool {
         let now = Instant::now();
-        let mut problem = self.check(cameras, publisher_running, now);
-        let lost = (!ended.is_empty()).then(|| format!("ended: {}", ended.join(", ")));
-        for more in [lost, outbox].into_iter().flatten() {
-            problem = Some(problem.map_or(more.clone(), |p| format!("{p}; {more}")));
+        let mut wedged = self.check(cameras, publisher_running, now);
+        if !ended.is_empty() {
+            let lost = format!("ended: {}", ended.join(", "));
+            wedged = Some(wedged.map_or(lost.clone(), |p| format!("{p}; {lost}")));
         }
-        if problem != self.problem {
-            match &problem {
+        if wedged != self.problem {
+            match &wedged {
                 Some(p) => {
                     tracing::error!(problem = %p, "watchdog: the pipeline is wedged; systemd pings stop");
                     status(&format!("wedged: {p}"));
@@ -129,17 +135,31 @@ impl Watchdog {
                 }
                 None => {}
             }
-            self.problem = problem;
+            self.problem = wedged;
         }
-        let healthy = self.problem.is_none();
+        if outbox != self.degraded {
+            match &outbox {
+                Some(why) => {
+                    tracing::error!(problem = %why, "the box is not healthy; it keeps running (a restart would lose the events held in memory)");
+                    status(&format!("degraded: {why}"));
+                }
+                None => {
+                    tracing::info!("the outbox keeps incidents again");
+                    if self.problem.is_none() {
+                        status(&format!("running {} camera(s)", cameras.len()));
+                    }
+                }
+            }
+            self.degraded = outbox;
+        }
         if let Some(period) = self.period
-            && healthy
+            && self.problem.is_none()
             && self.last_ping.is_none_or(|t| now.duration_since(t) >= period)
         {
             notify(&[NotifyState::Watchdog]);
             self.last_ping = Some(now);
         }
-        healthy
+        self.problem.is_none() && self.degraded.is_none()
     }
 
     fn check(&mut self, cameras: &[Probe<'_>], publisher_running: bool, now: Instant) -> Option<String> {
@@ -223,13 +243,24 @@ mod tests {
                 .is_some_and(|p| p.contains("snapshot worker"))
         );
         assert!(watchdog.tick(&[], true, &[], None));
+    }
+
+    #[test]
+    fn a_full_outbox_hold_is_unhealthy_but_keeps_the_pings_so_nothing_held_is_lost() {
+        let mut watchdog = Watchdog::from_env();
+        watchdog.period = Some(Duration::ZERO);
         assert!(!watchdog.tick(&[], true, &[], Some("the outbox keeps nothing".into())));
+        assert!(watchdog.last_ping.is_some(), "a restart would lose the held events");
         assert!(
             watchdog
-                .problem
+                .degraded
                 .as_deref()
                 .is_some_and(|p| p.contains("outbox keeps nothing"))
         );
         assert!(watchdog.tick(&[], true, &[], None));
+        // a wedged part still stops them
+        watchdog.last_ping = None;
+        assert!(!watchdog.tick(&[], true, &["the snapshot worker".to_string()], None));
+        assert!(watchdog.last_ping.is_none());
     }
 }

@@ -137,16 +137,19 @@ impl Outbox {
         Ok(made)
     }
 
-    /// A write failed: an I/O error marks the outbox broken (redb refuses
-    /// every write until it is reopened); anything else is only logged.
+    /// A write failed: the outbox is marked broken whatever the error (an
+    /// I/O error leaves redb refusing every write until it is reopened, and
+    /// any other is not trusted to pass on its own), so it is reopened at
+    /// most once a second and events wait in the memory hold meanwhile.
     pub(super) fn write_failed(&self, e: &redb::Error) {
-        if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
-            if !self.broken.swap(true, Ordering::SeqCst) {
-                tracing::error!(outbox = %self.path.display(), error = %e, max_held = self.plan.max_held,
-                    "the outbox cannot write (disk full or an I/O error); it is reopened at most once a second, and incident events until then are held in memory (snapshots are dropped)");
-            }
-        } else {
-            tracing::error!(outbox = %self.path.display(), error = %e, "an outbox write failed");
+        if !self.broken.swap(true, Ordering::SeqCst) {
+            let cause = if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
+                "disk full or an I/O error"
+            } else {
+                "the store refused the write"
+            };
+            tracing::error!(outbox = %self.path.display(), error = %e, max_held = self.plan.max_held,
+                "the outbox cannot write ({cause}); it is reopened at most once a second, and incident events until then are held in memory (snapshots are dropped)");
         }
     }
 
@@ -159,6 +162,10 @@ impl Outbox {
         bytes: &[u8],
         image: Option<&[u8]>,
     ) -> Result<(bool, u64, Vec<u64>, u64), redb::Error> {
+        #[cfg(test)]
+        if let Some(fault) = self.fault.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(fault);
+        }
         let db = self.db();
         let txn = db.begin_write()?;
         let made = {

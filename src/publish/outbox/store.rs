@@ -77,6 +77,9 @@ pub struct Outbox {
     pub(super) writer: Mutex<Writer>,
     /// Events in the hold, for the stats and the watchdog.
     pub(super) held_len: AtomicU64,
+    /// A fault the next write transaction fails with (tests inject one).
+    #[cfg(test)]
+    pub(super) fault: Mutex<Option<redb::Error>>,
     _lock: StateLock,
 }
 
@@ -148,6 +151,8 @@ impl Outbox {
             last_reopen: Mutex::default(),
             writer: Mutex::default(),
             held_len: AtomicU64::new(0),
+            #[cfg(test)]
+            fault: Mutex::default(),
             _lock: lock,
         };
         let (last, bytes) = outbox.init().map_err(|e| fail(e.to_string()))?;
@@ -319,15 +324,15 @@ impl Outbox {
                 }
                 self.settle(seq, fits, bytes, dropped, snapshots)
             }
+            // Whatever the store's error, an incident event is held (and
+            // written first once the store is reopened), a snapshot dropped
+            // and counted: nothing is lost silently.
             Err(e) => {
                 self.write_failed(&e);
-                match e {
-                    redb::Error::Io(_) | redb::Error::PreviousIo if image.is_none() => self.hold(&mut w, held),
-                    redb::Error::Io(_) | redb::Error::PreviousIo => Err(self.refuse_snapshot()),
-                    e => Err(OutboxError::Store {
-                        path: self.path.clone(),
-                        reason: e.to_string(),
-                    }),
+                if image.is_none() {
+                    self.hold(&mut w, held)
+                } else {
+                    Err(self.refuse_snapshot())
                 }
             }
         }
@@ -534,6 +539,25 @@ mod tests {
         let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
         assert_eq!(outbox.depth().unwrap().0, 0);
         assert_eq!(push(&outbox), first + 1);
+    }
+
+    #[test]
+    fn an_event_whose_write_fails_for_any_reason_is_held_and_written_first_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
+        let first = push(&outbox);
+        // not an I/O error: the store refuses the value itself
+        *outbox.fault.lock().unwrap() = Some(redb::Error::ValueTooLarge(usize::MAX));
+        let failed = push(&outbox);
+        assert_eq!(failed, first + 1, "the event kept its place");
+        assert_eq!(outbox.held(), 1);
+        assert!(!outbox.writable());
+        // the next write reopens the store, writes the held event, then its own
+        let next = push(&outbox);
+        assert_eq!(outbox.held(), 0);
+        let stored: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(stored, [first, failed, next]);
+        assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 0);
     }
 
     #[test]
