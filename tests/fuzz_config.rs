@@ -116,6 +116,13 @@ impl Sandbox {
         ] {
             copy_dir(&root.join(sub), &dir.path().join(sub));
         }
+        // The demo's console password hash, made by scripts/setup (any hash will do).
+        std::fs::create_dir_all(dir.path().join("var")).unwrap();
+        std::fs::write(
+            dir.path().join("var/console.hash"),
+            watchpost::console::auth::hash_password("sandbox").unwrap(),
+        )
+        .unwrap();
         // A tiny stand-in for each big model, with its sha256 in the manifest.
         let tiny = root.join("tests/models/yolov5_test.onnx");
         let tiny_sha = watchpost::infer::manifest::sha256_file(&tiny).unwrap();
