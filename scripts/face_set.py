@@ -10,7 +10,7 @@ clip. Every [[derived]] entry is made from pictures above it by one plain
 operation (`dim`, `rotate`, `crop` or a `mosaic` of several), and its faces
 are the hand-checked boxes of its pictures carried through that operation.
 OUT/labels.json lists every picture with its categories and face boxes, in
-its own pixels, for tests/privacy.rs and tests/privacy/face_check.py.
+its own pixels, for tests/suite/privacy.rs and tests/privacy/face_check.py.
 
 Only OpenCV and numpy (the .venv of scripts/setup) are used.
 """

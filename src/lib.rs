@@ -29,7 +29,7 @@
 //! and rule editor, incidents as they happen), [`plan`], which checks one operator's file into the [`plan::Plan`] the box
 //! runs, and [`app`], which wires a plan into running threads and keeps it in
 //! step on reload. docs/architecture.md gives the layers and the rule
-//! `tests/layering.rs` holds them to.
+//! `tests/suite/layering.rs` holds them to.
 
 pub mod config;
 pub mod vocab;

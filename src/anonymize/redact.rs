@@ -354,7 +354,7 @@ impl RedactedJpeg {
 /// of what it covers. A region is one flat patch: a mosaic of a face (six
 /// blocks across were used before) keeps its layout — dark eyes, light
 /// forehead — and a face detector still finds faces in such mosaics and in
-/// patterns of random-coloured blocks (tests/face_set.rs found them at
+/// patterns of random-coloured blocks (tests/suite/face_set.rs found them at
 /// scores up to 0.36).
 const JITTER: i32 = 16;
 

@@ -4,7 +4,7 @@
 //! clip; corrupt files; a wrong RTSP path. States and counters are asserted,
 //! never wall-clock times (time limits are only generous guards).
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! model run by ONNX Runtime, incidents published to a real Mosquitto that
 //! the test starts on a free port, and read back by a real MQTT subscriber.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@
 //!   the snapshot;
 //! - an incident goes out first and its redacted JPEG follows on its topic.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

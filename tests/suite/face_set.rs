@@ -13,7 +13,7 @@
 //! all of them and prints the per-category table of docs/privacy.md
 //! (scripts/face_report).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

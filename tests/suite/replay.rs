@@ -10,7 +10,7 @@
 //!   raises for the bicycle and for the motorbike;
 //! - a missing recording or an unknown camera is a clear error, not a panic.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

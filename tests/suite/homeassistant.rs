@@ -17,8 +17,8 @@
 //! build machine, and its MQTT integration is set up through a UI flow.
 //! The schema in `homeassistant/discovery.schema.json` stands in for it.
 
-mod common;
-#[path = "homeassistant/schema.rs"]
+use crate::common;
+
 mod schema;
 
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! the order its frames were submitted, so tracking and rules see the same
 //! stream as with one frame at a time.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -15,7 +15,7 @@
 //! by `scripts/chaos`) with phases of `CHAOS_PHASE_SECS` (default 30) and
 //! writes its numbers to `$CHAOS_REPORT` when set.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;

@@ -15,7 +15,7 @@
 //! them in that clip's raw frame. A screenshot of each page is kept in
 //! target/console-screenshots/. Deadlines are guards, never measurements.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -13,7 +13,7 @@
 //! camera clears that camera's status. `watchpost replay` shows health
 //! incidents like any other.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -7,7 +7,7 @@
 //! also checked against the committed golden record, tests/golden/ssd_vtest.json
 //! (regenerate with WATCHPOST_UPDATE_GOLDEN=1).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! folder; plain-text broker passwords and bad manifest numbers are config
 //! errors (exit 2), never a crash at run time.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

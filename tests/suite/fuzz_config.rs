@@ -309,7 +309,7 @@ fn fuzz(
     check: impl Fn(&Path, String, &mut Diagnostics) -> bool,
 ) -> Vec<String> {
     assert!(!seeds.is_empty());
-    // A longer or different search: FUZZ_SCALE=10 FUZZ_SEED=7 cargo test --release --test fuzz_config
+    // A longer or different search: FUZZ_SCALE=10 FUZZ_SEED=7 cargo test --release --test suite fuzz_config::
     let env = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<u64>().ok());
     let cases = cases * env("FUZZ_SCALE").unwrap_or(1) as usize;
     let mut rng = fastrand::Rng::with_seed(SEED ^ env("FUZZ_SEED").unwrap_or(0) ^ name.len() as u64);

@@ -4,7 +4,7 @@
 //! time, or several at a time with more than one session. Also the CenterFace
 //! family, whose model is batchable, on a real face.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! scene costs almost no inference, a busy one loses almost none, and no frame
 //! that raises an incident without gating is skipped with it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

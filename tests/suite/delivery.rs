@@ -2,7 +2,7 @@
 //! broker restarts, a watchpost killed while the broker is down, TLS with a
 //! CA made by the test, wrong credentials, and a broker that stops answering.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,7 +2,7 @@
 //! status 2 for a bad config, and a clear message — never a panic — when a
 //! file it needs is missing.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -10,7 +10,7 @@
 //!   camera's motion thread) raises the same incident over MQTT and follows
 //!   it with a redacted snapshot strip of several frames with the path drawn.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

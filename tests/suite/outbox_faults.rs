@@ -4,7 +4,7 @@
 //! quarantined, and arrives once the limit is raised), a link that drops
 //! every time the same event is in flight, a byte bound full of snapshots.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! .deb's file list (`cargo deb` + `dpkg -c`), the example config it ships,
 //! and the command line (`--help`, `version`, `run --print-config`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

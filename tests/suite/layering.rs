@@ -338,7 +338,7 @@ fn imports_respect_the_layers() {
     let violations: Vec<String> = found.into_iter().map(|(_, _, msg)| msg).collect();
     let n = violations.len();
     fail_with(
-        format!("{n} layering violations (see LAYERS in tests/layering.rs)"),
+        format!("{n} layering violations (see LAYERS in tests/suite/layering.rs)"),
         &violations,
     );
 }

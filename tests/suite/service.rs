@@ -5,7 +5,7 @@
 //! metrics endpoint. Every assertion is on messages, counters and states;
 //! deadlines are only guards.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
