@@ -121,7 +121,7 @@ fn an_rtsp_camera_comes_back_after_five_server_restarts_while_a_file_camera_keep
     };
 
     assert!(
-        wait_for(Duration::from_secs(30), || state() == CameraState::Streaming),
+        wait_for(common::SOON, || state() == CameraState::Streaming),
         "never streamed"
     );
     // Streaming may last less than a sampling period on a busy machine
@@ -138,14 +138,14 @@ fn an_rtsp_camera_comes_back_after_five_server_restarts_while_a_file_camera_keep
         let before = lobby.count();
         server.take().unwrap().stop();
         assert!(
-            wait_for(Duration::from_secs(30), || state() == CameraState::Backoff),
+            wait_for(common::SOON, || state() == CameraState::Backoff),
             "cycle {cycle}: the lost camera was not noticed"
         );
         std::thread::sleep(Duration::from_millis(500));
         server = Some(RtspCamera::start(port));
         let frames_before = gate.count();
         assert!(
-            wait_for(Duration::from_secs(60), || state() == CameraState::Streaming
+            wait_for(common::GUARD, || state() == CameraState::Streaming
                 && gate.count() > frames_before),
             "cycle {cycle}: the camera did not come back"
         );
@@ -200,8 +200,7 @@ fn the_h265_clip_decodes() {
         spec("h265", SourcePlan::file(media("vtest_h265.mkv"), false, false)),
         Delivery::Every,
     );
-    assert!(wait_for(Duration::from_secs(120), || run.stream.status().state()
-        == CameraState::Stopped));
+    assert!(wait_for(common::GUARD, || run.stream.status().state() == CameraState::Stopped));
     let frames = run.stop();
     // 79.5 s of video at detect 5 fps
     assert!(frames.len() > 350, "only {} frames", frames.len());
@@ -227,7 +226,7 @@ fn corrupt_files_never_panic_the_camera_recovers_or_fails_with_a_reason() {
             Delivery::Every,
         );
         let status = run.stream.status();
-        let settled = wait_for(Duration::from_secs(120), || {
+        let settled = wait_for(common::GUARD, || {
             matches!(status.state(), CameraState::Stopped | CameraState::Failed)
         });
         assert!(settled, "{}: the camera neither finished nor failed", path.display());
@@ -286,7 +285,7 @@ fn snapshots_keep_the_source_size_capped_at_the_maximum_width() {
         spec("wide", SourcePlan::file(media("vtest_1280x720_25fps.mp4"), true, true)),
         Delivery::Latest,
     );
-    assert!(wait_for(Duration::from_secs(30), || run.count() > 2));
+    assert!(wait_for(common::SOON, || run.count() > 2));
     let shot = run.stream.snapshot(640).expect("a snapshot");
     let info = gstreamer_video::VideoInfo::from_caps(shot.caps().unwrap()).unwrap();
     assert_eq!(
@@ -353,17 +352,9 @@ fn an_http_mjpeg_camera_streams_through_rate_control_and_reconnects() {
     let status = gate.stream.status();
     let decoded = || status.decoded.load(std::sync::atomic::Ordering::Relaxed);
     // At most 20 frames a connection: more than 20 is a reconnect that streamed.
-    assert!(
-        wait_for(Duration::from_secs(60), || decoded() > 20),
-        "decoded {}",
-        decoded()
-    );
+    assert!(wait_for(common::GUARD, || decoded() > 20), "decoded {}", decoded());
     assert!(status.reconnects.load(std::sync::atomic::Ordering::Relaxed) >= 1);
-    assert!(
-        wait_for(Duration::from_secs(10), || gate.count() >= 8),
-        "{} frames",
-        gate.count()
-    );
+    assert!(wait_for(common::SOON, || gate.count() >= 8), "{} frames", gate.count());
     let times = gate.stop();
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 }

@@ -290,9 +290,7 @@ fn chaos(phase: Duration, cameras: usize) -> Outcome {
     };
     let mut run = Running::start_with(&config_path, LOG);
     assert!(
-        wait_for(Duration::from_secs(120), || journal_now(std::slice::from_ref(&run))
-            .stored
-            .len()
+        wait_for(common::GUARD, || journal_now(std::slice::from_ref(&run)).stored.len()
             >= 5),
         "no events stored: {:?}",
         run.lines()
@@ -317,7 +315,7 @@ fn chaos(phase: Duration, cameras: usize) -> Outcome {
     run = Running::start_with(&config_path, LOG);
     let before = journal_now(&runs).stored.len();
     assert!(
-        wait_for(Duration::from_secs(120), || {
+        wait_for(common::GUARD, || {
             journal_now(std::slice::from_ref(&run)).stored.len() >= 3
         }),
         "the restarted box stored nothing: {:?}",
@@ -346,8 +344,7 @@ fn chaos(phase: Duration, cameras: usize) -> Outcome {
         std::thread::sleep(phase / 2);
         std::fs::remove_file(&filler).unwrap();
         assert!(
-            wait_for(Duration::from_secs(60), || run.count("held incident events written")
-                > 0),
+            wait_for(common::GUARD, || run.count("held incident events written") > 0),
             "the hold was never written after the disk was freed"
         );
     } else {
@@ -362,13 +359,13 @@ fn chaos(phase: Duration, cameras: usize) -> Outcome {
     outcome.dropped_metrics += dropped_events(metrics);
     run.signal("-TERM");
     assert!(
-        wait_for(Duration::from_secs(60), || run.count("watchpost stopped") > 0),
+        wait_for(common::GUARD, || run.count("watchpost stopped") > 0),
         "watchpost did not stop"
     );
     let _ = run.child.wait();
     runs.push(run);
     let mut last = usize::MAX;
-    wait_for(Duration::from_secs(60), || {
+    wait_for(common::GUARD, || {
         std::thread::sleep(Duration::from_secs(3));
         let now = sub.incidents().len();
         std::mem::replace(&mut last, now) == now

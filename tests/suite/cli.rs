@@ -179,7 +179,7 @@ fn hash_password_never_echoes_the_password_on_a_terminal() {
     // Type each answer only once its prompt shows: echo is off by then.
     for prompt in ["Console password", "Again"] {
         assert!(
-            common::wait_for(Duration::from_secs(20), || text().contains(prompt)),
+            common::wait_for(common::SOON, || text().contains(prompt)),
             "no prompt `{prompt}`: {}",
             text()
         );
@@ -187,7 +187,7 @@ fn hash_password_never_echoes_the_password_on_a_terminal() {
         stdin.flush().unwrap();
     }
     assert!(
-        common::wait_for(Duration::from_secs(30), || text().contains("$argon2id$")),
+        common::wait_for(common::SOON, || text().contains("$argon2id$")),
         "{}",
         text()
     );

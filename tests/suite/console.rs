@@ -28,7 +28,7 @@ use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerA
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-const GUARD: Duration = Duration::from_secs(90);
+use common::GUARD;
 /// How long incidents are timed from MQTT to the page (a window, not a limit).
 const LATENCY_WINDOW: Duration = Duration::from_secs(30);
 
@@ -85,8 +85,7 @@ impl Driver {
             .spawn()
             .expect("chromedriver runs (apt-get install chromium chromium-driver; scripts/setup does)");
         assert!(
-            wait_for(Duration::from_secs(20), || TcpStream::connect(("127.0.0.1", port))
-                .is_ok()),
+            wait_for(common::SOON, || TcpStream::connect(("127.0.0.1", port)).is_ok()),
             "chromedriver listens"
         );
         Self { child, port }

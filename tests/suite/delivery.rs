@@ -79,9 +79,7 @@ fn connected_publisher(runtime: &tokio::runtime::Runtime, port: u16, outbox: &Ar
     let publisher = runtime
         .block_on(async { Publisher::spawn(plan(port, Duration::from_secs(5)), outbox.clone(), no_stats()).unwrap() });
     let status = publisher.status();
-    assert!(wait_for(Duration::from_secs(10), || status
-        .connected
-        .load(Ordering::Relaxed)));
+    assert!(wait_for(common::SOON, || status.connected.load(Ordering::Relaxed)));
     publisher
 }
 
@@ -139,7 +137,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     producer.join().unwrap();
 
     let total = |sub: &Subscriber| received_by_camera(sub).values().map(Vec::len).sum::<usize>();
-    let all = wait_for(Duration::from_secs(120), || total(&sub) == TOTAL);
+    let all = wait_for(common::GUARD, || total(&sub) == TOTAL);
     assert!(all, "received {} of {TOTAL} events", total(&sub));
     for (camera, events) in received_by_camera(&sub) {
         assert_eq!(events.len(), TOTAL / 2, "camera {camera}");
@@ -150,7 +148,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     }
     // Everything acknowledged is removed from the outbox.
     assert!(
-        wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0),
+        wait_for(common::SOON, || outbox.depth().unwrap().0 == 0),
         "outbox still holds {:?}",
         outbox.depth()
     );
@@ -176,12 +174,12 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
     frozen.store(true, Ordering::SeqCst);
     let seq = push(&outbox, &topics, "north", 1);
     assert!(
-        wait_for(Duration::from_secs(30), || !status.connected.load(Ordering::Relaxed)),
+        wait_for(common::SOON, || !status.connected.load(Ordering::Relaxed)),
         "the silent broker was not detected"
     );
     assert_eq!(outbox.depth().unwrap().0, 1, "the event must wait in the outbox");
     frozen.store(false, Ordering::SeqCst);
-    assert!(wait_for(Duration::from_secs(30), || received_by_camera(&sub)
+    assert!(wait_for(common::SOON, || received_by_camera(&sub)
         .get("north")
         .is_some_and(|e| e.iter().any(|(_, s)| *s == seq))));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
@@ -203,7 +201,7 @@ fn events_pending_when_watchpost_is_killed_with_the_broker_down_are_delivered_af
 
     let first = Running::start(&config);
     assert!(
-        wait_for(Duration::from_secs(60), || !first.raised().is_empty()),
+        wait_for(common::GUARD, || !first.raised().is_empty()),
         "no incident raised: {:?}",
         first.lines()
     );
@@ -223,7 +221,7 @@ fn events_pending_when_watchpost_is_killed_with_the_broker_down_are_delivered_af
         ids.iter().all(|id| got.contains(id))
     };
     assert!(
-        wait_for(Duration::from_secs(60), || delivered(&pending)),
+        wait_for(common::GUARD, || delivered(&pending)),
         "incidents {pending:?} raised before the kill were not delivered; got {:?}",
         sub.incidents()
     );
@@ -336,7 +334,7 @@ fn tls_with_a_password_delivers_and_a_wrong_password_or_ca_is_a_clear_error() {
     // The right CA and password: incidents arrive.
     let (good, _dir) = run_with("ca.pem", "s3cret-Pw");
     assert!(
-        wait_for(Duration::from_secs(60), || !sub.incidents().is_empty()),
+        wait_for(common::GUARD, || !sub.incidents().is_empty()),
         "nothing delivered over TLS: {:?}",
         good.lines()
     );
@@ -351,7 +349,7 @@ fn tls_with_a_password_delivers_and_a_wrong_password_or_ca_is_a_clear_error() {
     ] {
         let (bad, _dir) = run_with(ca, password);
         assert!(
-            wait_for(Duration::from_secs(30), || bad.count(expected) >= 1),
+            wait_for(common::SOON, || bad.count(expected) >= 1),
             "no clear error for {ca}/{password}: {:?}",
             bad.lines()
         );

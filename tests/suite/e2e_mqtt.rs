@@ -121,10 +121,7 @@ fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
 
     let availability = format!("{TOPIC_PREFIX}/box-{}/availability", broker.port);
     assert!(
-        wait_for(Duration::from_secs(10), || sub
-            .on_topic(&availability)
-            .last()
-            .map(String::as_str)
+        wait_for(common::SOON, || sub.on_topic(&availability).last().map(String::as_str)
             == Some("offline")),
         "no offline availability after a clean exit"
     );
@@ -205,7 +202,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
     // It keeps running, raises an incident while the broker is unreachable,
     // and retries several times (0.5 s, 1 s, 2 s backoff) without repeating itself.
     assert!(
-        wait_for(Duration::from_secs(60), || count("incident raised") >= 1),
+        wait_for(common::GUARD, || count("incident raised") >= 1),
         "no incident raised: {:?}",
         log.lock().unwrap()
     );
@@ -218,7 +215,7 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
     common::forward(port, broker.port, Arc::default());
 
     assert!(
-        wait_for(Duration::from_secs(60), || !sub.incidents().is_empty()),
+        wait_for(common::GUARD, || !sub.incidents().is_empty()),
         "nothing was published after the broker came up"
     );
     let first = &sub.incidents()[0];
@@ -229,16 +226,16 @@ fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up(
         "the incident raised while the broker was down was not delivered: {first}"
     );
     let availability = format!("{TOPIC_PREFIX}/box-{port}/availability");
-    assert!(wait_for(Duration::from_secs(10), || sub
+    assert!(wait_for(common::SOON, || sub
         .on_topic(&availability)
         .contains(&"online".to_string())));
 
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let status = wait_exit(&mut child, common::SOON);
     assert!(status.success(), "watchpost exited with {status} after SIGTERM");
-    assert!(wait_for(Duration::from_secs(10), || sub
+    assert!(wait_for(common::SOON, || sub
         .on_topic(&availability)
         .last()
         .map(String::as_str)

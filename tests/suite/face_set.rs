@@ -340,9 +340,7 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
         .status()
         .unwrap();
     assert!(status.success(), "watchpost run: {status}");
-    common::wait_for(Duration::from_secs(10), || {
-        !subscriber.images.lock().unwrap().is_empty()
-    });
+    common::wait_for(common::SOON, || !subscriber.images.lock().unwrap().is_empty());
     let snapshots = dir.join("snapshots");
     std::fs::create_dir_all(&snapshots).unwrap();
     let images = subscriber.images.lock().unwrap().clone();

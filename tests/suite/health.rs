@@ -290,7 +290,7 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     let prefix = format!("watchpost/test-site/box-{}", broker.port);
     let (gate, side) = (format!("{prefix}/gate/status"), format!("{prefix}/side/status"));
     let last = |topic: &str| statuses(&sub, topic).last().cloned().unwrap_or(Value::Null);
-    let limit = Duration::from_secs(30);
+    let limit = common::SOON;
 
     assert!(
         common::wait_for(limit, || last(&gate)["state"] == "streaming"
@@ -354,9 +354,7 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     drop(sub);
     let late = common::Subscriber::connect(broker.port);
     assert!(late.wait_subscribed(Duration::from_secs(10)));
-    assert!(common::wait_for(Duration::from_secs(5), || !late
-        .on_topic(&gate)
-        .is_empty()));
+    assert!(common::wait_for(common::SOON, || !late.on_topic(&gate).is_empty()));
     assert!(late.on_topic(&side).is_empty(), "{:?}", late.on_topic(&side));
     drop(running);
     server.stop();

@@ -91,10 +91,7 @@ impl Watcher {
             acks,
             client,
         };
-        assert!(wait_for(Duration::from_secs(10), || *watcher
-            .subscribed
-            .lock()
-            .unwrap()));
+        assert!(wait_for(common::SOON, || *watcher.subscribed.lock().unwrap()));
         watcher
     }
 
@@ -106,7 +103,7 @@ impl Watcher {
     fn publish_retained(&self, topic: &str, payload: &str) {
         let before = *self.acks.lock().unwrap();
         self.client.publish(topic, QoS::AtLeastOnce, true, payload).unwrap();
-        assert!(wait_for(Duration::from_secs(10), || *self.acks.lock().unwrap() > before));
+        assert!(wait_for(common::SOON, || *self.acks.lock().unwrap() > before));
     }
 
     /// Publishes and waits for the broker's PUBACK: whatever the broker
@@ -114,7 +111,7 @@ impl Watcher {
     fn publish_acked(&self, topic: &str, payload: &str) {
         let before = *self.acks.lock().unwrap();
         self.publish(topic, payload);
-        assert!(wait_for(Duration::from_secs(10), || *self.acks.lock().unwrap() > before));
+        assert!(wait_for(common::SOON, || *self.acks.lock().unwrap() > before));
     }
 
     fn seen(&self) -> Vec<Seen> {
@@ -294,7 +291,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
 
     // 2 rules × (binary_sensor + switch) + event + image + status sensor + camera switch + profile select.
     assert!(
-        wait_for(Duration::from_secs(60), || watcher.discovery().len() == 9),
+        wait_for(common::GUARD, || watcher.discovery().len() == 9),
         "discovery: {:?}\n{}",
         watcher.discovery().keys().collect::<Vec<_>>(),
         running.lines().join("\n")
@@ -307,7 +304,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
     assert_eq!(intrusion["dev_cla"], "occupancy");
     let active = intrusion["stat_t"].as_str().unwrap().to_string();
     assert!(
-        wait_for(Duration::from_secs(10), || watcher.last(&active).is_some()),
+        wait_for(common::SOON, || watcher.last(&active).is_some()),
         "no state on {active}"
     );
     assert_eq!(
@@ -324,7 +321,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
     );
     // Discovery is retained: a client that comes later gets it all.
     let late = Watcher::connect(broker.port, "test-ha-late");
-    assert!(wait_for(Duration::from_secs(10), || late.discovery().len() == 9));
+    assert!(wait_for(common::SOON, || late.discovery().len() == 9));
     assert!(
         late.seen()
             .iter()
@@ -342,7 +339,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
         at("switch", "walkway_lawn-loiter_armed"),
     ];
     assert!(
-        wait_for(Duration::from_secs(60), || withdrawn.iter().all(|t| watcher
+        wait_for(common::GUARD, || withdrawn.iter().all(|t| watcher
             .seen()
             .iter()
             .any(|s| &s.topic == t && s.payload.is_empty()))),
@@ -350,7 +347,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
         running.lines().join("\n")
     );
     let fresh = Watcher::connect(broker.port, "test-ha-fresh");
-    assert!(wait_for(Duration::from_secs(10), || fresh.discovery().len() == 7));
+    assert!(wait_for(common::SOON, || fresh.discovery().len() == 7));
     let kept = fresh.discovery();
     assert!(withdrawn.iter().all(|t| !kept.contains_key(t)), "{:?}", kept.keys());
     assert!(kept.contains_key(&at("binary_sensor", "walkway_lawn-intrusion")));
@@ -366,7 +363,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
     // Home Assistant restarts and says so: discovery comes again.
     watcher.clear();
     watcher.publish("homeassistant/status", "online");
-    assert!(wait_for(Duration::from_secs(20), || watcher.discovery().len() == 7));
+    assert!(wait_for(common::SOON, || watcher.discovery().len() == 7));
     assert_eq!(running.count("Home Assistant is online; publishing discovery again"), 1);
     stop(running);
 }
@@ -392,10 +389,7 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
     let rule_state = format!("{PREFIX}/{box_id}/walkway/lawn-intrusion/armed");
 
     let first = Running::start(&path);
-    assert!(wait_for(Duration::from_secs(60), || watcher
-        .last(&rule_state)
-        .as_deref()
-        == Some("ON")));
+    assert!(wait_for(common::GUARD, || watcher.last(&rule_state).as_deref() == Some("ON")));
     // Malformed commands change nothing, with one line each.
     watcher.publish(&rule_set, "maybe");
     watcher.publish(&format!("{PREFIX}/{box_id}/walkway/no-such-rule/armed/set"), "OFF");
@@ -403,16 +397,13 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
     watcher.publish(&rule_set, vec![b'O'; 4096]);
     watcher.publish(&format!("{PREFIX}/{box_id}/profile/set"), "holiday");
     assert!(
-        wait_for(Duration::from_secs(20), || first.count("arming command ignored") >= 5),
+        wait_for(common::SOON, || first.count("arming command ignored") >= 5),
         "{}",
         first.lines().join("\n")
     );
     // The broker handles one client's messages in order: once OFF took effect, every malformed one was seen.
     watcher.publish(&rule_set, "OFF");
-    assert!(wait_for(Duration::from_secs(20), || watcher
-        .last(&rule_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::SOON, || watcher.last(&rule_state).as_deref() == Some("OFF")));
     assert_eq!(first.count("arming command ignored"), 5, "{}", first.lines().join("\n"));
     assert_eq!(first.count("arming changed"), 1);
     stop(first);
@@ -422,12 +413,9 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
     // After a restart the rule is still disarmed: whole passes of the clip raise nothing.
     watcher.clear();
     let second = Running::start(&path);
-    assert!(wait_for(Duration::from_secs(60), || watcher
-        .last(&rule_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::GUARD, || watcher.last(&rule_state).as_deref() == Some("OFF")));
     assert!(
-        wait_for(Duration::from_secs(300), || frames(&watcher, &box_id) > 2 * 400),
+        wait_for(common::GUARD, || frames(&watcher, &box_id) > 2 * 400),
         "the clip did not play twice: {}",
         second.lines().join("\n")
     );
@@ -443,25 +431,22 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
     // Armed again, it raises.
     watcher.publish(&rule_set, "ON");
     assert!(
-        wait_for(Duration::from_secs(300), || !second.raised().is_empty()),
+        wait_for(common::GUARD, || !second.raised().is_empty()),
         "re-armed, nothing raised: {}",
         second.lines().join("\n")
     );
-    assert!(wait_for(Duration::from_secs(20), || watcher
+    assert!(wait_for(common::SOON, || watcher
         .seen()
         .iter()
         .any(|s| s.topic.ends_with("/incidents"))));
-    assert!(wait_for(Duration::from_secs(20), || watcher
+    assert!(wait_for(common::SOON, || watcher
         .seen()
         .iter()
         .any(|s| s.topic.ends_with("/lawn-intrusion/active") && s.payload == b"ON")));
 
     // A profile disarms everything (a fire drill) and is published.
     watcher.publish(&format!("{PREFIX}/{box_id}/profile/set"), "drill");
-    assert!(wait_for(Duration::from_secs(20), || watcher
-        .last(&rule_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::SOON, || watcher.last(&rule_state).as_deref() == Some("OFF")));
     assert_eq!(
         watcher.last(&format!("{PREFIX}/{box_id}/profile")).as_deref(),
         Some("drill")
@@ -486,22 +471,18 @@ fn the_shipped_acl_lets_only_home_assistant_arm_and_disarm() {
     let camera_state = format!("{PREFIX}/{box_id}/walkway/armed");
     let rule_state = format!("{PREFIX}/{box_id}/walkway/lawn-intrusion/armed");
     assert!(
-        wait_for(Duration::from_secs(60), || office.last(&rule_state).as_deref()
-            == Some("ON")),
+        wait_for(common::GUARD, || office.last(&rule_state).as_deref() == Some("ON")),
         "{}",
         running.lines().join("\n")
     );
     assert!(
-        wait_for(Duration::from_secs(10), || hass.discovery().len() == 6),
+        wait_for(common::SOON, || hass.discovery().len() == 6),
         "Home Assistant reads discovery"
     );
     // The office may read but not command: its OFF never reaches the box.
     office.publish_acked(&format!("{camera_state}/set"), "OFF");
     hass.publish_acked(&format!("{rule_state}/set"), "OFF");
-    assert!(wait_for(Duration::from_secs(20), || office
-        .last(&rule_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::SOON, || office.last(&rule_state).as_deref() == Some("OFF")));
     assert_eq!(office.last(&camera_state).as_deref(), Some("ON"));
     assert_eq!(running.count("arming changed"), 1, "{}", running.lines().join("\n"));
     stop(running);
@@ -523,9 +504,7 @@ fn a_retained_command_is_never_applied_and_is_cleared_on_the_broker() {
     // retained state, it would have the command too.
     let retained_command = || {
         let fresh = Watcher::connect(broker.port, "test-fresh");
-        assert!(wait_for(Duration::from_secs(20), || fresh
-            .last(&camera_state)
-            .is_some()));
+        assert!(wait_for(common::SOON, || fresh.last(&camera_state).is_some()));
         fresh
             .seen()
             .iter()
@@ -536,18 +515,15 @@ fn a_retained_command_is_never_applied_and_is_cleared_on_the_broker() {
     hass.publish_retained(&camera_set, "OFF");
     let first = Running::start(&path);
     assert!(
-        wait_for(Duration::from_secs(60), || first
+        wait_for(common::GUARD, || first
             .count("a retained arming command was ignored and cleared")
             == 1),
         "{}",
         first.lines().join("\n")
     );
-    assert!(wait_for(Duration::from_secs(20), || hass
-        .last(&camera_state)
-        .as_deref()
-        == Some("ON")));
+    assert!(wait_for(common::SOON, || hass.last(&camera_state).as_deref() == Some("ON")));
     assert!(
-        wait_for(Duration::from_secs(30), || !retained_command()),
+        wait_for(common::SOON, || !retained_command()),
         "the retained OFF is still on the broker"
     );
     assert_eq!(first.count("arming changed"), 0, "{}", first.lines().join("\n"));
@@ -555,47 +531,35 @@ fn a_retained_command_is_never_applied_and_is_cleared_on_the_broker() {
     // The reported case: a retained OFF while the box runs is a live
     // command then; the operator's later ON wins, and a restart keeps it.
     hass.publish_retained(&camera_set, "OFF");
-    assert!(wait_for(Duration::from_secs(20), || hass
-        .last(&camera_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::SOON, || hass.last(&camera_state).as_deref() == Some("OFF")));
     hass.publish_acked(&camera_set, "ON");
-    assert!(wait_for(Duration::from_secs(20), || hass
-        .last(&camera_state)
-        .as_deref()
-        == Some("ON")));
+    assert!(wait_for(common::SOON, || hass.last(&camera_state).as_deref() == Some("ON")));
     assert_eq!(first.count("arming changed"), 2, "{}", first.lines().join("\n"));
     stop(first);
     hass.clear();
     let second = Running::start(&path);
     assert!(
-        wait_for(Duration::from_secs(60), || second
+        wait_for(common::GUARD, || second
             .count("a retained arming command was ignored and cleared")
             == 1),
         "{}",
         second.lines().join("\n")
     );
-    assert!(wait_for(Duration::from_secs(20), || hass
-        .last(&camera_state)
-        .as_deref()
-        == Some("ON")));
+    assert!(wait_for(common::SOON, || hass.last(&camera_state).as_deref() == Some("ON")));
     assert!(
-        wait_for(Duration::from_secs(30), || !retained_command()),
+        wait_for(common::SOON, || !retained_command()),
         "the retained OFF is still on the broker"
     );
     assert_eq!(second.count("arming changed"), 0, "{}", second.lines().join("\n"));
     assert!(
-        wait_for(Duration::from_secs(300), || !second.raised().is_empty()),
+        wait_for(common::GUARD, || !second.raised().is_empty()),
         "the armed camera raised nothing: {}",
         second.lines().join("\n")
     );
 
     // A live OFF from an authenticated client still disarms.
     hass.publish_acked(&camera_set, "OFF");
-    assert!(wait_for(Duration::from_secs(20), || hass
-        .last(&camera_state)
-        .as_deref()
-        == Some("OFF")));
+    assert!(wait_for(common::SOON, || hass.last(&camera_state).as_deref() == Some("OFF")));
     assert_eq!(second.count("arming changed"), 1);
     stop(second);
     let kept: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("arming.json")).unwrap()).unwrap();
@@ -619,13 +583,11 @@ fn a_box_that_logs_in_anonymously_takes_no_arming_commands() {
     let anyone = Watcher::connect_as(broker.port, "test-anyone", None);
     let running = Running::start(&path);
     assert!(
-        wait_for(Duration::from_secs(60), || running
-            .count("arming commands are not taken")
-            == 1),
+        wait_for(common::GUARD, || running.count("arming commands are not taken") == 1),
         "{}",
         running.lines().join("\n")
     );
-    assert!(wait_for(Duration::from_secs(60), || anyone
+    assert!(wait_for(common::GUARD, || anyone
         .last(&format!("{PREFIX}/{box_id}/availability"))
         .as_deref()
         == Some("online")));
@@ -633,7 +595,7 @@ fn a_box_that_logs_in_anonymously_takes_no_arming_commands() {
     anyone.publish_acked(&format!("{PREFIX}/{box_id}/profile/set"), "drill");
     let after = running.raised().len();
     assert!(
-        wait_for(Duration::from_secs(300), || running.raised().len() > after),
+        wait_for(common::GUARD, || running.raised().len() > after),
         "the camera was disarmed by an anonymous client: {}",
         running.lines().join("\n")
     );

@@ -46,7 +46,7 @@ fn a_second_run_on_a_live_state_dir_exits_2_naming_the_owner_and_strands_nothing
 
     let first = Running::start(&config);
     assert!(
-        wait_for(Duration::from_secs(60), || !first.raised().is_empty()),
+        wait_for(common::GUARD, || !first.raised().is_empty()),
         "no incident raised: {:?}",
         first.lines()
     );
@@ -77,7 +77,7 @@ fn a_second_run_on_a_live_state_dir_exits_2_naming_the_owner_and_strands_nothing
     std::thread::sleep(Duration::from_secs(2));
     let pending = first.raised();
     first.signal("-TERM");
-    assert!(wait_for(Duration::from_secs(20), || first.count("watchpost stopped") > 0));
+    assert!(wait_for(common::SOON, || first.count("watchpost stopped") > 0));
     drop(first);
 
     // Nothing stranded: the same state dir delivers everything once the broker is back.
@@ -92,7 +92,7 @@ fn a_second_run_on_a_live_state_dir_exits_2_naming_the_owner_and_strands_nothing
         pending.iter().all(|id| got.contains(id))
     };
     assert!(
-        wait_for(Duration::from_secs(60), delivered),
+        wait_for(common::GUARD, delivered),
         "incidents {pending:?} were not delivered; got {:?}",
         sub.incidents()
     );
@@ -176,7 +176,7 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
     let all_others = || after.iter().chain([&before]).all(|s| seqs().contains(s));
     use std::sync::atomic::Ordering::Relaxed;
     assert!(
-        wait_for(Duration::from_secs(60), || all_others()
+        wait_for(common::GUARD, || all_others()
             && status.refused_events.load(Relaxed) == 1),
         "got {:?}; outbox {:?}",
         seqs(),
@@ -189,7 +189,7 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
         "an incident event is never quarantined"
     );
     assert_eq!(outbox.stats.quarantined.load(Relaxed), 0);
-    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 1));
+    assert!(wait_for(common::SOON, || outbox.depth().unwrap().0 == 1));
     // Delivered in seq order around the gap.
     let order: Vec<u64> = sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect();
     let mut firsts = Vec::new();
@@ -204,11 +204,11 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
     drop(broker);
     let _broker = Broker::with_config(port, &limited.replace("max_packet_size 4096\n", ""));
     assert!(
-        wait_for(Duration::from_secs(120), || seqs().contains(&refused)),
+        wait_for(common::GUARD, || seqs().contains(&refused)),
         "the refused event never arrived; outbox {:?}",
         outbox.depth()
     );
-    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0
+    assert!(wait_for(common::SOON, || outbox.depth().unwrap().0 == 0
         && status.refused_events.load(Relaxed) == 0));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
 }
@@ -296,7 +296,7 @@ fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_inc
     });
     let seqs = || -> BTreeSet<u64> { sub.incidents().iter().filter_map(|i| i["seq"].as_u64()).collect() };
     assert!(
-        wait_for(Duration::from_secs(180), || events.iter().all(|s| seqs().contains(s))),
+        wait_for(common::GUARD, || events.iter().all(|s| seqs().contains(s))),
         "got {:?} after {} dropped connections; outbox {:?}, quarantined {:?}",
         seqs(),
         dropped.load(std::sync::atomic::Ordering::SeqCst),
@@ -310,7 +310,7 @@ fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_inc
     );
     assert_eq!(outbox.quarantined().unwrap(), Vec::<u64>::new());
     assert_eq!(outbox.stats.quarantined.load(std::sync::atomic::Ordering::Relaxed), 0);
-    assert!(wait_for(Duration::from_secs(10), || outbox.depth().unwrap().0 == 0));
+    assert!(wait_for(common::SOON, || outbox.depth().unwrap().0 == 0));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
 }
 

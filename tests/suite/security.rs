@@ -358,9 +358,7 @@ labels = ["car"]
         .spawn()
         .unwrap();
     let pid = child.id();
-    let started = common::wait_for(std::time::Duration::from_secs(90), || {
-        frames_decoded(metrics_port) > 0.0
-    });
+    let started = common::wait_for(common::GUARD, || frames_decoded(metrics_port) > 0.0);
     assert!(started, "the camera never streamed");
     let before = open_files(pid);
     let decoded = frames_decoded(metrics_port);
@@ -391,16 +389,14 @@ labels = ["car"]
     );
     assert!(most < soft);
     // The camera keeps decoding meanwhile, and metrics answer once the holders go.
-    assert!(common::wait_for(std::time::Duration::from_secs(60), || frames_decoded(
-        metrics_port
-    ) > decoded));
+    assert!(common::wait_for(common::GUARD, || frames_decoded(metrics_port) > decoded));
     // While they are held, the gate camera comes online: it connects, its
     // stream ends after 20 frames (a camera restarting), it reconnects and
     // streams the next 20.
     let gate_frames = || camera_metric(metrics_port, r#"watchpost_camera_frames_decoded_total{camera="gate"}"#);
     assert_eq!(gate_frames(), 0.0);
     common::serve_mjpeg_clients(camera_port, 2, 20, 320, 240);
-    let reconnected = common::wait_for(std::time::Duration::from_secs(90), || gate_frames() > 20.0);
+    let reconnected = common::wait_for(common::GUARD, || gate_frames() > 20.0);
     let reconnects = camera_metric(metrics_port, r#"watchpost_camera_reconnects_total{camera="gate"}"#);
     println!(
         "with {} connections held: the gate camera decoded {} frames over two connections ({reconnects} reconnects); {} files open",
@@ -416,7 +412,7 @@ labels = ["car"]
     assert!(reconnects >= 1.0);
     assert!(open_files(pid) < soft);
     drop(held);
-    assert!(common::wait_for(std::time::Duration::from_secs(60), || {
+    assert!(common::wait_for(common::GUARD, || {
         get(metrics_port, "/metrics").is_some_and(|(status, _)| status.contains("200"))
     }));
     let (status, _) = get(metrics_port, "/nope").unwrap();
@@ -457,14 +453,12 @@ fn an_oversized_camera_picture_is_refused_before_it_is_decoded() {
     let run = common::Running::start(&config);
     let pid = run.child.id();
     // Running, models loaded, the camera not yet reachable: the baseline.
-    assert!(common::wait_for(std::time::Duration::from_secs(90), || run
-        .count("watchpost running")
-        > 0));
+    assert!(common::wait_for(common::GUARD, || run.count("watchpost running") > 0));
     let before = peak_memory(pid);
     common::serve_mjpeg(port, 20, 8192, 8192);
     let refused = "sends 8192x8192, above the maximum 3840x2160 ([cameras.decode] max_width/max_height)";
     assert!(
-        common::wait_for(std::time::Duration::from_secs(60), || run.count(refused) > 0),
+        common::wait_for(common::GUARD, || run.count(refused) > 0),
         "{}",
         run.lines().join("\n")
     );
@@ -563,7 +557,7 @@ impl ConsoleBox {
             .spawn()
             .unwrap();
         let quick = std::time::Duration::from_secs(10);
-        let up = common::wait_for(std::time::Duration::from_secs(120), || {
+        let up = common::wait_for(common::GUARD, || {
             console_request(port, "GET", "/api/session", &[], "", quick).is_some_and(|(s, _, _)| s == 401)
         });
         assert!(up, "the console never answered");

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::{Broker, Subscriber, free_port, manifest, media, wait_for, watchpost};
 
-const GUARD: Duration = Duration::from_secs(60);
+use common::GUARD;
 
 /// One camera table: a looping, real-time sample clip and one rule.
 fn camera(name: &str, zone: &str, polygon: &str, rule: &str, min_secs: f32) -> String {

@@ -33,6 +33,16 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// How long a test waits for something that takes a moment on the 2-core
+/// build machine (a message, a file, a state change, a reconnect): long
+/// enough for a machine ten times slower, or one whose cores are all
+/// busy. A passing test returns as soon as it happens; only a failing one
+/// waits this long. Every wait of the suite uses this or [`GUARD`].
+pub const SOON: Duration = Duration::from_secs(60);
+/// How long a test waits for a long step: a box loading its models and
+/// starting its cameras, a clip played through, a browser page built.
+pub const GUARD: Duration = Duration::from_secs(180);
+
 /// Polls `check` until it is true or `limit` passes (a guard, not a measurement).
 pub fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -126,9 +136,7 @@ impl Broker {
             .expect("mosquitto is not installed: run scripts/setup");
         self.child = Some(child);
         let port = self.port;
-        let up = wait_for(Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        let up = wait_for(SOON, || TcpStream::connect(("127.0.0.1", port)).is_ok());
         assert!(up, "mosquitto did not listen on port {port}");
     }
 }
@@ -239,7 +247,7 @@ impl Subscriber {
     pub fn run_until_snapshot(&self, config: &Path) -> bool {
         let status = watchpost().args(["run", "--config"]).arg(config).status().unwrap();
         assert!(status.success(), "watchpost run failed: {status}");
-        wait_for(Duration::from_secs(20), || !self.images.lock().unwrap().is_empty())
+        wait_for(SOON, || !self.images.lock().unwrap().is_empty())
     }
 }
 
