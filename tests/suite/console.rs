@@ -331,12 +331,56 @@ fn faces_found(paths: &[PathBuf]) -> Vec<usize> {
         .collect()
 }
 
+/// The box, its console and the browser the steps share.
+struct Session {
+    client: Client,
+    running: Running,
+    subscriber: Subscriber,
+    broker: Broker,
+    path: PathBuf,
+    base: String,
+    dir: tempfile::TempDir,
+    _driver: Driver,
+}
+
+/// Says which step runs (shown with a failure), then runs it.
+fn step(name: &str) {
+    println!("step: {name}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
+    let s = start().await;
+    step("outsiders are refused");
+    outsiders_are_refused(&s);
+    step("log in");
+    log_in(&s).await;
+    step("the cameras stream on the page");
+    cameras_stream(&s).await;
+    step("every picture is redacted");
+    pictures_are_redacted(&s).await;
+    step("bad edits are refused, nothing changes");
+    let by_hand = bad_edits_are_refused(&s).await;
+    step("draw a zone, add a rule, try it, save");
+    let corners = draw_try_and_save(&s).await;
+    step("the saved file is the old one plus the edit");
+    saved_file_is_the_edit(&s, &by_hand, corners);
+    step("the running box raises the new rule");
+    the_new_rule_raises(&s);
+    step("the incidents page shows it");
+    incidents_page(&s).await;
+    step("health");
+    health_page(&s).await;
+    s.client.close().await.unwrap();
+}
+
+/// The box with its console (a password set as operators set it), a
+/// subscriber, and a headless browser.
+async fn start() -> Session {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start();
     let subscriber = Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(Duration::from_secs(10)));
+    assert!(subscriber.wait_subscribed(common::SOON));
 
     // the password file holds its argon2 hash, made by the command operators use
     let mut hashing = watchpost()
@@ -372,21 +416,6 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     let base = format!("http://127.0.0.1:{port}");
 
-    // outside the browser: no session, no API; a foreign Host, nothing at all
-    let get = |path: &str, host: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    assert_eq!(
-        raw_status(port, &get("/api/cameras", &format!("127.0.0.1:{port}"))),
-        401
-    );
-    assert_eq!(
-        raw_status(
-            port,
-            &get("/api/cameras/walkway/frame.jpg", &format!("127.0.0.1:{port}"))
-        ),
-        401
-    );
-    assert_eq!(raw_status(port, &get("/", "attacker.example")), 421);
-
     let driver = Driver::start();
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -400,14 +429,44 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         .await
         .expect("a chromium session");
 
-    // log in
-    client.goto(&format!("{base}/#cameras")).await.unwrap();
-    let password = client.wait().for_element(Locator::Id("password")).await.unwrap();
+    Session {
+        client,
+        running,
+        subscriber,
+        broker,
+        path,
+        base,
+        dir,
+        _driver: driver,
+    }
+}
+
+/// Outside the browser: no session, no API; a foreign Host, nothing at all.
+fn outsiders_are_refused(s: &Session) {
+    let port: u16 = s.base.rsplit(':').next().unwrap().parse().unwrap();
+    let get = |path: &str, host: &str| format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        raw_status(port, &get("/api/cameras", &format!("127.0.0.1:{port}"))),
+        401
+    );
+    assert_eq!(
+        raw_status(
+            port,
+            &get("/api/cameras/walkway/frame.jpg", &format!("127.0.0.1:{port}"))
+        ),
+        401
+    );
+    assert_eq!(raw_status(port, &get("/", "attacker.example")), 421);
+}
+
+async fn log_in(s: &Session) {
+    s.client.goto(&format!("{}/#cameras", s.base)).await.unwrap();
+    let password = s.client.wait().for_element(Locator::Id("password")).await.unwrap();
     password.send_keys("wrong").await.unwrap();
-    click(&client, Locator::Css("#login-form button")).await;
+    click(&s.client, Locator::Css("#login-form button")).await;
     assert!(
         until(
-            &client,
+            &s.client,
             "document.getElementById('login-error').textContent.includes('wrong password')",
             GUARD
         )
@@ -415,12 +474,14 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     password.clear().await.unwrap();
     password.send_keys(PASSWORD).await.unwrap();
-    click(&client, Locator::Css("#login-form button")).await;
+    click(&s.client, Locator::Css("#login-form button")).await;
+}
 
-    // the cameras page: both streaming, live views coming
+/// Both cameras streaming, live views coming.
+async fn cameras_stream(s: &Session) {
     assert!(
         until(
-            &client,
+            &s.client,
             "document.querySelector('#camera-walkway .state') && document.querySelector('#camera-walkway .state').textContent === 'streaming' && Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= 2",
             GUARD
         )
@@ -429,20 +490,22 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     assert!(
         until(
-            &client,
+            &s.client,
             "Number((document.querySelector('#camera-car canvas') || {dataset: {}}).dataset.frames || 0) >= 1",
             GUARD
         )
         .await
     );
-    screenshot(&client, "cameras.png").await;
+    screenshot(&s.client, "cameras.png").await;
+}
 
+async fn pictures_are_redacted(s: &Session) {
     // every picture is redacted: the masked corner shows no detail of the
     // scene — black, or where a patch covering a head beside it reaches in,
     // that patch's flat colour — while the same area beside it does
     let mut seen = Vec::new();
     for i in 0..3 {
-        let jpeg = picture(&client, "/api/cameras/walkway/frame.jpg")
+        let jpeg = picture(&s.client, "/api/cameras/walkway/frame.jpg")
             .await
             .expect("a live view");
         let view = image::load_from_memory(&jpeg).unwrap().to_rgb8();
@@ -460,7 +523,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     // ... and the independent detector finds no face in the live views of a
     // clip with faces, though it finds one in the clip's own frame
-    let raw = dir.path().join("car-raw.png");
+    let raw = s.dir.path().join("car-raw.png");
     let status = Command::new("gst-launch-1.0")
         .arg("-q")
         .args(
@@ -476,10 +539,10 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     assert!(status.success());
     let mut views = Vec::new();
     for i in 0..4 {
-        let jpeg = picture(&client, "/api/cameras/car/frame.jpg")
+        let jpeg = picture(&s.client, "/api/cameras/car/frame.jpg")
             .await
             .expect("a live view of the car");
-        let file = dir.path().join(format!("car-view-{i}.jpg"));
+        let file = s.dir.path().join(format!("car-view-{i}.jpg"));
         std::fs::write(&file, jpeg).unwrap();
         views.push(file);
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -490,19 +553,22 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         "positive control: the detector finds the face in the raw frame"
     );
     assert_eq!(&found[1..], &[0, 0, 0, 0], "no face in any live view");
+}
 
-    // the editor: bad edits are refused with clear messages, nothing changes
-    client.goto(&format!("{base}/#editor")).await.unwrap();
+/// The editor refuses bad edits with clear messages and changes nothing;
+/// a file edited by hand meanwhile is not overwritten. Returns that file.
+async fn bad_edits_are_refused(s: &Session) -> String {
+    s.client.goto(&format!("{}/#editor", s.base)).await.unwrap();
     assert!(
         until(
-            &client,
+            &s.client,
             "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1",
             GUARD
         )
         .await
     );
-    let before = std::fs::read_to_string(&path).unwrap();
-    let (status, loaded) = fetch(&client, "GET", "/api/config", None, true).await;
+    let before = std::fs::read_to_string(&s.path).unwrap();
+    let (status, loaded) = fetch(&s.client, "GET", "/api/config", None, true).await;
     assert_eq!(status, 200);
     let walkway = loaded["cameras"][0].clone();
     let etag = loaded["etag"].clone();
@@ -531,57 +597,65 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
             "watches zone `nowhere`, which this camera does not define",
         ),
     ] {
-        let (status, answer) = fetch(&client, "POST", "/api/config", Some(refused(edit)), true).await;
+        let (status, answer) = fetch(&s.client, "POST", "/api/config", Some(refused(edit)), true).await;
         assert_eq!(status, 422, "{answer}");
         let errors = answer["errors"].as_array().unwrap();
         assert!(
             errors.iter().any(|e| e["field"] == field
                 && e["text"].as_str().unwrap().contains(says)
-                && e["text"].as_str().unwrap().starts_with(&format!("{}:", path.display()))),
+                && e["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{}:", s.path.display()))),
             "{answer}"
         );
     }
-    let (status, _) = fetch(&client, "POST", "/api/config", Some(refused(walkway.clone())), false).await;
+    let (status, _) = fetch(&s.client, "POST", "/api/config", Some(refused(walkway.clone())), false).await;
     assert_eq!(status, 403, "a write without its CSRF token is refused");
     // someone edits the file by hand meanwhile: the console does not overwrite it
     let by_hand = format!("{before}# edited by hand\n");
-    std::fs::write(&path, &by_hand).unwrap();
+    std::fs::write(&s.path, &by_hand).unwrap();
     let mut moved = walkway.clone();
     moved["zones"][0]["points"][0] = json!([0.6, 0.5]);
-    let (status, answer) = fetch(&client, "POST", "/api/config", Some(refused(moved)), true).await;
+    let (status, answer) = fetch(&s.client, "POST", "/api/config", Some(refused(moved)), true).await;
     assert_eq!(status, 409, "{answer}");
     assert!(
         answer["error"].as_str().unwrap().contains("changed on disk"),
         "{answer}"
     );
     assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(&s.path).unwrap(),
         by_hand,
         "the file is untouched"
     );
-    assert_eq!(running.count("config reloaded"), 0, "the running config is untouched");
+    assert_eq!(s.running.count("config reloaded"), 0, "the running config is untouched");
 
-    // draw a zone with the mouse, add a rule, save
-    client.refresh().await.unwrap();
+    by_hand
+}
+
+/// Draws a zone with the mouse, adds a rule, tries it on the last minute
+/// (nothing written), saves. Returns the corners drawn.
+async fn draw_try_and_save(s: &Session) -> [[f64; 2]; 4] {
+    s.client.refresh().await.unwrap();
     assert!(
         until(
-            &client,
+            &s.client,
             "Number(document.getElementById('editor-canvas').dataset.frames || 0) >= 1",
             GUARD
         )
         .await
     );
-    click(&client, Locator::Id("tool-polygon")).await;
-    client
+    click(&s.client, Locator::Id("tool-polygon")).await;
+    s.client
         .find(Locator::Id("new-name"))
         .await
         .unwrap()
         .send_keys("driveway")
         .await
         .unwrap();
-    let canvas = client.find(Locator::Id("editor-canvas")).await.unwrap();
+    let canvas = s.client.find(Locator::Id("editor-canvas")).await.unwrap();
     let size = js(
-        &client,
+        &s.client,
         "const r = document.getElementById('editor-canvas').getBoundingClientRect(); return [r.width, r.height];",
     )
     .await;
@@ -604,29 +678,29 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
                 button: MOUSE_BUTTON_LEFT,
             });
     }
-    client.perform_actions(mouse).await.unwrap();
-    click(&client, Locator::Id("finish")).await;
+    s.client.perform_actions(mouse).await.unwrap();
+    click(&s.client, Locator::Id("finish")).await;
     assert!(
         until(
-            &client,
+            &s.client,
             "state.edit.zones.some((z) => z.name === 'driveway' && z.points.length === 4)",
             GUARD
         )
         .await
     );
-    click(&client, Locator::Id("add-rule")).await;
-    let name = client.wait().for_element(Locator::Id("rule-1-name")).await.unwrap();
+    click(&s.client, Locator::Id("add-rule")).await;
+    let name = s.client.wait().for_element(Locator::Id("rule-1-name")).await.unwrap();
     name.clear().await.unwrap();
     name.send_keys("driveway-intrusion").await.unwrap();
     assert!(
         until(
-            &client,
+            &s.client,
             "document.getElementById('rule-1-zone').value === 'driveway'",
             GUARD
         )
         .await
     );
-    client
+    s.client
         .find(Locator::Id("rule-1-end_after_secs"))
         .await
         .unwrap()
@@ -635,47 +709,51 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         .unwrap();
     // Before saving: tried on the camera's last minute, the new rule would
     // have raised (people walk through the drawn zone), and nothing is written.
-    let unsaved = std::fs::read_to_string(&path).unwrap();
-    click(&client, Locator::Id("try")).await;
+    let unsaved = std::fs::read_to_string(&s.path).unwrap();
+    click(&s.client, Locator::Id("try")).await;
     assert!(
         until(
-            &client,
+            &s.client,
             "document.getElementById('try-box').dataset.result === 'tried'",
             GUARD
         )
         .await,
         "tried: {}",
-        js(&client, "return document.getElementById('try-box').textContent").await
+        js(&s.client, "return document.getElementById('try-box').textContent").await
     );
-    let tried = js(&client, "return document.getElementById('try-results').textContent").await;
+    let tried = js(&s.client, "return document.getElementById('try-results').textContent").await;
     assert!(
         tried.as_str().unwrap().contains("start driveway-intrusion in driveway"),
         "{tried}"
     );
     assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
+        std::fs::read_to_string(&s.path).unwrap(),
         unsaved,
         "a trial writes nothing"
     );
-    click(&client, Locator::Id("save")).await;
+    click(&s.client, Locator::Id("save")).await;
     assert!(
-        until(&client, "document.getElementById('save-status').dataset.result === 'saved'", GUARD).await,
+        until(&s.client, "document.getElementById('save-status').dataset.result === 'saved'", GUARD).await,
         "saved: {}",
-        js(&client, "return document.getElementById('save-status').textContent + ' ' + document.getElementById('save-errors').textContent").await
+        js(&s.client, "return document.getElementById('save-status').textContent + ' ' + document.getElementById('save-errors').textContent").await
     );
-    let status_text = js(&client, "return document.getElementById('save-status').textContent").await;
+    let status_text = js(&s.client, "return document.getElementById('save-status').textContent").await;
     assert!(
         status_text.as_str().unwrap().contains("reload: applied"),
         "{status_text}"
     );
-    screenshot(&client, "editor.png").await;
+    screenshot(&s.client, "editor.png").await;
 
-    // the saved file: passes check-config, keeps every line in order, and
-    // differs only by the new zone and rule
-    let after = std::fs::read_to_string(&path).unwrap();
+    corners
+}
+
+/// The saved file passes check-config, keeps every line in order, and
+/// differs only by the new zone and rule.
+fn saved_file_is_the_edit(s: &Session, by_hand: &str, corners: [[f64; 2]; 4]) {
+    let after = std::fs::read_to_string(&s.path).unwrap();
     let checked = watchpost()
         .args(["check-config", "--config"])
-        .arg(&path)
+        .arg(&s.path)
         .output()
         .unwrap();
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
@@ -683,7 +761,7 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     for line in by_hand.lines() {
         assert!(lines.any(|l| l == line), "`{line}` was lost or moved:\n{after}");
     }
-    let backup = std::fs::read_to_string(format!("{}.bak", path.display())).unwrap();
+    let backup = std::fs::read_to_string(format!("{}.bak", s.path.display())).unwrap();
     assert_eq!(backup, by_hand, "the previous file is kept");
     let mut old: toml::Table = toml::from_str(&by_hand).unwrap();
     let mut new: toml::Table = toml::from_str(&after).unwrap();
@@ -709,39 +787,50 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     assert_eq!(old, new, "nothing outside the cameras changed");
     let old_cameras: toml::Table = toml::from_str(&by_hand).unwrap();
     assert_eq!(old_cameras["cameras"], cameras, "nothing else of the cameras changed");
+}
 
-    // the running box raises incidents from the new rule
+fn the_new_rule_raises(s: &Session) {
     assert!(
-        wait_for(GUARD, || subscriber
+        wait_for(GUARD, || s
+            .subscriber
             .incidents()
             .iter()
             .any(|i| i["rule"] == "driveway-intrusion" && i["camera"] == "walkway")),
         "an incident of the new rule over MQTT; log: {:?}",
-        running.lines().iter().rev().take(20).collect::<Vec<_>>()
+        s.running.lines().iter().rev().take(20).collect::<Vec<_>>()
     );
+}
 
-    // the incidents page shows it, live; a click shows its JSON
-    client.goto(&format!("{base}/#incidents")).await.unwrap();
-    assert!(until(&client, "[...document.querySelectorAll('tr.incident')].some((r) => r.children[2].textContent === 'driveway-intrusion')", GUARD).await);
-    js(&client, "[...document.querySelectorAll('tr.incident')].find((r) => r.children[2].textContent === 'driveway-intrusion').click(); return null;").await;
+/// Live, with its JSON on a click and the published snapshot.
+async fn incidents_page(s: &Session) {
+    s.client.goto(&format!("{}/#incidents", s.base)).await.unwrap();
+    assert!(until(&s.client, "[...document.querySelectorAll('tr.incident')].some((r) => r.children[2].textContent === 'driveway-intrusion')", GUARD).await);
+    js(&s.client, "[...document.querySelectorAll('tr.incident')].find((r) => r.children[2].textContent === 'driveway-intrusion').click(); return null;").await;
     assert!(
         until(
-            &client,
+            &s.client,
             "document.getElementById('incident-json').textContent.includes('\"rule\": \"driveway-intrusion\"')",
             GUARD
         )
         .await
     );
     // the lawn rule asks for snapshots: the page shows them, as published
-    assert!(until(&client, "document.querySelector('#incident-table img') !== null", GUARD).await);
-    screenshot(&client, "incidents.png").await;
+    assert!(
+        until(
+            &s.client,
+            "document.querySelector('#incident-table img') !== null",
+            GUARD
+        )
+        .await
+    );
+    screenshot(&s.client, "incidents.png").await;
 
     // how long after its MQTT publish an event shows on the page: printed, not asserted
-    let heard = timed_subscriber(broker.port);
-    js(&client, "window.arrivals = []; feed.addEventListener('incident', (e) => { const i = JSON.parse(e.data); window.arrivals.push([i.incident_id + '/' + i.seq, Date.now()]); }); return null;").await;
+    let heard = timed_subscriber(s.broker.port);
+    js(&s.client, "window.arrivals = []; feed.addEventListener('incident', (e) => { const i = JSON.parse(e.data); window.arrivals.push([i.incident_id + '/' + i.seq, Date.now()]); }); return null;").await;
     let since = now_ms();
     tokio::time::sleep(LATENCY_WINDOW).await;
-    let page = js(&client, "return window.arrivals").await;
+    let page = js(&s.client, "return window.arrivals").await;
     let mut lags: Vec<i64> = Vec::new();
     for (key, published) in heard.lock().unwrap().iter().filter(|(_, at)| *at > since + 500) {
         if let Some(shown) = page.as_array().unwrap().iter().find(|a| a[0] == key.as_str()) {
@@ -759,13 +848,13 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
         );
     }
     let src = js(
-        &client,
+        &s.client,
         "return document.querySelector('#incident-table img').getAttribute('src')",
     )
     .await;
-    let shown = picture(&client, src.as_str().unwrap()).await.expect("a snapshot");
+    let shown = picture(&s.client, src.as_str().unwrap()).await.expect("a snapshot");
     assert!(
-        subscriber
+        s.subscriber
             .images
             .lock()
             .unwrap()
@@ -773,12 +862,13 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
             .any(|(_, bytes)| *bytes == shown),
         "the page's snapshot is the redacted one published"
     );
+}
 
-    // health
-    client.goto(&format!("{base}/#health")).await.unwrap();
+async fn health_page(s: &Session) {
+    s.client.goto(&format!("{}/#health", s.base)).await.unwrap();
     assert!(
         until(
-            &client,
+            &s.client,
             "(document.getElementById('health-broker') || {}).textContent === 'Broker: connected'",
             GUARD
         )
@@ -786,14 +876,11 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
     );
     assert!(
         until(
-            &client,
+            &s.client,
             "document.querySelectorAll('#metrics-table tbody tr').length > 5",
             GUARD
         )
         .await
     );
-    screenshot(&client, "health.png").await;
-
-    client.close().await.unwrap();
-    drop(running);
+    screenshot(&s.client, "health.png").await;
 }

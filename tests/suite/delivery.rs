@@ -107,7 +107,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
     let port = common::free_port();
     let mut broker = Broker::persistent(port);
     let sub = Subscriber::persistent(port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let outbox = outbox(dir.path());
     let topics = Topics::new("watchpost/test/box");
@@ -159,7 +159,7 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
 fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let frozen = Arc::new(AtomicBool::new(false));
     let port = common::free_port();
     common::forward(port, broker.port, frozen.clone());
@@ -189,7 +189,7 @@ fn a_broker_that_stops_answering_is_noticed_by_keep_alive_and_nothing_is_lost() 
 fn events_pending_when_watchpost_is_killed_with_the_broker_down_are_delivered_after_restart() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let port = common::free_port(); // nothing listens here yet: the broker is "down"
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("watchpost.toml");
@@ -313,7 +313,7 @@ fn tls_with_a_password_delivers_and_a_wrong_password_or_ca_is_a_clear_error() {
     );
     let _broker = Broker::with_config(plain, &body);
     let sub = Subscriber::connect(plain);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
 
     let run_with = |ca: &str, password: &str| {
         let dir = tempfile::tempdir().unwrap();

@@ -99,10 +99,7 @@ fn someone_stands_in_the_zone(incident: &Value) -> bool {
 fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(
-        sub.wait_subscribed(Duration::from_secs(10)),
-        "subscriber could not subscribe"
-    );
+    assert!(sub.wait_subscribed(common::SOON), "subscriber could not subscribe");
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         &dir,
@@ -174,7 +171,7 @@ fn a_person_entering_the_zone_raises_one_incident_that_starts_and_ends() {
 fn with_the_broker_down_at_start_incidents_wait_and_are_published_once_it_is_up() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     // watchpost talks to `port`, where nothing listens until the forwarder starts.
     let port = common::free_port();
     let dir = tempfile::tempdir().unwrap();

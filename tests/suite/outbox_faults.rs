@@ -33,7 +33,7 @@ fn snapshot_dir(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 fn a_second_run_on_a_live_state_dir_exits_2_naming_the_owner_and_strands_nothing() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let port = common::free_port(); // nothing listens here yet: the broker is "down"
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
@@ -155,7 +155,7 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
     let limited = format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 4096\n");
     let broker = Broker::with_config(port, &limited);
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let plan = watchpost::publish::OutboxPlan {
         max_attempts: 3,
@@ -277,7 +277,7 @@ fn dropping_proxy(from: u16, to: u16, needle: &'static [u8], drops: usize) -> Ar
 fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_incident_event() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let port = common::free_port();
     let max_attempts = 2;
     let drops = max_attempts as usize + 3;

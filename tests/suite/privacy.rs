@@ -195,7 +195,7 @@ fn masked_pixels_are_black_before_detection_and_in_the_snapshot() {
 fn an_incident_goes_out_first_and_its_redacted_snapshot_follows() {
     let broker = common::Broker::start();
     let subscriber = common::Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(Duration::from_secs(10)));
+    assert!(subscriber.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let base = common::camera_config(broker.port, &common::media("vtest.avi"), false, dir.path());
     let faces = common::root().join("models/centerface.toml");
