@@ -22,6 +22,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::config::{Camera, Config, Rule};
 use common::{Broker, Running, Subscriber, wait_for};
 
 /// The journal's lines and the run's own log, for the test's failure messages.
@@ -58,73 +59,33 @@ impl Drop for Tmpfs {
 /// rules (near and far side) that send an update whenever the people in
 /// their zone change: a steady stream of events.
 fn config(mqtt: u16, metrics: u16, state: &Path, cameras: usize) -> String {
-    let mut text = format!(
-        r#"site = "chaos"
-box_id = "box-{mqtt}"
-state_dir = "{state}"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt}"
-retry_max_secs = 2
-
-[outbox]
-max_bytes = 8388608
-
-[metrics]
-listen = "127.0.0.1:{metrics}"
-
-[models.coco]
-manifest = "{manifest}"
-"#,
-        state = state.display(),
-        manifest = common::manifest().display(),
-    );
+    let rule = |name: &str, zone: &str| {
+        Rule::intrusion(name, zone)
+            .set("min_secs", 0.3)
+            .set("end_after_secs", 1.0)
+            .set("update_every_secs", 0.0)
+    };
+    let mut config = Config::new(state)
+        .site("chaos")
+        .mqtt(mqtt)
+        .set("mqtt", "retry_max_secs", 2)
+        .set("outbox", "max_bytes", 8388608)
+        .metrics(metrics)
+        .coco();
     for n in 1..=cameras {
-        text += &format!(
-            r#"
-[[cameras]]
-name = "cam-{n}"
-
-[cameras.source]
-url = "{clip}"
-loop = true
-realtime = true
-
-[cameras.detect]
-model = "coco"
-fps = 4
-
-[[cameras.zones]]
-name = "walk"
-polygon = [[0.0, 0.45], [1.0, 0.45], [1.0, 1.0], [0.0, 1.0]]
-
-[[cameras.rules]]
-name = "walking"
-kind = "intrusion"
-zone = "walk"
-labels = ["person"]
-min_secs = 0.3
-end_after_secs = 1.0
-update_every_secs = 0.0
-
-[[cameras.zones]]
-name = "far"
-polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 0.5], [0.0, 0.5]]
-
-[[cameras.rules]]
-name = "far-side"
-kind = "intrusion"
-zone = "far"
-labels = ["person"]
-min_confidence = 0.4
-min_secs = 0.3
-end_after_secs = 1.0
-update_every_secs = 0.0
-"#,
-            clip = common::media("vtest.avi").display(),
+        config = config.camera(
+            Camera::new(&format!("cam-{n}"))
+                .clip(&common::media("vtest.avi"))
+                .looped(true)
+                .realtime(true)
+                .detect("coco", 4)
+                .zone("walk", &[[0.0, 0.45], [1.0, 0.45], [1.0, 1.0], [0.0, 1.0]])
+                .rule(rule("walking", "walk"))
+                .zone("far", &[[0.0, 0.0], [1.0, 0.0], [1.0, 0.5], [0.0, 0.5]])
+                .rule(rule("far-side", "far").set("min_confidence", 0.4)),
         );
     }
-    text
+    config.to_toml()
 }
 
 /// What watchpost's journal says it did with each event.

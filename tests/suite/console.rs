@@ -106,6 +106,7 @@ fn shots_dir() -> PathBuf {
 }
 
 /// The box's config, with comments the editor must keep.
+// Written by hand, not by common::config: the test checks its comments survive the editor's save.
 fn config(dir: &Path, mqtt: u16, console: u16, hash: &Path) -> String {
     format!(
         r#"# A box under test: the console edits this file.

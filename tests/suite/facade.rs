@@ -12,6 +12,8 @@
 
 use crate::common;
 
+use common::config::{Camera, Config};
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -100,41 +102,31 @@ fn a_running_camera_publishes_the_throw_and_a_redacted_strip_of_its_path() {
     assert!(red > 200, "the trajectory is drawn ({red} red pixels)");
 }
 
+/// The camera of the replay config, live on the falling object, its rule
+/// followed by a snapshot; faces found and hidden.
 fn live_config(port: u16, state_dir: &Path) -> String {
-    let replay = std::fs::read_to_string(common::root().join(CONFIG)).unwrap();
-    let rules = &replay[replay.find("[[cameras.zones]]").unwrap()..];
-    format!(
-        r#"site = "test-site"
-box_id = "box-{port}"
-state_dir = "{state}"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-
-[models.coco]
-manifest = "{coco}"
-
-[models.faces]
-manifest = "{faces}"
-
-[privacy]
-face_model = "faces"
-
-[[cameras]]
-name = "facade"
-
-[cameras.source]
-url = "{clip}"
-
-[cameras.detect]
-model = "coco"
-fps = 5
-
-{rules}snapshot = true
-"#,
-        state = state_dir.display(),
-        coco = common::manifest().display(),
-        faces = common::root().join("models/centerface.toml").display(),
-        clip = common::media("throw_parabola_640x360_25fps.mp4").display(),
-    )
+    let replay: toml::Table = std::fs::read_to_string(common::root().join(CONFIG))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut watched = replay["cameras"][0].as_table().unwrap().clone();
+    watched.retain(|key, _| key == "zones" || key == "rules");
+    let rules = watched.get_mut("rules").and_then(toml::Value::as_array_mut).unwrap();
+    rules
+        .last_mut()
+        .unwrap()
+        .as_table_mut()
+        .unwrap()
+        .insert("snapshot".into(), true.into());
+    Config::new(state_dir)
+        .mqtt(port)
+        .coco()
+        .faces()
+        .camera(
+            Camera::new("facade")
+                .clip(&common::media("throw_parabola_640x360_25fps.mp4"))
+                .detect("coco", 5)
+                .extra(&toml::to_string(&watched).unwrap()),
+        )
+        .to_toml()
 }

@@ -15,6 +15,8 @@
 
 use crate::common;
 
+use common::config::{Camera, Config, Rule, WHOLE_FRAME};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -249,56 +251,26 @@ fn clip_of(pictures: &[Value], dir: &Path) -> PathBuf {
 }
 
 fn config(dir: &Path, clip: &Path, mqtt_port: u16) -> PathBuf {
-    let root = common::root();
-    let text = format!(
-        r#"site = "faces"
-box_id = "faces-box"
-state_dir = "{state}"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt_port}"
-
-[models.coco]
-manifest = "{coco}"
-
-[models.faces]
-manifest = "{faces}"
-
-[privacy]
-face_model = "faces"
-
-[[cameras]]
-name = "lobby"
-
-[cameras.source]
-url = "{clip}"
-
-[cameras.detect]
-model = "coco"
-fps = 2
-
-[[cameras.zones]]
-name = "all"
-polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-
-[[cameras.rules]]
-name = "anyone"
-kind = "intrusion"
-zone = "all"
-labels = ["person"]
-min_secs = 0.0
-end_after_secs = 0.5
-snapshot = true
-"#,
-        state = dir.join("state").display(),
-        coco = common::manifest().display(),
-        faces = root.join("models/centerface.toml").display(),
-        clip = clip.display(),
-    );
     std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("faces.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    Config::new(&dir.join("state"))
+        .site("faces")
+        .box_id("faces-box")
+        .mqtt(mqtt_port)
+        .coco()
+        .faces()
+        .camera(
+            Camera::new("lobby")
+                .clip(clip)
+                .detect("coco", 2)
+                .zone("all", &WHOLE_FRAME)
+                .rule(
+                    Rule::intrusion("anyone", "all")
+                        .set("min_secs", 0.0)
+                        .set("end_after_secs", 0.5)
+                        .set("snapshot", true),
+                ),
+        )
+        .write(&dir.join("faces.toml"))
 }
 
 #[test]

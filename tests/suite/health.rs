@@ -18,6 +18,7 @@ use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use common::config::{Camera, Config, Rule, WHOLE_FRAME};
 use common::rtsp::RtspCamera;
 use gstreamer as gst;
 use serde_json::Value;
@@ -215,52 +216,26 @@ fn replay_shows_health_incidents_like_any_other() {
 /// Two cameras on one RTSP server; `gate`'s health is watched, with
 /// `signal_lost` after 2 s.
 fn live_config(mqtt: u16, rtsp: u16, state_dir: &std::path::Path, with_side: bool) -> String {
-    let camera = |name: &str, health: &str| {
-        format!(
-            r#"
-[[cameras]]
-name = "{name}"
-
-[cameras.source]
-url = "rtsp://127.0.0.1:{rtsp}/cam"
-
-[cameras.decode]
-stall_secs = 2
-retry_initial_secs = 1
-retry_max_secs = 1
-
-[cameras.detect]
-model = "coco"
-fps = 2
-{health}
-[[cameras.zones]]
-name = "all"
-polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-
-[[cameras.rules]]
-name = "people"
-kind = "intrusion"
-zone = "all"
-labels = ["person"]
-"#
-        )
+    let camera = |name: &str| {
+        Camera::new(name)
+            .source(&format!("rtsp://127.0.0.1:{rtsp}/cam"))
+            .set("decode", "stall_secs", 2)
+            .set("decode", "retry_initial_secs", 1)
+            .set("decode", "retry_max_secs", 1)
+            .detect("coco", 2)
+            .zone("all", &WHOLE_FRAME)
+            .rule(Rule::intrusion("people", "all"))
     };
-    let side = if with_side { camera("side", "") } else { String::new() };
-    format!(
-        r#"site = "test-site"
-box_id = "box-{mqtt}"
-state_dir = "{state}"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt}"
-
-[models.coco]
-manifest = "{coco}"
-{gate}{side}"#,
-        state = state_dir.display(),
-        coco = common::manifest().display(),
-        gate = camera("gate", "\n[cameras.health]\nlost_secs = 2.0\n"),
-    )
+    let config = Config::new(state_dir)
+        .mqtt(mqtt)
+        .coco()
+        .camera(camera("gate").set("health", "lost_secs", 2.0));
+    if with_side {
+        config.camera(camera("side"))
+    } else {
+        config
+    }
+    .to_toml()
 }
 
 fn statuses(sub: &common::Subscriber, topic: &str) -> Vec<Value> {

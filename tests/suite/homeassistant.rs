@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::config::{Camera, Config, LAWN, Rule, strings};
 use common::{Broker, Running, wait_for};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
@@ -196,50 +197,47 @@ fn secured_broker(dir: &Path, acl: Option<&Path>) -> Broker {
     )
 }
 
-/// The common demo config with arming commands, Home Assistant discovery,
-/// profiles and, with `second_rule`, a loitering rule beside the intrusion rule.
-fn config(port: u16, state: &Path, looped: bool, second_rule: bool) -> String {
-    let clip = common::media("vtest.avi");
-    let mut text = common::camera_config(port, &clip, false, state)
-        .replace(
-            &format!("url = \"mqtt://127.0.0.1:{port}\"\n"),
-            &format!(
-                "url = \"mqtt://127.0.0.1:{port}\"\narming_commands = true\nstats_interval_secs = 1\nusername = \"watchpost\"\npassword_file = \"{}\"\n",
-                state.join("password").display()
-            ),
-        )
-        .replace("loop = false", &format!("loop = {looped}"));
-    if second_rule {
-        text.push_str(
-            "\n[[cameras.rules]]\nname = \"lawn-loiter\"\nkind = \"loitering\"\nzone = \"lawn-corner\"\nlabels = [\"person\"]\nloiter_secs = 30.0\n",
-        );
+/// The common demo config, its clip looped, with arming commands, Home
+/// Assistant discovery, profiles and, with `second_rule`, a loitering rule
+/// beside the intrusion rule; with `snapshots`, the intrusion rule also
+/// takes redacted snapshots.
+fn config(port: u16, state: &Path, second_rule: bool, snapshots: bool) -> Config {
+    let mut intrusion = Rule::intrusion("lawn-intrusion", "lawn-corner")
+        .set("severity", "high")
+        .set("min_secs", 0.4)
+        .set("end_after_secs", 2.0);
+    if snapshots {
+        intrusion = intrusion.set("snapshot", true);
     }
-    text.push_str(&format!(
-        "\n[integrations.home_assistant]\nenabled = true\n\n[profiles.night]\narmed = [\"walkway\"]\n\n[profiles.drill]\narmed = []\n{}",
-        if second_rule {
-            "\n[profiles.loiter-only]\narmed = [\"walkway/lawn-loiter\"]\n"
-        } else {
-            ""
-        }
-    ));
-    text
-}
-
-/// A config whose intrusion rule also takes redacted snapshots.
-fn with_snapshots(text: String) -> String {
-    let faces = common::root().join("models/centerface.toml");
-    text.replace("severity = \"high\"\n", "severity = \"high\"\nsnapshot = true\n")
-        .replace(
-            "[[cameras]]",
-            &format!(
-                "[models.faces]\nmanifest = \"{}\"\n\n[privacy]\nface_model = \"faces\"\n\n[[cameras]]",
-                faces.display()
-            ),
-        )
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
+    let mut camera = Camera::new("walkway")
+        .clip(&common::media("vtest.avi"))
+        .looped(true)
+        .realtime(false)
+        .detect("coco", 5)
+        .zone("lawn-corner", &LAWN)
+        .rule(intrusion);
+    if second_rule {
+        camera = camera.rule(Rule::new("lawn-loiter", "loitering", "lawn-corner").set("loiter_secs", 30.0));
+    }
+    let mut config = Config::new(state)
+        .mqtt(port)
+        .set("mqtt", "arming_commands", true)
+        .set("mqtt", "stats_interval_secs", 1)
+        .set("mqtt", "username", "watchpost")
+        .set("mqtt", "password_file", state.join("password").display().to_string())
+        .coco();
+    if snapshots {
+        config = config.faces();
+    }
+    config = config
+        .camera(camera)
+        .set("integrations.home_assistant", "enabled", true)
+        .set("profiles.night", "armed", strings(&["walkway"]))
+        .set("profiles.drill", "armed", strings(&[]));
+    if second_rule {
+        config = config.set("profiles.loiter-only", "armed", strings(&["walkway/lawn-loiter"]));
+    }
+    config
 }
 
 fn stop(mut running: Running) {
@@ -285,7 +283,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
     let broker = secured_broker(dir.path(), None);
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
-    write(&path, &with_snapshots(config(broker.port, dir.path(), true, true)));
+    config(broker.port, dir.path(), true, true).write(&path);
     let watcher = Watcher::connect(broker.port, "test-ha");
     let running = Running::start(&path);
 
@@ -331,7 +329,7 @@ fn discovery_validates_follows_reloads_and_home_assistant_restarts() {
     drop(late);
 
     // A reload that removes the loitering rule withdraws its entities.
-    write(&path, &with_snapshots(config(broker.port, dir.path(), true, false)));
+    config(broker.port, dir.path(), false, true).write(&path);
     watcher.clear();
     running.signal("-HUP");
     let withdrawn = [
@@ -383,7 +381,7 @@ fn a_disarmed_rule_raises_nothing_until_armed_again_and_the_state_survives_a_res
     let broker = secured_broker(dir.path(), None);
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
-    write(&path, &config(broker.port, dir.path(), true, false));
+    config(broker.port, dir.path(), false, false).write(&path);
     let watcher = Watcher::connect(broker.port, "test-office");
     let rule_set = format!("{PREFIX}/{box_id}/walkway/lawn-intrusion/armed/set");
     let rule_state = format!("{PREFIX}/{box_id}/walkway/lawn-intrusion/armed");
@@ -464,7 +462,7 @@ fn the_shipped_acl_lets_only_home_assistant_arm_and_disarm() {
     let port = broker.port;
     let box_id = format!("box-{port}");
     let path = dir.path().join("watchpost.toml");
-    write(&path, &config(port, dir.path(), true, false));
+    config(port, dir.path(), false, false).write(&path);
     let office = Watcher::connect_as(port, "test-office", Some("security-office"));
     let hass = Watcher::connect_as(port, "test-hass", Some("homeassistant"));
     let running = Running::start(&path);
@@ -495,7 +493,7 @@ fn a_retained_command_is_never_applied_and_is_cleared_on_the_broker() {
     let broker = secured_broker(dir.path(), Some(&acl));
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
-    write(&path, &config(broker.port, dir.path(), true, false));
+    config(broker.port, dir.path(), false, false).write(&path);
     let hass = Watcher::connect(broker.port, "test-hass");
     let camera_set = format!("{PREFIX}/{box_id}/walkway/armed/set");
     let camera_state = format!("{PREFIX}/{box_id}/walkway/armed");
@@ -572,14 +570,12 @@ fn a_box_that_logs_in_anonymously_takes_no_arming_commands() {
     let dir = tempfile::tempdir().unwrap();
     let box_id = format!("box-{}", broker.port);
     let path = dir.path().join("watchpost.toml");
-    let text = config(broker.port, dir.path(), true, false)
-        .replace("username = \"watchpost\"\n", "")
-        .replace(
-            &format!("password_file = \"{}\"\n", dir.path().join("password").display()),
-            "",
-        );
+    let text = config(broker.port, dir.path(), false, false)
+        .without("mqtt", "username")
+        .without("mqtt", "password_file")
+        .to_toml();
     assert!(!text.contains("username"));
-    write(&path, &text);
+    std::fs::write(&path, &text).unwrap();
     let anyone = Watcher::connect_as(broker.port, "test-anyone", None);
     let running = Running::start(&path);
     assert!(

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::config::{Camera, Config, Rule, WHOLE_FRAME};
 use serde_json::Value;
 
 const GOLDEN: &str = "tests/golden/replay_vtest.jsonl";
@@ -42,6 +43,7 @@ fn replay(args: &[&std::ffi::OsStr]) -> (i32, Vec<Value>, String) {
 
 /// vtest.toml at `fps` in a temporary folder, its relative paths made absolute.
 fn vtest_config(dir: &Path, fps: u32) -> PathBuf {
+    // Text edits of the checked-in config, not a config of its own: no builder.
     let text = std::fs::read_to_string(common::root().join(CONFIG)).unwrap();
     let root = common::root().display().to_string();
     let text = text
@@ -186,54 +188,21 @@ fn out_writes_redacted_frames_and_a_contact_sheet_per_incident() {
     let root = common::root();
     let dir = tempfile::tempdir().unwrap();
     let clip = common::media("carphone_pristine.mp4");
-    let config = format!(
-        r#"site = "replay-test"
-box_id = "replay-box"
-state_dir = "{state}"
-
-[runtime]
-intra_threads = 1
-
-[mqtt]
-url = "mqtt://127.0.0.1:1883"
-
-[models.coco]
-manifest = "{coco}"
-
-[models.faces]
-manifest = "{faces}"
-
-[privacy]
-face_model = "faces"
-
-[[cameras]]
-name = "car"
-
-[cameras.source]
-url = "{clip}"
-
-[cameras.detect]
-model = "coco"
-fps = {FPS}
-
-[[cameras.zones]]
-name = "cabin"
-polygon = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
-
-[[cameras.rules]]
-name = "occupied"
-kind = "intrusion"
-zone = "cabin"
-labels = ["person"]
-end_after_secs = 1.0
-"#,
-        state = dir.path().join("state").display(),
-        coco = common::manifest().display(),
-        faces = root.join("models/centerface.toml").display(),
-        clip = clip.display(),
-    );
-    let config_path = dir.path().join("car.toml");
-    std::fs::write(&config_path, config).unwrap();
+    let config_path = Config::new(&dir.path().join("state"))
+        .site("replay-test")
+        .box_id("replay-box")
+        .set("runtime", "intra_threads", 1)
+        .mqtt(1883)
+        .coco()
+        .faces()
+        .camera(
+            Camera::new("car")
+                .clip(&clip)
+                .detect("coco", FPS.into())
+                .zone("cabin", &WHOLE_FRAME)
+                .rule(Rule::intrusion("occupied", "cabin").set("end_after_secs", 1.0)),
+        )
+        .write(&dir.path().join("car.toml"));
     let out = dir.path().join("out");
     let (code, events, stderr) = replay(&[
         "--config".as_ref(),

@@ -16,63 +16,28 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Broker, Subscriber, free_port, manifest, media, wait_for, watchpost};
+use common::config::{Camera, Config, LAWN, Rule, WHOLE_FRAME};
+use common::{Broker, Subscriber, free_port, media, wait_for, watchpost};
 
 use common::GUARD;
 
-/// One camera table: a looping, real-time sample clip and one rule.
-fn camera(name: &str, zone: &str, polygon: &str, rule: &str, min_secs: f32) -> String {
-    format!(
-        r#"
-[[cameras]]
-name = "{name}"
-
-[cameras.source]
-url = "{clip}"
-loop = true
-realtime = true
-
-[cameras.detect]
-model = "coco"
-fps = 5
-
-[[cameras.zones]]
-name = "{zone}"
-polygon = {polygon}
-
-[[cameras.rules]]
-name = "{rule}"
-kind = "intrusion"
-zone = "{zone}"
-labels = ["person"]
-min_secs = {min_secs}
-end_after_secs = 1.0
-"#,
-        clip = media("vtest.avi").display(),
-    )
+/// One camera: a looping, real-time sample clip and one rule.
+fn camera(name: &str, zone: &str, polygon: &[[f64; 2]], rule: &str, min_secs: f64) -> Camera {
+    Camera::new(name)
+        .clip(&media("vtest.avi"))
+        .looped(true)
+        .realtime(true)
+        .detect("coco", 5)
+        .zone(zone, polygon)
+        .rule(
+            Rule::intrusion(rule, zone)
+                .set("min_secs", min_secs)
+                .set("end_after_secs", 1.0),
+        )
 }
 
-const LAWN: &str = "[[0.70, 0.58], [1.0, 0.58], [1.0, 0.80], [0.70, 0.80]]";
-const WHOLE_FRAME: &str = "[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]";
-
-fn header(mqtt_port: u16, metrics_port: u16, state: &Path) -> String {
-    format!(
-        r#"site = "test-site"
-box_id = "box-{mqtt_port}"
-state_dir = "{state}"
-
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt_port}"
-
-[metrics]
-listen = "127.0.0.1:{metrics_port}"
-
-[models.coco]
-manifest = "{manifest}"
-"#,
-        state = state.display(),
-        manifest = manifest().display(),
-    )
+fn header(mqtt_port: u16, metrics_port: u16, state: &Path) -> Config {
+    Config::new(state).mqtt(mqtt_port).metrics(metrics_port).coco()
 }
 
 /// A running `watchpost run`, its log and its systemd messages.
@@ -227,7 +192,9 @@ fn ready_then_watchdog_pings_and_the_pings_stop_when_a_detect_thread_hangs() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = free_port();
-    let text = header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let text = header(broker.port, metrics_port, dir.path())
+        .camera(camera("walkway", "lawn", &LAWN, "lawn-intrusion", 0.4))
+        .to_toml();
     let config = write_config(dir.path(), "watchpost.toml", &text);
     // Test hook: the detect thread hangs after 15 frames (docs/install.md).
     let service = Service::start(
@@ -271,10 +238,11 @@ fn sighup_applies_a_changed_rule_and_leaves_the_unchanged_camera_streaming() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = free_port();
-    let lobby = camera("lobby", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let lobby = camera("lobby", "lawn", &LAWN, "lawn-intrusion", 0.4);
     let before = header(broker.port, metrics_port, dir.path())
-        + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4)
-        + &lobby;
+        .camera(camera("walkway", "lawn", &LAWN, "lawn-intrusion", 0.4))
+        .camera(lobby.clone())
+        .to_toml();
     let config = write_config(dir.path(), "watchpost.toml", &before);
     let mut service = Service::start(&config, metrics_port, &[]);
     service.wait_ready();
@@ -305,8 +273,9 @@ fn sighup_applies_a_changed_rule_and_leaves_the_unchanged_camera_streaming() {
 
     // The walkway's rule now covers the whole frame under a new name.
     let after = header(broker.port, metrics_port, dir.path())
-        + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2)
-        + &lobby;
+        .camera(camera("walkway", "everywhere", &WHOLE_FRAME, "anyone-anywhere", 0.2))
+        .camera(lobby)
+        .to_toml();
     std::fs::write(&config, after).unwrap();
     let frames_before = service.metric(frames);
     service.signal("HUP");
@@ -342,11 +311,20 @@ fn sighup_applies_a_changed_rule_and_leaves_the_unchanged_camera_streaming() {
 
 /// A camera whose lawn incidents are followed by snapshots, under a privacy
 /// table (`privacy` is the body of `[cameras.privacy]`).
-fn snapshot_camera(snapshot: bool, privacy: &str) -> String {
-    camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4).replace(
-        "end_after_secs = 1.0",
-        &format!("end_after_secs = 1.0\nsnapshot = {snapshot}"),
-    ) + &format!("\n[cameras.privacy]\n{privacy}\n")
+fn snapshot_camera(snapshot: bool, privacy: &str) -> Camera {
+    Camera::new("walkway")
+        .clip(&media("vtest.avi"))
+        .looped(true)
+        .realtime(true)
+        .detect("coco", 5)
+        .zone("lawn", &LAWN)
+        .rule(
+            Rule::intrusion("lawn-intrusion", "lawn")
+                .set("min_secs", 0.4)
+                .set("end_after_secs", 1.0)
+                .set("snapshot", snapshot),
+        )
+        .extra(&format!("[privacy]\n{privacy}\n"))
 }
 
 /// The mean brightness (0–255) of the left and right thirds of a JPEG.
@@ -398,16 +376,12 @@ fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
     assert!(sub.wait_subscribed(GUARD));
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = free_port();
-    let faces = format!(
-        "\n[models.faces]\nmanifest = \"{}\"\n\n[privacy]\nface_model = \"faces\"\n",
-        common::root().join("models/centerface.toml").display()
-    );
-    let header = header(broker.port, metrics_port, dir.path()) + &faces;
+    let header = header(broker.port, metrics_port, dir.path()).faces();
     let policy = r#"redact = ["faces", "heads"]"#;
     let config = write_config(
         dir.path(),
         "watchpost.toml",
-        &(header.clone() + &snapshot_camera(true, policy)),
+        &header.clone().camera(snapshot_camera(true, policy)).to_toml(),
     );
     let mut service = Service::start(&config, metrics_port, &[]);
     service.wait_ready();
@@ -419,7 +393,7 @@ fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
     // A mask over the left half: the camera is rebuilt, and the next
     // snapshot has that half black (redaction noise stays dark).
     let masked = format!("{policy}\nmasks = [[[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]]");
-    std::fs::write(&config, header.clone() + &snapshot_camera(true, &masked)).unwrap();
+    std::fs::write(&config, header.clone().camera(snapshot_camera(true, &masked)).to_toml()).unwrap();
     let mark = sub.messages.lock().unwrap().len();
     service.signal("HUP");
     let applied = |n: f64| move |s: &Service| s.metric(r#"watchpost_reloads_total{result="applied"}"#) == n;
@@ -439,7 +413,7 @@ fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
     );
 
     // Snapshots off: incidents go on, and none is followed by a picture.
-    std::fs::write(&config, header + &snapshot_camera(false, &masked)).unwrap();
+    std::fs::write(&config, header.camera(snapshot_camera(false, &masked)).to_toml()).unwrap();
     service.signal("HUP");
     assert!(wait_for(GUARD, || applied(2.0)(&service)), "{}", service.log());
     let mark = sub.messages.lock().unwrap().len();
@@ -479,13 +453,16 @@ fn sighup_with_an_invalid_config_keeps_the_running_one() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = free_port();
-    let text = header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let text = header(broker.port, metrics_port, dir.path())
+        .camera(camera("walkway", "lawn", &LAWN, "lawn-intrusion", 0.4))
+        .to_toml();
     let config = write_config(dir.path(), "watchpost.toml", &text);
     let mut service = Service::start(&config, metrics_port, &[]);
     service.wait_ready();
     let frames = r#"watchpost_camera_frames_in_total{camera="walkway"}"#;
     assert!(wait_for(GUARD, || service.metric(frames) >= 3.0), "{}", service.log());
 
+    // Two typos made in the file's text, as an operator would.
     let broken = text
         .replace("fps = 5", "fps = 500")
         .replace("labels = [\"person\"]", "labels = [\"persn\"]");
@@ -527,8 +504,8 @@ fn a_slow_reload_leaves_the_loop_serving_and_requests_meanwhile_make_one_more() 
     let dir = tempfile::tempdir().unwrap();
     let metrics_port = free_port();
     let walkway =
-        header(broker.port, metrics_port, dir.path()) + &camera("walkway", "lawn", LAWN, "lawn-intrusion", 0.4);
-    let config = write_config(dir.path(), "watchpost.toml", &walkway);
+        header(broker.port, metrics_port, dir.path()).camera(camera("walkway", "lawn", &LAWN, "lawn-intrusion", 0.4));
+    let config = write_config(dir.path(), "watchpost.toml", &walkway.to_toml());
     let mut service = Service::start(&config, metrics_port, &[("WATCHDOG_USEC", "2000000")]);
     service.wait_ready();
     let frames = |camera: &str| format!(r#"watchpost_camera_frames_in_total{{camera="{camera}"}}"#);
@@ -574,7 +551,9 @@ fn a_slow_reload_leaves_the_loop_serving_and_requests_meanwhile_make_one_more() 
 
     // The pipe gives a config with a second camera: it is applied, and the
     // three requests made meanwhile make exactly one more reload.
-    let both = walkway.clone() + &camera("lobby", "lawn", LAWN, "lawn-intrusion", 0.4);
+    let both = walkway
+        .camera(camera("lobby", "lawn", &LAWN, "lawn-intrusion", 0.4))
+        .to_toml();
     feed(&config, &both);
     assert!(wait_for(GUARD, || service.metric(applied) == 1.0), "{}", service.log());
     assert!(
@@ -629,7 +608,8 @@ impl Walkway {
         let dir = tempfile::tempdir().unwrap();
         let metrics_port = free_port();
         let text = header(broker.port, metrics_port, dir.path())
-            + &camera("walkway", "everywhere", WHOLE_FRAME, "anyone-anywhere", 0.2);
+            .camera(camera("walkway", "everywhere", &WHOLE_FRAME, "anyone-anywhere", 0.2))
+            .to_toml();
         let config = write_config(dir.path(), "watchpost.toml", &text);
         Self {
             broker,

@@ -1,8 +1,10 @@
 //! Shared test helpers: the project's paths, a real Mosquitto broker started
-//! on a free port, an MQTT subscriber that records what it receives, and
-//! pictures decoded by GStreamer, and a live RTSP test camera ([`rtsp`]).
+//! on a free port, an MQTT subscriber that records what it receives,
+//! pictures decoded by GStreamer, a live RTSP test camera ([`rtsp`]) and
+//! a builder for the box's config ([`config`]).
 #![allow(dead_code)]
 
+pub mod config;
 pub mod rtsp;
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use config::{Camera, Config, LAWN, Rule};
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 pub fn root() -> &'static Path {
@@ -260,46 +263,31 @@ impl Drop for Subscriber {
 /// A config for one camera on a sample clip, with one intrusion rule on the
 /// lower-right lawn of vtest.avi, where people walk in and out.
 pub fn camera_config(mqtt_port: u16, clip: &Path, realtime: bool, state_dir: &Path) -> String {
-    format!(
-        r#"site = "test-site"
-box_id = "box-{mqtt_port}"
-state_dir = "{state_dir}"
+    walkway_config(mqtt_port, clip, realtime, state_dir).to_toml()
+}
 
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt_port}"
+/// [`camera_config`] as a builder, for a test that adds to it.
+pub fn walkway_config(mqtt_port: u16, clip: &Path, realtime: bool, state_dir: &Path) -> Config {
+    Config::new(state_dir)
+        .mqtt(mqtt_port)
+        .coco()
+        .camera(walkway(clip, realtime))
+}
 
-[models.coco]
-manifest = "{manifest}"
-
-[[cameras]]
-name = "walkway"
-
-[cameras.source]
-url = "{clip}"
-loop = {realtime}
-realtime = {realtime}
-
-[cameras.detect]
-model = "coco"
-fps = 5
-
-[[cameras.zones]]
-name = "lawn-corner"
-polygon = [[0.70, 0.58], [1.0, 0.58], [1.0, 0.80], [0.70, 0.80]]
-
-[[cameras.rules]]
-name = "lawn-intrusion"
-kind = "intrusion"
-zone = "lawn-corner"
-labels = ["person"]
-severity = "high"
-min_secs = 0.4
-end_after_secs = 2.0
-"#,
-        manifest = manifest().display(),
-        clip = clip.display(),
-        state_dir = state_dir.display(),
-    )
+/// The camera of [`camera_config`]: `walkway` on `clip`, its lawn rule.
+pub fn walkway(clip: &Path, realtime: bool) -> Camera {
+    Camera::new("walkway")
+        .clip(clip)
+        .looped(realtime)
+        .realtime(realtime)
+        .detect("coco", 5)
+        .zone("lawn-corner", &LAWN)
+        .rule(
+            Rule::intrusion("lawn-intrusion", "lawn-corner")
+                .set("severity", "high")
+                .set("min_secs", 0.4)
+                .set("end_after_secs", 2.0),
+        )
 }
 
 /// Forwards 127.0.0.1:`from` to 127.0.0.1:`to` once started: before that,
