@@ -191,7 +191,7 @@ fn the_h265_clip_decodes() {
     let report = probe(
         &SourcePlan::file(media("vtest_h265.mkv"), false, false),
         &DecoderChoice::Auto,
-        Duration::from_secs(30),
+        common::SOON,
     )
     .unwrap();
     assert!(report.codec.starts_with("video/x-h265"), "{}", report.codec);
@@ -258,7 +258,7 @@ fn a_wrong_rtsp_path_names_the_uri_with_the_password_masked() {
     let err = probe(
         &SourcePlan::network(&url, Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
-        Duration::from_secs(20),
+        common::SOON,
     )
     .unwrap_err()
     .to_string();
@@ -306,7 +306,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     let ok = probe(
         &SourcePlan::network(&url("viewer:right-pw"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
-        Duration::from_secs(20),
+        common::SOON,
     );
     let ok = ok.unwrap();
     assert_eq!((ok.width, ok.height), (320, 240));
@@ -314,7 +314,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     let err = probe(
         &SourcePlan::network(&url("viewer:wrong-pw"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
-        Duration::from_secs(20),
+        common::SOON,
     )
     .unwrap_err()
     .to_string();
@@ -327,7 +327,7 @@ fn probe_names_wrong_credentials_and_an_unsupported_codec() {
     let err = probe(
         &SourcePlan::network(&format!("rtsp://127.0.0.1:{port}/cam"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
-        Duration::from_secs(20),
+        common::SOON,
     )
     .unwrap_err()
     .to_string();
@@ -366,7 +366,7 @@ fn an_http_mjpeg_camera_decodes() {
     let report = probe(
         &SourcePlan::network(&format!("http://127.0.0.1:{port}/video.mjpg"), Transport::Tcp).unwrap(),
         &DecoderChoice::Auto,
-        Duration::from_secs(20),
+        common::SOON,
     )
     .unwrap();
     assert!(report.codec.starts_with("image/jpeg"), "{}", report.codec);

@@ -237,7 +237,7 @@ fn chaos(phase: Duration, cameras: usize) -> Outcome {
     let metrics = common::free_port();
     let mut broker = Broker::persistent(port);
     let sub = Subscriber::persistent(port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let config_path = scratch.path().join("watchpost.toml");
     std::fs::write(&config_path, config(port, metrics, &state, cameras)).unwrap();
 

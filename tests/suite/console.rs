@@ -764,7 +764,7 @@ fn saved_file_is_the_edit(s: &Session, by_hand: &str, corners: [[f64; 2]; 4]) {
     }
     let backup = std::fs::read_to_string(format!("{}.bak", s.path.display())).unwrap();
     assert_eq!(backup, by_hand, "the previous file is kept");
-    let mut old: toml::Table = toml::from_str(&by_hand).unwrap();
+    let mut old: toml::Table = toml::from_str(by_hand).unwrap();
     let mut new: toml::Table = toml::from_str(&after).unwrap();
     let new_walkway = new["cameras"].as_array_mut().unwrap()[0].as_table_mut().unwrap();
     let zone = new_walkway["zones"].as_array_mut().unwrap().pop().unwrap();
@@ -786,7 +786,7 @@ fn saved_file_is_the_edit(s: &Session, by_hand: &str, corners: [[f64; 2]; 4]) {
     old.remove("cameras");
     let cameras = new.remove("cameras").unwrap();
     assert_eq!(old, new, "nothing outside the cameras changed");
-    let old_cameras: toml::Table = toml::from_str(&by_hand).unwrap();
+    let old_cameras: toml::Table = toml::from_str(by_hand).unwrap();
     assert_eq!(old_cameras["cameras"], cameras, "nothing else of the cameras changed");
 }
 

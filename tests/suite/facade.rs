@@ -15,7 +15,6 @@ use crate::common;
 use common::config::{Camera, Config};
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -71,7 +70,7 @@ fn replay_stays_quiet_on_an_object_moving_sideways() {
 fn a_running_camera_publishes_the_throw_and_a_redacted_strip_of_its_path() {
     let broker = common::Broker::start();
     let subscriber = common::Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(Duration::from_secs(10)));
+    assert!(subscriber.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let config = live_config(broker.port, dir.path());
     let path = dir.path().join("watchpost.toml");

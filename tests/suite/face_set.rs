@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::Value;
 use watchpost::anonymize::Redactor;
@@ -304,7 +304,7 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
     // run: the snapshots published for the same clip
     let broker = common::Broker::start();
     let subscriber = common::Subscriber::connect(broker.port);
-    assert!(subscriber.wait_subscribed(Duration::from_secs(10)));
+    assert!(subscriber.wait_subscribed(common::SOON));
     let config_path = config(&dir.join("run"), &clip, broker.port);
     let status = common::watchpost()
         .args(["run", "--config"])

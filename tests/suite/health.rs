@@ -255,7 +255,7 @@ fn statuses(sub: &common::Subscriber, topic: &str) -> Vec<Value> {
 fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     let broker = common::Broker::start();
     let sub = common::Subscriber::connect(broker.port);
-    assert!(sub.wait_subscribed(Duration::from_secs(10)));
+    assert!(sub.wait_subscribed(common::SOON));
     let port = common::free_port();
     let server = RtspCamera::start(port);
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +328,7 @@ fn a_killed_rtsp_server_raises_signal_lost_and_the_status_topic_follows() {
     // a dashboard that connects now gets gate's status, retained, and nothing of side
     drop(sub);
     let late = common::Subscriber::connect(broker.port);
-    assert!(late.wait_subscribed(Duration::from_secs(10)));
+    assert!(late.wait_subscribed(common::SOON));
     assert!(common::wait_for(common::SOON, || !late.on_topic(&gate).is_empty()));
     assert!(late.on_topic(&side).is_empty(), "{:?}", late.on_topic(&side));
     drop(running);

@@ -12,7 +12,6 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -73,7 +72,7 @@ fn run_watchpost(model: &Arc<ModelPlan>) -> Vec<Dumped> {
     };
     let mut dumped = Vec::new();
     while dumped.len() < FRAMES.len() {
-        let frame = match slot.take(Duration::from_secs(30)) {
+        let frame = match slot.take(common::SOON) {
             Taken::Frame(frame) => frame,
             other => panic!("the clip ended early or stalled: {other:?}"),
         };
