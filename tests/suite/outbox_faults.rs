@@ -413,6 +413,49 @@ fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
     assert_eq!(push_people(&outbox, 1), last + 1);
 }
 
+#[test]
+fn a_box_that_starts_on_a_full_disk_runs_and_holds_its_events_until_space_comes_back() {
+    let Some(fs) = Tmpfs::mount() else { return };
+    let plan = watchpost::publish::OutboxPlan {
+        max_bytes: Some(64 << 20),
+        max_held: 500,
+        ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
+    };
+    // A run that stored some events and stopped.
+    let outbox = watchpost::publish::Outbox::open(&plan).unwrap();
+    let stored: Vec<u64> = (0..20).map(|_| push_people(&outbox, 3)).collect();
+    drop(outbox);
+    // The disk fills to the last byte while the box is down.
+    let filler = fs.path().join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    while std::io::Write::write_all(&mut file, &chunk).is_ok() {}
+    while std::io::Write::write_all(&mut file, &[0u8]).is_ok() {}
+    drop(file);
+    // It starts all the same (the start's own writes fit in the file's free
+    // pages), and what cannot be written is held.
+    let outbox = watchpost::publish::Outbox::open(&plan).expect("the outbox opens on a full disk");
+    let mut kept = Vec::new();
+    while outbox.writable() || outbox.held() < 5 {
+        kept.push(push_people_checked(&outbox, 3).unwrap());
+        assert!(kept.len() < 10_000, "the file never needed to grow");
+    }
+    assert_eq!(kept[0], stored[stored.len() - 1] + 1, "the sequence goes on");
+    // Space comes back: the held events are written, in order, then the next.
+    std::fs::remove_file(&filler).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    kept.push(push_people_checked(&outbox, 3).unwrap());
+    assert!(outbox.writable());
+    assert_eq!(outbox.held(), 0);
+    let all: Vec<u64> = outbox
+        .read_after(0, 100_000)
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(all, [stored, kept].concat());
+}
+
 fn push_people_checked(
     outbox: &watchpost::publish::Outbox,
     people: usize,
