@@ -26,7 +26,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use super::admission::{Connection, Guests};
-use super::login::{Gate, Refusal};
+use super::login::Gate;
 
 /// The session cookie's name over plain HTTP (loopback).
 pub const COOKIE: &str = "watchpost_session";
@@ -203,8 +203,7 @@ impl Auth {
     async fn check_password(&self, client: IpAddr, password: String) -> Result<(), Response> {
         let mut turn = match self.gate.admit(client) {
             Ok(turn) => turn,
-            Err(Refusal::Later(wait)) => return Err(later(wait)),
-            Err(Refusal::Wrong) => return Err(refuse(StatusCode::UNAUTHORIZED, "wrong password")),
+            Err(wait) => return Err(later(wait)),
         };
         let right = tokio::task::spawn_blocking(move || turn.check(&password))
             .await

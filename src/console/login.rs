@@ -32,15 +32,6 @@ const GLOBAL_SPACING: Duration = Duration::from_secs(1);
 /// Argon2 memory cost a hash may ask for, at most (KiB): 64 MiB.
 pub const MAX_MEMORY_KIB: u32 = 64 * 1024;
 
-/// Why a check did not say yes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The password is wrong.
-    Wrong,
-    /// Not checked: come back after this long (backoff, or another check running).
-    Later(Duration),
-}
-
 /// A parsed argon2 hash, ready to check passwords against without allocating.
 struct Hash {
     argon: argon2::Argon2<'static>,
@@ -144,8 +135,8 @@ impl Gate {
     }
 
     /// May `client` try a password now? The turn holds the one check's
-    /// memory; `Later` says how long to wait.
-    pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Turn, Refusal> {
+    /// memory; otherwise, how long to wait (backoff, or another check running).
+    pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<Turn, Duration> {
         let now = Instant::now();
         {
             let backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
@@ -157,13 +148,13 @@ impl Gate {
                 wait = wait.max(at.saturating_duration_since(now));
             }
             if !wait.is_zero() {
-                return Err(Refusal::Later(wait));
+                return Err(wait);
             }
         }
         let memory = self.memory.lock().unwrap_or_else(|p| p.into_inner()).take();
         match memory {
             // Another check is running: one at a time.
-            None => Err(Refusal::Later(Duration::from_secs(1))),
+            None => Err(Duration::from_secs(1)),
             Some(memory) => {
                 let mut backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
                 if backoff.recent.len() >= GLOBAL_FREE {
@@ -250,7 +241,7 @@ mod tests {
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let turn = gate.admit(a).unwrap();
-        assert!(matches!(gate.admit(b), Err(Refusal::Later(_))));
+        assert!(gate.admit(b).is_err());
         drop(turn);
         assert!(gate.admit(b).is_ok());
     }
@@ -267,7 +258,7 @@ mod tests {
         for _ in 0..8 {
             gate.record(ip, false);
             match gate.admit(ip) {
-                Err(Refusal::Later(wait)) => waits.push(wait.as_secs_f64().round() as u64),
+                Err(wait) => waits.push(wait.as_secs_f64().round() as u64),
                 other => panic!("not refused: {:?}", other.map(|_| ())),
             }
         }
@@ -287,10 +278,7 @@ mod tests {
         let fresh: IpAddr = "10.0.9.9".parse().unwrap();
         // this check may run, and the next one from anyone waits
         drop(gate.admit(fresh).unwrap());
-        assert!(matches!(
-            gate.admit("10.0.9.8".parse().unwrap()),
-            Err(Refusal::Later(_))
-        ));
+        assert!(gate.admit("10.0.9.8".parse().unwrap()).is_err());
     }
 
     #[test]
