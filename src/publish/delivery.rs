@@ -47,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::link::{Inbound, SideLink};
 use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Record};
 use super::status::{StatusBoard, StatusSource};
 
 /// Health figures the app adds to each stats message.
@@ -456,9 +456,7 @@ impl Delivery {
                         self.probing = None;
                     }
                     if self.refused.remove(&seq).is_some() {
-                        self.status
-                            .refused_events
-                            .store(self.refused.len() as u64, Ordering::Relaxed);
+                        self.note_refused();
                         tracing::info!(seq, "the broker took an incident event it had refused; it is delivered");
                     }
                     if let Some(raised) = self.outbox.raised_at(seq) {
@@ -525,9 +523,7 @@ impl Delivery {
                 wait: RETRY_REFUSED,
             },
         );
-        self.status
-            .refused_events
-            .store(self.refused.len() as u64, Ordering::Relaxed);
+        self.note_refused();
         tracing::error!(seq, broker = %reason, attempts = self.outbox.plan().max_attempts,
             "the broker refused an incident event every time it was sent; it is never quarantined: it stays in the outbox, delivery goes on with the later ones, and it is sent again alone from time to time (check the broker's max_packet_size and ACL)");
     }
@@ -536,7 +532,7 @@ impl Delivery {
     /// nothing else is in flight. True when one went (or is on its way).
     fn retry_refused(&mut self) -> bool {
         let now = Instant::now();
-        let idle = self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none);
+        let idle = self.idle();
         let Some(seq) = self.refused.iter().find(|(_, r)| r.due <= now).map(|(s, _)| *s) else {
             return false;
         };
@@ -553,18 +549,11 @@ impl Delivery {
         let Some((_, record)) = record else {
             // Dropped meanwhile by a bound (counted there).
             self.refused.remove(&seq);
-            self.status
-                .refused_events
-                .store(self.refused.len() as u64, Ordering::Relaxed);
+            self.note_refused();
             return false;
         };
         let image = record.image;
-        if self
-            .client
-            .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
-            .is_ok()
-        {
-            self.unassigned.push_back(Some(seq));
+        if self.publish_record(seq, record) {
             self.probing = Some(Probe { seq, image, sent: None });
         }
         true
@@ -591,7 +580,7 @@ impl Delivery {
                 return;
             }
         };
-        let idle = self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none);
+        let idle = self.idle();
         for (seq, record) in records {
             if self.refused.contains_key(&seq) {
                 self.last_sent = seq;
@@ -602,20 +591,40 @@ impl Delivery {
                 break;
             }
             let image = record.image;
-            if self
-                .client
-                .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
-                .is_err()
-            {
+            if !self.publish_record(seq, record) {
                 break;
             }
-            self.unassigned.push_back(Some(seq));
             self.last_sent = seq;
             if suspect {
                 self.probing = Some(Probe { seq, image, sent: None });
                 break;
             }
         }
+    }
+
+    /// Nothing is in flight or waiting for its packet id.
+    fn idle(&self) -> bool {
+        self.in_flight.is_empty() && self.unassigned.iter().all(Option::is_none)
+    }
+
+    /// Publishes one outbox record at QoS 1; false when the client's
+    /// request queue is full (it goes on the next fill).
+    fn publish_record(&mut self, seq: u64, record: Record) -> bool {
+        let sent = self
+            .client
+            .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
+            .is_ok();
+        if sent {
+            self.unassigned.push_back(Some(seq));
+        }
+        sent
+    }
+
+    /// The refused-events gauge follows the set of refused incident events.
+    fn note_refused(&self) {
+        self.status
+            .refused_events
+            .store(self.refused.len() as u64, Ordering::Relaxed);
     }
 
     fn publish_other(&mut self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
