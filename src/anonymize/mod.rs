@@ -15,7 +15,9 @@ pub mod privacy;
 pub mod redact;
 pub mod redactor;
 pub mod regions;
+pub mod sighting;
 
 pub use alert::{Alert, alert};
 pub use redact::{RawImage, RedactedImage, RedactedJpeg};
 pub use redactor::Redactor;
+pub use sighting::{Picture, Sightings, Withheld};

@@ -28,6 +28,20 @@ pub struct PrivacyConfig {
     /// blocks and a missed one shows a person (docs/privacy.md measures it).
     #[serde(default = "default_face_confidence")]
     pub face_confidence: Spanned<f32>,
+    /// Persons the camera's detector finds at this score or above are
+    /// covered in pictures (heads or whole persons, as each camera's
+    /// `redact` says), even below the rules' thresholds, e.g. 0.3: someone
+    /// half hidden by a sign or walking in a group scores lower, and is no
+    /// less a person. The rules never see these weaker detections.
+    #[serde(default = "default_cover_confidence")]
+    pub cover_confidence: Spanned<f32>,
+}
+
+/// The default threshold for covering persons (docs/privacy.md).
+pub const DEFAULT_COVER_CONFIDENCE: f32 = 0.3;
+
+fn default_cover_confidence() -> Spanned<f32> {
+    Spanned::new(0..0, DEFAULT_COVER_CONFIDENCE)
 }
 
 /// The face model's default threshold for redaction (docs/privacy.md).
@@ -42,21 +56,70 @@ impl Default for PrivacyConfig {
         Self {
             face_model: None,
             face_confidence: default_face_confidence(),
+            cover_confidence: default_cover_confidence(),
         }
     }
 }
 
 /// The checked `[privacy]` table.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PrivacyPlan {
     /// The face model, its `confidence` set to `[privacy] face_confidence`.
     pub face_model: Option<Arc<ModelPlan>>,
+    /// Persons scoring at least this are covered in pictures.
+    pub cover_confidence: f32,
+}
+
+impl Default for PrivacyPlan {
+    fn default() -> Self {
+        Self {
+            face_model: None,
+            cover_confidence: DEFAULT_COVER_CONFIDENCE,
+        }
+    }
+}
+
+impl PrivacyPlan {
+    /// Whether a reload from `self` to `next` can be applied to running
+    /// cameras: the face model's file, threshold and settings are the same.
+    /// (The face service is loaded once; a change needs a restart.)
+    pub fn same_face_search(&self, next: &PrivacyPlan) -> bool {
+        match (&self.face_model, &next.face_model) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.key == b.key
+                    && a.manifest.path == b.manifest.path
+                    && a.confidence == b.confidence
+                    && a.nms_iou == b.nms_iou
+                    && a.batch == b.batch
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps persons down to `cover_confidence` in `models` that detect
+    /// them, for covering pictures only.
+    pub fn cover_persons(&self, models: &mut BTreeMap<String, Arc<ModelPlan>>) {
+        for model in models.values_mut() {
+            let persons = model.labels().ids_of("person");
+            if !persons.is_empty() && model.manifest.family != Family::Centerface {
+                Arc::make_mut(model).filter.cover = Some((persons, self.cover_confidence));
+            }
+        }
+    }
 }
 
 pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, ctx: &mut Ctx<'_>) -> PrivacyPlan {
     let confidence = ctx.in_range(&config.face_confidence, 0.01..=1.0, "privacy.face_confidence");
+    let cover_confidence = ctx
+        .in_range(&config.cover_confidence, 0.05..=1.0, "privacy.cover_confidence")
+        .unwrap_or(DEFAULT_COVER_CONFIDENCE);
+    let plain = PrivacyPlan {
+        face_model: None,
+        cover_confidence,
+    };
     let Some(name) = &config.face_model else {
-        return PrivacyPlan::default();
+        return plain;
     };
     let Some(model) = models.get(name.get_ref()) else {
         let known: Vec<&str> = models.keys().map(String::as_str).collect();
@@ -72,7 +135,7 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
                 }
             ),
         );
-        return PrivacyPlan::default();
+        return plain;
     };
     if model.manifest.family != Family::Centerface && !model.labels().names().contains(&"face") {
         ctx.error(
@@ -82,23 +145,22 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
                 name.get_ref()
             ),
         );
-        return PrivacyPlan::default();
+        return plain;
     }
     let Some(confidence) = confidence else {
-        return PrivacyPlan::default();
+        return plain;
     };
     PrivacyPlan {
         face_model: Some(Arc::new(ModelPlan {
             confidence,
             ..(**model).clone()
         })),
+        cover_confidence,
     }
 }
 
 /// What `redact` may list.
 pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
-/// The detector labels a `plates` redaction covers.
-const VEHICLES: &[&str] = &["car", "truck", "bus", "motorcycle"];
 
 /// `[cameras.privacy]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -209,9 +271,7 @@ pub fn check_camera(
     }
     let mut resolved = RedactLabels::default();
     if let Some(labels) = labels {
-        let ids = |names: &[&str]| names.iter().flat_map(|n| labels.ids_of(n)).collect::<Vec<_>>();
-        resolved.persons = ids(&["person"]);
-        resolved.vehicles = ids(VEHICLES);
+        resolved = RedactLabels::of(labels);
         if (redact.heads || redact.persons) && resolved.persons.is_empty() {
             ok = false;
             let span = config.redact.as_ref().map_or(0..0, |r| r.span());

@@ -15,7 +15,7 @@
 
 use std::io::Cursor;
 
-use crate::vocab::{BBox, LabelId};
+use crate::vocab::{BBox, LabelId, LabelMap};
 
 /// What a camera redacts in its pictures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,20 @@ impl Default for RedactSet {
 pub struct RedactLabels {
     pub persons: Vec<LabelId>,
     pub vehicles: Vec<LabelId>,
+}
+
+/// The detector labels a `plates` redaction covers.
+const VEHICLES: &[&str] = &["car", "truck", "bus", "motorcycle"];
+
+impl RedactLabels {
+    /// The person and vehicle labels of a detector's label map.
+    pub fn of(labels: &LabelMap) -> Self {
+        let ids = |names: &[&str]| names.iter().flat_map(|n| labels.ids_of(n)).collect::<Vec<_>>();
+        Self {
+            persons: ids(&["person"]),
+            vehicles: ids(VEHICLES),
+        }
+    }
 }
 
 /// A camera picture before redaction: tightly packed RGB.

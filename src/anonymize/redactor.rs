@@ -15,8 +15,9 @@ use super::faces::find_faces;
 use super::privacy::CameraPrivacyPlan;
 use super::redact::{self, RawImage, RedactSet, RedactedImage};
 use super::regions;
+use super::sighting::Picture;
 use crate::infer::{InferClient, ModelService};
-use crate::vocab::{BBox, Detection};
+use crate::vocab::BBox;
 
 /// Redacts pictures: finds faces with the face model, then covers what the
 /// camera's policy names.
@@ -35,19 +36,16 @@ impl Redactor {
         }
     }
 
-    /// A redacted copy of an RGB sample. `scene` holds the camera detector's
-    /// detections (source-normalised) whose persons and vehicles the policy
-    /// may cover. Fails, rather than returning a picture with faces, when the
-    /// policy redacts faces and they cannot be searched for.
-    pub fn redact(
-        &mut self,
-        sample: &gst::Sample,
-        scene: &[Detection],
-        policy: &CameraPrivacyPlan,
-    ) -> Result<RedactedImage, String> {
+    /// A redacted copy of a picture, covered as the policy says over what
+    /// a detector found on that very picture ([`Picture`]) and the faces
+    /// the face model finds on it now. Fails, rather than returning a
+    /// picture with faces, when the policy redacts faces and they cannot be
+    /// searched for.
+    pub fn redact(&mut self, picture: &Picture, policy: &CameraPrivacyPlan) -> Result<RedactedImage, String> {
         if let Some(leak) = policy.picture_leak(self.faces.is_some()) {
             return Err(format!("the picture is not made: {leak}"));
         }
+        let sample = picture.sample();
         let image = raw_image(sample).ok_or("the frame cannot be read")?;
         let mut faces = Vec::new();
         if policy.redact.faces {
@@ -57,7 +55,7 @@ impl Redactor {
         }
         let mut regions: Vec<BBox> = Vec::new();
         let aspect = image.width() as f32 / image.height() as f32;
-        regions::regions(&policy.redact, &policy.labels, &faces, scene, aspect, &mut regions);
+        regions::regions(&policy.redact, &faces, picture.seen(), aspect, &mut regions);
         let redacted = redact::redact(image, &regions);
         self.verify(redacted, regions, policy)
     }
@@ -91,7 +89,7 @@ impl Redactor {
                 break;
             }
             // the new faces and the patches they touch, refilled together
-            regions::regions(&FACES_ONLY, &policy.labels, &found, &[], aspect, &mut regions);
+            regions::regions(&FACES_ONLY, &found, &[], aspect, &mut regions);
             redacted = redact::cover(redacted, &regions);
         }
         Ok(redacted)

@@ -3,7 +3,8 @@
 //! from the shape of its box; whole persons; the plate area of vehicles. It
 //! only computes boxes; [`super::redact`] covers them.
 
-use super::redact::{RedactLabels, RedactSet};
+use super::redact::RedactSet;
+use super::sighting::{Seen, What};
 use crate::vocab::{BBox, Detection};
 
 /// A head is the top part of a person box, slightly widened: the top 30% of
@@ -19,43 +20,48 @@ const SQUAT: f32 = 1.0;
 const HEAD_WIDEN: f32 = 0.1;
 /// Faces are grown by this much on each side: a face box is tight.
 const FACE_GROW: f32 = 0.3;
+/// Whole persons are grown by this much on each side: the detector's box
+/// may cut off a hand, a foot or hair, and another detector's box of the
+/// same person is often wider.
+const PERSON_GROW: f32 = 0.1;
+/// A box this close to the picture's edge may be cut by it: its person
+/// may be entering, and the head anywhere in its upper part.
+const EDGE: f32 = 0.01;
 /// Plates sit in the lower part of a vehicle box.
 const PLATE_FROM: f32 = 0.55;
 /// The regions the policy covers, in normalised coordinates, in a picture
-/// `aspect` times as wide as it is high.
-pub fn regions(
-    set: &RedactSet,
-    labels: &RedactLabels,
-    faces: &[Detection],
-    scene: &[Detection],
-    aspect: f32,
-    out: &mut Vec<BBox>,
-) {
+/// `aspect` times as wide as it is high: around the faces found, and from
+/// the persons and vehicles `seen` on the picture.
+pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], aspect: f32, out: &mut Vec<BBox>) {
     if set.faces {
         out.extend(faces.iter().map(|f| grow(&f.bbox, FACE_GROW, FACE_GROW)));
     }
-    for d in scene {
-        let b = &d.bbox;
+    for s in seen {
+        let b = &s.bbox;
         let (w, h) = (b.width(), b.height());
-        if labels.persons.contains(&d.label) {
-            if set.persons {
-                out.push(grow(b, 0.05, 0.05));
-            } else if set.heads {
+        match s.what {
+            What::Person if set.persons => out.push(grow(b, PERSON_GROW, PERSON_GROW)),
+            What::Person if set.heads => {
+                let cut = b.x1 <= EDGE || b.x2 >= 1.0 - EDGE || b.y1 <= EDGE;
+                let depth = if cut {
+                    HEAD_DEPTH_SQUAT
+                } else {
+                    head_depth(w * aspect, h)
+                };
                 out.push(BBox {
                     x1: b.x1 - w * HEAD_WIDEN,
                     y1: b.y1 - h * HEAD_TOP,
                     x2: b.x2 + w * HEAD_WIDEN,
-                    y2: b.y1 + h * head_depth(w * aspect, h),
+                    y2: b.y1 + h * depth,
                 });
             }
-        }
-        if set.plates && labels.vehicles.contains(&d.label) {
-            out.push(BBox {
+            What::Vehicle if set.plates => out.push(BBox {
                 x1: b.x1,
                 y1: b.y1 + h * PLATE_FROM,
                 x2: b.x2,
                 y2: b.y2,
-            });
+            }),
+            _ => {}
         }
     }
 }
@@ -88,24 +94,22 @@ mod tests {
         BBox { x1, y1, x2, y2 }
     }
 
+    fn person(bbox: BBox) -> Seen {
+        Seen {
+            what: What::Person,
+            bbox,
+        }
+    }
+
     #[test]
     fn heads_come_from_persons_and_plates_from_vehicles() {
-        let labels = RedactLabels {
-            persons: vec![1],
-            vehicles: vec![3],
-        };
-        let person = Detection {
-            label: 1,
-            score: 0.9,
-            bbox: region(0.1, 0.2, 0.3, 0.8),
-        };
-        let car = Detection {
-            label: 3,
-            score: 0.9,
+        let person = person(region(0.1, 0.2, 0.3, 0.8));
+        let car = Seen {
+            what: What::Vehicle,
             bbox: region(0.5, 0.5, 0.9, 0.9),
         };
         let mut out = Vec::new();
-        regions(&RedactSet::default(), &labels, &[], &[person, car], 1.0, &mut out);
+        regions(&RedactSet::default(), &[], &[person, car], 1.0, &mut out);
         assert_eq!(out.len(), 1, "default: the person's head only");
         assert!(out[0].y2 < 0.5 && out[0].y1 < 0.2);
         out.clear();
@@ -115,25 +119,17 @@ mod tests {
             persons: true,
             plates: true,
         };
-        regions(&all, &labels, &[], &[person, car], 1.0, &mut out);
+        regions(&all, &[], &[person, car], 1.0, &mut out);
         assert_eq!(out.len(), 2, "the whole person (head included) and the plate area");
+        assert!(out[0].x1 < 0.1 && out[0].y2 > 0.8, "grown beyond the box");
         assert!(out[1].y1 > 0.5 && out[1].y2 == 0.9);
     }
 
     #[test]
     fn a_squat_person_box_gets_a_deeper_head_region() {
-        let labels = RedactLabels {
-            persons: vec![1],
-            vehicles: vec![],
-        };
         let depth = |bbox: BBox, aspect: f32| {
             let mut out = Vec::new();
-            let person = Detection {
-                label: 1,
-                score: 0.9,
-                bbox,
-            };
-            regions(&RedactSet::default(), &labels, &[], &[person], aspect, &mut out);
+            regions(&RedactSet::default(), &[], &[person(bbox)], aspect, &mut out);
             (out[0].y2 - bbox.y1) / bbox.height()
         };
         // standing: 0.1 wide, 0.6 high in a square picture
@@ -142,5 +138,7 @@ mod tests {
         assert!((depth(region(0.1, 0.1, 0.5, 0.5), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
         // the same normalised box is squat in a 16:9 picture
         assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
+        // a standing person cut by the picture's edge may be bending in
+        assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
     }
 }

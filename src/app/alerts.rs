@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::snapshot::{SnapshotJob, Snapshots};
-use crate::anonymize::{self, privacy::CameraPrivacyPlan};
+use crate::anonymize::{self, Picture, Sightings, privacy::CameraPrivacyPlan};
 use crate::console::Console;
 use crate::decode::{DecodePlan, Stream};
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
 use crate::publish::{ControlEvent, Outbox, OutboxError, Topics};
 use crate::rules::{self, Arming, EventKind, IncidentEvent, OpenIncident, Target};
-use crate::vocab::Detection;
 
 /// Where a camera's incident events go, from whichever of its threads
 /// raised them: the outbox first (an event counts as raised once it is
@@ -35,10 +34,9 @@ pub(super) struct Alerts {
     pub(super) outbox: Arc<Outbox>,
     pub(super) topics: Topics,
     pub(super) stats: Arc<CameraStats>,
-    /// What the detector last saw, for snapshots the motion thread asks for
-    /// (the redaction policy covers persons and vehicles from it); only kept
-    /// on cameras with a motion thread.
-    pub(super) scene: Option<Arc<std::sync::Mutex<Vec<Detection>>>>,
+    /// What the detector saw on the frame it analysed last: snapshots are
+    /// made of that frame and covered over it.
+    pub(super) sightings: Arc<Sightings>,
     /// The box's arming switches, which this camera's engines follow.
     pub(super) arming: Arc<Arming>,
     /// The control task, told of each incident's start and end.
@@ -64,34 +62,26 @@ impl Alerts {
         self.snapshot_rules = Self::snapshot_rules(plan);
         if *self.privacy != plan.privacy {
             self.privacy = Arc::new(plan.privacy.clone());
+            self.sightings.set_labels(plan.privacy.labels.clone());
             tracing::info!(camera = %self.camera, redact = ?self.privacy.redact, "privacy policy replaced");
         }
     }
 
-    /// Keeps the detector's newest detections for the motion thread's snapshots.
-    pub(super) fn remember_scene(&self, detections: &[Detection]) {
-        if let Some(scene) = &self.scene {
-            let mut kept = scene.lock().unwrap_or_else(|p| p.into_inner());
-            kept.clear();
-            kept.extend_from_slice(detections);
+    /// The frame the detector analysed last, at the snapshot size, with what
+    /// it saw there; None (logged, counted) when it is withheld: no fresh
+    /// analysis covers it.
+    pub fn picture(&self, incident_id: &str) -> Option<Picture> {
+        match self
+            .sightings
+            .picture(self.stream.held(), self.decode.snapshot_max_width)
+        {
+            Ok(picture) => Some(picture),
+            Err(why) => {
+                tracing::warn!(camera = %self.camera, incident = %incident_id, reason = %why,
+                    "no snapshot: no fresh detections cover the camera's picture, so none is made");
+                None
+            }
         }
-    }
-
-    /// The detector's newest detections, as kept by [`Self::remember_scene`].
-    pub fn scene(&self) -> Vec<Detection> {
-        self.scene
-            .as_ref()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .unwrap_or_default()
-    }
-
-    /// The newest decoded frame, RGB, at the snapshot size; None (logged) when there is none yet.
-    pub fn newest_frame(&self, incident_id: &str) -> Option<gstreamer::Sample> {
-        let sample = self.stream.snapshot(self.decode.snapshot_max_width);
-        if sample.is_none() {
-            tracing::warn!(camera = %self.camera, incident = %incident_id, "no frame for a snapshot");
-        }
-        sample
     }
 
     /// Hands pictures to the snapshot worker; the incident is already in
@@ -100,18 +90,16 @@ impl Alerts {
     pub fn offer_snapshot(
         &self,
         incident_id: String,
-        frames: Vec<gstreamer::Sample>,
-        scene: Vec<Detection>,
+        pictures: Vec<Picture>,
         trajectory: Option<Arc<[rules::TrajectoryPoint]>>,
     ) {
-        if frames.is_empty() {
+        if pictures.is_empty() {
             return;
         }
         self.snapshots.offer(SnapshotJob {
             camera: self.camera.clone(),
             incident_id,
-            frames,
-            scene,
+            pictures,
             trajectory,
             privacy: self.privacy.clone(),
             quality: self.decode.snapshot_quality,
@@ -146,19 +134,14 @@ impl Alerts {
             tracing::info!(camera = %self.camera, rule = %incident.rule, incident = %incident.incident_id,
                 "an incident open before the restart has no rule any more; it ends");
         }
-        self.send(&mut events, &[]);
+        self.send(&mut events);
     }
 
     /// Writes each event to the outbox; it counts as raised once it is there.
-    /// A started incident whose rule wants a snapshot gets one of the newest
-    /// frame, unless `strip` takes it over (the motion thread's trajectory
-    /// strips): then `strip` is told the incident and its targets.
-    pub fn send_with(
-        &self,
-        events: &mut Vec<IncidentEvent>,
-        scene: &[Detection],
-        mut strip: impl FnMut(&str, &[Target]) -> bool,
-    ) {
+    /// A started incident whose rule wants a snapshot gets one of the frame
+    /// analysed last, unless `strip` takes it over (the motion thread's
+    /// trajectory strips): then `strip` is told the incident and its targets.
+    pub fn send_with(&self, events: &mut Vec<IncidentEvent>, mut strip: impl FnMut(&str, &[Target]) -> bool) {
         for event in events.drain(..) {
             let written = self.outbox.push(
                 |seq| anonymize::alert(&self.camera, &event, seq),
@@ -205,8 +188,8 @@ impl Alerts {
                         incident = %alert.incident_id(), seq = alert.seq(), severity = %alert.severity(), "incident raised"
                     );
                     if self.wants_snapshot(&event.rule) && !strip(alert.incident_id(), &event.targets) {
-                        let frames = self.newest_frame(alert.incident_id()).into_iter().collect();
-                        self.offer_snapshot(alert.incident_id().to_string(), frames, scene.to_vec(), None);
+                        let pictures = self.picture(alert.incident_id()).into_iter().collect();
+                        self.offer_snapshot(alert.incident_id().to_string(), pictures, None);
                     }
                 }
                 EventKind::End => tracing::info!(
@@ -220,8 +203,8 @@ impl Alerts {
     }
 
     /// [`Self::send_with`] with a plain snapshot for every started incident.
-    pub fn send(&self, events: &mut Vec<IncidentEvent>, scene: &[Detection]) {
-        self.send_with(events, scene, |_, _| false);
+    pub fn send(&self, events: &mut Vec<IncidentEvent>) {
+        self.send_with(events, |_, _| false);
     }
 }
 

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::infer::model::DetectionFilter;
 use crate::infer::motion::{MotionGate, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{InferClient, InferError};
@@ -56,7 +57,13 @@ pub struct FrameAnalyzer {
     tracker: Tracker,
     rules: RuleEngine,
     labels: Arc<LabelMap>,
+    /// The detections the rules' filter keeps: what tracking and rules see.
     detections: Vec<Detection>,
+    /// Every detection of the last inference, the weaker persons kept for
+    /// covering pictures included.
+    cover: Vec<Detection>,
+    filter: DetectionFilter,
+    confidence: f32,
     last_pts: Duration,
     hooks: Option<AnalysisHooks>,
     frames: u64,
@@ -75,6 +82,9 @@ impl FrameAnalyzer {
             rules: RuleEngine::new(&plan.rules, plan.detect.model.manifest.labels.clone()),
             labels: plan.detect.model.manifest.labels.clone(),
             detections: Vec::with_capacity(128),
+            cover: Vec::with_capacity(128),
+            filter: plan.detect.model.filter.clone(),
+            confidence: plan.detect.model.confidence,
             last_pts: Duration::ZERO,
             hooks: None,
             frames: 0,
@@ -198,7 +208,11 @@ impl FrameAnalyzer {
                 hooks.inference.observe(asked.elapsed().as_secs_f64());
                 hooks.frame_age.observe(frame.arrived.elapsed().as_secs_f64());
             }
-            self.detections.extend_from_slice(found);
+            self.cover.clear();
+            self.cover.extend_from_slice(found);
+            let (filter, confidence) = (&self.filter, self.confidence);
+            self.detections
+                .extend(found.iter().filter(|d| filter.keeps(d, confidence)).copied());
             let tracks = self.tracker.update(&self.detections, frame.pts);
             self.rules.step(tracks, frame.pts, SystemTime::now(), events);
         } else {
@@ -222,6 +236,12 @@ impl FrameAnalyzer {
     /// What the detector found on the last frame it ran on, source-normalised.
     pub fn last_detections(&self) -> &[Detection] {
         &self.detections
+    }
+
+    /// Everything the detector found on the last frame it ran on, the
+    /// persons kept only for covering pictures included.
+    pub fn cover_detections(&self) -> &[Detection] {
+        &self.cover
     }
 
     /// Stream time of the last frame completed.

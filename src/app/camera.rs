@@ -21,6 +21,7 @@ use super::alerts::Alerts;
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::MotionWorker;
 use super::snapshot::Snapshots;
+use crate::anonymize::Sightings;
 use crate::console::{Console, Overlay};
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
 use crate::infer::ModelService;
@@ -38,6 +39,9 @@ pub struct Camera {
     pub stats: Arc<CameraStats>,
     /// The boxes its detect thread saw last, for the console's live view.
     pub overlay: Arc<Overlay>,
+    /// What its detector saw on the frame it analysed last: what every
+    /// picture of the camera is made of and covered over.
+    pub sightings: Arc<Sightings>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
     /// The motion thread, for a camera whose rules watch pixels.
@@ -113,6 +117,7 @@ impl Camera {
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
         let waiting = slot.clone();
         client.on_reply(Arc::new(move || waiting.wake()));
+        let sightings = Arc::new(Sightings::new(plan.privacy.labels.clone(), plan.detect.fps));
         let alerts = Alerts {
             camera: plan.name.clone(),
             stream: stream.clone(),
@@ -123,7 +128,7 @@ impl Camera {
             outbox: shared.outbox.clone(),
             topics: shared.topics.clone(),
             stats: stats.clone(),
-            scene: gray.map(|_| Arc::default()),
+            sightings: sightings.clone(),
             arming: shared.arming.clone(),
             control: shared.control.clone(),
             console: shared.console.clone(),
@@ -158,6 +163,7 @@ impl Camera {
         let overlay = Arc::new(Overlay::default());
         let worker = DetectWorker {
             overlay: overlay.clone(),
+            sightings: sightings.clone(),
             camera: plan.name.clone(),
             slot: slot.clone(),
             analyzer,
@@ -175,6 +181,7 @@ impl Camera {
             slot,
             stats,
             overlay,
+            sightings,
             decode,
             detect,
             motion,
@@ -220,6 +227,7 @@ struct DetectWorker {
     alerts: Alerts,
     stats: Arc<CameraStats>,
     overlay: Arc<Overlay>,
+    sightings: Arc<Sightings>,
     cancel: CancellationToken,
 }
 
@@ -235,7 +243,7 @@ impl DetectWorker {
                 self.alerts.follow(&plan);
                 self.analyzer.replace_rules(&plan, &mut events);
                 tracing::info!(camera = %self.camera, rules = plan.rules.len(), zones = plan.zones.len(), "rules and zones replaced");
-                self.alerts.send(&mut events, self.analyzer.last_detections());
+                self.alerts.send(&mut events);
             }
             if self.analyzer.can_submit() {
                 // With frames in flight, whichever comes first: the next
@@ -261,7 +269,7 @@ impl DetectWorker {
                         } else {
                             self.analyzer.finish(&mut events);
                         }
-                        self.alerts.send(&mut events, self.analyzer.last_detections());
+                        self.alerts.send(&mut events);
                         return;
                     }
                 }
@@ -282,7 +290,15 @@ impl DetectWorker {
                     &self.stats.skipped
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                self.alerts.remember_scene(self.analyzer.last_detections());
+                // what covers the pictures of this frame, before its alerts ask for one
+                let pts = self.analyzer.last_pts();
+                if outcome.verdict.infer() {
+                    self.sightings
+                        .record(pts, self.analyzer.cover_detections(), self.analyzer.tracks());
+                } else {
+                    self.sightings.carry(pts);
+                }
+                self.alerts.stream.held().release_before(pts);
                 let tracks = self.analyzer.tracks().iter().map(|t| (t.label, t.bbox, t.lost));
                 self.overlay.update(self.analyzer.last_detections(), tracks);
                 self.overlay.recent.record(
@@ -293,11 +309,13 @@ impl DetectWorker {
             }
             Some(Err(e)) => self.failed(e, last_error),
         }
-        self.alerts.send(events, self.analyzer.last_detections());
+        self.alerts.send(events);
     }
 
-    /// Logs an inference error once until the next success.
+    /// Logs an inference error once until the next success; no picture is
+    /// made until then.
     fn failed(&self, e: crate::infer::InferError, last_error: &mut Option<String>) {
+        self.sightings.fail();
         let text = e.to_string();
         if last_error.as_deref() != Some(&text) {
             tracing::error!(camera = %self.camera, error = %text, "inference failed");

@@ -24,6 +24,7 @@ use gstreamer as gst;
 use tokio_util::sync::CancellationToken;
 
 use super::alerts::Alerts;
+use crate::anonymize::Picture;
 use crate::decode::{FrameSlot, Taken};
 use crate::plan::CameraPlan;
 use crate::rules::blobs::GrayFrame;
@@ -39,7 +40,7 @@ pub const STRIP_STEP: Duration = Duration::from_millis(250);
 struct Strip {
     incident_id: String,
     trajectory: Arc<[TrajectoryPoint]>,
-    frames: Vec<gst::Sample>,
+    pictures: Vec<Picture>,
     next: Duration,
 }
 
@@ -145,18 +146,17 @@ impl MotionWorker {
         if events.is_empty() {
             return;
         }
-        let scene = self.alerts.scene();
         let alerts = self.alerts.clone();
         let now = self.last_pts;
         let strips = &mut self.strips;
-        alerts.send_with(events, &scene, |incident_id, targets| {
+        alerts.send_with(events, |incident_id, targets| {
             let Some(trajectory) = targets.iter().find_map(|t| t.trajectory.clone()) else {
                 return false;
             };
             strips.push(Strip {
                 incident_id: incident_id.to_string(),
                 trajectory,
-                frames: alerts.newest_frame(incident_id).into_iter().collect(),
+                pictures: alerts.picture(incident_id).into_iter().collect(),
                 next: now + STRIP_STEP,
             });
             true
@@ -170,9 +170,14 @@ impl MotionWorker {
             let strip = &mut self.strips[i];
             if now >= strip.next {
                 strip.next += STRIP_STEP;
-                strip.frames.extend(self.alerts.newest_frame(&strip.incident_id));
+                // a picture of a frame not yet in the strip (the detector may be slower)
+                if let Some(picture) = self.alerts.picture(&strip.incident_id)
+                    && strip.pictures.last().is_none_or(|p| p.pts() != picture.pts())
+                {
+                    strip.pictures.push(picture);
+                }
             }
-            if strip.frames.len() >= STRIP_FRAMES {
+            if strip.pictures.len() >= STRIP_FRAMES {
                 let strip = self.strips.swap_remove(i);
                 self.offer(strip);
             } else {
@@ -182,12 +187,8 @@ impl MotionWorker {
     }
 
     fn offer(&self, strip: Strip) {
-        self.alerts.offer_snapshot(
-            strip.incident_id,
-            strip.frames,
-            self.alerts.scene(),
-            Some(strip.trajectory),
-        );
+        self.alerts
+            .offer_snapshot(strip.incident_id, strip.pictures, Some(strip.trajectory));
     }
 }
 

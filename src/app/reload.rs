@@ -7,7 +7,12 @@
 //! added cameras start and removed ones stop; Home Assistant discovery and
 //! the arming switches follow (entities of removed rules are withdrawn, a
 //! kept rule keeps its armed state), and so do `[profiles]`. Other settings
-//! outside `[[cameras]]` and `[models]` need a restart, and the log says so.
+//! outside `[[cameras]]` and `[models]` need a restart, and the log says so
+//! — except the face search (`[privacy] face_model`, `face_confidence`):
+//! pictures must never silently keep a search the file no longer asks for,
+//! so a reload that changes it is refused and says a restart applies it.
+//! `[privacy] cover_confidence` changes the detectors' plans, so the
+//! cameras restart with it.
 //!
 //! The check and the model loading run on a task of their own
 //! ([`App::begin_reload`]), so a slow one (a large model, a slow disk) never
@@ -51,7 +56,7 @@ fn rules_fingerprint(c: &CameraPlan) -> String {
 }
 
 /// Settings that only a restart applies, by name, with what they were built from.
-fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 10] {
+fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 9] {
     [
         ("site", plan.site.clone()),
         ("box_id", plan.box_id.clone()),
@@ -62,10 +67,6 @@ fn global_fingerprints(plan: &Plan) -> [(&'static str, String); 10] {
         ("metrics", format!("{:?}", plan.metrics)),
         ("console", format!("{:?}", plan.console)),
         ("integrations", format!("{:?}", plan.home_assistant)),
-        (
-            "privacy",
-            format!("{:?}", plan.privacy.face_model.as_ref().map(|m| &m.key)),
-        ),
     ]
 }
 
@@ -146,6 +147,19 @@ impl App {
                 return;
             }
         };
+        // The face search is loaded once and shared by snapshots and live
+        // views: a change to it is refused rather than silently not applied.
+        if !self.started.privacy.same_face_search(&plan.privacy) {
+            let why = "[privacy] face_model or face_confidence changed: the face search only changes with a restart \
+                       (systemctl restart watchpost)";
+            tracing::error!(
+                "reload refused: {why}; the running config stays in force, pictures keep the running face search"
+            );
+            self.metrics.reload("refused");
+            self.reloaded(format!("refused: {why}"));
+            health::ready("reload refused (privacy needs a restart); running the previous config");
+            return;
+        }
         let stale: Vec<&str> = global_fingerprints(&self.started)
             .into_iter()
             .zip(global_fingerprints(&plan))

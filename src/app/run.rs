@@ -167,6 +167,7 @@ impl App {
                         stream: r.camera.stream.clone(),
                         stats: r.camera.stats.clone(),
                         overlay: r.camera.overlay.clone(),
+                        sightings: r.camera.sightings.clone(),
                         privacy: Arc::new(r.plan.privacy.clone()),
                         labels: r.plan.detect.model.manifest.labels.clone(),
                         max_width: r.plan.decode.snapshot_max_width.min(LIVE_MAX_WIDTH),
@@ -182,6 +183,7 @@ impl App {
                     stream: r.camera.stream.status(),
                     slot: r.camera.slot.clone(),
                     stats: r.camera.stats.clone(),
+                    sightings: r.camera.sightings.clone(),
                 })
                 .collect(),
         );
@@ -303,6 +305,7 @@ pub async fn run_with(
         .and_then(|m| app.models.get(&m.key))
         .map(|m| m.service.clone());
     let (console_reload, mut console_reloads) = tokio::sync::mpsc::unbounded_channel();
+    let snapshots_waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     app.console = Console::start(
         Wiring {
             plan: app.started.console.clone(),
@@ -310,6 +313,7 @@ pub async fn run_with(
             live: live.clone(),
             metrics: metrics.clone(),
             faces: faces.clone(),
+            snapshots_waiting: snapshots_waiting.clone(),
             check: config_check(),
             trial: super::trial::run_trial(),
             reload: console_reload,
@@ -323,6 +327,7 @@ pub async fn run_with(
         outbox.clone(),
         app.started.mqtt.topics.clone(),
         app.console.clone(),
+        snapshots_waiting,
     )?;
     app.snapshots = Some(snapshots);
 

@@ -11,20 +11,21 @@
 //! the face model fails, the snapshot is not published: it fails closed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
-use gstreamer as gst;
-
-use crate::anonymize::Redactor;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark};
+use crate::anonymize::{Picture, Redactor};
 use crate::console::Console;
+use crate::decode::throttle::Throttle;
 use crate::infer::ModelService;
 use crate::publish::{Outbox, OutboxError, Topics};
 use crate::rules::TrajectoryPoint;
-use crate::vocab::{BBox, Detection};
+use crate::vocab::BBox;
 
 /// Width of each picture of a trajectory strip, at most.
 const STRIP_TILE_WIDTH: usize = 640;
@@ -38,14 +39,13 @@ const QUEUE: usize = 8;
 pub struct SnapshotJob {
     pub camera: Arc<str>,
     pub incident_id: String,
-    /// Decoded frames, RGB, capped in width: one for a snapshot, several
-    /// (oldest first) for a trajectory strip.
-    pub frames: Vec<gst::Sample>,
+    /// Analysed frames, RGB, capped in width, each with what the detector
+    /// saw on it: one for a snapshot, several (oldest first) for a
+    /// trajectory strip.
+    pub pictures: Vec<Picture>,
     /// The path to draw on every frame (normalised points), for incidents
     /// that follow one (thrown objects).
     pub trajectory: Option<Arc<[TrajectoryPoint]>>,
-    /// What the detector found on the last analysed frame, source-normalised.
-    pub scene: Vec<Detection>,
     pub privacy: Arc<CameraPrivacyPlan>,
     pub quality: u8,
     pub max_bytes: usize,
@@ -66,6 +66,10 @@ pub struct SnapshotStats {
 pub struct Snapshots {
     jobs: SyncSender<SnapshotJob>,
     pub stats: Arc<SnapshotStats>,
+    /// Jobs queued or in progress: the console's live views wait for them.
+    waiting: Arc<AtomicUsize>,
+    /// The dropped snapshots' log line, once a minute.
+    dropped_log: Arc<Mutex<Throttle>>,
 }
 
 impl Snapshots {
@@ -75,15 +79,17 @@ impl Snapshots {
         outbox: Arc<Outbox>,
         topics: Topics,
     ) -> std::io::Result<(Self, JoinHandle<()>)> {
-        Self::spawn_with(faces, outbox, topics, None)
+        Self::spawn_with(faces, outbox, topics, None, Arc::default())
     }
 
-    /// [`Self::spawn`], telling the console of each snapshot published.
+    /// [`Self::spawn`], telling the console of each snapshot published,
+    /// and counting in `waiting` the jobs queued or in progress.
     pub fn spawn_with(
         faces: Option<&ModelService>,
         outbox: Arc<Outbox>,
         topics: Topics,
         console: Option<Arc<Console>>,
+        waiting: Arc<AtomicUsize>,
     ) -> std::io::Result<(Self, JoinHandle<()>)> {
         let (jobs, queue) = mpsc::sync_channel(QUEUE);
         let stats = Arc::new(SnapshotStats::default());
@@ -93,21 +99,40 @@ impl Snapshots {
             topics,
             stats: stats.clone(),
             console,
+            waiting: waiting.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("snapshots".into())
             .spawn(move || worker.run(queue))?;
-        Ok((Self { jobs, stats }, thread))
+        Ok((
+            Self {
+                jobs,
+                stats,
+                waiting,
+                dropped_log: Arc::default(),
+            },
+            thread,
+        ))
     }
 
-    /// Queues a snapshot without waiting; false if it was dropped.
+    /// Queues a snapshot without waiting; false if it was dropped (counted,
+    /// and logged at most once a minute with the count held back).
     pub fn offer(&self, job: SnapshotJob) -> bool {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         match self.jobs.try_send(job) {
             Ok(()) => true,
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(camera = %job.camera, incident = %job.incident_id,
-                    "snapshot dropped: the snapshot worker is behind");
+                let due = self
+                    .dropped_log
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .admit(Instant::now());
+                if let Some(held_back) = due {
+                    tracing::warn!(camera = %job.camera, incident = %job.incident_id, held_back,
+                        "snapshot dropped: the snapshot worker is behind (the incident itself is sent)");
+                }
                 false
             }
         }
@@ -120,6 +145,7 @@ struct Worker {
     topics: Topics,
     stats: Arc<SnapshotStats>,
     console: Option<Arc<Console>>,
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Worker {
@@ -136,20 +162,21 @@ impl Worker {
                     tracing::error!(camera = %camera, incident = %incident, %reason, "snapshot not published");
                 }
             }
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     fn publish(&mut self, job: SnapshotJob) -> Result<usize, String> {
         let redacted = match &job.trajectory {
             None => {
-                let sample = job.frames.first().ok_or("no frame")?;
-                self.redactor.redact(sample, &job.scene, &job.privacy)?
+                let picture = job.pictures.first().ok_or("no frame")?;
+                self.redactor.redact(picture, &job.privacy)?
             }
             Some(path) => {
                 let marks = path_marks(path);
-                let mut tiles = Vec::with_capacity(job.frames.len());
-                for sample in &job.frames {
-                    let tile = self.redactor.redact(sample, &job.scene, &job.privacy)?;
+                let mut tiles = Vec::with_capacity(job.pictures.len());
+                for picture in &job.pictures {
+                    let tile = self.redactor.redact(picture, &job.privacy)?;
                     tiles.push(tile.annotate(&marks).thumbnail(STRIP_TILE_WIDTH, usize::MAX));
                 }
                 let strip = redact::contact_sheet(&tiles, tiles.len()).ok_or("no frame")?;

@@ -1,11 +1,16 @@
 //! The cameras and health pages' data: each camera's state and rates, its
-//! live view — the newest decoded frame, redacted by the console's own
-//! [`Redactor`] exactly as a snapshot is, at most [`LIVE_FPS`] a camera
-//! whoever asks — and the boxes its detect thread saw last; and the box's
-//! health (outbox, broker link, a metrics summary). A live view that cannot
-//! be redacted (the face model fails) is not sent: it fails closed.
+//! live view — the frame its detector analysed last, covered over what the
+//! detector saw on it by the console's own [`Redactor`] exactly as a
+//! snapshot is, at most [`LIVE_FPS`] a camera whoever asks — and the boxes
+//! its detect thread saw last; and the box's health (outbox, broker link, a
+//! metrics summary). A live view that cannot be covered — no fresh
+//! analysis of its frame, or the face model fails — is not sent: it fails
+//! closed. Alerts come first: while snapshots wait for the face model, and
+//! for as long again as the console's last face search took, live views
+//! are served from the last one made rather than searched anew.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -19,7 +24,7 @@ use super::feed::Feed;
 use super::picture::jpeg_response;
 use super::recent::Recent;
 use crate::anonymize::privacy::CameraPrivacyPlan;
-use crate::anonymize::{RedactedJpeg, Redactor};
+use crate::anonymize::{RedactedJpeg, Redactor, Sightings};
 use crate::decode::Stream;
 use crate::infer::ModelService;
 use crate::observe::CameraStats;
@@ -31,6 +36,9 @@ pub const LIVE_FPS: f64 = 2.0;
 const LIVE_QUALITY: u8 = 75;
 /// Size cap of one live view.
 const LIVE_MAX_BYTES: usize = 300 * 1024;
+/// A live view older than this is not served again while the face model
+/// is busy with snapshots.
+const STALE_VIEW: Duration = Duration::from_secs(10);
 
 /// The boxes a camera's detect thread saw last, for the live view's overlay.
 #[derive(Debug, Default)]
@@ -70,6 +78,8 @@ pub struct ConsoleCamera {
     pub stream: Arc<Stream>,
     pub stats: Arc<CameraStats>,
     pub overlay: Arc<Overlay>,
+    /// What its detector saw on the frame it analysed last.
+    pub sightings: Arc<Sightings>,
     pub privacy: Arc<CameraPrivacyPlan>,
     pub labels: Arc<LabelMap>,
     /// Width of its live view, at most.
@@ -119,24 +129,43 @@ struct Rate {
 /// The console's redactor and what it made last of each camera.
 pub struct LiveFrames {
     redactor: Mutex<Redactor>,
+    /// Snapshots waiting for (or in) the face search: they go first.
+    snapshots_waiting: Arc<AtomicUsize>,
+    /// No face search for a live view before this: the console uses at
+    /// most half of the face model's time.
+    next_search: Mutex<Instant>,
     /// The last live view of each camera, with the boxes it was redacted with.
     made: Mutex<HashMap<Arc<str>, Made>>,
     rates: Mutex<HashMap<Arc<str>, Rate>>,
 }
 
 impl LiveFrames {
-    pub fn new(faces: Option<&ModelService>) -> Self {
+    pub fn new(faces: Option<&ModelService>, snapshots_waiting: Arc<AtomicUsize>) -> Self {
         Self {
             redactor: Mutex::new(Redactor::new(faces)),
+            snapshots_waiting,
+            next_search: Mutex::new(Instant::now()),
             made: Mutex::new(HashMap::new()),
             rates: Mutex::new(HashMap::new()),
         }
     }
 
     fn fresh(&self, camera: &str) -> Option<Arc<RedactedJpeg>> {
+        self.made_within(camera, Duration::from_secs_f64(1.0 / LIVE_FPS))
+    }
+
+    /// The camera's last live view, if made less than `age` ago.
+    fn made_within(&self, camera: &str, age: Duration) -> Option<Arc<RedactedJpeg>> {
         let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
         let made = made.get(camera)?;
-        (made.at.elapsed() < Duration::from_secs_f64(1.0 / LIVE_FPS)).then(|| made.jpeg.clone())
+        (made.at.elapsed() < age).then(|| made.jpeg.clone())
+    }
+
+    /// Whether a face search for a live view would take the face model
+    /// from the snapshots, or beyond the console's share of it.
+    fn alerts_first(&self) -> bool {
+        self.snapshots_waiting.load(Relaxed) > 0
+            || Instant::now() < *self.next_search.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The boxes of the camera's last live view, so the page draws the
@@ -159,12 +188,23 @@ impl LiveFrames {
         if let Some(jpeg) = self.fresh(&camera.name) {
             return Ok(jpeg);
         }
-        let sample = camera
-            .stream
-            .snapshot(camera.max_width)
-            .ok_or("no frame yet: the camera is not streaming")?;
+        let searches = camera.privacy.redact.faces;
+        if searches && self.alerts_first() {
+            // the last view, while it is recent enough to show; else none
+            return self
+                .made_within(&camera.name, STALE_VIEW)
+                .ok_or_else(|| "the face model is busy with incident snapshots; try again shortly".to_string());
+        }
+        let picture = camera
+            .sightings
+            .picture(camera.stream.held(), camera.max_width)
+            .map_err(|why| format!("withheld: {why}"))?;
         let boxes = camera.overlay.read();
-        let redacted = redactor.redact(&sample, &boxes.detections, &camera.privacy)?;
+        let started = Instant::now();
+        let redacted = redactor.redact(&picture, &camera.privacy)?;
+        if searches {
+            *self.next_search.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now() + started.elapsed();
+        }
         let jpeg = Arc::new(
             redacted
                 .to_jpeg(LIVE_QUALITY, LIVE_MAX_BYTES)

@@ -124,6 +124,8 @@ pub struct Wiring {
     pub metrics: Arc<Metrics>,
     /// The face model, for redacting live views.
     pub faces: Option<Arc<crate::infer::ModelService>>,
+    /// Snapshots waiting for the face model: live views wait for them.
+    pub snapshots_waiting: Arc<std::sync::atomic::AtomicUsize>,
     pub check: CheckFn,
     /// Runs an edit's rules over a camera's recent tracks.
     pub trial: TrialFn,
@@ -195,7 +197,10 @@ impl Console {
         let shared = Shared {
             auth: Arc::new(Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)),
             cameras: Arc::default(),
-            frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
+            frames: Arc::new(LiveFrames::new(
+                wiring.faces.as_deref(),
+                wiring.snapshots_waiting.clone(),
+            )),
             feed: Arc::new(Feed::new()),
             trial: Arc::new(Trial::new(wiring.config_path.clone(), wiring.trial)),
             editor: Arc::new(Editor::new(

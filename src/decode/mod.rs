@@ -10,6 +10,7 @@ pub mod config;
 pub mod convert;
 pub mod decoder;
 pub mod gray;
+pub mod held;
 pub mod limit;
 pub mod mask;
 pub mod pipeline;

@@ -4,13 +4,14 @@
 //! source ─▶ parsebin ─▶ decoder (chosen per codec) ─▶ [privacy masks] ─▶ [identity sync=true] ─▶ tee
 //!   tee ─▶ queue ─▶ videorate (drop-only, max-rate = detect fps) ─▶ videoscale ─▶ videoconvert
 //!         ─▶ appsink (RGB at the model's input size, sync=false)            … the detect branch
-//!   tee ─▶ queue (leaky) ─▶ fakesink (keeps the last decoded frame)           … the snapshot branch
 //!   tee ─▶ [the motion branch, GRAY8 at up to the full rate, in `super::gray`] … pixel-watching rules
 //! ```
 //!
 //! Frames are dropped by videorate before they are scaled or converted, so a
-//! 25 fps camera detected at 5 fps pays for conversion five times a second;
-//! the snapshot branch costs nothing until an incident asks for a picture.
+//! 25 fps camera detected at 5 fps pays for conversion five times a second.
+//! The frames videorate passes are also held at full resolution
+//! ([`Held`]), so that pictures are made of the very frames the detector
+//! saw; they cost nothing until something asks for a picture.
 //! A bus error, the end of a live stream, or a stall (no frame for
 //! `stall_secs`) tears down and rebuilds only this camera's pipeline, with
 //! exponential backoff. Settings (what the operator asked for) live in
@@ -28,9 +29,9 @@ use gstreamer_video as gst_video;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::{self, StreamClock, sleep_unless_cancelled};
-use super::convert;
 use super::decoder::attach_decoder;
 use super::gray;
+use super::held::Held;
 use super::limit::{self, Refusal};
 use super::mask;
 use super::slot::{Delivery, FrameSlot};
@@ -60,8 +61,10 @@ pub struct Stream {
     frames: Arc<AtomicU64>,
     gray_frames: Arc<AtomicU64>,
     status: Arc<StreamStatus>,
-    /// The snapshot branch's sink of the current pipeline.
-    snapshot_sink: Mutex<Option<gst::Element>>,
+    /// The analysed frames, at full resolution, for pictures.
+    held: Arc<Held>,
+    /// Pipelines built so far: which run a held frame belongs to.
+    runs: AtomicU64,
     /// GStreamer warnings: one line a minute, across rebuilds.
     warnings: Mutex<super::throttle::Throttle>,
     /// The current pipeline's refusal of an oversized picture.
@@ -78,7 +81,8 @@ impl Stream {
             frames: Arc::default(),
             gray_frames: Arc::default(),
             status: Arc::default(),
-            snapshot_sink: Mutex::new(None),
+            held: Arc::default(),
+            runs: AtomicU64::new(0),
             warnings: Mutex::default(),
             refusal: Mutex::default(),
         }
@@ -154,8 +158,8 @@ impl Stream {
         if self.slot.delivery() == Delivery::Every && !matches!(result, Ok(Outcome::Ended)) {
             self.close_slots();
         }
-        *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let _ = pipeline.set_state(gst::State::Null);
+        self.held.clear();
         result
     }
 
@@ -310,33 +314,25 @@ impl Stream {
             .enable_last_sample(false)
             .build();
 
-        // the snapshot branch: keeps a reference to the newest decoded frame, nothing more
-        let snapshot_queue = self.element("queue")?;
-        snapshot_queue.set_property("max-size-buffers", 1u32);
-        snapshot_queue.set_property_from_str("leaky", "downstream");
-        let snapshot = self.element("fakesink")?;
-        snapshot.set_property("sync", false);
-        snapshot.set_property("async", false);
-        snapshot.set_property("enable-last-sample", true);
+        let run = self.runs.fetch_add(1, Ordering::Relaxed) + 1;
+        self.held.clear();
+        self.hold_analysed_frames(&rate, run);
 
         let detect = [detect_queue, rate, scale.clone(), convert, sink.clone().upcast()];
-        let shot = [snapshot_queue, snapshot.clone()];
-        let all: Vec<&gst::Element> = head.iter().chain(detect.iter()).chain(shot.iter()).collect();
+        let all: Vec<&gst::Element> = head.iter().chain(detect.iter()).collect();
         pipeline.add_many(all).map_err(|e| self.build_error(&e.to_string()))?;
         let link =
             |chain: &[&gst::Element]| gst::Element::link_many(chain).map_err(|e| self.build_error(&e.to_string()));
         link(&head.iter().collect::<Vec<_>>())?;
         link(&std::iter::once(&tee).chain(detect.iter()).collect::<Vec<_>>())?;
-        link(&std::iter::once(&tee).chain(shot.iter()).collect::<Vec<_>>())?;
         if let (Some(branch), Some(slot)) = (spec.gray, &self.gray_slot) {
             let (motion, sink) = gray::elements(branch, live).map_err(|e| self.build_error(&e))?;
             pipeline
                 .add_many(&motion)
                 .map_err(|e| self.build_error(&e.to_string()))?;
             link(&std::iter::once(&tee).chain(motion.iter()).collect::<Vec<_>>())?;
-            self.deliver(&sink, slot.clone(), self.gray_frames.clone(), None);
+            self.deliver(&sink, slot.clone(), self.gray_frames.clone(), None, run);
         }
-        *self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
 
         let geometry = Arc::new(Mutex::new(Geometry::STRETCH));
         if letterbox {
@@ -354,8 +350,21 @@ impl Stream {
             self.spec.decoder.clone(),
             None,
         );
-        self.deliver(&sink, self.slot.clone(), self.frames.clone(), Some(geometry));
+        self.deliver(&sink, self.slot.clone(), self.frames.clone(), Some(geometry), run);
         Ok(pipeline)
+    }
+
+    /// Holds every frame the rate control passes (a reference to the decoded
+    /// buffer) for the pictures made of analysed frames.
+    fn hold_analysed_frames(&self, rate: &gst::Element, run: u64) {
+        let Some(pad) = rate.static_pad("src") else { return };
+        let held = self.held.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) {
+                held.hold(run, buffer.clone(), caps);
+            }
+            gst::PadProbeReturn::Ok
+        });
     }
 
     /// Counts frames out of the decoder and marks the camera streaming on the first.
@@ -400,8 +409,11 @@ impl Stream {
         slot: Arc<FrameSlot>,
         frames: Arc<AtomicU64>,
         geometry: Option<Arc<Mutex<Geometry>>>,
+        run: u64,
     ) {
         let clock = self.clock.clone();
+        // the detect branch names the held frames it delivers
+        let held = geometry.as_ref().map(|_| self.held.clone());
         let branch = usize::from(geometry.is_none());
         let camera = self.spec.camera.clone();
         let source = self.spec.source.display.clone();
@@ -435,8 +447,9 @@ impl Stream {
                         tracing::info!(camera = %camera, source = %source, detect_fps = fps,
                             size = %format!("{}x{}", layout.width, layout.height), "camera streaming");
                     }
+                    let raw = buffer.pts();
                     let frame = Frame {
-                        pts: clock.stamp(branch, buffer.pts()),
+                        pts: clock.stamp(branch, raw),
                         buffer,
                         layout,
                         geometry: geometry
@@ -445,6 +458,9 @@ impl Stream {
                         number: frames.fetch_add(1, Ordering::Relaxed),
                         arrived: Instant::now(),
                     };
+                    if let Some(held) = &held {
+                        held.stamp(run, raw, frame.pts);
+                    }
                     if slot.put(frame) {
                         Ok(gst::FlowSuccess::Ok)
                     } else {
@@ -455,12 +471,10 @@ impl Stream {
         );
     }
 
-    /// The newest decoded frame as RGB, no wider than `max_width` (keeping its
-    /// aspect ratio; never upscaled). Converted only now, when asked.
-    pub fn snapshot(&self, max_width: u32) -> Option<gst::Sample> {
-        let sink = self.snapshot_sink.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
-        let sample = sink.property::<Option<gst::Sample>>("last-sample")?;
-        convert::capped_rgb(&sample, max_width)
+    /// The frames the detect branch passed, at full resolution: pictures
+    /// are made of the analysed ones.
+    pub fn held(&self) -> &Held {
+        &self.held
     }
 
     fn element(&self, factory: &'static str) -> Result<gst::Element, DecodeError> {

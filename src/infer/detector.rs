@@ -318,7 +318,7 @@ impl Detector {
                 d.bbox = geometry.to_source(&d.bbox).clamped();
             }
             let (filter, confidence) = (&plan.filter, plan.confidence);
-            detections.retain(|d| filter.keeps(d, confidence));
+            detections.retain(|d| filter.keeps_for_cover(d, confidence));
             if filter.class_agnostic_nms {
                 nms::class_agnostic(detections, plan.nms_iou, MAX_DETECTIONS);
             } else {

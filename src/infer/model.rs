@@ -96,12 +96,30 @@ pub struct DetectionFilter {
     pub min_area: f32,
     pub max_area: f32,
     pub class_agnostic_nms: bool,
+    /// Labels (persons) kept down to a lower score for covering pictures
+    /// only (`[privacy] cover_confidence`); the rules never see them.
+    pub cover: Option<(Vec<LabelId>, f32)>,
 }
 
 impl DetectionFilter {
     /// The lowest score any label may pass with, for pruning before the filter.
     pub fn lowest_threshold(&self, confidence: f32) -> f32 {
-        self.label_confidence.iter().map(|(_, t)| *t).fold(confidence, f32::min)
+        let lowest = self.label_confidence.iter().map(|(_, t)| *t).fold(confidence, f32::min);
+        self.cover.as_ref().map_or(lowest, |(_, t)| lowest.min(*t))
+    }
+
+    /// Whether a detection is kept to cover pictures with: the rules' filter
+    /// keeps it, or it is of a label pictures cover, at the lower threshold.
+    pub fn keeps_for_cover(&self, d: &Detection, confidence: f32) -> bool {
+        self.keeps(d, confidence)
+            || self.cover.as_ref().is_some_and(|(labels, threshold)| {
+                let area = d.bbox.area();
+                labels.contains(&d.label)
+                    && d.score >= *threshold
+                    && area >= self.min_area
+                    && area <= self.max_area
+                    && self.allowed.as_ref().is_none_or(|a| a.contains(&d.label))
+            })
     }
 
     /// Whether a detection (in source coordinates) is kept.
@@ -249,6 +267,7 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
         min_area,
         max_area,
         class_agnostic_nms: config.class_agnostic_nms,
+        cover: None,
     };
     plan.batch = BatchPlan {
         max_size: max_batch as usize,

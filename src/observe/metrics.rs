@@ -23,6 +23,7 @@ use prometheus_client::registry::Registry;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::anonymize::Sightings;
 use crate::config::Ctx;
 use crate::decode::{CameraState, FrameSlot, StreamStatus};
 use crate::publish::{Outbox, PublisherStatus};
@@ -154,6 +155,8 @@ pub struct CameraView {
     pub stream: Arc<StreamStatus>,
     pub slot: Arc<FrameSlot>,
     pub stats: Arc<CameraStats>,
+    /// What covers its pictures, and how many were withheld.
+    pub sightings: Arc<Sightings>,
 }
 
 /// The running parts a scrape reads; the app replaces the camera list on reload.
@@ -232,6 +235,12 @@ const CAMERA_COUNTERS: &[CameraCounter] = &[
         "watchpost_camera_frames_unmasked",
         "Frames dropped because their privacy masks could not be painted (never analysed nor stored)",
         |c| c.stream.unmasked.load(Relaxed),
+    ),
+    (
+        "watchpost_camera_pictures_withheld",
+        "Pictures (snapshots, live views) not made because no fresh analysis of their frame could cover them: \
+         before the first, after a failed one, or too old",
+        |c| c.sightings.withheld.load(Relaxed),
     ),
     (
         "watchpost_camera_reconnects",

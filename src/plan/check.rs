@@ -216,6 +216,9 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     }
 
     let privacy = privacy_config.map(|p| privacy::check(&p, &models, &mut ctx));
+    if let Some(privacy) = &privacy {
+        privacy.cover_persons(&mut models);
+    }
     let has_face_model = privacy.as_ref().is_some_and(|p| p.face_model.is_some());
     let mut cameras = Vec::new();
     let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();

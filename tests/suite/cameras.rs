@@ -38,6 +38,7 @@ struct Running {
 
 impl Running {
     fn start(spec: StreamSpec, delivery: Delivery) -> Self {
+        gstreamer::init().unwrap();
         let slot = Arc::new(FrameSlot::new(delivery));
         let stream = Arc::new(Stream::new(spec, slot.clone()));
         let cancel = CancellationToken::new();
@@ -280,19 +281,29 @@ fn a_wrong_rtsp_path_names_the_uri_with_the_password_masked() {
 }
 
 #[test]
-fn snapshots_keep_the_source_size_capped_at_the_maximum_width() {
+fn pictures_of_analysed_frames_keep_the_source_size_capped_at_the_maximum_width() {
     let run = Running::start(
         spec("wide", SourcePlan::file(media("vtest_1280x720_25fps.mp4"), true, true)),
         Delivery::Latest,
     );
     assert!(wait_for(common::SOON, || run.count() > 2));
-    let shot = run.stream.snapshot(640).expect("a snapshot");
+    // a picture of a frame the detect branch delivered, by its stream time
+    let picture = |width| {
+        let mut shot = None;
+        wait_for(common::SOON, || {
+            let last = *run.frames.lock().unwrap().last().unwrap();
+            shot = run.stream.held().picture(last, width);
+            shot.is_some()
+        });
+        shot
+    };
+    let shot = picture(640).expect("a picture");
     let info = gstreamer_video::VideoInfo::from_caps(shot.caps().unwrap()).unwrap();
     assert_eq!(
         (info.width(), info.height(), info.format()),
         (640, 360, gstreamer_video::VideoFormat::Rgb)
     );
-    let full = run.stream.snapshot(1920).expect("a snapshot");
+    let full = picture(1920).expect("a picture");
     let info = gstreamer_video::VideoInfo::from_caps(full.caps().unwrap()).unwrap();
     assert_eq!((info.width(), info.height()), (1280, 720));
     run.stop();

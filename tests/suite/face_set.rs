@@ -24,14 +24,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use watchpost::anonymize::Redactor;
 use watchpost::anonymize::privacy::{CameraPrivacyPlan, DEFAULT_FACE_CONFIDENCE};
 use watchpost::anonymize::redact::{RedactLabels, RedactSet};
+use watchpost::anonymize::{Picture, Redactor};
 use watchpost::config::Diagnostics;
-use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
 use watchpost::infer::{Detector, ModelPlan, ModelService, manifest};
-use watchpost::vocab::{Detection, Geometry};
 
 /// Share of labelled faces the independent detector must find in the raw
 /// pictures for its silence after redaction to mean anything.
@@ -90,25 +88,6 @@ fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector
     Detector::load(plan, rt, &settings).unwrap()
 }
 
-/// The shipped detector's persons on a picture (stretched to its input).
-fn persons(detector: &mut Detector, sample: &gstreamer::Sample) -> Vec<Detection> {
-    let input = detector.plan().manifest.input.clone();
-    let caps = gstreamer_video::VideoCapsBuilder::new()
-        .format(gstreamer_video::VideoFormat::Rgb)
-        .width(input.width as i32)
-        .height(input.height as i32)
-        .build();
-    let scaled = gstreamer_video::convert_sample(sample, &caps, Some(gstreamer::ClockTime::from_seconds(5))).unwrap();
-    let (pixels, w, h) = common::rgb(&scaled);
-    let image = ImageView {
-        data: &pixels,
-        width: w,
-        height: h,
-        stride: w * 3,
-    };
-    detector.detect(&image, &Geometry::STRETCH).unwrap().to_vec()
-}
-
 fn check(args: &[&std::ffi::OsStr]) -> Value {
     let root = common::root();
     let out = Command::new(root.join(".venv/bin/python"))
@@ -151,9 +130,9 @@ fn no_labelled_face_survives_the_redactor() {
     for picture in &pictures {
         let name = picture["name"].as_str().unwrap();
         let sample = common::samples(&faces_dir().join(picture["file"].as_str().unwrap()), RGB, 1).remove(0);
-        let scene = persons(&mut people, &sample);
+        let picture = Picture::detect(sample.clone(), &mut people).unwrap();
         let start = Instant::now();
-        let redacted = redactor.redact(&sample, &scene, &policy).unwrap();
+        let redacted = redactor.redact(&picture, &policy).unwrap();
         millis.push(start.elapsed().as_secs_f64() * 1000.0);
         image::save_buffer(
             out.join(format!("{name}.png")),

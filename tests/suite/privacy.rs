@@ -13,17 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use watchpost::anonymize::Redactor;
 use watchpost::anonymize::privacy::CameraPrivacyPlan;
 use watchpost::anonymize::redact::{RedactLabels, RedactSet};
+use watchpost::anonymize::{Picture, Redactor};
 use watchpost::config::Diagnostics;
 use watchpost::decode::{Delivery, FrameSlot, Stream, StreamSpec, Taken};
-use watchpost::infer::preprocess::ImageView;
 use watchpost::infer::runtime::{self, RuntimeConfig};
 use watchpost::infer::{Detector, ModelPlan, ModelService, manifest};
 use watchpost::source::SourcePlan;
-use watchpost::vocab::Detection;
-use watchpost::vocab::Geometry;
 
 fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector {
     let mut diags = Diagnostics::default();
@@ -36,25 +33,6 @@ fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector
 }
 
 const RGB: &str = "videoconvert ! video/x-raw,format=RGB";
-
-/// The shipped detector's persons on a picture (stretched to its input).
-fn persons(detector: &mut Detector, sample: &gstreamer::Sample) -> Vec<Detection> {
-    let input = detector.plan().manifest.input.clone();
-    let caps = gstreamer_video::VideoCapsBuilder::new()
-        .format(gstreamer_video::VideoFormat::Rgb)
-        .width(input.width as i32)
-        .height(input.height as i32)
-        .build();
-    let scaled = gstreamer_video::convert_sample(sample, &caps, Some(gstreamer::ClockTime::from_seconds(5))).unwrap();
-    let (pixels, w, h) = common::rgb(&scaled);
-    let image = ImageView {
-        data: &pixels,
-        width: w,
-        height: h,
-        stride: w * 3,
-    };
-    detector.detect(&image, &Geometry::STRETCH).unwrap().to_vec()
-}
 
 #[test]
 fn an_independent_face_detector_finds_no_face_after_redaction() {
@@ -92,8 +70,8 @@ fn an_independent_face_detector_finds_no_face_after_redaction() {
     let dir = tempfile::tempdir().unwrap();
     let mut meta = Vec::new();
     for (name, sample) in &pictures {
-        let scene = persons(&mut people, sample);
-        let redacted = redactor.redact(sample, &scene, &policy).unwrap();
+        let picture = Picture::detect(sample.clone(), &mut people).unwrap();
+        let redacted = redactor.redact(&picture, &policy).unwrap();
         assert!(
             redacted.covered() >= 1,
             "{name}: CenterFace or a head region covered something"
@@ -173,7 +151,7 @@ fn masked_pixels_are_black_before_detection_and_in_the_snapshot() {
         assert!(unmasked_sum > 0, "the rest of the picture is still there");
         checked += 1;
         if checked == 20 {
-            snapshot = stream.snapshot(1280);
+            snapshot = stream.held().picture(frame.pts, 1280);
             break;
         }
     }

@@ -15,9 +15,9 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use uuid::Uuid;
 
-use crate::anonymize::Redactor;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark, RedactedImage};
+use crate::anonymize::{Picture, Redactor};
 use crate::app::analysis::FrameAnalyzer;
 use crate::decode::decoder::attach_decoder;
 use crate::decode::limit::{self, MaxSize, Refusal};
@@ -52,6 +52,8 @@ pub(super) struct FrameWriter {
     /// Keeps the face model's service alive while the redactor uses it.
     _faces: Option<ModelService>,
     policy: CameraPrivacyPlan,
+    /// The camera's detect rate.
+    fps: u32,
     zones: Vec<Mark>,
     max_width: u32,
     quality: u8,
@@ -107,6 +109,7 @@ impl FrameWriter {
             redactor: Redactor::new(faces.as_ref()),
             _faces: faces,
             policy,
+            fps: camera.detect.fps,
             zones,
             max_width: camera.decode.snapshot_max_width,
             quality: camera.decode.snapshot_quality,
@@ -145,7 +148,7 @@ impl FrameWriter {
         let detections = analyzer.last_detections();
         let busy = !self.open.is_empty() || !detections.is_empty() || tracks.iter().any(|t| !t.lost);
         if busy {
-            match self.render(pts, detections, tracks) {
+            match self.render(pts, (detections, analyzer.cover_detections()), tracks) {
                 Some(image) => {
                     let path = self.frames_dir.join(format!("{number:06}.jpg"));
                     write_jpeg(&image, self.quality, &path)?;
@@ -198,17 +201,18 @@ impl FrameWriter {
     /// The full frame at `pts`, redacted by the policy, then annotated.
     /// `None` (logged) when there is no matching frame or redaction fails:
     /// nothing is written rather than something unredacted.
-    fn render(&mut self, pts: Duration, detections: &[Detection], tracks: &[Track]) -> Option<RedactedImage> {
+    fn render(
+        &mut self,
+        pts: Duration,
+        (detections, cover): (&[Detection], &[Detection]),
+        tracks: &[Track],
+    ) -> Option<RedactedImage> {
         let sample = self.full.at(pts)?;
         let sample = convert::capped_rgb(&sample, self.max_width)?;
-        // Everyone the detector or the tracker knows of is covered by the policy.
-        let mut scene: Vec<Detection> = detections.to_vec();
-        scene.extend(tracks.iter().map(|t| Detection {
-            label: t.label,
-            score: t.score,
-            bbox: t.bbox,
-        }));
-        let redacted = match self.redactor.redact(&sample, &scene, &self.policy) {
+        // Covered as a camera's pictures are: over what the detector and the
+        // tracker saw on this very frame.
+        let picture = Picture::analysed(sample, &self.policy.labels, self.fps, pts, (cover, tracks));
+        let redacted = match self.redactor.redact(&picture, &self.policy) {
             Ok(image) => image,
             Err(reason) => {
                 tracing::warn!(%reason, "frame not written: redaction could not be completed");

@@ -1,0 +1,307 @@
+//! Sightings: where the people and vehicles were on the frame the detector
+//! analysed last, and the only thing a camera's pictures are covered with.
+//!
+//! A camera's detect thread records one [`Sighting`] per analysed frame
+//! ([`Sightings::record`]): every person the detector found at the privacy
+//! threshold or above (more sensitive than the rules'), every track the
+//! tracker follows — lost ones too, their last box grown by how far they
+//! may have moved since — and the vehicles. A frame the motion gate let
+//! pass without inference keeps the previous boxes: nothing moved. A
+//! picture ([`Sightings::picture`]) is then made of *that* frame, held at
+//! full resolution by the decoder ([`crate::decode::held`]), never of a
+//! newer one; before the first analysis, after a failed one, or when the
+//! last is older than allowed, there is no picture at all ([`Withheld`],
+//! counted): pictures fail closed.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer_video as gst_video;
+
+use super::redact::RedactLabels;
+use crate::decode::convert;
+use crate::decode::held::Held;
+use crate::infer::Detector;
+use crate::infer::preprocess::ImageView;
+use crate::track::Track;
+use crate::vocab::{BBox, Detection, Geometry};
+
+/// What a covered box holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum What {
+    Person,
+    Vehicle,
+}
+
+/// One box a picture may be covered over, normalised to the frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seen {
+    pub what: What,
+    pub bbox: BBox,
+}
+
+/// A lost track's last box is grown by this share of its size on each
+/// side, besides the way it was moving: a person hidden from the detector
+/// for a moment (behind a pole, in a group) is still somewhere near.
+const LOST_GROW: f32 = 0.25;
+/// How many of its last steps a lost track may have walked on, at most.
+const LOST_STEPS: f32 = 5.0;
+
+/// The least [`Sightings::max_age`].
+const MIN_MAX_AGE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone)]
+struct Sighting {
+    /// The analysed frame, by its stream time.
+    pts: Duration,
+    at: Instant,
+    seen: Vec<Seen>,
+    /// The analysis of the frame failed: nothing may be covered from it.
+    failed: bool,
+}
+
+/// Why a camera has no picture now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Withheld {
+    #[error("the detector has not analysed a frame yet")]
+    NotYet,
+    #[error("the detector's last analysis failed")]
+    Failed,
+    #[error("the detector's last analysis is {0:.1?} old")]
+    Stale(Duration),
+    #[error("the analysed frame is no longer held")]
+    Gone,
+}
+
+/// A camera's last sighting, and the pictures withheld for want of one.
+#[derive(Debug)]
+pub struct Sightings {
+    last: Mutex<Option<Sighting>>,
+    labels: Mutex<RedactLabels>,
+    /// Detect rate: how far apart a lost track's steps were.
+    fps: f32,
+    /// Pictures not made because no fresh sighting could cover them.
+    pub withheld: AtomicU64,
+}
+
+impl Sightings {
+    /// A camera detected `fps` times a second, whose detector's person and
+    /// vehicle labels are `labels`.
+    pub fn new(labels: RedactLabels, fps: u32) -> Self {
+        Self {
+            last: Mutex::new(None),
+            labels: Mutex::new(labels),
+            fps: fps.max(1) as f32,
+            withheld: AtomicU64::new(0),
+        }
+    }
+
+    /// Follows a reloaded camera's labels.
+    pub fn set_labels(&self, labels: RedactLabels) {
+        *self.labels.lock().unwrap_or_else(|p| p.into_inner()) = labels;
+    }
+
+    /// Records what the frame at `pts` holds: the detections that may be
+    /// covered (`detections`: the privacy threshold's, above the rules') and
+    /// the tracker's tracks after it. Reuses the last sighting's memory.
+    pub fn record(&self, pts: Duration, detections: &[Detection], tracks: &[Track]) {
+        let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let sighting = last.get_or_insert_with(|| Sighting {
+            pts,
+            at: Instant::now(),
+            seen: Vec::with_capacity(64),
+            failed: false,
+        });
+        sighting.pts = pts;
+        sighting.at = Instant::now();
+        sighting.failed = false;
+        sighting.seen.clear();
+        let what = |label| {
+            if labels.persons.contains(&label) {
+                Some(What::Person)
+            } else if labels.vehicles.contains(&label) {
+                Some(What::Vehicle)
+            } else {
+                None
+            }
+        };
+        for d in detections {
+            if let Some(what) = what(d.label) {
+                sighting.seen.push(Seen { what, bbox: d.bbox });
+            }
+        }
+        for t in tracks {
+            let Some(what) = what(t.label) else { continue };
+            let bbox = if t.lost {
+                let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * self.fps).clamp(1.0, LOST_STEPS);
+                let (w, h) = (t.bbox.width(), t.bbox.height());
+                let walk = t.moved * steps;
+                BBox {
+                    x1: t.bbox.x1 - w * LOST_GROW - walk,
+                    y1: t.bbox.y1 - h * LOST_GROW - walk,
+                    x2: t.bbox.x2 + w * LOST_GROW + walk,
+                    y2: t.bbox.y2 + h * LOST_GROW + walk,
+                }
+            } else {
+                t.bbox
+            };
+            sighting.seen.push(Seen { what, bbox });
+        }
+    }
+
+    /// The frame at `pts` was let through without inference (nothing
+    /// moved): the last boxes still hold for it.
+    pub fn carry(&self, pts: Duration) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sighting) = last.as_mut().filter(|s| !s.failed) {
+            sighting.pts = pts;
+            sighting.at = Instant::now();
+        }
+    }
+
+    /// The analysis failed: no picture until one succeeds.
+    pub fn fail(&self) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sighting) = last.as_mut() {
+            sighting.failed = true;
+        }
+    }
+
+    fn into_seen(self) -> Vec<Seen> {
+        let last = self.last.into_inner().unwrap_or_else(|p| p.into_inner());
+        last.map(|s| s.seen).unwrap_or_default()
+    }
+
+    /// How old the last analysis may be for a picture to be made of its
+    /// frame: three detect intervals, and at least [`MIN_MAX_AGE`] (the
+    /// detect thread may wait a moment for a busy model).
+    pub fn max_age(&self) -> Duration {
+        Duration::from_secs_f32(3.0 / self.fps).max(MIN_MAX_AGE)
+    }
+
+    /// The stream time of the last frame analysed (for the decoder to let
+    /// go of older ones).
+    pub fn last_pts(&self) -> Option<Duration> {
+        self.last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.pts)
+    }
+
+    /// The last analysed frame as RGB no wider than `max_width`, with what
+    /// covers it — or why there is none (counted): no analysis yet, a
+    /// failed one, one older than [`Self::max_age`], or its frame no
+    /// longer held.
+    pub fn picture(&self, held: &Held, max_width: u32) -> Result<Picture, Withheld> {
+        let found = self.find(held, max_width, self.max_age());
+        if found.is_err() {
+            self.withheld.fetch_add(1, Ordering::Relaxed);
+        }
+        found
+    }
+
+    fn find(&self, held: &Held, max_width: u32, max_age: Duration) -> Result<Picture, Withheld> {
+        let (pts, seen) = {
+            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            let sighting = last.as_ref().ok_or(Withheld::NotYet)?;
+            if sighting.failed {
+                return Err(Withheld::Failed);
+            }
+            let age = sighting.at.elapsed();
+            if age > max_age {
+                return Err(Withheld::Stale(age));
+            }
+            (sighting.pts, sighting.seen.clone())
+        };
+        let sample = held.picture(pts, max_width).ok_or(Withheld::Gone)?;
+        Ok(Picture { sample, seen, pts })
+    }
+}
+
+/// A picture and the boxes found on it: the only thing [`super::Redactor`]
+/// covers. It comes from a detector's pass over that very picture — a
+/// camera's [`Sightings`], replay's analysis, or [`Picture::detect`].
+#[derive(Debug, Clone)]
+pub struct Picture {
+    sample: gst::Sample,
+    seen: Vec<Seen>,
+    pts: Duration,
+}
+
+impl Picture {
+    /// Runs `detector` over `sample` (letterboxed to its input) and keeps
+    /// the persons and vehicles it finds: a picture that is not a camera's
+    /// analysed frame gets its own detector pass.
+    pub fn detect(sample: gst::Sample, detector: &mut Detector) -> Result<Self, String> {
+        let labels = RedactLabels::of(detector.plan().labels());
+        let input = &detector.plan().manifest.input;
+        let (width, height) = (input.width, input.height);
+        let source = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let scaled = convert::letterboxed_rgb(&sample, width, height)?;
+        let info = gst_video::VideoInfo::from_caps(scaled.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let map = scaled
+            .buffer()
+            .ok_or("no buffer")?
+            .map_readable()
+            .map_err(|e| e.to_string())?;
+        let image = ImageView {
+            data: map.as_slice(),
+            width: info.width() as usize,
+            height: info.height() as usize,
+            stride: info.stride()[0].max(0) as usize,
+        };
+        let par = source.par();
+        let geometry = Geometry::letterbox(
+            source.width(),
+            source.height(),
+            (par.numer(), par.denom()),
+            width,
+            height,
+        );
+        let found = detector
+            .detect(&image, &geometry)
+            .map_err(|e| format!("the detector failed: {e}"))?;
+        let sightings = Sightings::new(labels, 1);
+        sightings.record(Duration::ZERO, found, &[]);
+        Ok(Self {
+            sample,
+            seen: sightings.into_seen(),
+            pts: Duration::ZERO,
+        })
+    }
+
+    /// The frame of a recording at `pts`, detected `fps` times a second,
+    /// and what replay's analysis found on it.
+    pub(crate) fn analysed(
+        sample: gst::Sample,
+        labels: &RedactLabels,
+        fps: u32,
+        pts: Duration,
+        (detections, tracks): (&[Detection], &[Track]),
+    ) -> Self {
+        let sightings = Sightings::new(labels.clone(), fps);
+        sightings.record(pts, detections, tracks);
+        Self {
+            sample,
+            seen: sightings.into_seen(),
+            pts,
+        }
+    }
+
+    pub fn sample(&self) -> &gst::Sample {
+        &self.sample
+    }
+
+    pub fn seen(&self) -> &[Seen] {
+        &self.seen
+    }
+
+    /// The stream time of the frame it was made of.
+    pub fn pts(&self) -> Duration {
+        self.pts
+    }
+}
