@@ -12,6 +12,7 @@ use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
 use crate::infer::ModelPlan;
 use crate::infer::manifest::Family;
+use crate::rules::geometry::Polygon;
 use crate::vocab::LabelMap;
 
 /// `[privacy]`: box-wide privacy settings.
@@ -265,6 +266,14 @@ pub fn check_camera(
                 mask.span(),
                 format!("camera `{camera}`: privacy mask points are normalised to the frame; use values from 0 to 1"),
             );
+            continue;
+        }
+        // Checked as zones are: a mask whose edges cross would be filled
+        // one way by the box and another by a drawing of it.
+        let wide: Vec<[f64; 2]> = points.iter().map(|p| [f64::from(p[0]), f64::from(p[1])]).collect();
+        if let Err(e) = Polygon::new(&wide) {
+            ok = false;
+            ctx.error(mask.span(), format!("camera `{camera}`: privacy mask: {e}"));
             continue;
         }
         masks.push(points.clone());

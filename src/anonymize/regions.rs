@@ -48,12 +48,20 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], aspect: f32,
                 } else {
                     head_depth(w * aspect, h)
                 };
-                out.push(BBox {
+                let head = BBox {
                     x1: b.x1 - w * HEAD_WIDEN,
                     y1: b.y1 - h * HEAD_TOP,
                     x2: b.x2 + w * HEAD_WIDEN,
                     y2: b.y1 + h * depth,
-                });
+                };
+                // The head region is the backup for a face the face search
+                // misses; where it found this person's face, that face's
+                // region covers it, and the rest of the upper body stays
+                // visible for the office to see what happened.
+                let faced = set.faces && faces.iter().any(|f| is_face_of(&f.bbox, b, &head));
+                if !faced {
+                    out.push(head);
+                }
             }
             What::Vehicle if set.plates => out.push(BBox {
                 x1: b.x1,
@@ -65,6 +73,25 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], aspect: f32,
         }
     }
 }
+
+/// Whether `face` is the face of the person in box `person` (whose head
+/// region is `head`): it lies in the head region, near the middle of the
+/// person's box, and is large enough to be this person's own face rather
+/// than someone's further away (a face is about a tenth of a standing
+/// person's height).
+fn is_face_of(face: &BBox, person: &BBox, head: &BBox) -> bool {
+    let (cx, cy) = ((face.x1 + face.x2) / 2.0, (face.y1 + face.y2) / 2.0);
+    let (pw, ph) = (person.width(), person.height());
+    head.x1 <= cx
+        && cx <= head.x2
+        && head.y1 <= cy
+        && cy <= head.y2
+        && (cx - (person.x1 + person.x2) / 2.0).abs() <= 0.3 * pw
+        && face.height() >= FACE_OF_PERSON * ph
+}
+
+/// A person's own face is at least this share of their box's height.
+const FACE_OF_PERSON: f32 = 0.07;
 
 /// The share of a person box, from its top, that its head region covers,
 /// from the box's height over its width (in the same unit).
@@ -140,5 +167,47 @@ mod tests {
         assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
         // a standing person cut by the picture's edge may be bending in
         assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_found_face_stands_for_its_persons_head_but_not_for_anothers() {
+        let seated = person(region(0.2, 0.2, 0.6, 0.6));
+        let face = |bbox| Detection {
+            label: 0,
+            score: 0.9,
+            bbox,
+        };
+        let mut out = Vec::new();
+        // the seated person's own face: the face region only
+        regions(
+            &RedactSet::default(),
+            &[face(region(0.36, 0.24, 0.44, 0.34))],
+            &[seated],
+            1.0,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert!(out[0].height() < 0.2, "the face, grown: {:?}", out[0]);
+        // a small face far behind, or one off to the side: the head region stays
+        for other in [region(0.39, 0.25, 0.41, 0.27), region(0.2, 0.25, 0.26, 0.33)] {
+            out.clear();
+            regions(&RedactSet::default(), &[face(other)], &[seated], 1.0, &mut out);
+            assert_eq!(out.len(), 2, "the face and the head region: {other:?}");
+        }
+        // without the face search (persons' heads only), always the head region
+        out.clear();
+        let heads = RedactSet {
+            faces: false,
+            ..RedactSet::default()
+        };
+        regions(
+            &heads,
+            &[face(region(0.36, 0.24, 0.44, 0.34))],
+            &[seated],
+            1.0,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert!(out[0].height() > 0.2);
     }
 }

@@ -20,8 +20,10 @@ use gstreamer as gst;
 use super::convert;
 
 /// Frames held at most: the one analysed last, those in inference, and
-/// those between the rate control and the analysis.
-pub const CAPACITY: usize = 8;
+/// those between the rate control and the analysis (on a recording, whose
+/// queues do not drop frames, up to about ten). When full, the oldest goes
+/// — never the one analysed last, which pictures are made of.
+pub const CAPACITY: usize = 12;
 
 struct Entry {
     /// The pipeline run that decoded it.
@@ -42,7 +44,7 @@ pub struct Held {
 impl Default for Held {
     fn default() -> Self {
         Self {
-            frames: Mutex::new(VecDeque::with_capacity(CAPACITY)),
+            frames: Mutex::new(VecDeque::with_capacity(CAPACITY + 1)),
         }
     }
 }
@@ -56,8 +58,11 @@ impl Held {
     /// reference, no copy, and no allocation once the ring is full).
     pub(super) fn hold(&self, run: u64, buffer: gst::Buffer, caps: gst::Caps) {
         let mut frames = self.lock();
-        if frames.len() == CAPACITY {
-            frames.pop_front();
+        if frames.len() >= CAPACITY {
+            // the front is the frame analysed last once the analysis let go
+            // of older ones: keep it, and let the next oldest go
+            let keep_front = frames.front().is_some_and(|e| e.stamped.is_some()) && frames.len() > 1;
+            frames.remove(usize::from(keep_front));
         }
         frames.push_back(Entry {
             run,
@@ -182,6 +187,10 @@ mod tests {
             held.hold(2, buffer(1000 + i, 0), caps());
         }
         assert_eq!(held.len(), CAPACITY);
+        assert!(
+            held.picture(Duration::from_secs(1), 64).is_some(),
+            "the oldest named frame is kept while newer ones come and go"
+        );
         held.clear();
         assert!(held.is_empty());
     }

@@ -61,37 +61,43 @@ impl Spans {
     }
 }
 
-/// Blacks out the spans in an I420 frame.
-fn paint(frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>, spans: &Spans) {
+/// Blacks out the spans in an I420 frame; false when any span could not
+/// be painted (a plane missing or shorter than the spans): the frame must
+/// then not be passed on.
+fn paint(frame: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>, spans: &Spans) -> bool {
     let strides: Vec<usize> = frame.plane_stride().iter().map(|&s| s.max(0) as usize).collect();
     if strides.len() < 3 {
-        return;
+        return false;
     }
-    if let Ok(luma) = frame.plane_data_mut(0) {
-        for (y, row) in spans.rows.iter().enumerate() {
-            for &(x0, x1) in row {
-                if let Some(px) = luma.get_mut(y * strides[0] + x0..y * strides[0] + x1) {
-                    px.fill(16);
-                }
+    let Ok(luma) = frame.plane_data_mut(0) else {
+        return false;
+    };
+    for (y, row) in spans.rows.iter().enumerate() {
+        for &(x0, x1) in row {
+            match luma.get_mut(y * strides[0] + x0..y * strides[0] + x1) {
+                Some(px) => px.fill(16),
+                None => return false,
             }
         }
     }
     for plane in [1, 2] {
         let stride = strides[plane];
         let Ok(chroma) = frame.plane_data_mut(plane as u32) else {
-            continue;
+            return false;
         };
         // A chroma sample covers a 2×2 block of luma: neutral wherever its
         // first luma row is masked.
         for (y, row) in spans.rows.iter().enumerate().step_by(2) {
             for &(x0, x1) in row {
                 let (c0, c1) = (x0 / 2, x1.div_ceil(2));
-                if let Some(px) = chroma.get_mut((y / 2) * stride + c0..(y / 2) * stride + c1) {
-                    px.fill(128);
+                match chroma.get_mut((y / 2) * stride + c0..(y / 2) * stride + c1) {
+                    Some(px) => px.fill(128),
+                    None => return false,
                 }
             }
         }
     }
+    true
 }
 
 /// The elements that mask a camera's decoded frames: videoconvert and an
@@ -129,10 +135,7 @@ pub fn elements(
         let painted = match (cache.as_ref(), info.buffer_mut()) {
             (Some((video, spans)), Some(buffer)) => {
                 match gst_video::VideoFrameRef::from_buffer_ref_writable(buffer.make_mut(), video) {
-                    Ok(mut frame) => {
-                        paint(&mut frame, spans);
-                        true
-                    }
+                    Ok(mut frame) => paint(&mut frame, spans),
                     Err(_) => false,
                 }
             }

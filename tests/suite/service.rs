@@ -370,7 +370,7 @@ fn next_snapshot(sub: &Subscriber, from: usize) -> Option<Vec<u8>> {
 }
 
 #[test]
-fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
+fn sighup_applies_masks_and_snapshot_flags_and_refuses_a_changed_face_search() {
     let broker = Broker::start();
     let sub = Subscriber::connect(broker.port);
     assert!(sub.wait_subscribed(GUARD));
@@ -413,7 +413,11 @@ fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
     );
 
     // Snapshots off: incidents go on, and none is followed by a picture.
-    std::fs::write(&config, header.camera(snapshot_camera(false, &masked)).to_toml()).unwrap();
+    std::fs::write(
+        &config,
+        header.clone().camera(snapshot_camera(false, &masked)).to_toml(),
+    )
+    .unwrap();
     service.signal("HUP");
     assert!(wait_for(GUARD, || applied(2.0)(&service)), "{}", service.log());
     let mark = sub.messages.lock().unwrap().len();
@@ -443,6 +447,21 @@ fn sighup_applies_a_changed_mask_and_snapshot_flag_to_the_next_snapshot() {
         "{}",
         service.log()
     );
+
+    // A changed face search is refused, never silently kept: the running
+    // config stays in force and the reload says a restart applies it.
+    let face = header.clone().set("privacy", "face_confidence", 0.3);
+    std::fs::write(&config, face.camera(snapshot_camera(false, &masked)).to_toml()).unwrap();
+    service.signal("HUP");
+    let refused = r#"watchpost_reloads_total{result="refused"}"#;
+    assert!(wait_for(GUARD, || service.metric(refused) == 1.0), "{}", service.log());
+    assert!(service.log().contains("face_confidence changed"), "{}", service.log());
+    // The covering threshold changes the detector's plan: the camera restarts with it.
+    let cover = header.set("privacy", "cover_confidence", 0.45);
+    std::fs::write(&config, cover.camera(snapshot_camera(false, &masked)).to_toml()).unwrap();
+    service.signal("HUP");
+    assert!(wait_for(GUARD, || applied(3.0)(&service)), "{}", service.log());
+    assert!(service.log().contains(r#"restarted=["walkway"]"#), "{}", service.log());
 
     service.signal("TERM");
     assert_eq!(service.wait_exit(), 0, "{}", service.log());

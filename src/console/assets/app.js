@@ -66,7 +66,7 @@ function drawShapes(canvas, edit, overlay, selected) {
     if (close) g.closePath();
   };
   if (edit) {
-    for (const mask of edit.masks) { g.fillStyle = "rgba(0,0,0,0.55)"; g.strokeStyle = "#9ca3af"; path(mask, true); g.fill(); g.stroke(); }
+    for (const mask of edit.masks) { g.fillStyle = "rgba(0,0,0,0.55)"; g.strokeStyle = "#9ca3af"; path(mask, true); g.fill("evenodd"); g.stroke(); }
     for (const zone of edit.zones) {
       const on = selected === zone.name;
       g.strokeStyle = on ? "#facc15" : zone.kind === "line" ? "#38bdf8" : "#22c55e";
