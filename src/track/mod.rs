@@ -44,6 +44,11 @@ pub struct Track {
     /// Unseen at the last update (hidden, or out of the detector's sight) but
     /// still kept; its box is where it was last seen.
     pub lost: bool,
+    /// Where the tracker expects the object now: while it is lost, the last
+    /// box moved on at the track's velocity (for at most one second); while
+    /// it is seen, the last box. Rules that follow paths use it to see an
+    /// object walk on behind something (a lamp post, a sign, another person).
+    pub predicted: BBox,
     /// The centre stayed within `stationary_move` for `stationary_secs`.
     pub stationary: bool,
 }
@@ -204,6 +209,7 @@ impl Tracker {
         });
         for e in &mut self.entries {
             e.track.lost = e.track.last_seen != now;
+            e.track.predicted = if e.track.lost { e.predicted } else { e.track.bbox };
         }
         // Births: strong detections nobody claimed, unless one is mostly a
         // box a track claimed in this frame (the detector's second box for
@@ -234,6 +240,7 @@ impl Tracker {
                     last_seen: now,
                     moved: 0.0,
                     lost: false,
+                    predicted: det.bbox,
                     stationary: false,
                 },
                 confirmed: plan.min_hits <= 1,
@@ -249,6 +256,9 @@ impl Tracker {
         self.current.clear();
         self.current
             .extend(self.entries.iter().filter(|e| e.confirmed).map(|e| e.track));
+        if tracing::enabled!(target: "watchpost::track", tracing::Level::TRACE) {
+            self.trace(detections, now);
+        }
         &self.current
     }
 
@@ -287,6 +297,36 @@ impl Tracker {
             let plan = self.plan;
             observe(&mut self.entries[ei], &detections[di], now, &plan);
         }
+    }
+
+    /// Logs one frame's detections and every track (tentative ones too), for
+    /// looking at how the tracker followed a recording:
+    /// `WATCHPOST_LOG=watchpost::track=trace watchpost replay ...`.
+    fn trace(&self, detections: &[Detection], now: Duration) {
+        use std::fmt::Write;
+        let mut line = String::new();
+        for d in detections {
+            let b = &d.bbox;
+            let _ = write!(
+                line,
+                " d{}:{:.2}@{:.3},{:.3},{:.3},{:.3}",
+                d.label, d.score, b.x1, b.y1, b.x2, b.y2
+            );
+        }
+        for e in &self.entries {
+            let b = &e.track.bbox;
+            let state = match (e.confirmed, e.track.lost) {
+                (false, _) => "t",
+                (true, false) => "c",
+                (true, true) => "l",
+            };
+            let _ = write!(
+                line,
+                " {state}{}:{}@{:.3},{:.3},{:.3},{:.3}",
+                e.track.id, e.track.label, b.x1, b.y1, b.x2, b.y2
+            );
+        }
+        tracing::trace!(target: "watchpost::track", at = now.as_secs_f64(), "{line}");
     }
 
     /// Live confirmed tracks, as returned by the last update.
