@@ -10,7 +10,9 @@ NMS at IoU 0.5. Every frame of the recording is used.
     python peer_lines.py VIDEO MODEL.onnx [--step N] "name:x0,y0,x1,y1" ...
 
 `--step N` uses every Nth frame only (ByteTrack told the frame rate that
-gives), to compare with watchpost at a lower detect fps.
+gives), to compare with watchpost at a lower detect fps. Each line's
+`frames` lists the frame index of every crossing it counted, to match
+against hand labels.
 
 prints one JSON object: per line, supervision's `in` and `out` counts
 and their total (compare the total: the two tools name the sides of a line
@@ -62,6 +64,7 @@ def main():
             triggering_anchors=[sv.Position.BOTTOM_CENTER],
         )
     frames = 0
+    crossed = {name: [] for name in zones}
     while True:
         ok, frame = cap.read()
         if not ok:
@@ -70,11 +73,15 @@ def main():
         if (frames - 1) % step:
             continue
         tracks = tracker.update_with_detections(detect(session, frame))
-        for zone in zones.values():
-            zone.trigger(tracks)
+        for name, zone in zones.items():
+            ins, outs = zone.trigger(tracks)
+            crossed[name].extend([frames - 1] * int(ins.sum() + outs.sum()))
     out = {
         "frames": frames,
-        "lines": {n: {"in": z.in_count, "out": z.out_count, "total": z.in_count + z.out_count} for n, z in zones.items()},
+        "lines": {
+            n: {"in": z.in_count, "out": z.out_count, "total": z.in_count + z.out_count, "frames": crossed[n]}
+            for n, z in zones.items()
+        },
     }
     print(json.dumps(out))
 

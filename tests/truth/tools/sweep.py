@@ -12,6 +12,10 @@ model's detections) on every frame and on every second frame, and prints a
 Markdown table: per line the hand count (labelled lines only), watchpost's
 count at 10 and 5 fps and the peer's, with a mark where watchpost and the
 peer differ by more than 10% or watchpost is under 90% of the hand count.
+On labelled lines the peer's crossings are matched to the hand labels the
+way `watchpost eval` matches its own (from 0.5 s before a label to 1.5 s
+after it, each label taken once; the peer names sides differently, so
+directions are not compared), which tells found crossings from flips.
 
     python sweep.py --watchpost target/release/watchpost \
         --peer-python /path/to/venv-with-supervision/bin/python \
@@ -141,7 +145,7 @@ def run_watchpost(exe, folder, clip, fps):
 
 def run_peer(python, clip, lines, step, cache):
     specs = [f"{n}:{x0},{y0},{x1},{y1}" for n, ((x0, y0), (x1, y1)) in lines.items()]
-    key = hashlib.sha256(json.dumps([os.path.basename(clip), step, specs]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(["v2", os.path.basename(clip), step, specs]).encode()).hexdigest()[:16]
     path = os.path.join(cache, f"peer-{key}.json")
     if not os.path.exists(path):
         out = subprocess.run(
@@ -152,7 +156,29 @@ def run_peer(python, clip, lines, step, cache):
         with open(path, "w") as f:
             f.write(out.stdout)
     with open(path) as f:
-        return {n: v["total"] for n, v in json.load(f)["lines"].items()}
+        return {n: v for n, v in json.load(f)["lines"].items()}
+
+
+def match(crossings, frames, fps):
+    """(found, false) for crossings raised at `frames` against hand labels."""
+    labels = sorted((c["frame"], bool(c.get("optional"))) for c in crossings)
+    used = [False] * len(labels)
+    found = false = 0
+    for f in sorted(frames):
+        pick = None
+        for want_optional in (False, True):
+            for i, (l, optional) in enumerate(labels):
+                if not used[i] and optional == want_optional and l - 0.5 * fps <= f <= l + 1.5 * fps:
+                    pick = i
+                    break
+            if pick is not None:
+                break
+        if pick is None:
+            false += 1
+        else:
+            used[pick] = True
+            found += not labels[pick][1]
+    return found, false
 
 
 def main():
@@ -186,11 +212,20 @@ def main():
         w10, w5 = wp[a.fps][name], wp[a.fps // 2][name]
         p10 = peer.get(1, {}).get(name)
         p5 = peer.get(2, {}).get(name)
+        if h is not None and p10 is not None:
+            pf, pfalse = match(hand[name][1], p10["frames"], a.fps)
+            peer_note = f"peer {pf}/{h} found, {pfalse} false"
+        else:
+            peer_note = None
+        p10 = None if p10 is None else p10["total"]
+        p5 = None if p5 is None else p5["total"]
         notes = []
         if h is not None:
             notes.append(f"{w10['tp']}/{h} found, {w10['fp']} false")
             if w10["raised"] < 0.9 * h:
                 notes.append("**under 90% of hand**")
+            if peer_note:
+                notes.append(peer_note)
         if w5["raised"] < 0.9 * w10["raised"] or w5["raised"] > 1.1 * w10["raised"]:
             notes.append("5 fps off by >10%")
         if p10 is not None and abs(w10["raised"] - p10) > 0.1 * max(w10["raised"], p10, 1):
