@@ -153,6 +153,7 @@ labels = ["person"]
                     last_seen: pts,
                     moved: 0.01,
                     lost: false,
+                    predicted: bbox,
                     stationary: false,
                 };
                 TrackFrame {

@@ -89,6 +89,7 @@ mod tests {
             last_seen: Duration::ZERO,
             moved: 0.0,
             lost: false,
+            predicted: Default::default(),
             stationary: false,
         }
     }

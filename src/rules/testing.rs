@@ -66,6 +66,7 @@ impl Harness {
             last_seen: Duration::ZERO,
             moved: 0.0,
             lost: false,
+            predicted: bbox,
             stationary: false,
         }
     }

@@ -112,6 +112,28 @@ fn zone_entries_on_vtest_keep_their_recorded_precision_and_recall() {
 }
 
 #[test]
+fn the_hard_lines_and_zone_on_vtest_keep_their_recorded_precision_and_recall() {
+    guard(
+        "<!-- quality-guard: vtest_hard 10 fps -->",
+        "tests/truth/vtest_hard_eval.toml",
+        "vtest_hard.toml",
+        "vtest.avi",
+        10,
+    );
+}
+
+#[test]
+fn the_second_walkway_scene_keeps_its_recorded_precision_and_recall() {
+    guard(
+        "<!-- quality-guard: mirror_walkway 10 fps -->",
+        "tests/truth/mirror_walkway_eval.toml",
+        "mirror_walkway.toml",
+        "walkway_mirror_640x428_15fps.mp4",
+        10,
+    );
+}
+
+#[test]
 fn restricted_objects_on_bikes_keep_their_recorded_precision_and_recall() {
     guard(
         "<!-- quality-guard: bikes_objects 25 fps -->",

@@ -7,6 +7,14 @@
 //! object goes back), and walking round the end of a line is none. A crossing
 //! is an instant: it starts an incident at once, and further crossings within
 //! `end_after_secs` join that incident.
+//!
+//! The path includes where the tracker expects an object it has just lost
+//! (for up to [`LOST_PATH`]): someone who walks behind a lamp post or
+//! another person on the line, or whom the detector misses for a frame or
+//! two there, is followed on at their walking speed, so the crossing counts
+//! once the expected feet are past the line, as the real ones would be.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -83,6 +91,10 @@ pub fn check(config: &Config, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_
     })
 }
 
+/// How long after its last sighting a lost track's expected position still
+/// extends its path: about two strides, under the tracker's own horizon.
+pub const LOST_PATH: Duration = Duration::from_millis(500);
+
 /// Where one track stands with respect to the line.
 #[derive(Debug)]
 struct Follow {
@@ -109,10 +121,16 @@ impl RuleState for State {
             return;
         };
         for track in tracks {
-            if track.lost || !scope.wants(track) {
+            if !scope.wants(track) {
                 continue;
             }
-            let p = scope.anchor.of(&track.bbox);
+            let p = if !track.lost {
+                scope.anchor.of(&track.bbox)
+            } else if scope.now.saturating_sub(track.last_seen) <= LOST_PATH {
+                scope.anchor.of(&track.predicted)
+            } else {
+                continue;
+            };
             let side = line.side(p, plan.min_distance);
             let follow = match self.follows.iter().position(|f| f.id == track.id) {
                 Some(i) => &mut self.follows[i],
@@ -202,6 +220,56 @@ mod tests {
     fn walking_round_the_end_of_the_line_is_no_crossing() {
         let ys = [0.30, 0.45, 0.55, 0.70];
         assert!(crossings(Direction::Both, 0.9, &ys).is_empty());
+    }
+
+    #[test]
+    fn a_person_lost_on_the_line_is_followed_on_at_their_pace() {
+        // seen walking down onto the line, then hidden (a lamp post): the
+        // tracker's expected position walks on past it
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::AToB,
+            min_distance: 0.02,
+        };
+        let mut state = State::new(&plan);
+        let mut counted = Vec::new();
+        let seen = [0.40, 0.44, 0.48, 0.505];
+        for (i, y) in seen.iter().enumerate() {
+            let mut t = h.track(1, "person", 0.5, *y);
+            t.last_seen = Duration::from_millis(100 * i as u64);
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(i as f64 * 0.1), &[t], &mut out);
+            counted.extend(out.iter().map(|_| i));
+        }
+        assert!(counted.is_empty(), "still within min_distance of the line");
+        let last = h.track(1, "person", 0.5, 0.505);
+        let mut at_secs = |i: u64, y: f32| {
+            let mut t = h.lost(last);
+            t.last_seen = Duration::from_millis(300);
+            t.predicted = h.track(1, "person", 0.5, y).bbox;
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(i as f64 * 0.1), &[t], &mut out);
+            out.len()
+        };
+        assert_eq!(at_secs(4, 0.535), 1, "the expected feet are past the line");
+        assert_eq!(at_secs(5, 0.565), 0, "one crossing");
+    }
+
+    #[test]
+    fn a_track_lost_for_long_no_longer_moves_its_path() {
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::Both,
+            min_distance: 0.02,
+        };
+        let mut state = State::new(&plan);
+        let mut t = h.track(1, "person", 0.5, 0.45);
+        let mut out = Vec::new();
+        state.evaluate(&plan, &h.scope(0.0), &[t], &mut out);
+        t = h.lost(t);
+        t.predicted = h.track(1, "person", 0.5, 0.6).bbox;
+        state.evaluate(&plan, &h.scope(1.0), &[t], &mut out);
+        assert!(out.is_empty(), "a guess a second after the last sighting is not a path");
     }
 
     #[test]

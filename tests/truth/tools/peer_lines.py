@@ -7,7 +7,12 @@ watchpost rule's default anchor), fed with the same model's detections:
 SSD-MobileNetV2 from models/ through onnxruntime, person ≥ 0.4, per-class
 NMS at IoU 0.5. Every frame of the recording is used.
 
-    python peer_lines.py VIDEO MODEL.onnx "name:x0,y0,x1,y1" ...
+    python peer_lines.py VIDEO MODEL.onnx [--step N] "name:x0,y0,x1,y1" ...
+
+`--step N` uses every Nth frame only (ByteTrack told the frame rate that
+gives), to compare with watchpost at a lower detect fps. Each line's
+`frames` lists the frame index of every crossing it counted, to match
+against hand labels.
 
 prints one JSON object: per line, supervision's `in` and `out` counts
 and their total (compare the total: the two tools name the sides of a line
@@ -41,11 +46,14 @@ def detect(session, frame):
 
 def main():
     video, model, specs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    step = 1
+    if specs[:1] == ["--step"]:
+        step, specs = int(specs[1]), specs[2:]
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     cap = cv2.VideoCapture(video)
     fps = cap.get(cv2.CAP_PROP_FPS) or 10
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    tracker = sv.ByteTrack(frame_rate=int(round(fps)))
+    tracker = sv.ByteTrack(frame_rate=max(1, int(round(fps / step))))
     zones = {}
     for spec in specs:
         name, coords = spec.split(":")
@@ -56,17 +64,24 @@ def main():
             triggering_anchors=[sv.Position.BOTTOM_CENTER],
         )
     frames = 0
+    crossed = {name: [] for name in zones}
     while True:
         ok, frame = cap.read()
         if not ok:
             break
         frames += 1
+        if (frames - 1) % step:
+            continue
         tracks = tracker.update_with_detections(detect(session, frame))
-        for zone in zones.values():
-            zone.trigger(tracks)
+        for name, zone in zones.items():
+            ins, outs = zone.trigger(tracks)
+            crossed[name].extend([frames - 1] * int(ins.sum() + outs.sum()))
     out = {
         "frames": frames,
-        "lines": {n: {"in": z.in_count, "out": z.out_count, "total": z.in_count + z.out_count} for n, z in zones.items()},
+        "lines": {
+            n: {"in": z.in_count, "out": z.out_count, "total": z.in_count + z.out_count, "frames": crossed[n]}
+            for n, z in zones.items()
+        },
     }
     print(json.dumps(out))
 
