@@ -28,7 +28,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_video as gst_video;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -527,25 +526,53 @@ impl Probed {
     }
 }
 
-/// The recording's duration and frame rate; `None` if unknown.
+/// The recording's duration and frame rate; `None` if unknown. Only the
+/// container is read (parsebin, no decoder): a decoder here would load its
+/// libraries and hold a second set of frames before the replay begins.
 fn probe(source: &SourcePlan) -> Option<Probed> {
-    let playbin = gst::ElementFactory::make("playbin").build().ok()?;
-    let video = gst::ElementFactory::make("fakesink").build().ok()?;
-    let audio = gst::ElementFactory::make("fakesink").build().ok()?;
-    playbin.set_property("uri", source.url.expose());
-    playbin.set_property("video-sink", &video);
-    playbin.set_property("audio-sink", &audio);
+    let pipeline = gst::Pipeline::with_name("replay-probe");
+    let parse = gst::ElementFactory::make("parsebin").build().ok()?;
+    pipeline.add(&parse).ok()?;
+    source.build(&pipeline, &parse).ok()?;
+    let rate: Arc<std::sync::Mutex<Option<gst::Fraction>>> = Arc::default();
+    {
+        let (pipeline, rate) = (pipeline.downgrade(), rate.clone());
+        parse.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = pipeline.upgrade() else {
+                return;
+            };
+            let Ok(sink) = gst::ElementFactory::make("fakesink").build() else {
+                return;
+            };
+            if pipeline.add(&sink).is_err() {
+                return;
+            }
+            let _ = sink.sync_state_with_parent();
+            if let Some(sink_pad) = sink.static_pad("sink") {
+                let _ = pad.link(&sink_pad);
+            }
+            let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+            let fps = caps.as_ref().and_then(|c| c.structure(0)).and_then(|s| {
+                s.name()
+                    .starts_with("video/")
+                    .then(|| s.get::<gst::Fraction>("framerate").ok())
+                    .flatten()
+            });
+            if let Some(fps) = fps {
+                rate.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(fps);
+            }
+        });
+    }
     let known = (|| {
-        playbin.set_state(gst::State::Paused).ok()?;
-        let (done, _, _) = playbin.state(gst::ClockTime::from_seconds(5));
+        pipeline.set_state(gst::State::Paused).ok()?;
+        let (done, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
         done.ok()?;
-        let duration = playbin.query_duration::<gst::ClockTime>()?;
-        let caps = video.static_pad("sink")?.current_caps()?;
-        let rate = gst_video::VideoInfo::from_caps(&caps).ok()?.fps();
+        let duration = pipeline.query_duration::<gst::ClockTime>()?;
+        let rate = (*rate.lock().unwrap_or_else(|p| p.into_inner()))?;
         let fps = rate.numer() as f64 / rate.denom() as f64;
         let secs = duration.seconds_f64();
         (rate.numer() > 0 && rate.denom() > 0 && secs.is_finite() && secs > 0.0).then_some(Probed { secs, fps })
     })();
-    let _ = playbin.set_state(gst::State::Null);
+    let _ = pipeline.set_state(gst::State::Null);
     known
 }
