@@ -221,21 +221,9 @@ impl FrameAnalyzer {
             self.held = Some(Held { frame, sample });
             return Ok(());
         }
-        self.decide_and_submit(frame, sample).map_err(|(_, e)| e)
-    }
-
-    /// The gate's verdict on a sampled frame, from the tracks of the frames
-    /// completed by now; a frame to infer goes to the model.
-    fn decide_and_submit(&mut self, frame: Frame, sample: Sample) -> Result<(), (Frame, InferError)> {
-        let moving = self.tracker.any_moving(MOVING_STEP);
-        let verdict = self
-            .gate
-            .verdict(sample, frame.pts, Some(moving))
-            .unwrap_or(Verdict::Skip);
-        if verdict.infer()
-            && let Err(e) = self.model.submit(&frame)
-        {
-            return Err((frame, e));
+        let verdict = self.decide(&frame, sample);
+        if verdict.infer() {
+            self.model.submit(&frame)?;
         }
         self.pending.push_back(Pending {
             frame,
@@ -246,21 +234,36 @@ impl FrameAnalyzer {
         Ok(())
     }
 
-    /// Submits the held frame once every frame before it is completed.
+    /// The gate's verdict on a sampled frame, from the tracks of the frames
+    /// completed by now.
+    fn decide(&mut self, frame: &Frame, sample: Sample) -> Verdict {
+        let moving = self.tracker.any_moving(MOVING_STEP);
+        self.gate
+            .verdict(sample, frame.pts, Some(moving))
+            .unwrap_or(Verdict::Skip)
+    }
+
+    /// Submits the held frame once every frame before it is completed; a
+    /// refusal by the model is reported when the frame is completed.
     fn release_held(&mut self) {
         if !self.pending.is_empty() {
             return;
         }
-        if let Some(Held { frame, sample }) = self.held.take()
-            && let Err((frame, e)) = self.decide_and_submit(frame, sample)
-        {
-            self.pending.push_back(Pending {
-                frame,
-                verdict: Verdict::Skip,
-                asked: Instant::now(),
-                refused: Some(e),
-            });
-        }
+        let Some(Held { frame, sample }) = self.held.take() else {
+            return;
+        };
+        let verdict = self.decide(&frame, sample);
+        let refused = if verdict.infer() {
+            self.model.submit(&frame).err()
+        } else {
+            None
+        };
+        self.pending.push_back(Pending {
+            frame,
+            verdict: if refused.is_some() { Verdict::Skip } else { verdict },
+            asked: Instant::now(),
+            refused,
+        });
     }
 
     /// Completes the oldest submitted frame — its detections (waiting for
