@@ -13,7 +13,7 @@ memory is carried over). One round runs, one after the other:
   against a Mosquitto this script starts (its fps is over the camera's run,
   as the loop's "in-loop" fps);
 - benches/compare_opencv.py with ONNX Runtime's defaults, then tuned: 1 and 2
-  intra-op threads, idle threads spinning on and off.
+  intra-op threads, idle threads spinning on and off (`--loops` picks some).
 
 Rounds interleave the sides (A B C ... A B C ...), so a machine whose load
 or clock drifts slows them alike; the table gives every run and the
@@ -33,13 +33,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOOPS = [
-    ("loop, ORT defaults", []),
-    ("loop, 1 thread, spin on", ["--threads", "1", "--spin", "on"]),
-    ("loop, 1 thread, spin off", ["--threads", "1", "--spin", "off"]),
-    ("loop, 2 threads, spin on", ["--threads", "2", "--spin", "on"]),
-    ("loop, 2 threads, spin off", ["--threads", "2", "--spin", "off"]),
-]
+LOOPS = {
+    "defaults": ("loop, ORT defaults", []),
+    "1on": ("loop, 1 thread, spin on", ["--threads", "1", "--spin", "on"]),
+    "1off": ("loop, 1 thread, spin off", ["--threads", "1", "--spin", "off"]),
+    "2on": ("loop, 2 threads, spin on", ["--threads", "2", "--spin", "on"]),
+    "2off": ("loop, 2 threads, spin off", ["--threads", "2", "--spin", "off"]),
+}
 
 
 def run(argv, env=None):
@@ -84,7 +84,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--model", choices=["fp32", "int8"], default="fp32")
     parser.add_argument("--live", help="the capacity bench's binary, to time the live path too")
-    parser.add_argument("--only-default-loop", action="store_true", help="skip the tuned loop settings")
+    parser.add_argument(
+        "--loops",
+        default="defaults,1on,1off,2on,2off",
+        help="the loop's settings to run, of " + ",".join(LOOPS) + " (default: all)",
+    )
     args = parser.parse_args()
 
     clip = os.path.join(ROOT, "media/vtest.avi")
@@ -93,7 +97,7 @@ def main():
     python = os.path.join(ROOT, ".venv/bin/python")
     watchpost = os.path.join(ROOT, "target/release/watchpost")
     replay_argv = [watchpost, "replay", "--config", config(args.model), clip, "--start", "2026-11-30T21:00:00Z"]
-    loops = LOOPS[:1] if args.only_default_loop else LOOPS
+    loops = [LOOPS[key] for key in args.loops.split(",")]
     port, mosquitto = broker() if args.live else (None, None)
     live_env = dict(os.environ, WATCHPOST_BENCH_MODEL=args.model)
 
@@ -139,12 +143,12 @@ def main():
     replay = med["watchpost replay"]
     print(f"\nreplay vs the best loop by whole-process time ({best_whole}): "
           f"{med[best_whole]['wall'] / replay['wall']:.2f}x")
-    print(f"replay vs the loop with ORT defaults: {med[loop_names[0]]['wall'] / replay['wall']:.2f}x")
+    print(f"replay vs {loop_names[0]}: {med[loop_names[0]]['wall'] / replay['wall']:.2f}x")
     # per-round ratios, each against the best loop setting of the same round
     ratios = [min(rows[n][i][0] for n in loop_names) / rows["watchpost replay"][i][0] for i in range(args.rounds)]
     print("replay vs the round's best loop, per round: " + ", ".join(f"{r:.2f}" for r in ratios))
     print(f"peak RSS, replay vs the loop ({least_rss}, its least): {replay['rss'] / med[least_rss]['rss']:.2f}; "
-          f"vs ORT defaults: {replay['rss'] / med[loop_names[0]]['rss']:.2f}")
+          f"vs {loop_names[0]}: {replay['rss'] / med[loop_names[0]]['rss']:.2f}")
     if args.live:
         live = med["watchpost live (compare-child)"]
         print(f"live vs the best loop by in-loop fps ({best_fps}): {live['fps'] / med[best_fps]['fps']:.2f}x; "
