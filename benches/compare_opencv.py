@@ -8,11 +8,18 @@ line: frames, seconds, fps, CPU seconds and peak RSS (VmHWM of this
 process; ru_maxrss is not used because Linux carries it over from the
 parent across fork and exec, so a large parent would inflate it).
 
-Run by `cargo bench --bench capacity -- compare`, side by side with
-watchpost on the same clip, model and thread count; or by hand:
+With no options the session has ONNX Runtime's defaults, as a user would
+write it (intra-op threads: one per core; idle threads spin). `--threads N`
+and `--spin on|off` tune it. The seconds it prints are from the first
+frame read to the last inference; a caller that times the whole process
+(benches/replay_vs_loop.py) counts the imports and the session's load too.
+
+Run by `cargo bench --bench capacity -- compare` and by
+benches/replay_vs_loop.py, side by side with watchpost on the same clip and
+model; or by hand:
 
     .venv/bin/python benches/compare_opencv.py media/vtest.avi \
-        models/ssd_mobilenet_v2_coco.onnx --threads 2
+        models/ssd_mobilenet_v2_coco.onnx --threads 2 --spin off
 """
 
 import argparse
@@ -46,18 +53,21 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("clip")
     parser.add_argument("model")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--spin", action="store_true", help="let idle inference threads spin")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: its own)")
+    parser.add_argument(
+        "--spin", choices=["on", "off"], default=None, help="let idle inference threads spin (default: its own, on)"
+    )
     args = parser.parse_args()
 
     cv2.setNumThreads(1)  # decode and resize on the calling thread, as watchpost's pipeline does per camera
     options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    spin = "1" if args.spin else "0"
-    options.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    options.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    if args.threads is not None:
+        options.intra_op_num_threads = args.threads
+        options.inter_op_num_threads = 1
+    if args.spin is not None:
+        spin = "1" if args.spin == "on" else "0"
+        options.add_session_config_entry("session.intra_op.allow_spinning", spin)
+        options.add_session_config_entry("session.inter_op.allow_spinning", spin)
     session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
     tensor = np.empty((1, HEIGHT, WIDTH, 3), dtype=np.float32)
 

@@ -9,13 +9,20 @@
 //! tracked and run through the rules — strictly in the order they were
 //! submitted. The motion gate decides when a frame is submitted, from the
 //! tracks of the frames completed by then.
+//!
+//! A recording ([`FrameAnalyzer::for_recording`]: replay, eval) goes through
+//! the same path with the same depth, and gives exactly what one frame at a
+//! time would: where the gate's verdict depends on the tracks, the frame
+//! waits until every older frame is completed; and the rules run on the
+//! recording's clock (its start plus the frame's position), not the
+//! machine's.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::infer::model::DetectionFilter;
-use crate::infer::motion::{MotionGate, Verdict};
+use crate::infer::motion::{MotionGate, Sample, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{InferClient, InferError};
 use crate::rules::{Arming, EventKind, IncidentEvent, OpenIncident, RuleEngine};
@@ -47,6 +54,15 @@ struct Pending {
     frame: Frame,
     verdict: Verdict,
     asked: Instant,
+    /// The model refused the frame when it was submitted late (see `Held`).
+    refused: Option<InferError>,
+}
+
+/// A recording's frame whose gate verdict waits for the tracks of every
+/// frame before it.
+struct Held {
+    frame: Frame,
+    sample: Sample,
 }
 
 pub struct FrameAnalyzer {
@@ -70,6 +86,12 @@ pub struct FrameAnalyzer {
     wedge_after: Option<u64>,
     /// The box's arming switches and this camera's name in them.
     arming: Option<(Arc<Arming>, Arc<str>)>,
+    /// A recording's start: the rules' clock is this plus the frame's
+    /// position, and frames are gated exactly as one at a time would be.
+    recording: Option<SystemTime>,
+    held: Option<Held>,
+    /// Number of the frame completed last.
+    last_number: u64,
 }
 
 impl FrameAnalyzer {
@@ -90,6 +112,25 @@ impl FrameAnalyzer {
             frames: 0,
             wedge_after: wedge_after(&plan.name),
             arming: None,
+            recording: None,
+            held: None,
+            last_number: 0,
+        }
+    }
+
+    /// Analyses a recording that began at `start`: the rules see its time
+    /// (schedules and wall-clock stamps follow the recording), and frames in
+    /// flight give exactly the tracks and events one frame at a time gives.
+    pub fn for_recording(mut self, start: SystemTime) -> Self {
+        self.recording = Some(start);
+        self
+    }
+
+    /// The rules' wall clock at stream position `pts`.
+    fn wall(&self, pts: Duration) -> SystemTime {
+        match self.recording {
+            Some(start) => start.checked_add(pts).unwrap_or(start),
+            None => SystemTime::now(),
         }
     }
 
@@ -111,7 +152,7 @@ impl FrameAnalyzer {
     /// rules' open incidents end now (their events are appended to `events`);
     /// the new rules start with a clean slate. Tracks are kept.
     pub fn replace_rules(&mut self, plan: &CameraPlan, events: &mut Vec<IncidentEvent>) {
-        self.rules.finish(self.last_pts, SystemTime::now(), events);
+        self.rules.finish(self.last_pts, self.wall(self.last_pts), events);
         self.rules = RuleEngine::new(&plan.rules, self.labels.clone());
         if let Some((arming, camera)) = &self.arming {
             self.rules = std::mem::replace(&mut self.rules, RuleEngine::new(&[], self.labels.clone()))
@@ -135,7 +176,7 @@ impl FrameAnalyzer {
 
     /// Whether another frame may be submitted now.
     pub fn can_submit(&self) -> bool {
-        self.pending.len() < self.model.depth()
+        self.held.is_none() && self.pending.len() < self.model.depth()
     }
 
     /// Whether [`Self::complete`] would return without waiting for the model.
@@ -149,7 +190,15 @@ impl FrameAnalyzer {
 
     /// Frames submitted and not yet completed.
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + usize::from(self.held.is_some())
+    }
+
+    /// Stream time of the oldest frame submitted and not yet completed.
+    pub fn oldest_pending_pts(&self) -> Option<Duration> {
+        self.pending
+            .front()
+            .map(|p| p.frame.pts)
+            .or(self.held.as_ref().map(|h| h.frame.pts))
     }
 
     /// Starts one frame: the motion gate decides, from the tracks of the
@@ -163,47 +212,104 @@ impl FrameAnalyzer {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        let verdict = match frame.buffer.map_readable() {
+        let sample = match frame.buffer.map_readable() {
             Err(_) => None,
-            Ok(map) => {
-                let image = ImageView::new(map.as_slice(), &frame.layout);
-                Some(
-                    self.gate
-                        .decide(&image, frame.pts, self.tracker.any_moving(MOVING_STEP)),
-                )
-            }
+            Ok(map) => Some(self.gate.sample(&ImageView::new(map.as_slice(), &frame.layout))),
         };
-        let asked = Instant::now();
-        match verdict {
+        let Some(sample) = sample else {
             // An unreadable frame is skipped, in its place in the order.
-            None => self.pending.push_back(Pending {
+            self.pending.push_back(Pending {
                 frame,
                 verdict: Verdict::Skip,
-                asked,
-            }),
-            Some(verdict) => {
-                if verdict.infer() {
-                    self.model.submit(&frame)?;
-                }
-                self.pending.push_back(Pending { frame, verdict, asked });
-            }
+                asked: Instant::now(),
+                refused: None,
+            });
+            return Ok(());
+        };
+        if self.recording.is_some() && !self.pending.is_empty() && self.gate.needs_tracks(sample) {
+            // Its verdict needs the tracks of the frames still in flight.
+            self.held = Some(Held { frame, sample });
+            return Ok(());
         }
+        let verdict = self.decide(&frame, sample);
+        if verdict.infer() {
+            self.model.submit(&frame)?;
+        }
+        self.pending.push_back(Pending {
+            frame,
+            verdict,
+            asked: Instant::now(),
+            refused: None,
+        });
         Ok(())
+    }
+
+    /// The gate's verdict on a sampled frame, from the tracks of the frames
+    /// completed by now.
+    fn decide(&mut self, frame: &Frame, sample: Sample) -> Verdict {
+        let moving = self.tracker.any_moving(MOVING_STEP);
+        self.gate
+            .verdict(sample, frame.pts, Some(moving))
+            .unwrap_or(Verdict::Skip)
+    }
+
+    /// Submits the held frame once every frame before it is completed; a
+    /// refusal by the model is reported when the frame is completed.
+    fn release_held(&mut self) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        let Some(Held { frame, sample }) = self.held.take() else {
+            return;
+        };
+        let verdict = self.decide(&frame, sample);
+        let refused = if verdict.infer() {
+            self.model.submit(&frame).err()
+        } else {
+            None
+        };
+        self.pending.push_back(Pending {
+            frame,
+            verdict: if refused.is_some() { Verdict::Skip } else { verdict },
+            asked: Instant::now(),
+            refused,
+        });
     }
 
     /// Completes the oldest submitted frame — its detections (waiting for
     /// them if needed), tracking, rules — and appends the events it raised.
     /// None when nothing is pending.
     pub fn complete(&mut self, events: &mut Vec<IncidentEvent>) -> Option<Result<FrameOutcome, InferError>> {
-        let Pending { frame, verdict, asked } = self.pending.pop_front()?;
+        self.release_held();
+        let Pending {
+            frame,
+            verdict,
+            asked,
+            refused,
+        } = self.pending.pop_front()?;
         self.last_pts = frame.pts;
+        self.last_number = frame.number;
+        if let Some(e) = refused {
+            return Some(Err(e));
+        }
+        let outcome = self.complete_frame(&frame, verdict, asked, events);
+        // The held frame's verdict can be given now its elders are tracked.
+        self.release_held();
+        Some(outcome)
+    }
+
+    fn complete_frame(
+        &mut self,
+        frame: &Frame,
+        verdict: Verdict,
+        asked: Instant,
+        events: &mut Vec<IncidentEvent>,
+    ) -> Result<FrameOutcome, InferError> {
+        let wall = self.wall(frame.pts);
         let before = events.len();
         if verdict.infer() {
             self.detections.clear();
-            let found = match self.model.receive() {
-                Ok(found) => found,
-                Err(e) => return Some(Err(e)),
-            };
+            let found = self.model.receive()?;
             if let Some(hooks) = &self.hooks {
                 hooks.inference.observe(asked.elapsed().as_secs_f64());
                 hooks.frame_age.observe(frame.arrived.elapsed().as_secs_f64());
@@ -214,23 +320,22 @@ impl FrameAnalyzer {
             self.detections
                 .extend(found.iter().filter(|d| filter.keeps(d, confidence)).copied());
             let tracks = self.tracker.update(&self.detections, frame.pts);
-            self.rules.step(tracks, frame.pts, SystemTime::now(), events);
+            self.rules.step(tracks, frame.pts, wall, events);
         } else {
             // Nothing moved: whoever was there still is. The tracks keep their
             // age (they are matched again at the next inference) and the rules
             // keep seeing them, so a still scene neither ends nor starts anything.
-            self.rules
-                .step(self.tracker.current(), frame.pts, SystemTime::now(), events);
+            self.rules.step(self.tracker.current(), frame.pts, wall, events);
         }
         if let Some(hooks) = &self.hooks {
             for event in events[before..].iter().filter(|e| e.kind == EventKind::Start) {
                 hooks.incident(&event.rule, event.incident_id, frame.arrived);
             }
         }
-        Some(Ok(FrameOutcome {
+        Ok(FrameOutcome {
             verdict,
             events: events.len() - before,
-        }))
+        })
     }
 
     /// What the detector found on the last frame it ran on, source-normalised.
@@ -249,6 +354,11 @@ impl FrameAnalyzer {
         self.last_pts
     }
 
+    /// Number of the last frame completed.
+    pub fn last_number(&self) -> u64 {
+        self.last_number
+    }
+
     /// The confirmed tracks after the last frame (lost ones included, flagged).
     pub fn tracks(&self) -> &[Track] {
         self.tracker.current()
@@ -256,13 +366,13 @@ impl FrameAnalyzer {
 
     /// Ends every open incident (the stream ended).
     pub fn finish(&mut self, events: &mut Vec<IncidentEvent>) {
-        self.rules.finish(self.last_pts, SystemTime::now(), events);
+        self.rules.finish(self.last_pts, self.wall(self.last_pts), events);
     }
 
     /// The camera is stopping with the box: open incidents stay open for
     /// the next start to take up (see [`RuleEngine::suspend`]).
     pub fn suspend(&mut self, events: &mut Vec<IncidentEvent>) {
-        self.rules.suspend(self.last_pts, SystemTime::now(), events);
+        self.rules.suspend(self.last_pts, self.wall(self.last_pts), events);
     }
 
     /// Takes up incidents open when the camera last stopped; returns those

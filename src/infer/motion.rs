@@ -119,6 +119,13 @@ impl Verdict {
 /// Target width of the small grayscale copy.
 const SMALL_WIDTH: usize = 80;
 
+/// What [`MotionGate::sample`] measured on one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// Whether enough of the picture changed; `None` when gating is off.
+    moved: Option<bool>,
+}
+
 #[derive(Debug)]
 pub struct MotionGate {
     plan: MotionPlan,
@@ -144,27 +151,45 @@ impl MotionGate {
 
     /// Decides whether to infer this frame, and updates the background.
     pub fn decide(&mut self, image: &ImageView<'_>, now: Duration, tracks_moving: bool) -> Verdict {
-        let verdict = if !self.plan.enabled {
-            Verdict::Always
-        } else {
-            let moved = self.measure(image);
-            if moved {
-                Verdict::Motion
-            } else if self.plan.while_tracking && tracks_moving {
-                Verdict::Tracking
-            } else if self
-                .last_inference
-                .is_none_or(|t| now.saturating_sub(t) >= self.plan.refresh)
-            {
-                Verdict::Refresh
-            } else {
-                Verdict::Skip
-            }
+        let sample = self.sample(image);
+        self.verdict(sample, now, Some(tracks_moving)).unwrap_or(Verdict::Skip)
+    }
+
+    /// The first half of [`Self::decide`]: measures the frame against the
+    /// background (and updates it). [`Self::verdict`] finishes the decision.
+    pub fn sample(&mut self, image: &ImageView<'_>) -> Sample {
+        Sample {
+            moved: self.plan.enabled.then(|| self.measure(image)),
+        }
+    }
+
+    /// Whether the verdict on `sample` depends on the tracks: only for a
+    /// frame where nothing moved, when the gate keeps inferring while a
+    /// tracked object moves.
+    pub fn needs_tracks(&self, sample: Sample) -> bool {
+        sample.moved == Some(false) && self.plan.while_tracking
+    }
+
+    /// The second half of [`Self::decide`]. `tracks_moving` may be `None`
+    /// when [`Self::needs_tracks`] says it is not needed; `None` comes back
+    /// (and nothing changes) if it was needed.
+    pub fn verdict(&mut self, sample: Sample, now: Duration, tracks_moving: Option<bool>) -> Option<Verdict> {
+        let verdict = match sample.moved {
+            None => Verdict::Always,
+            Some(true) => Verdict::Motion,
+            Some(false) if self.plan.while_tracking && tracks_moving? => Verdict::Tracking,
+            Some(false) if self.refresh_due(now) => Verdict::Refresh,
+            Some(false) => Verdict::Skip,
         };
         if verdict.infer() {
             self.last_inference = Some(now);
         }
-        verdict
+        Some(verdict)
+    }
+
+    fn refresh_due(&self, now: Duration) -> bool {
+        self.last_inference
+            .is_none_or(|t| now.saturating_sub(t) >= self.plan.refresh)
     }
 
     /// Builds the small gray copy and compares it with the background.

@@ -8,7 +8,13 @@
 //!   them while it finds one in the same frames before redaction;
 //! - bikes.mp4 with a restricted-objects zone (tests/replay/bikes_restricted.toml)
 //!   raises for the bicycle and for the motorbike;
-//! - a missing recording or an unknown camera is a clear error, not a panic.
+//! - a missing recording or an unknown camera is a clear error, not a panic;
+//! - frames in flight on every session give exactly the events, frames and
+//!   positions of one frame at a time (`--in-flight 1`), on vtest.avi and on
+//!   bikes.mp4 with the motion gate on;
+//! - the rules run on the recording's clock: a rule scheduled only in the
+//!   recording's hour raises, and the same recording said to start at
+//!   another hour raises nothing from it.
 
 use crate::common;
 
@@ -422,4 +428,115 @@ fn a_van_parked_for_minutes_in_the_fire_lane_raises_one_incident() {
     );
     let labels = events[0]["labels"].as_array().unwrap();
     assert!(labels.iter().any(|l| l == "truck" || l == "car"), "{labels:?}");
+}
+
+/// Runs `watchpost replay` with a fixed start (and TZ=UTC for schedules);
+/// returns the events and the summary line.
+fn replay_at(config: &Path, clip: &Path, start: &str, extra: &[&str]) -> (Vec<Value>, String) {
+    let out = common::watchpost()
+        .env("TZ", "UTC")
+        .arg("replay")
+        .args(["--config".as_ref(), config.as_os_str(), clip.as_os_str()])
+        .args(["--start", start])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let events = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("replayed "))
+        .unwrap_or_else(|| panic!("no summary line: {stderr}"))
+        .to_string();
+    (events, summary)
+}
+
+/// An event without its random incident id.
+fn without_id(event: &Value) -> Value {
+    let mut event = event.clone();
+    event.as_object_mut().unwrap().remove("incident_id");
+    event
+}
+
+/// The same replay one frame at a time and with frames in flight.
+fn same_in_flight_as_one_at_a_time(config: &Path, clip: &Path) -> usize {
+    const START: &str = "2026-11-30T21:00:00Z";
+    let (one, one_summary) = replay_at(config, clip, START, &["--in-flight", "1"]);
+    let (many, many_summary) = replay_at(config, clip, START, &[]);
+    assert!(!one.is_empty(), "{} raised nothing", clip.display());
+    // frames analysed and events printed
+    assert_eq!(one_summary, many_summary);
+    let show = |v: &[Value]| v.iter().map(|e| format!("{e}\n")).collect::<String>();
+    assert_eq!(
+        one.len(),
+        many.len(),
+        "one at a time:\n{}\nin flight:\n{}",
+        show(&one),
+        show(&many)
+    );
+    for (i, (a, b)) in one.iter().zip(&many).enumerate() {
+        // kind, rule, labels, boxes, time, seq, frame and pts: all of it
+        assert_eq!(without_id(a), without_id(b), "event {i}");
+    }
+    one.len()
+}
+
+#[test]
+fn frames_in_flight_give_what_one_frame_at_a_time_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let vtest = same_in_flight_as_one_at_a_time(&vtest_config(dir.path(), 10), &common::media("vtest.avi"));
+    // bikes.mp4 with the motion gate on: frames whose verdict needs the
+    // tracks wait for the frames in flight before them
+    let bikes = common::root().join("tests/replay/bikes_restricted.toml");
+    let text = std::fs::read_to_string(&bikes).unwrap();
+    assert!(!text.contains("[cameras.motion]"), "the gate is on, as by default");
+    let bikes = same_in_flight_as_one_at_a_time(&bikes, &common::media("bikes.mp4"));
+    eprintln!("identical: {vtest} events on vtest.avi, {bikes} on bikes.mp4");
+}
+
+#[test]
+fn a_rule_scheduled_in_the_recordings_hour_follows_the_recordings_clock() {
+    // bikes.mp4's restricted-objects rule, armed only from 21:00 to 22:00 (UTC)
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(common::root().join("tests/replay/bikes_restricted.toml")).unwrap();
+    let root = common::root().display().to_string();
+    let text = text.replace("\"../../", &format!("\"{root}/")).replace(
+        "once_per_target = true",
+        "once_per_target = true\nschedule = [{ from = \"21:00\", to = \"22:00\" }]",
+    );
+    assert!(text.contains("schedule = "));
+    let config = dir.path().join("scheduled.toml");
+    std::fs::write(&config, text).unwrap();
+    let clip = common::media("bikes.mp4");
+    let raised = |events: &[Value]| events.iter().filter(|e| e["rule"] == "no-bikes").count();
+    // recorded at 21:30: the rule is armed for the whole clip
+    let (events, _) = replay_at(&config, &clip, "2026-11-30T21:30:00Z", &[]);
+    assert!(raised(&events) >= 2, "armed in the recording's hour: {events:?}");
+    for event in &events {
+        let time: jiff::Timestamp = event["time"].as_str().unwrap().parse().unwrap();
+        let start: jiff::Timestamp = "2026-11-30T21:30:00Z".parse().unwrap();
+        assert!(
+            time >= start && time.duration_since(start).as_secs_f64() < 11.0,
+            "{time}"
+        );
+    }
+    // the same recording made at 09:30: disarmed, whatever the time now
+    let (events, _) = replay_at(&config, &clip, "2026-11-30T09:30:00Z", &[]);
+    assert_eq!(raised(&events), 0, "disarmed outside its hours: {events:?}");
+    // and one that runs into the window: only what comes after 21:00
+    let (events, _) = replay_at(&config, &clip, "2026-11-30T20:59:55Z", &[]);
+    let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
+    assert!(!starts.is_empty(), "the bicycle comes after 21:00: {events:?}");
+    for event in starts {
+        let pts = event["pts_secs"].as_f64().unwrap();
+        assert!(
+            pts >= 5.0,
+            "raised at {pts} s, before the window opened at 5 s: {event}"
+        );
+    }
 }

@@ -64,6 +64,11 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// When the recording began, e.g. 2026-11-30T21:00:00Z: the rules run on
+    /// this plus the position in the recording, so scheduled rules are armed
+    /// as they were then (default: the file's modification time).
+    #[arg(long, value_name = "TIME", value_parser = super::replay::parse_start)]
+    pub start: Option<std::time::SystemTime>,
 }
 
 /// One scored rule.
@@ -167,8 +172,9 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
     };
     let options = ReplayOptions {
         out: None,
-        start: Some(std::time::SystemTime::UNIX_EPOCH),
+        start: args.start,
         fps: args.fps,
+        in_flight: None,
     };
     let summary = run_recording(&plan, camera, &args.recording, &options, &mut on_event).map_err(Failure::Replay)?;
     let rules = expected

@@ -13,6 +13,12 @@
 //! privacy policy and then drawn on: this module never writes a raw pixel. The
 //! full-resolution frames come from a second pipeline over the same file with
 //! the same rate limiting, matched to the analysed frames by timestamp.
+//!
+//! Frames go through the model as a live camera's do: every session of the
+//! model busy, several frames in flight, completed in order
+//! ([`FrameAnalyzer::for_recording`]), which gives exactly what one frame at
+//! a time gives (`--in-flight 1`). The rules run on the recording's clock:
+//! `--start` plus the frame's position, so schedules follow the recording.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +28,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context as _;
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_video as gst_video;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
@@ -68,6 +73,10 @@ pub struct ReplayArgs {
     /// modification time).
     #[arg(long, value_name = "TIME", value_parser = parse_start)]
     pub start: Option<SystemTime>,
+    /// Frames in inference at once (default: the model's sessions + 1, every
+    /// session busy); 1 analyses one frame at a time. The events are the same.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub in_flight: Option<u32>,
 }
 
 /// `--start`: an RFC 3339 time with its offset.
@@ -96,6 +105,8 @@ pub struct ReplayOptions<'a> {
     pub start: Option<SystemTime>,
     /// Analyse at this rate instead of the camera's detect fps.
     pub fps: Option<u32>,
+    /// Frames in inference at once; default the model's sessions + 1.
+    pub in_flight: Option<usize>,
 }
 
 /// Takes each incident event with where it was raised. Its `time` is
@@ -148,6 +159,7 @@ pub fn command(args: &ReplayArgs) -> ExitCode {
         out: args.out.as_deref(),
         start: args.start,
         fps: None,
+        in_flight: args.in_flight.map(|n| n as usize),
     };
     match replay(&plan, camera, &args.recording, &options, &mut stdout.lock()) {
         Ok(summary) => {
@@ -242,9 +254,10 @@ pub fn run_recording(
     gst::init().context("cannot initialise GStreamer")?;
     let rt = runtime::init(&plan.runtime)?;
     let model = &camera.detect.model;
-    let detector = Detector::load(model.clone(), rt, &plan.runtime)
+    let detectors = Detector::load_sessions(model, rt, &plan.runtime)
         .with_context(|| format!("cannot load model `{}`", model.key))?;
-    let service = ModelService::spawn(detector).with_context(|| format!("cannot start model `{}`", model.key))?;
+    let service =
+        ModelService::spawn_sessions(detectors).with_context(|| format!("cannot start model `{}`", model.key))?;
 
     let base = camera.stream_spec();
     let spec = StreamSpec {
@@ -281,12 +294,19 @@ pub fn run_recording(
             .name(format!("decode-{}", camera.name))
             .spawn(move || Stream::new(spec, slot).with_gray_slot(gray_slot).run(&cancel))?
     };
-    let mut analyzer = FrameAnalyzer::new(camera, service.client());
+    let mut client = match options.in_flight {
+        Some(depth) => service.client_with_depth(depth),
+        None => service.camera_client(),
+    };
+    let waiting = slot.clone();
+    client.on_reply(Arc::new(move || waiting.wake()));
+    let mut analyzer = FrameAnalyzer::new(camera, client).for_recording(start);
     let mut summary = ReplaySummary::default();
     let mut feeds = Feeds {
         detect: Feed::new(&slot, false),
         gray: Feed::new(&gray_slot, spec.gray.is_none()),
         motion: motion_engine(camera, model.manifest.labels.clone()),
+        start,
     };
     let analysed = analyse(
         &mut feeds,
@@ -348,45 +368,34 @@ impl<'a> Feed<'a> {
 /// The detect frames and, for rules that watch pixels, the grayscale ones
 /// with the engine that runs those rules. The two are independent (the
 /// motion rules never see tracks), so the order they are analysed in does
-/// not change what either raises; the older frame goes first so events come
-/// out in stream order.
+/// not change what either raises; a grayscale frame goes first when it is
+/// older than every detect frame taken and not yet completed, so events
+/// come out in stream order.
 struct Feeds<'a> {
     detect: Feed<'a>,
     gray: Feed<'a>,
     motion: RuleEngine,
-}
-
-enum Next {
-    Detect(Frame),
-    Gray(Frame),
-    Wait,
-    Done,
+    /// The recording's start: the motion rules' clock is this plus the frame's position.
+    start: SystemTime,
 }
 
 impl Feeds<'_> {
-    fn next(&mut self, decode_finished: bool) -> Next {
-        let wait = Duration::from_millis(10);
-        self.detect.fill(wait, decode_finished);
-        self.gray.fill(wait, decode_finished);
-        let gray_first = match (&self.detect.pending, &self.gray.pending) {
-            (Some(d), Some(g)) => g.pts < d.pts,
-            (None, Some(_)) => true,
-            (Some(_), None) => false,
-            (None, None) if self.detect.done && self.gray.done => return Next::Done,
-            (None, None) => return Next::Wait,
-        };
-        let frame = if gray_first {
-            self.gray.pending.take().map(Next::Gray)
-        } else {
-            self.detect.pending.take().map(Next::Detect)
-        };
-        frame.unwrap_or(Next::Wait)
-    }
-
     /// Runs the motion rules on one grayscale frame.
     fn step_motion(&mut self, frame: &Frame, events: &mut Vec<IncidentEvent>) -> anyhow::Result<()> {
-        step_motion(&mut self.motion, frame, SystemTime::now(), events)
+        let wall = self.start.checked_add(frame.pts).unwrap_or(self.start);
+        step_motion(&mut self.motion, frame, wall, events)
             .map_err(|_| anyhow::anyhow!("grayscale frame {} cannot be read", frame.number))
+    }
+
+    /// The grayscale frame to analyse now, if one is due: older than every
+    /// detect frame taken and not completed (or none is).
+    fn due_gray(&mut self, analyzer: &FrameAnalyzer, decode_finished: bool) -> Option<Frame> {
+        self.gray.fill(Duration::ZERO, decode_finished);
+        let gray = self.gray.pending.as_ref()?;
+        let horizon = analyzer
+            .oldest_pending_pts()
+            .or(self.detect.pending.as_ref().map(|f| f.pts));
+        horizon.is_none_or(|h| gray.pts < h).then(|| self.gray.pending.take())?
     }
 }
 
@@ -411,34 +420,68 @@ fn analyse(
     // events of the motion rules, shown on the next annotated frame
     let mut motion_events: Vec<IncidentEvent> = Vec::new();
     let mut last_pts = Duration::ZERO;
+    // With a grayscale branch the decoder may wait on either slot: look at both often.
+    let wait = if feeds.gray.done {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_millis(10)
+    };
     loop {
-        let frame = match feeds.next(decode.is_finished()) {
-            Next::Detect(frame) => frame,
-            Next::Gray(frame) => {
+        let finished = decode.is_finished();
+        if let Some(frame) = feeds.due_gray(analyzer, finished) {
+            last_pts = last_pts.max(frame.pts);
+            feeds.step_motion(&frame, &mut events)?;
+            print(&events, summary)?;
+            motion_events.append(&mut events);
+            continue;
+        }
+        if analyzer.can_submit() {
+            if feeds.detect.pending.is_none() && !feeds.detect.done {
+                // Whichever comes first: the next frame, or the oldest reply.
+                match feeds.detect.slot.take_or(wait, || analyzer.oldest_ready()) {
+                    Taken::Frame(frame) => feeds.detect.pending = Some(frame),
+                    Taken::Closed => feeds.detect.done = true,
+                    Taken::Empty if finished => feeds.detect.done = true,
+                    Taken::Empty => {}
+                }
+            }
+            // (a grayscale frame older than it went first, in `due_gray`)
+            if let Some(frame) = feeds.detect.pending.take() {
                 last_pts = last_pts.max(frame.pts);
-                feeds.step_motion(&frame, &mut events)?;
-                print(&events, summary)?;
-                motion_events.append(&mut events);
+                analyzer
+                    .submit(frame)
+                    .with_context(|| format!("inference failed on frame {}", summary.frames + 1))?;
                 continue;
             }
-            Next::Wait => continue,
-            Next::Done => break,
-        };
-        last_pts = last_pts.max(frame.pts);
-        analyzer
-            .process(&frame, &mut events)
-            .with_context(|| format!("inference failed on frame {}", frame.number))?;
-        summary.frames += 1;
-        print(&events, summary)?;
-        events.append(&mut motion_events);
-        if let Some(writer) = writer.as_deref_mut() {
-            writer.frame(frame.number, frame.pts, analyzer, &events)?;
         }
-        events.clear();
-        progress.inc(1);
+        if analyzer.pending() > 0 {
+            match analyzer.complete(&mut events) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    return Err(e).with_context(|| format!("inference failed on frame {}", analyzer.last_number()));
+                }
+                None => continue,
+            }
+            summary.frames += 1;
+            print(&events, summary)?;
+            events.append(&mut motion_events);
+            if let Some(writer) = writer.as_deref_mut() {
+                writer.frame(analyzer.last_number(), analyzer.last_pts(), analyzer, &events)?;
+            }
+            events.clear();
+            progress.inc(1);
+            continue;
+        }
+        if feeds.detect.done && feeds.detect.pending.is_none() {
+            feeds.gray.fill(wait, decode.is_finished());
+            if feeds.gray.done && feeds.gray.pending.is_none() {
+                break;
+            }
+        }
     }
     analyzer.finish(&mut events);
-    feeds.motion.finish(last_pts, SystemTime::now(), &mut events);
+    let end = feeds.start.checked_add(last_pts).unwrap_or(feeds.start);
+    feeds.motion.finish(last_pts, end, &mut events);
     print(&events, summary)?;
     if let Some(writer) = writer {
         writer.finish(&events)?;
@@ -483,25 +526,53 @@ impl Probed {
     }
 }
 
-/// The recording's duration and frame rate; `None` if unknown.
+/// The recording's duration and frame rate; `None` if unknown. Only the
+/// container is read (parsebin, no decoder): a decoder here would load its
+/// libraries and hold a second set of frames before the replay begins.
 fn probe(source: &SourcePlan) -> Option<Probed> {
-    let playbin = gst::ElementFactory::make("playbin").build().ok()?;
-    let video = gst::ElementFactory::make("fakesink").build().ok()?;
-    let audio = gst::ElementFactory::make("fakesink").build().ok()?;
-    playbin.set_property("uri", source.url.expose());
-    playbin.set_property("video-sink", &video);
-    playbin.set_property("audio-sink", &audio);
+    let pipeline = gst::Pipeline::with_name("replay-probe");
+    let parse = gst::ElementFactory::make("parsebin").build().ok()?;
+    pipeline.add(&parse).ok()?;
+    source.build(&pipeline, &parse).ok()?;
+    let rate: Arc<std::sync::Mutex<Option<gst::Fraction>>> = Arc::default();
+    {
+        let (pipeline, rate) = (pipeline.downgrade(), rate.clone());
+        parse.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = pipeline.upgrade() else {
+                return;
+            };
+            let Ok(sink) = gst::ElementFactory::make("fakesink").build() else {
+                return;
+            };
+            if pipeline.add(&sink).is_err() {
+                return;
+            }
+            let _ = sink.sync_state_with_parent();
+            if let Some(sink_pad) = sink.static_pad("sink") {
+                let _ = pad.link(&sink_pad);
+            }
+            let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+            let fps = caps.as_ref().and_then(|c| c.structure(0)).and_then(|s| {
+                s.name()
+                    .starts_with("video/")
+                    .then(|| s.get::<gst::Fraction>("framerate").ok())
+                    .flatten()
+            });
+            if let Some(fps) = fps {
+                rate.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(fps);
+            }
+        });
+    }
     let known = (|| {
-        playbin.set_state(gst::State::Paused).ok()?;
-        let (done, _, _) = playbin.state(gst::ClockTime::from_seconds(5));
+        pipeline.set_state(gst::State::Paused).ok()?;
+        let (done, _, _) = pipeline.state(gst::ClockTime::from_seconds(5));
         done.ok()?;
-        let duration = playbin.query_duration::<gst::ClockTime>()?;
-        let caps = video.static_pad("sink")?.current_caps()?;
-        let rate = gst_video::VideoInfo::from_caps(&caps).ok()?.fps();
+        let duration = pipeline.query_duration::<gst::ClockTime>()?;
+        let rate = (*rate.lock().unwrap_or_else(|p| p.into_inner()))?;
         let fps = rate.numer() as f64 / rate.denom() as f64;
         let secs = duration.seconds_f64();
         (rate.numer() > 0 && rate.denom() > 0 && secs.is_finite() && secs > 0.0).then_some(Probed { secs, fps })
     })();
-    let _ = playbin.set_state(gst::State::Null);
+    let _ = pipeline.set_state(gst::State::Null);
     known
 }
