@@ -12,7 +12,7 @@ changed: redaction fills regions with one flat colour):
       faces grown to the head around them (HEAD_GROW below).
 
   clip CONFIG CAMERA CLIP OUT [STEP]
-      `watchpost replay --out OUT` of a recording analysed every STEP-th
+      `watchpost replay --out OUT --plain` of a recording analysed every STEP-th
       frame (the camera's detect rate; default 1): for every frame it
       wrote, the persons an independent detector (OpenCV's HOG people
       detector, a different method from watchpost's SSD) finds in the raw
@@ -108,7 +108,7 @@ def clip(config, camera, recording, out, step="1"):
     out, step = Path(out), int(step)
     subprocess.run(
         [str(ROOT / "target/release/watchpost"), "replay", "--config", config, "--camera", camera, recording,
-         "--out", str(out)],
+         "--out", str(out), "--plain"],
         check=True, stdout=subprocess.DEVNULL)
     cap = cv2.VideoCapture(recording)
     raws = []

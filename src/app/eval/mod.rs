@@ -175,6 +175,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
         start: args.start,
         fps: args.fps,
         in_flight: None,
+        plain: false,
     };
     let summary = run_recording(&plan, camera, &args.recording, &options, &mut on_event).map_err(Failure::Replay)?;
     let rules = expected

@@ -68,6 +68,10 @@ pub struct ReplayArgs {
     /// sheet per incident (DIR/incidents/<incident_id>.jpg) here.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// With --out, write the frames redacted but not annotated: as a
+    /// snapshot leaves the box (for checking what redaction covers).
+    #[arg(long, requires = "out")]
+    pub plain: bool,
     /// When the recording began, e.g. 2026-11-30T21:00:00Z: each event's `time`
     /// is this plus its position in the recording (default: the file's
     /// modification time).
@@ -101,6 +105,8 @@ pub struct Stamp {
 pub struct ReplayOptions<'a> {
     /// Write redacted, annotated pictures under this folder.
     pub out: Option<&'a Path>,
+    /// Leave the written frames unannotated.
+    pub plain: bool,
     /// The recording's start; events are stamped with it plus their position.
     pub start: Option<SystemTime>,
     /// Analyse at this rate instead of the camera's detect fps.
@@ -160,6 +166,7 @@ pub fn command(args: &ReplayArgs) -> ExitCode {
         start: args.start,
         fps: None,
         in_flight: args.in_flight.map(|n| n as usize),
+        plain: args.plain,
     };
     match replay(&plan, camera, &args.recording, &options, &mut stdout.lock()) {
         Ok(summary) => {
@@ -266,7 +273,7 @@ pub fn run_recording(
         ..base
     };
     let mut writer = match options.out {
-        Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir)?),
+        Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir, options.plain)?),
         None => None,
     };
     let probed = probe(&spec.source);

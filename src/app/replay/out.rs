@@ -54,6 +54,8 @@ pub(super) struct FrameWriter {
     policy: CameraPrivacyPlan,
     /// The camera's detect rate.
     fps: u32,
+    /// Frames are written redacted but not annotated.
+    plain: bool,
     zones: Vec<Mark>,
     max_width: u32,
     quality: u8,
@@ -66,7 +68,13 @@ pub(super) struct FrameWriter {
 }
 
 impl FrameWriter {
-    pub(super) fn open(plan: &Plan, camera: &CameraPlan, spec: &StreamSpec, dir: &Path) -> anyhow::Result<Self> {
+    pub(super) fn open(
+        plan: &Plan,
+        camera: &CameraPlan,
+        spec: &StreamSpec,
+        dir: &Path,
+        plain: bool,
+    ) -> anyhow::Result<Self> {
         let frames_dir = dir.join("frames");
         let incidents_dir = dir.join("incidents");
         for d in [&frames_dir, &incidents_dir] {
@@ -110,6 +118,7 @@ impl FrameWriter {
             _faces: faces,
             policy,
             fps: camera.detect.fps,
+            plain,
             zones,
             max_width: camera.decode.snapshot_max_width,
             quality: camera.decode.snapshot_quality,
@@ -219,6 +228,9 @@ impl FrameWriter {
                 return None;
             }
         };
+        if self.plain {
+            return Some(redacted);
+        }
         let mut marks = self.zones.clone();
         marks.extend(detections.iter().map(|d| Mark::Rect {
             bbox: d.bbox,
