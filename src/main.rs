@@ -74,7 +74,8 @@ enum Command {
     /// Open a camera or file, decode its first frame, and report codec,
     /// size, frame rate, the decoder chosen and the time to the first frame.
     Probe {
-        /// rtsp://, http(s)://, /dev/videoN, or a file path. Give the
+        /// rtsp://, http(s)://, /dev/videoN (or v4l2:///dev/videoN), or a
+        /// file path. Give the
         /// password with --password-file or $WATCHPOST_PROBE_PASSWORD, not
         /// in the URL: a command line is visible to every user in `ps`.
         uri: String,
@@ -281,14 +282,28 @@ fn probe(
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let source = if uri.contains("://") && !uri.starts_with("file://") {
-        let mut source = match SourcePlan::network(uri, transport) {
-            Ok(source) => source,
-            Err(e) => {
-                eprintln!("{uri}: {e}", uri = watchpost::config::secret::mask_unparsed(uri));
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+    // The same parser as a camera's `[cameras.source] url`.
+    let mut source = match SourcePlan::open(uri, std::path::Path::new("."), transport) {
+        Ok(source) => source,
+        // A URL that does not parse may hold a password: never print it.
+        Err(e @ watchpost::source::SourceError::Url(_)) => {
+            eprintln!("{uri}: {e}", uri = watchpost::config::secret::mask_unparsed(uri));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !source.is_network() {
+        if username.is_some() {
+            eprintln!(
+                "{}: a user name and password apply to rtsp:// and http(s):// sources only",
+                source.display
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    } else {
         if source.url.password().is_some() {
             eprintln!(
                 "warning: the password in the URL is visible to every user in `ps`; use --password-file or $WATCHPOST_PROBE_PASSWORD"
@@ -309,15 +324,7 @@ fn probe(
             }
             (None, None) => {}
         }
-        source
-    } else {
-        let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-        if !path.is_file() {
-            eprintln!("{}: no such file", path.display());
-            return ExitCode::FAILURE;
-        }
-        SourcePlan::file(path.canonicalize().unwrap_or(path), false, false)
-    };
+    }
     let choice = watchpost::decode::DecoderChoice::from(decoder);
     match watchpost::decode::probe::probe(&source, &choice, std::time::Duration::from_secs(timeout_secs)) {
         Ok(r) => {
