@@ -108,6 +108,13 @@ enum Command {
     /// password_file` (or a systemd credential). On a terminal it is asked
     /// twice and never shown; otherwise it is the first line of standard input.
     HashPassword,
+    /// Print the JSON Schema of the config file: every table and key with
+    /// its type, default and description (docs/schema/config.json).
+    Schema {
+        /// Print the key reference as Markdown instead (docs/config.md).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the version.
     Version,
 }
@@ -160,10 +167,10 @@ fn main() -> ExitCode {
             timeout_secs,
         } => {
             let password = match password_file {
-                Some(path) => match std::fs::read_to_string(&path) {
-                    Ok(text) => Some(watchpost::config::Secret::new(text.trim_end_matches(['\r', '\n']))),
+                Some(path) => match watchpost::config::SecretSource::File(path).read() {
+                    Ok(secret) => Some(secret),
                     Err(e) => {
-                        eprintln!("cannot read --password-file {}: {e}", path.display());
+                        eprintln!("--password-file: {e}");
                         return ExitCode::from(EXIT_CONFIG);
                     }
                 },
@@ -199,6 +206,15 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Schema { markdown } => {
+            let schema = watchpost::plan::schema::config_schema();
+            if markdown {
+                print!("{}", watchpost::plan::schema::reference(&schema));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
         }
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));

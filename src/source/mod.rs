@@ -14,13 +14,12 @@ use std::path::PathBuf;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::Deserialize;
-use toml::Spanned;
 
-use crate::config::de::unset;
-use crate::config::{Ctx, Secret, SecretUrl, UrlError};
+use crate::config::Spanned;
+use crate::config::{Ctx, Secret, SecretSource, SecretUrl, UrlError};
 
 /// RTSP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// Interleaved in the RTSP connection: works through NAT and firewalls (default).
@@ -31,7 +30,7 @@ pub enum Transport {
 }
 
 /// `[cameras.source]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
@@ -39,10 +38,10 @@ pub struct SourceConfig {
     /// URI (relative paths start at the config file's folder).
     pub url: Spanned<String>,
     /// Start a file again when it ends, so it plays like a live camera. Files only.
-    #[serde(default = "unset", rename = "loop")]
+    #[serde(default, rename = "loop")]
     pub loop_playback: Spanned<bool>,
     /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
-    #[serde(default = "unset")]
+    #[serde(default)]
     pub realtime: Spanned<bool>,
     /// RTSP transport: "tcp" (default) or "udp".
     #[serde(default)]
@@ -383,19 +382,13 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             return None;
         }
         (Some(p), None) => Some(Secret::new(p.get_ref().clone())),
-        (None, Some(file)) => {
-            let path = ctx.resolve(file.get_ref());
-            match std::fs::read_to_string(&path) {
-                Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
-                Err(e) => {
-                    ctx.error(
-                        file.span(),
-                        format!("camera `{camera}`: cannot read password_file {}: {e}", path.display()),
-                    );
-                    return None;
-                }
+        (None, Some(file)) => match SecretSource::File(ctx.resolve(file.get_ref())).read() {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                ctx.error(file.span(), format!("camera `{camera}`: password_file: {e}"));
+                return None;
             }
-        }
+        },
         (None, None) => None,
     };
     if let Some(user) = &config.username {

@@ -41,7 +41,15 @@ impl OutputDecoding for SsdOutput {
         let scores = outputs.tensor(&self.scores)?;
         let boxes = outputs.tensor(&self.boxes)?;
         let classes = scores.last_dim();
-        decode_anchors(self, scores.data, boxes.data, classes, outputs.labels, outputs.threshold, out);
+        decode_anchors(
+            self,
+            scores.data,
+            boxes.data,
+            classes,
+            outputs.labels,
+            outputs.threshold,
+            out,
+        );
         Ok(())
     }
 }
