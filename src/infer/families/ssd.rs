@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{OutputDecoding, Outputs};
+use super::support::{OutputDecoding, Outputs};
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Corner order of each box in the boxes output.

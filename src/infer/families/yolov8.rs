@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
+use super::support::{InputSize, OutputDecoding, Outputs};
 use super::yolo_common::push;
-use super::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{Detection, LabelMap};
 
 /// `[output]` of a `yolov8` manifest.

@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
+use super::support::{InputSize, OutputDecoding, Outputs};
 use super::yolo_common::{YoloOutput, decode_rows};
-use super::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{Detection, LabelMap};
 
 /// `[output]` of a `yolox` manifest: the table `yolov5` reads, with its
