@@ -74,7 +74,8 @@ enum Command {
     /// Open a camera or file, decode its first frame, and report codec,
     /// size, frame rate, the decoder chosen and the time to the first frame.
     Probe {
-        /// rtsp://, http(s)://, /dev/videoN, or a file path. Give the
+        /// rtsp://, http(s)://, /dev/videoN (or v4l2:///dev/videoN), or a
+        /// file path. Give the
         /// password with --password-file or $WATCHPOST_PROBE_PASSWORD, not
         /// in the URL: a command line is visible to every user in `ps`.
         uri: String,
@@ -107,6 +108,13 @@ enum Command {
     /// password_file` (or a systemd credential). On a terminal it is asked
     /// twice and never shown; otherwise it is the first line of standard input.
     HashPassword,
+    /// Print the JSON Schema of the config file: every table and key with
+    /// its type, default and description (docs/schema/config.json).
+    Schema {
+        /// Print the key reference as Markdown instead (docs/config.md).
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Print the version.
     Version,
 }
@@ -159,10 +167,10 @@ fn main() -> ExitCode {
             timeout_secs,
         } => {
             let password = match password_file {
-                Some(path) => match std::fs::read_to_string(&path) {
-                    Ok(text) => Some(watchpost::config::Secret::new(text.trim_end_matches(['\r', '\n']))),
+                Some(path) => match watchpost::config::SecretSource::File(path).read() {
+                    Ok(secret) => Some(secret),
                     Err(e) => {
-                        eprintln!("cannot read --password-file {}: {e}", path.display());
+                        eprintln!("--password-file: {e}");
                         return ExitCode::from(EXIT_CONFIG);
                     }
                 },
@@ -198,6 +206,15 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Schema { markdown } => {
+            let schema = watchpost::plan::schema::config_schema();
+            if markdown {
+                print!("{}", watchpost::plan::schema::reference(&schema));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
         }
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
@@ -281,14 +298,28 @@ fn probe(
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let source = if uri.contains("://") && !uri.starts_with("file://") {
-        let mut source = match SourcePlan::network(uri, transport) {
-            Ok(source) => source,
-            Err(e) => {
-                eprintln!("{uri}: {e}", uri = watchpost::config::secret::mask_unparsed(uri));
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
+    // The same parser as a camera's `[cameras.source] url`.
+    let mut source = match SourcePlan::open(uri, std::path::Path::new("."), transport) {
+        Ok(source) => source,
+        // A URL that does not parse may hold a password: never print it.
+        Err(e @ watchpost::source::SourceError::Url(_)) => {
+            eprintln!("{uri}: {e}", uri = watchpost::config::secret::mask_unparsed(uri));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !source.is_network() {
+        if username.is_some() {
+            eprintln!(
+                "{}: a user name and password apply to rtsp:// and http(s):// sources only",
+                source.display
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    } else {
         if source.url.password().is_some() {
             eprintln!(
                 "warning: the password in the URL is visible to every user in `ps`; use --password-file or $WATCHPOST_PROBE_PASSWORD"
@@ -309,15 +340,7 @@ fn probe(
             }
             (None, None) => {}
         }
-        source
-    } else {
-        let path = PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri));
-        if !path.is_file() {
-            eprintln!("{}: no such file", path.display());
-            return ExitCode::FAILURE;
-        }
-        SourcePlan::file(path.canonicalize().unwrap_or(path), false, false)
-    };
+    }
     let choice = watchpost::decode::DecoderChoice::from(decoder);
     match watchpost::decode::probe::probe(&source, &choice, std::time::Duration::from_secs(timeout_secs)) {
         Ok(r) => {

@@ -6,17 +6,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::infer::ModelPlan;
 use crate::infer::manifest::Family;
 use crate::rules::geometry::Polygon;
 use crate::vocab::LabelMap;
 
 /// `[privacy]`: box-wide privacy settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivacyConfig {
     /// The `[models]` entry that finds faces to redact in snapshots, e.g.
@@ -164,7 +164,7 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
 pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
 
 /// `[cameras.privacy]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraPrivacyConfig {
     /// What snapshots hide: any of "faces", "heads", "persons", "plates".

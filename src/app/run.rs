@@ -318,6 +318,9 @@ pub async fn run_with(
             trial: super::trial::run_trial(),
             reload: console_reload,
             reloads: app.reloads.subscribe(),
+            schema: std::sync::Arc::new(crate::console::server::ConfigSchema(
+                crate::plan::schema::config_schema(),
+            )),
         },
         cancel.clone(),
     )

@@ -178,6 +178,6 @@ fn one_line(message: &str) -> String {
 }
 
 /// Serde default for an optional spanned key: the type's default, no span.
-pub fn unset<T: Default>() -> Spanned<T> {
-    Spanned::new(0..0, T::default())
+pub fn unset<T: Default>() -> super::Spanned<T> {
+    super::Spanned::new(0..0, T::default())
 }

@@ -10,15 +10,15 @@
 pub mod de;
 pub mod diag;
 pub mod secret;
+pub mod spanned;
 
 use std::fmt;
 use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 
-use toml::Spanned;
-
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
-pub use secret::{Secret, SecretUrl, UrlError};
+pub use secret::{Secret, SecretSource, SecretUrl, UrlError};
+pub use spanned::Spanned;
 
 /// A config that failed its check, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

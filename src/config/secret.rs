@@ -12,6 +12,42 @@ use std::fmt;
 
 use percent_encoding::percent_decode_str;
 
+/// Where a secret is kept: a file, or a systemd credential (a file under
+/// `$CREDENTIALS_DIRECTORY`, from `LoadCredential=` in the unit). The one
+/// type for every password a config points to (the broker's, the console's
+/// hash, a camera's); the secret itself is read at start, never stored in a
+/// plan, printed or logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    File(std::path::PathBuf),
+    /// A systemd credential's name, e.g. "console.hash".
+    Credential(String),
+}
+
+impl SecretSource {
+    /// The file holding the secret; an error when a credential is named but
+    /// the service was started without credentials.
+    pub fn path(&self) -> Result<std::path::PathBuf, String> {
+        match self {
+            Self::File(path) => Ok(path.clone()),
+            Self::Credential(name) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                Some(dir) => Ok(std::path::Path::new(&dir).join(name)),
+                None => Err(format!(
+                    "systemd credential `{name}`: $CREDENTIALS_DIRECTORY is not set"
+                )),
+            },
+        }
+    }
+
+    /// The secret: the file's text without its line ending.
+    pub fn read(&self) -> Result<Secret, String> {
+        let path = self.path()?;
+        std::fs::read_to_string(&path)
+            .map(|text| Secret::new(text.trim_end_matches(['\r', '\n'])))
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    }
+}
+
 /// A password that never prints.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);

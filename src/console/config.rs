@@ -13,13 +13,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::tls::{self, TlsFiles};
+pub use crate::config::SecretSource as PasswordSource;
+use crate::config::Spanned;
 use crate::config::{Ctx, Secret};
 
 /// `[console]`: the operator console.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
     /// Serve the console at all (default true), e.g. false.
@@ -78,14 +79,6 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// Where the password hash comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    File(PathBuf),
-    /// A systemd credential, read from `$CREDENTIALS_DIRECTORY/<name>` at start.
-    Credential(String),
-}
-
 /// A checked `[console]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsolePlan {
@@ -109,22 +102,10 @@ impl Default for ConsolePlan {
     }
 }
 
-impl PasswordSource {
-    /// Reads the argon2 hash; the text says what is wrong without echoing the file.
-    pub fn load(&self) -> Result<Secret, String> {
-        let path = match self {
-            Self::File(path) => path.clone(),
-            Self::Credential(name) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-                Some(dir) => Path::new(&dir).join(name),
-                None => {
-                    return Err(format!(
-                        "systemd credential `{name}`: $CREDENTIALS_DIRECTORY is not set"
-                    ));
-                }
-            },
-        };
-        read_hash(&path)
-    }
+/// Reads the console's argon2 hash; the text says what is wrong without
+/// echoing the file.
+pub fn load_hash(source: &PasswordSource) -> Result<Secret, String> {
+    read_hash(&source.path()?)
 }
 
 /// The argon2 hash in `path` (its first line), checked to parse and to
@@ -194,7 +175,7 @@ pub fn check(config: &ConsoleConfig, ctx: &mut Ctx<'_>) -> Option<ConsolePlan> {
                 );
                 ok = false;
             } else if std::env::var_os("CREDENTIALS_DIRECTORY").is_some()
-                && let Err(e) = PasswordSource::Credential(name.get_ref().clone()).load()
+                && let Err(e) = load_hash(&PasswordSource::Credential(name.get_ref().clone()))
             {
                 ctx.error(name.span(), format!("`console.password_credential`: {e}"));
                 ok = false;

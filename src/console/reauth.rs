@@ -56,6 +56,7 @@ mod tests {
                 snapshot: None,
                 direction: None,
                 schedule: None,
+                keys: Default::default(),
             }],
             locked: None,
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, Request};
+use axum::extract::{FromRef, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -132,6 +132,18 @@ pub struct Wiring {
     /// Asks for a reload, as SIGHUP does.
     pub reload: tokio::sync::mpsc::UnboundedSender<()>,
     pub reloads: tokio::sync::watch::Receiver<ReloadReport>,
+    /// The JSON Schema of the config file, which the editor's forms are built from.
+    pub schema: Arc<ConfigSchema>,
+}
+
+/// The JSON Schema of the config file (the plan layer derives it from the
+/// config tables), served as `GET /api/schema`.
+pub struct ConfigSchema(pub serde_json::Value);
+
+/// `GET /api/schema`: the config file's JSON Schema, so the console's rule
+/// kinds and forms follow the box's own tables.
+async fn schema(State(schema): State<Arc<ConfigSchema>>) -> axum::Json<serde_json::Value> {
+    axum::Json(schema.0.clone())
 }
 
 /// The parts the handlers share; each handler takes only those it needs.
@@ -145,6 +157,7 @@ pub struct Shared {
     trial: Arc<Trial>,
     live: Arc<Live>,
     metrics: Arc<Metrics>,
+    schema: Arc<ConfigSchema>,
 }
 
 macro_rules! parts {
@@ -156,7 +169,7 @@ macro_rules! parts {
         }
     )*};
 }
-parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics);
+parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics, schema: ConfigSchema);
 
 /// The running console, as the app holds it: the incident feed the cameras
 /// tell, and the camera list it replaces on reload.
@@ -176,7 +189,7 @@ impl Console {
             );
             return None;
         };
-        let gate = match password.load().and_then(|hash| Gate::new(&hash)) {
+        let gate = match super::config::load_hash(password).and_then(|hash| Gate::new(&hash)) {
             Ok(gate) => gate,
             Err(e) => {
                 tracing::error!(error = %e, "console: no usable password hash; the console is off");
@@ -211,6 +224,7 @@ impl Console {
             )),
             live: wiring.live,
             metrics: wiring.metrics,
+            schema: wiring.schema,
         };
         let console = Arc::new(Console {
             feed: shared.feed.clone(),
@@ -282,6 +296,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/overlay", get(cameras::overlay))
         .route("/api/health", get(health::health))
         .route("/api/config", get(save::load).post(save::save))
+        .route("/api/schema", get(schema))
         .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))

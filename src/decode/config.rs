@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::decoder::{self, DecoderChoice};
 use super::limit::MaxSize;
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[cameras.decode]`: how the stream is decoded and kept alive.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecodeConfig {
     /// "auto" (a hardware decoder when one is installed, else software),

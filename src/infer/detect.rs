@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::model::ModelPlan;
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[cameras.detect]`: the detect branch of a camera.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DetectConfig {
     /// Name of a model under `[models]`, e.g. "coco".

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use toml::Spanned;
 
 pub use super::families::{Family, OutputSpec};
+use crate::config::Spanned;
 use crate::config::de::{Node, from_table_without, parse_document};
 use crate::config::diag::{Diagnostics, SourceFile};
 use crate::vocab::{LabelMap, Resize};
@@ -161,7 +161,7 @@ pub fn load(path: &Path, diags: &mut Diagnostics) -> Option<Manifest> {
 pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<Manifest> {
     let file = SourceFile::new(path, text);
     let doc = parse_document(&file, diags)?;
-    let root: Node<'_> = Spanned::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
+    let root: Node<'_> = toml::Spanned::new(doc.span(), toml::de::DeValue::Table(doc.into_inner()));
     let (raw, split) = from_table_without::<ManifestFile>(&file, &root, &["output"], diags);
     let output_node = split.into_iter().find(|(k, _)| k == "output").map(|(_, v)| v);
     let raw = raw?;

@@ -6,16 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::manifest::{self, Manifest};
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::vocab::Detection;
 use crate::vocab::labels::resolve as resolve_labels;
 use crate::vocab::labels::{LabelId, LabelMap};
 
 /// `[models.<name>]`: a model the cameras can use, and its thresholds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// The model's manifest, e.g. "/usr/share/watchpost/models/ssd_mobilenet_v2_coco.toml".
@@ -37,7 +37,7 @@ pub struct ModelConfig {
     #[serde(default)]
     pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>,
     /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub min_box_area: Spanned<f32>,
     /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
     #[serde(default = "default_max_area")]
@@ -48,7 +48,7 @@ pub struct ModelConfig {
     pub max_batch: Spanned<u32>,
     /// Longest a frame waits for others to fill its batch, e.g. 10. The
     /// default 0 batches only frames that are already waiting.
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub max_wait_ms: Spanned<u64>,
     /// Sessions of the model that run side by side, each on its own thread
     /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
@@ -59,7 +59,7 @@ pub struct ModelConfig {
     /// the cores once. On the CPU the sessions share one copy of the
     /// model's weights where its kernels allow it (FP32 models; INT8
     /// convolutions keep their own repacked copy per session).
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub sessions: Spanned<u32>,
 }
 

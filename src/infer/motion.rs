@@ -11,13 +11,13 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::preprocess::ImageView;
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[cameras.motion]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MotionConfig {
     /// Gate inference on motion (default true). When false every frame is inferred.

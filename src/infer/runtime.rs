@@ -24,7 +24,7 @@ pub const LIBRARY_NAME: &str = "libonnxruntime.so";
 pub const SYSTEM_DIR: &str = "/usr/lib/watchpost";
 
 /// `[runtime]`: how ONNX Runtime is loaded and how many threads it may use.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeConfig {
     /// Path of libonnxruntime.so, e.g. "/opt/ort/libonnxruntime.so.1.32.0".

@@ -21,10 +21,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::anonymize::Sightings;
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::decode::{CameraState, FrameSlot, StreamStatus};
 use crate::publish::{Outbox, PublisherStatus};
 
@@ -42,7 +42,7 @@ pub struct CameraStats {
 }
 
 /// `[metrics]`: where the Prometheus endpoint listens.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve metrics at all (default true).

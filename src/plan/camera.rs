@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
 use crate::decode::{self, DecodeConfig, DecodePlan, GrayBranch, StreamSpec};
@@ -26,12 +26,12 @@ use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
-const SUB_TABLES: &[&str] = &[
+pub const SUB_TABLES: &[&str] = &[
     "source", "decode", "detect", "motion", "track", "privacy", "zones", "rules", "health",
 ];
 
 /// The keys of `[[cameras]]` itself.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CameraHeader {
     /// Unique name, used in topics and logs, e.g. "north-gate".

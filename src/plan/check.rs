@@ -8,10 +8,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use toml::Spanned;
-
 use super::camera::{self, CameraPlan};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
+use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, parse_document};
 use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
 use crate::console::{self, ConsoleConfig, ConsolePlan};

@@ -149,20 +149,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(motion, "while_tracking", Value::Boolean(c.motion.while_tracking));
             fill(motion, "refresh_secs", float(c.motion.refresh.as_secs_f64()));
 
-            let track = table(t, "track");
-            fill(track, "high_score", float(plan_f32(c.track.high_score)));
-            fill(track, "low_score", float(plan_f32(c.track.low_score)));
-            fill(track, "iou", float(plan_f32(c.track.iou)));
-            fill(track, "low_iou", float(plan_f32(c.track.low_iou)));
-            fill(track, "min_hits", int(u64::from(c.track.min_hits)));
-            fill(track, "max_lost_secs", float(c.track.max_lost.as_secs_f64()));
-            fill(track, "stationary_move", float(plan_f32(c.track.stationary_move)));
-            fill(track, "stationary_secs", float(c.track.stationary_after.as_secs_f64()));
-            fill(
-                track,
-                "stationary_lost_secs",
-                float(c.track.stationary_lost.as_secs_f64()),
-            );
+            // [cameras.track] holds no value the plan works out: its
+            // defaults come from the schema below, like any other key.
+            table(t, "track");
 
             if let Some(h) = &c.health {
                 let health = table(t, "health");
@@ -183,11 +172,73 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             }
         }
     }
+    // Every key still missing takes its default from the tables' schema,
+    // so a new key appears here with no edit to this printer.
+    let schema = super::schema::config_schema();
+    fill_defaults(&schema, &schema, &mut root);
     Ok(format!(
         "# Effective config of {}: the file with every default filled in.\n{}",
         plan.path.display(),
         toml::to_string(&root).unwrap_or_default()
     ))
+}
+
+/// Fills the keys of `table` that have a default in its `schema` and are
+/// not written, then does the same in the sub-tables present (cameras and
+/// models included). Rules and zones are shown as written.
+fn fill_defaults(root: &serde_json::Value, schema: &serde_json::Value, table: &mut Table) {
+    let Some(properties) = super::schema::properties(root, schema) else {
+        return;
+    };
+    for (key, property) in properties {
+        if matches!(key.as_str(), "rules" | "zones") {
+            continue;
+        }
+        match table.get_mut(key) {
+            None => {
+                if let Some(value) = property.get("default").and_then(toml_value) {
+                    table.insert(key.clone(), value);
+                }
+            }
+            Some(Value::Table(inner)) => {
+                let element = super::schema::element_of(root, property);
+                if super::schema::properties(root, element).is_some() {
+                    fill_defaults(root, element, inner);
+                } else if let Some(values) = element.get("additionalProperties") {
+                    let values = super::schema::element_of(root, values);
+                    for (_, item) in inner.iter_mut() {
+                        if let Value::Table(item) = item {
+                            fill_defaults(root, values, item);
+                        }
+                    }
+                }
+            }
+            Some(Value::Array(items)) => {
+                let element = super::schema::element_of(root, property);
+                for item in items {
+                    if let Value::Table(item) = item {
+                        fill_defaults(root, element, item);
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// A schema default as TOML (None for a null or an empty table).
+fn toml_value(value: &serde_json::Value) -> Option<Value> {
+    use serde_json::Value as J;
+    Some(match value {
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Float(n.as_f64()?),
+        },
+        J::String(s) => Value::String(s.clone()),
+        J::Array(items) => Value::Array(items.iter().map(toml_value).collect::<Option<_>>()?),
+        J::Null | J::Object(_) => return None,
+    })
 }
 
 /// The sub-table `key` of `t`, created when missing.

@@ -2,13 +2,15 @@
 //! in two steps as ripgrep turns flags into arguments — each table is read by
 //! the component it configures (beside that component's logic), then this
 //! layer, which sits above every stage, checks them against each other and
-//! assembles the [`Plan`]. It also owns what spans stages: the `[[cameras]]`
+//! assembles the [`Plan`]. It also owns the JSON Schema of the whole file
+//! ([`schema`], derived from the tables), what spans stages: the `[[cameras]]`
 //! schema ([`camera`]), the pipeline a camera asks of decode
 //! ([`camera::CameraPlan::stream_spec`]) and the effective-config printer.
 
 pub mod camera;
 pub mod check;
 pub mod effective;
+pub mod schema;
 
 pub use crate::config::ConfigError;
 pub use camera::{CameraConfig, CameraPlan};

@@ -15,15 +15,14 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use toml::Spanned;
 
 use super::catalog::{Catalog, CatalogCamera, CatalogRule};
 use super::topics::Topics;
 use crate::config::Ctx;
-use crate::config::de::unset;
+use crate::config::Spanned;
 
 /// `[integrations]`: how the box announces itself to other systems.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationsConfig {
     /// Home Assistant MQTT discovery.
@@ -32,11 +31,11 @@ pub struct IntegrationsConfig {
 }
 
 /// `[integrations.home_assistant]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HomeAssistantConfig {
     /// Publish discovery messages, e.g. true (default false).
-    #[serde(default = "unset")]
+    #[serde(default)]
     pub enabled: Spanned<bool>,
     /// Home Assistant's discovery prefix, e.g. "homeassistant" (the default).
     #[serde(default = "default_discovery_prefix")]
@@ -86,20 +85,6 @@ pub fn check(config: &IntegrationsConfig, ctx: &mut Ctx<'_>) -> Option<Option<Ho
         status_topic: status_topic?,
     };
     Some(ha.enabled.get_ref().then_some(plan))
-}
-
-/// Home Assistant's binary sensor device class for a rule kind: what "on"
-/// means for an incident of that kind. Kinds not listed read as a problem.
-pub fn device_class(kind: &str) -> &'static str {
-    match kind {
-        "intrusion" | "crowd" => "occupancy",
-        "line_crossing" => "motion",
-        "loitering" => "presence",
-        "restricted_object" => "problem",
-        "perimeter_climb" => "tamper",
-        "fire_lane" | "fall" | "thrown_object" => "safety",
-        _ => "problem",
-    }
 }
 
 /// The camera states the status sensor can show (the stream's states).
@@ -230,7 +215,7 @@ impl Discovery<'_> {
                 "stat_t": self.topics.active(c, &rule.name),
                 "pl_on": "ON",
                 "pl_off": "OFF",
-                "dev_cla": device_class(rule.kind),
+                "dev_cla": crate::rules::device_class(rule.kind),
             }),
         );
         sensor
@@ -287,19 +272,6 @@ mod tests {
                 ],
             }],
             profiles: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn every_rule_kind_has_a_device_class() {
-        for kind in crate::rules::KINDS {
-            let expected_default = device_class("no-such-kind");
-            let class = device_class(kind);
-            // "problem" is a fine class, but only when chosen: every kind is listed.
-            assert!(
-                class != expected_default || *kind == "restricted_object",
-                "kind `{kind}` has no device class of its own"
-            );
         }
     }
 

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::topics::Topics;
-use crate::config::de::unset;
+pub use crate::config::SecretSource as PasswordSource;
+use crate::config::Spanned;
 use crate::config::secret::mask_unparsed;
 use crate::config::{Ctx, SecretUrl};
 
@@ -21,7 +21,7 @@ use crate::config::{Ctx, SecretUrl};
 pub(crate) const WINDOW: usize = 64;
 
 /// `[mqtt]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
     /// The broker: "mqtt://127.0.0.1:1883" (the box's own Mosquitto, the
@@ -69,14 +69,14 @@ pub struct MqttConfig {
     /// Send the password over plain mqtt:// to a host other than this box,
     /// where anyone on the network can read it, e.g. false (the default:
     /// such a config is refused; use mqtts://).
-    #[serde(default = "unset")]
+    #[serde(default)]
     pub allow_plaintext_password: Spanned<bool>,
     /// Take arming commands on `<prefix>/…/armed/set` and
     /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
     /// publish them in the broker's ACL (docs/integrations.md). Taken only
     /// when the box logs in (`username` with a password, or a client
     /// certificate), and only live: a retained command is cleared, never applied.
-    #[serde(default = "unset")]
+    #[serde(default)]
     pub arming_commands: Spanned<bool>,
 }
 
@@ -108,18 +108,10 @@ impl Default for MqttConfig {
             username: None,
             password_file: None,
             password_credential: None,
-            allow_plaintext_password: unset(),
-            arming_commands: unset(),
+            allow_plaintext_password: Default::default(),
+            arming_commands: Default::default(),
         }
     }
-}
-
-/// Where the password comes from. The password itself is read at start and
-/// never stored in the plan, printed or logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    File(PathBuf),
-    Credential(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[profiles.<name>]`: a named set of armed rules, e.g. `night` or `drill`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
     /// What is armed while the profile is selected; everything else is
@@ -114,7 +114,7 @@ impl RuleSwitch {
 
 /// The box's arming state, as kept across restarts: what is disarmed, and
 /// the profile last selected (None once a single switch changed since).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArmingState {
     /// Format version: 1.

@@ -3,8 +3,8 @@
 //! ([`COMMON_KEYS`], to split a table into these and the kind's own) and
 //! their defaults. Kinds read them in their `check`.
 
+use crate::config::Spanned;
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::geometry::Anchor;
 use super::incident::Severity;
@@ -29,7 +29,7 @@ pub const COMMON_KEYS: &[&str] = &[
 ];
 
 /// The common keys of `[[cameras.rules]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCommon {
     /// Name shown in alerts, e.g. "walkway-intrusion".
@@ -42,7 +42,7 @@ pub struct RuleCommon {
     /// Labels that count, as the model names them, e.g. ["person"]. Required
     /// except where the kind has defaults (fire_lane) or watches pixels
     /// (thrown_object).
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub labels: Spanned<Vec<String>>,
     /// Point of the box the rule follows: "bottom_centre" (default, where a
     /// person stands), "centre" or "top_centre", e.g. "centre".
@@ -55,13 +55,13 @@ pub struct RuleCommon {
     #[serde(default = "default_min_confidence")]
     pub min_confidence: Spanned<f32>,
     /// Seconds the condition must hold before the incident starts, e.g. 1.0.
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub min_secs: Spanned<f64>,
     /// Seconds the condition must be gone before the incident ends, e.g. 3.0.
     #[serde(default = "default_end_after")]
     pub end_after_secs: Spanned<f64>,
     /// Publish a redacted snapshot after the incident's start (default false).
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub snapshot: Spanned<bool>,
     /// Least seconds between two events of one incident: while it lasts, an
     /// `update` is sent when the objects involved change, at most this
@@ -69,7 +69,7 @@ pub struct RuleCommon {
     #[serde(default = "default_update_every")]
     pub update_every_secs: Spanned<f64>,
     /// Seconds after an incident ends during which the rule raises nothing, e.g. 60.0.
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub cooldown_secs: Spanned<f64>,
     /// An object (a track) raises the rule at most once, e.g. true (the
     /// default). Does not apply to `crowd`, whose incidents are about a group.

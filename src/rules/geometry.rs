@@ -17,7 +17,7 @@ pub struct Point {
 }
 
 /// Which point of an object's box a rule follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Anchor {
     /// Where a person stands or a vehicle touches the ground (the default).
@@ -44,7 +44,7 @@ impl Anchor {
 }
 
 /// How the points of a zone or line are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Units {
     /// Fractions of the frame, 0..1 from the top-left corner (the default):

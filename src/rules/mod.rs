@@ -18,14 +18,16 @@
 //! 1. Write `src/rules/kinds/name.rs`. It opens with a `//!` paragraph on
 //!    what the kind raises and holds:
 //!    - `Config`, its keys beside the common ones (`#[derive(Debug, Clone,
-//!      Deserialize)]`, `#[serde(deny_unknown_fields)]`, each key documented
-//!      with an example);
+//!      Deserialize, schemars::JsonSchema)]`, `#[serde(deny_unknown_fields)]`,
+//!      each key documented with an example: the config schema, the key
+//!      reference and the console's rule form are built from it);
 //!    - `Plan`, those keys checked (`#[derive(Debug, Clone, PartialEq)]`);
 //!    - `pub fn check(config: &Config, common: &RuleCommon, owner: &str,
 //!      ctx: &mut Ctx<'_>) -> Option<Plan>`;
 //!    - `pub const SHAPE: Needs` (an area or a line), `pub const LABELS:
-//!      Labels` (required, defaults, or unused) and `pub const PER_TARGET:
-//!      bool` (whether `once_per_target` applies);
+//!      Labels` (required, defaults, or unused), `pub const PER_TARGET:
+//!      bool` (whether `once_per_target` applies) and `pub const
+//!      DEVICE_CLASS: &str` (its Home Assistant binary sensor class);
 //!    - `State` (`#[derive(Debug, Default)]`) with `impl RuleState for State
 //!      { type Plan = Plan; fn evaluate(…) }`: the targets for which the
 //!      condition holds on one frame's tracks (`new` defaults to an empty
@@ -88,6 +90,6 @@ pub use geometry::Anchor;
 pub use health::{HealthConfig, HealthPlan, HealthWatch};
 pub use incident::{EventKind, EventSource, IncidentEvent, OpenIncident, Severity, Target, TrajectoryPoint};
 pub use kind::{Labels, Needs, PixelWatch, RuleState, Scope};
-pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan};
+pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan, device_class, kind_schemas};
 pub use rule::{RuleConfig, RulePlan, check_rule, load_rule};
 pub use zone::{Zone, ZoneConfig};

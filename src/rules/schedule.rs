@@ -8,12 +8,12 @@
 
 use jiff::civil::{DateTime, Weekday};
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// One window of a rule's `schedule`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowConfig {
     /// Days the window starts on, e.g. ["mon", "tue", "wed", "thu", "fri"];

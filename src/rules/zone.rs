@@ -8,13 +8,13 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::geometry::{Line, Polygon, Units, normalise};
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[[cameras.zones]]`: a polygon or a line.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
     /// Name used by rules and in alerts, e.g. "gate-walkway".
@@ -30,7 +30,7 @@ pub struct ZoneConfig {
     pub line: Option<Spanned<Vec<[f64; 2]>>>,
     /// "normalised" (default: fractions of the frame, 0..1 from the top-left)
     /// or "px" (pixels of a picture of `frame_size`), e.g. "px".
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub units: Spanned<Units>,
     /// With units = "px": width and height of the picture the points were
     /// measured on, e.g. [1920, 1080]. The camera may stream at another

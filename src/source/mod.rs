@@ -14,13 +14,12 @@ use std::path::PathBuf;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use serde::Deserialize;
-use toml::Spanned;
 
-use crate::config::de::unset;
-use crate::config::{Ctx, Secret, SecretUrl, UrlError};
+use crate::config::Spanned;
+use crate::config::{Ctx, Secret, SecretSource, SecretUrl, UrlError};
 
 /// RTSP transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// Interleaved in the RTSP connection: works through NAT and firewalls (default).
@@ -31,7 +30,7 @@ pub enum Transport {
 }
 
 /// `[cameras.source]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
@@ -39,10 +38,10 @@ pub struct SourceConfig {
     /// URI (relative paths start at the config file's folder).
     pub url: Spanned<String>,
     /// Start a file again when it ends, so it plays like a live camera. Files only.
-    #[serde(default = "unset", rename = "loop")]
+    #[serde(default, rename = "loop")]
     pub loop_playback: Spanned<bool>,
     /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
-    #[serde(default = "unset")]
+    #[serde(default)]
     pub realtime: Spanned<bool>,
     /// RTSP transport: "tcp" (default) or "udp".
     #[serde(default)]
@@ -250,56 +249,111 @@ impl SourcePlan {
     }
 }
 
-/// Checks `[cameras.source]` of camera `camera`.
-pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<SourcePlan> {
-    let url = config.url.get_ref().trim();
-    let span = config.url.span();
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    let mut plan = match scheme.as_deref() {
-        None if url.starts_with("/dev/video") => v4l2(camera, url, span.clone(), ctx)?,
-        Some("v4l2") => v4l2(camera, url.trim_start_matches("v4l2://"), span.clone(), ctx)?,
-        None | Some("file") => {
-            let raw = url.strip_prefix("file://").unwrap_or(url);
-            if raw.is_empty() {
-                ctx.error(
-                    span,
-                    format!("camera `{camera}`: source url is empty; give a file path or an rtsp:// URI"),
-                );
-                return None;
-            }
-            let path = ctx.resolve(&PathBuf::from(raw));
-            if !path.is_file() {
-                ctx.error(
-                    span,
-                    format!(
-                        "camera `{camera}`: video file {} does not exist; check the path (relative paths start at the config file's folder)",
-                        path.display()
-                    ),
-                );
-                return None;
-            }
-            let path = path.canonicalize().unwrap_or(path);
-            SourcePlan::file(path, *config.loop_playback.get_ref(), *config.realtime.get_ref())
-        }
-        Some("rtsp" | "rtsps" | "http" | "https") => {
-            match SourcePlan::network(url, config.transport.as_ref().map(|t| *t.get_ref()).unwrap_or_default()) {
-                Ok(plan) => plan,
-                Err(e) => {
-                    ctx.error(span, format!("camera `{camera}`: source url: {e}"));
-                    return None;
+/// What a camera address names, before anything is opened. One parser for
+/// every place an address is written: `[cameras.source] url` (through
+/// [`check`]) and `watchpost probe` (through [`SourcePlan::open`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Address<'a> {
+    /// A file path as written (`file://` removed), not yet resolved.
+    File(&'a str),
+    /// An RTSP or HTTP(S) URL.
+    Network(&'a str),
+    /// A V4L2 device path: `/dev/videoN` or `v4l2:///dev/videoN`.
+    V4l2(&'a str),
+}
+
+/// Why an address cannot be a source.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("source url is empty; give a file path or an rtsp:// URI")]
+    Empty,
+    #[error(
+        "unsupported source scheme `{0}://`; use a file path, file://, rtsp://, http(s)://, /dev/videoN or v4l2:///dev/videoN"
+    )]
+    Scheme(String),
+    #[error("video file {0} does not exist; check the path (relative paths start at the config file's folder)")]
+    NoFile(PathBuf),
+    #[error("V4L2 video device {0} does not exist; check that the camera is plugged in (ls /dev/video*)")]
+    NoDevice(PathBuf),
+    #[error("source url: {0}")]
+    Url(#[from] UrlError),
+}
+
+impl<'a> Address<'a> {
+    /// Sorts an address by its scheme; `/dev/…` paths are V4L2 devices.
+    pub fn parse(url: &'a str) -> Result<Self, SourceError> {
+        let url = url.trim();
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        match scheme.as_deref() {
+            None if url.starts_with("/dev/") => Ok(Self::V4l2(url)),
+            Some("v4l2") => Ok(Self::V4l2(&url["v4l2://".len()..])),
+            None | Some("file") => {
+                let raw = if scheme.is_some() { &url["file://".len()..] } else { url };
+                if raw.is_empty() {
+                    Err(SourceError::Empty)
+                } else {
+                    Ok(Self::File(raw))
                 }
             }
+            Some("rtsp" | "rtsps" | "http" | "https") => Ok(Self::Network(url)),
+            Some(other) => Err(SourceError::Scheme(other.to_string())),
         }
-        Some(other) => {
-            ctx.error(
-                span,
-                format!(
-                    "camera `{camera}`: unsupported source scheme `{other}://`; use a file path, file://, rtsp://, http(s):// or /dev/videoN"
-                ),
-            );
+    }
+}
+
+impl SourcePlan {
+    /// The source an address names, checked to exist: relative file paths
+    /// start at `base_dir`; credentials in a network URL move out of it.
+    /// Files play once at decode speed; [`check`] applies a camera's keys.
+    pub fn open(url: &str, base_dir: &std::path::Path, transport: Transport) -> Result<Self, SourceError> {
+        match Address::parse(url)? {
+            Address::File(raw) => {
+                let path = crate::config::join_clean(base_dir, std::path::Path::new(raw));
+                if !path.is_file() {
+                    return Err(SourceError::NoFile(path));
+                }
+                let path = path.canonicalize().unwrap_or(path);
+                Ok(Self::file(path, false, false))
+            }
+            Address::Network(url) => Ok(Self::network(url, transport)?),
+            Address::V4l2(device) => Self::v4l2(device),
+        }
+    }
+
+    /// A V4L2 capture device, e.g. `/dev/video0`.
+    pub fn v4l2(device: &str) -> Result<Self, SourceError> {
+        let path = PathBuf::from(device);
+        if !path.exists() {
+            return Err(SourceError::NoDevice(path));
+        }
+        let url = SecretUrl::parse(&format!("v4l2://{device}"))?;
+        Ok(Self {
+            display: url.masked(),
+            url,
+            kind: SourceKind::V4l2(path),
+            loop_playback: false,
+            realtime: false,
+            credentials: None,
+            latency_ms: 0,
+        })
+    }
+}
+
+/// Checks `[cameras.source]` of camera `camera`.
+pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<SourcePlan> {
+    let span = config.url.span();
+    let transport = config.transport.as_ref().map(|t| *t.get_ref()).unwrap_or_default();
+    let mut plan = match SourcePlan::open(config.url.get_ref(), ctx.base_dir, transport) {
+        Ok(plan) => plan,
+        Err(e) => {
+            ctx.error(span, format!("camera `{camera}`: {e}"));
             return None;
         }
     };
+    if let SourceKind::File(_) = plan.kind {
+        plan.loop_playback = *config.loop_playback.get_ref();
+        plan.realtime = *config.realtime.get_ref();
+    }
     if !matches!(plan.kind, SourceKind::File(_)) {
         for (flag, name) in [(&config.loop_playback, "loop"), (&config.realtime, "realtime")] {
             if *flag.get_ref() {
@@ -328,19 +382,13 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             return None;
         }
         (Some(p), None) => Some(Secret::new(p.get_ref().clone())),
-        (None, Some(file)) => {
-            let path = ctx.resolve(file.get_ref());
-            match std::fs::read_to_string(&path) {
-                Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
-                Err(e) => {
-                    ctx.error(
-                        file.span(),
-                        format!("camera `{camera}`: cannot read password_file {}: {e}", path.display()),
-                    );
-                    return None;
-                }
+        (None, Some(file)) => match SecretSource::File(ctx.resolve(file.get_ref())).read() {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                ctx.error(file.span(), format!("camera `{camera}`: password_file: {e}"));
+                return None;
             }
-        }
+        },
         (None, None) => None,
     };
     if let Some(user) = &config.username {
@@ -370,24 +418,6 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
     Some(plan)
 }
 
-fn v4l2(camera: &str, device: &str, span: std::ops::Range<usize>, ctx: &mut Ctx<'_>) -> Option<SourcePlan> {
-    let path = PathBuf::from(device);
-    if !path.exists() {
-        ctx.error(span, format!("camera `{camera}`: video device {device} does not exist"));
-        return None;
-    }
-    let url = SecretUrl::parse(&format!("v4l2://{device}")).ok()?;
-    Some(SourcePlan {
-        display: url.masked(),
-        url,
-        kind: SourceKind::V4l2(path),
-        loop_playback: false,
-        realtime: false,
-        credentials: None,
-        latency_ms: 0,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,5 +431,38 @@ mod tests {
         assert_eq!((c.user.as_str(), c.password.expose()), ("admin", "pa55"));
         assert!(!format!("{plan:?}").contains("pa55"));
         assert!(plan.is_live() && plan.is_network());
+    }
+
+    #[test]
+    fn one_parser_sorts_every_spelling_of_an_address() {
+        use Address::*;
+        let cases = [
+            ("/dev/video0", Ok(V4l2("/dev/video0"))),
+            ("v4l2:///dev/video0", Ok(V4l2("/dev/video0"))),
+            ("V4L2:///dev/v4l/by-id/usb-cam", Ok(V4l2("/dev/v4l/by-id/usb-cam"))),
+            ("clips/gate.mp4", Ok(File("clips/gate.mp4"))),
+            ("file:///srv/gate.mp4", Ok(File("/srv/gate.mp4"))),
+            ("rtsp://10.0.0.5/live", Ok(Network("rtsp://10.0.0.5/live"))),
+            ("https://cam.local/mjpeg", Ok(Network("https://cam.local/mjpeg"))),
+            ("  ", Err(SourceError::Empty)),
+            ("file://", Err(SourceError::Empty)),
+            ("ftp://cam/x", Err(SourceError::Scheme("ftp".into()))),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(Address::parse(url), expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_device_address_becomes_a_v4l2_plan_or_a_v4l2_error() {
+        let here = std::path::Path::new(".");
+        let plan = SourcePlan::open("v4l2:///dev/null", here, Transport::Tcp).unwrap();
+        assert_eq!(plan.kind, SourceKind::V4l2(PathBuf::from("/dev/null")));
+        assert_eq!(plan.display, "v4l2:///dev/null");
+        assert!(plan.is_live() && !plan.is_network());
+        let missing = SourcePlan::open("/dev/video-none", here, Transport::Tcp).unwrap_err();
+        assert_eq!(missing, SourceError::NoDevice(PathBuf::from("/dev/video-none")));
+        let file = SourcePlan::open("no/such/clip.mp4", here, Transport::Tcp).unwrap_err();
+        assert_eq!(file, SourceError::NoFile(PathBuf::from("no/such/clip.mp4")));
     }
 }

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// `[cameras.track]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackConfig {
     /// Detections scoring at least this are matched first and may start a

@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use toml::Spanned;
-
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// A class id as the model's manifest numbers it (COCO: person = 1).
 pub type LabelId = u32;

@@ -216,3 +216,31 @@ fn hash_password_never_echoes_the_password_on_a_terminal() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("$argon2id$"));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("Console password"));
 }
+
+#[test]
+fn probe_sends_device_paths_to_v4l2_in_both_spellings() {
+    // No camera is plugged in here: a missing device is named as one.
+    for uri in ["/dev/video0", "v4l2:///dev/video0"] {
+        if Path::new("/dev/video0").exists() {
+            break;
+        }
+        let (code, stdout, stderr) = run(&["probe", "--timeout-secs", "3", uri]);
+        assert_eq!(code, 2, "{uri}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("V4L2 video device /dev/video0 does not exist"),
+            "{uri}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("no such file") && !stderr.contains("http"),
+            "{uri}: {stderr}"
+        );
+    }
+    // A device that exists but is no camera reaches GStreamer's v4l2src,
+    // whose own error comes back.
+    for uri in ["/dev/null", "v4l2:///dev/null"] {
+        let (code, stdout, stderr) = run(&["probe", "--timeout-secs", "3", uri]);
+        assert_eq!(code, 1, "{uri}: {stdout}{stderr}");
+        assert!(stderr.starts_with("v4l2:///dev/null: "), "{uri}: {stderr}");
+        assert!(stderr.contains("v4l2 driver"), "{uri}: {stderr}");
+    }
+}

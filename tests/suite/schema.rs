@@ -42,3 +42,39 @@ fn the_committed_schema_matches_the_alert_type() {
     }
     assert_eq!(schema["additionalProperties"], false);
 }
+
+/// The config file's JSON Schema (docs/schema/config.json) and its key
+/// reference (docs/config.md) are what `watchpost schema` prints: both are
+/// derived from the config tables. Regenerate with WATCHPOST_UPDATE_SCHEMA=1.
+#[test]
+fn the_committed_config_schema_and_reference_match_what_the_binary_prints() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (args, file) in [
+        (&["schema"][..], "docs/schema/config.json"),
+        (&["schema", "--markdown"][..], "docs/config.md"),
+    ] {
+        let out = crate::common::watchpost().args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let path = root.join(file);
+        if std::env::var_os("WATCHPOST_UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path, &printed).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            committed,
+            printed,
+            "{file} differs from `watchpost {}`: regenerate with WATCHPOST_UPDATE_SCHEMA=1",
+            args.join(" ")
+        );
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("docs/schema/config.json")).unwrap()).unwrap();
+    let kinds: Vec<&str> = schema["$defs"]["Rule"]["oneOf"]
+        .as_array()
+        .expect("one schema per rule kind")
+        .iter()
+        .map(|k| k["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, watchpost::rules::KINDS);
+}

@@ -121,10 +121,21 @@ async function loadFrame(camera) {
 }
 
 async function loadConfig() {
+  if (!schema) { const s = await api("/api/schema"); if (s.ok) schema = s.body; }
   const r = await api("/api/config");
   if (r.ok) state.config = r.body;
   return r;
 }
+
+// The config file's JSON Schema, from the box (GET /api/schema): the rule
+// kinds and every key each accepts, with its type, default and description.
+let schema = null;
+const resolveRef = (s) => {
+  for (let i = 0; s && s.$ref && i < 8; i++) s = s.$ref.slice(2).split("/").reduce((n, p) => n && n[p], schema);
+  return s || {};
+};
+const ruleKinds = () => (schema ? resolveRef(schema.$defs && schema.$defs.Rule).oneOf || [] : []);
+const kindSchema = (name) => ruleKinds().find((k) => k.title === name);
 
 // ---- Cameras ----
 async function showCameras() {
@@ -300,31 +311,64 @@ function renderLists() {
   $("rule-list").replaceChildren(...state.edit.rules.map((rule, i) => ruleForm(rule, i)));
 }
 
-const KINDS = ["intrusion", "line_crossing", "loitering", "crowd", "restricted_object", "fire_lane", "perimeter_climb", "fall", "thrown_object"];
+// The form of one rule: its name, kind and zone, then every other key its
+// kind's schema lists, each with the input its type asks for.
 function ruleForm(rule, index) {
   const id = (key) => `rule-${index}-${key}`;
-  const input = (key, value, set, attrs = {}) => el("label", {}, el("span", { text: key }),
-    el("input", { id: id(key), value: value ?? "", ...attrs, oninput: (e) => set(e.target.value.trim()) }));
-  const number = (key) => input(key, rule[key], (v) => { rule[key] = v === "" ? null : Number(v); }, { size: 6 });
-  const select = (key, options, set) => {
+  const label = (key, help, control) => el("label", { title: help || "" }, el("span", { text: key }), control);
+  const input = (key, value, set, attrs = {}) => el("input", { id: id(key), value: value ?? "", ...attrs, oninput: (e) => set(e.target.value.trim()) });
+  const select = (key, options, value, set) => {
     const s = el("select", { id: id(key), onchange: (e) => set(e.target.value) }, ...options.map((o) => el("option", { value: o, text: o || "(default)" })));
-    s.value = rule[key] ?? "";
-    return el("label", {}, el("span", { text: key }), s);
+    s.value = value ?? "";
+    return s;
   };
   const zoneNames = state.edit.zones.map((z) => z.name);
   if (rule.zone && !zoneNames.includes(rule.zone)) zoneNames.push(rule.zone);
-  const box = el("div", { class: "rule", id: "rule-" + index },
-    input("name", rule.name, (v) => { rule.name = v; }),
-    select("kind", KINDS, (v) => { rule.kind = v; }),
-    select("zone", ["", ...zoneNames], (v) => { rule.zone = v; }),
-    input("labels", (rule.labels || []).join(", "), (v) => { rule.labels = v ? v.split(",").map((s) => s.trim()).filter(Boolean) : null; }),
-    select("severity", ["", "low", "medium", "high", "critical"], (v) => { rule.severity = v || null; }),
-    number("min_confidence"), number("min_secs"), number("end_after_secs"),
-    select("direction", ["", "a_to_b", "b_to_a", "both"], (v) => { rule.direction = v || null; }),
-    input("schedule", scheduleText(rule.schedule), (v) => { rule.schedule = parseSchedule(v); }, { size: 28, placeholder: "sat,sun 22:00-06:00; 08:00-17:00" }),
+  const kinds = ruleKinds().map((k) => k.title);
+  if (rule.kind && !kinds.includes(rule.kind)) kinds.push(rule.kind);
+  const kind = kindSchema(rule.kind) || { properties: {} };
+  const fields = [
+    label("name", "", input("name", rule.name, (v) => { rule.name = v; })),
+    label("kind", kind.properties.kind && kind.properties.kind.description, select("kind", kinds, rule.kind, (v) => {
+      // keys the new kind does not have would be refused: drop them
+      const keys = (kindSchema(v) || { properties: {} }).properties;
+      for (const key of Object.keys(rule)) if (!(key in keys) && !["name", "kind", "zone"].includes(key)) delete rule[key];
+      rule.kind = v; renderLists();
+    })),
+    label("zone", "", select("zone", ["", ...zoneNames], rule.zone, (v) => { rule.zone = v; })),
+  ];
+  for (const [key, prop] of Object.entries(kind.properties)) {
+    if (["name", "kind", "zone"].includes(key)) continue;
+    const field = keyInput(rule, key, prop, id(key), input, select);
+    if (field) fields.push(label(key, prop.description || resolveRef(prop).description, field));
+  }
+  return el("div", { class: "rule", id: "rule-" + index }, ...fields,
     el("button", { onclick: () => { state.edit.rules.splice(index, 1); renderLists(); }, text: "Remove rule" }),
     fieldError("rule:" + rule.name));
-  return box;
+}
+// The input for one key, from its schema; null for tables the form cannot hold.
+function keyInput(rule, key, prop, _id, input, select) {
+  const s = resolveRef(prop);
+  const hint = prop.default !== undefined ? { placeholder: String(prop.default) } : {};
+  const choices = s.enum || (s.oneOf && s.oneOf.every((v) => v.const !== undefined) ? s.oneOf.map((v) => v.const) : null);
+  if (key === "schedule") {
+    return input(key, scheduleText(rule.schedule), (v) => { rule.schedule = parseSchedule(v); }, { size: 28, placeholder: "sat,sun 22:00-06:00; 08:00-17:00" });
+  }
+  if (choices) return select(key, ["", ...choices], rule[key], (v) => { rule[key] = v || null; });
+  if (s.type === "boolean") {
+    return select(key, ["", "true", "false"], rule[key] == null ? "" : String(rule[key]), (v) => { rule[key] = v === "" ? null : v === "true"; });
+  }
+  if (s.type === "number" || s.type === "integer") {
+    return input(key, rule[key], (v) => { rule[key] = v === "" ? null : Number(v); }, { size: 6, ...hint });
+  }
+  if (s.type === "string") return input(key, rule[key], (v) => { rule[key] = v || null; }, hint);
+  if (s.type === "array" && ["string", "number"].includes(resolveRef(s.items).type)) {
+    const numbers = resolveRef(s.items).type === "number";
+    return input(key, (rule[key] || []).join(", "), (v) => {
+      rule[key] = v ? v.split(",").map((t) => t.trim()).filter(Boolean).map((t) => (numbers ? Number(t) : t)) : null;
+    }, hint);
+  }
+  return null;
 }
 function scheduleText(schedule) {
   return (schedule || []).map((w) => `${w.days ? w.days.join(",") + " " : ""}${w.from}-${w.to}`).join("; ");
@@ -342,7 +386,7 @@ $("add-rule").addEventListener("click", () => {
   let n = state.edit.rules.length + 1; while (state.edit.rules.some((r) => r.name === "rule-" + n)) n++;
   const zone = state.edit.zones.length ? state.edit.zones[state.edit.zones.length - 1] : null;
   state.edit.rules.push({ name: "rule-" + n, kind: zone && zone.kind === "line" ? "line_crossing" : "intrusion", zone: zone ? zone.name : "",
-    labels: ["person"], severity: null, min_confidence: null, min_secs: null, end_after_secs: null, snapshot: null, direction: null, schedule: null });
+    labels: ["person"] });
   renderLists();
 });
 $("revert").addEventListener("click", () => pickCamera(state.camera));

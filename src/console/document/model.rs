@@ -29,9 +29,10 @@ pub struct WindowEdit {
     pub to: String,
 }
 
-/// A rule's main keys; None is "not in the file" (its default applies).
+/// A rule's keys; None is "not in the file" (its default applies). The
+/// common keys have fields; the kind's own keys (those the config schema
+/// lists for it, which the page builds its form from) are in `keys`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RuleEdit {
     pub name: String,
     pub kind: String,
@@ -53,6 +54,26 @@ pub struct RuleEdit {
     pub direction: Option<String>,
     #[serde(default)]
     pub schedule: Option<Vec<WindowEdit>>,
+    /// Every other key of the rule that holds a number, a boolean, a text
+    /// or a list of those, e.g. `"cooldown_secs": 60.0`. Unknown keys are
+    /// refused by the config check of the written file, at their line.
+    #[serde(flatten)]
+    pub keys: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// Whether a value is one the editor writes as a rule key: a number, a
+/// boolean, a short text, or a short list of those.
+fn plain(value: &serde_json::Value, depth: usize) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Bool(_) => true,
+        Value::Number(n) => n.as_f64().is_some_and(f64::is_finite),
+        Value::String(s) => s.len() <= MAX_NAME,
+        Value::Array(items) => depth == 0 && items.len() <= MAX_LIST && items.iter().all(|v| plain(v, 1)),
+        // null is "not in the file", as for the common keys
+        Value::Null => depth == 0,
+        Value::Object(_) => false,
+    }
 }
 
 /// What the editor shows and sends back for one camera.
@@ -151,6 +172,15 @@ impl CameraEdit {
             too_many(&format!("{who}: labels"), labels.len(), MAX_LIST)?;
             for label in labels {
                 too_long(&format!("{who}: a label"), label)?;
+            }
+            too_many(&format!("{who}: keys"), rule.keys.len(), MAX_LIST)?;
+            for (key, value) in &rule.keys {
+                too_long(&format!("{who}: a key"), key)?;
+                if !plain(value, 0) {
+                    return Err(EditError::Invalid(format!(
+                        "{who}: `{key}` must be a number, true or false, a text of at most {MAX_NAME} bytes, or a list of at most {MAX_LIST} of those"
+                    )));
+                }
             }
             let windows = rule.schedule.as_deref().unwrap_or_default();
             too_many(&format!("{who}: schedule windows"), windows.len(), MAX_LIST)?;

@@ -40,6 +40,67 @@ pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
         snapshot: rule.get("snapshot").and_then(Item::as_bool),
         direction: text("direction"),
         schedule,
+        keys: rule
+            .iter()
+            .filter(|(key, _)| !FIELDS.contains(key))
+            .filter_map(|(key, item)| Some((key.to_string(), json_of(item.as_value()?, 0)?)))
+            .collect(),
+    }
+}
+
+/// The keys [`RuleEdit`] has fields for; every other key goes to its `keys`.
+const FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "zone",
+    "labels",
+    "severity",
+    "min_confidence",
+    "min_secs",
+    "end_after_secs",
+    "snapshot",
+    "direction",
+    "schedule",
+];
+
+/// A plain TOML value (number, boolean, text, or a list of those) as JSON;
+/// None for tables and nested lists, which the editor leaves as written.
+fn json_of(value: &Value, depth: usize) -> Option<serde_json::Value> {
+    Some(match value {
+        Value::Boolean(b) => serde_json::Value::Bool(*b.value()),
+        Value::Integer(i) => serde_json::Value::from(*i.value()),
+        Value::Float(f) => serde_json::Value::from(*f.value()),
+        Value::String(s) => serde_json::Value::from(s.value().as_str()),
+        Value::Array(items) if depth == 0 => {
+            serde_json::Value::Array(items.iter().map(|v| json_of(v, 1)).collect::<Option<_>>()?)
+        }
+        _ => return None,
+    })
+}
+
+/// The TOML value of a plain JSON value (the edit checked it is plain).
+fn toml_of(value: &serde_json::Value) -> Value {
+    match value {
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Value::from(i),
+            None => Value::from(n.as_f64().unwrap_or_default()),
+        },
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(items) => {
+            let mut array: Array = items.iter().map(toml_of).collect();
+            array.fmt();
+            Value::Array(array)
+        }
+        serde_json::Value::Null | serde_json::Value::Object(_) => Value::from(""),
+    }
+}
+
+/// Two plain values alike (numbers within rounding).
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => close(&x, &y),
+        _ => a == b,
     }
 }
 
@@ -177,6 +238,19 @@ pub(super) fn write_rule(table: &mut dyn TableLike, rule: &RuleEdit, changed: &m
         |s| schedule_value(s),
         changed,
     );
+    let keys = rule.keys.keys().chain(current.keys.keys());
+    let keys: std::collections::BTreeSet<&String> = keys.collect();
+    for key in keys {
+        rule_key(
+            table,
+            key,
+            &rule.keys.get(key).filter(|v| !v.is_null()),
+            &current.keys.get(key),
+            |a, b| same_json(a, b),
+            |v| toml_of(v),
+            changed,
+        );
+    }
 }
 
 pub(super) fn apply_rules(

@@ -127,6 +127,7 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
             from: "22:00".into(),
             to: "06:00".into(),
         }]),
+        keys: [("cooldown_secs".to_string(), serde_json::json!(30.0))].into(),
     });
     let (text, changes) = apply(CONFIG, &edit).unwrap();
     assert_eq!(changes.len(), 2, "{changes:?}");
@@ -143,7 +144,8 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
     assert!(
         text.contains("schedule = [{ days = [\"sat\", \"sun\"], from = \"22:00\", to = \"06:00\" }]"),
         "{text}"
-    );
+    ); // a key of the kind's own, built from the schema on the page, is written too
+    assert!(text.contains("cooldown_secs = 30.0"), "{text}");
 }
 
 #[test]
@@ -211,6 +213,7 @@ fn rule(name: &str, zone: &str) -> RuleEdit {
         snapshot: None,
         direction: None,
         schedule: None,
+        keys: Default::default(),
     }
 }
 

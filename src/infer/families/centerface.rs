@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 
-use super::{InputSize, OutputDecoding, Outputs};
+use super::support::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// `[output]` of a `centerface` manifest.

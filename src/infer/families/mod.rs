@@ -8,7 +8,9 @@
 //! generates everything that lists the families: [`Family`], [`OutputSpec`],
 //! the reading of `[output]` for the named family and the dispatch to its
 //! decoding. Families that read alike share code through a plain module
-//! ([`yolo_common`]), not through the registry.
+//! ([`yolo_common`]), not through the registry. A family imports what every
+//! family needs (`OutputDecoding`, `Outputs`, `InputSize`) from `support`,
+//! never from this file, which declares it: no file imports one that imports it back.
 
 mod support;
 pub mod yolo_common;

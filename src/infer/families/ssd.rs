@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{OutputDecoding, Outputs};
+use super::support::{OutputDecoding, Outputs};
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Corner order of each box in the boxes output.
@@ -41,7 +41,15 @@ impl OutputDecoding for SsdOutput {
         let scores = outputs.tensor(&self.scores)?;
         let boxes = outputs.tensor(&self.boxes)?;
         let classes = scores.last_dim();
-        decode_anchors(self, scores.data, boxes.data, classes, outputs.labels, outputs.threshold, out);
+        decode_anchors(
+            self,
+            scores.data,
+            boxes.data,
+            classes,
+            outputs.labels,
+            outputs.threshold,
+            out,
+        );
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::InputSize;
+use super::support::InputSize;
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// `[output]` of a `yolov5` or `yolox` manifest.

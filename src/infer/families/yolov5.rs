@@ -3,9 +3,9 @@
 //! is objectness × class score. Its `[output]` table and row decoding are in
 //! [`yolo_common`](super::yolo_common), as `yolox` reads them too.
 
+use super::support::{OutputDecoding, Outputs};
 pub use super::yolo_common::YoloOutput;
 use super::yolo_common::decode_rows;
-use super::{OutputDecoding, Outputs};
 use crate::vocab::Detection;
 
 /// `yolox` decodes through this too, once its grids are in pixels.

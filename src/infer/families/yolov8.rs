@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
+use super::support::{InputSize, OutputDecoding, Outputs};
 use super::yolo_common::push;
-use super::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{Detection, LabelMap};
 
 /// `[output]` of a `yolov8` manifest.
@@ -38,7 +38,16 @@ impl OutputDecoding for Yolov8Output {
             (tensor.dim(0), tensor.dim(1))
         };
         let (labels, threshold) = (outputs.labels, outputs.threshold);
-        decode_anchors(self, tensor.data, channels, anchors, outputs.input, labels, threshold, out);
+        decode_anchors(
+            self,
+            tensor.data,
+            channels,
+            anchors,
+            outputs.input,
+            labels,
+            threshold,
+            out,
+        );
         Ok(())
     }
 }

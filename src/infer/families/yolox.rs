@@ -5,8 +5,8 @@
 
 use serde::Deserialize;
 
+use super::support::{InputSize, OutputDecoding, Outputs};
 use super::yolo_common::{YoloOutput, decode_rows};
-use super::{InputSize, OutputDecoding, Outputs};
 use crate::vocab::{Detection, LabelMap};
 
 /// `[output]` of a `yolox` manifest: the table `yolov5` reads, with its
@@ -26,7 +26,16 @@ impl OutputDecoding for YoloxOutput {
         }
         let rows = outputs.tensor(&self.0.name)?;
         let (labels, threshold) = (outputs.labels, outputs.threshold);
-        decode_grids(&self.0, rows.data, rows.last_dim(), outputs.input, labels, threshold, scratch, out);
+        decode_grids(
+            &self.0,
+            rows.data,
+            rows.last_dim(),
+            outputs.input,
+            labels,
+            threshold,
+            scratch,
+            out,
+        );
         Ok(())
     }
 }
@@ -96,6 +105,9 @@ mod tests {
         decode_grids(&spec, &rows, 7, SIZE, &labels(), 0.5, &mut Vec::new(), &mut out);
         assert_eq!(out.len(), 1);
         let BBox { x1, y1, x2, y2 } = out[0].bbox;
-        assert_eq!((out[0].label, out[0].score, [x1, y1, x2, y2]), (1, 0.9, [0.5, 0.0, 1.0, 0.5]));
+        assert_eq!(
+            (out[0].label, out[0].score, [x1, y1, x2, y2]),
+            (1, 0.9, [0.5, 0.0, 1.0, 0.5])
+        );
     }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 
 /// The smallest byte bound: a few snapshots at their 1 MiB cap.
 pub const MIN_BYTES: u64 = 4 << 20;
@@ -17,7 +17,7 @@ pub const MIN_BYTES: u64 = 4 << 20;
 pub const DEFAULT_MAX_BYTES_CAP: u64 = 4 << 30;
 
 /// `[outbox]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxConfig {
     /// Most events kept undelivered, e.g. 100000; beyond it the oldest are dropped.

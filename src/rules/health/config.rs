@@ -7,15 +7,15 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use super::condition::{Condition, PICTURE};
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::incident::Severity;
 
 /// `[cameras.health]`: the camera's picture and signal watched for
 /// tampering and faults. Present, it is on; every key has a default.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthConfig {
     /// Frames analysed per second, e.g. 5.0.
@@ -61,7 +61,7 @@ fn default_severity() -> Severity {
 }
 
 /// One condition's table, e.g. `[cameras.health.blurred]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConditionConfig {
     /// Whether the condition raises incidents, e.g. true.

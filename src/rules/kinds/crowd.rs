@@ -6,9 +6,9 @@
 //! first-alarm-per-target policy does not apply; use `cooldown_secs`.
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
 use crate::rules::kind::{Labels, Needs, RuleState, Scope};
@@ -18,8 +18,11 @@ pub const SHAPE: Needs = Needs::Area;
 pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = false;
 
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "occupancy";
+
 /// The keys of a `crowd` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Least number of objects in the zone at once, e.g. 5.

@@ -15,9 +15,9 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
 use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
@@ -25,10 +25,13 @@ use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
+
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "safety";
 pub const LABELS: Labels = Labels::Required;
 
 /// The keys of a `fall` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Seconds a person must stay down to have fallen, e.g. 5.0.

@@ -11,9 +11,9 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::Point;
 use crate::rules::incident::Target;
@@ -22,10 +22,13 @@ use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
+
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "safety";
 pub const LABELS: Labels = Labels::Default(&["car", "truck", "bus", "motorcycle"]);
 
 /// The keys of a `fire_lane` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Seconds a vehicle must stand still in the zone to be parked, e.g. 60.0.

@@ -14,8 +14,11 @@ pub const SHAPE: Needs = Needs::Area;
 pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "occupancy";
+
 /// An `intrusion` rule has no keys beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {}
 

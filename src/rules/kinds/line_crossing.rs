@@ -17,9 +17,9 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Point, Side};
 use crate::rules::incident::Target;
@@ -30,8 +30,11 @@ pub const SHAPE: Needs = Needs::Line;
 pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "motion";
+
 /// Which way across the line counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From side A (left of the line, walking from its first point to its last) to side B.
@@ -54,7 +57,7 @@ impl Direction {
 }
 
 /// The keys of a `line_crossing` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// "a_to_b", "b_to_a" or "both" (default), e.g. "a_to_b".

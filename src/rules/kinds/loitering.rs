@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
 use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
@@ -17,8 +17,11 @@ pub const SHAPE: Needs = Needs::Area;
 pub const LABELS: Labels = Labels::Required;
 pub const PER_TARGET: bool = true;
 
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "presence";
+
 /// The keys of a `loitering` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Seconds an object must stay in the zone to be loitering, e.g. 120.0.

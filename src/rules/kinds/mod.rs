@@ -30,6 +30,21 @@ macro_rules! rule_kinds {
         /// The names of the kinds, for error messages.
         pub const KINDS: &[&str] = &[$($name),+];
 
+        /// Each kind's name and its own keys (beside the common ones) as
+        /// JSON Schema, for the schema of the whole file.
+        pub fn kind_schemas(generator: &mut schemars::SchemaGenerator) -> Vec<(&'static str, schemars::Schema)> {
+            vec![$(($name, <$module::Config as schemars::JsonSchema>::json_schema(generator)),)+]
+        }
+
+        /// Home Assistant's binary sensor device class for a kind: what "on"
+        /// means for its incidents ("problem" for a name that is no kind).
+        pub fn device_class(name: &str) -> &'static str {
+            match name {
+                $($name => $module::DEVICE_CLASS,)+
+                _ => "problem",
+            }
+        }
+
         /// The kind-specific part of a rule, as written.
         #[derive(Debug, Clone)]
         pub enum RuleKindConfig {

@@ -18,9 +18,9 @@
 //! jitter back and forth never does.
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Line, Point};
 use crate::rules::incident::Target;
@@ -29,10 +29,13 @@ use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
 pub const PER_TARGET: bool = true;
+
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "tamper";
 pub const LABELS: Labels = Labels::Required;
 
 /// Which way over the wall counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// From below the top line to above it: climbing up the near face (the default).
@@ -45,7 +48,7 @@ pub enum Direction {
 }
 
 /// The keys of a `perimeter_climb` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// "up" (default), "down" or "both", e.g. "both".

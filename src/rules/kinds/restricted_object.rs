@@ -8,9 +8,9 @@
 //! lift car where a bicycle is wheeled in and seen from above.
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::Point;
 use crate::rules::incident::Target;
@@ -20,15 +20,18 @@ use crate::vocab::BBox;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
+
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "problem";
 pub const LABELS: Labels = Labels::Required;
 
 /// The keys of a `restricted_object` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Share of the object's box that must lie in the zone, from 0.0 (the
     /// default: its anchor point must be inside) to 1.0 (all of it), e.g. 0.5.
-    #[serde(default = "crate::config::de::unset")]
+    #[serde(default)]
     pub min_overlap: Spanned<f32>,
 }
 

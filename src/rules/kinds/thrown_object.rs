@@ -32,9 +32,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::config::Ctx;
+use crate::config::Spanned;
 use crate::rules::blobs::{self, BlobPath, GrayFrame, MotionAnalyser, MotionParams};
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::{Target, TrajectoryPoint};
@@ -44,6 +44,9 @@ use crate::vocab::BBox;
 
 pub const SHAPE: Needs = Needs::Area;
 pub const PER_TARGET: bool = true;
+
+/// What "on" means for Home Assistant's binary sensor of such a rule.
+pub const DEVICE_CLASS: &str = "safety";
 pub const LABELS: Labels = Labels::Unused;
 
 /// Label of the targets this kind raises.
@@ -57,7 +60,7 @@ pub const ANALYSIS_WIDTH: u32 = 640;
 const ID_BASE: u64 = 1 << 62;
 
 /// The keys of a `thrown_object` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Frames per second analysed in the zone; the camera's full rate is
