@@ -213,6 +213,7 @@ impl App {
         self.live
             .healthy
             .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);
+        *self.live.unhealthy.lock().unwrap_or_else(|p| p.into_inner()) = watchdog.why();
     }
 }
 
@@ -314,6 +315,9 @@ pub async fn run_with(
             trial: super::trial::run_trial(),
             reload: console_reload,
             reloads: app.reloads.subscribe(),
+            topics: app.started.mqtt.topics.clone(),
+            state_dir: app.started.state_dir.clone(),
+            retention: app.started.outbox.max_age,
         },
         cancel.clone(),
     )

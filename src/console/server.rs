@@ -28,7 +28,9 @@ use super::cameras::{self, Cameras, ConsoleCamera, LiveFrames};
 use super::config::ConsolePlan;
 use super::feed::{self, Feed};
 use super::health;
+use super::history::History;
 use super::login::Gate;
+use super::review::{self, Review};
 use super::save::{self, CheckFn, Editor, ReloadReport};
 use super::tls;
 use super::trial::{self, Trial, TrialFn};
@@ -130,6 +132,11 @@ pub struct Wiring {
     /// Asks for a reload, as SIGHUP does.
     pub reload: tokio::sync::mpsc::UnboundedSender<()>,
     pub reloads: tokio::sync::watch::Receiver<ReloadReport>,
+    /// The box's topics, for acknowledgements.
+    pub topics: crate::publish::Topics,
+    /// Where the incidents page keeps its history, and for how long.
+    pub state_dir: PathBuf,
+    pub retention: Duration,
 }
 
 /// The parts the handlers share; each handler takes only those it needs.
@@ -143,6 +150,7 @@ pub struct Shared {
     trial: Arc<Trial>,
     live: Arc<Live>,
     metrics: Arc<Metrics>,
+    review: Arc<Review>,
 }
 
 macro_rules! parts {
@@ -154,7 +162,7 @@ macro_rules! parts {
         }
     )*};
 }
-parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics);
+parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics, review: Review);
 
 /// The running console, as the app holds it: the incident feed the cameras
 /// tell, and the camera list it replaces on reload.
@@ -196,7 +204,8 @@ impl Console {
             auth: Arc::new(Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)),
             cameras: Arc::default(),
             frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
-            feed: Arc::new(Feed::new()),
+            feed: Arc::new(Feed::with_history(History::open(&wiring.state_dir, wiring.retention))),
+            review: Arc::new(Review::new(wiring.topics)),
             trial: Arc::new(Trial::new(wiring.config_path.clone(), wiring.trial)),
             editor: Arc::new(Editor::new(
                 wiring.config_path,
@@ -280,6 +289,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
+        .route("/api/incidents/{incident}/ack", post(review::ack))
         .layer(axum::middleware::from_fn(deadlines))
         .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))
         .layer(axum::middleware::from_fn(hardened))

@@ -64,6 +64,9 @@ pub struct StreamStatus {
     changed_ms: AtomicU64,
     /// Why the camera failed, for `failed`.
     pub failure: Mutex<Option<String>>,
+    /// Why the camera is not streaming, as the journal's `camera state`
+    /// line gave it; None while streaming or before any reason.
+    reason: Mutex<Option<String>>,
 }
 
 impl Default for StreamStatus {
@@ -79,6 +82,7 @@ impl Default for StreamStatus {
             started: SystemTime::now(),
             changed_ms: AtomicU64::new(0),
             failure: Mutex::new(None),
+            reason: Mutex::new(None),
         }
     }
 }
@@ -90,6 +94,14 @@ impl StreamStatus {
 
     pub(super) fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
         let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
+        {
+            let mut why = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            match (state, reason) {
+                (CameraState::Streaming, _) => *why = None,
+                (_, Some(reason)) => *why = Some(reason.to_string()),
+                _ => {}
+            }
+        }
         if before != state {
             self.changed_ms.store(self.now_ms(), Ordering::Relaxed);
             match reason {
@@ -97,6 +109,15 @@ impl StreamStatus {
                 None => tracing::info!(camera, from = %before, to = %state, "camera state"),
             }
         }
+    }
+
+    /// Why the camera is not streaming (the reason its last state change
+    /// gave the journal), None while it streams.
+    pub fn reason(&self) -> Option<String> {
+        if self.state() == CameraState::Streaming {
+            return None;
+        }
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// When the camera entered its current state (wall clock).
