@@ -36,6 +36,7 @@ pub mod review;
 pub mod recent;
 pub mod save;
 pub mod server;
+pub mod sessions;
 pub mod tls;
 pub mod trial;
 

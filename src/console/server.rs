@@ -201,7 +201,10 @@ impl Console {
             tracing::warn!(listen = %addr, "console: any host name is answered; list the box's names under `hosts` in [console]");
         }
         let shared = Shared {
-            auth: Arc::new(Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)),
+            auth: Arc::new(
+                Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)
+                    .keep_in(super::sessions::SessionFile::in_dir(&wiring.state_dir)),
+            ),
             cameras: Arc::default(),
             frames: Arc::new(LiveFrames::new(wiring.faces.as_deref())),
             feed: Arc::new(Feed::with_history(History::open(&wiring.state_dir, wiring.retention))),
