@@ -229,7 +229,11 @@ impl Auth {
     /// The password was checked again for the request's session.
     fn verified(&self, headers: &HeaderMap) {
         if let Some(id) = cookie(headers, self.cookie_name())
-            && let Some(session) = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key(&id))
+            && let Some(session) = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&key(&id))
         {
             session.verified = Instant::now();
         }

@@ -60,10 +60,8 @@ fn now_ms() -> u64 {
 
 /// A snapshot's file name: only ids made of safe characters are kept.
 fn snapshot_name(incident: &str) -> Option<String> {
-    (!incident.is_empty()
-        && incident.len() <= 64
-        && incident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-    .then(|| format!("{incident}.jpg"))
+    (!incident.is_empty() && incident.len() <= 64 && incident.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then(|| format!("{incident}.jpg"))
 }
 
 impl History {
@@ -189,12 +187,19 @@ mod tests {
             camera: "gate".into(),
             data: "{}".into(),
         };
-        fs::write(history.file(), format!("{}\nnot json\n", serde_json::to_string(&old).unwrap())).unwrap();
+        fs::write(
+            history.file(),
+            format!("{}\nnot json\n", serde_json::to_string(&old).unwrap()),
+        )
+        .unwrap();
         history.append("incident", "gate", "{\"seq\":1}");
         history.append("ack", "gate", "{\"incident_id\":\"x\"}");
         let again = History::open(dir.path(), Duration::from_secs(3600));
         let lines = again.load();
-        assert_eq!(lines.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>(), ["incident", "ack"]);
+        assert_eq!(
+            lines.iter().map(|l| l.kind.as_str()).collect::<Vec<_>>(),
+            ["incident", "ack"]
+        );
         assert_eq!(fs::read_to_string(again.file()).unwrap().lines().count(), 2);
         assert!(snapshot_name("../etc/passwd").is_none());
     }

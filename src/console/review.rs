@@ -82,10 +82,9 @@ pub async fn ack(
     let topic = review.topics.acks(&camera);
     let outbox = live.outbox.clone();
     let (stored_camera, stored_payload, stored_incident) = (camera.clone(), payload.clone(), incident.clone());
-    let stored = tokio::task::spawn_blocking(move || {
-        outbox.push_ack(&stored_camera, topic, stored_payload, &stored_incident)
-    })
-    .await;
+    let stored =
+        tokio::task::spawn_blocking(move || outbox.push_ack(&stored_camera, topic, stored_payload, &stored_incident))
+            .await;
     match stored {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return refused(StatusCode::SERVICE_UNAVAILABLE, format!("not acknowledged: {e}")),
@@ -93,5 +92,9 @@ pub async fn ack(
     }
     tracing::info!(incident = %incident, camera = %camera, note = note.unwrap_or(""), "console: incident acknowledged");
     feed.ack(&camera, &payload);
-    (StatusCode::OK, axum::Json(serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default())).into_response()
+    (
+        StatusCode::OK,
+        axum::Json(serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default()),
+    )
+        .into_response()
 }

@@ -14,7 +14,10 @@ use sha2::{Digest, Sha256};
 
 /// The key a session is kept under: the SHA-256 of its cookie, as hex.
 pub fn key(id: &str) -> String {
-    Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// One kept session.
@@ -28,7 +31,8 @@ pub struct Kept {
 }
 
 fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The wall-clock ms of an instant.

@@ -28,8 +28,11 @@ pub const CAMERA_DOWN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Whether a camera counts as down (not streaming and not ended) and for how long.
 pub fn down_for(state: CameraState, since: std::time::SystemTime) -> Option<Duration> {
-    matches!(state, CameraState::Connecting | CameraState::Backoff | CameraState::Failed)
-        .then(|| std::time::SystemTime::now().duration_since(since).unwrap_or_default())
+    matches!(
+        state,
+        CameraState::Connecting | CameraState::Backoff | CameraState::Failed
+    )
+    .then(|| std::time::SystemTime::now().duration_since(since).unwrap_or_default())
 }
 
 /// Sends one message to systemd; a failure is logged once at debug level
@@ -162,7 +165,11 @@ impl Watchdog {
                 let secs = down_for(stream.state(), stream.since())?;
                 (secs > CAMERA_DOWN_LIMIT).then(|| {
                     let why = stream.reason().map(|r| format!(": {r}")).unwrap_or_default();
-                    format!("camera `{}` down for more than {} s{why}", probe.view.name, CAMERA_DOWN_LIMIT.as_secs())
+                    format!(
+                        "camera `{}` down for more than {} s{why}",
+                        probe.view.name,
+                        CAMERA_DOWN_LIMIT.as_secs()
+                    )
                 })
             })
             .collect();

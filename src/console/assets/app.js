@@ -120,11 +120,13 @@ function span(secs) {
 /** What a camera's state means to an operator. */
 const STATE_WORDS = { streaming: "live", connecting: "connecting", backoff: "lost, reconnecting", failed: "down", stopped: "stopped" };
 const stateWords = (s) => STATE_WORDS[s] || s;
-/** "down since 14:02:11 (6 min): connection refused" */
+/** The journal's reason without the decoder's debugging detail (kept in the tooltip). */
+const shortReason = (r) => (r ? r.split(" (from ")[0].split("\n")[0] : "");
+/** "lost, reconnecting since 14:02:11 (6 min): camera `gate` (rtsp://…): Could not open resource …" */
 function downText(cam) {
   if (cam.state === "streaming") return "";
   const secs = (Date.now() - new Date(cam.since).getTime()) / 1000;
-  return `${stateWords(cam.state)} since ${localTime(cam.since)} (${span(secs)})${cam.reason ? ": " + cam.reason : ""}`;
+  return `${stateWords(cam.state)} since ${localTime(cam.since)} (${span(secs)})${cam.reason ? ": " + shortReason(cam.reason) : ""}`;
 }
 
 // ---- drawing shared by the live views and the editor ----
@@ -250,6 +252,7 @@ async function camerasTick() {
     facts.replaceChildren(el("span", { class: "state " + cam.state, text: stateWords(cam.state) }),
       ` ${cam.fps} fps decoded · ${cam.detect_fps} fps detected · last incident: ${cam.last_incident ? localTime(cam.last_incident) : "none"}`);
     card.querySelector(".down").textContent = downText(cam);
+    card.querySelector(".down").title = cam.reason || "";
     staleness(card);
   }
 }
