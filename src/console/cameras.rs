@@ -220,9 +220,10 @@ pub async fn list(
             json!({
                 "name": &*camera.name,
                 "state": status.state().to_string(),
-                "since": wall_time(status.since()),
+                // not streaming: since it last streamed, reconnects included
+                "since": wall_time(status.down_since().unwrap_or_else(|| status.since())),
                 "reason": status.reason(),
-                "down": crate::observe::health::down_for(status.state(), status.since())
+                "down": crate::observe::health::down_for(&status)
                     .is_some_and(|d| d > crate::observe::health::CAMERA_DOWN_LIMIT),
                 "frame_age_secs": decoded.then(|| (status.since_frame().as_secs_f64() * 10.0).round() / 10.0),
                 "fps": (fps * 10.0).round() / 10.0,

@@ -19,8 +19,9 @@ pub async fn health(State(live): State<Arc<Live>>, State(metrics): State<Arc<Met
         .cameras()
         .iter()
         .map(|c| {
-            let (state, since) = (c.stream.state(), c.stream.since());
-            let down = down_for(state, since);
+            let state = c.stream.state();
+            let since = c.stream.down_since().unwrap_or_else(|| c.stream.since());
+            let down = down_for(&c.stream);
             json!({
                 "name": &*c.name,
                 "state": state.to_string(),

@@ -44,6 +44,9 @@ impl fmt::Display for CameraState {
     }
 }
 
+/// `down_ms` while the camera streams.
+const NOT_DOWN: u64 = u64::MAX;
+
 /// Live figures of one camera's stream.
 #[derive(Debug)]
 pub struct StreamStatus {
@@ -62,6 +65,9 @@ pub struct StreamStatus {
     started: SystemTime,
     /// When the state last changed, in ms since `epoch`.
     changed_ms: AtomicU64,
+    /// Since when the camera has not streamed (reconnects included), in ms
+    /// since `epoch`; [`NOT_DOWN`] while it streams.
+    down_ms: AtomicU64,
     /// Why the camera failed, for `failed`.
     pub failure: Mutex<Option<String>>,
     /// Why the camera is not streaming, as the journal's `camera state`
@@ -81,6 +87,7 @@ impl Default for StreamStatus {
             epoch: Instant::now(),
             started: SystemTime::now(),
             changed_ms: AtomicU64::new(0),
+            down_ms: AtomicU64::new(0),
             failure: Mutex::new(None),
             reason: Mutex::new(None),
         }
@@ -102,6 +109,11 @@ impl StreamStatus {
                 _ => {}
             }
         }
+        if state == CameraState::Streaming {
+            self.down_ms.store(NOT_DOWN, Ordering::Relaxed);
+        } else if self.down_ms.load(Ordering::Relaxed) == NOT_DOWN {
+            self.down_ms.store(self.now_ms(), Ordering::Relaxed);
+        }
         if before != state {
             self.changed_ms.store(self.now_ms(), Ordering::Relaxed);
             match reason {
@@ -118,6 +130,19 @@ impl StreamStatus {
             return None;
         }
         self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Since when the camera has not streamed — connecting, reconnecting
+    /// and failing again all count, from the moment it last stopped
+    /// streaming (or started) — while it is connecting, in backoff or
+    /// failed; None while it streams or once it has stopped.
+    pub fn down_since(&self) -> Option<SystemTime> {
+        let down = self.down_ms.load(Ordering::Relaxed);
+        let waiting = matches!(
+            self.state(),
+            CameraState::Connecting | CameraState::Backoff | CameraState::Failed
+        );
+        (waiting && down != NOT_DOWN).then(|| self.started + Duration::from_millis(down))
     }
 
     /// When the camera entered its current state (wall clock).

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sd_notify::NotifyState;
 
 use super::metrics::CameraView;
-use crate::decode::CameraState;
+use crate::decode::{CameraState, StreamStatus};
 
 /// How long a part may make no progress when systemd set no watchdog.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
@@ -26,13 +26,12 @@ const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
 /// not bring the camera back).
 pub const CAMERA_DOWN_LIMIT: Duration = Duration::from_secs(60);
 
-/// Whether a camera counts as down (not streaming and not ended) and for how long.
-pub fn down_for(state: CameraState, since: std::time::SystemTime) -> Option<Duration> {
-    matches!(
-        state,
-        CameraState::Connecting | CameraState::Backoff | CameraState::Failed
-    )
-    .then(|| std::time::SystemTime::now().duration_since(since).unwrap_or_default())
+/// How long a camera has been down (not streaming, reconnects included,
+/// and not ended); None while it streams.
+pub fn down_for(stream: &StreamStatus) -> Option<Duration> {
+    stream
+        .down_since()
+        .map(|since| std::time::SystemTime::now().duration_since(since).unwrap_or_default())
 }
 
 /// Sends one message to systemd; a failure is logged once at debug level
@@ -162,7 +161,7 @@ impl Watchdog {
             .iter()
             .filter_map(|probe| {
                 let stream = &probe.view.stream;
-                let secs = down_for(stream.state(), stream.since())?;
+                let secs = down_for(stream)?;
                 (secs > CAMERA_DOWN_LIMIT).then(|| {
                     let why = stream.reason().map(|r| format!(": {r}")).unwrap_or_default();
                     format!(

@@ -69,7 +69,7 @@ pub fn camera_status(live: Arc<Live>) -> StatusSource {
                     *fps = Some(decoded.saturating_sub(*count) as f64 / elapsed.as_secs_f64());
                     (*count, *at) = (decoded, now);
                 }
-                let down = super::health::down_for(c.stream.state(), c.stream.since())
+                let down = super::health::down_for(&c.stream)
                     .is_some_and(|d| d > super::health::CAMERA_DOWN_LIMIT);
                 let reason = c.stream.reason();
                 let state = c.stream.state().to_string();

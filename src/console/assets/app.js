@@ -124,9 +124,12 @@ const stateWords = (s) => STATE_WORDS[s] || s;
 const shortReason = (r) => (r ? r.split(" (from ")[0].split("\n")[0] : "");
 /** "lost, reconnecting since 14:02:11 (6 min): camera `gate` (rtsp://…): Could not open resource …" */
 function downText(cam) {
-  if (cam.state === "streaming") return "";
+  return cam.state === "streaming" ? "" : `${stateWords(cam.state)} ${sinceText(cam)}`;
+}
+/** "since 14:02:11 (6 min): why" */
+function sinceText(cam) {
   const secs = (Date.now() - new Date(cam.since).getTime()) / 1000;
-  return `${stateWords(cam.state)} since ${localTime(cam.since)} (${span(secs)})${cam.reason ? ": " + shortReason(cam.reason) : ""}`;
+  return `since ${localTime(cam.since)} (${span(secs)})${cam.reason ? ": " + shortReason(cam.reason) : ""}`;
 }
 
 // ---- drawing shared by the live views and the editor ----
@@ -766,7 +769,7 @@ async function healthTick() {
   $("health-outbox").textContent = `Outbox: ${h.outbox.pending} waiting for the broker${h.outbox.writable ? "" : " — the disk cannot be written!"}`;
   $("health-cameras").tBodies[0].replaceChildren(...h.cameras.map((c) => el("tr", { class: "camera-health " + c.state + (c.down ? " down" : ""), "data-camera": c.name },
     el("td", { text: c.name }), el("td", {}, el("span", { class: "state " + c.state, text: stateWords(c.state) })),
-    el("td", { text: c.state === "streaming" ? `since ${localTime(c.since)}` : downText(c) + (c.down ? ` — down for more than ${h.down_limit_secs} s: the box counts as not healthy` : "") }))));
+    el("td", { text: c.state === "streaming" ? `since ${localTime(c.since)}` : sinceText(c) + (c.down ? ` — down for more than ${h.down_limit_secs} s: the box counts as not healthy` : "") }))));
   $("metrics-table").tBodies[0].replaceChildren(...h.metrics.map((m) => el("tr", {}, el("td", { text: m.name }), el("td", { text: m.value }))));
 }
 
