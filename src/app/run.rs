@@ -215,6 +215,7 @@ impl App {
         self.live
             .healthy
             .store(u64::from(healthy), std::sync::atomic::Ordering::Relaxed);
+        *self.live.unhealthy.lock().unwrap_or_else(|p| p.into_inner()) = watchdog.why();
     }
 }
 
@@ -321,6 +322,9 @@ pub async fn run_with(
             schema: std::sync::Arc::new(crate::console::server::ConfigSchema(
                 crate::plan::schema::config_schema(),
             )),
+            topics: app.started.mqtt.topics.clone(),
+            state_dir: app.started.state_dir.clone(),
+            retention: app.started.outbox.max_age,
         },
         cancel.clone(),
     )

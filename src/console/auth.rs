@@ -27,6 +27,7 @@ use subtle::ConstantTimeEq;
 
 use super::admission::{Connection, Guests};
 use super::login::Gate;
+use super::sessions::{Kept, SessionFile, instant, key, wall_ms};
 
 /// The session cookie's name over plain HTTP (loopback).
 pub const COOKIE: &str = "watchpost_session";
@@ -68,7 +69,14 @@ pub struct Auth {
     /// `hosts` set; the check warns of it).
     hosts: Option<Vec<String>>,
     pub guests: Arc<Guests>,
+    /// Where sessions are kept across restarts, if anywhere.
+    file: Option<SessionFile>,
+    /// When the sessions were last written.
+    written: Mutex<Option<Instant>>,
 }
+
+/// A used session's last use is written at most this often.
+const KEEP_SEEN_EVERY: Duration = Duration::from_secs(600);
 
 /// An argon2id hash of `password`, in the PHC format a password file holds.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -120,7 +128,48 @@ impl Auth {
             secure,
             hosts: allowed_hosts(listen, hosts),
             guests: Arc::new(Guests::default()),
+            file: None,
+            written: Mutex::new(None),
         }
+    }
+
+    /// Keeps the sessions in `file`, and takes back the live ones kept
+    /// there (their password check is not fresh).
+    pub fn keep_in(mut self, file: SessionFile) -> Self {
+        let now = Instant::now();
+        let stale = now.checked_sub(REAUTH_WINDOW * 2).unwrap_or(now);
+        {
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            for kept in file.load() {
+                let session = Session {
+                    csrf: kept.csrf,
+                    created: instant(kept.created_ms),
+                    seen: instant(kept.seen_ms),
+                    verified: stale,
+                };
+                if session.live(now) && sessions.len() < MAX_SESSIONS {
+                    sessions.insert(kept.key, session);
+                }
+            }
+        }
+        self.file = Some(file);
+        self
+    }
+
+    /// Writes the sessions (when they are kept).
+    fn write(&self, sessions: &HashMap<String, Session>) {
+        let Some(file) = &self.file else { return };
+        *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let kept: Vec<Kept> = sessions
+            .iter()
+            .map(|(key, s)| Kept {
+                key: key.clone(),
+                csrf: s.csrf.clone(),
+                created_ms: wall_ms(s.created),
+                seen_ms: wall_ms(s.seen),
+            })
+            .collect();
+        file.save(&kept);
     }
 
     fn cookie_name(&self) -> &'static str {
@@ -138,7 +187,7 @@ impl Auth {
             sessions.remove(&oldest);
         }
         sessions.insert(
-            id.clone(),
+            key(&id),
             Session {
                 csrf: csrf.clone(),
                 created: now,
@@ -146,29 +195,45 @@ impl Auth {
                 verified: now,
             },
         );
+        self.write(&sessions);
         (id, csrf)
     }
 
     /// The CSRF token of the request's session, and whether its password
     /// check is recent, if it has a live session.
     fn session(&self, headers: &HeaderMap) -> Option<(String, Fresh)> {
-        let id = cookie(headers, self.cookie_name())?;
+        let id = key(&cookie(headers, self.cookie_name())?);
         let now = Instant::now();
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let session = sessions.get_mut(&id)?;
         if !session.live(now) {
             sessions.remove(&id);
+            self.write(&sessions);
             return None;
         }
         session.seen = now;
         let fresh = Fresh(now.duration_since(session.verified) < REAUTH_WINDOW);
-        Some((session.csrf.clone(), fresh))
+        let csrf = session.csrf.clone();
+        let due = self.file.is_some()
+            && self
+                .written
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none_or(|at| at.elapsed() >= KEEP_SEEN_EVERY);
+        if due {
+            self.write(&sessions);
+        }
+        Some((csrf, fresh))
     }
 
     /// The password was checked again for the request's session.
     fn verified(&self, headers: &HeaderMap) {
         if let Some(id) = cookie(headers, self.cookie_name())
-            && let Some(session) = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&id)
+            && let Some(session) = self
+                .sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&key(&id))
         {
             session.verified = Instant::now();
         }
@@ -176,7 +241,9 @@ impl Auth {
 
     fn close(&self, headers: &HeaderMap) {
         if let Some(id) = cookie(headers, self.cookie_name()) {
-            self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            sessions.remove(&key(&id));
+            self.write(&sessions);
         }
     }
 
@@ -453,14 +520,14 @@ mod tests {
         let Some(earlier) = Instant::now().checked_sub(REAUTH_WINDOW + Duration::from_secs(1)) else {
             return;
         };
-        auth.sessions.lock().unwrap().get_mut(&id).unwrap().verified = earlier;
+        auth.sessions.lock().unwrap().get_mut(&key(&id)).unwrap().verified = earlier;
         assert_eq!(auth.session(&headers).map(|s| s.1), Some(Fresh(false)));
         auth.verified(&headers);
         assert_eq!(auth.session(&headers).map(|s| s.1), Some(Fresh(true)));
         let Some(born) = Instant::now().checked_sub(LIFETIME) else {
             return;
         };
-        auth.sessions.lock().unwrap().get_mut(&id).unwrap().created = born;
+        auth.sessions.lock().unwrap().get_mut(&key(&id)).unwrap().created = born;
         assert_eq!(auth.session(&headers), None);
     }
 }

@@ -256,9 +256,16 @@ pub async fn list(
         .map(|camera| {
             let status = camera.stream.status();
             let (fps, detect) = frames.rates(camera);
+            let decoded = status.decoded.load(Relaxed) > 0;
             json!({
                 "name": &*camera.name,
                 "state": status.state().to_string(),
+                // not streaming: since it last streamed, reconnects included
+                "since": wall_time(status.down_since().unwrap_or_else(|| status.since())),
+                "reason": status.reason(),
+                "down": crate::observe::health::down_for(&status)
+                    .is_some_and(|d| d > crate::observe::health::CAMERA_DOWN_LIMIT),
+                "frame_age_secs": decoded.then(|| (status.since_frame().as_secs_f64() * 10.0).round() / 10.0),
                 "fps": (fps * 10.0).round() / 10.0,
                 "detect_fps": (detect * 10.0).round() / 10.0,
                 "reconnects": status.reconnects.load(Relaxed),
@@ -268,6 +275,15 @@ pub async fn list(
         })
         .collect();
     axum::Json(json!({ "cameras": cameras }))
+}
+
+/// A wall-clock time as RFC 3339 UTC, to the second.
+pub fn wall_time(at: std::time::SystemTime) -> String {
+    jiff::Timestamp::try_from(at)
+        .ok()
+        .and_then(|t| t.round(jiff::Unit::Second).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 fn not_found(camera: &str) -> Response {
@@ -287,8 +303,18 @@ pub async fn frame(
     let Some(camera) = cameras.get(&name) else {
         return not_found(&name);
     };
+    let status = camera.stream.status();
     match tokio::task::spawn_blocking(move || frames.view(&camera)).await {
-        Ok(Ok(jpeg)) => jpeg_response(&jpeg),
+        Ok(Ok(jpeg)) => {
+            // how old the picture is: the camera's last frame, at most
+            // 1/LIVE_FPS older when a view made just now is served again
+            let mut response = jpeg_response(&jpeg);
+            let age = status.since_frame().as_millis().to_string();
+            if let Ok(value) = axum::http::HeaderValue::from_str(&age) {
+                response.headers_mut().insert("x-frame-age-ms", value);
+            }
+            response
+        }
         Ok(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({ "error": format!("no picture: {reason}") })),

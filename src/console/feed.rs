@@ -2,8 +2,9 @@
 //! outbox, and every redacted snapshot, as they happen, sent to browsers as
 //! server-sent events. The cameras hand events to a broadcast channel and
 //! never wait: a browser that reads too slowly misses events (it is told
-//! how many) rather than holding anything up. The last events and
-//! snapshots are kept for a page that opens later.
+//! how many) rather than holding anything up. The last events,
+//! acknowledgements and snapshots are kept for a page that opens later,
+//! and on disk ([`super::history`]) for one that opens after a restart.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,13 +17,14 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use tokio::sync::broadcast;
 
-use super::picture::jpeg_response;
+use super::history::History;
+use super::picture::{jpeg_response, kept_response};
 use crate::anonymize::{Alert, RedactedJpeg};
 
 /// Events a browser may fall behind by before it misses some.
 const CHANNEL: usize = 256;
 /// Events kept for pages that open later.
-const RECENT: usize = 200;
+const RECENT: usize = 1000;
 /// Snapshots kept.
 const SNAPSHOTS: usize = 64;
 
@@ -33,6 +35,8 @@ pub enum FeedEvent {
     Incident { camera: Arc<str>, json: Arc<str> },
     /// A redacted snapshot of an incident was published.
     Snapshot { camera: Arc<str>, incident: Arc<str> },
+    /// An operator acknowledged an incident, as its JSON payload.
+    Ack { camera: Arc<str>, json: Arc<str> },
 }
 
 /// The broadcast of incident events and snapshots.
@@ -40,6 +44,7 @@ pub struct Feed {
     tx: broadcast::Sender<FeedEvent>,
     recent: Mutex<VecDeque<FeedEvent>>,
     snapshots: Mutex<VecDeque<(Arc<str>, Arc<RedactedJpeg>)>>,
+    history: Option<History>,
 }
 
 impl Default for Feed {
@@ -54,7 +59,32 @@ impl Feed {
             tx: broadcast::channel(CHANNEL).0,
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
             snapshots: Mutex::new(VecDeque::with_capacity(SNAPSHOTS)),
+            history: None,
         }
+    }
+
+    /// A feed that keeps its history on disk and starts from what is kept there.
+    pub fn with_history(history: History) -> Self {
+        let mut feed = Self::new();
+        {
+            let mut recent = feed.recent.lock().unwrap_or_else(|p| p.into_inner());
+            for line in history.load() {
+                let camera: Arc<str> = Arc::from(line.camera.as_str());
+                let data: Arc<str> = Arc::from(line.data.as_str());
+                let event = match line.kind.as_str() {
+                    "incident" => FeedEvent::Incident { camera, json: data },
+                    "snapshot" => FeedEvent::Snapshot { camera, incident: data },
+                    "ack" => FeedEvent::Ack { camera, json: data },
+                    _ => continue,
+                };
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(event);
+            }
+        }
+        feed.history = Some(history);
+        feed
     }
 
     fn push(&self, event: FeedEvent) {
@@ -71,10 +101,15 @@ impl Feed {
     /// An incident event was stored in the outbox.
     pub fn incident(&self, alert: &Alert) {
         match serde_json::to_string(alert) {
-            Ok(json) => self.push(FeedEvent::Incident {
-                camera: Arc::from(alert.camera()),
-                json: Arc::from(json),
-            }),
+            Ok(json) => {
+                if let Some(history) = &self.history {
+                    history.append("incident", alert.camera(), &json);
+                }
+                self.push(FeedEvent::Incident {
+                    camera: Arc::from(alert.camera()),
+                    json: Arc::from(json),
+                })
+            }
             Err(e) => tracing::debug!(error = %e, "console: an alert did not serialise"),
         }
     }
@@ -86,12 +121,41 @@ impl Feed {
         if kept.len() == SNAPSHOTS {
             kept.pop_front();
         }
+        if let Some(history) = &self.history {
+            history.keep_snapshot(&incident, &jpeg);
+            history.append("snapshot", camera, &incident);
+        }
         kept.push_back((incident.clone(), jpeg));
         drop(kept);
         self.push(FeedEvent::Snapshot {
             camera: Arc::from(camera),
             incident,
         });
+    }
+
+    /// An operator acknowledged an incident (`json`: the acknowledgement as published).
+    pub fn ack(&self, camera: &str, json: &str) {
+        if let Some(history) = &self.history {
+            history.append("ack", camera, json);
+        }
+        self.push(FeedEvent::Ack {
+            camera: Arc::from(camera),
+            json: Arc::from(json),
+        });
+    }
+
+    /// The kept event JSON of an incident's events, oldest first.
+    pub fn events_of(&self, incident: &str) -> Vec<serde_json::Value> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|e| match e {
+                FeedEvent::Incident { json, .. } => serde_json::from_str::<serde_json::Value>(json).ok(),
+                _ => None,
+            })
+            .filter(|v| v.get("incident_id").and_then(|i| i.as_str()) == Some(incident))
+            .collect()
     }
 
     pub fn recent(&self) -> Vec<FeedEvent> {
@@ -141,6 +205,7 @@ fn sse_event(event: &FeedEvent) -> Event {
         FeedEvent::Snapshot { camera, incident } => Event::default()
             .event("snapshot")
             .data(serde_json::json!({ "camera": &**camera, "incident_id": &**incident }).to_string()),
+        FeedEvent::Ack { json, .. } => Event::default().event("ack").data(&**json),
     }
 }
 
@@ -166,8 +231,11 @@ pub async fn events(State(feed): State<Arc<Feed>>) -> Sse<impl Stream<Item = Res
 
 /// `GET /api/snapshots/{incident}`: a published snapshot (redacted).
 pub async fn snapshot(State(feed): State<Arc<Feed>>, Path(incident): Path<String>) -> Response {
-    match feed.snapshot_of(&incident) {
-        Some(jpeg) => jpeg_response(&jpeg),
+    if let Some(jpeg) = feed.snapshot_of(&incident) {
+        return jpeg_response(&jpeg);
+    }
+    match feed.history.as_ref().and_then(|h| h.snapshot(&incident)) {
+        Some(kept) => kept_response(&kept),
         None => (StatusCode::NOT_FOUND, "no snapshot of that incident is kept").into_response(),
     }
 }
@@ -180,13 +248,15 @@ mod tests {
     fn a_slow_reader_misses_events_and_the_sender_never_waits() {
         let feed = Feed::new();
         let mut rx = feed.subscribe();
-        for i in 0..(CHANNEL + 10) {
+        let sent = CHANNEL.max(RECENT) + 10;
+        for i in 0..sent {
             feed.push(FeedEvent::Snapshot {
                 camera: Arc::from("c"),
                 incident: Arc::from(i.to_string()),
             });
         }
-        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(10))));
+        let missed = (sent - CHANNEL) as u64;
+        assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(n)) if n == missed));
         assert_eq!(feed.recent().len(), RECENT);
     }
 }

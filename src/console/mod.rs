@@ -28,12 +28,15 @@ pub mod config;
 pub mod document;
 pub mod feed;
 pub mod health;
+pub mod history;
 pub mod login;
 pub mod picture;
 pub mod reauth;
 pub mod recent;
+pub mod review;
 pub mod save;
 pub mod server;
+pub mod sessions;
 pub mod tls;
 pub mod trial;
 

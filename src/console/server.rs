@@ -28,7 +28,9 @@ use super::cameras::{self, Cameras, ConsoleCamera, LiveFrames};
 use super::config::ConsolePlan;
 use super::feed::{self, Feed};
 use super::health;
+use super::history::History;
 use super::login::Gate;
+use super::review::{self, Review};
 use super::save::{self, CheckFn, Editor, ReloadReport};
 use super::tls;
 use super::trial::{self, Trial, TrialFn};
@@ -134,6 +136,11 @@ pub struct Wiring {
     pub reloads: tokio::sync::watch::Receiver<ReloadReport>,
     /// The JSON Schema of the config file, which the editor's forms are built from.
     pub schema: Arc<ConfigSchema>,
+    /// The box's topics, for acknowledgements.
+    pub topics: crate::publish::Topics,
+    /// Where the incidents page keeps its history, and for how long.
+    pub state_dir: PathBuf,
+    pub retention: Duration,
 }
 
 /// The JSON Schema of the config file (the plan layer derives it from the
@@ -158,6 +165,7 @@ pub struct Shared {
     live: Arc<Live>,
     metrics: Arc<Metrics>,
     schema: Arc<ConfigSchema>,
+    review: Arc<Review>,
 }
 
 macro_rules! parts {
@@ -169,7 +177,7 @@ macro_rules! parts {
         }
     )*};
 }
-parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics, schema: ConfigSchema);
+parts!(auth: Auth, cameras: Cameras, frames: LiveFrames, feed: Feed, editor: Editor, trial: Trial, live: Live, metrics: Metrics, schema: ConfigSchema, review: Review);
 
 /// The running console, as the app holds it: the incident feed the cameras
 /// tell, and the camera list it replaces on reload.
@@ -208,13 +216,17 @@ impl Console {
             tracing::warn!(listen = %addr, "console: any host name is answered; list the box's names under `hosts` in [console]");
         }
         let shared = Shared {
-            auth: Arc::new(Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)),
+            auth: Arc::new(
+                Auth::new(gate, tls.is_some(), addr, &wiring.plan.hosts)
+                    .keep_in(super::sessions::SessionFile::in_dir(&wiring.state_dir)),
+            ),
             cameras: Arc::default(),
             frames: Arc::new(LiveFrames::new(
                 wiring.faces.as_deref(),
                 wiring.snapshots_waiting.clone(),
             )),
-            feed: Arc::new(Feed::new()),
+            feed: Arc::new(Feed::with_history(History::open(&wiring.state_dir, wiring.retention))),
+            review: Arc::new(Review::new(wiring.topics)),
             trial: Arc::new(Trial::new(wiring.config_path.clone(), wiring.trial)),
             editor: Arc::new(Editor::new(
                 wiring.config_path,
@@ -300,6 +312,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
+        .route("/api/incidents/{incident}/ack", post(review::ack))
         .layer(axum::middleware::from_fn(deadlines))
         .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))
         .layer(axum::middleware::from_fn(hardened))

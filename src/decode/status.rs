@@ -44,6 +44,9 @@ impl fmt::Display for CameraState {
     }
 }
 
+/// `down_ms` while the camera streams.
+const NOT_DOWN: u64 = u64::MAX;
+
 /// Live figures of one camera's stream.
 #[derive(Debug)]
 pub struct StreamStatus {
@@ -62,8 +65,14 @@ pub struct StreamStatus {
     started: SystemTime,
     /// When the state last changed, in ms since `epoch`.
     changed_ms: AtomicU64,
+    /// Since when the camera has not streamed (reconnects included), in ms
+    /// since `epoch`; [`NOT_DOWN`] while it streams.
+    down_ms: AtomicU64,
     /// Why the camera failed, for `failed`.
     pub failure: Mutex<Option<String>>,
+    /// Why the camera is not streaming, as the journal's `camera state`
+    /// line gave it; None while streaming or before any reason.
+    reason: Mutex<Option<String>>,
 }
 
 impl Default for StreamStatus {
@@ -78,7 +87,9 @@ impl Default for StreamStatus {
             epoch: Instant::now(),
             started: SystemTime::now(),
             changed_ms: AtomicU64::new(0),
+            down_ms: AtomicU64::new(0),
             failure: Mutex::new(None),
+            reason: Mutex::new(None),
         }
     }
 }
@@ -90,6 +101,19 @@ impl StreamStatus {
 
     pub(super) fn set(&self, camera: &str, state: CameraState, reason: Option<&str>) {
         let before = CameraState::from_u8(self.state.swap(state as u8, Ordering::SeqCst));
+        {
+            let mut why = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            match (state, reason) {
+                (CameraState::Streaming, _) => *why = None,
+                (_, Some(reason)) => *why = Some(reason.to_string()),
+                _ => {}
+            }
+        }
+        if state == CameraState::Streaming {
+            self.down_ms.store(NOT_DOWN, Ordering::Relaxed);
+        } else if self.down_ms.load(Ordering::Relaxed) == NOT_DOWN {
+            self.down_ms.store(self.now_ms(), Ordering::Relaxed);
+        }
         if before != state {
             self.changed_ms.store(self.now_ms(), Ordering::Relaxed);
             match reason {
@@ -97,6 +121,28 @@ impl StreamStatus {
                 None => tracing::info!(camera, from = %before, to = %state, "camera state"),
             }
         }
+    }
+
+    /// Why the camera is not streaming (the reason its last state change
+    /// gave the journal), None while it streams.
+    pub fn reason(&self) -> Option<String> {
+        if self.state() == CameraState::Streaming {
+            return None;
+        }
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Since when the camera has not streamed — connecting, reconnecting
+    /// and failing again all count, from the moment it last stopped
+    /// streaming (or started) — while it is connecting, in backoff or
+    /// failed; None while it streams or once it has stopped.
+    pub fn down_since(&self) -> Option<SystemTime> {
+        let down = self.down_ms.load(Ordering::Relaxed);
+        let waiting = matches!(
+            self.state(),
+            CameraState::Connecting | CameraState::Backoff | CameraState::Failed
+        );
+        (waiting && down != NOT_DOWN).then(|| self.started + Duration::from_millis(down))
     }
 
     /// When the camera entered its current state (wall clock).

@@ -17,10 +17,22 @@ use std::time::{Duration, Instant};
 use sd_notify::NotifyState;
 
 use super::metrics::CameraView;
-use crate::decode::CameraState;
+use crate::decode::{CameraState, StreamStatus};
 
 /// How long a part may make no progress when systemd set no watchdog.
 const DEFAULT_WINDOW: Duration = Duration::from_secs(30);
+/// A camera not streaming (connecting, reconnecting or failed) for longer
+/// than this makes the box not healthy; the pings go on (a restart would
+/// not bring the camera back).
+pub const CAMERA_DOWN_LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a camera has been down (not streaming, reconnects included,
+/// and not ended); None while it streams.
+pub fn down_for(stream: &StreamStatus) -> Option<Duration> {
+    stream
+        .down_since()
+        .map(|since| std::time::SystemTime::now().duration_since(since).unwrap_or_default())
+}
 
 /// Sends one message to systemd; a failure is logged once at debug level
 /// (there is nobody to tell when systemd is not listening).
@@ -98,6 +110,14 @@ impl Watchdog {
         }
     }
 
+    /// Why the box is not healthy, after the last check; None when it is.
+    pub fn why(&self) -> Option<String> {
+        match (&self.problem, &self.degraded) {
+            (Some(p), Some(d)) => Some(format!("{p}; {d}")),
+            (p, d) => p.clone().or_else(|| d.clone()),
+        }
+    }
+
     pub fn enabled(&self) -> bool {
         self.period.is_some()
     }
@@ -137,14 +157,34 @@ impl Watchdog {
             }
             self.problem = wedged;
         }
+        let down: Vec<String> = cameras
+            .iter()
+            .filter_map(|probe| {
+                let stream = &probe.view.stream;
+                let secs = down_for(stream)?;
+                (secs > CAMERA_DOWN_LIMIT).then(|| {
+                    let why = stream.reason().map(|r| format!(": {r}")).unwrap_or_default();
+                    format!(
+                        "camera `{}` down for more than {} s{why}",
+                        probe.view.name,
+                        CAMERA_DOWN_LIMIT.as_secs()
+                    )
+                })
+            })
+            .collect();
+        let outbox = match (outbox, down.is_empty()) {
+            (outbox, true) => outbox,
+            (None, false) => Some(down.join("; ")),
+            (Some(why), false) => Some(format!("{why}; {}", down.join("; "))),
+        };
         if outbox != self.degraded {
             match &outbox {
                 Some(why) => {
-                    tracing::error!(problem = %why, "the box is not healthy; it keeps running (a restart would lose the events held in memory)");
+                    tracing::error!(problem = %why, "the box is not healthy; it keeps running (a restart would lose the events held in memory and bring no camera back)");
                     status(&format!("degraded: {why}"));
                 }
                 None => {
-                    tracing::info!("the outbox keeps incidents again");
+                    tracing::info!("the box is healthy again");
                     if self.problem.is_none() {
                         status(&format!("running {} camera(s)", cameras.len()));
                     }

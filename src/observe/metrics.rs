@@ -166,6 +166,8 @@ pub struct Live {
     pub publisher: OnceLock<Arc<PublisherStatus>>,
     /// 1 while the watchdog check finds every part alive.
     pub healthy: AtomicU64,
+    /// Why the box is not healthy, as the watchdog's last check said.
+    pub unhealthy: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Live {
@@ -181,6 +183,7 @@ impl Live {
             outbox,
             publisher: OnceLock::new(),
             healthy: AtomicU64::new(1),
+            unhealthy: std::sync::Mutex::new(None),
         }
     }
 

@@ -69,6 +69,9 @@ pub fn camera_status(live: Arc<Live>) -> StatusSource {
                     *fps = Some(decoded.saturating_sub(*count) as f64 / elapsed.as_secs_f64());
                     (*count, *at) = (decoded, now);
                 }
+                let down = super::health::down_for(&c.stream)
+                    .is_some_and(|d| d > super::health::CAMERA_DOWN_LIMIT);
+                let reason = c.stream.reason();
                 let state = c.stream.state().to_string();
                 let health = Conditions::from_bits(c.stats.health.load(Relaxed));
                 let conditions: Vec<&str> = health.names().collect();
@@ -80,7 +83,7 @@ pub fn camera_status(live: Arc<Live>) -> StatusSource {
                 CameraStatus {
                     camera: c.name.to_string(),
                     // the first measured rate is news too
-                    key: format!("{state}|{}|{}", health.bits(), fps.is_some()),
+                    key: format!("{state}|{}|{}|{down}", health.bits(), fps.is_some()),
                     payload: serde_json::json!({
                         "camera": &*c.name,
                         "state": state,
@@ -88,6 +91,8 @@ pub fn camera_status(live: Arc<Live>) -> StatusSource {
                         "fps": fps.map(round1),
                         "last_frame_age_secs": age,
                         "health": conditions,
+                        "down": down,
+                        "reason": reason,
                         "time": jiff::Timestamp::now().round(jiff::Unit::Millisecond).unwrap_or(jiff::Timestamp::UNIX_EPOCH).to_string(),
                     }),
                 }

@@ -250,11 +250,10 @@ pub fn check(
     }
     let health = config.health.as_ref().map(|h| rules::health::check(camera, h, ctx));
     if config.rules_written == 0 {
-        ctx.error(
-            config.span.clone(),
-            format!(
-                "camera `{camera}` has no rules, so it could never raise an incident; add a [[cameras.rules]] table"
-            ),
+        // Allowed, so a camera can be added first and its zones and rules
+        // drawn in the console on its own picture.
+        tracing::warn!(
+            "camera `{camera}` has no rules: it streams and shows in the console, but raises no incident until a [[cameras.rules]] table is added"
         );
     }
     if config.incomplete

@@ -24,6 +24,11 @@ impl Topics {
         format!("{}/{camera}/snapshots/{incident_id}", self.prefix)
     }
 
+    /// Operators' acknowledgements of a camera's incidents (JSON, not retained).
+    pub fn acks(&self, camera: &str) -> String {
+        format!("{}/{camera}/acks", self.prefix)
+    }
+
     /// A camera's retained status (state, frame rate, health conditions).
     pub fn status(&self, camera: &str) -> String {
         format!("{}/{camera}/status", self.prefix)

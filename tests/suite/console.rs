@@ -341,7 +341,7 @@ struct Session {
     path: PathBuf,
     base: String,
     dir: tempfile::TempDir,
-    _driver: Driver,
+    driver: Driver,
 }
 
 /// Says which step runs (shown with a failure), then runs it.
@@ -378,6 +378,14 @@ async fn the_operator_draws_a_zone_adds_a_rule_and_the_box_raises_it() {
 /// The box with its console (a password set as operators set it), a
 /// subscriber, and a headless browser.
 async fn start() -> Session {
+    start_with(config).await
+}
+
+/// A config for a box under test: its folder, the broker's port, the console's port, the password hash.
+type MakeConfig = fn(&Path, u16, u16, &Path) -> String;
+
+/// [`start`] with the config `make` writes.
+async fn start_with(make: MakeConfig) -> Session {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start();
     let subscriber = Subscriber::connect(broker.port);
@@ -408,7 +416,7 @@ async fn start() -> Session {
     let site = dir.path().join("site");
     std::fs::create_dir(&site).unwrap();
     let path = site.join("watchpost.toml");
-    std::fs::write(&path, config(dir.path(), broker.port, port, &hash)).unwrap();
+    std::fs::write(&path, make(dir.path(), broker.port, port, &hash)).unwrap();
     let running = Running::start(&path);
     assert!(
         wait_for(GUARD, || running.count("console at") == 1),
@@ -418,17 +426,7 @@ async fn start() -> Session {
     let base = format!("http://127.0.0.1:{port}");
 
     let driver = Driver::start();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1100"] }),
-    );
-    let client = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a chromium session");
+    let client = browser(&driver).await;
 
     Session {
         client,
@@ -438,8 +436,23 @@ async fn start() -> Session {
         path,
         base,
         dir,
-        _driver: driver,
+        driver,
     }
+}
+
+/// A new headless browser session (its own cookies) on `driver`.
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1100"] }),
+    );
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a chromium session")
 }
 
 /// Outside the browser: no session, no API; a foreign Host, nothing at all.
@@ -483,7 +496,7 @@ async fn cameras_stream(s: &Session) {
     assert!(
         until(
             &s.client,
-            "document.querySelector('#camera-walkway .state') && document.querySelector('#camera-walkway .state').textContent === 'streaming' && Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= 2",
+            "document.querySelector('#camera-walkway') && document.querySelector('#camera-walkway').dataset.state === 'streaming' && Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= 2",
             GUARD
         )
         .await,
@@ -802,7 +815,7 @@ fn the_new_rule_raises(s: &Session) {
     );
 }
 
-/// Live, with its JSON on a click and the published snapshot.
+/// Live, one row per incident, with its events' JSON on a click and the published snapshot.
 async fn incidents_page(s: &Session) {
     s.client.goto(&format!("{}/#incidents", s.base)).await.unwrap();
     assert!(until(&s.client, "[...document.querySelectorAll('tr.incident')].some((r) => r.children[2].textContent === 'driveway-intrusion')", GUARD).await);
@@ -884,4 +897,479 @@ async fn health_page(s: &Session) {
         .await
     );
     screenshot(&s.client, "health.png").await;
+}
+
+/// A box with a camera that streams (and raises incidents with snapshots)
+/// and one that never connects and has no rules yet: a camera added first,
+/// to be set up in the console.
+fn live_config(dir: &Path, mqtt: u16, console: u16, hash: &Path) -> String {
+    format!(
+        r#"site = "test-site"
+box_id = "box-{console}"
+state_dir = "{state}"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{mqtt}"
+
+[metrics]
+enabled = false
+
+[console]
+listen = "127.0.0.1:{console}"
+password_file = "{hash}"
+
+[models.coco]
+manifest = "{coco}"
+
+[models.faces]
+manifest = "{faces}"
+
+[privacy]
+face_model = "faces"
+
+[[cameras]]
+name = "walkway"
+
+[cameras.source]
+url = "{walkway}"
+loop = true
+realtime = true
+
+[cameras.detect]
+model = "coco"
+fps = 5
+
+[cameras.privacy]
+redact = ["faces", "heads"]
+
+[[cameras.zones]]
+name = "path"
+polygon = [[0.08, 0.40], [0.92, 0.40], [0.92, 0.92], [0.08, 0.92]]
+
+[[cameras.rules]]
+name = "path-intrusion"
+kind = "intrusion"
+zone = "path"
+labels = ["person"]
+min_secs = 0.4
+end_after_secs = 1.0
+snapshot = true
+
+[[cameras]]
+name = "offline"
+
+[cameras.source]
+url = "rtsp://127.0.0.1:{nobody}/cam"
+
+[cameras.detect]
+model = "coco"
+"#,
+        state = dir.join("state").display(),
+        hash = hash.display(),
+        coco = manifest().display(),
+        faces = root().join("models/centerface.toml").display(),
+        walkway = media("vtest.avi").display(),
+        nobody = free_port(),
+    )
+}
+
+/// Logs `client` in on the cameras page.
+async fn log_in_as(client: &Client, base: &str) {
+    client.goto(&format!("{base}/#cameras")).await.unwrap();
+    let password = client.wait().for_element(Locator::Id("password")).await.unwrap();
+    assert!(until(client, "!document.getElementById('login').hidden", GUARD).await);
+    password.send_keys(PASSWORD).await.unwrap();
+    click(client, Locator::Css("#login-form button")).await;
+    assert!(
+        until(
+            client,
+            "state.csrf !== null && document.getElementById('login').hidden",
+            GUARD
+        )
+        .await
+    );
+}
+
+/// How many live pictures a camera's card has drawn.
+async fn frames_of(client: &Client, camera: &str) -> u64 {
+    js(
+        client,
+        &format!(
+            "const c = document.querySelector('#camera-{camera} canvas'); return Number(c ? c.dataset.frames || 0 : 0);"
+        ),
+    )
+    .await
+    .as_u64()
+    .unwrap_or(0)
+}
+
+/// The share of the editor canvas that is not near black (a picture, not a blank).
+async fn lit_share(client: &Client) -> f64 {
+    js(
+        client,
+        "const c = document.getElementById('editor-canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 90) lit++; return lit / (d.length / 4);",
+    )
+    .await
+    .as_f64()
+    .unwrap()
+}
+
+/// Clicks at (x, y) (0..1) of the editor canvas, `times` presses in a row at the same spot.
+async fn press(client: &Client, x: f64, y: f64, times: usize) {
+    let canvas = client.find(Locator::Id("editor-canvas")).await.unwrap();
+    let size = js(
+        client,
+        "const r = document.getElementById('editor-canvas').getBoundingClientRect(); return [r.width, r.height];",
+    )
+    .await;
+    let (cw, ch) = (size[0].as_f64().unwrap(), size[1].as_f64().unwrap());
+    let mut mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+        element: canvas,
+        duration: None,
+        x: (x - 0.5) * cw,
+        y: (y - 0.5) * ch,
+    });
+    for _ in 0..times {
+        mouse = mouse
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+    }
+    client.perform_actions(mouse).await.unwrap();
+    // a later single press must not join this one into a double-click
+    tokio::time::sleep(Duration::from_millis(700)).await;
+}
+
+/// On a guard room's wall monitor nobody reloads the page: it must stay
+/// current through navigation, a camera that is down and a box restart,
+/// never show another camera's picture, keep unsaved work, and let two
+/// consoles and the office see the same acknowledgement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_stays_current_protects_work_and_reviews_incidents() {
+    let mut s = start_with(live_config).await;
+    let prefix = s
+        .base
+        .rsplit(':')
+        .next()
+        .map(|p| format!("watchpost/test-site/box-{p}"))
+        .unwrap();
+    step("log in; the down camera says since when and why");
+    log_in_as(&s.client, &s.base).await;
+    assert!(
+        until(&s.client, "document.querySelector('#camera-walkway') && Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= 2", GUARD).await,
+        "the walkway streams on the page"
+    );
+    assert!(
+        until(&s.client, "(document.querySelector('#camera-offline .down') || {}).textContent.includes('since') && document.querySelector('#camera-offline .down').textContent.includes(': ')", GUARD).await,
+        "the offline camera says since when and why: {}",
+        js(&s.client, "return (document.querySelector('#camera-offline') || {}).textContent || ''").await
+    );
+    let said = js(
+        &s.client,
+        "return document.querySelector('#camera-offline .down').textContent",
+    )
+    .await;
+    let said = said.as_str().unwrap().to_string();
+    assert!(!said.contains("backoff"), "operator words, not `backoff`: {said}");
+    let reason = said.split_once(": ").unwrap().1.to_string();
+    assert!(
+        s.running
+            .lines()
+            .iter()
+            .any(|l| l.contains("camera state") && l.contains("offline") && l.contains(&reason)),
+        "the page gives the journal's reason `{reason}`"
+    );
+    assert!(
+        until(&s.client, "document.querySelector('#camera-offline').dataset.stale === '1' && document.querySelector('#camera-offline .picture-note').textContent.includes('No picture')", GUARD).await
+    );
+    screenshot(&s.client, "live-cameras.png").await;
+
+    step("navigate away and back: the live views go on");
+    js(&s.client, "location.hash = '#editor'; return null;").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    js(&s.client, "location.hash = '#health'; return null;").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    js(&s.client, "location.hash = '#cameras'; return null;").await;
+    let back = frames_of(&s.client, "walkway").await;
+    assert!(
+        until(
+            &s.client,
+            &format!(
+                "Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= {}",
+                back + 3
+            ),
+            GUARD
+        )
+        .await,
+        "the walkway's live view goes on after the page came back"
+    );
+    assert!(
+        until(
+            &s.client,
+            "document.querySelector('#camera-walkway').dataset.stale === ''",
+            GUARD
+        )
+        .await
+    );
+
+    step("the editor never shows another camera's picture");
+    js(&s.client, "location.hash = '#editor'; return null;").await;
+    assert!(
+        until(&s.client, "document.getElementById('editor-camera').value === 'walkway' && document.getElementById('editor-canvas').dataset.camera === 'walkway'", GUARD).await
+    );
+    let lit = lit_share(&s.client).await;
+    assert!(lit > 0.3, "the walkway's picture is shown ({lit})");
+    let select = s.client.find(Locator::Id("editor-camera")).await.unwrap();
+    select.select_by_value("offline").await.unwrap();
+    for _ in 0..6 {
+        let lit = lit_share(&s.client).await;
+        assert!(
+            lit < 0.1,
+            "the offline camera's editor shows a blank canvas, not the walkway ({lit})"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let note = js(
+        &s.client,
+        "return document.getElementById('editor-picture-note').textContent",
+    )
+    .await;
+    assert!(note.as_str().unwrap().starts_with("No picture of offline"), "{note}");
+    let hint = js(&s.client, "return document.getElementById('no-rules').hidden").await;
+    assert_eq!(hint, Value::Bool(false), "a camera without rules is told so");
+    screenshot(&s.client, "live-editor-offline.png").await;
+    select.select_by_value("walkway").await.unwrap();
+    assert!(
+        until(
+            &s.client,
+            "document.getElementById('editor-canvas').dataset.camera === 'walkway'",
+            GUARD
+        )
+        .await
+    );
+
+    step("double-click finishes a zone without a duplicate corner; drawing stops");
+    click(&s.client, Locator::Id("tool-polygon")).await;
+    s.client
+        .find(Locator::Id("new-name"))
+        .await
+        .unwrap()
+        .send_keys("gate")
+        .await
+        .unwrap();
+    press(&s.client, 0.2, 0.2, 1).await;
+    press(&s.client, 0.5, 0.2, 1).await;
+    press(&s.client, 0.5, 0.35, 2).await;
+    assert!(
+        until(&s.client, "state.edit.zones.some((z) => z.name === 'gate')", GUARD).await,
+        "the double-click finished the zone"
+    );
+    let corners = js(
+        &s.client,
+        "return state.edit.zones.find((z) => z.name === 'gate').points.length",
+    )
+    .await;
+    assert_eq!(corners, json!(3), "three clicks, three corners");
+    assert_eq!(
+        js(&s.client, "return state.drawing").await,
+        Value::Null,
+        "drawing stops after Finish"
+    );
+
+    step("an unsaved edit is marked and kept through navigation and a camera switch");
+    assert!(until(&s.client, "!document.getElementById('dirty').hidden", GUARD).await);
+    js(&s.client, "location.hash = '#incidents'; return null;").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    js(&s.client, "location.hash = '#editor'; return null;").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        until(
+            &s.client,
+            "state.edit && state.edit.zones.some((z) => z.name === 'gate')",
+            GUARD
+        )
+        .await,
+        "the unsaved zone is still there after going to Incidents and back"
+    );
+    let select = s.client.find(Locator::Id("editor-camera")).await.unwrap();
+    let _ = select.select_by_value("offline").await;
+    let asked = s.client.get_alert_text().await.expect("switching camera asks first");
+    assert!(asked.contains("unsaved"), "{asked}");
+    s.client.dismiss_alert().await.unwrap();
+    assert_eq!(
+        js(&s.client, "return document.getElementById('editor-camera').value").await,
+        json!("walkway")
+    );
+    assert_eq!(
+        js(&s.client, "return state.edit.zones.some((z) => z.name === 'gate')").await,
+        Value::Bool(true)
+    );
+    let guarded = js(&s.client, "const e = new Event('beforeunload', { cancelable: true }); window.dispatchEvent(e); return e.defaultPrevented;").await;
+    assert_eq!(guarded, Value::Bool(true), "a reload asks first");
+
+    step("a number field refuses what is not a number, as it is typed");
+    let before = std::fs::read_to_string(&s.path).unwrap();
+    let field = s.client.find(Locator::Id("rule-0-min_secs")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("abc").await.unwrap();
+    assert!(
+        until(
+            &s.client,
+            "document.getElementById('rule-0-min_secs').classList.contains('invalid')",
+            GUARD
+        )
+        .await
+    );
+    click(&s.client, Locator::Id("save")).await;
+    assert!(until(&s.client, "document.getElementById('save-status').dataset.result === 'refused' && document.getElementById('save-status').textContent.includes('not numbers')", GUARD).await);
+    assert_eq!(std::fs::read_to_string(&s.path).unwrap(), before, "nothing written");
+    click(&s.client, Locator::Id("revert")).await;
+    assert!(until(&s.client, "document.getElementById('dirty').hidden", GUARD).await);
+
+    step("an incident is acknowledged in one browser; the other and the office see it");
+    js(&s.client, "location.hash = '#incidents'; return null;").await;
+    assert!(
+        until(
+            &s.client,
+            "[...document.querySelectorAll('tr.incident')].some((r) => r.querySelector('img'))",
+            GUARD
+        )
+        .await,
+        "an incident with its snapshot on the page"
+    );
+    // one row per incident, not per event
+    let rows = js(
+        &s.client,
+        "return [...document.querySelectorAll('tr.incident')].map((r) => r.dataset.incident)",
+    )
+    .await;
+    let ids: Vec<&str> = rows.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "one row per incident: {ids:?}");
+    let id = js(
+        &s.client,
+        "return [...document.querySelectorAll('tr.incident')].find((r) => r.querySelector('img')).dataset.incident",
+    )
+    .await;
+    let id = id.as_str().unwrap().to_string();
+    let other = browser(&s.driver).await;
+    log_in_as(&other, &s.base).await;
+    other.goto(&format!("{}/#incidents", s.base)).await.unwrap();
+    assert!(
+        until(
+            &other,
+            &format!("document.querySelector('tr.incident[data-incident=\"{id}\"]') !== null"),
+            GUARD
+        )
+        .await
+    );
+    js(
+        &s.client,
+        &format!("document.querySelector('tr.incident[data-incident=\"{id}\"]').click(); return null;"),
+    )
+    .await;
+    assert!(until(&s.client, "!document.getElementById('incident-detail').hidden", GUARD).await);
+    // the snapshot opens large
+    assert!(
+        until(
+            &s.client,
+            "document.getElementById('detail-snapshot').naturalWidth > 0",
+            GUARD
+        )
+        .await
+    );
+    click(&s.client, Locator::Id("detail-snapshot")).await;
+    assert!(until(&s.client, "document.getElementById('snapshot-dialog').open && document.getElementById('snapshot-large').naturalWidth > 0", GUARD).await);
+    screenshot(&s.client, "live-incident-large.png").await;
+    js(
+        &s.client,
+        "document.getElementById('snapshot-dialog').close(); return null;",
+    )
+    .await;
+    s.client
+        .find(Locator::Id("ack-note"))
+        .await
+        .unwrap()
+        .send_keys("guard sent to the path")
+        .await
+        .unwrap();
+    click(&s.client, Locator::Id("ack-button")).await;
+    assert!(
+        until(
+            &s.client,
+            "document.getElementById('ack-status').dataset.result === 'acked'",
+            GUARD
+        )
+        .await
+    );
+    assert!(
+        until(&other, &format!("(document.querySelector('tr.incident[data-incident=\"{id}\"] .incident-ack') || {{}}).textContent.includes('guard sent to the path')"), GUARD).await,
+        "the other console shows the acknowledgement"
+    );
+    let topic = format!("{prefix}/walkway/acks");
+    assert!(
+        wait_for(GUARD, || s
+            .subscriber
+            .on_topic(&topic)
+            .iter()
+            .any(|p| p.contains(&id) && p.contains("guard sent to the path"))),
+        "the office hears the acknowledgement on {topic}: {:?}",
+        s.subscriber.on_topic(&topic)
+    );
+    screenshot(&other, "live-incidents-acked.png").await;
+
+    step("a camera down beyond the limit makes the box not healthy: page, status topic");
+    js(&s.client, "location.hash = '#health'; return null;").await;
+    assert!(
+        until(&s.client, "document.getElementById('health-box').textContent.includes('NOT healthy') && document.getElementById('health-box').textContent.includes('offline')", GUARD).await,
+        "health: {}",
+        js(&s.client, "return document.getElementById('page-health').textContent").await
+    );
+    assert!(until(&s.client, "(document.querySelector('tr.camera-health.down[data-camera=\"offline\"]') || {}).textContent !== undefined", GUARD).await);
+    let status_topic = format!("{prefix}/offline/status");
+    assert!(
+        wait_for(GUARD, || s
+            .subscriber
+            .on_topic(&status_topic)
+            .iter()
+            .any(|p| p.contains("\"down\":true"))),
+        "the status topic says the camera is down: {:?}",
+        s.subscriber.on_topic(&status_topic)
+    );
+    screenshot(&s.client, "live-health.png").await;
+
+    step("the box restarts with the page open: the outage shows, then live pictures again");
+    js(&s.client, "location.hash = '#cameras'; return null;").await;
+    assert!(until(&s.client, "document.querySelector('#camera-walkway') && document.querySelector('#camera-walkway').dataset.stale === ''", GUARD).await);
+    let _ = s.running.child.kill();
+    let _ = s.running.child.wait();
+    assert!(
+        until(&s.client, "document.body.dataset.link === 'down' && !document.getElementById('link-status').hidden && document.querySelector('#camera-walkway').dataset.stale === '1'", GUARD).await,
+        "the page shows the outage"
+    );
+    screenshot(&s.client, "live-outage.png").await;
+    let before = frames_of(&s.client, "walkway").await;
+    s.running = Running::start(&s.path);
+    assert!(
+        until(&s.client, &format!("document.body.dataset.link === 'up' && Number(document.querySelector('#camera-walkway canvas').dataset.frames || 0) >= {} && document.querySelector('#camera-walkway').dataset.stale === ''", before + 3), GUARD).await,
+        "live pictures again, without a reload: {}",
+        js(&s.client, "return document.body.textContent").await
+    );
+    assert_eq!(
+        js(&s.client, "return document.getElementById('login').hidden").await,
+        Value::Bool(true),
+        "the session outlived the restart"
+    );
+
+    step("the incident history, acknowledgement and snapshot included, survives the restart");
+    other.goto(&format!("{}/#incidents", s.base)).await.unwrap();
+    assert!(
+        until(&other, &format!("(document.querySelector('tr.incident[data-incident=\"{id}\"] .incident-ack') || {{}}).textContent.includes('guard sent to the path') && document.querySelector('tr.incident[data-incident=\"{id}\"] img').naturalWidth > 0"), GUARD).await,
+        "after the restart a freshly opened page shows the incident, its acknowledgement and its snapshot"
+    );
+    other.close().await.unwrap();
+    s.client.close().await.unwrap();
 }

@@ -257,6 +257,24 @@ impl Outbox {
         })
     }
 
+    /// Writes an operator's acknowledgement of an incident (its JSON)
+    /// durably, as an incident event is kept (held in memory while the
+    /// store cannot write): the office hears of it however long the broker
+    /// is away. Returns its sequence number.
+    pub fn push_ack(&self, camera: &str, topic: String, payload: String, incident: &str) -> Result<u64, OutboxError> {
+        self.write(true, |_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload,
+                image: false,
+                jpeg: None,
+            };
+            Ok((record, None, incident.to_string()))
+        })
+    }
+
     /// Writes one redacted snapshot durably, after whatever is already
     /// queued. None: the byte bound had no room for it even after dropping
     /// older snapshots (snapshots never push out incident events); it is counted.
