@@ -45,8 +45,21 @@ COVERED = 0.6
 
 
 def covered_mask(raw, redacted, jpeg):
+    """Covered pixels: flat in the redacted picture (one colour over a 5x5
+    neighbourhood) where the raw picture is not, or changed outright. A
+    patch's colour is the mean of what it covers, so much of it differs
+    little from the raw pixels; its flatness is what gives it away."""
     diff = np.abs(raw.astype(np.int16) - redacted.astype(np.int16)).max(axis=2)
-    mask = (diff > (CHANGED + (10 if jpeg else 0))).astype(np.uint8)
+    changed = diff > (CHANGED + (10 if jpeg else 0))
+
+    def local_std(img):
+        g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        mean = cv2.blur(g, (5, 5))
+        return np.sqrt(np.maximum(cv2.blur(g * g, (5, 5)) - mean * mean, 0))
+
+    flat = local_std(redacted) < (2.5 if jpeg else 0.8)
+    textured = local_std(raw) >= (2.5 if jpeg else 0.8)
+    mask = (changed | (flat & textured)).astype(np.uint8)
     # patches are solid; drop thin lines drawn on the picture, fill small holes
     kernel = np.ones((5, 5), np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
@@ -106,10 +119,11 @@ def hog_persons(frame):
 
 def clip(config, camera, recording, out, step="1"):
     out, step = Path(out), int(step)
-    subprocess.run(
-        [str(ROOT / "target/release/watchpost"), "replay", "--config", config, "--camera", camera, recording,
-         "--out", str(out), "--plain"],
-        check=True, stdout=subprocess.DEVNULL)
+    if not (out / "frames").is_dir():  # measure again what was written before
+        subprocess.run(
+            [str(ROOT / "target/release/watchpost"), "replay", "--config", config, "--camera", camera, recording,
+             "--out", str(out), "--plain"],
+            check=True, stdout=subprocess.DEVNULL)
     cap = cv2.VideoCapture(recording)
     raws = []
     while True:

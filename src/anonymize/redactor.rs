@@ -54,8 +54,8 @@ impl Redactor {
             faces = find_faces(client, sample, (*width, *height), picture)?;
         }
         let mut regions: Vec<BBox> = Vec::new();
-        let aspect = image.width() as f32 / image.height() as f32;
-        regions::regions(&policy.redact, &faces, picture.seen(), aspect, &mut regions);
+        let size = (image.width() as f32, image.height() as f32);
+        regions::regions(&policy.redact, &faces, picture.seen(), size, &mut regions);
         let redacted = redact::redact(image, &regions);
         self.verify(redacted, regions, policy)
     }
@@ -79,7 +79,7 @@ impl Redactor {
         if !policy.redact.faces {
             return Ok(redacted);
         }
-        let aspect = redacted.width() as f32 / redacted.height() as f32;
+        let size = (redacted.width() as f32, redacted.height() as f32);
         let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
         for _ in 0..VERIFY_PASSES {
             let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
@@ -89,7 +89,7 @@ impl Redactor {
                 break;
             }
             // the new faces and the patches they touch, refilled together
-            regions::regions(&FACES_ONLY, &found, &[], aspect, &mut regions);
+            regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
             redacted = redact::cover(redacted, &regions);
         }
         Ok(redacted)

@@ -30,9 +30,10 @@ const EDGE: f32 = 0.01;
 /// Plates sit in the lower part of a vehicle box.
 const PLATE_FROM: f32 = 0.55;
 /// The regions the policy covers, in normalised coordinates, in a picture
-/// `aspect` times as wide as it is high: around the faces found, and from
+/// `size` pixels wide and high: around the faces found, and from
 /// the persons and vehicles `seen` on the picture.
-pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], aspect: f32, out: &mut Vec<BBox>) {
+pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, f32), out: &mut Vec<BBox>) {
+    let aspect = size.0 / size.1.max(1.0);
     if set.faces {
         out.extend(faces.iter().map(|f| grow(&f.bbox, FACE_GROW, FACE_GROW)));
     }
@@ -55,13 +56,18 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], aspect: f32,
                     y2: b.y1 + h * depth,
                 };
                 // The head region is the backup for a face the face search
-                // misses; where it found this person's face, that face's
-                // region covers it, and the rest of the upper body stays
-                // visible for the office to see what happened.
-                let faced = set.faces && faces.iter().any(|f| is_face_of(&f.bbox, b, &head));
-                if !faced {
-                    out.push(head);
-                }
+                // misses; where it found this person's face, the head
+                // around that face is covered instead (a margin for a face
+                // box that is too tight), and the rest of the upper body
+                // stays visible for the office to see what happened.
+                let face = faces
+                    .iter()
+                    .filter(|_| set.faces)
+                    .find(|f| f.bbox.height() * size.1 >= FACE_STANDS_PX && is_face_of(&f.bbox, b, &head));
+                out.push(match face {
+                    Some(f) => head_around(&f.bbox),
+                    None => head,
+                });
             }
             What::Vehicle if set.plates => out.push(BBox {
                 x1: b.x1,
@@ -90,8 +96,25 @@ fn is_face_of(face: &BBox, person: &BBox, head: &BBox) -> bool {
         && face.height() >= FACE_OF_PERSON * ph
 }
 
+/// The head around a face: a face's width on each side (ears, hair, a
+/// turned head) and its height above and half below.
+fn head_around(face: &BBox) -> BBox {
+    let (w, h) = (face.width(), face.height());
+    BBox {
+        x1: face.x1 - w,
+        y1: face.y1 - h,
+        x2: face.x2 + w,
+        y2: face.y2 + h * 0.5,
+    }
+}
+
 /// A person's own face is at least this share of their box's height.
 const FACE_OF_PERSON: f32 = 0.07;
+/// Only a face this many pixels high or more stands for its person's head:
+/// a smaller one's region (the face, grown) leaves much of a small head
+/// — hair, ears, the head's outline — showing, while the whole head
+/// region of a small, distant person costs little of the picture.
+const FACE_STANDS_PX: f32 = 24.0;
 
 /// The share of a person box, from its top, that its head region covers,
 /// from the box's height over its width (in the same unit).
@@ -136,7 +159,7 @@ mod tests {
             bbox: region(0.5, 0.5, 0.9, 0.9),
         };
         let mut out = Vec::new();
-        regions(&RedactSet::default(), &[], &[person, car], 1.0, &mut out);
+        regions(&RedactSet::default(), &[], &[person, car], (100.0, 100.0), &mut out);
         assert_eq!(out.len(), 1, "default: the person's head only");
         assert!(out[0].y2 < 0.5 && out[0].y1 < 0.2);
         out.clear();
@@ -146,7 +169,7 @@ mod tests {
             persons: true,
             plates: true,
         };
-        regions(&all, &[], &[person, car], 1.0, &mut out);
+        regions(&all, &[], &[person, car], (100.0, 100.0), &mut out);
         assert_eq!(out.len(), 2, "the whole person (head included) and the plate area");
         assert!(out[0].x1 < 0.1 && out[0].y2 > 0.8, "grown beyond the box");
         assert!(out[1].y1 > 0.5 && out[1].y2 == 0.9);
@@ -156,7 +179,13 @@ mod tests {
     fn a_squat_person_box_gets_a_deeper_head_region() {
         let depth = |bbox: BBox, aspect: f32| {
             let mut out = Vec::new();
-            regions(&RedactSet::default(), &[], &[person(bbox)], aspect, &mut out);
+            regions(
+                &RedactSet::default(),
+                &[],
+                &[person(bbox)],
+                (aspect * 100.0, 100.0),
+                &mut out,
+            );
             (out[0].y2 - bbox.y1) / bbox.height()
         };
         // standing: 0.1 wide, 0.6 high in a square picture
@@ -177,22 +206,24 @@ mod tests {
             score: 0.9,
             bbox,
         };
+        let own = face(region(0.36, 0.24, 0.44, 0.34));
+        let (large, small) = ((1000.0, 1000.0), (100.0, 100.0));
         let mut out = Vec::new();
-        // the seated person's own face: the face region only
-        regions(
-            &RedactSet::default(),
-            &[face(region(0.36, 0.24, 0.44, 0.34))],
-            &[seated],
-            1.0,
-            &mut out,
-        );
-        assert_eq!(out.len(), 1);
-        assert!(out[0].height() < 0.2, "the face, grown: {:?}", out[0]);
+        // the seated person's own face: the head around it, not the upper body
+        regions(&RedactSet::default(), &[own], &[seated], large, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[1].height() < 0.26, "the head around the face: {:?}", out[1]);
+        assert!(out[1].x1 < 0.36 - 0.07 && out[1].y1 < 0.24 - 0.09, "{:?}", out[1]);
+        // the same picture small: a face of a few pixels leaves the head region in place
+        out.clear();
+        regions(&RedactSet::default(), &[own], &[seated], small, &mut out);
+        assert!(out[1].height() > 0.26, "the head region: {:?}", out[1]);
         // a small face far behind, or one off to the side: the head region stays
         for other in [region(0.39, 0.25, 0.41, 0.27), region(0.2, 0.25, 0.26, 0.33)] {
             out.clear();
-            regions(&RedactSet::default(), &[face(other)], &[seated], 1.0, &mut out);
+            regions(&RedactSet::default(), &[face(other)], &[seated], large, &mut out);
             assert_eq!(out.len(), 2, "the face and the head region: {other:?}");
+            assert!(out[1].height() > 0.26, "the head region: {:?}", out[1]);
         }
         // without the face search (persons' heads only), always the head region
         out.clear();
@@ -200,14 +231,8 @@ mod tests {
             faces: false,
             ..RedactSet::default()
         };
-        regions(
-            &heads,
-            &[face(region(0.36, 0.24, 0.44, 0.34))],
-            &[seated],
-            1.0,
-            &mut out,
-        );
+        regions(&heads, &[own], &[seated], large, &mut out);
         assert_eq!(out.len(), 1);
-        assert!(out[0].height() > 0.2);
+        assert!(out[0].height() > 0.26);
     }
 }
