@@ -12,8 +12,9 @@ changed: redaction fills regions with one flat colour):
       faces grown to the head around them (HEAD_GROW below).
 
   clip CONFIG CAMERA CLIP OUT [STEP]
-      `watchpost replay --out OUT --plain` of a recording analysed every STEP-th
-      frame (the camera's detect rate; default 1): for every frame it
+      `watchpost replay --out OUT --plain` of a recording analysed every
+      STEP frames (its frame rate over the camera's detect rate; default
+      1): for every frame it
       wrote, the persons an independent detector (OpenCV's HOG people
       detector, a different method from watchpost's SSD) finds in the raw
       frame, and whether each one's head is covered in the written frame;
@@ -118,7 +119,7 @@ def hog_persons(frame):
 
 
 def clip(config, camera, recording, out, step="1"):
-    out, step = Path(out), int(step)
+    out, step = Path(out), float(step)
     if not (out / "frames").is_dir():  # measure again what was written before
         subprocess.run(
             [str(ROOT / "target/release/watchpost"), "replay", "--config", config, "--camera", camera, recording,
@@ -136,7 +137,10 @@ def clip(config, camera, recording, out, step="1"):
         red = cv2.imread(str(path))
         k = int(path.stem)
         # the written frame's source frame: near k * step, the closest in pixels
-        near = [i for i in range(k * step - step, k * step + step + 1) if 0 <= i < len(raws)]
+        at, reach = round(k * step), max(2, round(step))
+        near = [i for i in range(at - reach, at + reach + 1) if 0 <= i < len(raws)]
+        if not near:
+            continue
         small = cv2.resize(red, (96, 72)).astype(np.int16)
         n = min(near, key=lambda i: np.abs(cv2.resize(raws[i], (96, 72)).astype(np.int16) - small).mean())
         raw = raws[n]
