@@ -55,19 +55,7 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
                     x2: b.x2 + w * HEAD_WIDEN,
                     y2: b.y1 + h * depth,
                 };
-                // The head region is the backup for a face the face search
-                // misses; where it found this person's face, the head
-                // around that face is covered instead (a margin for a face
-                // box that is too tight), and the rest of the upper body
-                // stays visible for the office to see what happened.
-                let face = faces
-                    .iter()
-                    .filter(|_| set.faces)
-                    .find(|f| f.bbox.height() * size.1 >= FACE_STANDS_PX && is_face_of(&f.bbox, b, &head));
-                out.push(match face {
-                    Some(f) => head_around(&f.bbox),
-                    None => head,
-                });
+                out.push(head);
             }
             What::Vehicle if set.plates => out.push(BBox {
                 x1: b.x1,
@@ -79,42 +67,6 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
         }
     }
 }
-
-/// Whether `face` is the face of the person in box `person` (whose head
-/// region is `head`): it lies in the head region, near the middle of the
-/// person's box, and is large enough to be this person's own face rather
-/// than someone's further away (a face is about a tenth of a standing
-/// person's height).
-fn is_face_of(face: &BBox, person: &BBox, head: &BBox) -> bool {
-    let (cx, cy) = ((face.x1 + face.x2) / 2.0, (face.y1 + face.y2) / 2.0);
-    let (pw, ph) = (person.width(), person.height());
-    head.x1 <= cx
-        && cx <= head.x2
-        && head.y1 <= cy
-        && cy <= head.y2
-        && (cx - (person.x1 + person.x2) / 2.0).abs() <= 0.3 * pw
-        && face.height() >= FACE_OF_PERSON * ph
-}
-
-/// The head around a face: a face's width on each side (ears, hair, a
-/// turned head) and its height above and half below.
-fn head_around(face: &BBox) -> BBox {
-    let (w, h) = (face.width(), face.height());
-    BBox {
-        x1: face.x1 - w,
-        y1: face.y1 - h,
-        x2: face.x2 + w,
-        y2: face.y2 + h * 0.5,
-    }
-}
-
-/// A person's own face is at least this share of their box's height.
-const FACE_OF_PERSON: f32 = 0.07;
-/// Only a face this many pixels high or more stands for its person's head:
-/// a smaller one's region (the face, grown) leaves much of a small head
-/// — hair, ears, the head's outline — showing, while the whole head
-/// region of a small, distant person costs little of the picture.
-const FACE_STANDS_PX: f32 = 24.0;
 
 /// The share of a person box, from its top, that its head region covers,
 /// from the box's height over its width (in the same unit).
@@ -196,43 +148,5 @@ mod tests {
         assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
         // a standing person cut by the picture's edge may be bending in
         assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
-    }
-
-    #[test]
-    fn a_found_face_stands_for_its_persons_head_but_not_for_anothers() {
-        let seated = person(region(0.2, 0.2, 0.6, 0.6));
-        let face = |bbox| Detection {
-            label: 0,
-            score: 0.9,
-            bbox,
-        };
-        let own = face(region(0.36, 0.24, 0.44, 0.34));
-        let (large, small) = ((1000.0, 1000.0), (100.0, 100.0));
-        let mut out = Vec::new();
-        // the seated person's own face: the head around it, not the upper body
-        regions(&RedactSet::default(), &[own], &[seated], large, &mut out);
-        assert_eq!(out.len(), 2);
-        assert!(out[1].height() < 0.26, "the head around the face: {:?}", out[1]);
-        assert!(out[1].x1 < 0.36 - 0.07 && out[1].y1 < 0.24 - 0.09, "{:?}", out[1]);
-        // the same picture small: a face of a few pixels leaves the head region in place
-        out.clear();
-        regions(&RedactSet::default(), &[own], &[seated], small, &mut out);
-        assert!(out[1].height() > 0.26, "the head region: {:?}", out[1]);
-        // a small face far behind, or one off to the side: the head region stays
-        for other in [region(0.39, 0.25, 0.41, 0.27), region(0.2, 0.25, 0.26, 0.33)] {
-            out.clear();
-            regions(&RedactSet::default(), &[face(other)], &[seated], large, &mut out);
-            assert_eq!(out.len(), 2, "the face and the head region: {other:?}");
-            assert!(out[1].height() > 0.26, "the head region: {:?}", out[1]);
-        }
-        // without the face search (persons' heads only), always the head region
-        out.clear();
-        let heads = RedactSet {
-            faces: false,
-            ..RedactSet::default()
-        };
-        regions(&heads, &[own], &[seated], large, &mut out);
-        assert_eq!(out.len(), 1);
-        assert!(out[0].height() > 0.26);
     }
 }
