@@ -119,37 +119,7 @@ impl Sightings {
         sighting.at = Instant::now();
         sighting.failed = false;
         sighting.seen.clear();
-        let what = |label| {
-            if labels.persons.contains(&label) {
-                Some(What::Person)
-            } else if labels.vehicles.contains(&label) {
-                Some(What::Vehicle)
-            } else {
-                None
-            }
-        };
-        for d in detections {
-            if let Some(what) = what(d.label) {
-                sighting.seen.push(Seen { what, bbox: d.bbox });
-            }
-        }
-        for t in tracks {
-            let Some(what) = what(t.label) else { continue };
-            let bbox = if t.lost {
-                let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * self.fps).clamp(1.0, LOST_STEPS);
-                let (w, h) = (t.bbox.width(), t.bbox.height());
-                let walk = t.moved * steps;
-                BBox {
-                    x1: t.bbox.x1 - w * LOST_GROW - walk,
-                    y1: t.bbox.y1 - h * LOST_GROW - walk,
-                    x2: t.bbox.x2 + w * LOST_GROW + walk,
-                    y2: t.bbox.y2 + h * LOST_GROW + walk,
-                }
-            } else {
-                t.bbox
-            };
-            sighting.seen.push(Seen { what, bbox });
-        }
+        collect(&labels, self.fps, pts, (detections, tracks), &mut sighting.seen);
     }
 
     /// The frame at `pts` was let through without inference (nothing
@@ -168,11 +138,6 @@ impl Sightings {
         if let Some(sighting) = last.as_mut() {
             sighting.failed = true;
         }
-    }
-
-    fn into_seen(self) -> Vec<Seen> {
-        let last = self.last.into_inner().unwrap_or_else(|p| p.into_inner());
-        last.map(|s| s.seen).unwrap_or_default()
     }
 
     /// How old the last analysis may be for a picture to be made of its
@@ -222,6 +187,49 @@ impl Sightings {
     }
 }
 
+/// Appends to `out` the persons and vehicles (by `labels`) among the
+/// detections and tracks of the frame at `pts`, detected `fps` times a
+/// second: a lost track's last box grown by how far it may have walked.
+fn collect(
+    labels: &RedactLabels,
+    fps: f32,
+    pts: Duration,
+    (detections, tracks): (&[Detection], &[Track]),
+    out: &mut Vec<Seen>,
+) {
+    let what = |label| {
+        if labels.persons.contains(&label) {
+            Some(What::Person)
+        } else if labels.vehicles.contains(&label) {
+            Some(What::Vehicle)
+        } else {
+            None
+        }
+    };
+    out.extend(
+        detections
+            .iter()
+            .filter_map(|d| what(d.label).map(|what| Seen { what, bbox: d.bbox })),
+    );
+    for t in tracks {
+        let Some(what) = what(t.label) else { continue };
+        let bbox = if t.lost {
+            let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * fps).clamp(1.0, LOST_STEPS);
+            let (w, h) = (t.bbox.width(), t.bbox.height());
+            let walk = t.moved * steps;
+            BBox {
+                x1: t.bbox.x1 - w * LOST_GROW - walk,
+                y1: t.bbox.y1 - h * LOST_GROW - walk,
+                x2: t.bbox.x2 + w * LOST_GROW + walk,
+                y2: t.bbox.y2 + h * LOST_GROW + walk,
+            }
+        } else {
+            t.bbox
+        };
+        out.push(Seen { what, bbox });
+    }
+}
+
 /// A picture and the boxes found on it: the only thing [`super::Redactor`]
 /// covers. It comes from a detector's pass over that very picture — a
 /// camera's [`Sightings`], replay's analysis, or [`Picture::detect`].
@@ -265,11 +273,11 @@ impl Picture {
         let found = detector
             .detect(&image, &geometry)
             .map_err(|e| format!("the detector failed: {e}"))?;
-        let sightings = Sightings::new(labels, 1);
-        sightings.record(Duration::ZERO, found, &[]);
+        let mut seen = Vec::new();
+        collect(&labels, 1.0, Duration::ZERO, (found, &[]), &mut seen);
         Ok(Self {
             sample,
-            seen: sightings.into_seen(),
+            seen,
             pts: Duration::ZERO,
         })
     }
@@ -283,13 +291,9 @@ impl Picture {
         pts: Duration,
         (detections, tracks): (&[Detection], &[Track]),
     ) -> Self {
-        let sightings = Sightings::new(labels.clone(), fps);
-        sightings.record(pts, detections, tracks);
-        Self {
-            sample,
-            seen: sightings.into_seen(),
-            pts,
-        }
+        let mut seen = Vec::new();
+        collect(labels, fps.max(1) as f32, pts, (detections, tracks), &mut seen);
+        Self { sample, seen, pts }
     }
 
     pub fn sample(&self) -> &gst::Sample {
