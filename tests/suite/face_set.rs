@@ -132,7 +132,9 @@ fn no_labelled_face_survives_the_redactor() {
         let sample = common::samples(&faces_dir().join(picture["file"].as_str().unwrap()), RGB, 1).remove(0);
         let picture = Picture::detect(sample.clone(), &mut people).unwrap();
         let start = Instant::now();
-        let redacted = redactor.redact(&picture, &policy).unwrap();
+        let redacted = redactor
+            .redact(&picture, &policy)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         millis.push(start.elapsed().as_secs_f64() * 1000.0);
         image::save_buffer(
             out.join(format!("{name}.png")),
@@ -315,10 +317,13 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
     );
     // A find in a replay frame counts when it lies on a labelled face of the
     // picture shown in that frame (two frames a picture, letterboxed into
-    // 1280x720): at threshold 0.2 the checker also fires, now and then, on
-    // clothing or texture (seen at 0.21 on a dim shirt), which is not a face
-    // that survived. Contact sheets and snapshots are judged strictly: any
-    // find counts.
+    // 1280x720) and that face is not covered: at threshold 0.2 the checker
+    // also fires, now and then, on clothing or texture (seen at 0.21 on a
+    // dim shirt), and on the flat patch over a covered head with the hair
+    // around it (seen at 0.21 on one machine and below 0.12 in ten runs on
+    // another), neither of which is a face that survived. A face counts as
+    // covered when most of it is flat (one patch colour). Contact sheets
+    // and snapshots are judged strictly: any find counts.
     let frames_dir = out.join("frames");
     let survivors: BTreeSet<String> = files
         .iter()
@@ -329,32 +334,82 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
                 return !finds.is_empty();
             }
             let n: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-            finds.iter().any(|find| on_labelled_face(find, &pictures, n))
+            let frame = image::open(path).unwrap().to_luma8();
+            finds.iter().any(|find| {
+                let faces = labelled_faces_under(find, &pictures, n);
+                let bare = faces.iter().find(|face| flat_share(&frame, **face) < COVERED);
+                if bare.is_none() && !faces.is_empty() {
+                    eprintln!(
+                        "{}: {find} lies on a covered face (the patch, not a face)",
+                        path.display()
+                    );
+                }
+                bare.is_some()
+            })
         })
         .map(|f| f.to_string())
         .collect();
     assert!(survivors.is_empty(), "faces found in written pictures: {survivors:#?}");
 }
 
-/// Whether a checker find ([x1, y1, x2, y2, score] in a 1280x720 replay
-/// frame) has its centre on a labelled face of the picture frame `n` shows,
-/// or of a neighbouring one (the frame index may be off by one).
-fn on_labelled_face(find: &Value, pictures: &[Value], n: usize) -> bool {
+/// The share of a face that must be flat for it to count as covered.
+const COVERED: f64 = 0.6;
+
+/// The share of the pixels of `face` ([x1, y1, x2, y2] in `frame`) that lie
+/// in flat surroundings: grey levels within a 5x5 neighbourhood spread by
+/// under 2.5 (a patch is one colour; JPEG leaves it nearly so), as
+/// scripts/privacy_coverage.py counts covered pixels.
+fn flat_share(frame: &image::GrayImage, face: [f64; 4]) -> f64 {
+    let (w, h) = (frame.width() as i64, frame.height() as i64);
+    let clip = |v: f64, max: i64| (v.round() as i64).clamp(0, max);
+    let (x1, y1, x2, y2) = (clip(face[0], w), clip(face[1], h), clip(face[2], w), clip(face[3], h));
+    let (mut flat, mut all) = (0u64, 0u64);
+    for y in y1..y2 {
+        for x in x1..x2 {
+            let (mut sum, mut squares, mut count) = (0.0, 0.0, 0.0);
+            for yy in (y - 2).max(0)..(y + 3).min(h) {
+                for xx in (x - 2).max(0)..(x + 3).min(w) {
+                    let v = frame.get_pixel(xx as u32, yy as u32)[0] as f64;
+                    sum += v;
+                    squares += v * v;
+                    count += 1.0;
+                }
+            }
+            let mean = sum / count;
+            let spread = (squares / count - mean * mean).max(0.0).sqrt();
+            flat += u64::from(spread < 2.5);
+            all += 1;
+        }
+    }
+    flat as f64 / all.max(1) as f64
+}
+
+/// The labelled faces ([x1, y1, x2, y2] in the 1280x720 replay frame) on
+/// which a checker find ([x1, y1, x2, y2, score]) has its centre, of the
+/// picture frame `n` shows or of a neighbouring one (the frame index may be
+/// off by one).
+fn labelled_faces_under(find: &Value, pictures: &[Value], n: usize) -> Vec<[f64; 4]> {
     let f: Vec<f64> = find.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     let (cx, cy) = ((f[0] + f[2]) / 2.0, (f[1] + f[3]) / 2.0);
-    let shown = [n.saturating_sub(1) / 2, n / 2, n.div_ceil(2)];
-    shown.iter().filter_map(|&i| pictures.get(i)).any(|picture| {
+    let shown = BTreeSet::from([n.saturating_sub(1) / 2, n / 2, n.div_ceil(2)]);
+    let mut out = Vec::new();
+    for picture in shown.iter().filter_map(|&i| pictures.get(i)) {
         let (w, h) = (picture["width"].as_f64().unwrap(), picture["height"].as_f64().unwrap());
         let scale = (1280.0 / w).min(720.0 / h);
         let (ox, oy) = ((1280.0 - w * scale) / 2.0, (720.0 - h * scale) / 2.0);
-        picture["faces"].as_array().unwrap().iter().any(|b| {
+        for b in picture["faces"].as_array().unwrap() {
             let b: Vec<f64> = b.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            let (pad_x, pad_y) = ((b[2] - b[0]) * 0.2, (b[3] - b[1]) * 0.2);
-            let x1 = ox + (b[0] - pad_x) * scale;
-            let x2 = ox + (b[2] + pad_x) * scale;
-            let y1 = oy + (b[1] - pad_y) * scale;
-            let y2 = oy + (b[3] + pad_y) * scale;
-            (x1..=x2).contains(&cx) && (y1..=y2).contains(&cy)
-        })
-    })
+            let face = [
+                ox + b[0] * scale,
+                oy + b[1] * scale,
+                ox + b[2] * scale,
+                oy + b[3] * scale,
+            ];
+            let (pad_x, pad_y) = ((face[2] - face[0]) * 0.2, (face[3] - face[1]) * 0.2);
+            if (face[0] - pad_x..=face[2] + pad_x).contains(&cx) && (face[1] - pad_y..=face[3] + pad_y).contains(&cy) {
+                out.push(face);
+            }
+        }
+    }
+    out
 }

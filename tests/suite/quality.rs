@@ -1,7 +1,8 @@
 //! The alert-quality guard: `watchpost eval` on the labelled recordings
 //! (tests/truth/) must not fall more than 5 points of precision or recall
-//! below the figures recorded in docs/quality.md, and the labels it scores
-//! must be the ones the table was made from.
+//! (or one incident, where a rule has so few that one is worth more) below
+//! the figures recorded in docs/quality.md, and the labels it scores must be
+//! the ones the table was made from.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,6 +12,16 @@ use serde_json::Value;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// How far (percentage points) a figure may fall below the recorded one.
 const SLACK: f64 = 5.0;
+
+/// How far a figure over `count` incidents may fall: [`SLACK`], or one
+/// incident where that is worth more. Detections differ in their last bits
+/// from one CPU to another (ONNX Runtime picks kernels by instruction set),
+/// which can move one borderline incident; on a rule with 11 labelled
+/// crossings one is 9 points, and the guard is there to catch a fall in
+/// quality, not a single wobble.
+fn slack(count: u64) -> f64 {
+    SLACK.max(100.0 / count.max(1) as f64 + 0.01)
+}
 
 /// The recorded rows between the guard's markers: (rule, labelled, precision %, recall %).
 fn recorded(doc: &str, marker: &str) -> Vec<(String, u64, f64, f64)> {
@@ -75,10 +86,11 @@ fn guard(marker: &str, config: &str, labels: &str, clip: &str, fps: u32) {
         );
         let p = got["precision"].as_f64().unwrap() * 100.0;
         let r = got["recall"].as_f64().unwrap() * 100.0;
-        if p < precision - SLACK {
+        let raised = got["raised"].as_u64().unwrap_or(0);
+        if p < precision - slack(raised) {
             failures.push(format!("{rule}: precision {p:.0}% (recorded {precision}%)"));
         }
-        if r < recall - SLACK {
+        if r < recall - slack(*labelled) {
             failures.push(format!("{rule}: recall {r:.0}% (recorded {recall}%)"));
         }
     }
