@@ -396,7 +396,7 @@ fn machine_id() -> Option<String> {
 }
 
 /// (mqtts?, host, port) of a written broker URL, or the message for `key`.
-fn parse_url(key: &str, raw: &str) -> Result<(bool, String, u16), String> {
+pub fn parse_url(key: &str, raw: &str) -> Result<(bool, String, u16), String> {
     let raw = raw.trim();
     match SecretUrl::parse(raw) {
         Ok(url) => endpoint(&url).map_err(|reason| {
