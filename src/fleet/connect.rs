@@ -97,6 +97,8 @@ pub enum LinkEvent {
     Acked(u16),
     /// A message arrived.
     Message(Publish),
+    /// The node answered a subscription: whether it granted every filter.
+    Subscribed(bool),
 }
 
 /// Starts the link task for `brokers`; the client and the link's events.
@@ -128,6 +130,11 @@ async fn drive(
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
             Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p),
+            Ok(Event::Incoming(Packet::SubAck(ack))) => LinkEvent::Subscribed(
+                ack.return_codes
+                    .iter()
+                    .all(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_))),
+            ),
             Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
             Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(rumqttc::ConnectionError::RequestsDone) => return,
             Ok(_) => continue,

@@ -7,7 +7,9 @@
 //! end), duplicates, out of order per camera (a first receipt whose `seq` is
 //! below one already received from that camera), and the latency from the
 //! event's time to its first receipt, overall and in steady state (events
-//! outside the fault windows and the minute after each).
+//! outside the fault windows and the minute after each). For each fault
+//! (a node killed or paused at its start), how long each box that connected
+//! again within five minutes took to do so.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -46,8 +48,41 @@ pub struct Tally {
     pub unknown: usize,
     pub latency_ms: Percentiles,
     pub steady_latency_ms: Percentiles,
+    /// Per fault: the boxes that connected again after it, and how long they took.
+    pub reconnects: Vec<Reconnects>,
     /// Up to 20 lost events, for a look.
     pub lost_examples: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Reconnects {
+    pub fault_start_ms: i64,
+    pub boxes: usize,
+    pub p50_ms: i64,
+    pub max_ms: i64,
+}
+
+/// Per fault start: the delay of each box's first connection after it (within 5 minutes).
+pub fn reconnects(connections: &[(String, i64)], faults: &[(i64, i64)]) -> Vec<Reconnects> {
+    faults
+        .iter()
+        .map(|&(start, _)| {
+            let mut first: HashMap<&str, i64> = HashMap::new();
+            for (name, at) in connections {
+                if *at >= start && *at <= start + 300_000 {
+                    let delay = first.entry(name).or_insert(at - start);
+                    *delay = (*delay).min(at - start);
+                }
+            }
+            let p = Percentiles::of(first.into_values().collect());
+            Reconnects {
+                fault_start_ms: start,
+                boxes: p.count,
+                p50_ms: p.p50,
+                max_ms: p.max,
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -138,6 +173,7 @@ pub fn tally(
 pub fn command(args: &TallyArgs) -> anyhow::Result<ExitCode> {
     let mut raised: HashMap<Key, Option<i64>> = HashMap::new();
     let mut left = HashSet::new();
+    let mut connections = Vec::new();
     for path in &args.sent {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
         for line in text.lines() {
@@ -149,6 +185,7 @@ pub fn command(args: &TallyArgs) -> anyhow::Result<ExitCode> {
                 ["U", site, box_id, seq] => {
                     left.insert((site.to_string(), box_id.to_string(), seq.parse()?));
                 }
+                ["C", site, box_id, ms, _node] => connections.push((format!("{site}/{box_id}"), ms.parse()?)),
                 _ => {}
             }
         }
@@ -157,10 +194,15 @@ pub fn command(args: &TallyArgs) -> anyhow::Result<ExitCode> {
         let (name, path) = spec.split_once('=').context("--journal takes SITE/BOX=FILE")?;
         let (site, box_id) = name.split_once('/').context("--journal takes SITE/BOX=FILE")?;
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
-        for line in text.lines().filter(|l| l.contains("incident event kept")) {
+        for line in text.lines() {
             let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
                 continue;
             };
+            if v["message"] == "connected to MQTT broker"
+                && let Some(at) = v["timestamp"].as_str().and_then(super::connect::time_ms)
+            {
+                connections.push((name.to_string(), at));
+            }
             if v["kept"] == "stored"
                 && let (Some(id), Some(seq)) = (v["incident"].as_str(), v["seq"].as_u64())
             {
@@ -192,7 +234,8 @@ pub fn command(args: &TallyArgs) -> anyhow::Result<ExitCode> {
             Ok((a.parse()?, b.parse()?))
         })
         .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
-    let tally = tally(&raised, &left, &receipts, &faults);
+    let mut tally = tally(&raised, &left, &receipts, &faults);
+    tally.reconnects = reconnects(&connections, &faults);
     println!("{}", serde_json::to_string_pretty(&tally)?);
     let clean = tally.lost == 0 && tally.out_of_order == 0 && tally.unknown == 0;
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(3) })
@@ -243,6 +286,9 @@ mod tests {
         let t = tally(&raised, &left, &receipts, &[(0, 10)]);
         assert_eq!(t.steady_latency_ms.count, 0);
         assert_eq!(by_box(&raised).values().sum::<usize>(), 5);
+        let c = |n: &str, at: i64| (n.to_string(), at);
+        let back = reconnects(&[c("a", 5), c("a", 1500), c("b", 2500), c("b", 900)], &[(1000, 2000)]);
+        assert_eq!((back[0].boxes, back[0].max_ms), (2, 1500));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! Incidents come as a Poisson process (`--events-per-min` per box); each
 //! incident is a start and, 5 to 60 s later, an end. Every event raised is
 //! written to the `--sent` ledger (S, site, box, camera, incident, seq, event
-//! ms); at the end, events still unacknowledged (U, site, box, seq).
+//! ms); each connection (C, site, box, ms, node); at the end, events still
+//! unacknowledged (U, site, box, seq).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -264,7 +265,13 @@ impl SimBox {
             };
             tokio::select! {
                 event = events.recv() => match event {
-                    Some(LinkEvent::Up { .. }) => {
+                    Some(LinkEvent::Up { broker, .. }) => {
+                        let _ = self.lines.send(format!(
+                            "C\t{}\t{}\t{}\t{broker}",
+                            self.site,
+                            self.box_id,
+                            jiff::Timestamp::now().as_millisecond()
+                        ));
                         outbox.up = true;
                         outbox.last_sent = 0;
                         outbox.unassigned.clear();
@@ -289,7 +296,7 @@ impl SimBox {
                         outbox.acked(pkid);
                         outbox.fill(&client);
                     }
-                    Some(LinkEvent::Message(_)) => {}
+                    Some(LinkEvent::Message(_) | LinkEvent::Subscribed(_)) => {}
                     None => break,
                 },
                 _ = tokio::time::sleep_until(timer) => {

@@ -154,6 +154,16 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                 }
                 client.ack(&publish).await?;
             }
+            LinkEvent::Subscribed(true) => tracing::info!(topic = %args.topic, "subscribed"),
+            LinkEvent::Subscribed(false) => {
+                // A node whose JetStream is not ready yet (just started, no quorum) refuses.
+                tracing::warn!(topic = %args.topic, "the hub refused the subscription; asking again in 2 s");
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                client
+                    .subscribe(args.topic.clone(), QoS::AtLeastOnce)
+                    .await
+                    .context("cannot subscribe")?;
+            }
             LinkEvent::Sent(_) | LinkEvent::Acked(_) => {}
         }
     }
