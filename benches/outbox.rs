@@ -44,6 +44,7 @@ fn one_run() -> (f64, Duration, Duration) {
         url: format!("mqtt://127.0.0.1:{port}"),
         host: "127.0.0.1".into(),
         port,
+        alternates: Vec::new(),
         tls: None,
         username: None,
         password: None,

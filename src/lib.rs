@@ -28,7 +28,8 @@
 //! [`console`] (the operator's web console: redacted live views, the zone
 //! and rule editor, incidents as they happen), [`plan`], which checks one operator's file into the [`plan::Plan`] the box
 //! runs, and [`app`], which wires a plan into running threads and keeps it in
-//! step on reload. docs/architecture.md gives the layers and the rule
+//! step on reload; and [`fleet`], the security office's side of many boxes
+//! on one hub (fleet status, the incident watch, the fleet simulation). docs/architecture.md gives the layers and the rule
 //! `tests/suite/layering.rs` holds them to.
 
 pub mod config;
@@ -44,5 +45,6 @@ pub mod track;
 
 pub mod app;
 pub mod console;
+pub mod fleet;
 pub mod observe;
 pub mod plan;

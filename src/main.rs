@@ -115,6 +115,10 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// The security office's view of many boxes on one hub (docs/fleet.md):
+    /// `fleet status` lists boxes and cameras, `fleet watch` streams incidents.
+    #[command(subcommand)]
+    Fleet(watchpost::fleet::FleetCommand),
     /// Print the version.
     Version,
 }
@@ -216,6 +220,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Fleet(command) => watchpost::fleet::command(command),
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -35,6 +35,7 @@ pub fn camera_stats(live: Arc<Live>) -> StatsSource {
             .collect();
         serde_json::json!({
             "time": jiff::Timestamp::now().to_string(),
+            "version": env!("CARGO_PKG_VERSION"),
             "uptime_secs": started.elapsed().as_secs(),
             "cameras": cameras,
         })

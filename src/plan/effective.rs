@@ -34,7 +34,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
     fill(runtime, "providers", Value::Array(providers.collect()));
 
     let mqtt = table(&mut root, "mqtt");
-    fill(mqtt, "url", Value::String(plan.mqtt.url.clone()));
+    if !mqtt.contains_key("urls") {
+        fill(mqtt, "url", Value::String(plan.mqtt.url.clone()));
+    }
     fill(mqtt, "client_id", Value::String(plan.mqtt.client_id.clone()));
     fill(mqtt, "keep_alive_secs", int(plan.mqtt.keep_alive.as_secs()));
     let prefix = plan.mqtt.topics.availability();

@@ -10,6 +10,11 @@
 //! The session is clean: after every reconnect, everything still in the
 //! outbox is published again from the oldest record, so an event may arrive
 //! twice but is never lost. Consumers de-duplicate by (`incident_id`, `seq`).
+//! With several brokers (`mqtt.urls`), each failed connection moves the link
+//! to the next one in turn, after the same backoff; as the box's session is
+//! its outbox, not the broker's memory, nothing changes for delivery when it
+//! lands on another node: the records not yet acknowledged go again, in
+//! order, and availability and the cameras' statuses are published there.
 //! Broker state changes — up, down and why — are logged once per change.
 //!
 //! What the broker refuses. MQTT 3.1.1 has no negative acknowledgement: a
@@ -46,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::link::{Inbound, SideLink};
-use super::mqtt::{MqttPlan, PublishError, WINDOW, options};
+use super::mqtt::{Endpoint, MqttPlan, PublishError, WINDOW, all_options};
 use super::outbox::{Outbox, Record};
 use super::status::{StatusBoard, StatusSource};
 
@@ -140,11 +145,12 @@ impl Publisher {
         cameras: Option<StatusSource>,
         side: Option<SideLink>,
     ) -> Result<Self, PublishError> {
-        let (client, eventloop) = AsyncClient::new(options(&plan)?, WINDOW * 4);
+        let brokers = all_options(&plan)?;
+        let (client, eventloop) = AsyncClient::new(brokers[0].1.clone(), WINDOW * 4);
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
         let stop = CancellationToken::new();
-        let link = tokio::spawn(drive_link(eventloop, tx, plan.retry_max));
+        let link = tokio::spawn(drive_link(eventloop, brokers, tx, plan.retry_max));
         let delivery = Delivery {
             client,
             outbox,
@@ -203,9 +209,12 @@ impl Publisher {
 
 /// What the link task tells the delivery task.
 enum LinkEvent {
-    Up,
+    /// Connected to this broker.
+    Up(String),
     /// The connection failed; the delivery task confirms it stopped publishing.
     Down {
+        /// The broker that failed.
+        broker: String,
         reason: String,
         /// The broker closed the connection (rather than a timeout or a
         /// failure to connect): what a refusal looks like.
@@ -221,14 +230,21 @@ enum LinkEvent {
 }
 
 /// Owns the event loop: polls it forever, reconnecting with a jittered
-/// backoff that only a stable link resets.
-async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender<LinkEvent>, retry_max: Duration) {
+/// backoff that only a stable link resets; each failure moves it to the next
+/// of `brokers` (the first is the event loop's own).
+async fn drive_link(
+    mut eventloop: rumqttc::EventLoop,
+    brokers: Vec<(Endpoint, rumqttc::MqttOptions)>,
+    tx: mpsc::UnboundedSender<LinkEvent>,
+    retry_max: Duration,
+) {
     let mut backoff = Backoff::new(Duration::from_millis(500), retry_max);
+    let mut current = 0;
     loop {
         let event = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.connected(Instant::now());
-                LinkEvent::Up
+                LinkEvent::Up(brokers[current].0.url.clone())
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
             Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec(), p.retain),
@@ -243,6 +259,7 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 let (confirm, confirmed) = oneshot::channel();
                 if tx
                     .send(LinkEvent::Down {
+                        broker: brokers[current].0.url.clone(),
                         reason: describe(&error),
                         closed: closed_by_broker(&error),
                         confirm,
@@ -255,6 +272,10 @@ async fn drive_link(mut eventloop: rumqttc::EventLoop, tx: mpsc::UnboundedSender
                 // queued meanwhile: the new session starts from the outbox.
                 let _ = confirmed.await;
                 eventloop.clean();
+                if brokers.len() > 1 {
+                    current = (current + 1) % brokers.len();
+                    eventloop.mqtt_options = brokers[current].1.clone();
+                }
                 tokio::time::sleep(backoff.failed(Instant::now())).await;
                 continue;
             }
@@ -306,7 +327,8 @@ fn describe(error: &rumqttc::ConnectionError) -> String {
 #[derive(Debug, PartialEq, Eq)]
 enum LinkState {
     Unknown,
-    Up,
+    /// Connected to this broker.
+    Up(String),
     Down(String),
 }
 
@@ -395,13 +417,13 @@ impl Delivery {
 
     fn handle(&mut self, event: LinkEvent) {
         match event {
-            LinkEvent::Up => {
+            LinkEvent::Up(broker) => {
                 self.up = true;
                 self.status.connected.store(true, Ordering::Relaxed);
                 let (depth, _) = self.outbox.depth().unwrap_or((0, None));
-                if self.link_state != LinkState::Up {
-                    tracing::info!(broker = %self.plan.url, client_id = %self.plan.client_id, pending = depth, "connected to MQTT broker");
-                    self.link_state = LinkState::Up;
+                if self.link_state != LinkState::Up(broker.clone()) {
+                    tracing::info!(broker = %broker, client_id = %self.plan.client_id, pending = depth, "connected to MQTT broker");
+                    self.link_state = LinkState::Up(broker);
                 }
                 self.publish_other(
                     self.plan.topics.availability(),
@@ -420,6 +442,7 @@ impl Delivery {
                 }
             }
             LinkEvent::Down {
+                broker,
                 reason,
                 closed,
                 confirm,
@@ -434,7 +457,7 @@ impl Delivery {
                 }
                 self.flush_acked();
                 if self.link_state != LinkState::Down(reason.clone()) {
-                    tracing::warn!(broker = %self.plan.url, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
+                    tracing::warn!(broker = %broker, error = %reason, "MQTT broker unreachable; incidents are kept in the outbox and sent when it is back");
                     self.link_state = LinkState::Down(reason);
                 }
                 let _ = confirm.send(());
@@ -711,7 +734,9 @@ impl Delivery {
                     break;
                 }
             }
-            tracing::info!(broker = %self.plan.url, "disconnected from MQTT broker");
+            if let LinkState::Up(broker) = &self.link_state {
+                tracing::info!(broker = %broker, "disconnected from MQTT broker");
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The broker connection as the operator configures it in `[mqtt]`: the box's
 //! own Mosquitto by default, or any broker over `mqtts://` with a CA file, an
 //! optional client certificate and a password from a file or a systemd
-//! credential. The password is read at start into rumqttc's options and is
+//! credential; or several brokers (`urls`, the nodes of a hub), of which the
+//! box uses one at a time and moves to the next when it fails. The password is read at start into rumqttc's options and is
 //! never kept in the plan, printed or logged. Delivery itself is in
 //! [`super::delivery`].
 
@@ -28,6 +29,14 @@ pub struct MqttConfig {
     /// default) or "mqtts://broker.example.org:8883".
     #[serde(default = "default_url")]
     pub url: Spanned<String>,
+    /// Several brokers instead of `url`: the nodes of one hub (docs/fleet.md),
+    /// e.g. ["mqtts://hub-1.example.org:8883", "mqtts://hub-2.example.org:8883",
+    /// "mqtts://hub-3.example.org:8883"]. The box connects to the first; when
+    /// its broker fails it tries the next in turn (the same reconnect backoff,
+    /// client id and outbox), and stays on the one that answers. All use
+    /// mqtt:// or all mqtts:// (the same CA, certificate and password).
+    #[serde(default)]
+    pub urls: Option<Spanned<Vec<Spanned<String>>>>,
     /// Client id, e.g. "watchpost-gatehouse-1"; default
     /// "watchpost-<site>-<box>-<machine>", where <machine> is 8 hex digits
     /// derived from /etc/machine-id, so two boxes installed from the same
@@ -97,6 +106,7 @@ impl Default for MqttConfig {
     fn default() -> Self {
         Self {
             url: default_url(),
+            urls: None,
             client_id: None,
             keep_alive_secs: default_keep_alive(),
             topic_prefix: None,
@@ -120,13 +130,25 @@ pub struct TlsPlan {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-/// Checked broker settings.
+/// One broker of the list: its URL for logs (scheme, host and port, never
+/// credentials), host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MqttPlan {
-    /// For logs: scheme, host and port, never credentials.
+pub struct Endpoint {
     pub url: String,
     pub host: String,
     pub port: u16,
+}
+
+/// Checked broker settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MqttPlan {
+    /// The first broker. For logs: scheme, host and port, never credentials.
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    /// The brokers after the first (`mqtt.urls`), tried in turn when the one
+    /// in use fails; empty with a single broker.
+    pub alternates: Vec<Endpoint>,
     pub tls: Option<TlsPlan>,
     pub username: Option<String>,
     pub password: Option<PasswordSource>,
@@ -140,6 +162,16 @@ pub struct MqttPlan {
 }
 
 impl MqttPlan {
+    /// Every broker, the first one first.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let first = Endpoint {
+            url: self.url.clone(),
+            host: self.host.clone(),
+            port: self.port,
+        };
+        std::iter::once(first).chain(self.alternates.iter().cloned()).collect()
+    }
+
     /// Why arming commands are not taken although `mqtt.arming_commands`
     /// asks for them: the box logs in to the broker with neither a user name
     /// and password nor a client certificate, so the broker cannot tell
@@ -160,26 +192,53 @@ impl MqttPlan {
 }
 
 pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -> Option<MqttPlan> {
-    let raw = config.url.get_ref().trim();
-    let endpoint = match SecretUrl::parse(raw) {
-        Ok(url) => endpoint(&url).map_err(|reason| {
-            // As written when nothing in it is secret, so the operator recognises it.
-            let shown = if url.has_secret() {
-                url.masked()
-            } else {
-                raw.to_string()
-            };
-            format!("mqtt.url `{shown}`: {reason}")
-        }),
-        Err(e) => Err(format!("mqtt.url `{}`: {e}", mask_unparsed(raw))),
-    };
-    let (secure, endpoint) = match endpoint {
-        Ok((secure, host, port)) => (secure, Some((host, port))),
-        Err(message) => {
-            ctx.error(config.url.span(), message);
-            (false, None)
+    // `url` or `urls`: the written URLs, each with its key for messages.
+    let written: Vec<(&'static str, &Spanned<String>)> = match &config.urls {
+        Some(list) => {
+            if config.url.span() != (0..0) {
+                ctx.error(
+                    list.span(),
+                    "set mqtt.url (one broker) or mqtt.urls (several), not both",
+                );
+            }
+            if list.get_ref().is_empty() {
+                ctx.error(
+                    list.span(),
+                    "mqtt.urls is empty; give at least one broker, e.g. [\"mqtt://127.0.0.1:1883\"]",
+                );
+                return None;
+            }
+            list.get_ref().iter().map(|u| ("mqtt.urls", u)).collect()
         }
+        None => vec![("mqtt.url", &config.url)],
     };
+    // Where messages about the broker as a whole point: its (first) URL.
+    let anchor = written[0].1.span();
+    let mut endpoints: Vec<(bool, String, u16)> = Vec::new();
+    let mut failed = false;
+    for (key, url) in &written {
+        match parse_url(key, url.get_ref()) {
+            Ok((secure, host, port)) => {
+                if endpoints.iter().any(|(_, h, p)| *h == host && *p == port) {
+                    ctx.error(url.span(), format!("{key}: {host}:{port} is listed twice"));
+                    failed = true;
+                } else if endpoints.first().is_some_and(|(s, _, _)| *s != secure) {
+                    ctx.error(
+                        url.span(),
+                        format!("{key} mixes mqtt:// and mqtts://; use one scheme for every broker (they share the CA, certificate and password)"),
+                    );
+                    failed = true;
+                }
+                endpoints.push((secure, host, port));
+            }
+            Err(message) => {
+                ctx.error(url.span(), message);
+                failed = true;
+            }
+        }
+    }
+    let secure = endpoints.first().is_some_and(|(s, _, _)| *s);
+    let endpoints = (!failed).then_some(endpoints);
     let keep_alive = ctx.in_range(&config.keep_alive_secs, 5..=3600, "mqtt.keep_alive_secs");
     let retry_max = ctx.in_range(&config.retry_max_secs, 1..=3600, "mqtt.retry_max_secs");
     let stats_interval = ctx.in_range(&config.stats_interval_secs, 1..=86_400, "mqtt.stats_interval_secs");
@@ -230,7 +289,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
                 (None, None) => None,
                 _ => {
                     ctx.error(
-                        config.url.span(),
+                        anchor.clone(),
                         "mqtt.client_cert and mqtt.client_key go together; set both or neither",
                     );
                     return None;
@@ -240,7 +299,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         }
         (true, None, _, _) => {
             ctx.error(
-                config.url.span(),
+                anchor.clone(),
                 "mqtts:// needs mqtt.ca_file, the CA certificate the broker's certificate chains to",
             );
             return None;
@@ -248,7 +307,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         (false, ca, cert, key) => {
             if ca.is_some() || cert.is_some() || key.is_some() {
                 ctx.error(
-                    config.url.span(),
+                    anchor.clone(),
                     "mqtt.ca_file, client_cert and client_key apply to mqtts:// only",
                 );
             }
@@ -272,24 +331,37 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     };
     if password.is_some() && config.username.is_none() {
         ctx.error(
-            config.url.span(),
+            anchor.clone(),
             "a password is set but mqtt.username is not; set the user name too",
         );
     }
-    let (host, port) = endpoint?;
-    if password.is_some() && !secure && !is_loopback(&host) && !*config.allow_plaintext_password.get_ref() {
-        ctx.error(
-            config.url.span(),
-            format!(
-                "mqtt.url: the password would cross the network to {host} in plain text; use mqtts:// (with mqtt.ca_file) or set mqtt.allow_plaintext_password = true"
-            ),
-        );
-        return None;
+    let endpoints = endpoints?;
+    let key = written[0].0;
+    if password.is_some() && !secure && !*config.allow_plaintext_password.get_ref() {
+        for ((_, url), (_, host, _)) in written.iter().zip(&endpoints) {
+            if !is_loopback(host) {
+                ctx.error(
+                    url.span(),
+                    format!(
+                        "{key}: the password would cross the network to {host} in plain text; use mqtts:// (with mqtt.ca_file) or set mqtt.allow_plaintext_password = true"
+                    ),
+                );
+                return None;
+            }
+        }
     }
-    Some(MqttPlan {
-        url: format!("{}://{host}:{port}", if secure { "mqtts" } else { "mqtt" }),
+    let scheme = if secure { "mqtts" } else { "mqtt" };
+    let mut endpoints = endpoints.into_iter().map(|(_, host, port)| Endpoint {
+        url: format!("{scheme}://{host}:{port}"),
         host,
         port,
+    });
+    let first = endpoints.next()?;
+    Some(MqttPlan {
+        url: first.url,
+        host: first.host,
+        port: first.port,
+        alternates: endpoints.collect(),
         tls,
         username: config.username.as_ref().map(|u| u.get_ref().clone()),
         password,
@@ -321,6 +393,23 @@ fn machine_id() -> Option<String> {
     ["/etc/machine-id", "/var/lib/dbus/machine-id"]
         .iter()
         .find_map(|p| std::fs::read_to_string(p).ok().filter(|id| !id.trim().is_empty()))
+}
+
+/// (mqtts?, host, port) of a written broker URL, or the message for `key`.
+pub fn parse_url(key: &str, raw: &str) -> Result<(bool, String, u16), String> {
+    let raw = raw.trim();
+    match SecretUrl::parse(raw) {
+        Ok(url) => endpoint(&url).map_err(|reason| {
+            // As written when nothing in it is secret, so the operator recognises it.
+            let shown = if url.has_secret() {
+                url.masked()
+            } else {
+                raw.to_string()
+            };
+            format!("{key} `{shown}`: {reason}")
+        }),
+        Err(e) => Err(format!("{key} `{}`: {e}", mask_unparsed(raw))),
+    }
 }
 
 /// (mqtts?, host, port) of a broker URL, which holds nothing but those.
@@ -411,6 +500,19 @@ pub enum PublishError {
 pub const MAX_PACKET: usize = 1024 * 1024 + 4096;
 
 pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
+    options_for(plan, &plan.host, plan.port)
+}
+
+/// The rumqttc options for each broker of the plan, the first one first
+/// (the same client id, will, TLS and login for all).
+pub fn all_options(plan: &MqttPlan) -> Result<Vec<(Endpoint, MqttOptions)>, PublishError> {
+    plan.endpoints()
+        .into_iter()
+        .map(|e| options_for(plan, &e.host, e.port).map(|o| (e, o)))
+        .collect()
+}
+
+fn options_for(plan: &MqttPlan, host: &str, port: u16) -> Result<MqttOptions, PublishError> {
     let read = |what: &'static str, path: &PathBuf| {
         std::fs::read(path).map_err(|source| PublishError::Read {
             what,
@@ -418,7 +520,7 @@ pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
             source,
         })
     };
-    let mut options = MqttOptions::new(plan.client_id.clone(), plan.host.clone(), plan.port);
+    let mut options = MqttOptions::new(plan.client_id.clone(), host, port);
     options
         .set_keep_alive(plan.keep_alive)
         .set_clean_session(true)
@@ -470,6 +572,7 @@ mod tests {
             url: "mqtt://127.0.0.1:1883".into(),
             host: "127.0.0.1".into(),
             port: 1883,
+            alternates: Vec::new(),
             tls: None,
             username: None,
             password: None,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::{Broker, Running, Subscriber, wait_for};
 use watchpost::anonymize;
-use watchpost::publish::mqtt::{MqttPlan, PasswordSource, TlsPlan};
+use watchpost::publish::mqtt::{Endpoint, MqttPlan, PasswordSource, TlsPlan};
 use watchpost::publish::{Outbox, OutboxPlan, Topics};
 use watchpost::publish::{Publisher, StatsSource};
 use watchpost::rules::{EventKind, EventSource, IncidentEvent, Severity, Target};
@@ -25,6 +25,7 @@ fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
         url: format!("mqtt://127.0.0.1:{port}"),
         host: "127.0.0.1".into(),
         port,
+        alternates: Vec::new(),
         tls: None,
         username: None,
         password: None,
@@ -152,6 +153,74 @@ fn two_thousand_events_arrive_in_order_across_three_broker_restarts() {
         "outbox still holds {:?}",
         outbox.depth()
     );
+    runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_box_with_three_brokers_keeps_delivering_when_the_first_and_then_the_second_die() {
+    let mut brokers: Vec<Option<Broker>> = (0..3).map(|_| Some(Broker::start())).collect();
+    let ports: Vec<u16> = brokers.iter().flatten().map(|b| b.port).collect();
+    let subs: Vec<Subscriber> = ports.iter().map(|&p| Subscriber::connect(p)).collect();
+    for sub in &subs {
+        assert!(sub.wait_subscribed(common::SOON));
+    }
+    let mut plan = plan(ports[0], Duration::from_secs(5));
+    plan.alternates = ports[1..]
+        .iter()
+        .map(|&port| Endpoint {
+            url: format!("mqtt://127.0.0.1:{port}"),
+            host: "127.0.0.1".into(),
+            port,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = outbox(dir.path());
+    let topics = Topics::new("watchpost/test/box");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let publisher = runtime.block_on(async { Publisher::spawn(plan, outbox.clone(), no_stats()).unwrap() });
+    let status = publisher.status();
+    assert!(wait_for(common::SOON, || status.connected.load(Ordering::Relaxed)));
+
+    const BATCH: usize = 100;
+    let seqs = |sub: &Subscriber| -> BTreeMap<String, Vec<u64>> {
+        received_by_camera(sub)
+            .into_iter()
+            .map(|(camera, events)| (camera, events.into_iter().map(|(_, seq)| seq).collect()))
+            .collect()
+    };
+    for (round, sub) in subs.iter().enumerate() {
+        if round > 0 {
+            // The broker in use dies (SIGKILL): no goodbye, no saved state.
+            brokers[round - 1] = None;
+        }
+        let pushed: Vec<u64> = (0..BATCH)
+            .map(|n| push(&outbox, &topics, if n % 2 == 0 { "north" } else { "south" }, n))
+            .collect();
+        let arrived = |sub: &Subscriber| {
+            let got: BTreeSet<u64> = seqs(sub).into_values().flatten().collect();
+            pushed.iter().all(|seq| got.contains(seq))
+        };
+        assert!(
+            wait_for(common::GUARD, || arrived(sub)),
+            "round {round}: the events did not all reach broker {round} (port {}): {:?}",
+            ports[round],
+            seqs(sub)
+        );
+        for (camera, events) in seqs(sub) {
+            assert!(
+                events.windows(2).all(|w| w[0] < w[1]),
+                "round {round}, camera {camera}: out of order: {events:?}"
+            );
+        }
+        // Availability follows the box to the broker it landed on.
+        assert!(
+            wait_for(common::SOON, || sub
+                .on_topic("watchpost/test/box/availability")
+                .contains(&"online".to_string())),
+            "round {round}: no `online` on broker {round}"
+        );
+    }
+    assert!(wait_for(common::SOON, || outbox.depth().unwrap().0 == 0));
     runtime.block_on(publisher.shutdown(Duration::from_secs(5)));
 }
 

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("console", 10), // the operator console: redacted live views, the editor, the incident feed
     ("plan", 11),    // the assembled, checked config: Plan, load, the [[cameras]] schema
     ("app", 12),     // wiring: threads, reload, lifecycle, replay
+    ("fleet", 13),   // the office's side of many boxes on one hub: status, watch, the fleet simulation
 ];
 
 /// Keys of `#[serde(key = "…")]` whose string is a path (a function or a type) that may lead into the crate.

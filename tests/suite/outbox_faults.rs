@@ -130,6 +130,7 @@ fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
         url: format!("mqtt://127.0.0.1:{port}"),
         host: "127.0.0.1".into(),
         port,
+        alternates: Vec::new(),
         tls: None,
         username: None,
         password: None,
