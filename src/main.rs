@@ -115,6 +115,9 @@ enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Signed config bundles for office-managed boxes: keygen, sign,
+    /// verify, publish, rollout (docs/fleet.md).
+    Bundle(watchpost::app::office::BundleArgs),
     /// Print the version.
     Version,
 }
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
         }
         Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Eval(args) => watchpost::app::eval::command(&args),
+        Command::Bundle(args) => watchpost::app::office::command(&args),
         Command::HashPassword => {
             let password = match read_new_password() {
                 Ok(password) => password,
