@@ -502,7 +502,12 @@ fn judge(
                 reasons.extend(crate::infer::verify_models(&plan.models, &plan.runtime));
             }
         }
-        _ => reasons.extend(diags.into_sorted().iter().map(|d| format!("check-config: {d}"))),
+        _ => reasons.extend(
+            diags
+                .into_sorted()
+                .iter()
+                .map(|d| format!("check-config, on the file the bundle would make: {d}")),
+        ),
     }
     if reasons.is_empty() {
         Verdict::Accept {

@@ -52,9 +52,9 @@ pub enum BundleCommand {
         /// have seen a higher version.
         #[arg(long)]
         rollback: bool,
-        /// Hours from now until the bundle expires.
-        #[arg(long, default_value_t = 72)]
-        expires_hours: u64,
+        /// Seconds from then until the bundle expires (default 72 hours).
+        #[arg(long, default_value_t = 72 * 3600)]
+        expires_secs: u64,
         /// Seconds from now before which boxes do not apply it.
         #[arg(long, default_value_t = 0)]
         not_before_secs: u64,
@@ -165,7 +165,7 @@ fn run(command: &BundleCommand) -> Result<ExitCode, Vec<String>> {
             groups,
             version,
             rollback,
-            expires_hours,
+            expires_secs,
             not_before_secs,
             comment,
             out,
@@ -182,7 +182,7 @@ fn run(command: &BundleCommand) -> Result<ExitCode, Vec<String>> {
                     groups: groups.clone(),
                 },
                 not_before: now + not_before_secs,
-                expires: now + not_before_secs + expires_hours * 3600,
+                expires: now + not_before_secs + expires_secs,
                 comment: comment.clone(),
             };
             let envelope = bundle::sign(&request, &key, now)?;

@@ -23,6 +23,12 @@
 //! empty retained config) and their retained states. Home Assistant's
 //! `online` is coalesced: discovery goes out again at most once per
 //! [`REPUBLISH_EVERY`], however many announcements arrive.
+//!
+//! On an office-managed box the task also carries signed config bundles
+//! ([`BundleLink`]): whatever arrives on the bundle topics is handed to the
+//! app, which judges it (a retained one is cleared on the broker here, and
+//! refused there); the app's verdict comes back as a retained status
+//! ([`ControlEvent::BundleStatus`]), published again on every connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -203,7 +209,10 @@ pub async fn run(
             .map(|at| at + REPUBLISH_EVERY);
         tokio::select! {
             message = inbound.recv() => match message {
-                Some(Inbound::Connected) => control.publish_all(),
+                Some(Inbound::Connected) => {
+                    control.publish_all();
+                    control.publish_bundle_status();
+                }
                 Some(Inbound::Message { topic, payload, retained }) => control.on_message(&topic, &payload, retained),
                 None => return,
             },
@@ -264,7 +273,6 @@ impl Control {
             }
         }
         self.publish_arming();
-        self.publish_bundle_status();
     }
 
     fn publish_bundle_status(&self) {

@@ -36,6 +36,7 @@ mod delivery;
 mod e2e_mqtt;
 mod facade;
 mod face_set;
+mod fleet;
 mod fuzz_config;
 mod health;
 mod homeassistant;
