@@ -270,7 +270,7 @@ pub async fn run_with(
         console: None,
         reloads: tokio::sync::watch::channel(ReloadReport::default()).0,
     };
-    let control_plan = ControlPlan {
+    let mut control_plan = ControlPlan {
         topics: app.started.mqtt.topics.clone(),
         home_assistant: app.started.home_assistant.clone(),
         commands: app.started.mqtt.takes_arming(),
@@ -280,7 +280,6 @@ pub async fn run_with(
     // Signed config bundles from the office, when `[fleet]` pins its keys.
     let mut managed = Managed::start(&app.started);
     let (bundle_tx, mut bundle_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut control_plan = control_plan;
     control_plan.bundles = managed.as_ref().map(|m| crate::publish::BundleLink {
         topics: m.topics(&app.started.mqtt.topics),
         to_app: bundle_tx,

@@ -646,10 +646,15 @@ mod tests {
         let problems = managed_problems(
             "site = \"x\"\n[mqtt]\nurl = \"mqtt://a:b@host:1883\"\n[[cameras]]\nname = \"gate\"\n[cameras.source]\nurl = \"rtsp://u:p@cam/1\"\n",
         );
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].contains("`site`"));
         assert!(problems[1].contains("`mqtt`"));
         assert!(problems[2].contains("camera `gate`"));
+        assert!(problems[3].contains("`mqtt.url` holds a password"));
+        assert!(
+            !problems.iter().any(|p| p.contains(":p@") || p.contains(":b@")),
+            "a secret was repeated"
+        );
     }
 
     #[test]
