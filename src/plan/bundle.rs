@@ -402,8 +402,7 @@ pub fn when(secs: u64) -> String {
 pub fn judge(body: &Body, me: Identity<'_>, seen: Seen, now: u64) -> Vec<String> {
     let mut reasons = Vec::new();
     let me_box = format!("{}/{}", me.site, me.box_id);
-    let for_me =
-        body.targets.boxes.iter().any(|b| *b == me_box) || body.targets.groups.iter().any(|g| me.groups.contains(g));
+    let for_me = body.targets.boxes.contains(&me_box) || body.targets.groups.iter().any(|g| me.groups.contains(g));
     if !for_me {
         reasons.push(format!(
             "the bundle is for {}, not for this box ({me_box}, groups: {})",
