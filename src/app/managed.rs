@@ -8,7 +8,8 @@
 //! reload. For [`FleetPlan::health_window`] after that, the box watches its
 //! own health: a camera that fails, reconnects or never reaches streaming,
 //! or delivery to the broker that stops, puts the last good file back and
-//! reloads it by itself. Every step is logged, and the outcome — applied,
+//! reloads it by itself; so does a box that restarts inside the window (a
+//! crash, a watchdog kill). Every step is logged, and the outcome — applied,
 //! confirmed, refused, rolled back — is published retained on the box's
 //! bundle status topic.
 //!
@@ -47,6 +48,10 @@ struct Kept {
     /// The bundle version the last good file came from.
     #[serde(default)]
     last_good: u64,
+    /// The bundle applied and still in its health window: a box that
+    /// starts with this set restarted during the window, and rolls back.
+    #[serde(default)]
+    probation: Option<u64>,
 }
 
 /// A bundle judged: what to write, or every reason not to.
@@ -74,6 +79,8 @@ struct Watch {
     streamed: BTreeSet<String>,
     /// Since when the broker has been unreachable, while it is.
     undelivered_since: Option<Instant>,
+    /// The box restarted during the window: roll back at once.
+    restarted: bool,
 }
 
 /// The box's managed-config state.
@@ -145,6 +152,17 @@ impl Managed {
             }),
             Err(_) => Kept::default(),
         };
+        // A restart inside a bundle's health window (a crash, a watchdog
+        // kill, an operator) counts against the bundle.
+        let watch = kept.probation.map(|version| Watch {
+            version,
+            comment: String::new(),
+            until: Instant::now(),
+            reconnects: BTreeMap::new(),
+            streamed: BTreeSet::new(),
+            undelivered_since: None,
+            restarted: true,
+        });
         tracing::info!(
             keys = plan.fleet.office_keys.len(),
             groups = ?plan.fleet.groups,
@@ -162,7 +180,7 @@ impl Managed {
             kept,
             control: None,
             pending: None,
-            watch: None,
+            watch,
         })
     }
 
@@ -301,6 +319,7 @@ impl Managed {
                     self.kept.seen.highest = self.kept.seen.highest.max(body.version);
                 }
                 self.kept.seen.last_issued = self.kept.seen.last_issued.max(body.issued_at);
+                self.kept.probation = Some(body.version);
                 self.save();
                 let window = self.fleet.health_window;
                 tracing::info!(
@@ -323,6 +342,7 @@ impl Managed {
                         .collect(),
                     streamed: BTreeSet::new(),
                     undelivered_since: (!delivering).then(Instant::now),
+                    restarted: false,
                 });
                 self.publish("applied", Some(body.version), &[], &body.comment);
             }
@@ -363,7 +383,14 @@ impl Managed {
         };
         let now = Instant::now();
         let mut why = Vec::new();
-        for camera in cameras {
+        let restarted = watch.restarted;
+        if restarted {
+            why.push(format!(
+                "the box restarted during version {}'s health window",
+                watch.version
+            ));
+        }
+        for camera in cameras.iter().filter(|_| !restarted) {
             let name = camera.name.to_string();
             let state = camera.stream.state();
             if state == CameraState::Streaming {
@@ -416,6 +443,7 @@ impl Managed {
                     }
                 }
                 self.kept.last_good = version;
+                self.kept.probation = None;
                 self.save();
                 tracing::info!(
                     version,
@@ -430,6 +458,8 @@ impl Managed {
         }
         let version = watch.version;
         self.watch = None;
+        self.kept.probation = None;
+        self.save();
         for reason in &why {
             tracing::error!(version, reason = %reason, "config bundle made the box unhealthy");
         }

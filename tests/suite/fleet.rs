@@ -6,8 +6,9 @@
 //! another box, older, expired, failing the config check or naming a model
 //! whose manifest changed is refused with its reason and changes nothing on
 //! the box; one that points the camera at a missing source is applied and
-//! rolled back by the box itself; a rollout whose canary fails never reaches
-//! the next group.
+//! rolled back by the box itself, and so is one during whose health window
+//! the box restarts; a rollout whose canary fails never reaches the next
+//! group.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -322,6 +323,42 @@ fn a_box_applies_a_signed_bundle_refuses_every_bad_one_and_rolls_back_a_broken_c
         watcher.on_topic("watchpost/groups/canary/bundle").len() == 1
             && watcher.on_topic("watchpost/groups/rest/bundle").is_empty(),
         "the rest got the bundle"
+    );
+    assert!(common::wait_for(common::SOON, || std::fs::read_to_string(&config)
+        .unwrap()
+        == good_file));
+
+    // A box that restarts inside a bundle's health window (here: killed)
+    // rolls the bundle back when it comes up again.
+    let newer = managed(d, "newer.toml", clip, &manifest, 0.8);
+    let bundle = sign(d, &office, &["--target", &me], 7, &[], &newer);
+    let out = std::process::Command::new("mosquitto_pub")
+        .args(["-p", &port.to_string(), "-q", "1", "-t"])
+        .arg(format!("watchpost/test-site/{box_id}/bundle"))
+        .arg("-f")
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let status_is = |state: &str, needle: &str| {
+        watcher
+            .on_topic(&status_topic)
+            .iter()
+            .any(|s| s.contains(&format!("\"state\":\"{state}\"")) && s.contains(needle))
+    };
+    assert!(
+        common::wait_for(common::SOON, || status_is("applied", "\"version\":7")),
+        "{:?}",
+        watcher.on_topic(&status_topic)
+    );
+    assert!(std::fs::read_to_string(&config).unwrap().contains("confidence = 0.8"));
+    drop(boxed);
+    let boxed = Running::start(&config);
+    assert!(
+        common::wait_for(common::GUARD, || status_is("rolled_back", "restarted during version 7")),
+        "{:?}\n{}",
+        watcher.on_topic(&status_topic),
+        boxed.lines().join("\n")
     );
     assert!(common::wait_for(common::SOON, || std::fs::read_to_string(&config)
         .unwrap()
