@@ -18,6 +18,13 @@ use serde::{Deserialize, Serialize};
 use crate::plan::bundle::{self, Envelope, Request, Targets};
 use crate::plan::fleet;
 
+/// Prints a line to standard output; a closed pipe (`| head`) is not an error.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// `watchpost bundle …`.
 #[derive(Debug, Args)]
 pub struct BundleArgs {
@@ -190,7 +197,7 @@ fn run(command: &BundleCommand) -> Result<ExitCode, Vec<String>> {
             match out {
                 Some(path) => std::fs::write(path, json + "\n")
                     .map_err(|e| vec![format!("{}: cannot write: {e}", path.display())])?,
-                None => println!("{json}"),
+                None => say!("{json}"),
             }
             eprintln!(
                 "bundle version {version} for {} signed by {}",
@@ -211,27 +218,29 @@ fn run(command: &BundleCommand) -> Result<ExitCode, Vec<String>> {
             }
             let bytes = std::fs::read(path).map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
             let body = bundle::open(&bytes, &pinned).map_err(|refusal| refusal.reasons)?;
-            println!("signature: good");
-            println!(
+            say!("signature: good");
+            say!(
                 "version:   {}{}",
                 body.version,
                 if body.rollback { " (rollback)" } else { "" }
             );
-            println!("targets:   {}", bundle::describe_targets(&body.targets));
-            println!("issued:    {}", bundle::when(body.issued_at));
-            println!(
+            say!("targets:   {}", bundle::describe_targets(&body.targets));
+            say!("issued:    {}", bundle::when(body.issued_at));
+            say!(
                 "valid:     {} to {}",
                 bundle::when(body.not_before),
                 bundle::when(body.expires)
             );
             for model in &body.models {
-                println!(
+                say!(
                     "model:     {} manifest {} model {}",
-                    model.name, model.manifest_sha256, model.model_sha256
+                    model.name,
+                    model.manifest_sha256,
+                    model.model_sha256
                 );
             }
             if !body.comment.is_empty() {
-                println!("comment:   {}", body.comment);
+                say!("comment:   {}", body.comment);
             }
             let problems = bundle::managed_problems(&body.config);
             if !problems.is_empty() {
@@ -281,7 +290,7 @@ fn keygen(out: &std::path::Path) -> Result<ExitCode, String> {
     let pub_path = out.with_extension("pub");
     std::fs::write(&pub_path, format!("{public}\n"))
         .map_err(|e| format!("{}: cannot write: {e}", pub_path.display()))?;
-    println!("{public}");
+    say!("{public}");
     eprintln!(
         "private key in {} (keep it at the office), public key in {}; pin it on each box: [fleet] office_keys = [\"{public}\"]",
         out.display(),
@@ -351,22 +360,22 @@ fn rollout(broker: &Broker, path: &std::path::Path, stages: Vec<Stage>) -> Resul
         .map_err(|e| vec![e.to_string()])?;
     let report = runtime.block_on(rollout_on(broker, bytes, version, stages))?;
     if broker.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        say!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         for stage in &report.stages {
-            println!("{}: {}", stage.stage, if stage.ok { "confirmed" } else { "FAILED" });
+            say!("{}: {}", stage.stage, if stage.ok { "confirmed" } else { "FAILED" });
             if let Some(problem) = &stage.problem {
-                println!("  {problem}");
+                say!("  {problem}");
             }
             for b in &stage.boxes {
-                println!("  {} {}", b.box_, b.state);
+                say!("  {} {}", b.box_, b.state);
                 for reason in &b.reasons {
-                    println!("    {reason}");
+                    say!("    {reason}");
                 }
             }
         }
         if !report.ok {
-            println!("stopped at the first failure: later stages were not sent");
+            say!("stopped at the first failure: later stages were not sent");
         }
     }
     Ok(if report.ok {
