@@ -1,6 +1,6 @@
 //! Signed config bundles: what the security office sends a box in place of
 //! an edited file. A bundle carries the managed part of a config (models,
-//! privacy, cameras, integrations, profiles), the sha256 of every model
+//! privacy, cameras, profiles), the sha256 of every model
 //! manifest and model file that part names, a version that only grows, the
 //! boxes and groups it is for, when it may be applied and when it expires,
 //! and an Ed25519 signature over all of it by an office key.
@@ -24,8 +24,9 @@ use toml_edit::DocumentMut;
 use super::fleet;
 
 /// The keys a bundle never carries: each box's own (identity, broker and
-/// credentials, ports, state, trust). They are also exactly the settings a
-/// reload does not apply, so a bundle applies by reload alone.
+/// credentials, ports, state, its Home Assistant, trust). They are also
+/// exactly the settings a reload does not apply (`app::reload`'s restart-only
+/// list, plus `fleet`), so a bundle applies by reload alone.
 pub const LOCAL_KEYS: &[&str] = &[
     "site",
     "box_id",
@@ -35,6 +36,7 @@ pub const LOCAL_KEYS: &[&str] = &[
     "outbox",
     "metrics",
     "console",
+    "integrations",
     "fleet",
 ];
 
@@ -158,7 +160,7 @@ pub fn managed_problems(config: &str) -> Vec<String> {
         .iter()
         .filter(|k| doc.contains_key(k))
         .map(|k| {
-            format!("the config sets `{k}`, which each box keeps for itself (its identity, broker, credentials, ports, state and trust); remove it from the bundle")
+            format!("the config sets `{k}`, which each box keeps for itself (its identity, broker, credentials, ports, state, integrations and trust); remove it from the bundle")
         })
         .collect();
     problems.extend(
@@ -528,7 +530,8 @@ pub fn compose(local: &str, managed: &str) -> Result<String, String> {
 /// What a file composed from a bundle opens with.
 pub const MANAGED_HEADER: &str = "# Managed by the security office: signed bundles replace this file\n\
      # (docs/fleet.md). The box's own keys (site, box_id, state_dir, runtime,\n\
-     # mqtt, outbox, metrics, console, fleet) are kept from its previous file.\n\n";
+     # mqtt, outbox, metrics, console, integrations, fleet) are kept from its\n\
+     # previous file.\n\n";
 
 #[cfg(test)]
 mod tests {
