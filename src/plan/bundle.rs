@@ -10,8 +10,8 @@
 //! of them, or writes a secret inline, is refused at signing and again on
 //! the box. This module only builds, signs and judges bundles: it never
 //! writes the box's file, reloads or publishes (the app does), and it never
-//! trusts a byte of a bundle before its signature and pinned key check out —
-//! though it still reads the rest, so a refusal can give every reason.
+//! trusts a byte of a bundle before its signature and pinned key check out
+//! (it reads the body of a refused one only to name its version).
 
 use std::path::{Path, PathBuf};
 
