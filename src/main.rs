@@ -116,7 +116,7 @@ enum Command {
         markdown: bool,
     },
     /// Signed config bundles for office-managed boxes: keygen, sign,
-    /// verify, publish, rollout (docs/fleet.md).
+    /// verify, publish, rollout (docs/fleet-config.md).
     Bundle(watchpost::app::office::BundleArgs),
     /// Print the version.
     Version,

@@ -239,7 +239,7 @@ fn backup_path(path: &Path) -> PathBuf {
 pub fn refusal(path: &Path, text: &str) -> Option<String> {
     if managed_by_office(text) {
         return Some(format!(
-            "{} is managed by the security office: signed config bundles replace it whole (docs/fleet.md), so a local edit would be lost at the next bundle and never reach the office's record; nothing was saved. Make the change at the office and roll it out.",
+            "{} is managed by the security office: signed config bundles replace it whole (docs/fleet-config.md), so a local edit would be lost at the next bundle and never reach the office's record; nothing was saved. Make the change at the office and roll it out.",
             path.display()
         ));
     }

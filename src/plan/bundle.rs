@@ -529,9 +529,9 @@ pub fn compose(local: &str, managed: &str) -> Result<String, String> {
 
 /// What a file composed from a bundle opens with.
 pub const MANAGED_HEADER: &str = "# Managed by the security office: signed bundles replace this file\n\
-     # (docs/fleet.md). The box's own keys (site, box_id, state_dir, runtime,\n\
-     # mqtt, outbox, metrics, console, integrations, fleet) are kept from its\n\
-     # previous file.\n\n";
+     # (docs/fleet-config.md). The box's own keys (site, box_id, state_dir,\n\
+     # runtime, mqtt, outbox, metrics, console, integrations, fleet) are kept\n\
+     # from its previous file.\n\n";
 
 #[cfg(test)]
 mod tests {

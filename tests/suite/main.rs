@@ -26,6 +26,7 @@ pub const QUICK: &[&str] = &[
 
 mod appliance;
 mod batching;
+mod bundles;
 mod cameras;
 mod chaos;
 mod cli;
@@ -36,7 +37,6 @@ mod delivery;
 mod e2e_mqtt;
 mod facade;
 mod face_set;
-mod fleet;
 mod fuzz_config;
 mod health;
 mod homeassistant;
