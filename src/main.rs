@@ -119,6 +119,9 @@ enum Command {
     /// `fleet status` lists boxes and cameras, `fleet watch` streams incidents.
     #[command(subcommand)]
     Fleet(watchpost::fleet::FleetCommand),
+    /// Signed config bundles for office-managed boxes: keygen, sign,
+    /// verify, publish, rollout (docs/fleet-config.md).
+    Bundle(watchpost::app::office::BundleArgs),
     /// Print the version.
     Version,
 }
@@ -187,6 +190,7 @@ fn main() -> ExitCode {
         }
         Command::Replay(args) => watchpost::app::replay::command(&args),
         Command::Eval(args) => watchpost::app::eval::command(&args),
+        Command::Bundle(args) => watchpost::app::office::command(&args),
         Command::HashPassword => {
             let password = match read_new_password() {
                 Ok(password) => password,

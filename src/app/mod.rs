@@ -6,7 +6,9 @@
 //! box offline).
 //!
 //! A reload ([`Control::reload`], SIGHUP in `main`) applies only what
-//! changed ([`reload`]). [`replay`] runs one camera's analysis on a
+//! changed ([`reload`]); a signed config bundle from the office is judged,
+//! applied through the same reload and rolled back when the box turns
+//! unhealthy ([`managed`]); [`office`] is the office's side of it. [`replay`] runs one camera's analysis on a
 //! recording instead, for tuning, and [`eval`] scores that replay against
 //! moments a person labelled.
 //!
@@ -17,8 +19,10 @@ mod alerts;
 pub mod analysis;
 pub mod camera;
 pub mod eval;
+mod managed;
 mod models;
 mod motion_watch;
+pub mod office;
 mod pending;
 mod reload;
 pub mod replay;

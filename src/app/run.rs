@@ -19,6 +19,7 @@ use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use super::camera::{Camera, Shared};
+use super::managed::{Managed, Verdict};
 use super::models::{LoadedModel, load_models};
 use super::pending::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
@@ -269,12 +270,20 @@ pub async fn run_with(
         console: None,
         reloads: tokio::sync::watch::channel(ReloadReport::default()).0,
     };
-    let control_plan = ControlPlan {
+    let mut control_plan = ControlPlan {
         topics: app.started.mqtt.topics.clone(),
         home_assistant: app.started.home_assistant.clone(),
         commands: app.started.mqtt.takes_arming(),
         state_file: app.started.state_dir.join(control::STATE_FILE),
+        bundles: None,
     };
+    // Signed config bundles from the office, when `[fleet]` pins its keys.
+    let mut managed = Managed::start(&app.started);
+    let (bundle_tx, mut bundle_rx) = tokio::sync::mpsc::unbounded_channel();
+    control_plan.bundles = managed.as_ref().map(|m| crate::publish::BundleLink {
+        topics: m.topics(&app.started.mqtt.topics),
+        to_app: bundle_tx,
+    });
     if let Some(why) = app.started.mqtt.arming_refused() {
         tracing::warn!(broker = %app.started.mqtt.url, "{why}");
     }
@@ -353,7 +362,7 @@ pub async fn run_with(
         }
     }
 
-    let side = if control_plan.commands || control_plan.home_assistant.is_some() {
+    let side = if control_plan.commands || control_plan.home_assistant.is_some() || control_plan.bundles.is_some() {
         let (side, link) = side_link(control_plan.subscriptions());
         let (events, events_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(control::run(
@@ -364,6 +373,9 @@ pub async fn run_with(
             events_rx,
             cancel.clone(),
         ));
+        if let Some(managed) = &mut managed {
+            managed.connect(events.clone());
+        }
         app.control = Some(events);
         Some(side)
     } else {
@@ -397,6 +409,8 @@ pub async fn run_with(
     // that arrive during one make one more after it.
     let mut reloads = Coalesce::default();
     let mut reloading: Option<JoinHandle<Prepared>> = None;
+    // A config bundle being judged (signature, target, version, the check), off this loop.
+    let mut judging: Option<JoinHandle<Verdict>> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -417,15 +431,46 @@ pub async fn run_with(
                     tracing::info!("a reload is already in progress; the config is read again once it is done");
                 }
             }
+            Some(message) = bundle_rx.recv() => {
+                if let Some(managed) = &mut managed {
+                    let busy = managed.busy().or_else(|| judging.is_some().then(|| "the box is judging another bundle; send it again when its status settles".to_string()));
+                    match busy {
+                        Some(why) => {
+                            managed.take(Verdict::Refuse { version: None, reasons: vec![why] });
+                        }
+                        None => judging = Some(tokio::task::spawn_blocking(managed.judge(message))),
+                    }
+                }
+            }
+            verdict = verdict_done(&mut judging) => {
+                judging = None;
+                let verdict = verdict.unwrap_or_else(|e| Verdict::Refuse { version: None, reasons: vec![format!("the check failed: {e}")] });
+                if let Some(managed) = &mut managed
+                    && managed.take(verdict)
+                    && reloads.ask()
+                {
+                    reloading = Some(app.begin_reload());
+                }
+            }
             prepared = reload_done(&mut reloading) => {
                 reloading = None;
                 app.finish_reload(prepared).await;
+                if let Some(managed) = &mut managed {
+                    let outcome = app.reloads.borrow().outcome.clone();
+                    managed.reloaded(&outcome, &live.cameras(), publisher.status().connected.load(std::sync::atomic::Ordering::Relaxed));
+                }
                 if reloads.done() {
                     reloading = Some(app.begin_reload());
                 }
             }
             _ = tick.tick() => {
                 app.watch(&mut watchdog, &publisher, !snapshot_worker.is_finished());
+                if let Some(managed) = &mut managed
+                    && managed.watch(&live.cameras(), publisher.status().connected.load(std::sync::atomic::Ordering::Relaxed))
+                    && reloads.ask()
+                {
+                    reloading = Some(app.begin_reload());
+                }
                 if app.cameras.iter().all(|r| r.camera.is_finished()) {
                     break;
                 }
@@ -475,6 +520,14 @@ pub async fn run_with(
 /// models; pending forever when none is.
 async fn reload_done(reloading: &mut Option<JoinHandle<Prepared>>) -> Result<Prepared, JoinError> {
     match reloading {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The bundle being judged, once judged; pending forever when none is.
+async fn verdict_done(judging: &mut Option<JoinHandle<Verdict>>) -> Result<Verdict, JoinError> {
+    match judging {
         Some(task) => task.await,
         None => std::future::pending().await,
     }

@@ -139,7 +139,7 @@ pub async fn save(
         }
     };
     if let Some(reason) = refusal(&path, &text) {
-        tracing::warn!(config = %path.display(), "console: save refused, the config holds secrets or names secret files beside it");
+        tracing::warn!(config = %path.display(), reason = %reason, "console: save refused");
         return problem(StatusCode::CONFLICT, reason);
     }
     if etag(&text) != request.etag {
@@ -237,6 +237,12 @@ fn backup_path(path: &Path) -> PathBuf {
 /// file must hold no secret and must not name a secret file in that folder
 /// (docs/console.md, "Where Save writes").
 pub fn refusal(path: &Path, text: &str) -> Option<String> {
+    if managed_by_office(text) {
+        return Some(format!(
+            "{} is managed by the security office: signed config bundles replace it whole (docs/fleet-config.md), so a local edit would be lost at the next bundle and never reach the office's record; nothing was saved. Make the change at the office and roll it out.",
+            path.display()
+        ));
+    }
     let inline = document::inline_secrets(text);
     if !inline.is_empty() {
         return Some(format!(
@@ -266,6 +272,17 @@ pub fn refusal(path: &Path, text: &str) -> Option<String> {
             folder.display(),
             inside.join(", ")
         )
+    })
+}
+
+/// Whether the file pins office keys (`[fleet] office_keys`): the office
+/// manages the config and the console only shows it.
+pub fn managed_by_office(text: &str) -> bool {
+    text.parse::<toml_edit::DocumentMut>().is_ok_and(|doc| {
+        doc.get("fleet")
+            .and_then(|fleet| fleet.get("office_keys"))
+            .and_then(toml_edit::Item::as_array)
+            .is_some_and(|keys| !keys.is_empty())
     })
 }
 

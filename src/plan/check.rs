@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::camera::{self, CameraPlan};
+use super::fleet::{self, FleetConfig, FleetPlan};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
 use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, parse_document};
@@ -36,6 +37,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "cameras",
     "integrations",
     "profiles",
+    "fleet",
 ];
 
 /// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
@@ -64,6 +66,8 @@ pub struct Plan {
     pub models: BTreeMap<String, Arc<ModelPlan>>,
     pub privacy: PrivacyPlan,
     pub cameras: Vec<CameraPlan>,
+    /// `[fleet]`: the office keys this box trusts for config bundles.
+    pub fleet: FleetPlan,
 }
 
 impl Plan {
@@ -120,6 +124,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     let mut integrations_config = Some(IntegrationsConfig::default());
     let mut profiles = Vec::new();
     let mut profiles_ok = true;
+    let mut fleet_config = Some(FleetConfig::default());
 
     let root = doc.get_ref();
     for (key, node) in root.iter() {
@@ -137,6 +142,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
             "metrics" => metrics_config = from_node(&file, node, ctx.diags),
             "console" => console_config = from_node(&file, node, ctx.diags),
             "integrations" => integrations_config = from_node(&file, node, ctx.diags),
+            "fleet" => fleet_config = from_node(&file, node, ctx.diags),
             "profiles" => match node.get_ref().as_table() {
                 Some(table) => {
                     for (name, profile_node) in table.iter() {
@@ -255,6 +261,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
     let console = console_config.and_then(|c| console::check(&c, &mut ctx));
     let home_assistant = integrations_config.and_then(|i| homeassistant::check(&i, &mut ctx));
+    let fleet = fleet_config.and_then(|f| fleet::check(&f, &mut ctx));
     check_profile_names(&profiles, &cameras, &seen, &mut ctx);
     Some(Plan {
         path: path.to_path_buf(),
@@ -271,6 +278,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         models,
         privacy: privacy?,
         cameras,
+        fleet: fleet?,
     })
 }
 

@@ -5,11 +5,15 @@
 //! assembles the [`Plan`]. It also owns the JSON Schema of the whole file
 //! ([`schema`], derived from the tables), what spans stages: the `[[cameras]]`
 //! schema ([`camera`]), the pipeline a camera asks of decode
-//! ([`camera::CameraPlan::stream_spec`]) and the effective-config printer.
+//! ([`camera::CameraPlan::stream_spec`]) and the effective-config printer;
+//! and what the security office may change of it: `[fleet]` ([`fleet`]) and
+//! the signed config bundles the box takes ([`bundle`]).
 
+pub mod bundle;
 pub mod camera;
 pub mod check;
 pub mod effective;
+pub mod fleet;
 pub mod schema;
 
 pub use crate::config::ConfigError;

@@ -64,6 +64,8 @@ struct ConfigFile {
     integrations: Option<IntegrationsConfig>,
     /// Named sets of armed rules, e.g. [profiles.night].
     profiles: Option<BTreeMap<String, ProfileConfig>>,
+    /// Config managed by the security office: pinned keys, groups, rollback window.
+    fleet: Option<super::fleet::FleetConfig>,
 }
 
 fn default_state_dir() -> PathBuf {

@@ -23,6 +23,12 @@
 //! empty retained config) and their retained states. Home Assistant's
 //! `online` is coalesced: discovery goes out again at most once per
 //! [`REPUBLISH_EVERY`], however many announcements arrive.
+//!
+//! On an office-managed box the task also carries signed config bundles
+//! ([`BundleLink`]): whatever arrives on the bundle topics is handed to the
+//! app, which judges it (a retained one is cleared on the broker here, and
+//! refused there); the app's verdict comes back as a retained status
+//! ([`ControlEvent::BundleStatus`]), published again on every connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -61,6 +67,29 @@ pub enum ControlEvent {
     },
     /// The config was reloaded.
     Catalog(Catalog),
+    /// What became of the last config bundle (JSON): published retained
+    /// now and again on every connection.
+    BundleStatus(Vec<u8>),
+}
+
+/// A signed config bundle that arrived on one of the box's bundle topics;
+/// the app judges it (the control task only carries it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleMessage {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    /// Kept by the broker: never applied (a bundle must be a live message).
+    pub retained: bool,
+}
+
+/// Where config bundles arrive and their results go, when the office
+/// manages the box's config.
+#[derive(Debug, Clone)]
+pub struct BundleLink {
+    /// The box's own bundle topic and its groups' topics.
+    pub topics: Vec<String>,
+    /// Every bundle that arrives is handed on here.
+    pub to_app: mpsc::UnboundedSender<BundleMessage>,
 }
 
 /// How the control task runs.
@@ -73,6 +102,8 @@ pub struct ControlPlan {
     pub commands: bool,
     /// Where the arming state is kept.
     pub state_file: PathBuf,
+    /// Config bundles, when the office manages the box's config.
+    pub bundles: Option<BundleLink>,
 }
 
 impl ControlPlan {
@@ -85,6 +116,9 @@ impl ControlPlan {
         };
         if let Some(ha) = &self.home_assistant {
             filters.push(ha.status_topic.clone());
+        }
+        if let Some(bundles) = &self.bundles {
+            filters.extend(bundles.topics.iter().cloned());
         }
         filters
     }
@@ -144,6 +178,8 @@ struct Control {
     /// `online`, and whether another announcement waits for its turn.
     republished: Option<Instant>,
     republish_due: bool,
+    /// The latest bundle status, published again on every connection.
+    bundle_status: Option<Vec<u8>>,
 }
 
 /// Runs the control task until `cancel` fires or the connection ends.
@@ -164,6 +200,7 @@ pub async fn run(
         open: BTreeMap::new(),
         republished: None,
         republish_due: false,
+        bundle_status: None,
     };
     loop {
         let republish_at = control
@@ -172,7 +209,10 @@ pub async fn run(
             .map(|at| at + REPUBLISH_EVERY);
         tokio::select! {
             message = inbound.recv() => match message {
-                Some(Inbound::Connected) => control.publish_all(),
+                Some(Inbound::Connected) => {
+                    control.publish_all();
+                    control.publish_bundle_status();
+                }
                 Some(Inbound::Message { topic, payload, retained }) => control.on_message(&topic, &payload, retained),
                 None => return,
             },
@@ -182,6 +222,10 @@ pub async fn run(
             Some(event) = events.recv() => match event {
                 ControlEvent::Incident { camera, rule, open } => control.on_incident(&camera, &rule, open),
                 ControlEvent::Catalog(catalog) => control.on_reload(catalog),
+                ControlEvent::BundleStatus(status) => {
+                    control.bundle_status = Some(status);
+                    control.publish_bundle_status();
+                }
             },
             _ = cancel.cancelled() => return,
         }
@@ -229,6 +273,12 @@ impl Control {
             }
         }
         self.publish_arming();
+    }
+
+    fn publish_bundle_status(&self) {
+        if let Some(status) = &self.bundle_status {
+            self.send(self.plan.topics.bundle_status(), status.clone());
+        }
     }
 
     fn publish_arming(&self) {
@@ -329,6 +379,27 @@ impl Control {
             if payload == b"online" {
                 self.on_online();
             }
+            return;
+        }
+        if let Some(bundles) = &self.plan.bundles
+            && bundles.topics.iter().any(|t| t == topic)
+        {
+            if payload.is_empty() {
+                return;
+            }
+            if retained {
+                // Cleared so that no later subscriber is handed it again.
+                let _ = self.out.send(Outbound {
+                    topic: topic.to_string(),
+                    payload: Vec::new(),
+                    retain: true,
+                });
+            }
+            let _ = bundles.to_app.send(BundleMessage {
+                topic: topic.to_string(),
+                payload: payload.to_vec(),
+                retained,
+            });
             return;
         }
         let Some(command) = self.plan.topics.command(topic).filter(|_| self.plan.commands) else {
@@ -433,6 +504,7 @@ mod tests {
             }),
             commands: true,
             state_file: dir.join(STATE_FILE),
+            bundles: None,
         };
         let control = Control {
             plan,
@@ -442,6 +514,7 @@ mod tests {
             open: BTreeMap::new(),
             republished: None,
             republish_due: false,
+            bundle_status: None,
         };
         (control, rx)
     }

@@ -31,7 +31,7 @@ pub mod status;
 pub mod topics;
 
 pub use catalog::{Catalog, CatalogCamera, CatalogRule};
-pub use control::{ControlEvent, ControlPlan};
+pub use control::{BundleLink, BundleMessage, ControlEvent, ControlPlan};
 pub use delivery::{Publisher, PublisherStatus, StatsSource};
 pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
 pub use mqtt::{MqttConfig, MqttPlan};

@@ -71,6 +71,17 @@ impl Topics {
         format!("{}/profile/set", self.prefix)
     }
 
+    /// Where the security office sends this box its signed config bundles
+    /// (QoS 1, never retained).
+    pub fn bundle(&self) -> String {
+        format!("{}/bundle", self.prefix)
+    }
+
+    /// What became of the last config bundle (JSON, retained).
+    pub fn bundle_status(&self) -> String {
+        format!("{}/bundle/status", self.prefix)
+    }
+
     /// The subscription filters of the arming commands.
     pub fn command_filters(&self) -> Vec<String> {
         vec![

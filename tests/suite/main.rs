@@ -26,6 +26,7 @@ pub const QUICK: &[&str] = &[
 
 mod appliance;
 mod batching;
+mod bundles;
 mod cameras;
 mod chaos;
 mod cli;

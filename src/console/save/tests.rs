@@ -134,6 +134,18 @@ fn a_config_with_an_inline_secret_is_refused_with_the_file_based_way() {
 }
 
 #[test]
+fn a_config_the_office_manages_is_shown_but_never_saved() {
+    let path = Path::new("/etc/watchpost/watchpost.toml");
+    let managed = "site = \"s\"\nbox_id = \"b\"\n[fleet]\noffice_keys = [\"ed25519:FpVnf5gBSu2TvGLFU3tb+wSoF7IYcec+/g78siWbSkw=\"]\n";
+    let reason = refusal(path, managed).expect("a managed config is refused");
+    assert!(
+        reason.contains("managed by the security office") && reason.contains("nothing was saved"),
+        "{reason}"
+    );
+    assert_eq!(refusal(path, "site = \"s\"\n[fleet]\noffice_keys = []\n"), None);
+}
+
+#[test]
 fn a_config_naming_secret_files_in_its_own_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let site = dir.path().join("site");
