@@ -106,7 +106,10 @@ pub fn spawn_link(
     brokers: Vec<(String, MqttOptions)>,
     capacity: usize,
 ) -> (AsyncClient, mpsc::UnboundedReceiver<LinkEvent>) {
-    let (client, eventloop) = AsyncClient::new(brokers[0].1.clone(), capacity);
+    let (client, mut eventloop) = AsyncClient::new(brokers[0].1.clone(), capacity);
+    eventloop
+        .network_options
+        .set_connection_timeout(crate::publish::delivery::CONNECT_TIMEOUT.as_secs());
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(eventloop, brokers, tx));
     (client, rx)

@@ -256,6 +256,8 @@ impl SimBox {
         let mut open: Vec<(usize, uuid::Uuid, tokio::time::Instant)> = Vec::new();
         let mut next = tokio::time::Instant::now() + self.wait();
         let mut stopping: Option<tokio::time::Instant> = None;
+        // As a box does with each stats message: `online` and the statuses again.
+        let mut states = tokio::time::interval(Duration::from_secs(60));
         loop {
             let soonest_end = open.iter().map(|o| o.2).min();
             let timer = match (stopping, soonest_end) {
@@ -314,6 +316,7 @@ impl SimBox {
                     }
                     outbox.fill(&client);
                 }
+                _ = states.tick(), if outbox.up => self.publish_states(&client, &mut outbox),
                 _ = stop.cancelled(), if stopping.is_none() => {
                     stopping = Some(tokio::time::Instant::now() + drain);
                 }

@@ -58,6 +58,13 @@ use super::status::{StatusBoard, StatusSource};
 /// Health figures the app adds to each stats message.
 pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// How long a broker has to answer a CONNECT. rumqttc's default (5 s) is
+/// shorter than a hub node takes while its cluster elects new leaders after
+/// losing a peer (8–15 s measured, docs/fleet.md): a box that gave up then
+/// would leave a half-made session behind, which the hub later closes —
+/// publishing the box's last will after its `online`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Raise → PUBACK latencies kept for the stats and the benchmarks.
 const LATENCY_SAMPLES: usize = 4096;
 
@@ -146,7 +153,10 @@ impl Publisher {
         side: Option<SideLink>,
     ) -> Result<Self, PublishError> {
         let brokers = all_options(&plan)?;
-        let (client, eventloop) = AsyncClient::new(brokers[0].1.clone(), WINDOW * 4);
+        let (client, mut eventloop) = AsyncClient::new(brokers[0].1.clone(), WINDOW * 4);
+        eventloop
+            .network_options
+            .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
         let (tx, rx) = mpsc::unbounded_channel();
         let status = Arc::new(PublisherStatus::default());
         let stop = CancellationToken::new();
@@ -691,6 +701,14 @@ impl Delivery {
             "delivered": self.outbox.stats.delivered.load(Ordering::Relaxed),
         });
         message["mqtt"] = serde_json::json!({ "connected": self.up });
+        // Said again now and then: a stale last will (a connection the broker
+        // closed late, after the box had moved on) is corrected within one interval.
+        self.publish_other(
+            self.plan.topics.availability(),
+            QoS::AtLeastOnce,
+            true,
+            b"online".to_vec(),
+        );
         self.publish_other(
             self.plan.topics.stats(),
             QoS::AtMostOnce,

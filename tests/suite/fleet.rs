@@ -238,18 +238,54 @@ fn a_box_cannot_publish_under_another_box_nor_read_other_topics() {
     // The forged one would have come first on the same path; give it the
     // time the office needed for the real one once more.
     std::thread::sleep(Duration::from_secs(2));
-    let seen = seen.lock().unwrap().clone();
+    let forged = seen.lock().unwrap().clone();
     assert!(
-        !seen
+        !forged
             .iter()
             .any(|(topic, _)| topic.starts_with("watchpost/maple/gate-2/")),
-        "gate-1 published under gate-2: {seen:?}"
+        "gate-1 published under gate-2: {forged:?}"
     );
     let log = std::fs::read_to_string(hub.log(1)).unwrap();
     assert!(
         log.contains("Publish Violation") && log.contains("watchpost.maple.gate-2.north.incidents"),
         "node 1 did not log the refused publish"
     );
+
+    // A box that vanishes (no DISCONNECT) is said `offline` by its last will, retained.
+    {
+        let mut options = MqttOptions::new("gate-2", "127.0.0.1", hub.mqtt(3));
+        let password = std::fs::read_to_string(hub.password("maple.gate-2")).unwrap();
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_credentials("maple.gate-2", password.trim())
+            .set_last_will(rumqttc::LastWill::new(
+                "watchpost/maple/gate-2/availability",
+                "offline",
+                QoS::AtLeastOnce,
+                true,
+            ));
+        let (gate2, mut link) = Client::new(options, 16);
+        gate2
+            .publish("watchpost/maple/gate-2/availability", QoS::AtLeastOnce, true, "online")
+            .unwrap();
+        let online = ("watchpost/maple/gate-2/availability".to_string(), "online".to_string());
+        let deadline = Instant::now() + common::GUARD;
+        while !seen.lock().unwrap().contains(&online) && Instant::now() < deadline {
+            let _ = link.recv_timeout(Duration::from_millis(100));
+        }
+        assert!(
+            seen.lock().unwrap().contains(&online),
+            "gate-2's `online` never arrived"
+        );
+        // Dropping the connection closes the socket without a DISCONNECT.
+        drop(link);
+        drop(gate2);
+        let offline = ("watchpost/maple/gate-2/availability".to_string(), "offline".to_string());
+        assert!(
+            wait_for(common::GUARD, || seen.lock().unwrap().contains(&offline)),
+            "no last will from the hub"
+        );
+    }
 
     // gate-1 may read its own arming commands, not gate-2's topics nor the office's deliveries.
     let reads = |filter: &str| subscribe_result(login(&hub, "maple.gate-1", "gate-1-reader", 3, true), filter);
@@ -481,6 +517,35 @@ fn run_fleet(p: &Params) -> serde_json::Value {
     }
     hub.start_node(1);
     faults.push(format!("{killed}-{}", now_ms()));
+
+    // Every box is online on the node it moved to, with its cameras' retained
+    // statuses there; the real boxes' stats (every 10 s) give their version.
+    let status = || -> serde_json::Value {
+        let out = common::watchpost()
+            .args(["fleet", "status", "--json", "--wait-secs", "12", "--username", "office"])
+            .arg("--password-file")
+            .arg(hub.password("office"))
+            .args(hub.brokers(&[3, 2]))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let all_online = |view: &serde_json::Value| {
+        let boxes = view["boxes"].as_array().cloned().unwrap_or_default();
+        let online = boxes.iter().filter(|b| b["availability"] == "online").count();
+        let real_ok = boxes
+            .iter()
+            .filter(|b| b["site"] == "real")
+            .filter(|b| b["cameras"]["walkway"]["state"].is_string() && b["version"].is_string())
+            .count();
+        online == p.simulated + p.real && real_ok == p.real
+    };
+    let mut view = status();
+    let deadline = Instant::now() + common::GUARD;
+    while !all_online(&view) && Instant::now() < deadline {
+        view = status();
+    }
+    assert!(all_online(&view), "fleet status after node 1 came back: {view}");
 
     // Phase 2: the office is killed, events arrive meanwhile, it comes back (same session).
     let before = receipts();
