@@ -31,7 +31,7 @@ use super::record::{
     Held, IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, QUARANTINE_IMAGES, RECORDS, Record, Writer,
     now_ms,
 };
-use crate::anonymize::{Alert, RedactedJpeg};
+use crate::anonymize::{Alert, EncodedClip, RedactedJpeg};
 
 /// Drops are logged at most this often, with the count since the last line.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -245,6 +245,7 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload: serde_json::to_string(&alert)?,
                 image: false,
+                retain: false,
                 jpeg: None,
             };
             let incident = alert.incident_id().to_string();
@@ -269,6 +270,7 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload,
                 image: false,
+                retain: false,
                 jpeg: None,
             };
             Ok((record, None, incident.to_string()))
@@ -286,11 +288,67 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload: String::new(),
                 image: true,
+                retain: false,
                 jpeg: None,
             };
             Ok((record, Some(jpeg.as_bytes()), String::new()))
         })?;
         Ok((seq != 0).then_some(seq))
+    }
+
+    /// Writes one part of a redacted evidence clip (bytes `offset..offset +
+    /// len` of its MP4) durably, as a snapshot is: the byte bound drops
+    /// older snapshots and parts before it, and never an incident event.
+    /// None: no room (counted with the dropped snapshots).
+    pub fn push_clip_part(
+        &self,
+        camera: &str,
+        topic: String,
+        clip: &EncodedClip,
+        (offset, len): (u64, usize),
+    ) -> Result<Option<u64>, OutboxError> {
+        let part = clip.read_part(offset, len).map_err(|e| OutboxError::Store {
+            path: clip.path().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let seq = self.write(false, |_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload: String::new(),
+                image: true,
+                retain: false,
+                jpeg: None,
+            };
+            Ok((record, Some(part.as_slice()), String::new()))
+        })?;
+        Ok((seq != 0).then_some(seq))
+    }
+
+    /// Writes a small JSON message durably, kept as an incident event is
+    /// (an evidence clip's signed manifest, the box's public key), retained
+    /// at the broker when `retain`. Returns its sequence number.
+    pub fn push_notice(
+        &self,
+        camera: &str,
+        topic: String,
+        payload: String,
+        incident: &str,
+        retain: bool,
+    ) -> Result<u64, OutboxError> {
+        self.write(true, |_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload,
+                image: false,
+                retain,
+                jpeg: None,
+            };
+            Ok((record, None, incident.to_string()))
+        })
     }
 
     /// One write: under the writer lock, the held events first, then the
