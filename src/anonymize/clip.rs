@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(keys, vec![0, 3, 6, 7]);
         assert_eq!(neighbours(4, 8), (3, 6));
         assert_eq!(neighbours(6, 8), (6, 6));
-        assert_eq!(neighbours(1, 2), (0, 1));
+        assert_eq!(neighbours(1, 3), (0, 2), "the last frame is a key frame");
     }
 
     #[test]

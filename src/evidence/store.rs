@@ -153,3 +153,51 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     };
     write().map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age(path: &Path, by: Duration) {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(SystemTime::now() - by).unwrap();
+    }
+
+    #[test]
+    fn clips_older_than_the_retention_are_deleted_and_the_chain_goes_on() {
+        let state = tempfile::tempdir().unwrap();
+        let mut store = ClipStore::open(state.path()).unwrap();
+        let clips = store.clips();
+        for name in ["old", "new"] {
+            std::fs::write(clips.join(format!("{name}.mp4")), name).unwrap();
+            let manifest = Manifest::parse(
+                br#"{"body":{"version":1,"seq":0,"incident_id":"i","site":"s","box_id":"b","camera":"c","rule":"r",
+                "incident_start":"t","from":"t","to":"t","frames":1,"fps":5,"width":640,"height":360,
+                "redaction":{"covers":["heads"],"detector":"d","detector_sha256":"0","face_model":null,
+                "face_model_sha256":null,"face_search_every":3,"covered_whole":0},"clip_file":"x.mp4","clip_bytes":1,
+                "clip_sha256":"0","prev_manifest_sha256":null},"signature":""}"#,
+            )
+            .unwrap();
+            let mut body = manifest.body;
+            body.clip_file = format!("{name}.mp4");
+            store.seal(body).unwrap();
+        }
+        let week = Duration::from_secs(7 * 86_400);
+        age(
+            &clips.join(format!("old{MANIFEST_SUFFIX}")),
+            week + Duration::from_secs(60),
+        );
+        age(&clips.join("old.mp4"), week + Duration::from_secs(60));
+        assert_eq!(store.sweep(week), 1);
+        assert!(!clips.join("old.mp4").exists() && !clips.join(format!("old{MANIFEST_SUFFIX}")).exists());
+        assert!(clips.join("new.mp4").exists());
+        // reopened, the chain goes on from the last manifest
+        let mut again = ClipStore::open(state.path()).unwrap();
+        let bytes = std::fs::read(clips.join(format!("new{MANIFEST_SUFFIX}"))).unwrap();
+        let mut next = Manifest::parse(&bytes).unwrap().body;
+        next.clip_file = "third.mp4".into();
+        let (sealed, _) = again.seal(next).unwrap();
+        assert_eq!(sealed.body.seq, 3);
+        assert_eq!(sealed.body.prev_manifest_sha256, Some(sha256_hex(&bytes)));
+    }
+}

@@ -187,3 +187,101 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::keys;
+    use crate::evidence::manifest::{Body, Redaction, VERSION};
+    use crate::evidence::store::ClipStore;
+
+    /// Three clips sealed in a chain by a real store; the folder, the key.
+    fn chain() -> (tempfile::TempDir, PathBuf, VerifyingKey) {
+        let state = tempfile::tempdir().unwrap();
+        let mut store = ClipStore::open(state.path()).unwrap();
+        for i in 0..3u8 {
+            let name = format!("clip{i}.mp4");
+            let bytes = vec![i; 1000 + usize::from(i)];
+            std::fs::write(store.clips().join(&name), &bytes).unwrap();
+            store.seal(body(&name, &bytes)).unwrap();
+        }
+        let clips = store.clips();
+        let key = keys::read_public(&state.path().join("evidence").join(keys::PUBLIC)).unwrap();
+        (state, clips, key)
+    }
+
+    fn body(file: &str, bytes: &[u8]) -> Body {
+        Body {
+            version: VERSION,
+            seq: 0,
+            incident_id: file.into(),
+            site: "site".into(),
+            box_id: "box".into(),
+            camera: "north".into(),
+            rule: "gate".into(),
+            incident_start: "2026-12-06T22:00:00Z".into(),
+            from: "2026-12-06T21:59:50Z".into(),
+            to: "2026-12-06T22:00:10Z".into(),
+            frames: 1,
+            fps: 5,
+            width: 640,
+            height: 360,
+            redaction: Redaction {
+                covers: vec!["heads".into()],
+                detector: "coco".into(),
+                detector_sha256: "00".into(),
+                face_model: None,
+                face_model_sha256: None,
+                face_search_every: 3,
+                covered_whole: 0,
+            },
+            clip_file: file.into(),
+            clip_bytes: bytes.len() as u64,
+            clip_sha256: sha256_hex(bytes),
+            prev_manifest_sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_sealed_chain_verifies_and_each_tampering_has_its_failure() {
+        let (_state, clips, key) = chain();
+        let verified = verify(&clips, &key).unwrap();
+        assert_eq!(verified.clips.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(verified.chain_starts_after, None);
+        assert!(verify(&clips.join("clip1.mp4"), &key).is_ok());
+
+        // one byte of a clip changed
+        let clip = clips.join("clip1.mp4");
+        let original = std::fs::read(&clip).unwrap();
+        let mut changed = original.clone();
+        changed[10] ^= 1;
+        std::fs::write(&clip, &changed).unwrap();
+        assert_eq!(verify(&clips, &key).unwrap_err().code(), 6);
+        assert_eq!(verify(&clip, &key).unwrap_err().code(), 6);
+        std::fs::write(&clip, &original).unwrap();
+
+        // a manifest field changed
+        let manifest = clips.join(format!("clip1{MANIFEST_SUFFIX}"));
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace("\"north\"", "\"south\"")).unwrap();
+        assert_eq!(verify(&clips, &key).unwrap_err().code(), 5);
+        std::fs::write(&manifest, &text).unwrap();
+        assert!(verify(&clips, &key).is_ok());
+
+        // the clip in the middle deleted, manifest and all
+        std::fs::remove_file(&manifest).unwrap();
+        std::fs::remove_file(&clip).unwrap();
+        let failure = verify(&clips, &key).unwrap_err();
+        assert_eq!(failure.code(), 7, "{failure}");
+
+        // the oldest deleted (retention): the chain starts later
+        let (_state, clips, key) = chain();
+        std::fs::remove_file(clips.join(format!("clip0{MANIFEST_SUFFIX}"))).unwrap();
+        std::fs::remove_file(clips.join("clip0.mp4")).unwrap();
+        assert_eq!(verify(&clips, &key).unwrap().chain_starts_after, Some(2));
+
+        // another box's key
+        let other = ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key();
+        assert_eq!(verify(&clips, &other).unwrap_err().code(), 5);
+    }
+}
