@@ -32,7 +32,7 @@ const PATH_GROW: f32 = 0.25;
 
 /// Whether frame `i` of `count` is a key frame.
 pub fn is_key(i: usize, count: usize) -> bool {
-    i.is_multiple_of(KEY_EVERY) || i + 1 == count
+    i % KEY_EVERY == 0 || i + 1 == count
 }
 
 /// The key frames before and after frame `i` of `count` (the same one for
