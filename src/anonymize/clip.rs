@@ -8,8 +8,8 @@
 //! catches what the person detector misses (a face close to the lens, a
 //! person cut by the frame), runs on every [`KEY_EVERY`]th frame and the
 //! last one, and on the result again (as [`super::Redactor`] does for a
-//! snapshot). A frame between two key frames is covered over the faces of
-//! both neighbours: a face matched on both is covered where it would be
+//! snapshot). Every frame is covered over the faces of the key frames
+//! before and after it (a key frame over its own as well): a face matched on both is covered where it would be
 //! on the straight path between them, and every face also where it was,
 //! its box grown on each side by [`STEP_GROW`] of its size for every frame
 //! step away, so a face that walked, turned or was lost between key frames
@@ -35,14 +35,24 @@ pub fn is_key(i: usize, count: usize) -> bool {
     i % KEY_EVERY == 0 || i + 1 == count
 }
 
-/// The key frames before and after frame `i` of `count` (the same one for
-/// a key frame).
+/// The key frames before and after frame `i` of `count`, a key frame
+/// excluded (the first and last key frames are their own neighbours on
+/// the side where there is none): a key frame is covered over its
+/// neighbours' faces too, so a face its own search missed, or whose
+/// surroundings still look like one once covered, is covered as on the
+/// frames between.
 pub fn neighbours(i: usize, count: usize) -> (usize, usize) {
-    if is_key(i, count) {
-        return (i, i);
-    }
-    let before = i - i % KEY_EVERY;
-    let after = (before + KEY_EVERY).min(count.saturating_sub(1));
+    let last = count.saturating_sub(1);
+    let before = if i == 0 {
+        0
+    } else {
+        (i - 1) - (i - 1) % KEY_EVERY
+    };
+    let after = if i >= last {
+        last
+    } else {
+        (i - i % KEY_EVERY + KEY_EVERY).min(last)
+    };
     (before, after)
 }
 
@@ -127,7 +137,9 @@ mod tests {
         let keys: Vec<usize> = (0..8).filter(|&i| is_key(i, 8)).collect();
         assert_eq!(keys, vec![0, 3, 6, 7]);
         assert_eq!(neighbours(4, 8), (3, 6));
-        assert_eq!(neighbours(6, 8), (6, 6));
+        assert_eq!(neighbours(6, 8), (3, 7), "a key frame has its neighbours' faces too");
+        assert_eq!(neighbours(0, 8), (0, 3));
+        assert_eq!(neighbours(7, 8), (6, 7));
         assert_eq!(neighbours(1, 3), (0, 2), "the last frame is a key frame");
     }
 

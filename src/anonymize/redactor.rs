@@ -124,6 +124,16 @@ impl Redactor {
             };
             faces.clear();
             clip::between(i, (b, a), before, after, &mut faces);
+            if clip::is_key(i, count) {
+                match &found[i] {
+                    Some(own) => faces.extend_from_slice(own),
+                    None => {
+                        covered_whole += 1;
+                        out.push(redact::redact(image, &[WHOLE]));
+                        continue;
+                    }
+                }
+            }
             regions::regions(&policy.redact, &faces, picture.seen(), size, &mut regions);
             let mut redacted = redact::redact(image, &regions);
             if policy.redact.faces && clip::is_key(i, count) {

@@ -53,7 +53,7 @@ impl Worker {
         while let Ok(gathered) = queue.recv() {
             let (camera, incident) = (gathered.request.camera.clone(), gathered.request.incident_id.clone());
             let asked = gathered.asked;
-            let cpu = thread_cpu();
+            let (cpu, started) = (thread_cpu(), Instant::now());
             match self.make(gathered) {
                 Ok((sealed, encoded, manifest)) => {
                     let (frames, bytes) = (encoded.frames(), encoded.bytes());
@@ -61,6 +61,7 @@ impl Worker {
                     tracing::info!(camera = %camera, incident = %incident, clip = %sealed.clip_file,
                         manifest_sha256 = %sealed.manifest_sha256, frames, bytes,
                         cpu_ms = thread_cpu().saturating_sub(cpu).as_millis() as u64,
+                        work_ms = started.elapsed().as_millis() as u64,
                         since_asked_ms = asked.elapsed().as_millis() as u64, "evidence clip sealed");
                     if let Some(delivery) = &self.delivery {
                         delivery.clip_ready(&camera, &incident, &sealed, &encoded, &manifest);
