@@ -365,6 +365,7 @@ pub async fn run_with(
             Some(delivery),
         ) {
             Ok((evidence, threads)) => {
+                let _ = live.evidence.set(evidence.stats.clone());
                 app.evidence = Some(evidence);
                 evidence_threads = threads;
             }

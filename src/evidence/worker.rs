@@ -22,6 +22,9 @@ use crate::anonymize::clip::KEY_EVERY;
 use crate::anonymize::{EncodedClip, Picture, Redactor, VideoEncoder};
 use crate::evidence::keys::hex;
 
+/// How often clips past the retention are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 /// What every clip's manifest says of the box.
 pub struct BoxIdentity {
     pub site: String,
@@ -50,7 +53,17 @@ impl Worker {
     pub(super) fn run(mut self, queue: Receiver<Gathered>) {
         self.store.sweep(self.retention);
         let mut last_sweep = Instant::now();
-        while let Ok(gathered) = queue.recv() {
+        loop {
+            // the retention is swept hourly, clips or not
+            let gathered = match queue.recv_timeout(SWEEP_EVERY) {
+                Ok(gathered) => gathered,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    self.store.sweep(self.retention);
+                    last_sweep = Instant::now();
+                    continue;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let (camera, incident) = (gathered.request.camera.clone(), gathered.request.incident_id.clone());
             let asked = gathered.asked;
             let (cpu, started) = (thread_cpu(), Instant::now());
@@ -72,7 +85,7 @@ impl Worker {
                     tracing::error!(camera = %camera, incident = %incident, %reason, "evidence clip not made");
                 }
             }
-            if last_sweep.elapsed() > Duration::from_secs(3600) {
+            if last_sweep.elapsed() > SWEEP_EVERY {
                 self.store.sweep(self.retention);
                 last_sweep = Instant::now();
             }
