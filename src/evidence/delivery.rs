@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::worker::Sealed;
 use crate::anonymize::EncodedClip;
 use crate::publish::{Outbox, Topics};
 
@@ -23,6 +22,13 @@ use crate::publish::{Outbox, Topics};
 pub const PART_BYTES: usize = 256 * 1024;
 /// Sealed clips remembered for their incidents' later events, at most.
 const REMEMBERED: usize = 256;
+
+/// A finished clip, as the incident's later events name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    pub clip_file: String,
+    pub manifest_sha256: String,
+}
 
 /// The outbox side of evidence.
 #[derive(Clone)]

@@ -17,12 +17,13 @@ pub mod delivery;
 pub mod keys;
 pub mod manifest;
 pub mod recorder;
+pub mod stats;
 pub mod store;
 pub mod verify;
 pub mod worker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -32,6 +33,7 @@ use crate::infer::ModelService;
 use config::{CameraEvidencePlan, EvidencePlan};
 use delivery::Delivery;
 use recorder::{Intake, Recorder, Request};
+pub use stats::Stats;
 use store::ClipStore;
 use worker::{BoxIdentity, Worker};
 
@@ -39,22 +41,6 @@ use worker::{BoxIdentity, Worker};
 const INTAKE: usize = 64;
 /// Gathered clips waiting for the worker, at most.
 const CLIPS: usize = 4;
-
-/// Counters of evidence.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Clips sealed.
-    pub clips: AtomicU64,
-    /// Clips dropped because the worker was behind.
-    pub clips_dropped: AtomicU64,
-    /// Clips that could not be made (no frames, redaction or encoding failed).
-    pub clips_failed: AtomicU64,
-    /// Frames left out of clips: the recorder was behind, or the frame
-    /// could not be scaled or read. Never passed on unredacted.
-    pub frames_dropped: AtomicU64,
-    /// Frames covered whole because their faces could not be searched for.
-    pub frames_covered_whole: AtomicU64,
-}
 
 /// The cameras' handle on evidence.
 #[derive(Clone)]

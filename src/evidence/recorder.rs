@@ -17,8 +17,8 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Stats;
 use super::config::CameraEvidencePlan;
+use super::stats::Stats;
 use crate::anonymize::Picture;
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::rules::EvidenceWindow;

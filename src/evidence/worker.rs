@@ -13,10 +13,10 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::Stats;
-use super::delivery::Delivery;
+use super::delivery::{Delivery, Sealed};
 use super::manifest::{Body, Redaction, VERSION};
 use super::recorder::Gathered;
+use super::stats::Stats;
 use super::store::ClipStore;
 use crate::anonymize::clip::KEY_EVERY;
 use crate::anonymize::{EncodedClip, Picture, Redactor, VideoEncoder};
@@ -40,13 +40,6 @@ pub(super) struct Worker {
     pub(super) retention: Duration,
     pub(super) stats: Arc<Stats>,
     pub(super) delivery: Option<Delivery>,
-}
-
-/// A finished clip, as the incident's later events name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sealed {
-    pub clip_file: String,
-    pub manifest_sha256: String,
 }
 
 impl Worker {
