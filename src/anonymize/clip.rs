@@ -43,11 +43,7 @@ pub fn is_key(i: usize, count: usize) -> bool {
 /// frames between.
 pub fn neighbours(i: usize, count: usize) -> (usize, usize) {
     let last = count.saturating_sub(1);
-    let before = if i == 0 {
-        0
-    } else {
-        (i - 1) - (i - 1) % KEY_EVERY
-    };
+    let before = if i == 0 { 0 } else { (i - 1) - (i - 1) % KEY_EVERY };
     let after = if i >= last {
         last
     } else {

@@ -371,7 +371,11 @@ impl Collector for LiveCollector {
         }
         if let Some(evidence) = live.evidence.get() {
             let counters: [(&str, &str, u64); 5] = [
-                ("watchpost_evidence_clips", "Evidence clips sealed", evidence.clips.load(Relaxed)),
+                (
+                    "watchpost_evidence_clips",
+                    "Evidence clips sealed",
+                    evidence.clips.load(Relaxed),
+                ),
                 (
                     "watchpost_evidence_clips_dropped",
                     "Evidence clips dropped because the evidence recorder or worker was behind",
