@@ -818,6 +818,64 @@ mod tests {
         )
     }
 
+    /// An evidence clip of `frames` redacted noise pictures (noise barely
+    /// compresses: the encoder spends its whole bit rate).
+    fn noise_clip(path: &Path, frames: usize) -> EncodedClip {
+        let (w, h) = (320usize, 180usize);
+        let mut encoder = crate::anonymize::VideoEncoder::start(path, w as u32, h as u32, 5).unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..frames {
+            let rgb: Vec<u8> = (0..w * h * 3).map(|_| rng.u8(..)).collect();
+            let image = crate::anonymize::RawImage::from_rgb(&rgb, w, h, w * 3).unwrap();
+            encoder.push(&crate::anonymize::redact::redact(image, &[])).unwrap();
+        }
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn clip_parts_are_bounded_with_snapshots_and_never_push_out_an_event() {
+        gstreamer::init().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&OutboxPlan {
+            max_bytes: Some(super::super::config::MIN_BYTES),
+            ..plan(dir.path(), 100_000)
+        })
+        .unwrap();
+        let clip = noise_clip(&dir.path().join("clip.mp4"), 50);
+        const PART: usize = 256 * 1024;
+        let parts = clip.bytes().div_ceil(PART as u64);
+        let (mut events, mut pushed) = (Vec::new(), 0u64);
+        for _ in 0..8 {
+            events.push(push(&outbox));
+            for i in 0..parts {
+                outbox
+                    .push_clip_part("north", format!("c/part/{i}/{parts}"), &clip, (i * PART as u64, PART))
+                    .unwrap();
+                pushed += 1;
+            }
+        }
+        assert!(
+            pushed * PART as u64 > super::super::config::MIN_BYTES
+                || clip.bytes() * 8 > super::super::config::MIN_BYTES
+        );
+        let (held_events, held_parts) = held(&outbox);
+        assert_eq!(held_events, events, "no incident event may go for a clip part");
+        assert!(
+            !held_parts.is_empty() && (held_parts.len() as u64) < pushed,
+            "{held_parts:?} of {pushed}"
+        );
+        assert_eq!(
+            outbox.stats.dropped_snapshots.load(Ordering::Relaxed),
+            pushed - held_parts.len() as u64,
+            "every dropped part is counted"
+        );
+        // a part holds the clip's bytes at its offset
+        let last = *held_parts.last().unwrap();
+        let (_, record) = outbox.read_after(last - 1, 1).unwrap().remove(0);
+        let i: u64 = record.topic.split('/').nth(2).unwrap().parse().unwrap();
+        assert_eq!(record.jpeg.unwrap(), clip.read_part(i * PART as u64, PART).unwrap());
+    }
+
     #[test]
     fn the_byte_bound_drops_the_oldest_snapshots_before_any_event() {
         let dir = tempfile::tempdir().unwrap();
