@@ -855,8 +855,8 @@ mod tests {
             }
         }
         assert!(
-            pushed * PART as u64 > super::super::config::MIN_BYTES
-                || clip.bytes() * 8 > super::super::config::MIN_BYTES
+            clip.bytes() * 8 > super::super::config::MIN_BYTES,
+            "the parts pushed exceed the bound"
         );
         let (held_events, held_parts) = held(&outbox);
         assert_eq!(held_events, events, "no incident event may go for a clip part");
