@@ -71,6 +71,7 @@ fn rule(name: &str, zone: &Arc<Zone>, kind: RuleKindPlan, schedule: schedule::Sc
             once_per_target,
         },
         snapshot: false,
+        evidence: None,
         schedule,
         kind,
     })

@@ -20,6 +20,10 @@
 //!   alert (no track ids, nothing identifying) and redacts every picture.
 //! * [`publish`]   — the durable outbox and MQTT delivery of alerts to the
 //!   security office, and each camera's retained status.
+//! * [`evidence`]  — redacted incident clips: a pre-roll of analysed frames,
+//!   each redacted over its own detections, encoded H.264/MP4, sealed with a
+//!   signed, chained manifest, sent through the outbox, verified by
+//!   `watchpost verify`, deleted after the retention.
 //!
 //! Under the stages: [`config`], the generic config toolkit (spans, located
 //! diagnostics, [`config::Ctx`]), which imports nothing of watchpost, and
@@ -37,6 +41,7 @@ pub mod vocab;
 
 pub mod anonymize;
 pub mod decode;
+pub mod evidence;
 pub mod infer;
 pub mod publish;
 pub mod rules;

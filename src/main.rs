@@ -122,6 +122,21 @@ enum Command {
     /// Signed config bundles for office-managed boxes: keygen, sign,
     /// verify, publish, rollout (docs/fleet-config.md).
     Bundle(watchpost::app::office::BundleArgs),
+    /// Verify evidence clips: each manifest's signature with the box's
+    /// public key, that its MP4 is the one it names, and for a folder the
+    /// chain of manifests (a clip deleted or replaced in the middle breaks
+    /// it). Exit 0 when all holds; 2 usage or no clip found, 3 the key
+    /// cannot be read, 4 a manifest cannot be read, 5 a signature does not
+    /// match, 6 a clip's content does not match its manifest, 7 the chain
+    /// is broken (docs/privacy.md).
+    Verify {
+        /// A clip (.mp4), its manifest (.manifest.json), or a folder of clips.
+        path: PathBuf,
+        /// The box's public key file (box.pub, hex), e.g.
+        /// /var/lib/watchpost/evidence/box.pub.
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Print the version.
     Version,
 }
@@ -228,6 +243,28 @@ fn main() -> ExitCode {
         Command::Version => {
             println!("watchpost {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
+        }
+        Command::Verify { path, key } => {
+            use watchpost::evidence::verify::{self, Failure};
+            let checked = watchpost::evidence::keys::read_public(&key)
+                .map_err(|e| Failure::Key(e.to_string()))
+                .and_then(|key| verify::verify(&path, &key));
+            match checked {
+                Ok(verified) => {
+                    for (seq, manifest) in &verified.clips {
+                        println!("ok  seq {seq}  {}", manifest.display());
+                    }
+                    if let Some(seq) = verified.chain_starts_after {
+                        println!("the chain starts at seq {seq}: the clips before it are no longer here (retention)");
+                    }
+                    println!("verified {} clip(s)", verified.clips.len());
+                    ExitCode::SUCCESS
+                }
+                Err(failure) => {
+                    eprintln!("watchpost verify: {failure}");
+                    ExitCode::from(failure.code())
+                }
+            }
         }
         Command::CheckConfig { config } => match watchpost::plan::load(&config) {
             Ok(plan) => {

@@ -244,6 +244,7 @@ impl Rig {
             outbox,
             topics: plan.mqtt.topics.clone(),
             snapshots,
+            evidence: None,
             arming: Default::default(),
             control: None,
             console: None,

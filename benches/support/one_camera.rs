@@ -101,6 +101,7 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
         outbox: outbox.clone(),
         topics: plan.mqtt.topics.clone(),
         snapshots,
+        evidence: None,
         arming: Default::default(),
         control: None,
         console: None,

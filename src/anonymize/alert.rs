@@ -37,6 +37,25 @@ pub struct Alert {
     /// The highest detection score among them.
     confidence: f32,
     severity: Severity,
+    /// The incident's evidence clip, when its rule records one: where it is
+    /// sent, and, once sealed, its file and its signed manifest's SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    evidence: Option<EvidenceRef>,
+}
+
+/// Where an incident's evidence clip is, in its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRef {
+    /// The MQTT topic its manifest (`<topic>/manifest`) and MP4 parts
+    /// (`<topic>/part/<i>/<n>`) are sent on.
+    pub topic: String,
+    /// The clip's file name, once it is sealed (later events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip: Option<String>,
+    /// The SHA-256 of its signed manifest, once it is sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
 }
 
 impl Alert {
@@ -95,6 +114,17 @@ impl Alert {
     pub fn severity(&self) -> Severity {
         self.severity
     }
+
+    /// The incident's evidence clip, when its rule records one.
+    pub fn evidence(&self) -> Option<&EvidenceRef> {
+        self.evidence.as_ref()
+    }
+
+    /// The alert naming the incident's evidence clip.
+    pub fn with_evidence(mut self, evidence: EvidenceRef) -> Self {
+        self.evidence = Some(evidence);
+        self
+    }
 }
 
 /// Builds the public alert for one incident event of one camera.
@@ -129,6 +159,7 @@ pub fn alert(camera: &str, event: &IncidentEvent, seq: u64) -> Alert {
         boxes,
         confidence: round4(confidence),
         severity: event.severity,
+        evidence: None,
     }
 }
 

@@ -11,13 +11,27 @@
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
+use super::clip;
 use super::faces::find_faces;
 use super::privacy::CameraPrivacyPlan;
 use super::redact::{self, RawImage, RedactSet, RedactedImage};
 use super::regions;
 use super::sighting::Picture;
 use crate::infer::{InferClient, ModelService};
-use crate::vocab::BBox;
+use crate::vocab::{BBox, Detection};
+
+/// The frames of a clip, each redacted over its own detections.
+pub struct RedactedClip {
+    /// One per frame given, in order: covered as the policy says, or, where
+    /// the face search failed, covered whole.
+    pub frames: Vec<RedactedImage>,
+    /// Frames the face model searched (and searched again once covered).
+    pub key_frames: usize,
+    /// Frames covered whole because their faces could not be searched for.
+    pub covered_whole: usize,
+    /// Frames left out because their pixels could not be read.
+    pub unreadable: usize,
+}
 
 /// Redacts pictures: finds faces with the face model, then covers what the
 /// camera's policy names.
@@ -58,6 +72,120 @@ impl Redactor {
         regions::regions(&policy.redact, &faces, picture.seen(), size, &mut regions);
         let redacted = redact::redact(image, &regions);
         self.verify(redacted, regions, policy)
+    }
+
+    /// Redacts the frames of a clip, oldest first, each over what the
+    /// detector found on it and the faces the face model found on the key
+    /// frames around it ([`clip`]: a full search every few frames, faces
+    /// followed between them with margins grown by the frames since). A
+    /// frame whose key frames could not be searched is covered whole: it
+    /// fails closed, frame by frame. Fails as [`Self::redact`] does when the
+    /// policy cannot hide faces at all.
+    pub fn redact_clip(&mut self, pictures: &[Picture], policy: &CameraPrivacyPlan) -> Result<RedactedClip, String> {
+        if let Some(leak) = policy.picture_leak(self.faces.is_some()) {
+            return Err(format!("the clip is not made: {leak}"));
+        }
+        let mut unreadable = 0;
+        let frames: Vec<(&Picture, RawImage)> = pictures
+            .iter()
+            .filter_map(|p| {
+                let image = raw_image(p.sample());
+                unreadable += usize::from(image.is_none());
+                image.map(|i| (p, i))
+            })
+            .collect();
+        let count = frames.len();
+        // the key frames' faces: None where the search failed
+        let mut found: Vec<Option<Vec<Detection>>> = vec![Some(Vec::new()); count];
+        let mut key_frames = 0;
+        if policy.redact.faces {
+            let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
+            for (i, (picture, image)) in frames.iter().enumerate() {
+                if !clip::is_key(i, count) {
+                    continue;
+                }
+                key_frames += 1;
+                let pixels = (image.rgb(), image.width(), image.height());
+                found[i] = find_faces(client, picture.sample(), (*width, *height), pixels).ok();
+            }
+        }
+        let mut out = Vec::with_capacity(count);
+        let mut covered_whole = 0;
+        let mut faces: Vec<Detection> = Vec::new();
+        let mut regions: Vec<BBox> = Vec::new();
+        for (i, (picture, image)) in frames.into_iter().enumerate() {
+            let (b, a) = clip::neighbours(i, count);
+            let size = (image.width() as f32, image.height() as f32);
+            regions.clear();
+            let (Some(before), Some(after)) = (&found[b], &found[a]) else {
+                covered_whole += 1;
+                out.push(redact::redact(image, &[WHOLE]));
+                continue;
+            };
+            faces.clear();
+            clip::between(i, (b, a), before, after, &mut faces);
+            if clip::is_key(i, count) {
+                match &found[i] {
+                    Some(own) => faces.extend_from_slice(own),
+                    None => {
+                        covered_whole += 1;
+                        out.push(redact::redact(image, &[WHOLE]));
+                        continue;
+                    }
+                }
+            }
+            regions::regions(&policy.redact, &faces, picture.seen(), size, &mut regions);
+            let mut redacted = redact::redact(image, &regions);
+            if policy.redact.faces && clip::is_key(i, count) {
+                // what the search still finds on the covered key frame is
+                // covered there, and followed to its neighbours as well
+                match self.search_again(redacted, regions.clone()) {
+                    Ok((again, more)) => {
+                        redacted = again;
+                        if let Some(list) = found[i].as_mut() {
+                            list.extend(more);
+                        }
+                    }
+                    Err(_) => {
+                        covered_whole += 1;
+                        found[i] = None;
+                        out.push(whole_of(size));
+                        continue;
+                    }
+                }
+            }
+            out.push(redacted);
+        }
+        Ok(RedactedClip {
+            frames: out,
+            key_frames,
+            covered_whole,
+            unreadable,
+        })
+    }
+
+    /// Up to [`VERIFY_PASSES`] searches of a redacted key frame, as
+    /// [`Self::verify`]; also returns the faces found.
+    fn search_again(
+        &mut self,
+        mut redacted: RedactedImage,
+        mut regions: Vec<BBox>,
+    ) -> Result<(RedactedImage, Vec<Detection>), String> {
+        let size = (redacted.width() as f32, redacted.height() as f32);
+        let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
+        let mut all = Vec::new();
+        for _ in 0..VERIFY_PASSES {
+            let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
+            let picture = (redacted.rgb(), redacted.width(), redacted.height());
+            let found = find_faces(client, &again, (*width, *height), picture)?;
+            if found.is_empty() {
+                break;
+            }
+            regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
+            redacted = redact::cover(redacted, &regions);
+            all.extend(found);
+        }
+        Ok((redacted, all))
     }
 
     /// Searches a picture made of redacted pictures — a contact sheet, a
@@ -108,6 +236,22 @@ const FACES_ONLY: RedactSet = RedactSet {
     persons: false,
     plates: false,
 };
+
+/// The whole picture, as one region.
+const WHOLE: BBox = BBox {
+    x1: -0.01,
+    y1: -0.01,
+    x2: 1.01,
+    y2: 1.01,
+};
+
+/// A picture of `size` covered whole (its pixels are never read).
+fn whole_of((width, height): (f32, f32)) -> RedactedImage {
+    let blank = vec![0u8; width as usize * height as usize * 3];
+    let image = RawImage::from_rgb(&blank, width as usize, height as usize, width as usize * 3)
+        .unwrap_or_else(|| RawImage::from_rgb(&[0; 3], 1, 1, 3).expect("one black pixel is a picture"));
+    redact::redact(image, &[WHOLE])
+}
 
 /// A redacted picture as an RGB sample, for the face search to look at again.
 fn sample_of(image: &RedactedImage) -> Option<gst::Sample> {

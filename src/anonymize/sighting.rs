@@ -169,6 +169,30 @@ impl Sightings {
         found
     }
 
+    /// The last analysed frame as decoded (a reference to the decoder's
+    /// buffer, not converted) with what covers it, for an evidence clip,
+    /// which scales it elsewhere; or why there is none (not counted as a
+    /// withheld picture: the clip counts its own dropped frames).
+    pub fn frame(&self, held: &Held) -> Result<Picture, Withheld> {
+        let (pts, seen) = self.fresh(self.max_age())?;
+        let sample = held.sample(pts).ok_or(Withheld::Gone)?;
+        Ok(Picture { sample, seen, pts })
+    }
+
+    /// The last sighting's frame time and boxes, when it may cover a picture.
+    fn fresh(&self, max_age: Duration) -> Result<(Duration, Vec<Seen>), Withheld> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let sighting = last.as_ref().ok_or(Withheld::NotYet)?;
+        if sighting.failed {
+            return Err(Withheld::Failed);
+        }
+        let age = sighting.at.elapsed();
+        if age > max_age {
+            return Err(Withheld::Stale(age));
+        }
+        Ok((sighting.pts, sighting.seen.clone()))
+    }
+
     fn find(&self, held: &Held, max_width: u32, max_age: Duration) -> Result<Picture, Withheld> {
         let (pts, seen) = {
             let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
@@ -307,5 +331,28 @@ impl Picture {
     /// The stream time of the frame it was made of.
     pub fn pts(&self) -> Duration {
         self.pts
+    }
+
+    /// The same frame letterboxed (by GStreamer) into exactly `width` ×
+    /// `height` square pixels, its boxes moved with it: what an evidence
+    /// clip is made of.
+    pub fn letterboxed(&self, width: u32, height: u32) -> Result<Picture, String> {
+        let info = gst_video::VideoInfo::from_caps(self.sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let par = info.par();
+        let geometry = Geometry::letterbox(info.width(), info.height(), (par.numer(), par.denom()), width, height);
+        let sample = convert::letterboxed_rgb(&self.sample, width, height)?;
+        let seen = self
+            .seen
+            .iter()
+            .map(|s| Seen {
+                what: s.what,
+                bbox: geometry.to_input(&s.bbox),
+            })
+            .collect();
+        Ok(Picture {
+            sample,
+            seen,
+            pts: self.pts,
+        })
     }
 }

@@ -14,10 +14,13 @@ use super::snapshot::{SnapshotJob, Snapshots};
 use crate::anonymize::{self, Picture, Sightings, privacy::CameraPrivacyPlan};
 use crate::console::Console;
 use crate::decode::{DecodePlan, Stream};
+use crate::evidence::Evidence;
+use crate::evidence::config::CameraEvidencePlan;
+use crate::evidence::recorder::Request;
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
 use crate::publish::{ControlEvent, Outbox, OutboxError, Topics};
-use crate::rules::{self, Arming, EventKind, IncidentEvent, OpenIncident, Target};
+use crate::rules::{self, Arming, EventKind, EvidenceWindow, IncidentEvent, OpenIncident, Target};
 
 /// Where a camera's incident events go, from whichever of its threads
 /// raised them: the outbox first (an event counts as raised once it is
@@ -29,6 +32,13 @@ pub(super) struct Alerts {
     pub(super) snapshots: Snapshots,
     /// Rules whose incidents are followed by a snapshot.
     pub(super) snapshot_rules: Vec<Arc<str>>,
+    /// Where evidence clips are made, when the box records them.
+    pub(super) evidence: Option<Evidence>,
+    /// Rules whose incidents get an evidence clip, and its window.
+    pub(super) evidence_rules: Vec<(Arc<str>, EvidenceWindow)>,
+    pub(super) evidence_plan: CameraEvidencePlan,
+    /// The camera's detector and its file's SHA-256, for clip manifests.
+    pub(super) detector: (String, String),
     pub(super) privacy: Arc<CameraPrivacyPlan>,
     pub(super) decode: DecodePlan,
     pub(super) outbox: Arc<Outbox>,
@@ -55,11 +65,40 @@ impl Alerts {
             .collect()
     }
 
+    /// The rules of `plan` whose incidents get an evidence clip.
+    pub(super) fn evidence_rules(plan: &CameraPlan) -> Vec<(Arc<str>, EvidenceWindow)> {
+        plan.rules
+            .iter()
+            .filter_map(|r| r.evidence.map(|w| (r.name.clone(), w)))
+            .collect()
+    }
+
+    /// Hands the frame just analysed, with what covers it, to the evidence
+    /// pre-roll, when a rule of this camera records clips (without waiting).
+    pub(super) fn offer_evidence_frame(&self) {
+        let Some(evidence) = &self.evidence else { return };
+        let Some(keep) = self.evidence_rules.iter().map(|(_, w)| w.pre).max() else {
+            return;
+        };
+        match self.sightings.frame(self.stream.held()) {
+            Ok(picture) => evidence.offer_frame(&self.camera, picture, self.evidence_plan, keep),
+            Err(_) => {
+                evidence.stats.frames_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Takes a reloaded camera's snapshot rules and privacy policy: the next
     /// snapshot follows them. (Its masks are in the pipeline, which a
     /// changed mask rebuilds.)
     pub(super) fn follow(&mut self, plan: &CameraPlan) {
         self.snapshot_rules = Self::snapshot_rules(plan);
+        self.evidence_rules = Self::evidence_rules(plan);
+        self.evidence_plan = plan.evidence;
+        if self.evidence.is_none() && !self.evidence_rules.is_empty() {
+            tracing::warn!(camera = %self.camera,
+                "a rule now asks for evidence clips, but the box started without any: restart it to record them");
+        }
         if *self.privacy != plan.privacy {
             self.privacy = Arc::new(plan.privacy.clone());
             self.sightings.set_labels(plan.privacy.labels.clone());
@@ -107,6 +146,38 @@ impl Alerts {
         });
     }
 
+    /// What an event of an incident whose rule records evidence says of its
+    /// clip: where it is sent and, once sealed, its manifest's hash.
+    fn evidence_ref(&self, event: &IncidentEvent) -> Option<anonymize::alert::EvidenceRef> {
+        let evidence = self.evidence.as_ref()?;
+        self.evidence_rules.iter().find(|(r, _)| **r == *event.rule)?;
+        let incident = event.incident_id.to_string();
+        let sealed = evidence.delivery.as_ref().and_then(|d| d.sealed(&incident));
+        Some(anonymize::alert::EvidenceRef {
+            topic: self.topics.clip(&self.camera, &incident),
+            clip: sealed.as_ref().map(|s| s.clip_file.clone()),
+            manifest_sha256: sealed.map(|s| s.manifest_sha256),
+        })
+    }
+
+    /// Asks for the clip of a started incident whose rule records evidence.
+    fn ask_evidence(&self, event: &IncidentEvent) {
+        let Some(evidence) = &self.evidence else { return };
+        let Some((_, window)) = self.evidence_rules.iter().find(|(r, _)| **r == *event.rule) else {
+            return;
+        };
+        evidence.start(Request {
+            camera: self.camera.clone(),
+            incident_id: event.incident_id.to_string(),
+            rule: event.rule.clone(),
+            pts: event.stream_time,
+            wall: event.time,
+            window: *window,
+            privacy: self.privacy.clone(),
+            detector: self.detector.clone(),
+        });
+    }
+
     /// Whether `rule`'s incidents are followed by a snapshot.
     pub fn wants_snapshot(&self, rule: &str) -> bool {
         self.snapshot_rules.iter().any(|r| &**r == rule)
@@ -144,7 +215,13 @@ impl Alerts {
     pub fn send_with(&self, events: &mut Vec<IncidentEvent>, mut strip: impl FnMut(&str, &[Target]) -> bool) {
         for event in events.drain(..) {
             let written = self.outbox.push(
-                |seq| anonymize::alert(&self.camera, &event, seq),
+                |seq| {
+                    let alert = anonymize::alert(&self.camera, &event, seq);
+                    match self.evidence_ref(&event) {
+                        Some(evidence) => alert.with_evidence(evidence),
+                        None => alert,
+                    }
+                },
                 |alert| self.topics.incidents(alert.camera()),
             );
             let alert = match written {
@@ -187,6 +264,7 @@ impl Alerts {
                         camera = %self.camera, rule = %alert.rule(), zone = %alert.zone(), labels = ?alert.labels(),
                         incident = %alert.incident_id(), seq = alert.seq(), severity = %alert.severity(), "incident raised"
                     );
+                    self.ask_evidence(&event);
                     if self.wants_snapshot(&event.rule) && !strip(alert.incident_id(), &event.targets) {
                         let pictures = self.picture(alert.incident_id()).into_iter().collect();
                         self.offer_snapshot(alert.incident_id().to_string(), pictures, None);

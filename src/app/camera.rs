@@ -24,6 +24,7 @@ use super::snapshot::Snapshots;
 use crate::anonymize::Sightings;
 use crate::console::{Console, Overlay};
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
+use crate::evidence::Evidence;
 use crate::infer::ModelService;
 use crate::observe::CameraStats;
 use crate::observe::metrics::AnalysisHooks;
@@ -59,6 +60,8 @@ pub struct Shared {
     pub topics: Topics,
     /// Where redacted snapshots are made.
     pub snapshots: Snapshots,
+    /// Where evidence clips are made, when a rule asks for them.
+    pub evidence: Option<Evidence>,
     /// The box's arming switches (everything armed unless someone disarms it).
     pub arming: Arc<Arming>,
     /// The control task, told of incidents' starts and ends, if it runs.
@@ -123,6 +126,10 @@ impl Camera {
             stream: stream.clone(),
             snapshots: shared.snapshots.clone(),
             snapshot_rules: Alerts::snapshot_rules(plan),
+            evidence: shared.evidence.clone(),
+            evidence_rules: Alerts::evidence_rules(plan),
+            evidence_plan: plan.evidence,
+            detector: (plan.detect.model.key.clone(), plan.detect.model.manifest.sha256.clone()),
             privacy: Arc::new(plan.privacy.clone()),
             decode: plan.decode.clone(),
             outbox: shared.outbox.clone(),
@@ -298,6 +305,7 @@ impl DetectWorker {
                 } else {
                     self.sightings.carry(pts);
                 }
+                self.alerts.offer_evidence_frame();
                 self.alerts.stream.held().release_before(pts);
                 let tracks = self.analyzer.tracks().iter().map(|t| (t.label, t.bbox, t.lost));
                 self.overlay.update(self.analyzer.last_detections(), tracks);

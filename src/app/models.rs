@@ -33,7 +33,11 @@ pub(super) async fn load_models(
 ) -> anyhow::Result<BTreeMap<String, LoadedModel>> {
     let mut loaded = BTreeMap::new();
     let wanted = plan.cameras.iter().map(|c| &c.detect.model);
-    let faces = plan.privacy.face_model.as_ref().filter(|_| plan.wants_snapshots());
+    let faces = plan
+        .privacy
+        .face_model
+        .as_ref()
+        .filter(|_| plan.wants_snapshots() || plan.wants_evidence());
     for model in wanted.chain(faces) {
         if loaded.contains_key(&model.key) {
             continue;

@@ -24,6 +24,9 @@ use super::models::{LoadedModel, load_models};
 use super::pending::{Coalesce, Prepared};
 use super::snapshot::Snapshots;
 use crate::console::{CheckFn, Console, ConsoleCamera, ReloadReport, Wiring};
+use crate::evidence::Evidence;
+use crate::evidence::delivery::Delivery;
+use crate::evidence::worker::BoxIdentity;
 use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
 use crate::observe::metrics::{CameraView, Live, Metrics};
@@ -75,6 +78,8 @@ pub(super) struct App {
     pub(super) cancel: CancellationToken,
     /// The snapshot worker's handle; taken at shutdown so the worker ends.
     pub(super) snapshots: Option<Snapshots>,
+    /// Evidence clips, when a rule asked for them at start.
+    pub(super) evidence: Option<Evidence>,
     pub(super) arming: Arc<Arming>,
     /// The control task, when arming commands or discovery are on.
     pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
@@ -123,6 +128,7 @@ impl App {
                 .snapshots
                 .clone()
                 .expect("the snapshot worker starts before any camera"),
+            evidence: self.evidence.clone(),
             arming: self.arming.clone(),
             control: self.control.clone(),
             console: self.console.clone(),
@@ -265,6 +271,7 @@ pub async fn run_with(
         metrics: metrics.clone(),
         cancel: cancel.clone(),
         snapshots: None,
+        evidence: None,
         arming: Arc::new(Arming::default()),
         control: None,
         console: None,
@@ -346,6 +353,34 @@ pub async fn run_with(
         snapshots_waiting,
     )?;
     app.snapshots = Some(snapshots);
+    let mut evidence_threads = Vec::new();
+    if app.started.wants_evidence() {
+        let identity = BoxIdentity {
+            site: app.started.site.clone(),
+            box_id: app.started.box_id.clone(),
+            face_model: app
+                .started
+                .privacy
+                .face_model
+                .as_ref()
+                .map(|m| (m.key.clone(), m.manifest.sha256.clone())),
+        };
+        let delivery = Delivery::new(outbox.clone(), app.started.mqtt.topics.clone());
+        match Evidence::spawn(
+            &app.started.state_dir,
+            &app.started.evidence,
+            identity,
+            faces.as_deref(),
+            Some(delivery),
+        ) {
+            Ok((evidence, threads)) => {
+                let _ = live.evidence.set(evidence.stats.clone());
+                app.evidence = Some(evidence);
+                evidence_threads = threads;
+            }
+            Err(e) => tracing::error!(error = %e, "evidence clips are off: the evidence folder cannot be used"),
+        }
+    }
 
     if let Some(addr) = app.started.metrics.listen {
         match tokio::net::TcpListener::bind(addr).await {
@@ -504,8 +539,19 @@ pub async fn run_with(
     }
     // The last snapshots reach the outbox before the publisher's final round.
     app.snapshots = None;
+    app.evidence = None;
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || snapshot_worker.join()).await;
+    // Clips being gathered are finished with the frames they have (a
+    // minute at most: a stop is not held up by a slow encoder).
+    let finishing = tokio::task::spawn_blocking(move || {
+        for thread in evidence_threads {
+            let _ = thread.join();
+        }
+    });
+    if tokio::time::timeout(EVIDENCE_GRACE, finishing).await.is_err() {
+        tracing::warn!("evidence clips still being made are left unfinished: the box stops");
+    }
     app.outbox.beat();
     publisher.shutdown(PUBLISH_GRACE).await;
     tracing::info!("watchpost stopped");
@@ -515,6 +561,9 @@ pub async fn run_with(
         anyhow::bail!("cameras failed: {}", failed.join("; "))
     }
 }
+
+/// How long a stopping box waits for the evidence clips being made.
+const EVIDENCE_GRACE: Duration = Duration::from_secs(60);
 
 /// The reload in progress, once it has checked the config and loaded its
 /// models; pending forever when none is.

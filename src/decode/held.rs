@@ -113,6 +113,14 @@ impl Held {
         convert::capped_rgb(&sample, max_width)
     }
 
+    /// The frame the analysis knows as `pts` as decoded (a reference, no
+    /// copy, no conversion); None when it is no longer held.
+    pub fn sample(&self, pts: Duration) -> Option<gst::Sample> {
+        let frames = self.lock();
+        let entry = frames.iter().find(|e| e.stamped == Some(pts))?;
+        Some(gst::Sample::builder().buffer(&entry.buffer).caps(&entry.caps).build())
+    }
+
     /// Frames held now.
     pub fn len(&self) -> usize {
         self.lock().len()

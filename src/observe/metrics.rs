@@ -164,6 +164,8 @@ pub struct Live {
     pub cameras: RwLock<Vec<CameraView>>,
     pub outbox: Arc<Outbox>,
     pub publisher: OnceLock<Arc<PublisherStatus>>,
+    /// Evidence clips' counters, when a rule records clips.
+    pub evidence: OnceLock<Arc<crate::evidence::Stats>>,
     /// 1 while the watchdog check finds every part alive.
     pub healthy: AtomicU64,
     /// Why the box is not healthy, as the watchdog's last check said.
@@ -182,6 +184,7 @@ impl Live {
             cameras: RwLock::new(Vec::new()),
             outbox,
             publisher: OnceLock::new(),
+            evidence: OnceLock::new(),
             healthy: AtomicU64::new(1),
             unhealthy: std::sync::Mutex::new(None),
         }
@@ -365,6 +368,39 @@ impl Collector for LiveCollector {
         for (name, help, value) in counters {
             let counter = ConstCounter::new(value);
             counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+        }
+        if let Some(evidence) = live.evidence.get() {
+            let counters: [(&str, &str, u64); 5] = [
+                (
+                    "watchpost_evidence_clips",
+                    "Evidence clips sealed",
+                    evidence.clips.load(Relaxed),
+                ),
+                (
+                    "watchpost_evidence_clips_dropped",
+                    "Evidence clips dropped because the evidence recorder or worker was behind",
+                    evidence.clips_dropped.load(Relaxed),
+                ),
+                (
+                    "watchpost_evidence_clips_failed",
+                    "Evidence clips not made: no covered frame, or redaction or encoding failed",
+                    evidence.clips_failed.load(Relaxed),
+                ),
+                (
+                    "watchpost_evidence_frames_dropped",
+                    "Analysed frames left out of the pre-roll or a clip (behind, unreadable, no fresh detections); never passed on unredacted",
+                    evidence.frames_dropped.load(Relaxed),
+                ),
+                (
+                    "watchpost_evidence_frames_covered_whole",
+                    "Clip frames covered whole because their faces could not be searched for",
+                    evidence.frames_covered_whole.load(Relaxed),
+                ),
+            ];
+            for (name, help, value) in counters {
+                let counter = ConstCounter::new(value);
+                counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
+            }
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
 use crate::decode::{self, DecodeConfig, DecodePlan, GrayBranch, StreamSpec};
+use crate::evidence::config::{self as evidence, CameraEvidenceConfig, CameraEvidencePlan};
 use crate::infer::detect::{self as detect, DetectConfig, DetectPlan};
 use crate::infer::motion::{MotionConfig, MotionPlan};
 use crate::infer::{self, ModelPlan};
@@ -27,7 +28,7 @@ use crate::track::{self, TrackConfig, TrackPlan};
 
 /// The sub-tables of `[[cameras]]`, each read by its own component.
 pub const SUB_TABLES: &[&str] = &[
-    "source", "decode", "detect", "motion", "track", "privacy", "zones", "rules", "health",
+    "source", "decode", "detect", "motion", "track", "privacy", "evidence", "zones", "rules", "health",
 ];
 
 /// The keys of `[[cameras]]` itself.
@@ -49,6 +50,7 @@ pub struct CameraConfig {
     pub motion: Option<MotionConfig>,
     pub track: Option<TrackConfig>,
     pub privacy: Option<CameraPrivacyConfig>,
+    pub evidence: Option<CameraEvidenceConfig>,
     pub zones: Vec<ZoneConfig>,
     /// Every zone name written, valid or not, so a rule naming a zone that
     /// failed its own check is not reported a second time.
@@ -77,6 +79,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
         motion: None,
         track: None,
         privacy: None,
+        evidence: None,
         zones: Vec::new(),
         zone_names: Vec::new(),
         rules: Vec::new(),
@@ -92,6 +95,7 @@ pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Opti
             "track" => config.track = from_node(file, part, diags),
             "motion" => config.motion = from_node(file, part, diags),
             "privacy" => config.privacy = from_node(file, part, diags),
+            "evidence" => config.evidence = from_node(file, part, diags),
             "health" => config.health = from_node(file, part, diags),
             "zones" => {
                 for zone in array_items(file, part, "cameras.zones", diags) {
@@ -134,6 +138,8 @@ pub struct CameraPlan {
     pub motion: MotionPlan,
     pub track: TrackPlan,
     pub privacy: CameraPrivacyPlan,
+    /// The size and frame rate of its evidence clips.
+    pub evidence: CameraEvidencePlan,
     pub zones: Vec<Arc<Zone>>,
     pub rules: Vec<Arc<RulePlan>>,
     /// The camera's health watch, when `[cameras.health]` is written.
@@ -157,6 +163,12 @@ pub fn check(
         .as_ref()
         .and_then(|d| detect::check(camera, d, models, model_names, ctx));
     let motion = infer::motion::check(config.motion.as_ref().unwrap_or(&MotionConfig::default()), ctx);
+    let evidence = evidence::check_camera(
+        camera,
+        config.evidence.as_ref().unwrap_or(&CameraEvidenceConfig::default()),
+        config.detect.as_ref().map(|d| *d.fps.get_ref()),
+        ctx,
+    );
     let track = match &config.track {
         Some(t) => track::check(t, ctx),
         None => Some(TrackPlan::default()),
@@ -248,6 +260,21 @@ pub fn check(
             );
         }
     }
+    if let Some(p) = &privacy
+        && p.picture_leak(has_face_model).is_some()
+    {
+        for rule in config.rules.iter().filter(|r| r.common.evidence.is_some()) {
+            ctx.error(
+                rule.span.clone(),
+                format!(
+                    "rule `{}` on camera `{camera}` records evidence clips, but {}: add \"faces\" (with [privacy] \
+                     face_model) or \"persons\" to redact, or remove `evidence`",
+                    rule.common.name.get_ref(),
+                    p.picture_leak(has_face_model).unwrap_or_default()
+                ),
+            );
+        }
+    }
     let health = config.health.as_ref().map(|h| rules::health::check(camera, h, ctx));
     if config.rules_written == 0 {
         // Allowed, so a camera can be added first and its zones and rules
@@ -271,6 +298,7 @@ pub fn check(
         motion: motion?,
         track: track?,
         privacy: privacy?,
+        evidence: evidence?,
         zones,
         rules: rule_plans,
         health: health.flatten(),

@@ -15,6 +15,7 @@ use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, parse_document};
 use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
 use crate::console::{self, ConsoleConfig, ConsolePlan};
+use crate::evidence::config::{self as evidence, EvidenceConfig, EvidencePlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{ModelConfig, ModelPlan, check_model};
 use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};
@@ -34,6 +35,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "console",
     "models",
     "privacy",
+    "evidence",
     "cameras",
     "integrations",
     "profiles",
@@ -65,12 +67,19 @@ pub struct Plan {
     pub profiles: Vec<Profile>,
     pub models: BTreeMap<String, Arc<ModelPlan>>,
     pub privacy: PrivacyPlan,
+    /// Evidence clips: how long they are kept.
+    pub evidence: EvidencePlan,
     pub cameras: Vec<CameraPlan>,
     /// `[fleet]`: the office keys this box trusts for config bundles.
     pub fleet: FleetPlan,
 }
 
 impl Plan {
+    /// Whether any rule records evidence clips.
+    pub fn wants_evidence(&self) -> bool {
+        self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.evidence.is_some())
+    }
+
     /// Whether any rule publishes snapshots.
     pub fn wants_snapshots(&self) -> bool {
         self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.snapshot)
@@ -121,6 +130,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
     let mut model_names = Vec::new();
     let mut camera_nodes: &[Node<'_>] = &[];
     let mut privacy_config = Some(PrivacyConfig::default());
+    let mut evidence_config = Some(EvidenceConfig::default());
     let mut integrations_config = Some(IntegrationsConfig::default());
     let mut profiles = Vec::new();
     let mut profiles_ok = true;
@@ -139,6 +149,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
             "mqtt" => mqtt_config = from_node(&file, node, ctx.diags),
             "outbox" => outbox_config = from_node(&file, node, ctx.diags),
             "privacy" => privacy_config = from_node(&file, node, ctx.diags),
+            "evidence" => evidence_config = from_node(&file, node, ctx.diags),
             "metrics" => metrics_config = from_node(&file, node, ctx.diags),
             "console" => console_config = from_node(&file, node, ctx.diags),
             "integrations" => integrations_config = from_node(&file, node, ctx.diags),
@@ -259,6 +270,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         _ => None,
     };
     let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
+    let evidence = evidence_config.and_then(|e| evidence::check(&e, &mut ctx));
     let console = console_config.and_then(|c| console::check(&c, &mut ctx));
     let home_assistant = integrations_config.and_then(|i| homeassistant::check(&i, &mut ctx));
     let fleet = fleet_config.and_then(|f| fleet::check(&f, &mut ctx));
@@ -277,6 +289,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         profiles: profiles_ok.then_some(profiles)?,
         models,
         privacy: privacy?,
+        evidence: evidence?,
         cameras,
         fleet: fleet?,
     })

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use crate::anonymize::privacy::{CameraPrivacyConfig, PrivacyConfig};
 use crate::console::ConsoleConfig;
 use crate::decode::DecodeConfig;
+use crate::evidence::config::{CameraEvidenceConfig, EvidenceConfig};
 use crate::infer::ModelConfig;
 use crate::infer::detect::DetectConfig;
 use crate::infer::motion::MotionConfig;
@@ -58,6 +59,8 @@ struct ConfigFile {
     models: Option<BTreeMap<String, ModelConfig>>,
     /// Redaction of snapshots, for the whole box.
     privacy: Option<PrivacyConfig>,
+    /// Evidence clips of incidents: how long the box keeps them.
+    evidence: Option<EvidenceConfig>,
     /// The cameras, one [[cameras]] table each.
     cameras: Vec<CameraTable>,
     /// Announcements to other systems (Home Assistant).
@@ -91,6 +94,8 @@ struct CameraTable {
     track: Option<TrackConfig>,
     /// What this camera's snapshots hide, and masks.
     privacy: Option<CameraPrivacyConfig>,
+    /// The size and frame rate of this camera's evidence clips.
+    evidence: Option<CameraEvidenceConfig>,
     /// Zones (polygons) and lines on the picture.
     zones: Option<Vec<ZoneConfig>>,
     /// The rules: one table each, its keys set by its `kind`.

@@ -645,7 +645,12 @@ impl Delivery {
     fn publish_record(&mut self, seq: u64, record: Record) -> bool {
         let sent = self
             .client
-            .try_publish(record.topic.clone(), QoS::AtLeastOnce, false, record.into_payload())
+            .try_publish(
+                record.topic.clone(),
+                QoS::AtLeastOnce,
+                record.retain,
+                record.into_payload(),
+            )
             .is_ok();
         if sent {
             self.unassigned.push_back(Some(seq));

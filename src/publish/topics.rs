@@ -24,6 +24,17 @@ impl Topics {
         format!("{}/{camera}/snapshots/{incident_id}", self.prefix)
     }
 
+    /// An incident's evidence clip: its signed manifest (JSON) on
+    /// `<topic>/manifest`, the MP4's parts on `<topic>/part/<i>/<n>`.
+    pub fn clip(&self, camera: &str, incident_id: &str) -> String {
+        format!("{}/{camera}/clips/{incident_id}", self.prefix)
+    }
+
+    /// The box's evidence public key (hex), retained.
+    pub fn evidence_key(&self) -> String {
+        format!("{}/evidence_key", self.prefix)
+    }
+
     /// Operators' acknowledgements of a camera's incidents (JSON, not retained).
     pub fn acks(&self, camera: &str) -> String {
         format!("{}/{camera}/acks", self.prefix)

@@ -22,6 +22,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "min_secs",
     "end_after_secs",
     "snapshot",
+    "evidence",
     "update_every_secs",
     "cooldown_secs",
     "once_per_target",
@@ -63,6 +64,12 @@ pub struct RuleCommon {
     /// Publish a redacted snapshot after the incident's start (default false).
     #[serde(default)]
     pub snapshot: Spanned<bool>,
+    /// Record a redacted, signed video clip of the incident: the seconds
+    /// before its start from the camera's pre-roll and those after it, e.g.
+    /// { pre_secs = 10, post_secs = 10 } (`{}` takes those defaults). Its
+    /// size and frame rate are the camera's [cameras.evidence].
+    #[serde(default)]
+    pub evidence: Option<EvidenceConfig>,
     /// Least seconds between two events of one incident: while it lasts, an
     /// `update` is sent when the objects involved change, at most this
     /// often, e.g. 5.0.
@@ -79,6 +86,33 @@ pub struct RuleCommon {
     /// out, e.g. [{ days = ["sat", "sun"], from = "22:00", to = "06:00" }].
     #[serde(default)]
     pub schedule: Vec<WindowConfig>,
+}
+
+/// A rule's `evidence`: which seconds around an incident's start its clip
+/// holds.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceConfig {
+    /// Seconds before the start, from the pre-roll, e.g. 10 (the default). From 0 to 30.
+    #[serde(default = "default_pre_secs")]
+    pub pre_secs: Spanned<f64>,
+    /// Seconds after the start, e.g. 10 (the default). From 1 to 60.
+    #[serde(default = "default_post_secs")]
+    pub post_secs: Spanned<f64>,
+}
+
+/// The most seconds of pre-roll a rule may ask for: the camera keeps this
+/// much in memory.
+pub const MAX_PRE_SECS: f64 = 30.0;
+/// The most seconds after the start a rule may ask for.
+pub const MAX_POST_SECS: f64 = 60.0;
+
+fn default_pre_secs() -> Spanned<f64> {
+    Spanned::new(0..0, 10.0)
+}
+
+fn default_post_secs() -> Spanned<f64> {
+    Spanned::new(0..0, 10.0)
 }
 
 fn default_min_confidence() -> Spanned<f32> {

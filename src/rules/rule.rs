@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::common::{COMMON_KEYS, RuleCommon};
+use super::common::{COMMON_KEYS, MAX_POST_SECS, MAX_PRE_SECS, RuleCommon};
 use super::geometry::Anchor;
 use super::incident::{LifecyclePlan, Severity};
 use super::kind::{Labels, Needs};
@@ -95,8 +95,18 @@ pub struct RulePlan {
     pub lifecycle: LifecyclePlan,
     /// A redacted snapshot follows the incident's start.
     pub snapshot: bool,
+    /// A redacted clip of the incident is recorded: seconds before and
+    /// after its start.
+    pub evidence: Option<EvidenceWindow>,
     pub schedule: Schedule,
     pub kind: RuleKindPlan,
+}
+
+/// The seconds an incident's clip holds around its start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvidenceWindow {
+    pub pre: Duration,
+    pub post: Duration,
 }
 
 /// Checks a rule against the camera's zones and its model's labels
@@ -164,6 +174,19 @@ pub fn check_rule(
     let update_every = ctx.in_range(&c.update_every_secs, 0.0..=86_400.0, "update_every_secs");
     let cooldown = ctx.in_range(&c.cooldown_secs, 0.0..=86_400.0, "cooldown_secs");
     let schedule = schedule::check(&owner, &c.schedule, ctx);
+    let evidence = match &c.evidence {
+        None => Some(None),
+        Some(e) => {
+            let pre = ctx.in_range(&e.pre_secs, 0.0..=MAX_PRE_SECS, "evidence.pre_secs");
+            let post = ctx.in_range(&e.post_secs, 1.0..=MAX_POST_SECS, "evidence.post_secs");
+            pre.zip(post).map(|(pre, post)| {
+                Some(EvidenceWindow {
+                    pre: Duration::from_secs_f64(pre),
+                    post: Duration::from_secs_f64(post),
+                })
+            })
+        }
+    };
     let kind = config.kind.check(c, &owner, ctx);
     Some(RulePlan {
         name: Arc::from(name?),
@@ -180,6 +203,7 @@ pub fn check_rule(
             once_per_target: *c.once_per_target.get_ref() && config.kind.per_target(),
         },
         snapshot: *c.snapshot.get_ref(),
+        evidence: evidence?,
         schedule: schedule?,
         kind: kind?,
     })

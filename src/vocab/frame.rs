@@ -61,6 +61,17 @@ impl Geometry {
         }
     }
 
+    /// Maps a box from source-normalised to model-input coordinates (the
+    /// inverse of [`Self::to_source`]).
+    pub fn to_input(&self, b: &BBox) -> BBox {
+        BBox::new(
+            self.offset_x + b.x1 * self.span_x,
+            self.offset_y + b.y1 * self.span_y,
+            self.offset_x + b.x2 * self.span_x,
+            self.offset_y + b.y2 * self.span_y,
+        )
+    }
+
     /// Maps a box from model-input to source-normalised coordinates.
     pub fn to_source(&self, b: &BBox) -> BBox {
         BBox::new(

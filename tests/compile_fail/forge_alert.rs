@@ -18,6 +18,7 @@ fn forge() -> Alert {
         boxes: vec![],
         confidence: 0.9,
         severity: Severity::High,
+        evidence: None,
     }
 }
 

@@ -42,7 +42,7 @@ fn faces_dir() -> PathBuf {
     common::root().join("media/faces")
 }
 
-fn labels() -> Vec<Value> {
+pub(crate) fn labels() -> Vec<Value> {
     let path = faces_dir().join("labels.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{} (run scripts/setup): {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -53,7 +53,7 @@ fn full() -> bool {
 }
 
 /// Every picture, or the first `PER_CATEGORY` of each category.
-fn chosen(labels: &[Value]) -> Vec<Value> {
+pub(crate) fn chosen(labels: &[Value]) -> Vec<Value> {
     if full() {
         return labels.to_vec();
     }
@@ -88,7 +88,7 @@ fn load_model(path: &Path, key: &str, confidence: f32, nms_iou: f32) -> Detector
     Detector::load(plan, rt, &settings).unwrap()
 }
 
-fn check(args: &[&std::ffi::OsStr]) -> Value {
+pub(crate) fn check(args: &[&std::ffi::OsStr]) -> Value {
     let root = common::root();
     let out = Command::new(root.join(".venv/bin/python"))
         .arg(root.join("tests/privacy/face_check.py"))
@@ -197,7 +197,7 @@ fn print_table(report: &Value) {
 
 /// A 1280×720 H.264 clip, two frames a second, each picture shown for two
 /// frames, letterboxed by GStreamer.
-fn clip_of(pictures: &[Value], dir: &Path) -> PathBuf {
+pub(crate) fn clip_of(pictures: &[Value], dir: &Path) -> PathBuf {
     let frames = dir.join("frames");
     std::fs::create_dir_all(&frames).unwrap();
     let mut n = 0;

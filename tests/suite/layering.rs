@@ -21,11 +21,12 @@ const LAYERS: &[(&str, u32)] = &[
     ("rules", 6),
     ("anonymize", 7),
     ("publish", 8),
-    ("observe", 9),  // metrics and health
-    ("console", 10), // the operator console: redacted live views, the editor, the incident feed
-    ("plan", 11),    // the assembled, checked config: Plan, load, the [[cameras]] schema
-    ("app", 12),     // wiring: threads, reload, lifecycle, replay
-    ("fleet", 13),   // the office's side of many boxes on one hub: status, watch, the fleet simulation
+    ("evidence", 9), // redacted, signed incident clips: pre-roll, encoding, manifests, verify
+    ("observe", 10), // metrics and health
+    ("console", 11), // the operator console: redacted live views, the editor, the incident feed
+    ("plan", 12),    // the assembled, checked config: Plan, load, the [[cameras]] schema
+    ("app", 13),     // wiring: threads, reload, lifecycle, replay
+    ("fleet", 14),   // the office's side of many boxes on one hub: status, watch, the fleet simulation
 ];
 
 /// Keys of `#[serde(key = "…")]` whose string is a path (a function or a type) that may lead into the crate.

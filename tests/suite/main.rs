@@ -35,6 +35,7 @@ mod config_corpus;
 mod console;
 mod delivery;
 mod e2e_mqtt;
+mod evidence;
 mod facade;
 mod face_set;
 mod fleet;

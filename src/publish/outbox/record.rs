@@ -46,6 +46,9 @@ pub struct Record {
     /// The record is a snapshot: its JPEG is in the images table.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub image: bool,
+    /// Published retained (the box's evidence key).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain: bool,
     /// The snapshot's bytes, read back with the record.
     #[serde(skip)]
     pub jpeg: Option<Vec<u8>>,

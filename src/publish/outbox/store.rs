@@ -31,7 +31,7 @@ use super::record::{
     Held, IMAGES, META, NEXT_SEQ, OutboxError, OutboxStats, QUARANTINE, QUARANTINE_IMAGES, RECORDS, Record, Writer,
     now_ms,
 };
-use crate::anonymize::{Alert, RedactedJpeg};
+use crate::anonymize::{Alert, EncodedClip, RedactedJpeg};
 
 /// Drops are logged at most this often, with the count since the last line.
 const DROP_LOG_EVERY: Duration = Duration::from_secs(60);
@@ -245,6 +245,7 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload: serde_json::to_string(&alert)?,
                 image: false,
+                retain: false,
                 jpeg: None,
             };
             let incident = alert.incident_id().to_string();
@@ -269,6 +270,7 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload,
                 image: false,
+                retain: false,
                 jpeg: None,
             };
             Ok((record, None, incident.to_string()))
@@ -286,11 +288,67 @@ impl Outbox {
                 raised_ms: now_ms(),
                 payload: String::new(),
                 image: true,
+                retain: false,
                 jpeg: None,
             };
             Ok((record, Some(jpeg.as_bytes()), String::new()))
         })?;
         Ok((seq != 0).then_some(seq))
+    }
+
+    /// Writes one part of a redacted evidence clip (bytes `offset..offset +
+    /// len` of its MP4) durably, as a snapshot is: the byte bound drops
+    /// older snapshots and parts before it, and never an incident event.
+    /// None: no room (counted with the dropped snapshots).
+    pub fn push_clip_part(
+        &self,
+        camera: &str,
+        topic: String,
+        clip: &EncodedClip,
+        (offset, len): (u64, usize),
+    ) -> Result<Option<u64>, OutboxError> {
+        let part = clip.read_part(offset, len).map_err(|e| OutboxError::Store {
+            path: clip.path().to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let seq = self.write(false, |_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload: String::new(),
+                image: true,
+                retain: false,
+                jpeg: None,
+            };
+            Ok((record, Some(part.as_slice()), String::new()))
+        })?;
+        Ok((seq != 0).then_some(seq))
+    }
+
+    /// Writes a small JSON message durably, kept as an incident event is
+    /// (an evidence clip's signed manifest, the box's public key), retained
+    /// at the broker when `retain`. Returns its sequence number.
+    pub fn push_notice(
+        &self,
+        camera: &str,
+        topic: String,
+        payload: String,
+        incident: &str,
+        retain: bool,
+    ) -> Result<u64, OutboxError> {
+        self.write(true, |_| {
+            let record = Record {
+                topic,
+                camera: camera.to_string(),
+                raised_ms: now_ms(),
+                payload,
+                image: false,
+                retain,
+                jpeg: None,
+            };
+            Ok((record, None, incident.to_string()))
+        })
     }
 
     /// One write: under the writer lock, the held events first, then the
@@ -758,6 +816,64 @@ mod tests {
             events.into_iter().map(|(s, _)| s).collect(),
             images.into_iter().map(|(s, _)| s).collect(),
         )
+    }
+
+    /// An evidence clip of `frames` redacted noise pictures (noise barely
+    /// compresses: the encoder spends its whole bit rate).
+    fn noise_clip(path: &Path, frames: usize) -> EncodedClip {
+        let (w, h) = (320usize, 180usize);
+        let mut encoder = crate::anonymize::VideoEncoder::start(path, w as u32, h as u32, 5).unwrap();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..frames {
+            let rgb: Vec<u8> = (0..w * h * 3).map(|_| rng.u8(..)).collect();
+            let image = crate::anonymize::RawImage::from_rgb(&rgb, w, h, w * 3).unwrap();
+            encoder.push(&crate::anonymize::redact::redact(image, &[])).unwrap();
+        }
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn clip_parts_are_bounded_with_snapshots_and_never_push_out_an_event() {
+        gstreamer::init().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&OutboxPlan {
+            max_bytes: Some(super::super::config::MIN_BYTES),
+            ..plan(dir.path(), 100_000)
+        })
+        .unwrap();
+        let clip = noise_clip(&dir.path().join("clip.mp4"), 50);
+        const PART: usize = 256 * 1024;
+        let parts = clip.bytes().div_ceil(PART as u64);
+        let (mut events, mut pushed) = (Vec::new(), 0u64);
+        for _ in 0..8 {
+            events.push(push(&outbox));
+            for i in 0..parts {
+                outbox
+                    .push_clip_part("north", format!("c/part/{i}/{parts}"), &clip, (i * PART as u64, PART))
+                    .unwrap();
+                pushed += 1;
+            }
+        }
+        assert!(
+            clip.bytes() * 8 > super::super::config::MIN_BYTES,
+            "the parts pushed exceed the bound"
+        );
+        let (held_events, held_parts) = held(&outbox);
+        assert_eq!(held_events, events, "no incident event may go for a clip part");
+        assert!(
+            !held_parts.is_empty() && (held_parts.len() as u64) < pushed,
+            "{held_parts:?} of {pushed}"
+        );
+        assert_eq!(
+            outbox.stats.dropped_snapshots.load(Ordering::Relaxed),
+            pushed - held_parts.len() as u64,
+            "every dropped part is counted"
+        );
+        // a part holds the clip's bytes at its offset
+        let last = *held_parts.last().unwrap();
+        let (_, record) = outbox.read_after(last - 1, 1).unwrap().remove(0);
+        let i: u64 = record.topic.split('/').nth(2).unwrap().parse().unwrap();
+        assert_eq!(record.jpeg.unwrap(), clip.read_part(i * PART as u64, PART).unwrap());
     }
 
     #[test]

@@ -160,7 +160,7 @@ pub type Received<T> = Arc<Mutex<Vec<(String, T)>>>;
 /// reconnects by itself while the broker is away.
 pub struct Subscriber {
     pub messages: Received<String>,
-    /// The bytes of every snapshot, by topic.
+    /// The bytes of every snapshot and evidence clip message, by topic.
     pub images: Received<Vec<u8>>,
     subscribed: Arc<Mutex<bool>>,
     client: Client,
@@ -197,7 +197,7 @@ impl Subscriber {
                         }
                         Ok(Event::Incoming(Packet::SubAck(_))) => *subscribed.lock().unwrap() = true,
                         Ok(Event::Incoming(Packet::Publish(p))) => {
-                            if p.topic.contains("/snapshots/") {
+                            if p.topic.contains("/snapshots/") || p.topic.contains("/clips/") {
                                 images.lock().unwrap().push((p.topic.clone(), p.payload.to_vec()));
                             }
                             let payload = String::from_utf8_lossy(&p.payload).to_string();
