@@ -45,6 +45,8 @@ pub struct Feed {
     recent: Mutex<VecDeque<FeedEvent>>,
     snapshots: Mutex<VecDeque<(Arc<str>, Arc<RedactedJpeg>)>>,
     history: Option<History>,
+    /// The state directory, where sealed evidence clips are kept.
+    evidence: Option<std::path::PathBuf>,
 }
 
 impl Default for Feed {
@@ -60,7 +62,15 @@ impl Feed {
             recent: Mutex::new(VecDeque::with_capacity(RECENT)),
             snapshots: Mutex::new(VecDeque::with_capacity(SNAPSHOTS)),
             history: None,
+            evidence: None,
         }
+    }
+
+    /// The feed also hands out the box's sealed evidence clips, kept under
+    /// `state_dir` (`GET /api/clips/{incident}`).
+    pub fn with_evidence(mut self, state_dir: &std::path::Path) -> Self {
+        self.evidence = Some(state_dir.to_path_buf());
+        self
     }
 
     /// A feed that keeps its history on disk and starts from what is kept there.
@@ -240,6 +250,34 @@ pub async fn snapshot(State(feed): State<Arc<Feed>>, Path(incident): Path<String
     }
 }
 
+/// `GET /api/clips/{incident}`: the incident's evidence clip, sealed (its
+/// signed manifest beside it) and so redacted frame by frame before it was
+/// encoded.
+pub async fn clip(State(feed): State<Arc<Feed>>, Path(incident): Path<String>) -> Response {
+    let Some(state_dir) = feed.evidence.clone() else {
+        return (StatusCode::NOT_FOUND, "this box keeps no evidence clips").into_response();
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        crate::evidence::store::sealed_clip(&state_dir, &incident).map(std::fs::read)
+    })
+    .await;
+    match read {
+        Ok(Some(Ok(mp4))) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "video/mp4"),
+                (axum::http::header::CACHE_CONTROL, "private, max-age=3600"),
+            ],
+            mp4,
+        )
+            .into_response(),
+        Ok(Some(Err(error))) => {
+            tracing::warn!(%error, "an evidence clip cannot be read for the console");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the clip cannot be read").into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "no sealed clip of that incident is kept").into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +296,28 @@ mod tests {
         let missed = (sent - CHANNEL) as u64;
         assert!(matches!(rx.try_recv(), Err(broadcast::error::TryRecvError::Lagged(n)) if n == missed));
         assert_eq!(feed.recent().len(), RECENT);
+    }
+
+    #[tokio::test]
+    async fn the_console_hands_out_a_sealed_clip_and_nothing_else() {
+        use crate::evidence::verify::MANIFEST_SUFFIX;
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join(crate::evidence::store::DIR).join("clips");
+        std::fs::create_dir_all(&clips).unwrap();
+        let id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        std::fs::write(clips.join(format!("t_gate_{id}.mp4")), b"the clip").unwrap();
+        std::fs::write(clips.join(format!("t_gate_{id}{MANIFEST_SUFFIX}")), b"{}").unwrap();
+        let feed = Arc::new(Feed::new().with_evidence(dir.path()));
+        let response = clip(State(feed.clone()), Path(id.to_string())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "video/mp4");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        assert_eq!(&body[..], b"the clip");
+        for other in ["0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c", "../clips", "t_gate"] {
+            let response = clip(State(feed.clone()), Path(other.to_string())).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{other}");
+        }
+        let without = clip(State(Arc::new(Feed::new())), Path(id.to_string())).await;
+        assert_eq!(without.status(), StatusCode::NOT_FOUND, "a feed without evidence");
     }
 }

@@ -225,7 +225,9 @@ impl Console {
                 wiring.faces.as_deref(),
                 wiring.snapshots_waiting.clone(),
             )),
-            feed: Arc::new(Feed::with_history(History::open(&wiring.state_dir, wiring.retention))),
+            feed: Arc::new(
+                Feed::with_history(History::open(&wiring.state_dir, wiring.retention)).with_evidence(&wiring.state_dir),
+            ),
             review: Arc::new(Review::new(wiring.topics)),
             trial: Arc::new(Trial::new(wiring.config_path.clone(), wiring.trial)),
             editor: Arc::new(Editor::new(
@@ -312,6 +314,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/api/cameras/{name}/try", post(trial::try_edit))
         .route("/api/incidents/events", get(feed::events))
         .route("/api/snapshots/{incident}", get(feed::snapshot))
+        .route("/api/clips/{incident}", get(feed::clip))
         .route("/api/incidents/{incident}/ack", post(review::ack))
         .layer(axum::middleware::from_fn(deadlines))
         .layer(axum::middleware::from_fn_with_state(shared.auth.clone(), auth::guard))

@@ -26,6 +26,26 @@ struct Head {
     manifest_sha256: Option<String>,
 }
 
+/// The sealed clip of `incident` the box keeps under `state_dir`: the MP4
+/// whose signed manifest lies beside it (one still being encoded, or
+/// whose manifest is gone, is not handed out). `None` also for anything
+/// but an incident id, which is a UUID: nothing else can name a file.
+pub fn sealed_clip(state_dir: &Path, incident: &str) -> Option<PathBuf> {
+    let id = uuid::Uuid::parse_str(incident).ok()?.hyphenated().to_string();
+    let clips = state_dir.join(DIR).join(CLIPS);
+    let suffix = format!("_{id}.mp4");
+    std::fs::read_dir(&clips)
+        .ok()?
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().map(str::to_string))
+        .filter(|name| name.ends_with(&suffix))
+        .find(|name| {
+            let stem = name.trim_end_matches(".mp4");
+            clips.join(format!("{stem}{MANIFEST_SUFFIX}")).is_file()
+        })
+        .map(|name| clips.join(name))
+}
+
 /// The box's clips, their chain and its key.
 pub struct ClipStore {
     dir: PathBuf,
@@ -199,5 +219,35 @@ mod tests {
         let (sealed, _) = again.seal(next).unwrap();
         assert_eq!(sealed.body.seq, 3);
         assert_eq!(sealed.body.prev_manifest_sha256, Some(sha256_hex(&bytes)));
+    }
+
+    #[test]
+    fn a_sealed_clip_is_found_by_its_incident_and_nothing_else_names_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let clips = dir.path().join(DIR).join(CLIPS);
+        std::fs::create_dir_all(&clips).unwrap();
+        let sealed = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let encoding = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+        for id in [sealed, encoding] {
+            std::fs::write(clips.join(format!("20261207T001500Z_gate_{id}.mp4")), b"mp4").unwrap();
+        }
+        std::fs::write(
+            clips.join(format!("20261207T001500Z_gate_{sealed}{MANIFEST_SUFFIX}")),
+            b"{}",
+        )
+        .unwrap();
+        let found = sealed_clip(dir.path(), sealed).expect("the sealed clip");
+        assert_eq!(std::fs::read(found).unwrap(), b"mp4");
+        assert!(
+            sealed_clip(dir.path(), &sealed.to_uppercase()).is_some(),
+            "any spelling of the id"
+        );
+        assert!(
+            sealed_clip(dir.path(), encoding).is_none(),
+            "no manifest yet: not handed out"
+        );
+        for bad in ["../../etc/passwd", "gate", "", "*"] {
+            assert!(sealed_clip(dir.path(), bad).is_none(), "{bad}");
+        }
     }
 }

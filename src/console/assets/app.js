@@ -785,11 +785,27 @@ function renderDetail() {
   img.hidden = !i.snapshot;
   const src = "/api/snapshots/" + encodeURIComponent(i.id);
   if (i.snapshot && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  // the evidence clip of a rule that records one: asked for until it is sealed
+  const wants = i.events.some((e) => e.evidence);
+  const video = $("detail-clip");
+  video.hidden = !wants;
+  if (wants && video.dataset.incident !== i.id) {
+    video.dataset.incident = i.id; $("clip-status").textContent = "";
+    video.setAttribute("src", "/api/clips/" + encodeURIComponent(i.id));
+  }
+  if (!wants && video.dataset.incident) { delete video.dataset.incident; video.removeAttribute("src"); video.load(); $("clip-status").textContent = ""; }
   $("detail-acks").replaceChildren(...i.acks.map((a) => el("li", { text: `Acknowledged ${localTime(a.time)}${a.note ? ": " + a.note : ""}` })));
   $("incident-json").textContent = i.events.map((e) => JSON.stringify(e, null, 2)).join("\n");
 }
 $("detail-snapshot").addEventListener("click", () => { $("snapshot-large").src = $("detail-snapshot").src; $("snapshot-dialog").showModal(); });
 $("snapshot-dialog").addEventListener("click", () => $("snapshot-dialog").close());
+$("detail-clip").addEventListener("error", () => {
+  const video = $("detail-clip"); const id = video.dataset.incident;
+  if (!id) return;
+  $("clip-status").textContent = "The evidence clip is not sealed yet (it is made after the incident's last seconds); asking again in 5 s.";
+  setTimeout(() => { if (video.dataset.incident === id) video.setAttribute("src", "/api/clips/" + encodeURIComponent(id) + "?again=" + Date.now()); }, 5000);
+});
+$("detail-clip").addEventListener("loadeddata", () => { $("clip-status").textContent = "Evidence clip: redacted frame by frame and signed by the box (check it with watchpost verify)."; });
 $("ack-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const id = state.selected; if (!id) return;
