@@ -353,13 +353,13 @@ fn no_face_survives_in_replay_pictures_or_published_snapshots() {
 }
 
 /// The share of a face that must be flat for it to count as covered.
-const COVERED: f64 = 0.6;
+pub(crate) const COVERED: f64 = 0.6;
 
 /// The share of the pixels of `face` ([x1, y1, x2, y2] in `frame`) that lie
 /// in flat surroundings: grey levels within a 5x5 neighbourhood spread by
 /// under 2.5 (a patch is one colour; JPEG leaves it nearly so), as
 /// scripts/privacy_coverage.py counts covered pixels.
-fn flat_share(frame: &image::GrayImage, face: [f64; 4]) -> f64 {
+pub(crate) fn flat_share(frame: &image::GrayImage, face: [f64; 4]) -> f64 {
     let (w, h) = (frame.width() as i64, frame.height() as i64);
     let clip = |v: f64, max: i64| (v.round() as i64).clamp(0, max);
     let (x1, y1, x2, y2) = (clip(face[0], w), clip(face[1], h), clip(face[2], w), clip(face[3], h));
