@@ -281,19 +281,7 @@ impl Outbox {
     /// queued. None: the byte bound had no room for it even after dropping
     /// older snapshots (snapshots never push out incident events); it is counted.
     pub fn push_snapshot(&self, camera: &str, topic: String, jpeg: &RedactedJpeg) -> Result<Option<u64>, OutboxError> {
-        let seq = self.write(false, |_| {
-            let record = Record {
-                topic,
-                camera: camera.to_string(),
-                raised_ms: now_ms(),
-                payload: String::new(),
-                image: true,
-                retain: false,
-                jpeg: None,
-            };
-            Ok((record, Some(jpeg.as_bytes()), String::new()))
-        })?;
-        Ok((seq != 0).then_some(seq))
+        self.push_image(camera, topic, jpeg.as_bytes())
     }
 
     /// Writes one part of a redacted evidence clip (bytes `offset..offset +
@@ -311,6 +299,13 @@ impl Outbox {
             path: clip.path().to_path_buf(),
             reason: e.to_string(),
         })?;
+        self.push_image(camera, topic, &part)
+    }
+
+    /// Writes redacted image bytes (a snapshot, a clip's part) durably under
+    /// the byte bound that drops them before incident events; None when
+    /// there was no room.
+    fn push_image(&self, camera: &str, topic: String, bytes: &[u8]) -> Result<Option<u64>, OutboxError> {
         let seq = self.write(false, |_| {
             let record = Record {
                 topic,
@@ -321,7 +316,7 @@ impl Outbox {
                 retain: false,
                 jpeg: None,
             };
-            Ok((record, Some(part.as_slice()), String::new()))
+            Ok((record, Some(bytes), String::new()))
         })?;
         Ok((seq != 0).then_some(seq))
     }
