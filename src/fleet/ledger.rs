@@ -32,6 +32,10 @@ pub struct TallyArgs {
     /// A fault window, START_MS-END_MS (Unix ms): excluded from steady state.
     #[arg(long)]
     pub fault: Vec<String>,
+    /// The office away and settling, START_MS-END_MS (Unix ms): excluded
+    /// from steady state like a fault, but no box reconnects after it.
+    #[arg(long)]
+    pub office_restart: Vec<String>,
 }
 
 /// The count, as `docs/fleet.md` tables it.
@@ -226,15 +230,18 @@ pub fn command(args: &TallyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let faults = args
-        .fault
-        .iter()
-        .map(|f| {
-            let (a, b) = f.split_once('-').context("--fault takes START_MS-END_MS")?;
-            Ok((a.parse()?, b.parse()?))
-        })
-        .collect::<anyhow::Result<Vec<(i64, i64)>>>()?;
-    let mut tally = tally(&raised, &left, &receipts, &faults);
+    let windows = |specs: &[String]| {
+        specs
+            .iter()
+            .map(|f| {
+                let (a, b) = f.split_once('-').context("a window is START_MS-END_MS")?;
+                Ok((a.parse()?, b.parse()?))
+            })
+            .collect::<anyhow::Result<Vec<(i64, i64)>>>()
+    };
+    let faults = windows(&args.fault)?;
+    let away = [faults.clone(), windows(&args.office_restart)?].concat();
+    let mut tally = tally(&raised, &left, &receipts, &away);
     tally.reconnects = reconnects(&connections, &faults);
     println!("{}", serde_json::to_string_pretty(&tally)?);
     let clean = tally.lost == 0 && tally.out_of_order == 0 && tally.unknown == 0;

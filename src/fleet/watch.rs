@@ -6,6 +6,13 @@
 //! with `--ledger`, flushed to the file), so a killed office loses nothing;
 //! it may see an event twice, and prints it once (by site, box, incident and
 //! `seq`, over the latest 100,000).
+//!
+//! Per camera, events are written in `seq` order, across the office's own
+//! restarts and node losses too. The hub hands a message that a previous
+//! connection received but never acknowledged over again only when its ack
+//! wait has run out, behind newer ones; so after a connection that resumes
+//! the session, what arrives is held for the settle time (the hub's ack
+//! wait and a margin) and written out sorted by box and `seq`.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
@@ -13,7 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use rumqttc::QoS;
+use rumqttc::{AsyncClient, Publish, QoS};
 
 use super::connect::{HubArgs, LinkEvent, now_ms, spawn_link, split_topic, time_ms};
 
@@ -43,6 +50,13 @@ pub struct WatchArgs {
     /// Print nothing on standard output (with --ledger).
     #[arg(long, hide = true)]
     pub quiet: bool,
+    /// After a connection that resumes the session, hold what arrives this
+    /// long and write it in per-box `seq` order: the hub's ack wait (10 s in
+    /// make-hub's config) plus 5 s. 0 writes each as it arrives, and
+    /// an event the previous connection left unacknowledged may then come
+    /// after newer ones of its camera.
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    pub settle_secs: u64,
 }
 
 pub fn command(args: &WatchArgs) -> anyhow::Result<ExitCode> {
@@ -53,12 +67,117 @@ pub fn command(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(watch(args))
 }
 
+/// One incident message, read.
+struct Receipt {
+    site: String,
+    box_id: String,
+    camera: String,
+    id: String,
+    seq: u64,
+    event_ms: i64,
+    incident: serde_json::Value,
+    publish: Publish,
+}
+
+/// Reads an incident message; `None` for what is not one (acknowledged and skipped).
+fn read(publish: Publish) -> Option<Receipt> {
+    let (site, box_id, rest) = split_topic(&publish.topic)?;
+    let (site, box_id) = (site.to_string(), box_id.to_string());
+    let camera = rest.strip_suffix("/incidents").unwrap_or(rest).to_string();
+    let incident: serde_json::Value = match serde_json::from_slice(&publish.payload) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(topic = %publish.topic, error = %e, "not an incident payload; skipped");
+            return None;
+        }
+    };
+    Some(Receipt {
+        site,
+        box_id,
+        camera,
+        id: incident["incident_id"].as_str().unwrap_or("").to_string(),
+        seq: incident["seq"].as_u64().unwrap_or(0),
+        event_ms: incident["time"].as_str().and_then(time_ms).unwrap_or(0),
+        incident,
+        publish,
+    })
+}
+
+/// Where receipts are written, and what was already printed.
+struct Desk<'a> {
+    args: &'a WatchArgs,
+    ledger: Option<std::io::BufWriter<std::fs::File>>,
+    seen: HashSet<(String, String, String, u64)>,
+    order: VecDeque<(String, String, String, u64)>,
+    stdout: std::io::StdoutLock<'static>,
+}
+
+impl Desk<'_> {
+    /// Writes one receipt out (the ledger line, and the incident once), then acknowledges it.
+    async fn deliver(&mut self, client: &AsyncClient, r: Receipt) -> anyhow::Result<()> {
+        let Receipt {
+            site,
+            box_id,
+            camera,
+            id,
+            seq,
+            event_ms,
+            mut incident,
+            publish,
+        } = r;
+        if let Some(ledger) = &mut self.ledger {
+            let received = now_ms();
+            writeln!(
+                ledger,
+                "R\t{received}\t{site}\t{box_id}\t{camera}\t{id}\t{seq}\t{event_ms}"
+            )?;
+            ledger.flush()?;
+        }
+        let key = (site.clone(), box_id.clone(), id.clone(), seq);
+        if !self.args.quiet && self.seen.insert(key.clone()) {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED
+                && let Some(old) = self.order.pop_front()
+            {
+                self.seen.remove(&old);
+            }
+            if self.args.json {
+                incident["site"] = site.as_str().into();
+                incident["box_id"] = box_id.as_str().into();
+                writeln!(self.stdout, "{incident}")?;
+            } else {
+                writeln!(
+                    self.stdout,
+                    "{} {site}/{box_id} {camera} {} {} {} {} seq={seq}",
+                    incident["time"].as_str().unwrap_or("-"),
+                    incident["event"].as_str().unwrap_or("-"),
+                    incident["rule"].as_str().unwrap_or("-"),
+                    incident["zone"].as_str().unwrap_or("-"),
+                    id,
+                )?;
+            }
+            self.stdout.flush()?;
+        }
+        client.ack(&publish).await?;
+        Ok(())
+    }
+
+    /// Writes out what was held, per box in `seq` order.
+    async fn release(&mut self, client: &AsyncClient, held: &mut Vec<Receipt>) -> anyhow::Result<()> {
+        held.sort_by(|a, b| (&a.site, &a.box_id, a.seq).cmp(&(&b.site, &b.box_id, b.seq)));
+        for receipt in held.drain(..) {
+            self.deliver(client, receipt).await?;
+        }
+        Ok(())
+    }
+}
+
 async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
     let mut brokers = args.hub.options(&args.client_id, false)?;
     for (_, options) in &mut brokers {
         options.set_manual_acks(true);
     }
-    let mut ledger = match &args.ledger {
+    let ledger = match &args.ledger {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::OpenOptions::new()
                 .create(true)
@@ -68,17 +187,36 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
+    let mut desk = Desk {
+        args,
+        ledger,
+        seen: HashSet::new(),
+        order: VecDeque::new(),
+        stdout: std::io::stdout().lock(),
+    };
     let (client, mut events) = spawn_link(brokers, 1024);
-    let mut seen = HashSet::new();
-    let mut order = VecDeque::new();
-    let mut stdout = std::io::stdout().lock();
+    let settle = std::time::Duration::from_secs(args.settle_secs);
+    let mut held: Vec<Receipt> = Vec::new();
+    let mut hold_until: Option<tokio::time::Instant> = None;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
+        let settled = async {
+            match hold_until {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             event = events.recv() => match event {
                 Some(event) => event,
                 None => break,
             },
+            () = settled => {
+                hold_until = None;
+                tracing::info!(events = held.len(), "settled: writing what arrived since the connection, in seq order");
+                desk.release(&client, &mut held).await?;
+                continue;
+            }
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         };
@@ -88,6 +226,13 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                 session_present,
             } => {
                 tracing::info!(broker = %broker, session_present, "connected to the hub");
+                if session_present && !settle.is_zero() {
+                    hold_until = Some(tokio::time::Instant::now() + settle);
+                    tracing::info!(
+                        settle_secs = args.settle_secs,
+                        "session resumed: holding what arrives to write it in seq order"
+                    );
+                }
                 // A session the node still has keeps its subscription; asking again is harmless.
                 client
                     .subscribe(args.topic.clone(), QoS::AtLeastOnce)
@@ -102,58 +247,11 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(broker = %broker, error = %reason, "hub node unreachable; trying the next");
                 let _ = confirm.send(());
             }
-            LinkEvent::Message(publish) => {
-                let received = now_ms();
-                let Some((site, box_id, rest)) = split_topic(&publish.topic) else {
-                    client.ack(&publish).await?;
-                    continue;
-                };
-                let camera = rest.strip_suffix("/incidents").unwrap_or(rest);
-                let mut incident: serde_json::Value = match serde_json::from_slice(&publish.payload) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::warn!(topic = %publish.topic, error = %e, "not an incident payload; skipped");
-                        client.ack(&publish).await?;
-                        continue;
-                    }
-                };
-                let id = incident["incident_id"].as_str().unwrap_or("").to_string();
-                let seq = incident["seq"].as_u64().unwrap_or(0);
-                let event_ms = incident["time"].as_str().and_then(time_ms).unwrap_or(0);
-                if let Some(ledger) = &mut ledger {
-                    writeln!(
-                        ledger,
-                        "R\t{received}\t{site}\t{box_id}\t{camera}\t{id}\t{seq}\t{event_ms}"
-                    )?;
-                    ledger.flush()?;
-                }
-                let key = (site.to_string(), box_id.to_string(), id.clone(), seq);
-                if !args.quiet && seen.insert(key.clone()) {
-                    order.push_back(key);
-                    if order.len() > REMEMBERED
-                        && let Some(old) = order.pop_front()
-                    {
-                        seen.remove(&old);
-                    }
-                    if args.json {
-                        incident["site"] = site.into();
-                        incident["box_id"] = box_id.into();
-                        writeln!(stdout, "{incident}")?;
-                    } else {
-                        writeln!(
-                            stdout,
-                            "{} {site}/{box_id} {camera} {} {} {} {} seq={seq}",
-                            incident["time"].as_str().unwrap_or("-"),
-                            incident["event"].as_str().unwrap_or("-"),
-                            incident["rule"].as_str().unwrap_or("-"),
-                            incident["zone"].as_str().unwrap_or("-"),
-                            id,
-                        )?;
-                    }
-                    stdout.flush()?;
-                }
-                client.ack(&publish).await?;
-            }
+            LinkEvent::Message(publish) => match read(publish.clone()) {
+                None => client.ack(&publish).await?,
+                Some(receipt) if hold_until.is_some() => held.push(receipt),
+                Some(receipt) => desk.deliver(&client, receipt).await?,
+            },
             LinkEvent::Subscribed(true) => tracing::info!(topic = %args.topic, "subscribed"),
             LinkEvent::Subscribed(false) => {
                 // A node whose JetStream is not ready yet (just started, no quorum) refuses.
@@ -167,7 +265,9 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
             LinkEvent::Sent(_) | LinkEvent::Acked(_) => {}
         }
     }
-    if let Some(ledger) = &mut ledger {
+    // Stopping: what is held is written out (in order) rather than left to the hub's ack wait.
+    desk.release(&client, &mut held).await?;
+    if let Some(ledger) = &mut desk.ledger {
         ledger.flush()?;
     }
     let _ = client.disconnect().await;

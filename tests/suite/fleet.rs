@@ -295,6 +295,77 @@ fn a_box_cannot_publish_under_another_box_nor_read_other_topics() {
     let _ = office.disconnect();
 }
 
+/// The office is killed holding an event it never acknowledged; newer ones
+/// of the same camera arrive meanwhile. The hub hands the old one over again
+/// only after its ack wait, behind the newer ones (NATS 2.9); the restarted
+/// office still writes them in `seq` order.
+#[test]
+fn an_event_the_office_never_acknowledged_is_still_written_in_seq_order() {
+    let hub = Hub::start("maple gate-1\n");
+    let dir = tempfile::tempdir().unwrap();
+    let event = |seq: u64| {
+        serde_json::json!({
+            "incident_id": format!("inc-{seq}"), "seq": seq, "event": "start",
+            "rule": "gate-loiter", "time": "2026-12-07T01:00:00Z",
+        })
+        .to_string()
+    };
+    let (gate, mut link) = login(&hub, "maple.gate-1", "gate-1", 1, true);
+    std::thread::spawn(move || for _ in link.iter() {});
+    let topic = "watchpost/maple/gate-1/north/incidents";
+
+    // The office's session takes seq 1 and dies before acknowledging it.
+    {
+        let mut options = MqttOptions::new("office-1", "127.0.0.1", hub.mqtt(2));
+        let password = std::fs::read_to_string(hub.password("office")).unwrap();
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_credentials("office", password.trim());
+        let (office, mut feed) = Client::new(options, 16);
+        let deadline = Instant::now() + common::GUARD;
+        let mut taken = false;
+        while !taken && Instant::now() < deadline {
+            match feed.recv_timeout(Duration::from_millis(200)) {
+                Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
+                    office.subscribe("watchpost/+/+/+/incidents", QoS::AtLeastOnce).unwrap()
+                }
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
+                    gate.publish(topic, QoS::AtLeastOnce, false, event(1)).unwrap()
+                }
+                Ok(Ok(Event::Incoming(Packet::Publish(p)))) => taken = p.topic == topic,
+                _ => {}
+            }
+        }
+        assert!(taken, "the office's first session never received seq 1");
+        // Dropped without a PUBACK nor a DISCONNECT, as a killed process.
+    }
+    for seq in [2, 3] {
+        gate.publish(topic, QoS::AtLeastOnce, false, event(seq)).unwrap();
+    }
+    let ledger = dir.path().join("office.tsv");
+    let settle = std::env::var("FLEET_SETTLE_SECS").ok().map(|s| s.parse().unwrap());
+    let office = office_settling(&hub, &ledger, settle);
+    let firsts = || {
+        let mut firsts: Vec<u64> = Vec::new();
+        for line in lines_of(&ledger) {
+            let seq: u64 = line.split('\t').nth(6).unwrap().parse().unwrap();
+            if !firsts.contains(&seq) {
+                firsts.push(seq);
+            }
+        }
+        firsts
+    };
+    assert!(
+        wait_for(common::GUARD, || firsts().len() == 3),
+        "the restarted office wrote {:?}; its log: {:?}",
+        firsts(),
+        office.log.lock().unwrap()
+    );
+    assert_eq!(firsts(), [1, 2, 3], "written out of seq order");
+}
+
 /// A child process with its stderr kept (the office, the load generator).
 struct Proc {
     child: Child,
@@ -356,6 +427,11 @@ fn now_ms() -> i64 {
 
 /// The office: `fleet watch` with a durable session `office-1`, its ledger in `ledger`.
 fn office(hub: &Hub, ledger: &Path) -> Proc {
+    office_settling(hub, ledger, None)
+}
+
+/// The office with its `--settle-secs` given (None: the default).
+fn office_settling(hub: &Hub, ledger: &Path, settle: Option<u64>) -> Proc {
     let mut command = common::watchpost();
     command
         .args([
@@ -373,6 +449,9 @@ fn office(hub: &Hub, ledger: &Path) -> Proc {
         .arg(ledger)
         .args(hub.brokers(&[2, 3, 1]))
         .env("WATCHPOST_LOG", "info");
+    if let Some(secs) = settle {
+        command.args(["--settle-secs", &secs.to_string()]);
+    }
     let office = Proc::spawn(command);
     assert!(
         wait_for(common::GUARD, || office.count("subscribed") > 0),
@@ -550,12 +629,22 @@ fn run_fleet(p: &Params) -> serde_json::Value {
     // Phase 2: the office is killed, events arrive meanwhile, it comes back (same session).
     let before = receipts();
     assert!(wait_for(common::GUARD, || receipts() >= before + 20));
+    let office_killed = now_ms();
     let _ = office1.child.kill();
     let _ = office1.child.wait();
     let raised_before = lines_of(&sent).len();
     assert!(wait_for(common::GUARD, || lines_of(&sent).len() >= raised_before + 20));
     let office2 = office(&hub, &ledgers[1]);
     drop(office1);
+    // The office resumed its session: it holds what arrives for the settle
+    // time, so that what its killed predecessor never acknowledged (handed
+    // over again only after the hub's ack wait) is written in seq order.
+    assert!(
+        wait_for(common::GUARD, || office2.count("settled") > 0),
+        "the restarted office never settled: {:?}",
+        office2.log.lock().unwrap()
+    );
+    let office_restart = format!("{office_killed}-{}", now_ms());
 
     // Phase 3 (long run): node 2 stops answering for a while, as a cut link does.
     if let Some(pause) = p.pause_secs {
@@ -595,6 +684,7 @@ fn run_fleet(p: &Params) -> serde_json::Value {
         for fault in &faults {
             command.args(["--fault", fault]);
         }
+        command.args(["--office-restart", &office_restart]);
         serde_json::from_slice(&command.output().unwrap().stdout).unwrap()
     };
     // Everything raised reaches the office (or the wait ends and the count says what did not).
