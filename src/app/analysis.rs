@@ -26,7 +26,7 @@ use crate::infer::motion::{MotionGate, Sample, Verdict};
 use crate::infer::preprocess::ImageView;
 use crate::infer::{InferClient, InferError};
 use crate::rules::{Arming, EventKind, IncidentEvent, OpenIncident, RuleEngine};
-use crate::track::{Track, Tracker};
+use crate::track::{Pixels, Track, Tracker};
 use crate::vocab::Frame;
 use crate::vocab::{Detection, LabelMap};
 
@@ -319,7 +319,15 @@ impl FrameAnalyzer {
             let (filter, confidence) = (&self.filter, self.confidence);
             self.detections
                 .extend(found.iter().filter(|d| filter.keeps(d, confidence)).copied());
-            let tracks = self.tracker.update(&self.detections, frame.pts);
+            // The tracker reads what the boxes look like from the frame the
+            // detector saw (mapping a buffer allocates nothing).
+            let map = frame.buffer.map_readable().ok();
+            let pixels = map.as_ref().map(|m| Pixels {
+                data: m.as_slice(),
+                layout: frame.layout,
+                geometry: frame.geometry,
+            });
+            let tracks = self.tracker.update_seeing(&self.detections, pixels.as_ref(), frame.pts);
             self.rules.step(tracks, frame.pts, wall, events);
         } else {
             // Nothing moved: whoever was there still is. The tracks keep their

@@ -45,6 +45,18 @@ pub struct TrackConfig {
     /// there, and keeping its track keeps its incident one incident.
     #[serde(default = "default_stationary_lost")]
     pub stationary_lost_secs: Spanned<f64>,
+    /// Whether what a box looks like (a coarse colour histogram of its upper
+    /// and lower half, read from the frame and kept only while its track
+    /// lives) helps decide which track takes which box where boxes meet,
+    /// e.g. true: two people passing each other on a counting line keep
+    /// their own tracks. It never leaves the tracker.
+    #[serde(default = "default_appearance")]
+    pub appearance: Spanned<bool>,
+    /// How much more alike (0 to 1, per track) boxes must look to tracks
+    /// than the boxes the tracks' positions gave them for the tracker to
+    /// hand them over, e.g. 0.1.
+    #[serde(default = "default_appearance_margin")]
+    pub appearance_margin: Spanned<f32>,
 }
 
 fn default_high_score() -> Spanned<f32> {
@@ -74,6 +86,12 @@ fn default_stationary_secs() -> Spanned<f64> {
 fn default_stationary_lost() -> Spanned<f64> {
     Spanned::new(0..0, 60.0)
 }
+fn default_appearance() -> Spanned<bool> {
+    Spanned::new(0..0, true)
+}
+fn default_appearance_margin() -> Spanned<f32> {
+    Spanned::new(0..0, 0.1)
+}
 
 impl Default for TrackConfig {
     fn default() -> Self {
@@ -87,6 +105,8 @@ impl Default for TrackConfig {
             stationary_move: default_stationary_move(),
             stationary_secs: default_stationary_secs(),
             stationary_lost_secs: default_stationary_lost(),
+            appearance: default_appearance(),
+            appearance_margin: default_appearance_margin(),
         }
     }
 }
@@ -103,6 +123,8 @@ pub struct TrackPlan {
     pub stationary_move: f32,
     pub stationary_after: Duration,
     pub stationary_lost: Duration,
+    pub appearance: bool,
+    pub appearance_margin: f32,
 }
 
 impl Default for TrackPlan {
@@ -118,6 +140,8 @@ impl Default for TrackPlan {
             stationary_move: *c.stationary_move.get_ref(),
             stationary_after: Duration::from_secs_f64(*c.stationary_secs.get_ref()),
             stationary_lost: Duration::from_secs_f64(*c.stationary_lost_secs.get_ref()),
+            appearance: *c.appearance.get_ref(),
+            appearance_margin: *c.appearance_margin.get_ref(),
         }
     }
 }
@@ -145,6 +169,7 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
         0.0..=3_600.0,
         "track.stationary_lost_secs",
     );
+    let appearance_margin = ctx.in_range(&config.appearance_margin, 0.0..=1.0, "track.appearance_margin");
     Some(TrackPlan {
         high_score: high_score?,
         low_score: low_score?,
@@ -155,5 +180,7 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
         stationary_move: stationary_move?,
         stationary_after: Duration::from_secs_f64(stationary_secs?),
         stationary_lost: Duration::from_secs_f64(stationary_lost?),
+        appearance: *config.appearance.get_ref(),
+        appearance_margin: appearance_margin?,
     })
 }

@@ -13,6 +13,14 @@
 //! one that goes unseen is kept for `stationary_lost_secs` instead: a parked
 //! car hidden by a passing van is still parked.
 //!
+//! Boxes alone cannot tell apart two people who pass each other: the
+//! detector's boxes often stay where they are while the people swap places
+//! under them. With `appearance` on, the confirmed tracks' matches are then
+//! checked against what the boxes look like (see [`appearance`]): two tracks
+//! swap boxes, a track left without a box takes one, and a track moves to
+//! the box beside its own, when the new pairs look more alike by
+//! `appearance_margin`, each box within a box width of its new track.
+//!
 //! Track ids are per camera, ephemeral and never an identity: they are
 //! numbers that restart with the process and never leave the box.
 
@@ -20,7 +28,10 @@ use std::time::Duration;
 
 use crate::vocab::{BBox, Detection, LabelId};
 
+mod appearance;
 mod config;
+pub use appearance::Pixels;
+use appearance::{Background, Look};
 pub use config::{TrackConfig, TrackPlan, check};
 
 /// An object followed over frames.
@@ -79,6 +90,9 @@ struct Entry {
     /// and still match by nearness: [`NEAR`], growing while the object is
     /// unseen (see [`NEAR_GROWTH`]).
     near: f32,
+    /// What the object looks like, from its sightings clear of other boxes
+    /// (see [`appearance`]); invalid until one was read.
+    look: Look,
 }
 
 fn centre(b: &BBox) -> (f32, f32) {
@@ -113,6 +127,14 @@ pub struct Tracker {
     entry_used: Vec<bool>,
     /// Reused per frame: the confirmed tracks alive after the last update.
     current: Vec<Track>,
+    /// Reused per frame: each detection's look (invalid without pixels),
+    /// whether it stands clear of the other boxes, and a stage's matches
+    /// (entry, detection) before they are folded in.
+    looks: Vec<Look>,
+    clear: Vec<bool>,
+    matches: Vec<(usize, usize)>,
+    /// The slow average of the frames looks are measured against.
+    background: Background,
     /// Labels whose detections count as strong below `high_score`: those the
     /// operator gave a lower `label_confidence` (a rare or hard label such
     /// as motorcycle), so the tracker can start a track on what the model's
@@ -130,6 +152,10 @@ impl Tracker {
             det_used: Vec::new(),
             entry_used: Vec::new(),
             current: Vec::new(),
+            looks: Vec::new(),
+            clear: Vec::new(),
+            matches: Vec::new(),
+            background: Background::default(),
             label_high: Vec::new(),
         }
     }
@@ -150,6 +176,27 @@ impl Tracker {
     /// Feeds one frame's detections; returns the confirmed tracks alive after
     /// it — those seen in this frame and the lost ones (`lost` set) still kept.
     pub fn update(&mut self, detections: &[Detection], now: Duration) -> &[Track] {
+        self.update_seeing(detections, None, now)
+    }
+
+    /// [`Self::update`], with the frame the detections were found on: with
+    /// `track.appearance` on, what the boxes look like helps tell apart
+    /// people whose boxes meet (see [`Self::rematch`]).
+    pub fn update_seeing(&mut self, detections: &[Detection], pixels: Option<&Pixels<'_>>, now: Duration) -> &[Track] {
+        self.looks.clear();
+        self.looks.resize(detections.len(), Look::default());
+        self.clear.clear();
+        self.clear.resize(detections.len(), false);
+        if let Some(px) = pixels.filter(|_| self.plan.appearance) {
+            for (di, d) in detections.iter().enumerate() {
+                self.clear[di] = detections
+                    .iter()
+                    .enumerate()
+                    .all(|(oi, o)| oi == di || covered(&o.bbox, &d.bbox) < CLEAR_COVER);
+                self.looks[di].measure(px, &self.background, &d.bbox);
+            }
+            self.background.update(px);
+        }
         for e in &mut self.entries {
             let unseen = now.saturating_sub(e.track.last_seen);
             e.near = NEAR + NEAR_GROWTH * unseen.saturating_sub(NEAR_AFTER).as_secs_f32();
@@ -257,6 +304,11 @@ impl Tracker {
                 predicted: det.bbox,
                 reach: det.bbox,
                 near: NEAR,
+                look: if self.clear[di] {
+                    self.looks[di]
+                } else {
+                    Look::default()
+                },
             });
         }
         self.label_high = label_high;
@@ -294,6 +346,7 @@ impl Tracker {
             }
         }
         self.pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        self.matches.clear();
         for pi in 0..self.pairs.len() {
             let (_, ei, di) = self.pairs[pi];
             if self.entry_used[ei] || self.det_used[di] {
@@ -301,8 +354,153 @@ impl Tracker {
             }
             self.entry_used[ei] = true;
             self.det_used[di] = true;
-            let plan = self.plan;
-            observe(&mut self.entries[ei], &detections[di], now, &plan);
+            self.matches.push((ei, di));
+        }
+        if stage == Stage::Confirmed && self.plan.appearance {
+            self.rematch(detections);
+        }
+        let plan = self.plan;
+        for &(ei, di) in &self.matches {
+            let look = self.clear[di].then_some(&self.looks[di]);
+            observe(&mut self.entries[ei], &detections[di], look, now, &plan);
+        }
+    }
+
+    /// Corrects the boxes' matching by what they look like, where the boxes
+    /// alone cannot tell: two people who walk past each other give the
+    /// detector boxes that stay where they are while the people swap places
+    /// under them, and each track would follow the other person back. Two
+    /// matched tracks swap their boxes; a track left without a box takes one
+    /// from a track it looks less like (which then takes the best fitting box
+    /// left over); a track whose box looks less like it than a box nobody
+    /// took moves there (its old box going to the best fitting track left
+    /// over). Each time every box is within reach of its new track (a box
+    /// width across its last or expected place, half a height up or down)
+    /// and the new pairs look alike by `appearance_margin` more than the old.
+    fn rematch(&mut self, detections: &[Detection]) {
+        let margin = self.plan.appearance_margin;
+        let within = |e: &Entry, di: usize| reachable(e, &detections[di].bbox);
+        for m in 0..self.matches.len() {
+            for n in m + 1..self.matches.len() {
+                let ((ea, da), (eb, db)) = (self.matches[m], self.matches[n]);
+                let (a, b) = (&self.entries[ea], &self.entries[eb]);
+                if !self.looks[da].valid || !self.looks[db].valid || !within(a, db) || !within(b, da) {
+                    continue;
+                }
+                // A track with no look yet (it never stood clear of others)
+                // leaves the judging to the other.
+                let judges = a.look.valid as u32 + b.look.valid as u32;
+                if judges == 0 {
+                    continue;
+                }
+                let kept = a.look.similarity(&self.looks[da]) + b.look.similarity(&self.looks[db]);
+                let swapped = a.look.similarity(&self.looks[db]) + b.look.similarity(&self.looks[da]);
+                if swapped > kept + judges as f32 * margin {
+                    tracing::trace!(target: "watchpost::track", a = a.track.id, b = b.track.id, kept, swapped, "swap");
+                    self.matches[m].1 = db;
+                    self.matches[n].1 = da;
+                }
+            }
+        }
+        // A confirmed track this stage left without a box (hidden while the
+        // two passed) may take the box of a track it looks more like.
+        for ea in 0..self.entries.len() {
+            let a = &self.entries[ea];
+            if self.entry_used[ea] || !a.confirmed || !a.look.valid {
+                continue;
+            }
+            let mut best: Option<(f32, usize)> = None;
+            for (m, &(eb, db)) in self.matches.iter().enumerate() {
+                let b = &self.entries[eb];
+                if b.track.label != a.track.label || !b.look.valid || !self.looks[db].valid || !within(a, db) {
+                    continue;
+                }
+                let gain = a.look.similarity(&self.looks[db]) - b.look.similarity(&self.looks[db]);
+                if gain > margin && best.is_none_or(|(g, _)| gain > g) {
+                    best = Some((gain, m));
+                }
+            }
+            if let Some((gain, m)) = best {
+                let eb = self.matches[m].0;
+                tracing::trace!(target: "watchpost::track", a = a.track.id, b = self.entries[eb].track.id, gain, "take");
+                self.entry_used[eb] = false;
+                self.entry_used[ea] = true;
+                self.matches[m].0 = ea;
+                self.refill(eb, detections);
+            }
+        }
+        // A track whose box holds someone else, the person it follows
+        // being the box beside it that nobody took, moves to that box; its
+        // old box goes to the track left without one that fits it best.
+        for m in 0..self.matches.len() {
+            let (ea, da) = self.matches[m];
+            let a = &self.entries[ea];
+            if !a.look.valid || !self.looks[da].valid {
+                continue;
+            }
+            let here = a.look.similarity(&self.looks[da]);
+            let mut best: Option<(f32, usize)> = None;
+            for (di, det) in detections.iter().enumerate() {
+                if self.det_used[di]
+                    || det.label != a.track.label
+                    || det.score < self.plan.high_score
+                    || !self.looks[di].valid
+                    || !within(a, di)
+                {
+                    continue;
+                }
+                let gain = a.look.similarity(&self.looks[di]) - here;
+                if gain > margin && best.is_none_or(|(g, _)| gain > g) {
+                    best = Some((gain, di));
+                }
+            }
+            let Some((gain, di)) = best else {
+                continue;
+            };
+            tracing::trace!(target: "watchpost::track", a = a.track.id, gain, "leave");
+            self.matches[m].1 = di;
+            self.det_used[di] = true;
+            self.det_used[da] = false;
+            let mut heir: Option<(f32, usize)> = None;
+            for (eb, b) in self.entries.iter().enumerate() {
+                if self.entry_used[eb] || !b.confirmed || b.track.label != detections[da].label {
+                    continue;
+                }
+                if let Some(f) = fit(b, &detections[da].bbox, self.plan.iou, true)
+                    && heir.is_none_or(|(g, _)| f > g)
+                {
+                    heir = Some((f, eb));
+                }
+            }
+            if let Some((_, eb)) = heir {
+                self.entry_used[eb] = true;
+                self.det_used[da] = true;
+                self.matches.push((eb, da));
+            }
+        }
+    }
+
+    /// Offers a track that gave its box to a track it looked less like the
+    /// best fitting strong box nobody has taken (the person it lost the box
+    /// to had been hidden in its box: it is the other box of the two).
+    fn refill(&mut self, ei: usize, detections: &[Detection]) {
+        let e = &self.entries[ei];
+        let min_iou = self.plan.iou;
+        let mut best: Option<(f32, usize)> = None;
+        for (di, det) in detections.iter().enumerate() {
+            if self.det_used[di] || det.label != e.track.label || det.score < self.plan.high_score {
+                continue;
+            }
+            if let Some(f) = fit(e, &det.bbox, min_iou, true)
+                && best.is_none_or(|(g, _)| f > g)
+            {
+                best = Some((f, di));
+            }
+        }
+        if let Some((_, di)) = best {
+            self.entry_used[ei] = true;
+            self.det_used[di] = true;
+            self.matches.push((ei, di));
         }
     }
 
@@ -364,6 +562,28 @@ fn covered(a: &BBox, b: &BBox) -> f32 {
     let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
     let smaller = a.area().min(b.area());
     if smaller > 0.0 { w * h / smaller } else { 0.0 }
+}
+
+/// A detection stands clear of the others, and its look is taken into its
+/// track's, when no other box covers this much of the smaller of the two.
+const CLEAR_COVER: f32 = 0.2;
+/// Weight of a new clear sighting's look against a track's.
+const LOOK_GAIN: f32 = 0.2;
+
+/// Whether a box is close enough to where a track was last seen or is
+/// expected for the tracker to consider giving it to the track by its look:
+/// centres at most [`NEAR`] box widths apart across and [`NEAR`] half
+/// heights up or down, of a like height.
+fn reachable(e: &Entry, b: &BBox) -> bool {
+    [e.track.bbox, e.predicted].iter().any(|p| {
+        let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
+        let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
+        if ph <= 0.0 || bh <= 0.0 || !(2.0 / 3.0..=1.5).contains(&(bh / ph)) {
+            return false;
+        }
+        let ((px, py), (bx, by)) = (centre(p), centre(b));
+        (px - bx).abs() / pw.max(bw) <= NEAR && 2.0 * (py - by).abs() / ph.max(bh) <= NEAR
+    })
 }
 
 /// How far, for its size, a detection's centre may be from a track's
@@ -431,7 +651,10 @@ fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
 }
 
 /// Folds one matched detection into its track.
-fn observe(e: &mut Entry, det: &Detection, now: Duration, plan: &TrackPlan) {
+fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, plan: &TrackPlan) {
+    if let Some(look) = look {
+        e.look.blend(look, LOOK_GAIN);
+    }
     let dt = now.saturating_sub(e.track.last_seen).as_secs_f32();
     let (old, new) = (centre(&e.track.bbox), centre(&det.bbox));
     let (dx, dy) = (new.0 - old.0, new.1 - old.1);
@@ -458,6 +681,7 @@ fn observe(e: &mut Entry, det: &Detection, now: Duration, plan: &TrackPlan) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::frame::{FrameLayout, Geometry};
 
     fn det_at(label: u32, score: f32, x: f32) -> Detection {
         Detection {
@@ -643,6 +867,83 @@ mod tests {
         let walking = t.update(&[det(1, 0.33)], at(2600)).to_vec();
         assert_eq!(walking.len(), 1);
         assert!(!walking[0].stationary);
+    }
+
+    /// A 60×20 grey RGB frame with a red and a blue person, each 6 px wide
+    /// from row 2 to row 18, at the columns given (None: not in sight).
+    fn street(red: Option<usize>, blue: Option<usize>) -> Vec<u8> {
+        let mut data = vec![128u8; 60 * 20 * 3];
+        for (x0, colour) in [(red, [200, 30, 30]), (blue, [30, 30, 200])] {
+            let Some(x0) = x0 else { continue };
+            for y in 2..18 {
+                for x in x0..x0 + 6 {
+                    data[(y * 60 + x) * 3..(y * 60 + x) * 3 + 3].copy_from_slice(&colour);
+                }
+            }
+        }
+        data
+    }
+
+    fn person(x0: usize) -> Detection {
+        Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x0 as f32 / 60.0, 0.1, (x0 + 6) as f32 / 60.0, 0.9),
+        }
+    }
+
+    #[test]
+    fn two_people_who_swap_places_under_still_boxes_keep_their_tracks_by_their_look() {
+        // Walking towards each other, 1 px a frame; for three frames the
+        // detector's boxes stay where they are, and then the two are seen
+        // past each other, each box overlapping the other's last box.
+        let mut frames: Vec<(Option<usize>, Option<usize>, Vec<usize>)> = vec![(None, None, vec![]); 3];
+        for i in 0..8 {
+            frames.push((Some(13 + i), Some(33 - i), vec![13 + i, 33 - i]));
+        }
+        for _ in 0..3 {
+            frames.push((Some(21), Some(25), vec![21, 25]));
+        }
+        for i in 0..4 {
+            frames.push((Some(27 + i), Some(19 - i), vec![27 + i, 19 - i]));
+        }
+        let run = |appearance: bool| {
+            let plan = TrackPlan {
+                appearance,
+                ..TrackPlan::default()
+            };
+            let mut t = Tracker::new(plan);
+            let layout = FrameLayout {
+                width: 60,
+                height: 20,
+                stride: 180,
+            };
+            let (mut red_before, mut red_after) = (0, 0);
+            for (i, (red, blue, boxes)) in frames.iter().enumerate() {
+                let data = street(*red, *blue);
+                let px = Pixels {
+                    data: &data,
+                    layout,
+                    geometry: Geometry::STRETCH,
+                };
+                let dets: Vec<Detection> = boxes.iter().map(|&x| person(x)).collect();
+                let seen = t.update_seeing(&dets, Some(&px), at(100 * i as u64)).to_vec();
+                let on_red = |x: usize| {
+                    seen.iter()
+                        .find(|t| (t.bbox.x1 * 60.0).round() as usize == x)
+                        .map(|t| t.id)
+                };
+                if i == 10 {
+                    red_before = on_red(20).expect("red followed");
+                }
+                if i == frames.len() - 1 {
+                    red_after = on_red(30).expect("red followed");
+                }
+            }
+            red_before == red_after
+        };
+        assert!(run(true), "the red person's track follows the red person");
+        assert!(!run(false), "boxes alone hand each track the other person");
     }
 
     #[test]
