@@ -4,7 +4,9 @@
 //! vertical line, over an area zone, with one rule of each kind (intrusion,
 //! line crossing, loitering, crowd). Each iteration is one frame:
 //! Tracker::update then RuleEngine::step, as the detect thread runs them. Run with `cargo bench --bench rules`; the medians go to
-//! docs/benchmarks.md.
+//! docs/benchmarks.md. The tracker alone is also timed with the frame's
+//! pixels (a 300×300 RGB frame, the SSD input), with and without its
+//! appearance cue, for what reading the boxes' looks costs.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -18,7 +20,8 @@ use watchpost::rules::kinds::line_crossing::{self, Direction};
 use watchpost::rules::kinds::{crowd, intrusion, loitering};
 use watchpost::rules::zone::{Shape, Zone};
 use watchpost::rules::{RuleEngine, RuleKindPlan, RulePlan, Severity, schedule};
-use watchpost::track::{TrackPlan, Tracker};
+use watchpost::track::{Pixels, TrackPlan, Tracker};
+use watchpost::vocab::frame::{FrameLayout, Geometry};
 use watchpost::vocab::{BBox, Detection, LabelMap};
 
 const FRAMES: usize = 400;
@@ -140,6 +143,40 @@ fn benches(c: &mut Criterion) {
                 frame += 1;
             })
         });
+    }
+    // A textured 300×300 RGB frame (the SSD input the tracker reads looks from).
+    let layout = FrameLayout {
+        width: 300,
+        height: 300,
+        stride: 900,
+    };
+    let data: Vec<u8> = (0..300 * 900).map(|i| ((i * 7919) % 251) as u8).collect();
+    let pixels = Pixels {
+        data: &data,
+        layout,
+        geometry: Geometry::STRETCH,
+    };
+    for n in [10, 100] {
+        let frames = scene(n);
+        for appearance in [false, true] {
+            let mut tracker = Tracker::new(TrackPlan {
+                appearance,
+                ..TrackPlan::default()
+            });
+            let mut frame = 0u64;
+            let cue = if appearance { "on" } else { "off" };
+            c.bench_function(
+                &format!("tracker with pixels, appearance {cue}, {n} objects, per frame"),
+                |b| {
+                    b.iter(|| {
+                        let pts = Duration::from_millis(frame * 1000 / FPS);
+                        let detections = &frames[frame as usize % FRAMES];
+                        black_box(tracker.update_seeing(black_box(detections), Some(&pixels), pts));
+                        frame += 1;
+                    })
+                },
+            );
+        }
     }
 }
 
