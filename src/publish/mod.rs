@@ -21,12 +21,14 @@
 
 pub mod backoff;
 pub mod catalog;
+pub mod connection;
 pub mod control;
 pub mod delivery;
 pub mod homeassistant;
 pub mod link;
 pub mod mqtt;
 pub mod outbox;
+pub mod refusal;
 pub mod status;
 pub mod topics;
 
