@@ -40,9 +40,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::{self, LinkEvent, closed_by_broker, describe};
+use super::connection::{LinkEvent, closed_by_broker, describe};
 use super::link::{Inbound, SideLink};
-use super::mqtt::{MqttPlan, PublishError, WINDOW, all_options};
+use super::mqtt::{MqttPlan, WINDOW};
 use super::outbox::{Outbox, Record};
 use super::refusal::{Refusals, Verdict};
 use super::status::{StatusBoard, StatusSource};
@@ -105,88 +105,38 @@ impl PublisherStatus {
     }
 }
 
-/// The running publisher.
-pub struct Publisher {
+/// Starts the delivery task over a connection task's `client` and events
+/// `rx` ([`super::publisher::Publisher`] holds both tasks); it runs until
+/// `stop`, then delivers what it can before it says offline and disconnects.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn start(
+    client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<LinkEvent>,
+    outbox: Arc<Outbox>,
+    plan: MqttPlan,
     status: Arc<PublisherStatus>,
+    stats: StatsSource,
+    cameras: Option<StatusSource>,
+    side: Option<SideLink>,
     stop: CancellationToken,
-    delivery: JoinHandle<()>,
-    link: JoinHandle<()>,
-}
-
-impl Publisher {
-    /// Starts the link and delivery tasks on the current tokio runtime.
-    pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
-        Self::spawn_with(plan, outbox, stats, None, None)
-    }
-
-    /// [`Self::spawn`], also publishing each camera's retained status from
-    /// `cameras`, and carrying the control task's traffic over `side`.
-    pub fn spawn_with(
-        plan: MqttPlan,
-        outbox: Arc<Outbox>,
-        stats: StatsSource,
-        cameras: Option<StatusSource>,
-        side: Option<SideLink>,
-    ) -> Result<Self, PublishError> {
-        let brokers = all_options(&plan)?
-            .into_iter()
-            .map(|(endpoint, options)| (endpoint.url, options))
-            .collect();
-        let (client, rx, link) = connection::spawn(brokers, WINDOW * 4, plan.retry_max);
-        let status = Arc::new(PublisherStatus::default());
-        let stop = CancellationToken::new();
-        let delivery = Delivery {
-            client,
-            outbox,
-            plan,
-            status: status.clone(),
-            stats,
-            cameras: cameras.map(|source| (source, StatusBoard::default())),
-            up: false,
-            link_state: LinkState::Unknown,
-            unassigned: VecDeque::new(),
-            in_flight: HashMap::new(),
-            last_sent: 0,
-            acked: Vec::new(),
-            refusals: Refusals::default(),
-            side,
-        };
-        let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
-        Ok(Self {
-            status,
-            stop,
-            delivery,
-            link,
-        })
-    }
-
-    pub fn status(&self) -> Arc<PublisherStatus> {
-        self.status.clone()
-    }
-
-    /// Whether both tasks still run (the service watchdog checks it).
-    pub fn is_running(&self) -> bool {
-        !self.delivery.is_finished() && !self.link.is_finished()
-    }
-
-    /// Delivers what the outbox holds while the broker is reachable, marks
-    /// the box offline and disconnects, waiting at most `grace`. Whatever is
-    /// not acknowledged by then stays in the outbox for the next start.
-    pub async fn shutdown(self, grace: Duration) {
-        self.stop.cancel();
-        let Self {
-            mut delivery, mut link, ..
-        } = self;
-        if tokio::time::timeout(grace, &mut delivery).await.is_err() {
-            tracing::warn!(
-                "MQTT delivery did not finish before the stop deadline; undelivered events stay in the outbox"
-            );
-            delivery.abort();
-        }
-        if tokio::time::timeout(Duration::from_secs(1), &mut link).await.is_err() {
-            link.abort();
-        }
-    }
+) -> JoinHandle<()> {
+    let delivery = Delivery {
+        client,
+        outbox,
+        plan,
+        status,
+        stats,
+        cameras: cameras.map(|source| (source, StatusBoard::default())),
+        up: false,
+        link_state: LinkState::Unknown,
+        unassigned: VecDeque::new(),
+        in_flight: HashMap::new(),
+        last_sent: 0,
+        acked: Vec::new(),
+        refusals: Refusals::default(),
+        side,
+    };
+    tokio::spawn(delivery.run(rx, stop))
 }
 
 #[derive(Debug, PartialEq, Eq)]

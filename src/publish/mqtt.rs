@@ -3,13 +3,12 @@
 //! optional client certificate and a password from a file or a systemd
 //! credential; or several brokers (`urls`, the nodes of a hub), of which the
 //! box uses one at a time and moves to the next when it fails. The password is read at start into rumqttc's options and is
-//! never kept in the plan, printed or logged. Delivery itself is in
+//! never kept in the plan, printed or logged. The client's options are
+//! built from the plan in [`super::options`], delivery itself is in
 //! [`super::delivery`].
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 
 use super::topics::Topics;
 pub use crate::config::SecretSource as PasswordSource;
@@ -427,88 +426,6 @@ fn pem_file(path: &std::path::Path, key: &Option<Spanned<PathBuf>>, ctx: &mut Ct
         ),
     );
     false
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("cannot read {what} {path}: {source}")]
-    Read {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "the systemd credential `{0}` is not available: CREDENTIALS_DIRECTORY is not set (add LoadCredential={0}:… to the unit)"
-    )]
-    NoCredentials(String),
-}
-
-/// The rumqttc options for a plan: reads the CA, client certificate and
-/// password files now, so a missing file is an error at start.
-/// The largest packet sent: a snapshot at its cap plus the topic.
-pub const MAX_PACKET: usize = 1024 * 1024 + 4096;
-
-pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
-    options_for(plan, &plan.host, plan.port)
-}
-
-/// The rumqttc options for each broker of the plan, the first one first
-/// (the same client id, will, TLS and login for all).
-pub fn all_options(plan: &MqttPlan) -> Result<Vec<(Endpoint, MqttOptions)>, PublishError> {
-    plan.endpoints()
-        .into_iter()
-        .map(|e| options_for(plan, &e.host, e.port).map(|o| (e, o)))
-        .collect()
-}
-
-fn options_for(plan: &MqttPlan, host: &str, port: u16) -> Result<MqttOptions, PublishError> {
-    let read = |what: &'static str, path: &PathBuf| {
-        std::fs::read(path).map_err(|source| PublishError::Read {
-            what,
-            path: path.clone(),
-            source,
-        })
-    };
-    let mut options = MqttOptions::new(plan.client_id.clone(), host, port);
-    options
-        .set_keep_alive(plan.keep_alive)
-        .set_clean_session(true)
-        .set_request_channel_capacity(WINDOW * 4)
-        // Snapshots are JPEGs of up to 1 MB (decode.snapshot_max_kb).
-        .set_max_packet_size(64 * 1024, MAX_PACKET)
-        .set_last_will(LastWill::new(
-            plan.topics.availability(),
-            "offline",
-            QoS::AtLeastOnce,
-            true,
-        ));
-    if let Some(tls) = &plan.tls {
-        let client_auth = match &tls.client {
-            Some((cert, key)) => Some((read("mqtt.client_cert", cert)?, read("mqtt.client_key", key)?)),
-            None => None,
-        };
-        options.set_transport(Transport::Tls(TlsConfiguration::Simple {
-            ca: read("mqtt.ca_file", &tls.ca)?,
-            alpn: None,
-            client_auth,
-        }));
-    }
-    if let Some(user) = &plan.username {
-        let password = match &plan.password {
-            Some(PasswordSource::File(path)) => read("mqtt.password_file", path)?,
-            Some(PasswordSource::Credential(name)) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .ok_or_else(|| PublishError::NoCredentials(name.clone()))?;
-                read("systemd credential", &PathBuf::from(dir).join(name))?
-            }
-            None => Vec::new(),
-        };
-        let password = String::from_utf8_lossy(&password)
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
-        options.set_credentials(user.clone(), password);
-    }
-    Ok(options)
 }
 
 #[cfg(test)]

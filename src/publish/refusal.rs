@@ -208,19 +208,14 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_refused_max_attempts_times_is_quarantined() {
+    fn refused_max_attempts_times_a_snapshot_is_quarantined_and_an_event_set_aside() {
         let mut r = Refusals::default();
-        assert_eq!(refuse(&mut r, 9, true, 2), Verdict::Pending);
-        assert_eq!(refuse(&mut r, 9, true, 2), Verdict::Quarantine(9));
-        assert!(!r.is_suspect(9));
-        assert_eq!(r.refused(), 0);
-    }
-
-    #[test]
-    fn an_event_refused_max_attempts_times_is_set_aside_and_retried_later() {
-        let mut r = Refusals::default();
-        assert_eq!(refuse(&mut r, 3, false, 2), Verdict::Pending);
-        assert_eq!(refuse(&mut r, 3, false, 2), Verdict::SetAside(3));
+        for (seq, image, verdict) in [(9, true, Verdict::Quarantine(9)), (3, false, Verdict::SetAside(3))] {
+            assert_eq!(refuse(&mut r, seq, image, 2), Verdict::Pending);
+            assert_eq!(refuse(&mut r, seq, image, 2), verdict);
+            assert!(!r.is_suspect(seq));
+        }
+        assert_eq!(r.refused(), 1, "only the event is set aside");
         assert!(r.is_refused(3));
         assert_eq!(r.due(Instant::now()), None, "not due before RETRY_REFUSED");
         assert_eq!(r.due(Instant::now() + RETRY_REFUSED), Some(3));
