@@ -5,10 +5,12 @@
 //! `Default` (the same values serde fills in for a missing key, and that the
 //! JSON Schema shows, through `schemars`), and for each ranged key a method
 //! of the same name that returns the checked value or reports
-//! `file:line:col: `key` is v, out of range; use a value from lo to hi`.
+//! ``file:line:col: `key` is v, out of range; use a value from lo to hi``.
 //!
 //! A table with a required key (one without a default) is not declared this
-//! way: serde can only fill a missing key from the whole table's default.
+//! way: the macro gives serde one default for the whole table (serde's
+//! per-key `default = "…"` takes a function's path as a string, which
+//! `macro_rules!` cannot write), and a missing required key must stay an error.
 //!
 //! ```ignore
 //! crate::config::table! {
