@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -15,52 +13,31 @@ use crate::infer::manifest::Family;
 use crate::rules::geometry::Polygon;
 use crate::vocab::LabelMap;
 
-/// `[privacy]`: box-wide privacy settings.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PrivacyConfig {
-    /// The `[models]` entry that finds faces to redact in snapshots, e.g.
-    /// "faces" with `[models.faces] manifest = ".../centerface.toml"`.
-    #[serde(default)]
-    pub face_model: Option<Spanned<String>>,
-    /// The face model's score threshold when it searches pictures to
-    /// redact, e.g. 0.2. It replaces the model's own `confidence` there:
-    /// a privacy filter errs towards hiding, since a false face costs a few
-    /// blocks and a missed one shows a person (docs/privacy.md measures it).
-    #[serde(default = "default_face_confidence")]
-    pub face_confidence: Spanned<f32>,
-    /// Persons the camera's detector finds at this score or above are
-    /// covered in pictures (heads or whole persons, as each camera's
-    /// `redact` says), even below the rules' thresholds, e.g. 0.3: someone
-    /// half hidden by a sign or walking in a group scores lower, and is no
-    /// less a person. The rules never see these weaker detections.
-    #[serde(default = "default_cover_confidence")]
-    pub cover_confidence: Spanned<f32>,
+crate::config::table! {
+    /// `[privacy]`: box-wide privacy settings.
+    pub struct PrivacyConfig in "privacy." {
+        /// The `[models]` entry that finds faces to redact in snapshots, e.g.
+        /// "faces" with `[models.faces] manifest = ".../centerface.toml"`.
+        pub face_model: Option<Spanned<String>>;
+        /// The face model's score threshold when it searches pictures to
+        /// redact, e.g. 0.2. It replaces the model's own `confidence` there:
+        /// a privacy filter errs towards hiding, since a false face costs a few
+        /// blocks and a missed one shows a person (docs/privacy.md measures it).
+        pub face_confidence: Spanned<f32> = DEFAULT_FACE_CONFIDENCE, range 0.01..=1.0;
+        /// Persons the camera's detector finds at this score or above are
+        /// covered in pictures (heads or whole persons, as each camera's
+        /// `redact` says), even below the rules' thresholds, e.g. 0.3: someone
+        /// half hidden by a sign or walking in a group scores lower, and is no
+        /// less a person. The rules never see these weaker detections.
+        pub cover_confidence: Spanned<f32> = DEFAULT_COVER_CONFIDENCE, range 0.05..=1.0;
+    }
 }
 
 /// The default threshold for covering persons (docs/privacy.md).
 pub const DEFAULT_COVER_CONFIDENCE: f32 = 0.3;
 
-fn default_cover_confidence() -> Spanned<f32> {
-    Spanned::new(0..0, DEFAULT_COVER_CONFIDENCE)
-}
-
 /// The face model's default threshold for redaction (docs/privacy.md).
 pub const DEFAULT_FACE_CONFIDENCE: f32 = 0.1;
-
-fn default_face_confidence() -> Spanned<f32> {
-    Spanned::new(0..0, DEFAULT_FACE_CONFIDENCE)
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        Self {
-            face_model: None,
-            face_confidence: default_face_confidence(),
-            cover_confidence: default_cover_confidence(),
-        }
-    }
-}
 
 /// The checked `[privacy]` table.
 #[derive(Debug, Clone)]
@@ -111,10 +88,8 @@ impl PrivacyPlan {
 }
 
 pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, ctx: &mut Ctx<'_>) -> PrivacyPlan {
-    let confidence = ctx.in_range(&config.face_confidence, 0.01..=1.0, "privacy.face_confidence");
-    let cover_confidence = ctx
-        .in_range(&config.cover_confidence, 0.05..=1.0, "privacy.cover_confidence")
-        .unwrap_or(DEFAULT_COVER_CONFIDENCE);
+    let confidence = config.face_confidence(ctx);
+    let cover_confidence = config.cover_confidence(ctx).unwrap_or(DEFAULT_COVER_CONFIDENCE);
     let plain = PrivacyPlan {
         face_model: None,
         cover_confidence,
@@ -163,21 +138,19 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
 /// What `redact` may list.
 pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
 
-/// `[cameras.privacy]`.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CameraPrivacyConfig {
-    /// What snapshots hide: any of "faces", "heads", "persons", "plates".
-    /// Default ["faces", "heads"]: a face the face model misses is still
-    /// covered by its person's head region.
-    #[serde(default)]
-    pub redact: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Polygons, in coordinates normalised to the frame (0..1), blacked out
-    /// at source resolution before motion detection, inference and
-    /// snapshots, e.g. [[[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]]
-    /// for the windows of the homes opposite.
-    #[serde(default)]
-    pub masks: Vec<Spanned<Vec<[f32; 2]>>>,
+crate::config::table! {
+    /// `[cameras.privacy]`.
+    pub struct CameraPrivacyConfig in "privacy." {
+        /// What snapshots hide: any of "faces", "heads", "persons", "plates".
+        /// Default ["faces", "heads"]: a face the face model misses is still
+        /// covered by its person's head region.
+        pub redact: Option<Spanned<Vec<Spanned<String>>>>;
+        /// Polygons, in coordinates normalised to the frame (0..1), blacked out
+        /// at source resolution before motion detection, inference and
+        /// snapshots, e.g. [[[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]]
+        /// for the windows of the homes opposite.
+        pub masks: Vec<Spanned<Vec<[f32; 2]>>>;
+    }
 }
 
 /// A camera's checked privacy settings.

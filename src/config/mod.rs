@@ -1,24 +1,27 @@
 //! The config toolkit, the ground floor every component's config stands on:
 //! [`Ctx`] (where a check is and where it reports), TOML nodes with their
-//! spans ([`de`]) and located diagnostics ([`diag`]). It knows no component
+//! spans ([`de`]), located diagnostics ([`diag`]) and [`table!`], which
+//! declares a table's keys, defaults and ranges once. It knows no component
 //! and imports nothing else of watchpost; the assembled plan of a whole
 //! file lives above the stages, in the plan layer (src/plan).
 //!
 //! Every problem is reported at once, one line each:
 //! `file:line:col: what is wrong and how to fix it`.
 
+pub mod ctx;
 pub mod de;
 pub mod diag;
 pub mod secret;
 pub mod spanned;
+pub mod table;
 
 use std::fmt;
-use std::ops::{Range, RangeInclusive};
-use std::path::{Path, PathBuf};
 
+pub use ctx::{Ctx, join_clean};
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
 pub use secret::{Secret, SecretSource, SecretUrl, UrlError};
 pub use spanned::Spanned;
+pub use table::table;
 
 /// A config that failed its check, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,86 +33,6 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let lines: Vec<String> = self.diagnostics.iter().map(ToString::to_string).collect();
         f.write_str(&lines.join("\n"))
-    }
-}
-
-/// What a component's check needs: where it is, and where to report.
-pub struct Ctx<'a> {
-    pub file: &'a SourceFile,
-    pub base_dir: &'a Path,
-    pub diags: &'a mut Diagnostics,
-}
-
-impl Ctx<'_> {
-    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.diags.error(self.file, Some(span), message);
-    }
-
-    /// A path from the config, relative to the config file's folder.
-    pub fn resolve(&self, path: &Path) -> PathBuf {
-        join_clean(self.base_dir, path)
-    }
-
-    /// The value if it lies in `range`, else a located error.
-    pub fn in_range<T: PartialOrd + Copy + fmt::Display>(
-        &mut self,
-        value: &Spanned<T>,
-        range: RangeInclusive<T>,
-        key: &str,
-    ) -> Option<T> {
-        let v = *value.get_ref();
-        if range.contains(&v) {
-            Some(v)
-        } else {
-            self.error(
-                value.span(),
-                format!(
-                    "`{key}` is {v}, out of range; use a value from {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            );
-            None
-        }
-    }
-
-    /// A name that is safe inside an MQTT topic and a log line.
-    pub fn identifier(&mut self, value: &Spanned<String>, what: &str) -> Option<String> {
-        let v = value.get_ref();
-        let ok = !v.is_empty()
-            && v.len() <= 64
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if ok {
-            Some(v.clone())
-        } else {
-            self.error(
-                value.span(),
-                format!("{what} `{v}` must be 1 to 64 characters of letters, digits, '-', '_' or '.' (it becomes part of MQTT topics)"),
-            );
-            None
-        }
-    }
-}
-
-/// `base` joined with `path` (kept as is when absolute), with `a/../`
-/// folded away so messages show the path an operator would type.
-pub fn join_clean(base: &Path, path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for part in base.join(path).components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        out
     }
 }
 

@@ -12,72 +12,41 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use super::tls::{self, TlsFiles};
 pub use crate::config::SecretSource as PasswordSource;
 use crate::config::Spanned;
 use crate::config::{Ctx, Secret};
 
-/// `[console]`: the operator console.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleConfig {
-    /// Serve the console at all (default true), e.g. false.
-    #[serde(default = "default_enabled")]
-    pub enabled: bool,
-    /// Address and port, e.g. "127.0.0.1:8080" (the default). Any address
-    /// but loopback needs `password_file` (or `password_credential`) and
-    /// `tls_cert_file` with `tls_key_file`.
-    #[serde(default = "default_listen")]
-    pub listen: Spanned<String>,
-    /// A file holding the argon2 hash of the console password (made with
-    /// `watchpost hash-password`), e.g. "/etc/watchpost/console.hash".
-    /// Without it (or `password_credential`) the console stays off.
-    #[serde(default)]
-    pub password_file: Option<Spanned<PathBuf>>,
-    /// The name of a systemd credential holding that hash instead
-    /// (`LoadCredential=console.hash:…` in the unit), e.g. "console.hash".
-    #[serde(default)]
-    pub password_credential: Option<Spanned<String>>,
-    /// PEM certificate chain for HTTPS, e.g. "/etc/watchpost/console.crt".
-    #[serde(default)]
-    pub tls_cert_file: Option<Spanned<PathBuf>>,
-    /// PEM private key for HTTPS, e.g. "/etc/watchpost/console.key".
-    #[serde(default)]
-    pub tls_key_file: Option<Spanned<PathBuf>>,
-    /// Host names the console answers to beyond loopback (the `Host` a
-    /// browser sends, without the port), e.g. ["watchpost.gate.example"].
-    /// Its own listen address is always answered; on a wildcard address
-    /// with no names, any host is (and the start says so).
-    #[serde(default)]
-    pub hosts: Vec<Spanned<String>>,
+crate::config::table! {
+    /// `[console]`: the operator console.
+    pub struct ConsoleConfig in "console." {
+        /// Serve the console at all (default true), e.g. false.
+        pub enabled: bool = true;
+        /// Address and port, e.g. "127.0.0.1:8080" (the default). Any address
+        /// but loopback needs `password_file` (or `password_credential`) and
+        /// `tls_cert_file` with `tls_key_file`.
+        pub listen: Spanned<String> = DEFAULT_LISTEN;
+        /// A file holding the argon2 hash of the console password (made with
+        /// `watchpost hash-password`), e.g. "/etc/watchpost/console.hash".
+        /// Without it (or `password_credential`) the console stays off.
+        pub password_file: Option<Spanned<PathBuf>>;
+        /// The name of a systemd credential holding that hash instead
+        /// (`LoadCredential=console.hash:…` in the unit), e.g. "console.hash".
+        pub password_credential: Option<Spanned<String>>;
+        /// PEM certificate chain for HTTPS, e.g. "/etc/watchpost/console.crt".
+        pub tls_cert_file: Option<Spanned<PathBuf>>;
+        /// PEM private key for HTTPS, e.g. "/etc/watchpost/console.key".
+        pub tls_key_file: Option<Spanned<PathBuf>>;
+        /// Host names the console answers to beyond loopback (the `Host` a
+        /// browser sends, without the port), e.g. ["watchpost.gate.example"].
+        /// Its own listen address is always answered; on a wildcard address
+        /// with no names, any host is (and the start says so).
+        pub hosts: Vec<Spanned<String>>;
+    }
 }
 
 /// The default address of the console.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-fn default_enabled() -> bool {
-    true
-}
-
-fn default_listen() -> Spanned<String> {
-    Spanned::new(0..0, DEFAULT_LISTEN.to_string())
-}
-
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        Self {
-            enabled: default_enabled(),
-            listen: default_listen(),
-            password_file: None,
-            password_credential: None,
-            tls_cert_file: None,
-            tls_key_file: None,
-            hosts: Vec::new(),
-        }
-    }
-}
 
 /// A checked `[console]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,46 +3,35 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::decoder::{self, DecoderChoice};
 use super::limit::MaxSize;
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[cameras.decode]`: how the stream is decoded and kept alive.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecodeConfig {
-    /// "auto" (a hardware decoder when one is installed, else software),
-    /// "software", or a GStreamer element name such as "vah264dec".
-    #[serde(default)]
-    pub decoder: Option<Spanned<String>>,
-    /// Seconds without a frame before a live camera is rebuilt, e.g. 10.
-    #[serde(default)]
-    pub stall_secs: Option<Spanned<u64>>,
-    /// First wait before rebuilding a failed camera, e.g. 1.
-    #[serde(default)]
-    pub retry_initial_secs: Option<Spanned<u64>>,
-    /// Longest wait between rebuilds, e.g. 30.
-    #[serde(default)]
-    pub retry_max_secs: Option<Spanned<u64>>,
-    /// Snapshots are the source size, capped at this width, e.g. 1280.
-    #[serde(default)]
-    pub snapshot_max_width: Option<Spanned<u32>>,
-    /// JPEG quality of snapshots, e.g. 80.
-    #[serde(default)]
-    pub snapshot_quality: Option<Spanned<u8>>,
-    /// Largest snapshot in kB, e.g. 200; quality, then size, are lowered to fit.
-    #[serde(default)]
-    pub snapshot_max_kb: Option<Spanned<u32>>,
-    /// Widest picture a camera may send, e.g. 3840 (the default); a wider
-    /// one fails the camera before its frames are copied. From 64 to 16384.
-    #[serde(default)]
-    pub max_width: Option<Spanned<u32>>,
-    /// Tallest picture a camera may send, e.g. 2160 (the default). From 64 to 16384.
-    #[serde(default)]
-    pub max_height: Option<Spanned<u32>>,
+crate::config::table! {
+    /// `[cameras.decode]`: how the stream is decoded and kept alive.
+    pub struct DecodeConfig in "decode." {
+        /// "auto" (a hardware decoder when one is installed, else software),
+        /// "software", or a GStreamer element name such as "vah264dec".
+        pub decoder: Option<Spanned<String>>;
+        /// Seconds without a frame before a live camera is rebuilt, e.g. 10.
+        pub stall_secs: Option<Spanned<u64>>, range 1..=3600;
+        /// First wait before rebuilding a failed camera, e.g. 1.
+        pub retry_initial_secs: Option<Spanned<u64>>, range 1..=3600;
+        /// Longest wait between rebuilds, e.g. 30.
+        pub retry_max_secs: Option<Spanned<u64>>, range 1..=3600;
+        /// Snapshots are the source size, capped at this width, e.g. 1280.
+        pub snapshot_max_width: Option<Spanned<u32>>, range 64..=7680;
+        /// JPEG quality of snapshots, e.g. 80.
+        pub snapshot_quality: Option<Spanned<u8>>, range 10..=100;
+        /// Largest snapshot in kB, e.g. 200; quality, then size, are lowered to fit.
+        pub snapshot_max_kb: Option<Spanned<u32>>, range 16..=1024;
+        /// Widest picture a camera may send, e.g. 3840 (the default); a wider
+        /// one fails the camera before its frames are copied. From 64 to 16384.
+        pub max_width: Option<Spanned<u32>>, range 64..=16384;
+        /// Tallest picture a camera may send, e.g. 2160 (the default). From 64 to 16384.
+        pub max_height: Option<Spanned<u32>>, range 64..=16384;
+    }
 }
 
 /// A checked decode section.
@@ -78,44 +67,28 @@ impl Default for DecodePlan {
 pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> Option<DecodePlan> {
     let defaults = DecodePlan::default();
     let mut ok = true;
-    let mut secs = |v: &Option<Spanned<u64>>, default: Duration, key: &str, ctx: &mut Ctx<'_>| match v {
-        Some(v) => ctx
-            .in_range(v, 1..=3600, key)
-            .map(Duration::from_secs)
-            .unwrap_or_else(|| {
-                ok = false;
-                default
-            }),
-        None => default,
+    // A key out of range is reported; the check goes on with its default.
+    let mut secs = |checked: Option<Option<u64>>, default: Duration| match checked {
+        Some(secs) => secs.map_or(default, Duration::from_secs),
+        None => {
+            ok = false;
+            default
+        }
     };
-    let stall = secs(&config.stall_secs, defaults.stall, "decode.stall_secs", ctx);
-    let retry_initial = secs(
-        &config.retry_initial_secs,
-        defaults.retry_initial,
-        "decode.retry_initial_secs",
-        ctx,
-    );
-    let retry_max = secs(&config.retry_max_secs, defaults.retry_max, "decode.retry_max_secs", ctx);
-    let snapshot_max_width = match &config.snapshot_max_width {
-        Some(w) => ctx.in_range(w, 64..=7680, "decode.snapshot_max_width"),
-        None => Some(defaults.snapshot_max_width),
-    };
-    let snapshot_quality = match &config.snapshot_quality {
-        Some(q) => ctx.in_range(q, 10..=100, "decode.snapshot_quality"),
-        None => Some(defaults.snapshot_quality),
-    };
-    let snapshot_max_bytes = match &config.snapshot_max_kb {
-        Some(kb) => ctx
-            .in_range(kb, 16..=1024, "decode.snapshot_max_kb")
-            .map(|kb| kb as usize * 1024),
-        None => Some(defaults.snapshot_max_bytes),
-    };
-    let mut side = |v: &Option<Spanned<u32>>, default: u32, key: &str| match v {
-        Some(v) => ctx.in_range(v, 64..=16384, key),
-        None => Some(default),
-    };
-    let max_width = side(&config.max_width, defaults.max_size.width, "decode.max_width");
-    let max_height = side(&config.max_height, defaults.max_size.height, "decode.max_height");
+    let stall = secs(config.stall_secs(ctx), defaults.stall);
+    let retry_initial = secs(config.retry_initial_secs(ctx), defaults.retry_initial);
+    let retry_max = secs(config.retry_max_secs(ctx), defaults.retry_max);
+    let snapshot_max_width = config
+        .snapshot_max_width(ctx)
+        .map(|w| w.unwrap_or(defaults.snapshot_max_width));
+    let snapshot_quality = config
+        .snapshot_quality(ctx)
+        .map(|q| q.unwrap_or(defaults.snapshot_quality));
+    let snapshot_max_bytes = config
+        .snapshot_max_kb(ctx)
+        .map(|kb| kb.map_or(defaults.snapshot_max_bytes, |kb| kb as usize * 1024));
+    let max_width = config.max_width(ctx).map(|w| w.unwrap_or(defaults.max_size.width));
+    let max_height = config.max_height(ctx).map(|h| h.unwrap_or(defaults.max_size.height));
     let decoder = match &config.decoder {
         Some(name) => {
             let choice = DecoderChoice::from(name.get_ref().clone());

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::config::Ctx;
 use crate::config::Spanned;
 
@@ -19,25 +17,12 @@ pub const DEFAULT_FPS: u32 = 5;
 /// Default days a clip is kept on the box.
 pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
-/// `[evidence]`: the box's evidence clips.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EvidenceConfig {
-    /// Days a clip (and its manifest) is kept on the box before it is
-    /// deleted (logged), e.g. 7 (the default). From 1 to 365.
-    #[serde(default = "default_retention_days")]
-    pub retention_days: Spanned<u32>,
-}
-
-fn default_retention_days() -> Spanned<u32> {
-    Spanned::new(0..0, DEFAULT_RETENTION_DAYS)
-}
-
-impl Default for EvidenceConfig {
-    fn default() -> Self {
-        Self {
-            retention_days: default_retention_days(),
-        }
+crate::config::table! {
+    /// `[evidence]`: the box's evidence clips.
+    pub struct EvidenceConfig in "evidence." {
+        /// Days a clip (and its manifest) is kept on the box before it is
+        /// deleted (logged), e.g. 7 (the default). From 1 to 365.
+        pub retention_days: Spanned<u32> = DEFAULT_RETENTION_DAYS, range 1..=365;
     }
 }
 
@@ -56,28 +41,25 @@ impl Default for EvidencePlan {
 }
 
 pub fn check(config: &EvidenceConfig, ctx: &mut Ctx<'_>) -> Option<EvidencePlan> {
-    let days = ctx.in_range(&config.retention_days, 1..=365, "evidence.retention_days")?;
+    let days = config.retention_days(ctx)?;
     Some(EvidencePlan {
         retention: Duration::from_secs(u64::from(days) * 86_400),
     })
 }
 
-/// `[cameras.evidence]`: the camera's evidence clips.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CameraEvidenceConfig {
-    /// Clip width in pixels, e.g. 640 (the default); even, from 160 to 1920.
-    /// The picture is letterboxed into width × height.
-    #[serde(default)]
-    pub width: Option<Spanned<u32>>,
-    /// Clip height in pixels, e.g. 360 (the default); even, from 90 to 1080.
-    #[serde(default)]
-    pub height: Option<Spanned<u32>>,
-    /// Clip frames a second, e.g. 5 (the default); from 1 to 15, and at
-    /// most the camera's detect fps: every frame of a clip is a frame the
-    /// detector analysed, covered over its own detections.
-    #[serde(default)]
-    pub fps: Option<Spanned<u32>>,
+crate::config::table! {
+    /// `[cameras.evidence]`: the camera's evidence clips.
+    pub struct CameraEvidenceConfig in "cameras.evidence." {
+        /// Clip width in pixels, e.g. 640 (the default); even, from 160 to 1920.
+        /// The picture is letterboxed into width × height.
+        pub width: Option<Spanned<u32>>;
+        /// Clip height in pixels, e.g. 360 (the default); even, from 90 to 1080.
+        pub height: Option<Spanned<u32>>;
+        /// Clip frames a second, e.g. 5 (the default); from 1 to 15, and at
+        /// most the camera's detect fps: every frame of a clip is a frame the
+        /// detector analysed, covered over its own detections.
+        pub fps: Option<Spanned<u32>>;
+    }
 }
 
 /// A camera's checked clip settings.

@@ -1,19 +1,20 @@
 //! The office's (and the simulation's) connection to the hub: the nodes'
 //! URLs, login and CA from the command line, and a link task that owns the
-//! rumqttc event loop, as the box's own delivery does
-//! ([`crate::publish::delivery`]): a failed connection moves it to the next
-//! node after the box's jittered backoff. The task that publishes confirms
+//! rumqttc event loop: the box's own connection task
+//! ([`crate::publish::connection`]), so a failed connection moves it to the
+//! next node after the box's jittered backoff. The task that publishes confirms
 //! each `Down` before the event loop is cleaned, so no publish of the old
 //! connection is counted against the new one.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, Publish, TlsConfiguration, Transport};
-use tokio::sync::{mpsc, oneshot};
+use rumqttc::{AsyncClient, MqttOptions, TlsConfiguration, Transport};
+use tokio::sync::mpsc;
 
-use crate::publish::backoff::Backoff;
+use crate::publish::connection;
+pub use crate::publish::connection::LinkEvent;
 use crate::publish::mqtt::parse_url;
 
 /// Where the hub is and how to log in.
@@ -79,90 +80,13 @@ impl HubArgs {
     }
 }
 
-/// What the link task reports.
-#[derive(Debug)]
-pub enum LinkEvent {
-    /// Connected to this node; whether it still had our session.
-    Up { broker: String, session_present: bool },
-    /// The connection failed; confirm once nothing more will be published
-    /// for the old connection.
-    Down {
-        broker: String,
-        reason: String,
-        confirm: oneshot::Sender<()>,
-    },
-    /// A publish left with this packet id (0 for QoS 0).
-    Sent(u16),
-    /// The node acknowledged this packet id.
-    Acked(u16),
-    /// A message arrived.
-    Message(Publish),
-    /// The node answered a subscription: whether it granted every filter.
-    Subscribed(bool),
-}
-
 /// Starts the link task for `brokers`; the client and the link's events.
 pub fn spawn_link(
     brokers: Vec<(String, MqttOptions)>,
     capacity: usize,
 ) -> (AsyncClient, mpsc::UnboundedReceiver<LinkEvent>) {
-    let (client, mut eventloop) = AsyncClient::new(brokers[0].1.clone(), capacity);
-    eventloop
-        .network_options
-        .set_connection_timeout(crate::publish::delivery::CONNECT_TIMEOUT.as_secs());
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(drive(eventloop, brokers, tx));
-    (client, rx)
-}
-
-async fn drive(
-    mut eventloop: rumqttc::EventLoop,
-    brokers: Vec<(String, MqttOptions)>,
-    tx: mpsc::UnboundedSender<LinkEvent>,
-) {
-    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
-    let mut current = 0;
-    loop {
-        let event = match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                backoff.connected(Instant::now());
-                LinkEvent::Up {
-                    broker: brokers[current].0.clone(),
-                    session_present: ack.session_present,
-                }
-            }
-            Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
-            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p),
-            Ok(Event::Incoming(Packet::SubAck(ack))) => LinkEvent::Subscribed(
-                ack.return_codes
-                    .iter()
-                    .all(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_))),
-            ),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
-            Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(rumqttc::ConnectionError::RequestsDone) => return,
-            Ok(_) => continue,
-            Err(error) => {
-                let (confirm, confirmed) = oneshot::channel();
-                let down = LinkEvent::Down {
-                    broker: brokers[current].0.clone(),
-                    reason: error.to_string(),
-                    confirm,
-                };
-                if tx.send(down).is_err() {
-                    return;
-                }
-                let _ = confirmed.await;
-                eventloop.clean();
-                current = (current + 1) % brokers.len();
-                eventloop.mqtt_options = brokers[current].1.clone();
-                tokio::time::sleep(backoff.failed(Instant::now())).await;
-                continue;
-            }
-        };
-        if tx.send(event).is_err() {
-            return;
-        }
-    }
+    let (client, events, _) = connection::spawn(brokers, capacity, Duration::from_secs(10));
+    (client, events)
 }
 
 /// `watchpost/<site>/<box>/<rest…>`: site, box and the rest, for topics

@@ -298,7 +298,7 @@ impl SimBox {
                         outbox.acked(pkid);
                         outbox.fill(&client);
                     }
-                    Some(LinkEvent::Message(_) | LinkEvent::Subscribed(_)) => {}
+                    Some(LinkEvent::Message(_) | LinkEvent::Subscribed(_) | LinkEvent::Closed) => {}
                     None => break,
                 },
                 _ = tokio::time::sleep_until(timer) => {

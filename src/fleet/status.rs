@@ -130,8 +130,8 @@ async fn collect(args: &StatusArgs) -> anyhow::Result<BTreeMap<(String, String),
                     }
                     deadline.get_or_insert(tokio::time::Instant::now() + Duration::from_secs(args.wait_secs));
                 }
-                Some(LinkEvent::Down { broker, reason, confirm }) => {
-                    eprintln!("{broker}: {reason}");
+                Some(LinkEvent::Down { broker, error, confirm }) => {
+                    eprintln!("{broker}: {error}");
                     let _ = confirm.send(());
                 }
                 Some(LinkEvent::Message(p)) => {

@@ -239,12 +239,8 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .context("cannot subscribe")?;
             }
-            LinkEvent::Down {
-                broker,
-                reason,
-                confirm,
-            } => {
-                tracing::warn!(broker = %broker, error = %reason, "hub node unreachable; trying the next");
+            LinkEvent::Down { broker, error, confirm } => {
+                tracing::warn!(broker = %broker, error = %error, "hub node unreachable; trying the next");
                 let _ = confirm.send(());
             }
             LinkEvent::Message(publish) => match read(publish.clone()) {
@@ -262,7 +258,7 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                     .await
                     .context("cannot subscribe")?;
             }
-            LinkEvent::Sent(_) | LinkEvent::Acked(_) => {}
+            LinkEvent::Sent(_) | LinkEvent::Acked(_) | LinkEvent::Closed => {}
         }
     }
     // Stopping: what is held is written out (in order) rather than left to the hub's ack wait.

@@ -10,55 +10,23 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::preprocess::ImageView;
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[cameras.motion]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MotionConfig {
-    /// Gate inference on motion (default true). When false every frame is inferred.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Gray-level change (0–255) that counts a small-copy pixel as changed, e.g. 20.
-    #[serde(default = "default_threshold")]
-    pub pixel_threshold: Spanned<u8>,
-    /// Fraction of the picture that must change to count as motion, e.g. 0.003.
-    #[serde(default = "default_min_area")]
-    pub min_area: Spanned<f32>,
-    /// Keep inferring while a tracked object is moving (default true).
-    #[serde(default = "yes")]
-    pub while_tracking: bool,
-    /// Infer at least this often even in a still scene, in seconds, e.g. 5.
-    #[serde(default = "default_refresh")]
-    pub refresh_secs: Spanned<f64>,
-}
-
-fn yes() -> bool {
-    true
-}
-fn default_threshold() -> Spanned<u8> {
-    Spanned::new(0..0, 20)
-}
-fn default_min_area() -> Spanned<f32> {
-    Spanned::new(0..0, 0.003)
-}
-fn default_refresh() -> Spanned<f64> {
-    Spanned::new(0..0, 5.0)
-}
-
-impl Default for MotionConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            pixel_threshold: default_threshold(),
-            min_area: default_min_area(),
-            while_tracking: true,
-            refresh_secs: default_refresh(),
-        }
+crate::config::table! {
+    /// `[cameras.motion]`.
+    pub struct MotionConfig in "motion." {
+        /// Gate inference on motion (default true). When false every frame is inferred.
+        pub enabled: bool = true;
+        /// Gray-level change (0–255) that counts a small-copy pixel as changed, e.g. 20.
+        pub pixel_threshold: Spanned<u8> = 20, range 1..=255;
+        /// Fraction of the picture that must change to count as motion, e.g. 0.003.
+        pub min_area: Spanned<f32> = 0.003, range 0.0..=1.0;
+        /// Keep inferring while a tracked object is moving (default true).
+        pub while_tracking: bool = true;
+        /// Infer at least this often even in a still scene, in seconds, e.g. 5.
+        pub refresh_secs: Spanned<f64> = 5.0, range 0.1..=3600.0;
     }
 }
 
@@ -86,9 +54,9 @@ impl Default for MotionPlan {
 }
 
 pub fn check(config: &MotionConfig, ctx: &mut Ctx<'_>) -> Option<MotionPlan> {
-    let pixel_threshold = ctx.in_range(&config.pixel_threshold, 1..=255, "motion.pixel_threshold");
-    let min_area = ctx.in_range(&config.min_area, 0.0..=1.0, "motion.min_area");
-    let refresh = ctx.in_range(&config.refresh_secs, 0.1..=3600.0, "motion.refresh_secs");
+    let pixel_threshold = config.pixel_threshold(ctx);
+    let min_area = config.min_area(ctx);
+    let refresh = config.refresh_secs(ctx);
     Some(MotionPlan {
         enabled: config.enabled,
         pixel_threshold: pixel_threshold?,

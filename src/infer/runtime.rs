@@ -14,8 +14,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use serde::Deserialize;
-
 /// Environment variable naming the ONNX Runtime library file.
 pub const ENV_LIBRARY: &str = "WATCHPOST_ONNXRUNTIME";
 /// File name looked for in the search folders.
@@ -23,54 +21,25 @@ pub const LIBRARY_NAME: &str = "libonnxruntime.so";
 /// Where the .deb installs the library.
 pub const SYSTEM_DIR: &str = "/usr/lib/watchpost";
 
-/// `[runtime]`: how ONNX Runtime is loaded and how many threads it may use.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuntimeConfig {
-    /// Path of libonnxruntime.so, e.g. "/opt/ort/libonnxruntime.so.1.32.0".
-    /// Relative paths are resolved from the config file's folder.
-    #[serde(default)]
-    pub onnxruntime: Option<PathBuf>,
-    /// Threads one inference may use inside an operator, e.g. 2. Default 1:
-    /// a model then runs one session per core (`[models.<name>] sessions`),
-    /// which keeps the cores busier than one inference on several threads.
-    #[serde(default = "default_intra_threads")]
-    pub intra_threads: usize,
-    /// Threads running independent operators in parallel, e.g. 1.
-    #[serde(default = "default_inter_threads")]
-    pub inter_threads: usize,
-    /// Execution providers to try, in order; the first that registers runs
-    /// the model, e.g. ["tensorrt", "cuda", "cpu"]. Default ["cpu"].
-    #[serde(default = "default_providers")]
-    pub providers: Vec<super::providers::Provider>,
-    /// Let idle inference threads spin, waiting for work, instead of
-    /// sleeping, e.g. true. Default false: on a box whose cores also decode
-    /// cameras, spinning threads take CPU the decoders need.
-    #[serde(default)]
-    pub spin: bool,
-}
-
-fn default_providers() -> Vec<super::providers::Provider> {
-    vec![super::providers::Provider::Cpu]
-}
-
-fn default_intra_threads() -> usize {
-    1
-}
-
-fn default_inter_threads() -> usize {
-    1
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self {
-            onnxruntime: None,
-            intra_threads: default_intra_threads(),
-            inter_threads: default_inter_threads(),
-            providers: default_providers(),
-            spin: false,
-        }
+crate::config::table! {
+    /// `[runtime]`: how ONNX Runtime is loaded and how many threads it may use.
+    pub struct RuntimeConfig in "runtime." {
+        /// Path of libonnxruntime.so, e.g. "/opt/ort/libonnxruntime.so.1.32.0".
+        /// Relative paths are resolved from the config file's folder.
+        pub onnxruntime: Option<PathBuf>;
+        /// Threads one inference may use inside an operator, e.g. 2. Default 1:
+        /// a model then runs one session per core (`[models.<name>] sessions`),
+        /// which keeps the cores busier than one inference on several threads.
+        pub intra_threads: usize = 1;
+        /// Threads running independent operators in parallel, e.g. 1.
+        pub inter_threads: usize = 1;
+        /// Execution providers to try, in order; the first that registers runs
+        /// the model, e.g. ["tensorrt", "cuda", "cpu"]. Default ["cpu"].
+        pub providers: Vec<super::providers::Provider> = vec![super::providers::Provider::Cpu];
+        /// Let idle inference threads spin, waiting for work, instead of
+        /// sleeping, e.g. true. Default false: on a box whose cores also decode
+        /// cameras, spinning threads take CPU the decoders need.
+        pub spin: bool;
     }
 }
 

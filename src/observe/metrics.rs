@@ -20,7 +20,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
 
 use crate::anonymize::Sightings;
 use crate::config::Ctx;
@@ -41,38 +40,19 @@ pub struct CameraStats {
     pub health: AtomicU8,
 }
 
-/// `[metrics]`: where the Prometheus endpoint listens.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Serve metrics at all (default true).
-    #[serde(default = "default_enabled")]
-    pub enabled: bool,
-    /// Address and port of the endpoint, e.g. "127.0.0.1:9464". Keep it on
-    /// loopback unless a firewall guards the port: metrics name the cameras.
-    #[serde(default = "default_listen")]
-    pub listen: Spanned<String>,
+crate::config::table! {
+    /// `[metrics]`: where the Prometheus endpoint listens.
+    pub struct MetricsConfig in "metrics." {
+        /// Serve metrics at all (default true).
+        pub enabled: bool = true;
+        /// Address and port of the endpoint, e.g. "127.0.0.1:9464". Keep it on
+        /// loopback unless a firewall guards the port: metrics name the cameras.
+        pub listen: Spanned<String> = DEFAULT_LISTEN;
+    }
 }
 
 /// The default address of the endpoint.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
-
-fn default_enabled() -> bool {
-    true
-}
-
-fn default_listen() -> Spanned<String> {
-    Spanned::new(0..0, DEFAULT_LISTEN.to_string())
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: default_enabled(),
-            listen: default_listen(),
-        }
-    }
-}
 
 /// A checked `[metrics]` table: `None` when metrics are off.
 #[derive(Debug, Clone, PartialEq, Eq)]

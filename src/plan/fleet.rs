@@ -8,7 +8,6 @@ use std::ops::Range;
 
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
-use serde::Deserialize;
 
 use crate::config::{Ctx, Spanned};
 
@@ -16,47 +15,24 @@ use crate::config::{Ctx, Spanned};
 /// standard base64, as `watchpost bundle keygen` prints it.
 pub const KEY_PREFIX: &str = "ed25519:";
 
-/// `[fleet]`: office-managed config.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FleetConfig {
-    /// The office public keys whose bundles this box applies, as `watchpost
-    /// bundle keygen` prints them, e.g. ["ed25519:Vh7y…="]. Several keys let
-    /// an office rotate: pin the new one, sign with it, then remove the old.
-    /// Empty (the default): the box takes no bundles.
-    #[serde(default)]
-    pub office_keys: Vec<Spanned<String>>,
-    /// The rollout groups this box belongs to, e.g. ["canary"]: it also takes
-    /// bundles published to each group's topic (`<group_topic_root>/<group>/bundle`).
-    #[serde(default)]
-    pub groups: Vec<Spanned<String>>,
-    /// Where group bundles are published, e.g. "watchpost/groups".
-    #[serde(default = "default_group_topic_root")]
-    pub group_topic_root: Spanned<String>,
-    /// Seconds after a bundle is applied during which the box watches its
-    /// health and returns to the last good config by itself if a camera
-    /// does not reach streaming, a camera reconnects or fails, or delivery
-    /// to the broker stops, e.g. 120.
-    #[serde(default = "default_health_window_secs")]
-    pub health_window_secs: Spanned<u64>,
-}
-
-fn default_group_topic_root() -> Spanned<String> {
-    Spanned::new(0..0, "watchpost/groups".to_string())
-}
-
-fn default_health_window_secs() -> Spanned<u64> {
-    Spanned::new(0..0, 120)
-}
-
-impl Default for FleetConfig {
-    fn default() -> Self {
-        Self {
-            office_keys: Vec::new(),
-            groups: Vec::new(),
-            group_topic_root: default_group_topic_root(),
-            health_window_secs: default_health_window_secs(),
-        }
+crate::config::table! {
+    /// `[fleet]`: office-managed config.
+    pub struct FleetConfig in "fleet." {
+        /// The office public keys whose bundles this box applies, as `watchpost
+        /// bundle keygen` prints them, e.g. ["ed25519:Vh7y…="]. Several keys let
+        /// an office rotate: pin the new one, sign with it, then remove the old.
+        /// Empty (the default): the box takes no bundles.
+        pub office_keys: Vec<Spanned<String>>;
+        /// The rollout groups this box belongs to, e.g. ["canary"]: it also takes
+        /// bundles published to each group's topic (`<group_topic_root>/<group>/bundle`).
+        pub groups: Vec<Spanned<String>>;
+        /// Where group bundles are published, e.g. "watchpost/groups".
+        pub group_topic_root: Spanned<String> = "watchpost/groups";
+        /// Seconds after a bundle is applied during which the box watches its
+        /// health and returns to the last good config by itself if a camera
+        /// does not reach streaming, a camera reconnects or fails, or delivery
+        /// to the broker stops, e.g. 120.
+        pub health_window_secs: Spanned<u64> = 120, range 10..=3600;
     }
 }
 
@@ -72,11 +48,12 @@ pub struct FleetPlan {
 
 impl Default for FleetPlan {
     fn default() -> Self {
+        let c = FleetConfig::default();
         Self {
             office_keys: Vec::new(),
             groups: Vec::new(),
-            group_topic_root: default_group_topic_root().into_inner(),
-            health_window: std::time::Duration::from_secs(120),
+            health_window: std::time::Duration::from_secs(*c.health_window_secs.get_ref()),
+            group_topic_root: c.group_topic_root.into_inner(),
         }
     }
 }
@@ -170,7 +147,7 @@ pub fn check(config: &FleetConfig, ctx: &mut Ctx<'_>) -> Option<FleetPlan> {
         );
         ok = false;
     }
-    let window = ctx.in_range(&config.health_window_secs, 10..=3600, "fleet.health_window_secs");
+    let window = config.health_window_secs(ctx);
     Some(FleetPlan {
         office_keys: keys,
         groups,

@@ -1,8 +1,9 @@
 //! Delivery from the durable outbox to the broker.
 //!
 //! Two tasks, each owning one thing (rumqttc's and mini-redis's way):
-//! * the link task owns the rumqttc event loop and polls it forever — a
-//!   connection error means "wait and reconnect", never "exit";
+//! * the connection task ([`super::connection`]) owns the rumqttc event
+//!   loop and polls it forever — a connection error means "wait and
+//!   reconnect", never "exit";
 //! * the delivery task owns the in-flight bookkeeping: it reads the durable
 //!   outbox in sequence order, publishes at QoS 1 within a window, and
 //!   removes a record only when its PUBACK arrives.
@@ -17,65 +18,40 @@
 //! order, and availability and the cameras' statuses are published there.
 //! Broker state changes — up, down and why — are logged once per change.
 //!
-//! What the broker refuses. MQTT 3.1.1 has no negative acknowledgement: a
-//! broker that will not take a publish (one over its `max_packet_size`, or
-//! one its ACL forbids where it disconnects for that) closes the connection.
-//! A dropped link alone proves nothing — a flaky network or a restarting
-//! broker drops links with publishes in flight — so the oldest record in
-//! flight when a link drops only becomes a suspect, sent alone on the next
-//! connection. A refusal is counted only when such a record, sent alone,
-//! ends the connection: the broker closes it (not a keep-alive timeout)
-//! within [`REFUSAL_WINDOW`] of its PUBLISH leaving and before its PUBACK.
-//! After `outbox.max_attempts` refusals in a row a snapshot is quarantined
-//! (the outbox puts it back in the queue at the next start), and an incident
-//! event is never quarantined: it is set aside in memory, delivery goes on
-//! with the records after it, and it is sent again alone after
-//! [`RETRY_REFUSED`], doubling up to [`RETRY_REFUSED_MAX`], until the broker
-//! takes it or the outbox's age bound drops it (counted and logged). It then
-//! arrives after later events; its `seq` says where it belongs.
+//! What the broker refuses is told apart from a dropped link by
+//! [`super::refusal`]: a suspect goes alone, a snapshot refused
+//! `outbox.max_attempts` times is quarantined (the outbox puts it back in
+//! the queue at the next start), and a refused incident event is never
+//! quarantined but set aside and sent again alone now and then; it then
+//! arrives after later events, and its `seq` says where it belongs.
 //!
 //! With a [`SideLink`], the same connection also carries the control task's
 //! traffic: its subscriptions (renewed on every connection), the messages
 //! that arrive on them, and its retained state messages, sent beside the
 //! outbox records while the link is up and dropped while it is down.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
-use tokio::sync::{mpsc, oneshot};
+use rumqttc::{AsyncClient, QoS};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
+use super::connection::{LinkEvent, closed_by_broker, describe};
 use super::link::{Inbound, SideLink};
-use super::mqtt::{Endpoint, MqttPlan, PublishError, WINDOW, all_options};
+use super::mqtt::{MqttPlan, WINDOW};
 use super::outbox::{Outbox, Record};
+use super::refusal::{Refusals, Verdict};
 use super::status::{StatusBoard, StatusSource};
 
 /// Health figures the app adds to each stats message.
 pub type StatsSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
-/// How long a broker has to answer a CONNECT. rumqttc's default (5 s) is
-/// shorter than a hub node takes while its cluster elects new leaders after
-/// losing a peer (8–15 s measured, docs/fleet.md): a box that gave up then
-/// would leave a half-made session behind, which the hub later closes —
-/// publishing the box's last will after its `online`.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// Raise → PUBACK latencies kept for the stats and the benchmarks.
 const LATENCY_SAMPLES: usize = 4096;
-
-/// A suspect sent alone whose connection the broker closes this soon after
-/// its PUBLISH left counts as refused (a broker refuses at once; a link that
-/// happens to drop later proves nothing).
-pub const REFUSAL_WINDOW: Duration = Duration::from_secs(5);
-/// An incident event the broker refused `outbox.max_attempts` times is sent
-/// again alone after this long, then after twice as long, up to [`RETRY_REFUSED_MAX`].
-pub const RETRY_REFUSED: Duration = Duration::from_secs(5);
-pub const RETRY_REFUSED_MAX: Duration = Duration::from_secs(15 * 60);
 
 /// What a caller (or a test) can read about the link.
 #[derive(Debug, Default)]
@@ -129,209 +105,38 @@ impl PublisherStatus {
     }
 }
 
-/// The running publisher.
-pub struct Publisher {
+/// Starts the delivery task over a connection task's `client` and events
+/// `rx` ([`super::publisher::Publisher`] holds both tasks); it runs until
+/// `stop`, then delivers what it can before it says offline and disconnects.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn start(
+    client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<LinkEvent>,
+    outbox: Arc<Outbox>,
+    plan: MqttPlan,
     status: Arc<PublisherStatus>,
+    stats: StatsSource,
+    cameras: Option<StatusSource>,
+    side: Option<SideLink>,
     stop: CancellationToken,
-    delivery: JoinHandle<()>,
-    link: JoinHandle<()>,
-}
-
-impl Publisher {
-    /// Starts the link and delivery tasks on the current tokio runtime.
-    pub fn spawn(plan: MqttPlan, outbox: Arc<Outbox>, stats: StatsSource) -> Result<Self, PublishError> {
-        Self::spawn_with(plan, outbox, stats, None, None)
-    }
-
-    /// [`Self::spawn`], also publishing each camera's retained status from
-    /// `cameras`, and carrying the control task's traffic over `side`.
-    pub fn spawn_with(
-        plan: MqttPlan,
-        outbox: Arc<Outbox>,
-        stats: StatsSource,
-        cameras: Option<StatusSource>,
-        side: Option<SideLink>,
-    ) -> Result<Self, PublishError> {
-        let brokers = all_options(&plan)?;
-        let (client, mut eventloop) = AsyncClient::new(brokers[0].1.clone(), WINDOW * 4);
-        eventloop
-            .network_options
-            .set_connection_timeout(CONNECT_TIMEOUT.as_secs());
-        let (tx, rx) = mpsc::unbounded_channel();
-        let status = Arc::new(PublisherStatus::default());
-        let stop = CancellationToken::new();
-        let link = tokio::spawn(drive_link(eventloop, brokers, tx, plan.retry_max));
-        let delivery = Delivery {
-            client,
-            outbox,
-            plan,
-            status: status.clone(),
-            stats,
-            cameras: cameras.map(|source| (source, StatusBoard::default())),
-            up: false,
-            link_state: LinkState::Unknown,
-            unassigned: VecDeque::new(),
-            in_flight: HashMap::new(),
-            last_sent: 0,
-            acked: Vec::new(),
-            suspects: HashMap::new(),
-            probing: None,
-            refused: BTreeMap::new(),
-            side,
-        };
-        let delivery = tokio::spawn(delivery.run(rx, stop.clone()));
-        Ok(Self {
-            status,
-            stop,
-            delivery,
-            link,
-        })
-    }
-
-    pub fn status(&self) -> Arc<PublisherStatus> {
-        self.status.clone()
-    }
-
-    /// Whether both tasks still run (the service watchdog checks it).
-    pub fn is_running(&self) -> bool {
-        !self.delivery.is_finished() && !self.link.is_finished()
-    }
-
-    /// Delivers what the outbox holds while the broker is reachable, marks
-    /// the box offline and disconnects, waiting at most `grace`. Whatever is
-    /// not acknowledged by then stays in the outbox for the next start.
-    pub async fn shutdown(self, grace: Duration) {
-        self.stop.cancel();
-        let Self {
-            mut delivery, mut link, ..
-        } = self;
-        if tokio::time::timeout(grace, &mut delivery).await.is_err() {
-            tracing::warn!(
-                "MQTT delivery did not finish before the stop deadline; undelivered events stay in the outbox"
-            );
-            delivery.abort();
-        }
-        if tokio::time::timeout(Duration::from_secs(1), &mut link).await.is_err() {
-            link.abort();
-        }
-    }
-}
-
-/// What the link task tells the delivery task.
-enum LinkEvent {
-    /// Connected to this broker.
-    Up(String),
-    /// The connection failed; the delivery task confirms it stopped publishing.
-    Down {
-        /// The broker that failed.
-        broker: String,
-        reason: String,
-        /// The broker closed the connection (rather than a timeout or a
-        /// failure to connect): what a refusal looks like.
-        closed: bool,
-        confirm: oneshot::Sender<()>,
-    },
-    /// A publish left with this packet id (0 for QoS 0).
-    Sent(u16),
-    Acked(u16),
-    /// A message arrived on a subscribed topic: topic, payload, retained.
-    Message(String, Vec<u8>, bool),
-    Closed,
-}
-
-/// Owns the event loop: polls it forever, reconnecting with a jittered
-/// backoff that only a stable link resets; each failure moves it to the next
-/// of `brokers` (the first is the event loop's own).
-async fn drive_link(
-    mut eventloop: rumqttc::EventLoop,
-    brokers: Vec<(Endpoint, rumqttc::MqttOptions)>,
-    tx: mpsc::UnboundedSender<LinkEvent>,
-    retry_max: Duration,
-) {
-    let mut backoff = Backoff::new(Duration::from_millis(500), retry_max);
-    let mut current = 0;
-    loop {
-        let event = match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                backoff.connected(Instant::now());
-                LinkEvent::Up(brokers[current].0.url.clone())
-            }
-            Ok(Event::Incoming(Packet::PubAck(ack))) => LinkEvent::Acked(ack.pkid),
-            Ok(Event::Incoming(Packet::Publish(p))) => LinkEvent::Message(p.topic, p.payload.to_vec(), p.retain),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) => LinkEvent::Sent(pkid),
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
-                let _ = tx.send(LinkEvent::Closed);
-                return;
-            }
-            Ok(_) => continue,
-            Err(rumqttc::ConnectionError::RequestsDone) => return,
-            Err(error) => {
-                let (confirm, confirmed) = oneshot::channel();
-                if tx
-                    .send(LinkEvent::Down {
-                        broker: brokers[current].0.url.clone(),
-                        reason: describe(&error),
-                        closed: closed_by_broker(&error),
-                        confirm,
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-                // Once the delivery task stopped publishing, drop whatever it
-                // queued meanwhile: the new session starts from the outbox.
-                let _ = confirmed.await;
-                eventloop.clean();
-                if brokers.len() > 1 {
-                    current = (current + 1) % brokers.len();
-                    eventloop.mqtt_options = brokers[current].1.clone();
-                }
-                tokio::time::sleep(backoff.failed(Instant::now())).await;
-                continue;
-            }
-        };
-        if tx.send(event).is_err() {
-            return;
-        }
-    }
-}
-
-/// Whether the broker ended the connection itself (end of stream, reset):
-/// how an MQTT 3.1.1 broker refuses a publish.
-fn closed_by_broker(error: &rumqttc::ConnectionError) -> bool {
-    use std::io::ErrorKind as K;
-    let closed = |e: &std::io::Error| {
-        matches!(
-            e.kind(),
-            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
-        )
+) -> JoinHandle<()> {
+    let delivery = Delivery {
+        client,
+        outbox,
+        plan,
+        status,
+        stats,
+        cameras: cameras.map(|source| (source, StatusBoard::default())),
+        up: false,
+        link_state: LinkState::Unknown,
+        unassigned: VecDeque::new(),
+        in_flight: HashMap::new(),
+        last_sent: 0,
+        acked: Vec::new(),
+        refusals: Refusals::default(),
+        side,
     };
-    match error {
-        rumqttc::ConnectionError::MqttState(rumqttc::StateError::ConnectionAborted) => true,
-        rumqttc::ConnectionError::MqttState(
-            rumqttc::StateError::Io(e) | rumqttc::StateError::Deserialization(rumqttc::Error::Io(e)),
-        )
-        | rumqttc::ConnectionError::Io(e) => closed(e),
-        _ => false,
-    }
-}
-
-/// An operator's reading of a connection error.
-fn describe(error: &rumqttc::ConnectionError) -> String {
-    use rumqttc::ConnectReturnCode as Code;
-    match error {
-        rumqttc::ConnectionError::ConnectionRefused(Code::BadUserNamePassword | Code::NotAuthorized) => {
-            "the broker refused the user name or password (check mqtt.username and the password file)".into()
-        }
-        rumqttc::ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection: {code:?}"),
-        rumqttc::ConnectionError::MqttState(rumqttc::StateError::AwaitPingResp) => {
-            "the broker stopped answering keep-alive pings".into()
-        }
-        rumqttc::ConnectionError::Tls(e) => {
-            format!("TLS: {e} (check mqtt.ca_file and that the host name matches the broker's certificate)")
-        }
-        other => other.to_string(),
-    }
+    tokio::spawn(delivery.run(rx, stop))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -362,34 +167,10 @@ struct Delivery {
     last_sent: u64,
     /// Acknowledged records not yet removed from the outbox.
     acked: Vec<u64>,
-    /// Suspects: records that were the oldest in flight when the link went
-    /// down, with the refusals counted against them (module doc). A suspect
-    /// is sent alone until acknowledged.
-    suspects: HashMap<u64, u32>,
-    /// The suspect sent alone and awaiting its PUBACK.
-    probing: Option<Probe>,
-    /// Incident events the broker refused `max_attempts` times: skipped,
-    /// and sent again alone when due.
-    refused: BTreeMap<u64, Retry>,
+    /// What the broker refused, or may have ([`super::refusal`]).
+    refusals: Refusals,
     /// The control task's link, if any.
     side: Option<SideLink>,
-}
-
-/// A suspect on its way alone.
-#[derive(Debug, Clone, Copy)]
-struct Probe {
-    seq: u64,
-    /// A snapshot (which may be quarantined), not an incident event.
-    image: bool,
-    /// When its PUBLISH left (None until rumqttc reports it).
-    sent: Option<Instant>,
-}
-
-/// When a refused incident event is sent again, and the wait after that.
-#[derive(Debug, Clone, Copy)]
-struct Retry {
-    due: Instant,
-    wait: Duration,
 }
 
 impl Delivery {
@@ -407,7 +188,7 @@ impl Delivery {
                 _ = outbox.written() => self.fill(),
                 _ = flush.tick() => {
                     self.flush_acked();
-                    if !self.refused.is_empty() {
+                    if self.refusals.refused() > 0 {
                         self.fill();
                     }
                 }
@@ -427,7 +208,7 @@ impl Delivery {
 
     fn handle(&mut self, event: LinkEvent) {
         match event {
-            LinkEvent::Up(broker) => {
+            LinkEvent::Up { broker, .. } => {
                 self.up = true;
                 self.status.connected.store(true, Ordering::Relaxed);
                 let (depth, _) = self.outbox.depth().unwrap_or((0, None));
@@ -451,15 +232,11 @@ impl Delivery {
                     side.connected(&self.client);
                 }
             }
-            LinkEvent::Down {
-                broker,
-                reason,
-                closed,
-                confirm,
-            } => {
+            LinkEvent::Down { broker, error, confirm } => {
                 self.up = false;
                 self.status.connected.store(false, Ordering::Relaxed);
-                self.count_failure(&reason, closed);
+                let reason = describe(&error);
+                self.count_failure(&reason, closed_by_broker(&error));
                 self.unassigned.clear();
                 self.in_flight.clear();
                 if let Some(side) = &mut self.side {
@@ -477,20 +254,13 @@ impl Delivery {
                     && pkid != 0
                 {
                     self.in_flight.insert(pkid, seq);
-                    if let Some(probe) = self.probing.as_mut().filter(|p| p.seq == seq) {
-                        probe.sent = Some(Instant::now());
-                    }
+                    self.refusals.sent(seq, Instant::now());
                 }
             }
             LinkEvent::Acked(pkid) => {
                 if let Some(seq) = self.in_flight.remove(&pkid) {
-                    self.suspects.remove(&seq);
-                    if self.probing.is_some_and(|p| p.seq == seq) {
-                        self.probing = None;
-                    }
-                    if self.refused.remove(&seq).is_some() {
+                    if self.refusals.acked(seq) {
                         self.note_refused();
-                        tracing::info!(seq, "the broker took an incident event it had refused; it is delivered");
                     }
                     if let Some(raised) = self.outbox.raised_at(seq) {
                         self.status.record_latency(raised.elapsed());
@@ -500,15 +270,16 @@ impl Delivery {
                 }
                 self.fill();
             }
-            LinkEvent::Message(topic, payload, retained) => {
+            LinkEvent::Message(publish) => {
                 if let Some(side) = &self.side {
                     let _ = side.inbound.send(Inbound::Message {
-                        topic,
-                        payload,
-                        retained,
+                        topic: publish.topic,
+                        payload: publish.payload.to_vec(),
+                        retained: publish.retain,
                     });
                 }
             }
+            LinkEvent::Subscribed(_) => {}
             LinkEvent::Closed => {
                 self.up = false;
                 self.status.connected.store(false, Ordering::Relaxed);
@@ -516,57 +287,30 @@ impl Delivery {
         }
     }
 
-    /// The link went down. The oldest record in flight becomes a suspect
-    /// (sent alone next); a refusal is counted only when the broker closed
-    /// the link soon after that suspect left alone (module doc).
+    /// The link went down: the oldest record in flight becomes a suspect,
+    /// and what the broker refused often enough is quarantined (a
+    /// snapshot) or set aside (an incident event).
     fn count_failure(&mut self, reason: &str, closed: bool) {
-        let probe = self.probing.take();
-        let Some(&seq) = self.in_flight.values().min() else {
-            return;
-        };
-        let refused =
-            probe.filter(|p| p.seq == seq && closed && p.sent.is_some_and(|sent| sent.elapsed() <= REFUSAL_WINDOW));
-        let Some(probe) = refused else {
-            self.suspects.entry(seq).or_insert(0);
-            return;
-        };
-        if let Some(retry) = self.refused.get_mut(&seq) {
-            retry.wait = (retry.wait * 2).min(RETRY_REFUSED_MAX);
-            retry.due = Instant::now() + retry.wait;
-            tracing::warn!(seq, broker = %reason, retry_in_secs = retry.wait.as_secs(),
-                "the broker refused an incident event again; it stays in the outbox and is sent again later");
-            return;
-        }
-        let refusals = self.suspects.entry(seq).or_default();
-        *refusals += 1;
-        if *refusals < self.outbox.plan().max_attempts {
-            return;
-        }
-        self.suspects.remove(&seq);
-        if probe.image {
-            if let Err(e) = self.outbox.quarantine_refused(seq, reason) {
-                tracing::error!(seq, error = %e, "cannot quarantine a snapshot the broker refuses");
+        let oldest = self.in_flight.values().min().copied();
+        match self
+            .refusals
+            .down(oldest, closed, reason, self.outbox.plan().max_attempts)
+        {
+            Verdict::Pending => {}
+            Verdict::Quarantine(seq) => {
+                if let Err(e) = self.outbox.quarantine_refused(seq, reason) {
+                    tracing::error!(seq, error = %e, "cannot quarantine a snapshot the broker refuses");
+                }
             }
-            return;
+            Verdict::SetAside(_) => self.note_refused(),
         }
-        self.refused.insert(
-            seq,
-            Retry {
-                due: Instant::now() + RETRY_REFUSED,
-                wait: RETRY_REFUSED,
-            },
-        );
-        self.note_refused();
-        tracing::error!(seq, broker = %reason, attempts = self.outbox.plan().max_attempts,
-            "the broker refused an incident event every time it was sent; it is never quarantined: it stays in the outbox, delivery goes on with the later ones, and it is sent again alone from time to time (check the broker's max_packet_size and ACL)");
     }
 
     /// Sends a refused incident event that is due again, alone, when
     /// nothing else is in flight. True when one went (or is on its way).
     fn retry_refused(&mut self) -> bool {
-        let now = Instant::now();
         let idle = self.idle();
-        let Some(seq) = self.refused.iter().find(|(_, r)| r.due <= now).map(|(s, _)| *s) else {
+        let Some(seq) = self.refusals.due(Instant::now()) else {
             return false;
         };
         if !idle {
@@ -581,13 +325,13 @@ impl Delivery {
         };
         let Some((_, record)) = record else {
             // Dropped meanwhile by a bound (counted there).
-            self.refused.remove(&seq);
+            self.refusals.forget(seq);
             self.note_refused();
             return false;
         };
         let image = record.image;
         if self.publish_record(seq, record) {
-            self.probing = Some(Probe { seq, image, sent: None });
+            self.refusals.probe(seq, image);
         }
         true
     }
@@ -596,7 +340,7 @@ impl Delivery {
     /// a suspect (one that failed before) only alone; refused incident
     /// events only when due, alone.
     fn fill(&mut self) {
-        if !self.up || self.probing.is_some() || self.retry_refused() {
+        if !self.up || self.refusals.probing() || self.retry_refused() {
             return;
         }
         if self.outbox.last_seq() <= self.last_sent {
@@ -615,11 +359,11 @@ impl Delivery {
         };
         let idle = self.idle();
         for (seq, record) in records {
-            if self.refused.contains_key(&seq) {
+            if self.refusals.is_refused(seq) {
                 self.last_sent = seq;
                 continue;
             }
-            let suspect = self.suspects.contains_key(&seq);
+            let suspect = self.refusals.is_suspect(seq);
             if suspect && !(idle && self.unassigned.iter().all(Option::is_none)) {
                 break;
             }
@@ -629,7 +373,7 @@ impl Delivery {
             }
             self.last_sent = seq;
             if suspect {
-                self.probing = Some(Probe { seq, image, sent: None });
+                self.refusals.probe(seq, image);
                 break;
             }
         }
@@ -662,7 +406,7 @@ impl Delivery {
     fn note_refused(&self) {
         self.status
             .refused_events
-            .store(self.refused.len() as u64, Ordering::Relaxed);
+            .store(self.refusals.refused() as u64, Ordering::Relaxed);
     }
 
     fn publish_other(&mut self, topic: String, qos: QoS, retain: bool, payload: Vec<u8>) {
@@ -701,7 +445,7 @@ impl Delivery {
             "quarantined": self.outbox.stats.quarantined.load(Ordering::Relaxed),
             "poisoned": self.outbox.stats.poisoned.load(Ordering::Relaxed),
             "quarantine": self.outbox.quarantine_depth(),
-            "refused_events": self.refused.len(),
+            "refused_events": self.refusals.refused(),
             "bytes": self.outbox.bytes().0,
             "delivered": self.outbox.stats.delivered.load(Ordering::Relaxed),
         });
@@ -761,27 +505,5 @@ impl Delivery {
                 tracing::info!(broker = %broker, "disconnected from MQTT broker");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_connection_the_broker_closed_looks_like_a_refusal() {
-        use rumqttc::{ConnectionError as C, StateError as S};
-        let io = |kind: std::io::ErrorKind| std::io::Error::from(kind);
-        assert!(closed_by_broker(&C::MqttState(S::ConnectionAborted)));
-        assert!(closed_by_broker(&C::MqttState(S::Deserialization(rumqttc::Error::Io(
-            io(std::io::ErrorKind::ConnectionReset)
-        )))));
-        assert!(closed_by_broker(&C::Io(io(std::io::ErrorKind::BrokenPipe))));
-        assert!(
-            !closed_by_broker(&C::MqttState(S::AwaitPingResp)),
-            "a silent broker is no refusal"
-        );
-        assert!(!closed_by_broker(&C::NetworkTimeout));
-        assert!(!closed_by_broker(&C::Io(io(std::io::ErrorKind::ConnectionRefused))));
     }
 }

@@ -13,7 +13,6 @@
 //! zone, severity, labels and id, never its boxes). Keys use the
 //! abbreviations Home Assistant documents.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::catalog::{Catalog, CatalogCamera, CatalogRule};
@@ -21,37 +20,25 @@ use super::topics::Topics;
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[integrations]`: how the box announces itself to other systems.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct IntegrationsConfig {
-    /// Home Assistant MQTT discovery.
-    #[serde(default)]
-    pub home_assistant: Option<HomeAssistantConfig>,
+crate::config::table! {
+    /// `[integrations]`: how the box announces itself to other systems.
+    pub struct IntegrationsConfig in "integrations." {
+        /// Home Assistant MQTT discovery.
+        pub home_assistant: Option<HomeAssistantConfig>;
+    }
 }
 
-/// `[integrations.home_assistant]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HomeAssistantConfig {
-    /// Publish discovery messages, e.g. true (default false).
-    #[serde(default)]
-    pub enabled: Spanned<bool>,
-    /// Home Assistant's discovery prefix, e.g. "homeassistant" (the default).
-    #[serde(default = "default_discovery_prefix")]
-    pub discovery_prefix: Spanned<String>,
-    /// Where Home Assistant announces `online` when it starts, e.g.
-    /// "homeassistant/status" (the default); discovery is published again then.
-    #[serde(default = "default_status_topic")]
-    pub status_topic: Spanned<String>,
-}
-
-fn default_discovery_prefix() -> Spanned<String> {
-    Spanned::new(0..0, "homeassistant".into())
-}
-
-fn default_status_topic() -> Spanned<String> {
-    Spanned::new(0..0, "homeassistant/status".into())
+crate::config::table! {
+    /// `[integrations.home_assistant]`.
+    pub struct HomeAssistantConfig in "integrations.home_assistant." {
+        /// Publish discovery messages, e.g. true (default false).
+        pub enabled: Spanned<bool>;
+        /// Home Assistant's discovery prefix, e.g. "homeassistant" (the default).
+        pub discovery_prefix: Spanned<String> = "homeassistant";
+        /// Where Home Assistant announces `online` when it starts, e.g.
+        /// "homeassistant/status" (the default); discovery is published again then.
+        pub status_topic: Spanned<String> = "homeassistant/status";
+    }
 }
 
 /// Checked Home Assistant settings.

@@ -21,21 +21,26 @@
 
 pub mod backoff;
 pub mod catalog;
+pub mod connection;
 pub mod control;
 pub mod delivery;
 pub mod homeassistant;
 pub mod link;
 pub mod mqtt;
+pub mod options;
 pub mod outbox;
+pub mod publisher;
+pub mod refusal;
 pub mod status;
 pub mod topics;
 
 pub use catalog::{Catalog, CatalogCamera, CatalogRule};
 pub use control::{BundleLink, BundleMessage, ControlEvent, ControlPlan};
-pub use delivery::{Publisher, PublisherStatus, StatsSource};
+pub use delivery::{PublisherStatus, StatsSource};
 pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
 pub use mqtt::{MqttConfig, MqttPlan};
 pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
+pub use publisher::Publisher;
 pub use status::{CameraStatus, StatusSource};
 pub use topics::Topics;
 

@@ -3,14 +3,12 @@
 //! optional client certificate and a password from a file or a systemd
 //! credential; or several brokers (`urls`, the nodes of a hub), of which the
 //! box uses one at a time and moves to the next when it fails. The password is read at start into rumqttc's options and is
-//! never kept in the plan, printed or logged. Delivery itself is in
+//! never kept in the plan, printed or logged. The client's options are
+//! built from the plan in [`super::options`], delivery itself is in
 //! [`super::delivery`].
 
 use std::path::PathBuf;
 use std::time::Duration;
-
-use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
-use serde::Deserialize;
 
 use super::topics::Topics;
 pub use crate::config::SecretSource as PasswordSource;
@@ -21,106 +19,56 @@ use crate::config::{Ctx, SecretUrl};
 /// Publishes in flight at once (below rumqttc's own limit of 100).
 pub(crate) const WINDOW: usize = 64;
 
-/// `[mqtt]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MqttConfig {
-    /// The broker: "mqtt://127.0.0.1:1883" (the box's own Mosquitto, the
-    /// default) or "mqtts://broker.example.org:8883".
-    #[serde(default = "default_url")]
-    pub url: Spanned<String>,
-    /// Several brokers instead of `url`: the nodes of one hub (docs/fleet.md),
-    /// e.g. ["mqtts://hub-1.example.org:8883", "mqtts://hub-2.example.org:8883",
-    /// "mqtts://hub-3.example.org:8883"]. The box connects to the first; when
-    /// its broker fails it tries the next in turn (the same reconnect backoff,
-    /// client id and outbox), and stays on the one that answers. All use
-    /// mqtt:// or all mqtts:// (the same CA, certificate and password).
-    #[serde(default)]
-    pub urls: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Client id, e.g. "watchpost-gatehouse-1"; default
-    /// "watchpost-<site>-<box>-<machine>", where <machine> is 8 hex digits
-    /// derived from /etc/machine-id, so two boxes installed from the same
-    /// config never share an id (and never kick each other off the broker).
-    #[serde(default)]
-    pub client_id: Option<Spanned<String>>,
-    /// Seconds between keep-alive pings, e.g. 30. A broker that stops
-    /// answering is noticed within about twice this.
-    #[serde(default = "default_keep_alive")]
-    pub keep_alive_secs: Spanned<u64>,
-    /// Topic prefix; default "watchpost/<site>/<box>".
-    #[serde(default)]
-    pub topic_prefix: Option<Spanned<String>>,
-    /// Longest wait between reconnect attempts, e.g. 30.
-    #[serde(default = "default_retry_max")]
-    pub retry_max_secs: Spanned<u64>,
-    /// Seconds between health messages on `<prefix>/stats`, e.g. 60.
-    #[serde(default = "default_stats_interval")]
-    pub stats_interval_secs: Spanned<u64>,
-    /// For mqtts://: the CA certificate(s) the broker's certificate must chain to (PEM),
-    /// e.g. "/etc/watchpost/mqtt-ca.pem".
-    #[serde(default)]
-    pub ca_file: Option<Spanned<PathBuf>>,
-    /// For mqtts:// with client certificates: this box's certificate (PEM).
-    #[serde(default)]
-    pub client_cert: Option<Spanned<PathBuf>>,
-    /// …and its private key (PEM).
-    #[serde(default)]
-    pub client_key: Option<Spanned<PathBuf>>,
-    /// User name, e.g. "gatehouse-1".
-    #[serde(default)]
-    pub username: Option<Spanned<String>>,
-    /// File holding the password (one line), e.g. "/etc/watchpost/mqtt-password".
-    #[serde(default)]
-    pub password_file: Option<Spanned<PathBuf>>,
-    /// Name of a systemd credential holding the password (LoadCredential=), e.g. "mqtt-password".
-    #[serde(default)]
-    pub password_credential: Option<Spanned<String>>,
-    /// Send the password over plain mqtt:// to a host other than this box,
-    /// where anyone on the network can read it, e.g. false (the default:
-    /// such a config is refused; use mqtts://).
-    #[serde(default)]
-    pub allow_plaintext_password: Spanned<bool>,
-    /// Take arming commands on `<prefix>/…/armed/set` and
-    /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
-    /// publish them in the broker's ACL (docs/integrations.md). Taken only
-    /// when the box logs in (`username` with a password, or a client
-    /// certificate), and only live: a retained command is cleared, never applied.
-    #[serde(default)]
-    pub arming_commands: Spanned<bool>,
-}
-
-fn default_url() -> Spanned<String> {
-    Spanned::new(0..0, "mqtt://127.0.0.1:1883".to_string())
-}
-fn default_keep_alive() -> Spanned<u64> {
-    Spanned::new(0..0, 30)
-}
-fn default_retry_max() -> Spanned<u64> {
-    Spanned::new(0..0, 30)
-}
-fn default_stats_interval() -> Spanned<u64> {
-    Spanned::new(0..0, 60)
-}
-
-impl Default for MqttConfig {
-    fn default() -> Self {
-        Self {
-            url: default_url(),
-            urls: None,
-            client_id: None,
-            keep_alive_secs: default_keep_alive(),
-            topic_prefix: None,
-            retry_max_secs: default_retry_max(),
-            stats_interval_secs: default_stats_interval(),
-            ca_file: None,
-            client_cert: None,
-            client_key: None,
-            username: None,
-            password_file: None,
-            password_credential: None,
-            allow_plaintext_password: Default::default(),
-            arming_commands: Default::default(),
-        }
+crate::config::table! {
+    /// `[mqtt]`.
+    pub struct MqttConfig in "mqtt." {
+        /// The broker: "mqtt://127.0.0.1:1883" (the box's own Mosquitto, the
+        /// default) or "mqtts://broker.example.org:8883".
+        pub url: Spanned<String> = "mqtt://127.0.0.1:1883";
+        /// Several brokers instead of `url`: the nodes of one hub (docs/fleet.md),
+        /// e.g. ["mqtts://hub-1.example.org:8883", "mqtts://hub-2.example.org:8883",
+        /// "mqtts://hub-3.example.org:8883"]. The box connects to the first; when
+        /// its broker fails it tries the next in turn (the same reconnect backoff,
+        /// client id and outbox), and stays on the one that answers. All use
+        /// mqtt:// or all mqtts:// (the same CA, certificate and password).
+        pub urls: Option<Spanned<Vec<Spanned<String>>>>;
+        /// Client id, e.g. "watchpost-gatehouse-1"; default
+        /// "watchpost-<site>-<box>-<machine>", where <machine> is 8 hex digits
+        /// derived from /etc/machine-id, so two boxes installed from the same
+        /// config never share an id (and never kick each other off the broker).
+        pub client_id: Option<Spanned<String>>;
+        /// Seconds between keep-alive pings, e.g. 30. A broker that stops
+        /// answering is noticed within about twice this.
+        pub keep_alive_secs: Spanned<u64> = 30, range 5..=3600;
+        /// Topic prefix; default "watchpost/<site>/<box>".
+        pub topic_prefix: Option<Spanned<String>>;
+        /// Longest wait between reconnect attempts, e.g. 30.
+        pub retry_max_secs: Spanned<u64> = 30, range 1..=3600;
+        /// Seconds between health messages on `<prefix>/stats`, e.g. 60.
+        pub stats_interval_secs: Spanned<u64> = 60, range 1..=86_400;
+        /// For mqtts://: the CA certificate(s) the broker's certificate must chain to (PEM),
+        /// e.g. "/etc/watchpost/mqtt-ca.pem".
+        pub ca_file: Option<Spanned<PathBuf>>;
+        /// For mqtts:// with client certificates: this box's certificate (PEM).
+        pub client_cert: Option<Spanned<PathBuf>>;
+        /// …and its private key (PEM).
+        pub client_key: Option<Spanned<PathBuf>>;
+        /// User name, e.g. "gatehouse-1".
+        pub username: Option<Spanned<String>>;
+        /// File holding the password (one line), e.g. "/etc/watchpost/mqtt-password".
+        pub password_file: Option<Spanned<PathBuf>>;
+        /// Name of a systemd credential holding the password (LoadCredential=), e.g. "mqtt-password".
+        pub password_credential: Option<Spanned<String>>;
+        /// Send the password over plain mqtt:// to a host other than this box,
+        /// where anyone on the network can read it, e.g. false (the default:
+        /// such a config is refused; use mqtts://).
+        pub allow_plaintext_password: Spanned<bool>;
+        /// Take arming commands on `<prefix>/…/armed/set` and
+        /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
+        /// publish them in the broker's ACL (docs/integrations.md). Taken only
+        /// when the box logs in (`username` with a password, or a client
+        /// certificate), and only live: a retained command is cleared, never applied.
+        pub arming_commands: Spanned<bool>;
     }
 }
 
@@ -239,9 +187,9 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     }
     let secure = endpoints.first().is_some_and(|(s, _, _)| *s);
     let endpoints = (!failed).then_some(endpoints);
-    let keep_alive = ctx.in_range(&config.keep_alive_secs, 5..=3600, "mqtt.keep_alive_secs");
-    let retry_max = ctx.in_range(&config.retry_max_secs, 1..=3600, "mqtt.retry_max_secs");
-    let stats_interval = ctx.in_range(&config.stats_interval_secs, 1..=86_400, "mqtt.stats_interval_secs");
+    let keep_alive = config.keep_alive_secs(ctx);
+    let retry_max = config.retry_max_secs(ctx);
+    let stats_interval = config.stats_interval_secs(ctx);
     let client_id = match &config.client_id {
         Some(id) => ctx.identifier(id, "mqtt.client_id"),
         None => Some(default_client_id(site, box_id, machine_id().as_deref())),
@@ -478,88 +426,6 @@ fn pem_file(path: &std::path::Path, key: &Option<Spanned<PathBuf>>, ctx: &mut Ct
         ),
     );
     false
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PublishError {
-    #[error("cannot read {what} {path}: {source}")]
-    Read {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "the systemd credential `{0}` is not available: CREDENTIALS_DIRECTORY is not set (add LoadCredential={0}:… to the unit)"
-    )]
-    NoCredentials(String),
-}
-
-/// The rumqttc options for a plan: reads the CA, client certificate and
-/// password files now, so a missing file is an error at start.
-/// The largest packet sent: a snapshot at its cap plus the topic.
-pub const MAX_PACKET: usize = 1024 * 1024 + 4096;
-
-pub fn options(plan: &MqttPlan) -> Result<MqttOptions, PublishError> {
-    options_for(plan, &plan.host, plan.port)
-}
-
-/// The rumqttc options for each broker of the plan, the first one first
-/// (the same client id, will, TLS and login for all).
-pub fn all_options(plan: &MqttPlan) -> Result<Vec<(Endpoint, MqttOptions)>, PublishError> {
-    plan.endpoints()
-        .into_iter()
-        .map(|e| options_for(plan, &e.host, e.port).map(|o| (e, o)))
-        .collect()
-}
-
-fn options_for(plan: &MqttPlan, host: &str, port: u16) -> Result<MqttOptions, PublishError> {
-    let read = |what: &'static str, path: &PathBuf| {
-        std::fs::read(path).map_err(|source| PublishError::Read {
-            what,
-            path: path.clone(),
-            source,
-        })
-    };
-    let mut options = MqttOptions::new(plan.client_id.clone(), host, port);
-    options
-        .set_keep_alive(plan.keep_alive)
-        .set_clean_session(true)
-        .set_request_channel_capacity(WINDOW * 4)
-        // Snapshots are JPEGs of up to 1 MB (decode.snapshot_max_kb).
-        .set_max_packet_size(64 * 1024, MAX_PACKET)
-        .set_last_will(LastWill::new(
-            plan.topics.availability(),
-            "offline",
-            QoS::AtLeastOnce,
-            true,
-        ));
-    if let Some(tls) = &plan.tls {
-        let client_auth = match &tls.client {
-            Some((cert, key)) => Some((read("mqtt.client_cert", cert)?, read("mqtt.client_key", key)?)),
-            None => None,
-        };
-        options.set_transport(Transport::Tls(TlsConfiguration::Simple {
-            ca: read("mqtt.ca_file", &tls.ca)?,
-            alpn: None,
-            client_auth,
-        }));
-    }
-    if let Some(user) = &plan.username {
-        let password = match &plan.password {
-            Some(PasswordSource::File(path)) => read("mqtt.password_file", path)?,
-            Some(PasswordSource::Credential(name)) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .ok_or_else(|| PublishError::NoCredentials(name.clone()))?;
-                read("systemd credential", &PathBuf::from(dir).join(name))?
-            }
-            None => Vec::new(),
-        };
-        let password = String::from_utf8_lossy(&password)
-            .trim_end_matches(['\r', '\n'])
-            .to_string();
-        options.set_credentials(user.clone(), password);
-    }
-    Ok(options)
 }
 
 #[cfg(test)]

@@ -88,17 +88,15 @@ pub struct RuleCommon {
     pub schedule: Vec<WindowConfig>,
 }
 
-/// A rule's `evidence`: which seconds around an incident's start its clip
-/// holds.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EvidenceConfig {
-    /// Seconds before the start, from the pre-roll, e.g. 10 (the default). From 0 to 30.
-    #[serde(default = "default_pre_secs")]
-    pub pre_secs: Spanned<f64>,
-    /// Seconds after the start, e.g. 10 (the default). From 1 to 60.
-    #[serde(default = "default_post_secs")]
-    pub post_secs: Spanned<f64>,
+crate::config::table! {
+    /// A rule's `evidence`: which seconds around an incident's start its clip
+    /// holds.
+    pub struct EvidenceConfig in "evidence." {
+        /// Seconds before the start, from the pre-roll, e.g. 10 (the default). From 0 to 30.
+        pub pre_secs: Spanned<f64> = 10.0, range 0.0..=MAX_PRE_SECS;
+        /// Seconds after the start, e.g. 10 (the default). From 1 to 60.
+        pub post_secs: Spanned<f64> = 10.0, range 1.0..=MAX_POST_SECS;
+    }
 }
 
 /// The most seconds of pre-roll a rule may ask for: the camera keeps this
@@ -106,14 +104,6 @@ pub struct EvidenceConfig {
 pub const MAX_PRE_SECS: f64 = 30.0;
 /// The most seconds after the start a rule may ask for.
 pub const MAX_POST_SECS: f64 = 60.0;
-
-fn default_pre_secs() -> Spanned<f64> {
-    Spanned::new(0..0, 10.0)
-}
-
-fn default_post_secs() -> Spanned<f64> {
-    Spanned::new(0..0, 10.0)
-}
 
 fn default_min_confidence() -> Spanned<f32> {
     Spanned::new(0..0, 0.5)

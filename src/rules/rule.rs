@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::common::{COMMON_KEYS, MAX_POST_SECS, MAX_PRE_SECS, RuleCommon};
+use super::common::{COMMON_KEYS, RuleCommon};
 use super::geometry::Anchor;
 use super::incident::{LifecyclePlan, Severity};
 use super::kind::{Labels, Needs};
@@ -177,8 +177,8 @@ pub fn check_rule(
     let evidence = match &c.evidence {
         None => Some(None),
         Some(e) => {
-            let pre = ctx.in_range(&e.pre_secs, 0.0..=MAX_PRE_SECS, "evidence.pre_secs");
-            let post = ctx.in_range(&e.post_secs, 1.0..=MAX_POST_SECS, "evidence.post_secs");
+            let pre = e.pre_secs(ctx);
+            let post = e.post_secs(ctx);
             pre.zip(post).map(|(pre, post)| {
                 Some(EvidenceWindow {
                     pre: Duration::from_secs_f64(pre),

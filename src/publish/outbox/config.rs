@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::config::Ctx;
 use crate::config::Spanned;
 
@@ -16,47 +14,20 @@ pub const MIN_BYTES: u64 = 4 << 20;
 /// The default byte bound is a quarter of the free space, at most this.
 pub const DEFAULT_MAX_BYTES_CAP: u64 = 4 << 30;
 
-/// `[outbox]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxConfig {
-    /// Most events kept undelivered, e.g. 100000; beyond it the oldest are dropped.
-    #[serde(default = "default_max_events")]
-    pub max_events: Spanned<u64>,
-    /// Undelivered events older than this are dropped, e.g. 168 (a week).
-    #[serde(default = "default_max_age_hours")]
-    pub max_age_hours: Spanned<u64>,
-    /// Most bytes of undelivered events and snapshots, e.g. 536870912 (512 MiB);
-    /// at least 4194304. Snapshots are dropped before incident events. Default:
-    /// a quarter of the state directory's free space at start, at most 4 GiB.
-    #[serde(default)]
-    pub max_bytes: Option<Spanned<u64>>,
-    /// Failed deliveries of one record (the broker dropped the link while it
-    /// was in flight) before it is quarantined and delivery goes on, e.g. 5.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: Spanned<u32>,
-}
-
-fn default_max_events() -> Spanned<u64> {
-    Spanned::new(0..0, 100_000)
-}
-
-fn default_max_age_hours() -> Spanned<u64> {
-    Spanned::new(0..0, 168)
-}
-
-fn default_max_attempts() -> Spanned<u32> {
-    Spanned::new(0..0, 5)
-}
-
-impl Default for OutboxConfig {
-    fn default() -> Self {
-        Self {
-            max_events: default_max_events(),
-            max_age_hours: default_max_age_hours(),
-            max_bytes: None,
-            max_attempts: default_max_attempts(),
-        }
+crate::config::table! {
+    /// `[outbox]`.
+    pub struct OutboxConfig in "outbox." {
+        /// Most events kept undelivered, e.g. 100000; beyond it the oldest are dropped.
+        pub max_events: Spanned<u64> = 100_000, range 100..=100_000_000;
+        /// Undelivered events older than this are dropped, e.g. 168 (a week).
+        pub max_age_hours: Spanned<u64> = 168, range 1..=24 * 365;
+        /// Most bytes of undelivered events and snapshots, e.g. 536870912 (512 MiB);
+        /// at least 4194304. Snapshots are dropped before incident events. Default:
+        /// a quarter of the state directory's free space at start, at most 4 GiB.
+        pub max_bytes: Option<Spanned<u64>>, range MIN_BYTES..=1 << 40;
+        /// Failed deliveries of one record (the broker dropped the link while it
+        /// was in flight) before it is quarantined and delivery goes on, e.g. 5.
+        pub max_attempts: Spanned<u32> = 5, range 1..=1000;
     }
 }
 
@@ -79,12 +50,13 @@ pub const MAX_HELD: usize = 10_000;
 impl OutboxPlan {
     /// The defaults, for `<state_dir>/outbox.redb`.
     pub fn in_dir(state_dir: &Path) -> Self {
+        let defaults = OutboxConfig::default();
         Self {
             path: state_dir.join("outbox.redb"),
-            max_events: *default_max_events().get_ref(),
-            max_age: Duration::from_secs(default_max_age_hours().get_ref() * 3600),
+            max_events: *defaults.max_events.get_ref(),
+            max_age: Duration::from_secs(defaults.max_age_hours.get_ref() * 3600),
             max_bytes: None,
-            max_attempts: *default_max_attempts().get_ref(),
+            max_attempts: *defaults.max_attempts.get_ref(),
             max_held: MAX_HELD,
         }
     }
@@ -102,13 +74,10 @@ impl OutboxPlan {
 }
 
 pub fn check(config: &OutboxConfig, state_dir: &Path, ctx: &mut Ctx<'_>) -> Option<OutboxPlan> {
-    let max_events = ctx.in_range(&config.max_events, 100..=100_000_000, "outbox.max_events");
-    let hours = ctx.in_range(&config.max_age_hours, 1..=24 * 365, "outbox.max_age_hours");
-    let max_bytes = match &config.max_bytes {
-        Some(bytes) => ctx.in_range(bytes, MIN_BYTES..=1 << 40, "outbox.max_bytes").map(Some),
-        None => Some(None),
-    };
-    let max_attempts = ctx.in_range(&config.max_attempts, 1..=1000, "outbox.max_attempts");
+    let max_events = config.max_events(ctx);
+    let hours = config.max_age_hours(ctx);
+    let max_bytes = config.max_bytes(ctx);
+    let max_attempts = config.max_attempts(ctx);
     Some(OutboxPlan {
         path: state_dir.join("outbox.redb"),
         max_events: max_events?,

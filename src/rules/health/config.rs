@@ -6,72 +6,63 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::condition::{Condition, PICTURE};
 use crate::config::Ctx;
 use crate::config::Spanned;
 use crate::rules::incident::Severity;
 
-/// `[cameras.health]`: the camera's picture and signal watched for
-/// tampering and faults. Present, it is on; every key has a default.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HealthConfig {
-    /// Frames analysed per second, e.g. 5.0.
-    pub analysis_fps: Option<Spanned<f64>>,
-    /// Seconds of a steady picture before it becomes the camera's baseline
-    /// (its brightness, sharpness and the reference view), e.g. 5.0.
-    pub learn_secs: Option<Spanned<f64>>,
-    /// Time constant, in seconds, with which the baseline follows slow
-    /// changes such as dusk and dawn while nothing is wrong, e.g. 300.0.
-    pub adapt_secs: Option<Spanned<f64>>,
-    /// Seconds after which a picture condition that still holds is taken as
-    /// the camera's new normal: the baseline is learnt again and its
-    /// incident ends, e.g. 1800.0.
-    pub relearn_secs: Option<Spanned<f64>>,
-    /// Seconds without a frame (a stalled stream, reconnecting, failed)
-    /// before `signal_lost` starts, e.g. 20.0.
-    pub lost_secs: Option<Spanned<f64>>,
-    /// Severity of health incidents, e.g. "high".
-    #[serde(default = "default_severity")]
-    pub severity: Severity,
-    /// The picture loses almost all structure (a cloth, paint, a hand).
-    #[serde(default)]
-    pub covered: ConditionConfig,
-    /// Sharpness collapses against the learnt baseline (defocused, smeared).
-    #[serde(default)]
-    pub blurred: ConditionConfig,
-    /// The view no longer matches the reference (turned, knocked).
-    #[serde(default)]
-    pub moved: ConditionConfig,
-    /// Brightness drops far below the baseline (blinded, lights off).
-    #[serde(default)]
-    pub too_dark: ConditionConfig,
-    /// Much of the picture is saturated (a torch, a laser pointer).
-    #[serde(default)]
-    pub too_bright: ConditionConfig,
-    /// The stream delivers the same picture over and over.
-    #[serde(default)]
-    pub frozen: ConditionConfig,
+crate::config::table! {
+    /// `[cameras.health]`: the camera's picture and signal watched for
+    /// tampering and faults. Present, it is on; every key has a default.
+    pub struct HealthConfig in "health." {
+        /// Frames analysed per second, e.g. 5.0.
+        pub analysis_fps: Option<Spanned<f64>>;
+        /// Seconds of a steady picture before it becomes the camera's baseline
+        /// (its brightness, sharpness and the reference view), e.g. 5.0.
+        pub learn_secs: Option<Spanned<f64>>;
+        /// Time constant, in seconds, with which the baseline follows slow
+        /// changes such as dusk and dawn while nothing is wrong, e.g. 300.0.
+        pub adapt_secs: Option<Spanned<f64>>;
+        /// Seconds after which a picture condition that still holds is taken as
+        /// the camera's new normal: the baseline is learnt again and its
+        /// incident ends, e.g. 1800.0.
+        pub relearn_secs: Option<Spanned<f64>>;
+        /// Seconds without a frame (a stalled stream, reconnecting, failed)
+        /// before `signal_lost` starts, e.g. 20.0.
+        pub lost_secs: Option<Spanned<f64>>;
+        /// Severity of health incidents, e.g. "high".
+        pub severity: Severity = Severity::High;
+        /// The picture loses almost all structure (a cloth, paint, a hand).
+        pub covered: ConditionConfig;
+        /// Sharpness collapses against the learnt baseline (defocused, smeared).
+        pub blurred: ConditionConfig;
+        /// The view no longer matches the reference (turned, knocked).
+        pub moved: ConditionConfig;
+        /// Brightness drops far below the baseline (blinded, lights off).
+        pub too_dark: ConditionConfig;
+        /// Much of the picture is saturated (a torch, a laser pointer).
+        pub too_bright: ConditionConfig;
+        /// The stream delivers the same picture over and over.
+        pub frozen: ConditionConfig;
+    }
 }
 
 fn default_severity() -> Severity {
     Severity::High
 }
 
-/// One condition's table, e.g. `[cameras.health.blurred]`.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConditionConfig {
-    /// Whether the condition raises incidents, e.g. true.
-    pub enabled: Option<Spanned<bool>>,
-    /// Seconds the condition must hold before its incident starts, e.g. 3.0.
-    pub min_secs: Option<Spanned<f64>>,
-    /// Seconds the picture must be normal again before the incident ends, e.g. 2.0.
-    pub end_after_secs: Option<Spanned<f64>>,
-    /// The condition's threshold (its meaning: docs/rules.md), e.g. 0.5.
-    pub threshold: Option<Spanned<f64>>,
+crate::config::table! {
+    /// One condition's table, e.g. `[cameras.health.blurred]`.
+    pub struct ConditionConfig in "health." {
+        /// Whether the condition raises incidents, e.g. true.
+        pub enabled: Option<Spanned<bool>>;
+        /// Seconds the condition must hold before its incident starts, e.g. 3.0.
+        pub min_secs: Option<Spanned<f64>>;
+        /// Seconds the picture must be normal again before the incident ends, e.g. 2.0.
+        pub end_after_secs: Option<Spanned<f64>>;
+        /// The condition's threshold (its meaning: docs/rules.md), e.g. 0.5.
+        pub threshold: Option<Spanned<f64>>;
+    }
 }
 
 /// One condition, checked.

@@ -56,21 +56,15 @@ impl Direction {
     }
 }
 
-/// The keys of a `line_crossing` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// "a_to_b", "b_to_a" or "both" (default), e.g. "a_to_b".
-    #[serde(default)]
-    pub direction: Direction,
-    /// How far past the line the anchor must get, as a fraction of the frame,
-    /// for a crossing to count; movement within this band is jitter, e.g. 0.02.
-    #[serde(default = "default_min_distance")]
-    pub min_distance: Spanned<f32>,
-}
-
-fn default_min_distance() -> Spanned<f32> {
-    Spanned::new(0..0, 0.02)
+crate::config::table! {
+    /// The keys of a `line_crossing` rule beside the common ones.
+    pub struct Config in "" {
+        /// "a_to_b", "b_to_a" or "both" (default), e.g. "a_to_b".
+        pub direction: Direction;
+        /// How far past the line the anchor must get, as a fraction of the frame,
+        /// for a crossing to count; movement within this band is jitter, e.g. 0.02.
+        pub min_distance: Spanned<f32> = 0.02, range 0.0..=0.5;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +74,7 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_distance = ctx.in_range(&config.min_distance, 0.0..=0.5, "min_distance");
+    let min_distance = config.min_distance(ctx);
     if *common.min_secs.get_ref() != 0.0 {
         ctx.error(
             common.min_secs.span(),

@@ -47,29 +47,18 @@ pub enum Direction {
     Both,
 }
 
-/// The keys of a `perimeter_climb` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// "up" (default), "down" or "both", e.g. "both".
-    #[serde(default)]
-    pub direction: Direction,
-    /// How far past the top line the feet must get, as a fraction of the
-    /// frame, for a climb to count, e.g. 0.02.
-    #[serde(default = "default_min_distance")]
-    pub min_distance: Spanned<f32>,
-    /// Least ratio of movement across the line to movement along it during
-    /// the crossing: 1.0 (default) means at least 45° to the line, e.g. 1.5.
-    #[serde(default = "default_min_steepness")]
-    pub min_steepness: Spanned<f32>,
-}
-
-fn default_min_distance() -> Spanned<f32> {
-    Spanned::new(0..0, 0.02)
-}
-
-fn default_min_steepness() -> Spanned<f32> {
-    Spanned::new(0..0, 1.0)
+crate::config::table! {
+    /// The keys of a `perimeter_climb` rule beside the common ones.
+    pub struct Config in "" {
+        /// "up" (default), "down" or "both", e.g. "both".
+        pub direction: Direction;
+        /// How far past the top line the feet must get, as a fraction of the
+        /// frame, for a climb to count, e.g. 0.02.
+        pub min_distance: Spanned<f32> = 0.02, range 0.0..=0.5;
+        /// Least ratio of movement across the line to movement along it during
+        /// the crossing: 1.0 (default) means at least 45° to the line, e.g. 1.5.
+        pub min_steepness: Spanned<f32> = 1.0, range 0.0..=20.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,8 +69,8 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_distance = ctx.in_range(&config.min_distance, 0.0..=0.5, "min_distance");
-    let min_steepness = ctx.in_range(&config.min_steepness, 0.0..=20.0, "min_steepness");
+    let min_distance = config.min_distance(ctx);
+    let min_steepness = config.min_steepness(ctx);
     Some(Plan {
         direction: config.direction,
         min_distance: min_distance?,

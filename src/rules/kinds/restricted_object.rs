@@ -7,7 +7,6 @@
 //! zone; `min_overlap` asks instead for a share of its box, which suits a
 //! lift car where a bicycle is wheeled in and seen from above.
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -25,14 +24,13 @@ pub const PER_TARGET: bool = true;
 pub const DEVICE_CLASS: &str = "problem";
 pub const LABELS: Labels = Labels::Required;
 
-/// The keys of a `restricted_object` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Share of the object's box that must lie in the zone, from 0.0 (the
-    /// default: its anchor point must be inside) to 1.0 (all of it), e.g. 0.5.
-    #[serde(default)]
-    pub min_overlap: Spanned<f32>,
+crate::config::table! {
+    /// The keys of a `restricted_object` rule beside the common ones.
+    pub struct Config in "" {
+        /// Share of the object's box that must lie in the zone, from 0.0 (the
+        /// default: its anchor point must be inside) to 1.0 (all of it), e.g. 0.5.
+        pub min_overlap: Spanned<f32>, range 0.0..=1.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +40,7 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_overlap = ctx.in_range(&config.min_overlap, 0.0..=1.0, "min_overlap")?;
+    let min_overlap = config.min_overlap(ctx)?;
     Some(Plan { min_overlap })
 }
 

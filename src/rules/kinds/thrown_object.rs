@@ -31,7 +31,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -59,70 +58,33 @@ pub const ANALYSIS_WIDTH: u32 = 640;
 /// Track ids of thrown objects, kept apart from the tracker's.
 const ID_BASE: u64 = 1 << 62;
 
-/// The keys of a `thrown_object` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Frames per second analysed in the zone; the camera's full rate is
-    /// best (a fall lasts a second or two), e.g. 25.0.
-    #[serde(default = "default_analysis_fps")]
-    pub analysis_fps: Spanned<f64>,
-    /// Least downward acceleration, in frame heights per second², e.g. 0.2.
-    /// Gravity is 9.8 m/s²; on a façade whose visible height is H metres it
-    /// is 9.8 / H frame heights per s² (30 m: 0.33), less air drag.
-    #[serde(default = "default_min_accel")]
-    pub min_accel_heights_per_s2: Spanned<f64>,
-    /// Most downward acceleration, in frame heights per second², e.g. 3.0.
-    #[serde(default = "default_max_accel")]
-    pub max_accel_heights_per_s2: Spanned<f64>,
-    /// Least area of a moving blob, in pixels of the analysed frame, e.g. 4.
-    #[serde(default = "default_min_blob")]
-    pub min_blob_px: Spanned<u32>,
-    /// Most area of a moving blob, in pixels; larger ones are people, lit
-    /// windows, curtains, e.g. 600.
-    #[serde(default = "default_max_blob")]
-    pub max_blob_px: Spanned<u32>,
-    /// More moving blobs than this at once is rain, snow or a shaking
-    /// camera, and the frame is skipped, e.g. 12.
-    #[serde(default = "default_max_blobs")]
-    pub max_blobs: Spanned<u32>,
-    /// Least change of brightness (0–255) against the background that is motion, e.g. 25.
-    #[serde(default = "default_diff_threshold")]
-    pub diff_threshold: Spanned<u8>,
-    /// Least number of analysed frames a path must span, e.g. 6.
-    #[serde(default = "default_min_points")]
-    pub min_points: Spanned<u32>,
-    /// Least drop of a path, in frame heights, e.g. 0.1.
-    #[serde(default = "default_min_drop")]
-    pub min_drop_heights: Spanned<f64>,
-}
-
-fn default_analysis_fps() -> Spanned<f64> {
-    Spanned::new(0..0, 25.0)
-}
-fn default_min_accel() -> Spanned<f64> {
-    Spanned::new(0..0, 0.2)
-}
-fn default_max_accel() -> Spanned<f64> {
-    Spanned::new(0..0, 4.0)
-}
-fn default_min_blob() -> Spanned<u32> {
-    Spanned::new(0..0, 4)
-}
-fn default_max_blob() -> Spanned<u32> {
-    Spanned::new(0..0, 600)
-}
-fn default_max_blobs() -> Spanned<u32> {
-    Spanned::new(0..0, 12)
-}
-fn default_diff_threshold() -> Spanned<u8> {
-    Spanned::new(0..0, 25)
-}
-fn default_min_points() -> Spanned<u32> {
-    Spanned::new(0..0, 6)
-}
-fn default_min_drop() -> Spanned<f64> {
-    Spanned::new(0..0, 0.1)
+crate::config::table! {
+    /// The keys of a `thrown_object` rule beside the common ones.
+    pub struct Config in "" {
+        /// Frames per second analysed in the zone; the camera's full rate is
+        /// best (a fall lasts a second or two), e.g. 25.0.
+        pub analysis_fps: Spanned<f64> = 25.0, range 1.0..=120.0;
+        /// Least downward acceleration, in frame heights per second², e.g. 0.2.
+        /// Gravity is 9.8 m/s²; on a façade whose visible height is H metres it
+        /// is 9.8 / H frame heights per s² (30 m: 0.33), less air drag.
+        pub min_accel_heights_per_s2: Spanned<f64> = 0.2, range 0.0..=100.0;
+        /// Most downward acceleration, in frame heights per second², e.g. 3.0.
+        pub max_accel_heights_per_s2: Spanned<f64> = 4.0, range 0.01..=100.0;
+        /// Least area of a moving blob, in pixels of the analysed frame, e.g. 4.
+        pub min_blob_px: Spanned<u32> = 4, range 1..=100_000;
+        /// Most area of a moving blob, in pixels; larger ones are people, lit
+        /// windows, curtains, e.g. 600.
+        pub max_blob_px: Spanned<u32> = 600, range 1..=1_000_000;
+        /// More moving blobs than this at once is rain, snow or a shaking
+        /// camera, and the frame is skipped, e.g. 12.
+        pub max_blobs: Spanned<u32> = 12, range 1..=64;
+        /// Least change of brightness (0–255) against the background that is motion, e.g. 25.
+        pub diff_threshold: Spanned<u8> = 25, range 1..=254;
+        /// Least number of analysed frames a path must span, e.g. 6.
+        pub min_points: Spanned<u32> = 6, range 4..=blobs::MAX_POINTS as u32;
+        /// Least drop of a path, in frame heights, e.g. 0.1.
+        pub min_drop_heights: Spanned<f64> = 0.1, range 0.0..=1.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -136,23 +98,15 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let fps = ctx.in_range(&config.analysis_fps, 1.0..=120.0, "analysis_fps");
-    let min_accel = ctx.in_range(
-        &config.min_accel_heights_per_s2,
-        0.0..=100.0,
-        "min_accel_heights_per_s2",
-    );
-    let max_accel = ctx.in_range(
-        &config.max_accel_heights_per_s2,
-        0.01..=100.0,
-        "max_accel_heights_per_s2",
-    );
-    let min_blob = ctx.in_range(&config.min_blob_px, 1..=100_000, "min_blob_px");
-    let max_blob = ctx.in_range(&config.max_blob_px, 1..=1_000_000, "max_blob_px");
-    let max_blobs = ctx.in_range(&config.max_blobs, 1..=64, "max_blobs");
-    let diff = ctx.in_range(&config.diff_threshold, 1..=254, "diff_threshold");
-    let min_points = ctx.in_range(&config.min_points, 4..=blobs::MAX_POINTS as u32, "min_points");
-    let min_drop = ctx.in_range(&config.min_drop_heights, 0.0..=1.0, "min_drop_heights");
+    let fps = config.analysis_fps(ctx);
+    let min_accel = config.min_accel_heights_per_s2(ctx);
+    let max_accel = config.max_accel_heights_per_s2(ctx);
+    let min_blob = config.min_blob_px(ctx);
+    let max_blob = config.max_blob_px(ctx);
+    let max_blobs = config.max_blobs(ctx);
+    let diff = config.diff_threshold(ctx);
+    let min_points = config.min_points(ctx);
+    let min_drop = config.min_drop_heights(ctx);
     if let (Some(lo), Some(hi)) = (min_accel, max_accel)
         && lo >= hi
     {
