@@ -11,7 +11,9 @@
 //! full resolution by the decoder ([`crate::decode::held`]), never of a
 //! newer one; before the first analysis, after a failed one, or when the
 //! last is older than allowed, there is no picture at all ([`Withheld`],
-//! counted): pictures fail closed.
+//! counted): pictures fail closed. A picture is also given a closer look
+//! ([`Closer`], the camera's detector on tiles of it) before it is handed
+//! out, and the persons found there cover it too.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
+use super::closer::{self, Closer};
 use super::redact::RedactLabels;
 use crate::decode::convert;
 use crate::decode::held::Held;
@@ -73,6 +76,8 @@ pub enum Withheld {
     Stale(Duration),
     #[error("the analysed frame is no longer held")]
     Gone,
+    #[error("{0}")]
+    Closer(String),
 }
 
 /// A camera's last sighting, and the pictures withheld for want of one.
@@ -84,6 +89,8 @@ pub struct Sightings {
     fps: f32,
     /// Pictures not made because no fresh sighting could cover them.
     pub withheld: AtomicU64,
+    /// The camera's detector, for a closer look at each picture.
+    closer: Mutex<Option<Closer>>,
 }
 
 impl Sightings {
@@ -95,7 +102,15 @@ impl Sightings {
             labels: Mutex::new(labels),
             fps: fps.max(1) as f32,
             withheld: AtomicU64::new(0),
+            closer: Mutex::new(None),
         }
+    }
+
+    /// Gives every picture a closer look with `closer` before it is handed
+    /// out ([`Self::picture`]).
+    pub fn with_closer(mut self, closer: Closer) -> Self {
+        self.closer = Mutex::new(Some(closer));
+        self
     }
 
     /// Follows a reloaded camera's labels.
@@ -158,11 +173,17 @@ impl Sightings {
     }
 
     /// The last analysed frame as RGB no wider than `max_width`, with what
-    /// covers it — or why there is none (counted): no analysis yet, a
-    /// failed one, one older than [`Self::max_age`], or its frame no
-    /// longer held.
+    /// covers it, a closer look's persons included — or why there is none
+    /// (counted): no analysis yet, a failed one, one older than
+    /// [`Self::max_age`], its frame no longer held, or a failed closer look.
     pub fn picture(&self, held: &Held, max_width: u32) -> Result<Picture, Withheld> {
-        let found = self.find(held, max_width, self.max_age());
+        let found = self.find(held, max_width, self.max_age()).and_then(|mut picture| {
+            let mut closer = self.closer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(closer) = closer.as_mut() {
+                picture.look_closer(closer).map_err(Withheld::Closer)?;
+            }
+            Ok(picture)
+        });
         if found.is_err() {
             self.withheld.fetch_add(1, Ordering::Relaxed);
         }
@@ -322,6 +343,27 @@ impl Picture {
 
     pub fn sample(&self) -> &gst::Sample {
         &self.sample
+    }
+
+    /// Covers also the persons a closer look ([`Closer`]: the detector on
+    /// tiles of the picture) finds, besides those already seen. The picture
+    /// must be RGB.
+    pub fn look_closer(&mut self, closer: &mut Closer) -> Result<(), String> {
+        let mut found = Vec::new();
+        closer.look(&self.sample, &mut found)?;
+        for bbox in found {
+            let again = self
+                .seen
+                .iter()
+                .any(|s| s.what == What::Person && closer::iou(&s.bbox, &bbox) > closer::SAME);
+            if !again {
+                self.seen.push(Seen {
+                    what: What::Person,
+                    bbox,
+                });
+            }
+        }
+        Ok(())
     }
 
     pub fn seen(&self) -> &[Seen] {
