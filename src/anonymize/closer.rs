@@ -20,6 +20,10 @@ const TILES: usize = 2;
 /// whole in the next.
 const TILE_SHARE: f32 = 0.6;
 
+/// A box whose top is this close to a tile's top (normalised to the tile)
+/// is cut by it.
+const CUT: f32 = 0.01;
+
 /// The camera's detector, for a closer look at its pictures.
 pub struct Closer {
     client: InferClient,
@@ -99,6 +103,9 @@ impl Closer {
                     tile_found
                         .iter()
                         .filter(|d| self.persons.contains(&d.label))
+                        // cut by the top of a lower tile: the legs of someone
+                        // the tile above sees with the head
+                        .filter(|d| top == 0 || d.bbox.y1 > CUT)
                         .map(|d| BBox {
                             x1: ox + d.bbox.x1 * fx,
                             y1: oy + d.bbox.y1 * fy,

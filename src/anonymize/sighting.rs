@@ -49,7 +49,8 @@ pub struct Seen {
 /// side, besides the way it was moving: a person hidden from the detector
 /// for a moment (behind a pole, in a group) is still somewhere near.
 const LOST_GROW: f32 = 0.25;
-/// How many of its last steps a lost track may have walked on, at most.
+/// How many of its last steps a lost track may have walked on, at most
+/// (and never further than its own size: docs/privacy.md).
 const LOST_STEPS: f32 = 5.0;
 
 /// The least [`Sightings::max_age`].
@@ -259,14 +260,19 @@ fn collect(
     for t in tracks {
         let Some(what) = what(t.label) else { continue };
         let bbox = if t.lost {
+            // from where it was last seen to where the tracker expects it,
+            // grown by the steps it may have walked since: at most its own
+            // size (the last step of a track matched across a gap can be
+            // long, and grown by five such steps it covered half a picture)
             let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * fps).clamp(1.0, LOST_STEPS);
             let (w, h) = (t.bbox.width(), t.bbox.height());
-            let walk = t.moved * steps;
+            let walk = (t.moved * steps).min(w.max(h));
+            let (p, b) = (&t.predicted, &t.bbox);
             BBox {
-                x1: t.bbox.x1 - w * LOST_GROW - walk,
-                y1: t.bbox.y1 - h * LOST_GROW - walk,
-                x2: t.bbox.x2 + w * LOST_GROW + walk,
-                y2: t.bbox.y2 + h * LOST_GROW + walk,
+                x1: b.x1.min(p.x1) - w * LOST_GROW - walk,
+                y1: b.y1.min(p.y1) - h * LOST_GROW - walk,
+                x2: b.x2.max(p.x2) + w * LOST_GROW + walk,
+                y2: b.y2.max(p.y2) + h * LOST_GROW + walk,
             }
         } else {
             t.bbox
