@@ -11,10 +11,13 @@ use crate::vocab::{BBox, Detection};
 /// a standing person's tall box, and more of a box whose shape says the
 /// person sits, bends, leans or is cut by the frame (the head may then be
 /// anywhere in its upper part), up to 60% of a box as wide as it is high.
-/// It starts above the box: a detector's box often cuts the top of the
-/// head (hair, a hat), 15% of the box's height is what it cut on the
-/// walkway clip against an independent detector (docs/privacy.md).
-const HEAD_TOP: f32 = 0.15;
+/// It starts above the box: a detector's box of a standing person often
+/// cuts the top of the head (hair, a hat) — 15% of the box's height is
+/// what it cut on the walkway clip against an independent detector — and
+/// 5% above a squat or cut box, which holds the head of someone close
+/// (docs/privacy.md).
+const HEAD_TOP_TALL: f32 = 0.15;
+const HEAD_TOP: f32 = 0.05;
 const HEAD_DEPTH: f32 = 0.3;
 const HEAD_DEPTH_SQUAT: f32 = 0.6;
 /// Height/width of a standing person's box, and of a squat one.
@@ -57,14 +60,12 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
                     continue;
                 }
                 let cut = b.x1 <= EDGE || b.x2 >= 1.0 - EDGE || b.y1 <= EDGE;
-                let depth = if cut {
-                    HEAD_DEPTH_SQUAT
-                } else {
-                    head_depth(w * aspect, h)
-                };
+                let squat = if cut { 1.0 } else { squatness(w * aspect, h) };
+                let depth = HEAD_DEPTH + squat * (HEAD_DEPTH_SQUAT - HEAD_DEPTH);
+                let top = HEAD_TOP_TALL + squat * (HEAD_TOP - HEAD_TOP_TALL);
                 let head = BBox {
                     x1: b.x1 - w * HEAD_WIDEN,
-                    y1: b.y1 - h * HEAD_TOP,
+                    y1: b.y1 - h * top,
                     x2: b.x2 + w * HEAD_WIDEN,
                     y2: b.y1 + h * depth,
                 };
@@ -101,14 +102,13 @@ fn is_group(b: &BBox, seen: &[Seen], aspect: f32) -> bool {
     members >= GROUP_MEMBERS
 }
 
-/// The share of a person box, from its top, that its head region covers,
-/// from the box's height over its width (in the same unit).
-fn head_depth(w: f32, h: f32) -> f32 {
+/// How squat a person box is, from its height over its width (in the same
+/// unit): 0 for a standing person's tall box, 1 for one as wide as high.
+fn squatness(w: f32, h: f32) -> f32 {
     if !(w > 0.0 && h.is_finite()) {
-        return HEAD_DEPTH;
+        return 0.0;
     }
-    let t = ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0);
-    HEAD_DEPTH + t * (HEAD_DEPTH_SQUAT - HEAD_DEPTH)
+    ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0)
 }
 
 fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
