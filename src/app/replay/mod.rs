@@ -273,14 +273,7 @@ pub fn run_recording(
         ..base
     };
     let mut writer = match options.out {
-        Some(dir) => {
-            // the pictures get a closer look, as a camera's do
-            let input = &service.plan().manifest.input;
-            let persons = camera.privacy.labels.persons.clone();
-            let closer = (!persons.is_empty())
-                .then(|| anonymize::Closer::new(service.client(), (input.width, input.height), persons));
-            Some(FrameWriter::open(plan, camera, &spec, dir, (options.plain, closer))?)
-        }
+        Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir, options.plain)?),
         None => None,
     };
     let probed = probe(&spec.source);
