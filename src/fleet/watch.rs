@@ -79,19 +79,21 @@ struct Receipt {
     publish: Publish,
 }
 
-/// Reads an incident message; `None` for what is not one (acknowledged and skipped).
-fn read(publish: Publish) -> Option<Receipt> {
-    let (site, box_id, rest) = split_topic(&publish.topic)?;
+/// Reads an incident message; what is not one comes back (to be acknowledged and skipped).
+fn read(publish: Publish) -> Result<Receipt, Publish> {
+    let Some((site, box_id, rest)) = split_topic(&publish.topic) else {
+        return Err(publish);
+    };
     let (site, box_id) = (site.to_string(), box_id.to_string());
     let camera = rest.strip_suffix("/incidents").unwrap_or(rest).to_string();
     let incident: serde_json::Value = match serde_json::from_slice(&publish.payload) {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(topic = %publish.topic, error = %e, "not an incident payload; skipped");
-            return None;
+            return Err(publish);
         }
     };
-    Some(Receipt {
+    Ok(Receipt {
         site,
         box_id,
         camera,
@@ -243,10 +245,10 @@ async fn watch(args: &WatchArgs) -> anyhow::Result<ExitCode> {
                 tracing::warn!(broker = %broker, error = %error, "hub node unreachable; trying the next");
                 let _ = confirm.send(());
             }
-            LinkEvent::Message(publish) => match read(publish.clone()) {
-                None => client.ack(&publish).await?,
-                Some(receipt) if hold_until.is_some() => held.push(receipt),
-                Some(receipt) => desk.deliver(&client, receipt).await?,
+            LinkEvent::Message(publish) => match read(publish) {
+                Err(skipped) => client.ack(&skipped).await?,
+                Ok(receipt) if hold_until.is_some() => held.push(receipt),
+                Ok(receipt) => desk.deliver(&client, receipt).await?,
             },
             LinkEvent::Subscribed(true) => tracing::info!(topic = %args.topic, "subscribed"),
             LinkEvent::Subscribed(false) => {
