@@ -389,16 +389,8 @@ pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
 /// with and more, such as what the face search still finds in it — as
 /// [`redact`] does.
 pub(crate) fn cover(image: RedactedImage, regions: &[BBox]) -> RedactedImage {
-    let RedactedImage {
-        mut rgb, width, height, ..
-    } = image;
-    let covered = fill_regions(&mut rgb, width, height, regions);
-    RedactedImage {
-        rgb,
-        width,
-        height,
-        covered,
-    }
+    let RedactedImage { rgb, width, height, .. } = image;
+    redact(RawImage { rgb, width, height }, regions)
 }
 
 /// Fills the regions of tightly packed RGB; returns how many were filled.

@@ -164,8 +164,10 @@ impl Redactor {
         })
     }
 
-    /// Up to [`VERIFY_PASSES`] searches of a redacted key frame, as
-    /// [`Self::verify`]; also returns the faces found.
+    /// Up to [`VERIFY_PASSES`] searches of `redacted`, covered with
+    /// `regions`; what each finds is covered with them (the new faces and
+    /// the patches they touch, refilled together). Also returns the faces
+    /// found.
     fn search_again(
         &mut self,
         mut redacted: RedactedImage,
@@ -196,31 +198,17 @@ impl Redactor {
         self.verify(image, Vec::new(), policy)
     }
 
-    /// Up to [`VERIFY_PASSES`] searches of `redacted`, covered with
-    /// `regions`; what each finds is covered with them.
+    /// [`Self::search_again`], where the camera's policy covers faces.
     fn verify(
         &mut self,
-        mut redacted: RedactedImage,
-        mut regions: Vec<BBox>,
+        redacted: RedactedImage,
+        regions: Vec<BBox>,
         policy: &CameraPrivacyPlan,
     ) -> Result<RedactedImage, String> {
         if !policy.redact.faces {
             return Ok(redacted);
         }
-        let size = (redacted.width() as f32, redacted.height() as f32);
-        let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
-        for _ in 0..VERIFY_PASSES {
-            let again = sample_of(&redacted).ok_or("the redacted picture cannot be searched again")?;
-            let picture = (redacted.rgb(), redacted.width(), redacted.height());
-            let found = find_faces(client, &again, (*width, *height), picture)?;
-            if found.is_empty() {
-                break;
-            }
-            // the new faces and the patches they touch, refilled together
-            regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
-            redacted = redact::cover(redacted, &regions);
-        }
-        Ok(redacted)
+        self.search_again(redacted, regions).map(|(redacted, _)| redacted)
     }
 }
 

@@ -194,18 +194,7 @@ impl Sightings {
     }
 
     fn find(&self, held: &Held, max_width: u32, max_age: Duration) -> Result<Picture, Withheld> {
-        let (pts, seen) = {
-            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            let sighting = last.as_ref().ok_or(Withheld::NotYet)?;
-            if sighting.failed {
-                return Err(Withheld::Failed);
-            }
-            let age = sighting.at.elapsed();
-            if age > max_age {
-                return Err(Withheld::Stale(age));
-            }
-            (sighting.pts, sighting.seen.clone())
-        };
+        let (pts, seen) = self.fresh(max_age)?;
         let sample = held.picture(pts, max_width).ok_or(Withheld::Gone)?;
         Ok(Picture { sample, seen, pts })
     }

@@ -1,26 +1,32 @@
 //! [`table!`]: a config table said once. Each key is declared with its
-//! `///` doc (with an example), its type, its default and, for a number,
-//! the range it must lie in; from that one description the macro derives
-//! the struct (serde, `deny_unknown_fields`, every key optional), its
-//! `Default` (the same values serde fills in for a missing key, and that the
-//! JSON Schema shows, through `schemars`), and for each ranged key a method
-//! of the same name that returns the checked value or reports
+//! `///` doc (with an example), its type, its default (or `#[required]`)
+//! and, for a number, the range it must lie in; from that one description
+//! the macro derives the struct (serde, `deny_unknown_fields`), its
+//! defaults (the same values serde fills in for a missing key, and that the
+//! JSON Schema shows, through `schemars`), the list of its keys (`KEYS`),
+//! and for each ranged key a method of the same name that returns the
+//! checked value or reports
 //! ``file:line:col: `key` is v, out of range; use a value from lo to hi``.
 //!
-//! A table with a required key (one without a default) is not declared this
-//! way: the macro gives serde one default for the whole table (serde's
-//! per-key `default = "…"` takes a function's path as a string, which
-//! `macro_rules!` cannot write), and a missing required key must stay an error.
+//! A table whose keys all have defaults gets serde's whole-table default and
+//! a `Default`. A table with a `#[required]` key gets one default per
+//! optional key and no `Default`, so a missing required key is serde's own
+//! located "missing field" error. serde takes a per-key default as a
+//! function's path in a string, which `macro_rules!` cannot write; the
+//! attribute [`table_keys`] (crate `watchpost-macros`) writes those.
 //!
 //! ```ignore
 //! crate::config::table! {
-//!     /// `[cameras.track]`.
-//!     pub struct TrackConfig in "track." {
-//!         /// Consecutive matches before a track counts, e.g. 2.
-//!         pub min_hits: Spanned<u32> = 2, range 1..=100;
+//!     /// `[cameras.detect]`.
+//!     pub struct DetectConfig in "detect." {
+//!         /// Name of a model under `[models]`, e.g. "coco".
+//!         #[required]
+//!         pub model: Spanned<String>;
+//!         /// Frames per second sent to the detector, e.g. 5.
+//!         pub fps: Spanned<u32> = 5, range 1..=60;
 //!     }
 //! }
-//! // in the check: `let min_hits = config.min_hits(ctx);` (an `Option<u32>`)
+//! // in the check: `let fps = config.fps(ctx);` (an `Option<u32>`)
 //! ```
 
 use std::fmt;
@@ -81,11 +87,11 @@ impl<T: PartialOrd + Copy + fmt::Display> InRange for Option<Spanned<T>> {
     }
 }
 
-/// Declares a config table whose keys all have defaults (module doc).
+/// Declares a config table (module doc).
 ///
 /// `$prefix` is what the key's name follows in messages (`"track."`, or
 /// `""` for a rule's own keys). A key without `= default` defaults to its
-/// type's `Default` (`None`, `false`, empty).
+/// type's `Default` (`None`, `false`, empty), unless marked `#[required]`.
 #[macro_export]
 macro_rules! config_table {
     (
@@ -97,22 +103,16 @@ macro_rules! config_table {
             )*
         }
     ) => {
+        #[$crate::config::table::table_keys]
         $(#[$meta])*
         #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
-        #[serde(deny_unknown_fields, default)]
+        #[serde(deny_unknown_fields)]
         $vis struct $name {
             $(
                 $(#[$fmeta])*
+                #[key_default $(($crate::config::table::Fallback::fallback($default)))?]
                 $fvis $field: $ty,
             )*
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self {
-                    $( $field: $crate::config_table!(@default $($default)?), )*
-                }
-            }
         }
 
         #[allow(dead_code)]
@@ -133,15 +133,10 @@ macro_rules! config_table {
             )?)*
         }
     };
-    (@default) => {
-        Default::default()
-    };
-    (@default $default:expr) => {
-        $crate::config::table::Fallback::fallback($default)
-    };
 }
 
 pub use crate::config_table as table;
+pub use watchpost_macros::table_keys;
 
 #[cfg(test)]
 mod tests {
@@ -160,6 +155,31 @@ mod tests {
             /// A text.
             pub name: Spanned<String> = "gate";
         }
+    }
+
+    crate::config_table! {
+        /// A table with a required key.
+        pub struct Strict in "strict." {
+            /// Required.
+            #[required]
+            pub model: Spanned<String>;
+            /// Renamed, with the type's default.
+            #[serde(rename = "loop")]
+            pub looping: bool;
+            /// A ranged number.
+            pub fps: Spanned<u32> = 5, range 1..=60;
+        }
+    }
+
+    #[test]
+    fn a_required_key_stays_required_and_the_others_take_their_defaults() {
+        assert_eq!(Strict::KEYS, ["model", "loop", "fps"]);
+        assert_eq!(Sample::KEYS, ["ratio", "limit", "on", "name"]);
+        let parsed: Strict = toml::from_str("model = \"coco\"\n").unwrap();
+        assert_eq!((parsed.model.get_ref().as_str(), parsed.looping), ("coco", false));
+        assert_eq!((*parsed.fps.get_ref(), parsed.fps.span()), (5, 0..0));
+        let error = toml::from_str::<Strict>("fps = 10\n").unwrap_err();
+        assert!(error.message().contains("missing field `model`"), "{error}");
     }
 
     #[test]

@@ -5,25 +5,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::model::ModelPlan;
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[cameras.detect]`: the detect branch of a camera.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DetectConfig {
-    /// Name of a model under `[models]`, e.g. "coco".
-    pub model: Spanned<String>,
-    /// Frames per second sent to the detector, e.g. 5. GStreamer drops the rest.
-    #[serde(default = "default_fps")]
-    pub fps: Spanned<u32>,
-}
-
-fn default_fps() -> Spanned<u32> {
-    Spanned::new(0..0, 5)
+crate::config::table! {
+    /// `[cameras.detect]`: the detect branch of a camera.
+    pub struct DetectConfig in "detect." {
+        /// Name of a model under `[models]`, e.g. "coco".
+        #[required]
+        pub model: Spanned<String>;
+        /// Frames per second sent to the detector, e.g. 5. GStreamer drops the rest.
+        pub fps: Spanned<u32> = 5, range 1..=60;
+    }
 }
 
 /// A checked detect branch.
@@ -41,7 +35,7 @@ pub fn check(
     known_models: &[String],
     ctx: &mut Ctx<'_>,
 ) -> Option<DetectPlan> {
-    let fps = ctx.in_range(&config.fps, 1..=60, "detect.fps");
+    let fps = config.fps(ctx);
     let name = config.model.get_ref();
     let model = match models.get(name) {
         Some(model) => Some(model.clone()),

@@ -5,8 +5,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::manifest::{self, Manifest};
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -14,53 +12,44 @@ use crate::vocab::Detection;
 use crate::vocab::labels::resolve as resolve_labels;
 use crate::vocab::labels::{LabelId, LabelMap};
 
-/// `[models.<name>]`: a model the cameras can use, and its thresholds.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ModelConfig {
-    /// The model's manifest, e.g. "/usr/share/watchpost/models/ssd_mobilenet_v2_coco.toml".
-    /// Relative paths are resolved from the config file's folder.
-    pub manifest: Spanned<PathBuf>,
-    /// Detections scoring below this are dropped, e.g. 0.5.
-    #[serde(default = "default_confidence")]
-    pub confidence: Spanned<f32>,
-    /// Boxes of one label overlapping more than this IoU are merged, e.g. 0.45.
-    #[serde(default = "default_nms_iou")]
-    pub nms_iou: Spanned<f32>,
-    /// Merge overlapping boxes whatever their labels (default false: per label).
-    #[serde(default)]
-    pub class_agnostic_nms: bool,
-    /// Keep only these labels, e.g. ["person", "bicycle", "car"]; default all.
-    #[serde(default)]
-    pub labels: Option<Spanned<Vec<String>>>,
-    /// Per-label score thresholds overriding `confidence`, e.g. { person = 0.6 }.
-    #[serde(default)]
-    pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>,
-    /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
-    #[serde(default)]
-    pub min_box_area: Spanned<f32>,
-    /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
-    #[serde(default = "default_max_area")]
-    pub max_box_area: Spanned<f32>,
-    /// Most frames, from any cameras, run together as one batch when the
-    /// model's batch dimension is dynamic, e.g. 8 (1 turns batching off).
-    #[serde(default = "default_max_batch")]
-    pub max_batch: Spanned<u32>,
-    /// Longest a frame waits for others to fill its batch, e.g. 10. The
-    /// default 0 batches only frames that are already waiting.
-    #[serde(default)]
-    pub max_wait_ms: Spanned<u64>,
-    /// Sessions of the model that run side by side, each on its own thread
-    /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
-    /// on a 2-core box: frames of different cameras, and consecutive frames
-    /// of one camera, are then inferred at the same time, which keeps every
-    /// core busy where one inference cannot. Default: the box's cores
-    /// divided by `intra_threads` (at most 4), so the sessions' threads fill
-    /// the cores once. On the CPU the sessions share one copy of the
-    /// model's weights where its kernels allow it (FP32 models; INT8
-    /// convolutions keep their own repacked copy per session).
-    #[serde(default)]
-    pub sessions: Spanned<u32>,
+crate::config::table! {
+    /// `[models.<name>]`: a model the cameras can use, and its thresholds.
+    pub struct ModelConfig in "" {
+        /// The model's manifest, e.g. "/usr/share/watchpost/models/ssd_mobilenet_v2_coco.toml".
+        /// Relative paths are resolved from the config file's folder.
+        #[required]
+        pub manifest: Spanned<PathBuf>;
+        /// Detections scoring below this are dropped, e.g. 0.5.
+        pub confidence: Spanned<f32> = 0.5, range 0.0..=1.0;
+        /// Boxes of one label overlapping more than this IoU are merged, e.g. 0.45.
+        pub nms_iou: Spanned<f32> = 0.45, range 0.0..=1.0;
+        /// Merge overlapping boxes whatever their labels (default false: per label).
+        pub class_agnostic_nms: bool;
+        /// Keep only these labels, e.g. ["person", "bicycle", "car"]; default all.
+        pub labels: Option<Spanned<Vec<String>>>;
+        /// Per-label score thresholds overriding `confidence`, e.g. { person = 0.6 }.
+        pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>;
+        /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
+        pub min_box_area: Spanned<f32>, range 0.0..=1.0;
+        /// Boxes larger than this fraction of the frame are dropped, e.g. 0.8.
+        pub max_box_area: Spanned<f32> = 1.0, range 0.0..=1.0;
+        /// Most frames, from any cameras, run together as one batch when the
+        /// model's batch dimension is dynamic, e.g. 8 (1 turns batching off).
+        pub max_batch: Spanned<u32> = 8, range 1..=MAX_BATCH;
+        /// Longest a frame waits for others to fill its batch, e.g. 10. The
+        /// default 0 batches only frames that are already waiting.
+        pub max_wait_ms: Spanned<u64>, range 0..=MAX_WAIT_MS;
+        /// Sessions of the model that run side by side, each on its own thread
+        /// with `[runtime] intra_threads` threads, e.g. 2 with intra_threads = 1
+        /// on a 2-core box: frames of different cameras, and consecutive frames
+        /// of one camera, are then inferred at the same time, which keeps every
+        /// core busy where one inference cannot. Default: the box's cores
+        /// divided by `intra_threads` (at most 4), so the sessions' threads fill
+        /// the cores once. On the CPU the sessions share one copy of the
+        /// model's weights where its kernels allow it (FP32 models; INT8
+        /// convolutions keep their own repacked copy per session).
+        pub sessions: Spanned<u32>, range 1..=MAX_SESSIONS;
+    }
 }
 
 /// Sessions of a model whose `sessions` is not set: one per `intra_threads`
@@ -73,18 +62,10 @@ pub fn auto_sessions(intra_threads: usize) -> usize {
 /// Most sessions a model may run side by side.
 const MAX_SESSIONS: u32 = 16;
 
-fn default_max_batch() -> Spanned<u32> {
-    Spanned::new(0..0, 8)
-}
-
 /// Most a batch may hold.
 const MAX_BATCH: u32 = 64;
 /// Longest `max_wait_ms`: beyond it, alerts would wait for batching.
 const MAX_WAIT_MS: u64 = 1000;
-
-fn default_max_area() -> Spanned<f32> {
-    Spanned::new(0..0, 1.0)
-}
 
 /// Which detections a model keeps, resolved to label ids.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -135,14 +116,6 @@ impl DetectionFilter {
             && area <= self.max_area
             && self.allowed.as_ref().is_none_or(|a| a.contains(&d.label))
     }
-}
-
-fn default_confidence() -> Spanned<f32> {
-    Spanned::new(0..0, 0.5)
-}
-
-fn default_nms_iou() -> Spanned<f32> {
-    Spanned::new(0..0, 0.45)
 }
 
 /// How a model batches frames (from `[models.<name>]`).
@@ -202,8 +175,8 @@ impl ModelPlan {
 
 /// Checks one `[models.<key>]` table.
 pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option<ModelPlan> {
-    let confidence = ctx.in_range(&config.confidence, 0.0..=1.0, "confidence");
-    let nms_iou = ctx.in_range(&config.nms_iou, 0.0..=1.0, "nms_iou");
+    let confidence = config.confidence(ctx);
+    let nms_iou = config.nms_iou(ctx);
     let path: PathBuf = ctx.resolve(config.manifest.get_ref());
     if !path.is_file() {
         ctx.error(
@@ -230,36 +203,29 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
             label_confidence.extend(ids.into_iter().map(|id| (id, t)));
         }
     }
-    let min_area = ctx
-        .in_range(&config.min_box_area, 0.0..=1.0, "min_box_area")
-        .unwrap_or(0.0);
-    let max_area = ctx
-        .in_range(&config.max_box_area, 0.0..=1.0, "max_box_area")
-        .unwrap_or(1.0);
+    let min_area = config.min_box_area(ctx).unwrap_or(0.0);
+    let max_area = config.max_box_area(ctx).unwrap_or(1.0);
     if min_area > max_area {
         ctx.error(
             config.min_box_area.span(),
             format!("model `{key}`: min_box_area is above max_box_area"),
         );
     }
-    let max_batch = ctx.in_range(&config.max_batch, 1..=MAX_BATCH, "max_batch").unwrap_or(1);
-    let max_wait_ms = ctx
-        .in_range(&config.max_wait_ms, 0..=MAX_WAIT_MS, "max_wait_ms")
-        .unwrap_or(0);
+    let max_batch = config.max_batch(ctx).unwrap_or(1);
+    let max_wait_ms = config.max_wait_ms(ctx).unwrap_or(0);
     // Unset (0, no span): resolved by the plan once `[runtime]` is known.
     let sessions = if config.sessions.span() == (0..0) {
         0
     } else {
-        ctx.in_range(&config.sessions, 1..=MAX_SESSIONS, "sessions")
-            .unwrap_or(1)
+        config.sessions(ctx).unwrap_or(1)
     };
     // A value out of range is already reported, which fails the config; the
     // model still comes back so rules can be checked against its labels.
     let mut plan = ModelPlan::new(
         key,
         manifest,
-        confidence.unwrap_or(*default_confidence().get_ref()),
-        nms_iou.unwrap_or(*default_nms_iou().get_ref()),
+        confidence.unwrap_or(*ModelConfig::default_confidence().get_ref()),
+        nms_iou.unwrap_or(*ModelConfig::default_nms_iou().get_ref()),
     );
     plan.filter = DetectionFilter {
         allowed,

@@ -157,70 +157,44 @@ mod tests {
         }
     }
 
+    /// `data` as one row of `width` pixels, `stride` bytes long, through a
+    /// preprocessor of `layout` and `colour`: its six floats, or the error.
+    fn fill_row(
+        (layout, colour): (Layout, ColourOrder),
+        data: &[u8],
+        width: usize,
+        stride: usize,
+    ) -> Result<[f32; 6], PreprocessError> {
+        let p = Preprocessor::new(&spec(layout, colour));
+        let mut out = [0.0; 6];
+        let image = ImageView {
+            data,
+            width,
+            height: 1,
+            stride,
+        };
+        p.fill(&image, &mut out).map(|_| out)
+    }
+
     #[test]
     fn nhwc_rgb_normalises_and_skips_row_padding() {
-        let p = Preprocessor::new(&spec(Layout::Nhwc, ColourOrder::Rgb));
         // one row of two pixels, padded to 8 bytes
         let data = [0, 255, 0, 255, 0, 255, 9, 9];
-        let mut out = [0.0; 6];
-        p.fill(
-            &ImageView {
-                data: &data,
-                width: 2,
-                height: 1,
-                stride: 8,
-            },
-            &mut out,
-        )
-        .unwrap();
+        let out = fill_row((Layout::Nhwc, ColourOrder::Rgb), &data, 2, 8).unwrap();
         assert_eq!(out, [-1.0, 1.0, -1.0, 1.0, -1.0, 1.0]);
     }
 
     #[test]
     fn nchw_bgr_puts_blue_first_in_planes() {
-        let p = Preprocessor::new(&spec(Layout::Nchw, ColourOrder::Bgr));
         let data = [0, 0, 255, 255, 0, 0];
-        let mut out = [0.0; 6];
-        p.fill(
-            &ImageView {
-                data: &data,
-                width: 2,
-                height: 1,
-                stride: 6,
-            },
-            &mut out,
-        )
-        .unwrap();
+        let out = fill_row((Layout::Nchw, ColourOrder::Bgr), &data, 2, 6).unwrap();
         assert_eq!(out, [1.0, -1.0, -1.0, -1.0, -1.0, 1.0]);
     }
 
     #[test]
     fn a_wrong_size_or_short_buffer_is_an_error() {
-        let p = Preprocessor::new(&spec(Layout::Nhwc, ColourOrder::Rgb));
-        let mut out = [0.0; 6];
-        assert!(
-            p.fill(
-                &ImageView {
-                    data: &[0; 6],
-                    width: 3,
-                    height: 1,
-                    stride: 9
-                },
-                &mut out
-            )
-            .is_err()
-        );
-        assert!(
-            p.fill(
-                &ImageView {
-                    data: &[0; 4],
-                    width: 2,
-                    height: 1,
-                    stride: 6
-                },
-                &mut out
-            )
-            .is_err()
-        );
+        let rgb = (Layout::Nhwc, ColourOrder::Rgb);
+        assert!(fill_row(rgb, &[0; 6], 3, 9).is_err());
+        assert!(fill_row(rgb, &[0; 4], 2, 6).is_err());
     }
 }

@@ -10,8 +10,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -31,12 +29,13 @@ pub const SUB_TABLES: &[&str] = &[
     "source", "decode", "detect", "motion", "track", "privacy", "evidence", "zones", "rules", "health",
 ];
 
-/// The keys of `[[cameras]]` itself.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-struct CameraHeader {
-    /// Unique name, used in topics and logs, e.g. "north-gate".
-    name: Spanned<String>,
+crate::config::table! {
+    /// The keys of `[[cameras]]` itself.
+    struct CameraHeader in "" {
+        /// Unique name, used in topics and logs, e.g. "north-gate".
+        #[required]
+        name: Spanned<String>;
+    }
 }
 
 /// One `[[cameras]]` table, as written.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use super::camera::{self, CameraPlan};
 use super::fleet::{self, FleetConfig, FleetPlan};
+use super::schema::{DEFAULT_STATE_DIR, TOP_LEVEL_KEYS};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
 use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, parse_document};
@@ -22,28 +23,6 @@ use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};
 use crate::publish::homeassistant::{self, HomeAssistantPlan, IntegrationsConfig};
 use crate::publish::{MqttConfig, MqttPlan, OutboxConfig, OutboxPlan, mqtt, outbox};
 use crate::rules::arming::{Profile, ProfileConfig, check_profile};
-
-/// The top-level keys, in the order the documentation lists them.
-pub const TOP_LEVEL_KEYS: &[&str] = &[
-    "site",
-    "box_id",
-    "state_dir",
-    "runtime",
-    "mqtt",
-    "outbox",
-    "metrics",
-    "console",
-    "models",
-    "privacy",
-    "evidence",
-    "cameras",
-    "integrations",
-    "profiles",
-    "fleet",
-];
-
-/// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/watchpost";
 
 /// A checked config: everything the box will run.
 #[derive(Debug, Clone)]

@@ -18,4 +18,5 @@ pub mod schema;
 
 pub use crate::config::ConfigError;
 pub use camera::{CameraConfig, CameraPlan};
-pub use check::{DEFAULT_STATE_DIR, Plan, TOP_LEVEL_KEYS, check_text, load};
+pub use check::{Plan, check_text, load};
+pub use schema::{DEFAULT_STATE_DIR, TOP_LEVEL_KEYS};

@@ -29,9 +29,15 @@ use crate::rules::{HealthConfig, ProfileConfig, RuleCommon, ZoneConfig, kind_sch
 use crate::source::SourceConfig;
 use crate::track::TrackConfig;
 
+/// The top-level keys, in the order the documentation lists them.
+pub const TOP_LEVEL_KEYS: &[&str] = ConfigFile::KEYS;
+
+/// Where the box keeps its state (the outbox) unless `state_dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/watchpost";
+
 /// The file's top level: where each component's table sits.
 #[allow(dead_code)]
-#[derive(JsonSchema)]
+#[derive(JsonSchema, watchpost_macros::Keys)]
 #[schemars(
     title = "watchpost config",
     description = "The box's config file (TOML), e.g. /etc/watchpost/watchpost.toml.",
@@ -72,7 +78,7 @@ struct ConfigFile {
 }
 
 fn default_state_dir() -> PathBuf {
-    PathBuf::from(super::DEFAULT_STATE_DIR)
+    PathBuf::from(DEFAULT_STATE_DIR)
 }
 
 /// One `[[cameras]]` table: its name and the tables of each stage.
@@ -407,7 +413,7 @@ mod tests {
             keys.sort();
             keys
         };
-        assert_eq!(keys_of(&schema, &schema), sorted(super::super::TOP_LEVEL_KEYS));
+        assert_eq!(keys_of(&schema, &schema), sorted(TOP_LEVEL_KEYS));
         let camera = table_at(&schema, &["cameras"]).unwrap();
         let mut tables = super::super::camera::SUB_TABLES.to_vec();
         tables.push("name");

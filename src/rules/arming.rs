@@ -21,15 +21,16 @@ use serde::{Deserialize, Serialize};
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[profiles.<name>]`: a named set of armed rules, e.g. `night` or `drill`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileConfig {
-    /// What is armed while the profile is selected; everything else is
-    /// disarmed. A camera name arms all its rules, `camera/rule` one rule,
-    /// e.g. ["lobby", "north-gate/after-hours"]; [] disarms everything (a
-    /// fire drill).
-    pub armed: Spanned<Vec<Spanned<String>>>,
+crate::config::table! {
+    /// `[profiles.<name>]`: a named set of armed rules, e.g. `night` or `drill`.
+    pub struct ProfileConfig in "" {
+        /// What is armed while the profile is selected; everything else is
+        /// disarmed. A camera name arms all its rules, `camera/rule` one rule,
+        /// e.g. ["lobby", "north-gate/after-hours"]; [] disarms everything (a
+        /// fire drill).
+        #[required]
+        pub armed: Spanned<Vec<Spanned<String>>>;
+    }
 }
 
 /// One entry of a profile's `armed`: a whole camera or one of its rules.

@@ -487,9 +487,8 @@ mod tests {
         assert!(fit(&line).unwrap().a.abs() < 0.5);
     }
 
-    #[test]
-    fn a_moving_square_is_one_blob_followed_along_its_path() {
-        let polygon = Polygon::new(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]).unwrap();
+    /// An analyser of `polygon` with small-object settings.
+    fn analyser(polygon: Polygon) -> MotionAnalyser {
         let params = MotionParams {
             diff_threshold: 25,
             min_blob_px: 4,
@@ -497,7 +496,13 @@ mod tests {
             max_blobs: 10,
             max_missed: 2,
         };
-        let mut m = MotionAnalyser::new(params, polygon);
+        MotionAnalyser::new(params, polygon)
+    }
+
+    #[test]
+    fn a_moving_square_is_one_blob_followed_along_its_path() {
+        let polygon = Polygon::new(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]).unwrap();
+        let mut m = analyser(polygon);
         let (w, h) = (80u32, 60u32);
         let mut buf = vec![40u8; (w * h) as usize];
         for f in 0..8u32 {
@@ -527,14 +532,7 @@ mod tests {
     #[test]
     fn a_short_or_wrong_buffer_is_refused_not_a_panic() {
         let polygon = Polygon::new(&[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]).unwrap();
-        let params = MotionParams {
-            diff_threshold: 25,
-            min_blob_px: 4,
-            max_blob_px: 400,
-            max_blobs: 10,
-            max_missed: 2,
-        };
-        let mut m = MotionAnalyser::new(params, polygon);
+        let mut m = analyser(polygon);
         let buf = [0u8; 10];
         let frame = GrayFrame {
             width: 80,

@@ -4,88 +4,62 @@
 //! their defaults. Kinds read them in their `check`.
 
 use crate::config::Spanned;
-use serde::Deserialize;
 
 use super::geometry::Anchor;
 use super::incident::Severity;
 use super::schedule::WindowConfig;
 
 /// Keys every rule has, whatever its kind.
-pub const COMMON_KEYS: &[&str] = &[
-    "name",
-    "kind",
-    "zone",
-    "labels",
-    "anchor",
-    "severity",
-    "min_confidence",
-    "min_secs",
-    "end_after_secs",
-    "snapshot",
-    "evidence",
-    "update_every_secs",
-    "cooldown_secs",
-    "once_per_target",
-    "schedule",
-];
+pub const COMMON_KEYS: &[&str] = RuleCommon::KEYS;
 
-/// The common keys of `[[cameras.rules]]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuleCommon {
-    /// Name shown in alerts, e.g. "walkway-intrusion".
-    pub name: Spanned<String>,
-    /// The rule kind: one of the names in `rules::KINDS` (the registry in
-    /// `rules/kinds/mod.rs`), e.g. "fire_lane".
-    pub kind: Spanned<String>,
-    /// The zone (or, for line_crossing, the line) it watches, e.g. "walkway".
-    pub zone: Spanned<String>,
-    /// Labels that count, as the model names them, e.g. ["person"]. Required
-    /// except where the kind has defaults (fire_lane) or watches pixels
-    /// (thrown_object).
-    #[serde(default)]
-    pub labels: Spanned<Vec<String>>,
-    /// Point of the box the rule follows: "bottom_centre" (default, where a
-    /// person stands), "centre" or "top_centre", e.g. "centre".
-    #[serde(default)]
-    pub anchor: Anchor,
-    /// "low", "medium" (default), "high" or "critical".
-    #[serde(default)]
-    pub severity: Severity,
-    /// Tracks scoring below this are ignored by the rule, e.g. 0.5.
-    #[serde(default = "default_min_confidence")]
-    pub min_confidence: Spanned<f32>,
-    /// Seconds the condition must hold before the incident starts, e.g. 1.0.
-    #[serde(default)]
-    pub min_secs: Spanned<f64>,
-    /// Seconds the condition must be gone before the incident ends, e.g. 3.0.
-    #[serde(default = "default_end_after")]
-    pub end_after_secs: Spanned<f64>,
-    /// Publish a redacted snapshot after the incident's start (default false).
-    #[serde(default)]
-    pub snapshot: Spanned<bool>,
-    /// Record a redacted, signed video clip of the incident: the seconds
-    /// before its start from the camera's pre-roll and those after it, e.g.
-    /// { pre_secs = 10, post_secs = 10 } (`{}` takes those defaults). Its
-    /// size and frame rate are the camera's [cameras.evidence].
-    #[serde(default)]
-    pub evidence: Option<EvidenceConfig>,
-    /// Least seconds between two events of one incident: while it lasts, an
-    /// `update` is sent when the objects involved change, at most this
-    /// often, e.g. 5.0.
-    #[serde(default = "default_update_every")]
-    pub update_every_secs: Spanned<f64>,
-    /// Seconds after an incident ends during which the rule raises nothing, e.g. 60.0.
-    #[serde(default)]
-    pub cooldown_secs: Spanned<f64>,
-    /// An object (a track) raises the rule at most once, e.g. true (the
-    /// default). Does not apply to `crowd`, whose incidents are about a group.
-    #[serde(default = "default_once_per_target")]
-    pub once_per_target: Spanned<bool>,
-    /// When the rule is armed, in the box's local time; always when left
-    /// out, e.g. [{ days = ["sat", "sun"], from = "22:00", to = "06:00" }].
-    #[serde(default)]
-    pub schedule: Vec<WindowConfig>,
+crate::config::table! {
+    /// The common keys of `[[cameras.rules]]`.
+    pub struct RuleCommon in "" {
+        /// Name shown in alerts, e.g. "walkway-intrusion".
+        #[required]
+        pub name: Spanned<String>;
+        /// The rule kind: one of the names in `rules::KINDS` (the registry in
+        /// `rules/kinds/mod.rs`), e.g. "fire_lane".
+        #[required]
+        pub kind: Spanned<String>;
+        /// The zone (or, for line_crossing, the line) it watches, e.g. "walkway".
+        #[required]
+        pub zone: Spanned<String>;
+        /// Labels that count, as the model names them, e.g. ["person"]. Required
+        /// except where the kind has defaults (fire_lane) or watches pixels
+        /// (thrown_object).
+        pub labels: Spanned<Vec<String>>;
+        /// Point of the box the rule follows: "bottom_centre" (default, where a
+        /// person stands), "centre" or "top_centre", e.g. "centre".
+        pub anchor: Anchor;
+        /// "low", "medium" (default), "high" or "critical".
+        pub severity: Severity;
+        /// Tracks scoring below this are ignored by the rule, e.g. 0.5.
+        pub min_confidence: Spanned<f32> = 0.5, range 0.0..=1.0;
+        /// Seconds the condition must hold before the incident starts, e.g. 1.0.
+        pub min_secs: Spanned<f64>, range 0.0..=86_400.0;
+        /// Seconds the condition must be gone before the incident ends, e.g. 3.0.
+        pub end_after_secs: Spanned<f64> = 3.0, range 0.0..=86_400.0;
+        /// Publish a redacted snapshot after the incident's start (default false).
+        pub snapshot: Spanned<bool>;
+        /// Record a redacted, signed video clip of the incident: the seconds
+        /// before its start from the camera's pre-roll and those after it, e.g.
+        /// { pre_secs = 10, post_secs = 10 } (`{}` takes those defaults). Its
+        /// size and frame rate are the camera's [cameras.evidence].
+        pub evidence: Option<EvidenceConfig>;
+        /// Least seconds between two events of one incident: while it lasts, an
+        /// `update` is sent when the objects involved change, at most this
+        /// often, e.g. 5.0.
+        pub update_every_secs: Spanned<f64> = 5.0, range 0.0..=86_400.0;
+        /// Seconds after an incident ends during which the rule raises nothing, e.g. 60.0.
+        pub cooldown_secs: Spanned<f64>, range 0.0..=86_400.0;
+        /// An object (a track) raises the rule at most once, e.g. true (the
+        /// default). Does not apply to `crowd`, whose incidents are about a group.
+        pub once_per_target: Spanned<bool> = true;
+        /// When the rule is armed, in the box's local time; always when left
+        /// out, e.g. [{ days = ["sat", "sun"], from = "22:00", to = "06:00" }].
+        pub schedule: Vec<WindowConfig>;
+    }
 }
 
 crate::config::table! {
@@ -104,19 +78,3 @@ crate::config::table! {
 pub const MAX_PRE_SECS: f64 = 30.0;
 /// The most seconds after the start a rule may ask for.
 pub const MAX_POST_SECS: f64 = 60.0;
-
-fn default_min_confidence() -> Spanned<f32> {
-    Spanned::new(0..0, 0.5)
-}
-
-fn default_end_after() -> Spanned<f64> {
-    Spanned::new(0..0, 3.0)
-}
-
-fn default_update_every() -> Spanned<f64> {
-    Spanned::new(0..0, 5.0)
-}
-
-fn default_once_per_target() -> Spanned<bool> {
-    Spanned::new(0..0, true)
-}

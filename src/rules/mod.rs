@@ -17,10 +17,11 @@
 //!
 //! 1. Write `src/rules/kinds/name.rs`. It opens with a `//!` paragraph on
 //!    what the kind raises and holds:
-//!    - `Config`, its keys beside the common ones (`#[derive(Debug, Clone,
-//!      Deserialize, schemars::JsonSchema)]`, `#[serde(deny_unknown_fields)]`,
-//!      each key documented with an example: the config schema, the key
-//!      reference and the console's rule form are built from it);
+//!    - `Config`, its keys beside the common ones, declared with
+//!      `crate::config::table!` (each key a line: its `///` doc with an
+//!      example, its type, its default or `#[required]`, its range; the
+//!      config schema, the key reference and the console's rule form are
+//!      built from it, and `config.<key>(ctx)` checks a ranged key);
 //!    - `Plan`, those keys checked (`#[derive(Debug, Clone, PartialEq)]`);
 //!    - `pub fn check(config: &Config, common: &RuleCommon, owner: &str,
 //!      ctx: &mut Ctx<'_>) -> Option<Plan>`;

@@ -168,11 +168,11 @@ pub fn check_rule(
         _ => {}
     }
     let label_ids = kind_labels(config, &owner, labels, model, ctx);
-    let min_confidence = ctx.in_range(&c.min_confidence, 0.0..=1.0, "min_confidence");
-    let min_secs = ctx.in_range(&c.min_secs, 0.0..=86_400.0, "min_secs");
-    let end_after = ctx.in_range(&c.end_after_secs, 0.0..=86_400.0, "end_after_secs");
-    let update_every = ctx.in_range(&c.update_every_secs, 0.0..=86_400.0, "update_every_secs");
-    let cooldown = ctx.in_range(&c.cooldown_secs, 0.0..=86_400.0, "cooldown_secs");
+    let min_confidence = c.min_confidence(ctx);
+    let min_secs = c.min_secs(ctx);
+    let end_after = c.end_after_secs(ctx);
+    let update_every = c.update_every_secs(ctx);
+    let cooldown = c.cooldown_secs(ctx);
     let schedule = schedule::check(&owner, &c.schedule, ctx);
     let evidence = match &c.evidence {
         None => Some(None),

@@ -7,24 +7,24 @@
 //! clock, so tests choose the time and the zone.
 
 use jiff::civil::{DateTime, Weekday};
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// One window of a rule's `schedule`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WindowConfig {
-    /// Days the window starts on, e.g. ["mon", "tue", "wed", "thu", "fri"];
-    /// every day when left out. Names: mon, tue, wed, thu, fri, sat, sun.
-    #[serde(default)]
-    pub days: Option<Spanned<Vec<String>>>,
-    /// Start time of day, local, e.g. "22:00" (or "22:00:30").
-    pub from: Spanned<String>,
-    /// End time of day, local, e.g. "06:00"; "24:00" is the end of the day.
-    /// Earlier than `from`: the window ends on the next day.
-    pub to: Spanned<String>,
+crate::config::table! {
+    /// One window of a rule's `schedule`.
+    pub struct WindowConfig in "" {
+        /// Days the window starts on, e.g. ["mon", "tue", "wed", "thu", "fri"];
+        /// every day when left out. Names: mon, tue, wed, thu, fri, sat, sun.
+        pub days: Option<Spanned<Vec<String>>>;
+        /// Start time of day, local, e.g. "22:00" (or "22:00:30").
+        #[required]
+        pub from: Spanned<String>;
+        /// End time of day, local, e.g. "06:00"; "24:00" is the end of the day.
+        /// Earlier than `from`: the window ends on the next day.
+        #[required]
+        pub to: Spanned<String>;
+    }
 }
 
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

@@ -7,36 +7,31 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use super::geometry::{Line, Polygon, Units, normalise};
 use crate::config::Ctx;
 use crate::config::Spanned;
 
-/// `[[cameras.zones]]`: a polygon or a line.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneConfig {
-    /// Name used by rules and in alerts, e.g. "gate-walkway".
-    pub name: Spanned<String>,
-    /// An area: its corners in order, e.g.
-    /// [[0.70, 0.58], [1.0, 0.58], [1.0, 0.80], [0.70, 0.80]].
-    #[serde(default)]
-    pub polygon: Option<Spanned<Vec<[f64; 2]>>>,
-    /// A line to cross: two points, or more for a polyline, e.g.
-    /// [[0.1, 0.62], [0.9, 0.62]]. Walking from its first point to its last,
-    /// side A is on the left and side B on the right.
-    #[serde(default)]
-    pub line: Option<Spanned<Vec<[f64; 2]>>>,
-    /// "normalised" (default: fractions of the frame, 0..1 from the top-left)
-    /// or "px" (pixels of a picture of `frame_size`), e.g. "px".
-    #[serde(default)]
-    pub units: Spanned<Units>,
-    /// With units = "px": width and height of the picture the points were
-    /// measured on, e.g. [1920, 1080]. The camera may stream at another
-    /// resolution with the same framing.
-    #[serde(default)]
-    pub frame_size: Option<Spanned<[u32; 2]>>,
+crate::config::table! {
+    /// `[[cameras.zones]]`: a polygon or a line.
+    pub struct ZoneConfig in "" {
+        /// Name used by rules and in alerts, e.g. "gate-walkway".
+        #[required]
+        pub name: Spanned<String>;
+        /// An area: its corners in order, e.g.
+        /// [[0.70, 0.58], [1.0, 0.58], [1.0, 0.80], [0.70, 0.80]].
+        pub polygon: Option<Spanned<Vec<[f64; 2]>>>;
+        /// A line to cross: two points, or more for a polyline, e.g.
+        /// [[0.1, 0.62], [0.9, 0.62]]. Walking from its first point to its last,
+        /// side A is on the left and side B on the right.
+        pub line: Option<Spanned<Vec<[f64; 2]>>>;
+        /// "normalised" (default: fractions of the frame, 0..1 from the top-left)
+        /// or "px" (pixels of a picture of `frame_size`), e.g. "px".
+        pub units: Spanned<Units>;
+        /// With units = "px": width and height of the picture the points were
+        /// measured on, e.g. [1920, 1080]. The camera may stream at another
+        /// resolution with the same framing.
+        pub frame_size: Option<Spanned<[u32; 2]>>;
+    }
 }
 
 /// A zone's shape.

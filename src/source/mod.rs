@@ -29,39 +29,30 @@ pub enum Transport {
     Udp,
 }
 
-/// `[cameras.source]`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
-    /// "https://cam.local/mjpeg", "/dev/video0", or a file path or `file://`
-    /// URI (relative paths start at the config file's folder).
-    pub url: Spanned<String>,
-    /// Start a file again when it ends, so it plays like a live camera. Files only.
-    #[serde(default, rename = "loop")]
-    pub loop_playback: Spanned<bool>,
-    /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
-    #[serde(default)]
-    pub realtime: Spanned<bool>,
-    /// RTSP transport: "tcp" (default) or "udp".
-    #[serde(default)]
-    pub transport: Option<Spanned<Transport>>,
-    /// RTSP/HTTP user name, e.g. "viewer" (or put it in the URL).
-    #[serde(default)]
-    pub username: Option<Spanned<String>>,
-    /// RTSP/HTTP password. Prefer `password_file`.
-    #[serde(default)]
-    pub password: Option<Spanned<String>>,
-    /// File holding the password (one line), e.g. "/etc/watchpost/cam-gate.password".
-    #[serde(default)]
-    pub password_file: Option<Spanned<PathBuf>>,
-    /// RTSP jitter buffer in milliseconds, e.g. 200.
-    #[serde(default = "default_latency")]
-    pub latency_ms: Spanned<u32>,
-}
-
-fn default_latency() -> Spanned<u32> {
-    Spanned::new(0..0, 200)
+crate::config::table! {
+    /// `[cameras.source]`.
+    pub struct SourceConfig in "source." {
+        /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
+        /// "https://cam.local/mjpeg", "/dev/video0", or a file path or `file://`
+        /// URI (relative paths start at the config file's folder).
+        #[required]
+        pub url: Spanned<String>;
+        /// Start a file again when it ends, so it plays like a live camera. Files only.
+        #[serde(rename = "loop")]
+        pub loop_playback: Spanned<bool>;
+        /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
+        pub realtime: Spanned<bool>;
+        /// RTSP transport: "tcp" (default) or "udp".
+        pub transport: Option<Spanned<Transport>>;
+        /// RTSP/HTTP user name, e.g. "viewer" (or put it in the URL).
+        pub username: Option<Spanned<String>>;
+        /// RTSP/HTTP password. Prefer `password_file`.
+        pub password: Option<Spanned<String>>;
+        /// File holding the password (one line), e.g. "/etc/watchpost/cam-gate.password".
+        pub password_file: Option<Spanned<PathBuf>>;
+        /// RTSP jitter buffer in milliseconds, e.g. 200.
+        pub latency_ms: Spanned<u32> = 200, range 0..=10_000;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,7 +363,7 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             format!("camera `{camera}`: `transport` applies to rtsp:// sources only"),
         );
     }
-    plan.latency_ms = ctx.in_range(&config.latency_ms, 0..=10_000, "source.latency_ms")?;
+    plan.latency_ms = config.latency_ms(ctx)?;
     let password = match (&config.password, &config.password_file) {
         (Some(p), Some(_)) => {
             ctx.error(

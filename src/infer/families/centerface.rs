@@ -111,8 +111,8 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_hot_cell_becomes_a_box_of_its_predicted_size() {
+    /// Maps named h, s and o at stride 4, of one label, "face".
+    fn face_output() -> (CenterfaceOutput, LabelMap) {
         let spec = CenterfaceOutput {
             heatmap: "h".into(),
             scale: "s".into(),
@@ -120,7 +120,12 @@ mod tests {
             stride: 4,
             label: 0,
         };
-        let labels = LabelMap::new(BTreeMap::from([(0, "face".into())]));
+        (spec, LabelMap::new(BTreeMap::from([(0, "face".into())])))
+    }
+
+    #[test]
+    fn a_hot_cell_becomes_a_box_of_its_predicted_size() {
+        let (spec, labels) = face_output();
         // A 4×4 map of a 16×16 input; one face centred in cell (row 1, col 2),
         // 8 px tall and 4 px wide, and a cell below the threshold.
         let mut heatmap = vec![0.0; 16];
@@ -159,14 +164,7 @@ mod tests {
 
     #[test]
     fn short_maps_decode_nothing() {
-        let spec = CenterfaceOutput {
-            heatmap: "h".into(),
-            scale: "s".into(),
-            offset: "o".into(),
-            stride: 4,
-            label: 0,
-        };
-        let labels = LabelMap::new(BTreeMap::from([(0, "face".into())]));
+        let (spec, labels) = face_output();
         let heatmap = [1.0; 4];
         let maps = Maps {
             heatmap: &heatmap,

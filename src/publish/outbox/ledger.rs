@@ -76,9 +76,7 @@ impl Entry {
 impl Outbox {
     /// At open: keeps the previous run's last heartbeat, then beats.
     pub(super) fn note_start(&self) -> Result<(), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        {
+        self.in_write(|txn| {
             txn.open_table(OPEN)?;
             let mut meta = txn.open_table(META)?;
             for (alive, stopped) in [
@@ -92,10 +90,8 @@ impl Outbox {
                     None => meta.remove(stopped)?,
                 };
             }
-            beat_into(&mut meta)?;
-        }
-        txn.commit()?;
-        Ok(())
+            beat_into(&mut meta)
+        })
     }
 
     /// Records that the box is up now (the periodic chores and a stop call it).
@@ -103,14 +99,7 @@ impl Outbox {
         if !self.writable() {
             return;
         }
-        let result = (|| -> Result<(), redb::Error> {
-            let db = self.db();
-            let txn = db.begin_write()?;
-            beat_into(&mut txn.open_table(META)?)?;
-            txn.commit()?;
-            Ok(())
-        })();
-        if let Err(e) = result {
+        if let Err(e) = self.in_write(|txn| beat_into(&mut txn.open_table(META)?)) {
             tracing::debug!(outbox = %self.path.display(), error = %e, "cannot record the heartbeat");
         }
     }
@@ -164,14 +153,7 @@ impl Outbox {
         if !self.writable() {
             return;
         }
-        let result = (|| -> Result<(), redb::Error> {
-            let db = self.db();
-            let txn = db.begin_write()?;
-            f(&mut txn.open_table(OPEN)?)?;
-            txn.commit()?;
-            Ok(())
-        })();
-        if let Err(e) = result {
+        if let Err(e) = self.in_write(|txn| f(&mut txn.open_table(OPEN)?)) {
             tracing::warn!(outbox = %self.path.display(), incident = %id, error = %e,
                 "cannot note an incident as open or ended; a restart may raise it again");
         }

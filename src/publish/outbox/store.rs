@@ -207,6 +207,18 @@ impl Outbox {
         self.db.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` in one write transaction, committed when `f` succeeds.
+    pub(super) fn in_write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, redb::Error>,
+    ) -> Result<T, redb::Error> {
+        let db = self.db();
+        let txn = db.begin_write()?;
+        let value = f(&txn)?;
+        txn.commit()?;
+        Ok(value)
+    }
+
     /// Creates the tables; returns the last sequence number ever written and
     /// the bytes held.
     fn init(&self) -> Result<(u64, u64), redb::Error> {

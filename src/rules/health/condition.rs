@@ -30,15 +30,17 @@ pub const ALL: [Condition; 7] = [
     Condition::Frozen,
 ];
 
-/// The conditions judged on the picture, in the order of their plans.
-pub const PICTURE: [Condition; 6] = [
-    Condition::Covered,
-    Condition::Blurred,
-    Condition::Moved,
-    Condition::TooDark,
-    Condition::TooBright,
-    Condition::Frozen,
-];
+/// The conditions judged on the picture, in the order of their plans: all
+/// but the signal.
+pub const PICTURE: [Condition; ALL.len() - 1] = {
+    let mut picture = [Condition::Frozen; ALL.len() - 1];
+    let mut i = 0;
+    while i < picture.len() {
+        picture[i] = ALL[i + 1];
+        i += 1;
+    }
+    picture
+};
 
 /// What a picture condition's `threshold` is, its default and its range.
 #[derive(Debug, Clone)]

@@ -5,7 +5,6 @@
 //! does not restart the clock. The incident is about the group, so the
 //! first-alarm-per-target policy does not apply; use `cooldown_secs`.
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -21,12 +20,13 @@ pub const PER_TARGET: bool = false;
 /// What "on" means for Home Assistant's binary sensor of such a rule.
 pub const DEVICE_CLASS: &str = "occupancy";
 
-/// The keys of a `crowd` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Least number of objects in the zone at once, e.g. 5.
-    pub min_count: Spanned<u32>,
+crate::config::table! {
+    /// The keys of a `crowd` rule beside the common ones.
+    pub struct Config in "" {
+        /// Least number of objects in the zone at once, e.g. 5.
+        #[required]
+        pub min_count: Spanned<u32>, range 2..=1000;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_count = ctx.in_range(&config.min_count, 2..=1000, "min_count")?;
+    let min_count = config.min_count(ctx)?;
     Some(Plan {
         min_count: min_count as usize,
     })

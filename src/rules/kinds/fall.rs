@@ -14,7 +14,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -30,41 +29,25 @@ pub const PER_TARGET: bool = true;
 pub const DEVICE_CLASS: &str = "safety";
 pub const LABELS: Labels = Labels::Required;
 
-/// The keys of a `fall` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Seconds a person must stay down to have fallen, e.g. 5.0.
-    pub down_secs: Spanned<f64>,
-    /// A box at most this wide for its height is upright (standing,
-    /// walking; a seated person is wider), e.g. 0.6.
-    #[serde(default = "default_upright_ratio")]
-    pub upright_ratio: Spanned<f32>,
-    /// A box at least this wide for its height is lying, e.g. 1.2.
-    #[serde(default = "default_fallen_ratio")]
-    pub fallen_ratio: Spanned<f32>,
-    /// A drop of the box's top by this share of the upright box's height is
-    /// going down too (a fall toward or away from the camera, where the box
-    /// does not turn wide), e.g. 0.6.
-    #[serde(default = "default_drop_heights")]
-    pub drop_heights: Spanned<f32>,
-    /// Seconds from last upright to down within which going down is a fall,
-    /// not lying down on purpose, e.g. 2.0.
-    #[serde(default = "default_fall_secs")]
-    pub fall_secs: Spanned<f64>,
-}
-
-fn default_upright_ratio() -> Spanned<f32> {
-    Spanned::new(0..0, 0.6)
-}
-fn default_fallen_ratio() -> Spanned<f32> {
-    Spanned::new(0..0, 1.2)
-}
-fn default_drop_heights() -> Spanned<f32> {
-    Spanned::new(0..0, 0.6)
-}
-fn default_fall_secs() -> Spanned<f64> {
-    Spanned::new(0..0, 2.0)
+crate::config::table! {
+    /// The keys of a `fall` rule beside the common ones.
+    pub struct Config in "" {
+        /// Seconds a person must stay down to have fallen, e.g. 5.0.
+        #[required]
+        pub down_secs: Spanned<f64>, range 0.0..=3_600.0;
+        /// A box at most this wide for its height is upright (standing,
+        /// walking; a seated person is wider), e.g. 0.6.
+        pub upright_ratio: Spanned<f32> = 0.6, range 0.1..=5.0;
+        /// A box at least this wide for its height is lying, e.g. 1.2.
+        pub fallen_ratio: Spanned<f32> = 1.2, range 0.1..=10.0;
+        /// A drop of the box's top by this share of the upright box's height is
+        /// going down too (a fall toward or away from the camera, where the box
+        /// does not turn wide), e.g. 0.6.
+        pub drop_heights: Spanned<f32> = 0.6, range 0.1..=1.0;
+        /// Seconds from last upright to down within which going down is a fall,
+        /// not lying down on purpose, e.g. 2.0.
+        pub fall_secs: Spanned<f64> = 2.0, range 0.1..=60.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,11 +60,11 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let down = ctx.in_range(&config.down_secs, 0.0..=3_600.0, "down_secs");
-    let upright = ctx.in_range(&config.upright_ratio, 0.1..=5.0, "upright_ratio");
-    let fallen = ctx.in_range(&config.fallen_ratio, 0.1..=10.0, "fallen_ratio");
-    let drop = ctx.in_range(&config.drop_heights, 0.1..=1.0, "drop_heights");
-    let fall = ctx.in_range(&config.fall_secs, 0.1..=60.0, "fall_secs");
+    let down = config.down_secs(ctx);
+    let upright = config.upright_ratio(ctx);
+    let fallen = config.fallen_ratio(ctx);
+    let drop = config.drop_heights(ctx);
+    let fall = config.fall_secs(ctx);
     if let (Some(u), Some(f)) = (upright, fallen)
         && f <= u
     {

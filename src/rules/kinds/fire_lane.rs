@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -27,20 +26,16 @@ pub const PER_TARGET: bool = true;
 pub const DEVICE_CLASS: &str = "safety";
 pub const LABELS: Labels = Labels::Default(&["car", "truck", "bus", "motorcycle"]);
 
-/// The keys of a `fire_lane` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Seconds a vehicle must stand still in the zone to be parked, e.g. 60.0.
-    pub park_secs: Spanned<f64>,
-    /// How far the vehicle's anchor may drift while standing still, in widths
-    /// of its own box (detector jitter, a door opening), e.g. 0.25.
-    #[serde(default = "default_max_drift")]
-    pub max_drift_widths: Spanned<f32>,
-}
-
-fn default_max_drift() -> Spanned<f32> {
-    Spanned::new(0..0, 0.25)
+crate::config::table! {
+    /// The keys of a `fire_lane` rule beside the common ones.
+    pub struct Config in "" {
+        /// Seconds a vehicle must stand still in the zone to be parked, e.g. 60.0.
+        #[required]
+        pub park_secs: Spanned<f64>, range 1.0..=86_400.0;
+        /// How far the vehicle's anchor may drift while standing still, in widths
+        /// of its own box (detector jitter, a door opening), e.g. 0.25.
+        pub max_drift_widths: Spanned<f32> = 0.25, range 0.01..=2.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,8 +45,8 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let park = ctx.in_range(&config.park_secs, 1.0..=86_400.0, "park_secs");
-    let drift = ctx.in_range(&config.max_drift_widths, 0.01..=2.0, "max_drift_widths");
+    let park = config.park_secs(ctx);
+    let drift = config.max_drift_widths(ctx);
     Some(Plan {
         park: Duration::from_secs_f64(park?),
         max_drift_widths: drift?,

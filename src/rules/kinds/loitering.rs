@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -20,19 +19,15 @@ pub const PER_TARGET: bool = true;
 /// What "on" means for Home Assistant's binary sensor of such a rule.
 pub const DEVICE_CLASS: &str = "presence";
 
-/// The keys of a `loitering` rule beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Seconds an object must stay in the zone to be loitering, e.g. 120.0.
-    pub loiter_secs: Spanned<f64>,
-    /// Seconds out of the zone after which the dwell time starts over, e.g. 5.0.
-    #[serde(default = "default_leave_secs")]
-    pub leave_secs: Spanned<f64>,
-}
-
-fn default_leave_secs() -> Spanned<f64> {
-    Spanned::new(0..0, 5.0)
+crate::config::table! {
+    /// The keys of a `loitering` rule beside the common ones.
+    pub struct Config in "" {
+        /// Seconds an object must stay in the zone to be loitering, e.g. 120.0.
+        #[required]
+        pub loiter_secs: Spanned<f64>, range 1.0..=86_400.0;
+        /// Seconds out of the zone after which the dwell time starts over, e.g. 5.0.
+        pub leave_secs: Spanned<f64> = 5.0, range 0.0..=3_600.0;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +37,8 @@ pub struct Plan {
 }
 
 pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let loiter = ctx.in_range(&config.loiter_secs, 1.0..=86_400.0, "loiter_secs");
-    let leave = ctx.in_range(&config.leave_secs, 0.0..=3_600.0, "leave_secs");
+    let loiter = config.loiter_secs(ctx);
+    let leave = config.leave_secs(ctx);
     Some(Plan {
         loiter: Duration::from_secs_f64(loiter?),
         leave: Duration::from_secs_f64(leave?),

@@ -349,13 +349,13 @@ mod tests {
     }
 
     /// Runs `frames` frames drawn by `draw(frame index, secs, buffer)` through
-    /// the kind; returns the frame indices with a thrown object in sight.
-    fn run(frames: usize, mut draw: impl FnMut(usize, f64, &mut [u8])) -> Vec<usize> {
+    /// the kind; returns what it raised on each frame.
+    fn raised(frames: usize, mut draw: impl FnMut(usize, f64, &mut [u8])) -> Vec<Vec<Target>> {
         let plan = plan();
         let zone = facade();
         let mut state = State::new(&plan);
         let mut buf = vec![0u8; (W * H) as usize];
-        let mut hits = Vec::new();
+        let mut raised = Vec::new();
         for i in 0..frames {
             let t = i as f64 / FPS;
             background(&mut buf);
@@ -369,11 +369,15 @@ mod tests {
             };
             let mut out = Vec::new();
             state.analyse(&plan, &zone, &frame, &mut out);
-            if !out.is_empty() {
-                hits.push(i);
-            }
+            raised.push(out);
         }
-        hits
+        raised
+    }
+
+    /// The frame indices with a thrown object in sight.
+    fn run(frames: usize, draw: impl FnMut(usize, f64, &mut [u8])) -> Vec<usize> {
+        let raised = raised(frames, draw);
+        (0..raised.len()).filter(|&i| !raised[i].is_empty()).collect()
     }
 
     /// From 0.4 s: dropped from (x0, 20) with sideways speed vx and
@@ -390,30 +394,8 @@ mod tests {
     #[test]
     fn an_object_falling_under_gravity_is_a_throw_with_its_trajectory() {
         // 240 px/s² on a 240 px frame: 1 frame height per s², a 10 m façade
-        let hits = run(40, falling(50.0, 20.0, 240.0));
-        assert!(!hits.is_empty(), "the throw was missed");
-        let plan = plan();
-        let zone = facade();
-        let mut state = State::new(&plan);
-        let mut buf = vec![0u8; (W * H) as usize];
-        let mut draw = falling(50.0, 20.0, 240.0);
-        let mut seen = None;
-        for i in 0..40 {
-            let t = i as f64 / FPS;
-            background(&mut buf);
-            draw(i, t, &mut buf);
-            let frame = GrayFrame {
-                width: W,
-                height: H,
-                stride: W as usize,
-                data: &buf,
-                pts: Duration::from_secs_f64(t),
-            };
-            let mut out = Vec::new();
-            state.analyse(&plan, &zone, &frame, &mut out);
-            seen = seen.or(out.into_iter().next());
-        }
-        let target = seen.unwrap();
+        let raised = raised(40, falling(50.0, 20.0, 240.0));
+        let target = raised.into_iter().flatten().next().expect("the throw was missed");
         assert_eq!(&*target.label, LABEL);
         let path = target.trajectory.unwrap();
         assert!(path.len() >= 6);
