@@ -181,8 +181,9 @@ impl Redactor {
             if found.is_empty() {
                 break;
             }
+            let painted = regions.len();
             regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
-            redacted = redact::cover(redacted, &regions);
+            redacted = redact::cover(redacted, &regions, painted);
             all.extend(found);
         }
         Ok((redacted, all))
@@ -217,8 +218,9 @@ impl Redactor {
                 break;
             }
             // the new faces and the patches they touch, refilled together
+            let painted = regions.len();
             regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
-            redacted = redact::cover(redacted, &regions);
+            redacted = redact::cover(redacted, &regions, painted);
         }
         Ok(redacted)
     }

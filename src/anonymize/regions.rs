@@ -56,9 +56,11 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
         match s.what {
             What::Person if set.persons => out.push(grow(b, PERSON_GROW, PERSON_GROW)),
             What::Person if set.heads => {
-                if is_group(b, seen, aspect) {
+                if is_group(s, seen, aspect) {
                     continue;
                 }
+                // a lost track's band is as deep as its grown box is squat:
+                // its head may be anywhere in the top of where it may be
                 let cut = b.x1 <= EDGE || b.x2 >= 1.0 - EDGE || b.y1 <= EDGE;
                 let squat = if cut { 1.0 } else { squatness(w * aspect, h) };
                 let depth = HEAD_DEPTH + squat * (HEAD_DEPTH_SQUAT - HEAD_DEPTH);
@@ -82,21 +84,24 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
     }
 }
 
-/// Whether the person box `b` is a group's whose members were found on
-/// their own (`seen`, in a picture of width/height `aspect`): much wider
-/// than high, holding the centres of at least [`GROUP_MEMBERS`] other
-/// person boxes, each narrower than half of it.
-fn is_group(b: &BBox, seen: &[Seen], aspect: f32) -> bool {
-    let (w, h) = (b.width(), b.height());
+/// Whether the person `s` is a group's box whose members were found on
+/// their own (`seen`, in a picture of width/height `aspect`): its shape
+/// much wider than high, holding the centres of at least
+/// [`GROUP_MEMBERS`] other person boxes, each narrower than half of it. A
+/// lost track's box, grown around where it may be, keeps its shape: a
+/// group tracked and lost for a moment is still a group.
+fn is_group(s: &Seen, seen: &[Seen], aspect: f32) -> bool {
+    let (b, shape) = (&s.bbox, &s.shape);
+    let (w, h) = (shape.width(), shape.height());
     if w * aspect <= GROUP_WIDE * h {
         return false;
     }
     let members = seen
         .iter()
-        .filter(|o| o.what == What::Person && o.bbox != *b)
+        .filter(|o| o.what == What::Person && o.shape != *shape)
         .filter(|o| {
             let (cx, cy) = ((o.bbox.x1 + o.bbox.x2) / 2.0, (o.bbox.y1 + o.bbox.y2) / 2.0);
-            o.bbox.width() < w / 2.0 && (b.x1..=b.x2).contains(&cx) && (b.y1..=b.y2).contains(&cy)
+            o.shape.width() < w / 2.0 && (b.x1..=b.x2).contains(&cx) && (b.y1..=b.y2).contains(&cy)
         })
         .count();
     members >= GROUP_MEMBERS
@@ -130,19 +135,13 @@ mod tests {
     }
 
     fn person(bbox: BBox) -> Seen {
-        Seen {
-            what: What::Person,
-            bbox,
-        }
+        Seen::at(What::Person, bbox)
     }
 
     #[test]
     fn heads_come_from_persons_and_plates_from_vehicles() {
         let person = person(region(0.1, 0.2, 0.3, 0.8));
-        let car = Seen {
-            what: What::Vehicle,
-            bbox: region(0.5, 0.5, 0.9, 0.9),
-        };
+        let car = Seen::at(What::Vehicle, region(0.5, 0.5, 0.9, 0.9));
         let mut out = Vec::new();
         regions(&RedactSet::default(), &[], &[person, car], (100.0, 100.0), &mut out);
         assert_eq!(out.len(), 1, "default: the person's head only");
@@ -211,6 +210,25 @@ mod tests {
             ..RedactSet::default()
         };
         regions(&persons, &[], &[group, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 3);
+        // a group tracked and lost for a moment: its box grown around where
+        // it may be is no longer wide, but its shape still is
+        out.clear();
+        let lost = Seen {
+            what: What::Person,
+            bbox: region(0.0, 0.0, 1.0, 0.6),
+            shape: group.bbox,
+        };
+        regions(&RedactSet::default(), &[], &[lost, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 2, "the members' heads only: {out:?}");
+        // grown the same way, a lost person's box keeps its band
+        out.clear();
+        let walker = Seen {
+            what: What::Person,
+            bbox: region(0.4, 0.1, 0.6, 0.7),
+            shape: region(0.45, 0.2, 0.55, 0.6),
+        };
+        regions(&RedactSet::default(), &[], &[walker, a, b], (100.0, 100.0), &mut out);
         assert_eq!(out.len(), 3);
     }
 }

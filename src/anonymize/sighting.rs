@@ -42,7 +42,22 @@ pub enum What {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seen {
     pub what: What,
+    /// Where it may be.
     pub bbox: BBox,
+    /// Its box as last seen: its shape (standing, squat, a group) when
+    /// `bbox` is grown around a lost track's expected way.
+    pub shape: BBox,
+}
+
+impl Seen {
+    /// A box seen on the picture itself.
+    pub fn at(what: What, bbox: BBox) -> Self {
+        Seen {
+            what,
+            bbox,
+            shape: bbox,
+        }
+    }
 }
 
 /// A lost track's last box is grown by this share of its size on each
@@ -255,7 +270,7 @@ fn collect(
     out.extend(
         detections
             .iter()
-            .filter_map(|d| what(d.label).map(|what| Seen { what, bbox: d.bbox })),
+            .filter_map(|d| what(d.label).map(|what| Seen::at(what, d.bbox))),
     );
     for t in tracks {
         let Some(what) = what(t.label) else { continue };
@@ -277,7 +292,11 @@ fn collect(
         } else {
             t.bbox
         };
-        out.push(Seen { what, bbox });
+        out.push(Seen {
+            what,
+            bbox,
+            shape: t.bbox,
+        });
     }
 }
 
@@ -363,10 +382,7 @@ impl Picture {
                 .iter()
                 .any(|s| s.what == What::Person && closer::iou(&s.bbox, &bbox) > closer::SAME);
             if !again {
-                self.seen.push(Seen {
-                    what: What::Person,
-                    bbox,
-                });
+                self.seen.push(Seen::at(What::Person, bbox));
             }
         }
         Ok(())
@@ -395,6 +411,7 @@ impl Picture {
             .map(|s| Seen {
                 what: s.what,
                 bbox: geometry.to_input(&s.bbox),
+                shape: geometry.to_input(&s.shape),
             })
             .collect();
         Ok(Picture {
