@@ -168,6 +168,9 @@ def clip(config, camera, recording, out, step="1"):
     result["heads_covered"] = heads_covered
     result["head_recall"] = heads_covered / persons if persons else None
     result["misses"] = misses
+    # each written frame's share, for a look at the frames that cost most
+    result["frames"] = [{"written": r["name"], "covered": round(r["covered"], 4),
+                         "collateral": round(r["collateral"], 4)} for r in rows]
     return result
 
 

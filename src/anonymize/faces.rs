@@ -2,7 +2,8 @@
 //! redacted. One pass sees the whole picture letterboxed to the model's
 //! input, for faces up to the whole frame; when that shrinks the picture,
 //! tiles of the model's input size then cover it at its own resolution, so a
-//! face about 12 pixels high is still 12 pixels high to the model. Tiles
+//! face about 12 pixels high is still 12 pixels high to the model; when it
+//! enlarges a small picture, the picture is searched as it is as well. Tiles
 //! overlap, so a face that one tile's edge cuts is whole in the next. A very
 //! large picture is tiled at a reduced scale to bound the cost
 //! ([`MAX_TILES`]). The search returns every face it finds, in the picture's
@@ -23,6 +24,10 @@ const OVERLAP: usize = 48;
 /// at a reduced scale (1280×720 needs 6 at full scale).
 pub const MAX_TILES: usize = 12;
 
+/// How much a picture smaller than the model's input must be scaled up to
+/// fill it before it is searched at its own size as well.
+const AS_IT_IS_FROM: f32 = 1.25;
+
 /// Faces in the picture `sample` (tightly packed RGB `pixels`, `width` ×
 /// `height`), in its normalised coordinates.
 pub fn find_faces(
@@ -35,6 +40,14 @@ pub fn find_faces(
     let (pixels, width, height) = picture;
     let (iw, ih) = (input.0 as usize, input.1 as usize);
     if width <= iw && height <= ih {
+        // A small picture, scaled up to fill the input, is also searched as
+        // it is: the model's answer depends on the scale, and a pattern
+        // beside a patch that looks like nothing at one scale can look like
+        // a face at the picture's own (a face check run there found one).
+        let scale = (iw as f32 / width.max(1) as f32).min(ih as f32 / height.max(1) as f32);
+        if scale >= AS_IT_IS_FROM {
+            search_tiles(client, picture, (iw, ih), &[(0, 0)], &mut faces)?;
+        }
         return Ok(faces);
     }
     let full = tile_grid(width, height, iw, ih);

@@ -5,7 +5,9 @@
 //! [`RedactedJpeg`], which only [`redact`] makes, and the [`Redactor`] —
 //! the one place that runs the face model over a picture ([`faces`]: the
 //! whole picture, then tiles at its own resolution) and places the regions
-//! to cover ([`regions`]) — is how a camera frame becomes one. An evidence
+//! to cover ([`regions`]) — is how a camera frame becomes one. Before it,
+//! a [`Closer`] look runs the camera's detector on tiles of the picture, so
+//! persons the detector missed on the whole frame are covered too. An evidence
 //! clip is many such pictures ([`clip`]: each frame covered over its own
 //! detections, faces searched on key frames and followed between them), and
 //! only [`VideoEncoder`], which accepts nothing but redacted pictures, makes
@@ -15,6 +17,7 @@
 
 pub mod alert;
 pub mod clip;
+pub mod closer;
 pub mod faces;
 pub mod privacy;
 pub mod redact;
@@ -24,6 +27,7 @@ pub mod sighting;
 pub mod video;
 
 pub use alert::{Alert, alert};
+pub use closer::Closer;
 pub use redact::{RawImage, RedactedImage, RedactedJpeg};
 pub use redactor::{RedactedClip, Redactor};
 pub use sighting::{Picture, Sightings, Withheld};

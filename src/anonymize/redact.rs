@@ -4,8 +4,10 @@
 //! A [`RawImage`] is a picture as the camera saw it. [`redact`] covers every
 //! region the camera's policy names — faces found by the face model, the head
 //! of every detected person, whole persons, the plate area of vehicles — with
-//! one flat colour, its mean pushed by a random amount, so nothing under it
-//! can be recovered and nothing in it looks like a face. The result is a [`RedactedImage`]; it and the [`RedactedJpeg`]
+//! one flat colour, its mean pushed by an amount drawn from the covered
+//! pixels, so nothing under it can be recovered and nothing in it looks like
+//! a face; the same picture always gets the same patches, so the picture
+//! searched for faces is the picture that leaves the box. The result is a [`RedactedImage`]; it and the [`RedactedJpeg`]
 //! encoded from it have private fields and no other constructor, so the
 //! publisher and every file writer, which accept only these types, cannot be
 //! handed a raw frame. A redacted picture can be annotated ([`Mark`]: solid
@@ -364,19 +366,26 @@ impl RedactedJpeg {
     }
 }
 
-/// How far, either way, a patch's colour is pushed at random from the mean
-/// of what it covers. A region is one flat patch: a mosaic of a face (six
-/// blocks across were used before) keeps its layout — dark eyes, light
+/// How far, either way, a patch's colour is pushed from the mean of what it
+/// covers, by an amount drawn from what it covers (the same picture gets the
+/// same patches, so what was searched for faces is what leaves the box).
+/// A region is one flat patch: a mosaic of a face (six blocks across were
+/// used before) keeps its layout — dark eyes, light
 /// forehead — and a face detector still finds faces in such mosaics and in
 /// patterns of random-coloured blocks (tests/suite/face_set.rs found them at
 /// scores up to 0.36).
 const JITTER: i32 = 16;
 
 /// Covers every region (normalised; any that fall outside the picture are
-/// clipped, empty ones skipped) with a flat, randomised colour.
+/// clipped, empty ones skipped) with a flat colour, pushed from the mean.
 pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
+    paint(image, regions, 0)
+}
+
+/// [`fill_regions`] over a picture's pixels.
+fn paint(image: RawImage, regions: &[BBox], painted: usize) -> RedactedImage {
     let RawImage { mut rgb, width, height } = image;
-    let covered = fill_regions(&mut rgb, width, height, regions);
+    let covered = fill_regions(&mut rgb, width, height, regions, painted);
     RedactedImage {
         rgb,
         width,
@@ -385,20 +394,30 @@ pub(crate) fn redact(image: RawImage, regions: &[BBox]) -> RedactedImage {
     }
 }
 
-/// Covers a redacted picture again with `regions` — those it was covered
-/// with and more, such as what the face search still finds in it — as
-/// [`redact`] does.
-pub(crate) fn cover(image: RedactedImage, regions: &[BBox]) -> RedactedImage {
+/// Covers a redacted picture again with `regions`: the first `painted` are
+/// those it is already covered with, the rest are new, such as what the face
+/// search still finds in it. A patch that touches no new region keeps its
+/// colour, so the picture that leaves the box differs from the one searched
+/// only where the search found something; a patch that does is refilled
+/// with the new regions it touches, as [`redact`] fills them.
+pub(crate) fn cover(image: RedactedImage, regions: &[BBox], painted: usize) -> RedactedImage {
     let RedactedImage { rgb, width, height, .. } = image;
-    redact(RawImage { rgb, width, height }, regions)
+    paint(RawImage { rgb, width, height }, regions, painted)
 }
 
-/// Fills the regions of tightly packed RGB; returns how many were filled.
+/// Fills the regions of tightly packed RGB; returns how many cover it.
 /// Regions that overlap or touch form a group, and a group gets one
 /// colour: neighbouring patches of different colours can together look
 /// like a face (a face detector found such patterns), one colour cannot.
-fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -> usize {
-    let rects: Vec<(usize, usize, usize, usize)> = regions.iter().filter_map(|r| to_pixels(r, width, height)).collect();
+/// A group made only of the first `painted` regions is already filled and
+/// left as it is.
+fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox], painted: usize) -> usize {
+    let rects: Vec<((usize, usize, usize, usize), bool)> = regions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| to_pixels(r, width, height).map(|rect| (rect, i >= painted)))
+        .collect();
+    let (fresh, rects): (Vec<bool>, Vec<(usize, usize, usize, usize)>) = rects.into_iter().map(|(r, f)| (f, r)).unzip();
     let mut group: Vec<usize> = (0..rects.len()).collect();
     fn root(group: &mut [usize], mut i: usize) -> usize {
         while group[i] != i {
@@ -418,10 +437,20 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -
             }
         }
     }
-    let mut rng = fastrand::Rng::new();
+    // the groups that take a new colour: those holding a new region
+    let mut refill = std::collections::HashSet::new();
+    for i in 0..rects.len() {
+        if fresh[i] {
+            refill.insert(root(&mut group, i));
+        }
+    }
     let mut colours: std::collections::HashMap<usize, ([u64; 3], u64)> = std::collections::HashMap::new();
     for (i, &(x1, y1, x2, y2)) in rects.iter().enumerate() {
-        let entry = colours.entry(root(&mut group, i)).or_default();
+        let g = root(&mut group, i);
+        if !refill.contains(&g) {
+            continue;
+        }
+        let entry = colours.entry(g).or_default();
         for row in y1..y2 {
             for px in rgb[(row * width + x1) * 3..(row * width + x2) * 3].chunks_exact(3) {
                 for (total, &v) in entry.0.iter_mut().zip(px) {
@@ -434,12 +463,18 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox]) -
     let colours: std::collections::HashMap<usize, [u8; 3]> = colours
         .into_iter()
         .map(|(g, (sum, n))| {
+            // the push is drawn from the covered pixels themselves: the
+            // mean does not leave the box, and the picture gets the same
+            // patches every time it is made
+            let mut rng = fastrand::Rng::with_seed(sum[0] ^ sum[1].rotate_left(21) ^ sum[2].rotate_left(42) ^ n);
             let value = sum.map(|total| ((total / n.max(1)) as i32 + rng.i32(-JITTER..=JITTER)).clamp(0, 255) as u8);
             (g, value)
         })
         .collect();
     for (i, &(x1, y1, x2, y2)) in rects.iter().enumerate() {
-        let value = colours[&root(&mut group, i)];
+        let Some(&value) = colours.get(&root(&mut group, i)) else {
+            continue;
+        };
         for row in y1..y2 {
             for px in rgb[(row * width + x1) * 3..(row * width + x2) * 3].chunks_exact_mut(3) {
                 px.copy_from_slice(&value);
@@ -491,6 +526,32 @@ mod tests {
         assert_ne!(px(16, 16), &before[(16 * 64 + 16) * 3..(16 * 64 + 16) * 3 + 3]);
         // Outside: unchanged.
         assert_eq!(&out.rgb()[..16 * 64 * 3], &before[..16 * 64 * 3]);
+    }
+
+    #[test]
+    fn the_same_picture_gets_the_same_patches_and_a_new_find_refills_only_what_it_touches() {
+        let regions = [region(0.1, 0.1, 0.3, 0.3), region(0.6, 0.6, 0.9, 0.9)];
+        let first = redact(gradient(64, 64), &regions);
+        let again = redact(gradient(64, 64), &regions);
+        assert_eq!(first.rgb(), again.rgb());
+        let px = |img: &RedactedImage, x: usize, y: usize| img.rgb()[(y * 64 + x) * 3..(y * 64 + x) * 3 + 3].to_vec();
+        let (left, right) = (px(&first, 10, 10), px(&first, 45, 45));
+        // a find touching the second patch only
+        let mut more = regions.to_vec();
+        more.push(region(0.85, 0.5, 0.95, 0.7));
+        let covered = cover(first, &more, regions.len());
+        assert_eq!(covered.covered(), 3);
+        assert_eq!(
+            px(&covered, 10, 10),
+            left,
+            "a patch the find does not touch keeps its colour"
+        );
+        assert_eq!(
+            px(&covered, 45, 45),
+            px(&covered, 58, 36),
+            "the find and the patch it touches share one colour"
+        );
+        assert_ne!(px(&covered, 45, 45), right, "and that colour is drawn again over both");
     }
 
     #[test]

@@ -183,8 +183,9 @@ impl Redactor {
             if found.is_empty() {
                 break;
             }
+            let painted = regions.len();
             regions::regions(&FACES_ONLY, &found, &[], size, &mut regions);
-            redacted = redact::cover(redacted, &regions);
+            redacted = redact::cover(redacted, &regions, painted);
             all.extend(found);
         }
         Ok((redacted, all))

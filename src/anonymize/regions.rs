@@ -11,6 +11,12 @@ use crate::vocab::{BBox, Detection};
 /// a standing person's tall box, and more of a box whose shape says the
 /// person sits, bends, leans or is cut by the frame (the head may then be
 /// anywhere in its upper part), up to 60% of a box as wide as it is high.
+/// It starts above the box: a detector's box of a standing person often
+/// cuts the top of the head (hair, a hat) — 15% of the box's height is
+/// what it cut on the walkway clip against an independent detector — and
+/// 5% above a squat or cut box, which holds the head of someone close
+/// (docs/privacy.md).
+const HEAD_TOP_TALL: f32 = 0.15;
 const HEAD_TOP: f32 = 0.05;
 const HEAD_DEPTH: f32 = 0.3;
 const HEAD_DEPTH_SQUAT: f32 = 0.6;
@@ -27,6 +33,13 @@ const PERSON_GROW: f32 = 0.1;
 /// A box this close to the picture's edge may be cut by it: its person
 /// may be entering, and the head anywhere in its upper part.
 const EDGE: f32 = 0.01;
+/// A person box this many times wider than high (in pixels) holds no one
+/// person standing, sitting or bending: it is a group, and when it holds
+/// [`GROUP_MEMBERS`] persons found on their own, their heads are covered
+/// by their own boxes, not a band across the group (the detector draws such
+/// boxes over a whole street of walkers; docs/privacy.md).
+const GROUP_WIDE: f32 = 1.5;
+const GROUP_MEMBERS: usize = 2;
 /// Plates sit in the lower part of a vehicle box.
 const PLATE_FROM: f32 = 0.55;
 /// The regions the policy covers, in normalised coordinates, in a picture
@@ -43,15 +56,18 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
         match s.what {
             What::Person if set.persons => out.push(grow(b, PERSON_GROW, PERSON_GROW)),
             What::Person if set.heads => {
+                if is_group(s, seen, aspect) {
+                    continue;
+                }
+                // a lost track's band is as deep as its grown box is squat:
+                // its head may be anywhere in the top of where it may be
                 let cut = b.x1 <= EDGE || b.x2 >= 1.0 - EDGE || b.y1 <= EDGE;
-                let depth = if cut {
-                    HEAD_DEPTH_SQUAT
-                } else {
-                    head_depth(w * aspect, h)
-                };
+                let squat = if cut { 1.0 } else { squatness(w * aspect, h) };
+                let depth = HEAD_DEPTH + squat * (HEAD_DEPTH_SQUAT - HEAD_DEPTH);
+                let top = HEAD_TOP_TALL + squat * (HEAD_TOP - HEAD_TOP_TALL);
                 let head = BBox {
                     x1: b.x1 - w * HEAD_WIDEN,
-                    y1: b.y1 - h * HEAD_TOP,
+                    y1: b.y1 - h * top,
                     x2: b.x2 + w * HEAD_WIDEN,
                     y2: b.y1 + h * depth,
                 };
@@ -68,14 +84,36 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
     }
 }
 
-/// The share of a person box, from its top, that its head region covers,
-/// from the box's height over its width (in the same unit).
-fn head_depth(w: f32, h: f32) -> f32 {
-    if !(w > 0.0 && h.is_finite()) {
-        return HEAD_DEPTH;
+/// Whether the person `s` is a group's box whose members were found on
+/// their own (`seen`, in a picture of width/height `aspect`): its shape
+/// much wider than high, holding the centres of at least
+/// [`GROUP_MEMBERS`] other person boxes, each narrower than half of it. A
+/// lost track's box, grown around where it may be, keeps its shape: a
+/// group tracked and lost for a moment is still a group.
+fn is_group(s: &Seen, seen: &[Seen], aspect: f32) -> bool {
+    let (b, shape) = (&s.bbox, &s.shape);
+    let (w, h) = (shape.width(), shape.height());
+    if w * aspect <= GROUP_WIDE * h {
+        return false;
     }
-    let t = ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0);
-    HEAD_DEPTH + t * (HEAD_DEPTH_SQUAT - HEAD_DEPTH)
+    let members = seen
+        .iter()
+        .filter(|o| o.what == What::Person && o.shape != *shape)
+        .filter(|o| {
+            let (cx, cy) = ((o.bbox.x1 + o.bbox.x2) / 2.0, (o.bbox.y1 + o.bbox.y2) / 2.0);
+            o.shape.width() < w / 2.0 && (b.x1..=b.x2).contains(&cx) && (b.y1..=b.y2).contains(&cy)
+        })
+        .count();
+    members >= GROUP_MEMBERS
+}
+
+/// How squat a person box is, from its height over its width (in the same
+/// unit): 0 for a standing person's tall box, 1 for one as wide as high.
+fn squatness(w: f32, h: f32) -> f32 {
+    if !(w > 0.0 && h.is_finite()) {
+        return 0.0;
+    }
+    ((TALL - h / w) / (TALL - SQUAT)).clamp(0.0, 1.0)
 }
 
 fn grow(b: &BBox, fx: f32, fy: f32) -> BBox {
@@ -97,19 +135,13 @@ mod tests {
     }
 
     fn person(bbox: BBox) -> Seen {
-        Seen {
-            what: What::Person,
-            bbox,
-        }
+        Seen::at(What::Person, bbox)
     }
 
     #[test]
     fn heads_come_from_persons_and_plates_from_vehicles() {
         let person = person(region(0.1, 0.2, 0.3, 0.8));
-        let car = Seen {
-            what: What::Vehicle,
-            bbox: region(0.5, 0.5, 0.9, 0.9),
-        };
+        let car = Seen::at(What::Vehicle, region(0.5, 0.5, 0.9, 0.9));
         let mut out = Vec::new();
         regions(&RedactSet::default(), &[], &[person, car], (100.0, 100.0), &mut out);
         assert_eq!(out.len(), 1, "default: the person's head only");
@@ -148,5 +180,55 @@ mod tests {
         assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
         // a standing person cut by the picture's edge may be bending in
         assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_group_box_over_persons_found_on_their_own_is_not_a_head() {
+        let group = person(region(0.05, 0.1, 0.95, 0.45));
+        let a = person(region(0.1, 0.2, 0.15, 0.4));
+        let b = person(region(0.6, 0.15, 0.65, 0.35));
+        let mut out = Vec::new();
+        regions(&RedactSet::default(), &[], &[group, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 2, "the members' heads, no band across the group: {out:?}");
+        // with one member only, the group's band stays: someone in it may
+        // have been missed
+        out.clear();
+        regions(&RedactSet::default(), &[], &[group, a], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().any(|r| r.x2 > 0.9), "{out:?}");
+        // two people side by side under one box are not a group
+        out.clear();
+        let pair = person(region(0.1, 0.1, 0.3, 0.5));
+        let one = person(region(0.1, 0.12, 0.19, 0.5));
+        let two = person(region(0.21, 0.12, 0.3, 0.5));
+        regions(&RedactSet::default(), &[], &[pair, one, two], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 3);
+        // whole persons are covered whole, groups included
+        out.clear();
+        let persons = RedactSet {
+            persons: true,
+            ..RedactSet::default()
+        };
+        regions(&persons, &[], &[group, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 3);
+        // a group tracked and lost for a moment: its box grown around where
+        // it may be is no longer wide, but its shape still is
+        out.clear();
+        let lost = Seen {
+            what: What::Person,
+            bbox: region(0.0, 0.0, 1.0, 0.6),
+            shape: group.bbox,
+        };
+        regions(&RedactSet::default(), &[], &[lost, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 2, "the members' heads only: {out:?}");
+        // grown the same way, a lost person's box keeps its band
+        out.clear();
+        let walker = Seen {
+            what: What::Person,
+            bbox: region(0.4, 0.1, 0.6, 0.7),
+            shape: region(0.45, 0.2, 0.55, 0.6),
+        };
+        regions(&RedactSet::default(), &[], &[walker, a, b], (100.0, 100.0), &mut out);
+        assert_eq!(out.len(), 3);
     }
 }

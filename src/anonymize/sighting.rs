@@ -11,7 +11,9 @@
 //! full resolution by the decoder ([`crate::decode::held`]), never of a
 //! newer one; before the first analysis, after a failed one, or when the
 //! last is older than allowed, there is no picture at all ([`Withheld`],
-//! counted): pictures fail closed.
+//! counted): pictures fail closed. A picture is also given a closer look
+//! ([`Closer`], the camera's detector on tiles of it) before it is handed
+//! out, and the persons found there cover it too.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
+use super::closer::{self, Closer};
 use super::redact::RedactLabels;
 use crate::decode::convert;
 use crate::decode::held::Held;
@@ -39,14 +42,30 @@ pub enum What {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Seen {
     pub what: What,
+    /// Where it may be.
     pub bbox: BBox,
+    /// Its box as last seen: its shape (standing, squat, a group) when
+    /// `bbox` is grown around a lost track's expected way.
+    pub shape: BBox,
+}
+
+impl Seen {
+    /// A box seen on the picture itself.
+    pub fn at(what: What, bbox: BBox) -> Self {
+        Seen {
+            what,
+            bbox,
+            shape: bbox,
+        }
+    }
 }
 
 /// A lost track's last box is grown by this share of its size on each
 /// side, besides the way it was moving: a person hidden from the detector
 /// for a moment (behind a pole, in a group) is still somewhere near.
 const LOST_GROW: f32 = 0.25;
-/// How many of its last steps a lost track may have walked on, at most.
+/// How many of its last steps a lost track may have walked on, at most
+/// (and never further than its own size: docs/privacy.md).
 const LOST_STEPS: f32 = 5.0;
 
 /// The least [`Sightings::max_age`].
@@ -73,6 +92,8 @@ pub enum Withheld {
     Stale(Duration),
     #[error("the analysed frame is no longer held")]
     Gone,
+    #[error("{0}")]
+    Closer(String),
 }
 
 /// A camera's last sighting, and the pictures withheld for want of one.
@@ -84,6 +105,8 @@ pub struct Sightings {
     fps: f32,
     /// Pictures not made because no fresh sighting could cover them.
     pub withheld: AtomicU64,
+    /// The camera's detector, for a closer look at each picture.
+    closer: Mutex<Option<Closer>>,
 }
 
 impl Sightings {
@@ -95,7 +118,15 @@ impl Sightings {
             labels: Mutex::new(labels),
             fps: fps.max(1) as f32,
             withheld: AtomicU64::new(0),
+            closer: Mutex::new(None),
         }
+    }
+
+    /// Gives every picture a closer look with `closer` before it is handed
+    /// out ([`Self::picture`]).
+    pub fn with_closer(mut self, closer: Closer) -> Self {
+        self.closer = Mutex::new(Some(closer));
+        self
     }
 
     /// Follows a reloaded camera's labels.
@@ -158,11 +189,17 @@ impl Sightings {
     }
 
     /// The last analysed frame as RGB no wider than `max_width`, with what
-    /// covers it — or why there is none (counted): no analysis yet, a
-    /// failed one, one older than [`Self::max_age`], or its frame no
-    /// longer held.
+    /// covers it, a closer look's persons included — or why there is none
+    /// (counted): no analysis yet, a failed one, one older than
+    /// [`Self::max_age`], its frame no longer held, or a failed closer look.
     pub fn picture(&self, held: &Held, max_width: u32) -> Result<Picture, Withheld> {
-        let found = self.find(held, max_width, self.max_age());
+        let found = self.find(held, max_width, self.max_age()).and_then(|mut picture| {
+            let mut closer = self.closer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(closer) = closer.as_mut() {
+                picture.look_closer(closer).map_err(Withheld::Closer)?;
+            }
+            Ok(picture)
+        });
         if found.is_err() {
             self.withheld.fetch_add(1, Ordering::Relaxed);
         }
@@ -222,24 +259,33 @@ fn collect(
     out.extend(
         detections
             .iter()
-            .filter_map(|d| what(d.label).map(|what| Seen { what, bbox: d.bbox })),
+            .filter_map(|d| what(d.label).map(|what| Seen::at(what, d.bbox))),
     );
     for t in tracks {
         let Some(what) = what(t.label) else { continue };
         let bbox = if t.lost {
+            // from where it was last seen to where the tracker expects it,
+            // grown by the steps it may have walked since: at most its own
+            // size (the last step of a track matched across a gap can be
+            // long, and grown by five such steps it covered half a picture)
             let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * fps).clamp(1.0, LOST_STEPS);
             let (w, h) = (t.bbox.width(), t.bbox.height());
-            let walk = t.moved * steps;
+            let walk = (t.moved * steps).min(w.max(h));
+            let (p, b) = (&t.predicted, &t.bbox);
             BBox {
-                x1: t.bbox.x1 - w * LOST_GROW - walk,
-                y1: t.bbox.y1 - h * LOST_GROW - walk,
-                x2: t.bbox.x2 + w * LOST_GROW + walk,
-                y2: t.bbox.y2 + h * LOST_GROW + walk,
+                x1: b.x1.min(p.x1) - w * LOST_GROW - walk,
+                y1: b.y1.min(p.y1) - h * LOST_GROW - walk,
+                x2: b.x2.max(p.x2) + w * LOST_GROW + walk,
+                y2: b.y2.max(p.y2) + h * LOST_GROW + walk,
             }
         } else {
             t.bbox
         };
-        out.push(Seen { what, bbox });
+        out.push(Seen {
+            what,
+            bbox,
+            shape: t.bbox,
+        });
     }
 }
 
@@ -313,6 +359,24 @@ impl Picture {
         &self.sample
     }
 
+    /// Covers also the persons a closer look ([`Closer`]: the detector on
+    /// tiles of the picture) finds, besides those already seen. The picture
+    /// must be RGB.
+    pub fn look_closer(&mut self, closer: &mut Closer) -> Result<(), String> {
+        let mut found = Vec::new();
+        closer.look(&self.sample, &mut found)?;
+        for bbox in found {
+            let again = self
+                .seen
+                .iter()
+                .any(|s| s.what == What::Person && closer::iou(&s.bbox, &bbox) > closer::SAME);
+            if !again {
+                self.seen.push(Seen::at(What::Person, bbox));
+            }
+        }
+        Ok(())
+    }
+
     pub fn seen(&self) -> &[Seen] {
         &self.seen
     }
@@ -336,6 +400,7 @@ impl Picture {
             .map(|s| Seen {
                 what: s.what,
                 bbox: geometry.to_input(&s.bbox),
+                shape: geometry.to_input(&s.shape),
             })
             .collect();
         Ok(Picture {

@@ -21,7 +21,7 @@ use super::alerts::Alerts;
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::MotionWorker;
 use super::snapshot::Snapshots;
-use crate::anonymize::Sightings;
+use crate::anonymize::{Closer, Sightings};
 use crate::console::{Console, Overlay};
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
 use crate::evidence::Evidence;
@@ -113,14 +113,21 @@ impl Camera {
                     result
                 })?
         };
-        let mut client = shared
+        let service = shared
             .models
             .get(&model.key)
-            .map(|service| service.camera_client())
             .ok_or_else(|| std::io::Error::other(format!("model `{}` was not loaded", model.key)))?;
+        let mut client = service.camera_client();
         let waiting = slot.clone();
         client.on_reply(Arc::new(move || waiting.wake()));
-        let sightings = Arc::new(Sightings::new(plan.privacy.labels.clone(), plan.detect.fps));
+        let mut sightings = Sightings::new(plan.privacy.labels.clone(), plan.detect.fps);
+        if !plan.privacy.labels.persons.is_empty() {
+            // pictures get a closer look for persons the frame's pass missed
+            let input = &service.plan().manifest.input;
+            let persons = plan.privacy.labels.persons.clone();
+            sightings = sightings.with_closer(Closer::new(service.client(), (input.width, input.height), persons));
+        }
+        let sightings = Arc::new(sightings);
         let alerts = Alerts {
             camera: plan.name.clone(),
             stream: stream.clone(),

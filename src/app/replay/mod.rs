@@ -273,7 +273,14 @@ pub fn run_recording(
         ..base
     };
     let mut writer = match options.out {
-        Some(dir) => Some(FrameWriter::open(plan, camera, &spec, dir, options.plain)?),
+        Some(dir) => {
+            // the pictures get a closer look, as a camera's do
+            let input = &service.plan().manifest.input;
+            let persons = camera.privacy.labels.persons.clone();
+            let closer = (!persons.is_empty())
+                .then(|| anonymize::Closer::new(service.client(), (input.width, input.height), persons));
+            Some(FrameWriter::open(plan, camera, &spec, dir, (options.plain, closer))?)
+        }
         None => None,
     };
     let probed = probe(&spec.source);

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark, RedactedImage};
-use crate::anonymize::{Picture, Redactor};
+use crate::anonymize::{Closer, Picture, Redactor};
 use crate::app::analysis::FrameAnalyzer;
 use crate::decode::decoder::attach_decoder;
 use crate::decode::limit::{self, MaxSize, Refusal};
@@ -51,6 +51,8 @@ pub(super) struct FrameWriter {
     redactor: Redactor,
     /// Keeps the face model's service alive while the redactor uses it.
     _faces: Option<ModelService>,
+    /// The detector's closer look at each picture, as a camera's.
+    closer: Option<Closer>,
     policy: CameraPrivacyPlan,
     /// The camera's detect rate.
     fps: u32,
@@ -73,7 +75,7 @@ impl FrameWriter {
         camera: &CameraPlan,
         spec: &StreamSpec,
         dir: &Path,
-        plain: bool,
+        (plain, closer): (bool, Option<Closer>),
     ) -> anyhow::Result<Self> {
         let frames_dir = dir.join("frames");
         let incidents_dir = dir.join("incidents");
@@ -116,6 +118,7 @@ impl FrameWriter {
             full: FullFrames::open(spec).map_err(|e| anyhow::anyhow!("cannot open the recording for --out: {e}"))?,
             redactor: Redactor::new(faces.as_ref()),
             _faces: faces,
+            closer,
             policy,
             fps: camera.detect.fps,
             plain,
@@ -220,7 +223,13 @@ impl FrameWriter {
         let sample = convert::capped_rgb(&sample, self.max_width)?;
         // Covered as a camera's pictures are: over what the detector and the
         // tracker saw on this very frame.
-        let picture = Picture::analysed(sample, &self.policy.labels, self.fps, pts, (cover, tracks));
+        let mut picture = Picture::analysed(sample, &self.policy.labels, self.fps, pts, (cover, tracks));
+        if let Some(closer) = self.closer.as_mut()
+            && let Err(reason) = picture.look_closer(closer)
+        {
+            tracing::warn!(%reason, "frame not written: the closer look failed");
+            return None;
+        }
         let redacted = match self.redactor.redact(&picture, &self.policy) {
             Ok(image) => image,
             Err(reason) => {
