@@ -19,7 +19,14 @@
 //! checked against what the boxes look like (see [`appearance`]): two tracks
 //! swap boxes, a track left without a box takes one, and a track moves to
 //! the box beside its own, when the new pairs look more alike by
-//! `appearance_margin`, each box within a box width of its new track.
+//! `appearance_margin`, each box within a box width of its new track (more
+//! at a lower frame rate: a box width per tenth of a second between frames).
+//!
+//! A tentative track that dies after a sighting or two on its own (someone
+//! seen once before walking behind something, as at 5 fps) is remembered
+//! for a second: a track born where a lost track would have reached by then
+//! begins its path (`first_bbox`) where that one was first seen, so a rule
+//! that follows paths sees where the person came from.
 //!
 //! Track ids are per camera, ephemeral and never an identity: they are
 //! numbers that restart with the process and never leave the box.
@@ -140,6 +147,24 @@ pub struct Tracker {
     /// as motorcycle), so the tracker can start a track on what the model's
     /// filter was told to keep.
     label_high: Vec<(LabelId, f32)>,
+    /// When the previous frame was fed, and how far (in box widths) a box
+    /// may be from a track for its look to move it there this frame
+    /// ([`NEAR`] scaled by the time between frames, see [`reachable`]).
+    last_now: Option<Duration>,
+    reach: f32,
+    /// Tentative tracks that died lately: a person seen once before being
+    /// hidden, whose path a track born a little further on continues.
+    gone: Vec<Gone>,
+}
+
+/// A tentative track that died unconfirmed.
+#[derive(Debug, Clone, Copy)]
+struct Gone {
+    label: LabelId,
+    first_bbox: BBox,
+    first_seen: Duration,
+    bbox: BBox,
+    last_seen: Duration,
 }
 
 impl Tracker {
@@ -157,6 +182,9 @@ impl Tracker {
             matches: Vec::new(),
             background: Background::default(),
             label_high: Vec::new(),
+            last_now: None,
+            reach: NEAR,
+            gone: Vec::new(),
         }
     }
 
@@ -183,6 +211,13 @@ impl Tracker {
     /// `track.appearance` on, what the boxes look like helps tell apart
     /// people whose boxes meet (see [`Self::rematch`]).
     pub fn update_seeing(&mut self, detections: &[Detection], pixels: Option<&Pixels<'_>>, now: Duration) -> &[Track] {
+        let interval = self
+            .last_now
+            .map_or(NEAR_AFTER, |t| now.saturating_sub(t))
+            .clamp(NEAR_AFTER, MAX_INTERVAL);
+        self.last_now = Some(now);
+        let scale = interval.as_secs_f32() / NEAR_AFTER.as_secs_f32();
+        self.reach = NEAR * scale;
         self.looks.clear();
         self.looks.resize(detections.len(), Look::default());
         self.clear.clear();
@@ -249,6 +284,28 @@ impl Tracker {
         // Unmatched tracks: a tentative one dies at once (birth hysteresis),
         // a confirmed one is lost until max_lost (death hysteresis), or
         // stationary_lost if it was standing still when last seen.
+        // Tentative tracks about to die are remembered for a second, when
+        // they were seen on their own (a second box beside a tracked person
+        // is the detector's, not someone about to be hidden).
+        self.gone.retain(|g| now.saturating_sub(g.last_seen) <= STITCH);
+        for (e, &used) in self.entries.iter().zip(&self.entry_used) {
+            if used || e.confirmed {
+                continue;
+            }
+            let alone = !self
+                .entries
+                .iter()
+                .any(|o| o.confirmed && reachable(o, &e.track.bbox, NEAR));
+            if alone {
+                self.gone.push(Gone {
+                    label: e.track.label,
+                    first_bbox: e.track.first_bbox,
+                    first_seen: e.track.first_seen,
+                    bbox: e.track.bbox,
+                    last_seen: e.track.last_seen,
+                });
+            }
+        }
         let mut i = 0;
         self.entries.retain(|e| {
             let matched = self.entry_used[i];
@@ -281,6 +338,22 @@ impl Tracker {
             }
             let id = self.next_id;
             self.next_id += 1;
+            // A box where a tentative track died lately, within the reach
+            // a lost track would have had, continues its path (a person seen
+            // once before being hidden: at 5 fps one sighting is 0.2 s).
+            let mut origin = (det.bbox, now);
+            let mut best: Option<(f32, usize)> = None;
+            for (gi, g) in self.gone.iter().enumerate() {
+                let off = stitch_off(g, &det.bbox, now);
+                if g.label == det.label && off.is_some_and(|o| best.is_none_or(|(b, _)| o < b)) {
+                    best = off.map(|o| (o, gi));
+                }
+            }
+            if let Some((_, gi)) = best {
+                let g = self.gone.swap_remove(gi);
+                tracing::trace!(target: "watchpost::track", id, "stitch");
+                origin = (g.first_bbox, g.first_seen);
+            }
             self.entries.push(Entry {
                 track: Track {
                     id,
@@ -288,8 +361,8 @@ impl Tracker {
                     score: det.score,
                     bbox: det.bbox,
                     hits: 1,
-                    first_seen: now,
-                    first_bbox: det.bbox,
+                    first_seen: origin.1,
+                    first_bbox: origin.0,
                     last_seen: now,
                     moved: 0.0,
                     lost: false,
@@ -379,7 +452,8 @@ impl Tracker {
     /// and the new pairs look alike by `appearance_margin` more than the old.
     fn rematch(&mut self, detections: &[Detection]) {
         let margin = self.plan.appearance_margin;
-        let within = |e: &Entry, di: usize| reachable(e, &detections[di].bbox);
+        let reach = self.reach;
+        let within = |e: &Entry, di: usize| reachable(e, &detections[di].bbox, reach);
         for m in 0..self.matches.len() {
             for n in m + 1..self.matches.len() {
                 let ((ea, da), (eb, db)) = (self.matches[m], self.matches[n]);
@@ -572,9 +646,11 @@ const LOOK_GAIN: f32 = 0.2;
 
 /// Whether a box is close enough to where a track was last seen or is
 /// expected for the tracker to consider giving it to the track by its look:
-/// centres at most [`NEAR`] box widths apart across and [`NEAR`] half
-/// heights up or down, of a like height.
-fn reachable(e: &Entry, b: &BBox) -> bool {
+/// centres at most `near` box widths apart across and [`NEAR`] half heights
+/// up or down, of a like height. `near` is [`NEAR`] at 10 fps and grows with
+/// the time between frames: at 5 fps people walk twice as far between two
+/// sightings, and two who pass each other are further apart when next seen.
+fn reachable(e: &Entry, b: &BBox, near: f32) -> bool {
     [e.track.bbox, e.predicted].iter().any(|p| {
         let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
         let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
@@ -582,7 +658,7 @@ fn reachable(e: &Entry, b: &BBox) -> bool {
             return false;
         }
         let ((px, py), (bx, by)) = (centre(p), centre(b));
-        (px - bx).abs() / pw.max(bw) <= NEAR && 2.0 * (py - by).abs() / ph.max(bh) <= NEAR
+        (px - bx).abs() / pw.max(bw) <= near && 2.0 * (py - by).abs() / ph.max(bh) <= NEAR
     })
 }
 
@@ -606,6 +682,12 @@ const NEAR_AFTER: Duration = Duration::from_millis(100);
 /// How far up or down (in half box heights) a box reached beyond [`NEAR`]
 /// may be from the prediction.
 const NEAR_ROW: f32 = 0.5;
+/// How long a tentative track that died on its own is remembered for a
+/// track born further on to continue its path (see [`stitch_off`]).
+const STITCH: Duration = Duration::from_secs(1);
+/// Frame intervals longer than this (a camera analysed at under 2 fps) widen
+/// the look's reach no further.
+const MAX_INTERVAL: Duration = Duration::from_millis(500);
 
 /// How well a detection fits a track, higher is better; `None` if it cannot
 /// match. The overlap (IoU) with the prediction or the last box, whichever
@@ -648,6 +730,24 @@ fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
         }
     }
     (off <= e.near).then(|| (1.0 - off / e.near) * min_iou)
+}
+
+/// How far (in box widths) a newborn box is from where a tentative track
+/// died, if it may continue its path: in the same row, of a like height,
+/// within the reach a lost track would have after as long unseen.
+fn stitch_off(g: &Gone, b: &BBox, now: Duration) -> Option<f32> {
+    let p = &g.bbox;
+    let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
+    let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
+    if ph <= 0.0 || bh <= 0.0 || !(2.0 / 3.0..=1.5).contains(&(bh / ph)) {
+        return None;
+    }
+    let ((px, py), (bx, by)) = (centre(p), centre(b));
+    let across = (px - bx).abs() / pw.max(bw);
+    let row = 2.0 * (py - by).abs() / ph.max(bh);
+    let unseen = now.saturating_sub(g.last_seen);
+    let reach = NEAR + NEAR_GROWTH * unseen.saturating_sub(NEAR_AFTER).as_secs_f32();
+    (row <= NEAR_ROW && across <= reach).then_some(across)
 }
 
 /// Folds one matched detection into its track.
@@ -944,6 +1044,46 @@ mod tests {
         };
         assert!(run(true), "the red person's track follows the red person");
         assert!(!run(false), "boxes alone hand each track the other person");
+    }
+
+    #[test]
+    fn a_person_seen_once_before_being_hidden_starts_the_path_of_the_track_born_further_on() {
+        // at 5 fps: seen once at 0.6, hidden for two frames, seen 1.4 box
+        // widths further on (walking left): the new track's path begins
+        // where the person was first seen
+        let walk = |x: f32| Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x, 0.3, x + 0.05, 0.5),
+        };
+        let mut t = Tracker::new(TrackPlan::default());
+        t.update(&[walk(0.6)], at(0));
+        t.update(&[], at(200));
+        t.update(&[], at(400));
+        t.update(&[walk(0.53)], at(600));
+        let seen = t.update(&[walk(0.52)], at(800)).to_vec();
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].first_bbox.x1, seen[0].first_seen), (0.6, at(0)));
+        // not a second box the detector gave beside a tracked person
+        let mut t = Tracker::new(TrackPlan::default());
+        t.update(&[walk(0.3)], at(0));
+        t.update(&[walk(0.3)], at(200));
+        t.update(&[walk(0.3), walk(0.34)], at(400));
+        t.update(&[walk(0.3)], at(600));
+        t.update(&[walk(0.3), walk(0.38)], at(800));
+        let seen = t.update(&[walk(0.3), walk(0.385)], at(1000)).to_vec();
+        let newcomer = seen.iter().find(|t| t.bbox.x1 > 0.35).expect("a second track");
+        assert_eq!(newcomer.first_bbox.x1, 0.38);
+    }
+
+    #[test]
+    fn the_looks_reach_grows_with_the_time_between_frames() {
+        for (step, reach) in [(100, 1.0), (200, 2.0), (1000, 5.0)] {
+            let mut t = Tracker::new(TrackPlan::default());
+            t.update(&[det(1, 0.1)], at(0));
+            t.update(&[det(1, 0.1)], at(step));
+            assert!((t.reach - reach * NEAR).abs() < 1e-4, "every {step} ms: {}", t.reach);
+        }
     }
 
     #[test]

@@ -13,6 +13,12 @@
 //! another person on the line, or whom the detector misses for a frame or
 //! two there, is followed on at their walking speed, so the crossing counts
 //! once the expected feet are past the line, as the real ones would be.
+//!
+//! An object first seen on the line (within `min_distance`: out from behind
+//! something or out of a group, or into the picture beside the line) came
+//! from the side it walks away from: it counts once it is clearly past the
+//! line on the other, unless another track lost close by may be the same
+//! object seen again (that track's own path decides).
 
 use std::time::Duration;
 
@@ -101,6 +107,9 @@ struct Follow {
     /// Its path touched the line since it was last clearly on a side.
     touched: bool,
     last: Point,
+    /// It was first seen on the line (within `min_distance`), no other
+    /// track lost near it: where it came from is told by where it goes.
+    born_on: Option<Point>,
 }
 
 #[derive(Debug, Default)]
@@ -135,15 +144,20 @@ impl RuleState for State {
                     // The path begins where the object was first seen, which
                     // may be on the other side: a track is confirmed a
                     // sighting or two later, and at a low fps that can be
-                    // past the line. An object that comes into sight close
-                    // to the line (from behind something, or out of a
-                    // group) starts on the side it is on, however close.
+                    // past the line. An object that comes into sight on the
+                    // line (from behind something, or out of a group) came
+                    // from the side it walks away from, unless it may be a
+                    // lost track seen again: then it starts on the side it
+                    // is on, however close.
                     let origin = scope.anchor.of(&track.first_bbox);
+                    let clear = line.side(origin, plan.min_distance);
+                    let born_on = (clear.is_none() && !fragment(track, tracks)).then_some(origin);
                     self.follows.push(Follow {
                         id: track.id,
-                        side: line.side(origin, plan.min_distance).or_else(|| line.side(origin, 0.0)),
+                        side: clear.or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
                         touched: false,
                         last: origin,
+                        born_on,
                     });
                     let last = self.follows.len() - 1;
                     &mut self.follows[last]
@@ -161,11 +175,46 @@ impl RuleState for State {
                 && plan.direction.counts(from, side)
             {
                 out.extend(scope.target(track));
+            } else if let Some(origin) = follow.born_on.take()
+                && follow.side.is_none()
+            {
+                // Walked off the line it was first seen on: it came from
+                // the other side (out from behind something, or a group).
+                let away = (line.signed_distance(p) - line.signed_distance(origin)).abs();
+                let from = match side {
+                    Side::A => Side::B,
+                    Side::B => Side::A,
+                };
+                if away >= 0.5 * plan.min_distance
+                    && plan.direction.counts(from, side)
+                {
+                    out.extend(scope.target(track));
+                }
             }
             follow.side = Some(side);
             follow.touched = false;
         }
     }
+}
+
+/// How far across (in box widths) from a lost track's expected box a track
+/// first seen on the line is taken for that track seen again.
+const FRAGMENT_REACH: f32 = 1.5;
+
+/// Whether a track first seen on the line may be a lost track seen again
+/// (its own path, which the lost track's decides): another track of its
+/// label lost near where it was first seen.
+fn fragment(track: &Track, tracks: &[Track]) -> bool {
+    let f = &track.first_bbox;
+    tracks.iter().any(|t| {
+        if !t.lost || t.id == track.id || t.label != track.label {
+            return false;
+        }
+        let p = &t.predicted;
+        let w = (f.x2 - f.x1).max(p.x2 - p.x1);
+        let h = (f.y2 - f.y1).max(p.y2 - p.y1);
+        ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
+    })
 }
 
 #[cfg(test)]
@@ -270,8 +319,37 @@ mod tests {
     }
 
     #[test]
-    fn a_track_first_seen_on_the_line_counts_from_its_first_clear_side() {
+    fn a_track_first_seen_on_the_line_came_from_the_side_it_walks_away_from() {
+        // first seen just past the line (out from behind a lamp post), walks on
+        let ys = [0.505, 0.53, 0.56];
+        assert_eq!(crossings(Direction::AToB, 0.5, &ys), vec![1]);
+        assert!(crossings(Direction::BToA, 0.5, &ys).is_empty());
+        // and back again: a second crossing
         let ys = [0.50, 0.55, 0.45, 0.40];
-        assert_eq!(crossings(Direction::Both, 0.5, &ys), vec![2]);
+        assert_eq!(crossings(Direction::Both, 0.5, &ys), vec![1, 2]);
+        // swaying on the line it was first seen on is nothing
+        let ys = [0.50, 0.51, 0.49, 0.515, 0.505];
+        assert!(crossings(Direction::Both, 0.5, &ys).is_empty());
+    }
+
+    #[test]
+    fn a_track_first_seen_on_the_line_beside_a_lost_one_is_left_to_the_lost_ones_path() {
+        // someone lost on the line a moment ago and a new track where they
+        // were expected: the lost track's path decides, the new one starts
+        // on the side it is on
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::Both,
+            min_distance: 0.02,
+        };
+        let mut state = State::new(&plan);
+        let lost = h.lost(h.track(2, "person", 0.52, 0.49));
+        let mut out = Vec::new();
+        for (i, y) in [0.505, 0.53, 0.56].into_iter().enumerate() {
+            let mut seen = h.track(1, "person", 0.5, y);
+            seen.first_bbox = h.track(1, "person", 0.5, 0.505).bbox;
+            state.evaluate(&plan, &h.scope(i as f64 * 0.1), &[lost, seen], &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
     }
 }
