@@ -40,6 +40,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the benches
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from replay_vs_loop import ROOT, config  # noqa: E402
 
