@@ -412,12 +412,13 @@ pub(crate) fn cover(image: RedactedImage, regions: &[BBox], painted: usize) -> R
 /// A group made only of the first `painted` regions is already filled and
 /// left as it is.
 fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox], painted: usize) -> usize {
-    let rects: Vec<((usize, usize, usize, usize), bool)> = regions
+    type Rect = (usize, usize, usize, usize);
+    // each region in pixels, and whether it is new
+    let (rects, fresh): (Vec<Rect>, Vec<bool>) = regions
         .iter()
         .enumerate()
         .filter_map(|(i, r)| to_pixels(r, width, height).map(|rect| (rect, i >= painted)))
-        .collect();
-    let (fresh, rects): (Vec<bool>, Vec<(usize, usize, usize, usize)>) = rects.into_iter().map(|(r, f)| (f, r)).unzip();
+        .unzip();
     let mut group: Vec<usize> = (0..rects.len()).collect();
     fn root(group: &mut [usize], mut i: usize) -> usize {
         while group[i] != i {
@@ -426,9 +427,7 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox], p
         }
         i
     }
-    let touch = |a: &(usize, usize, usize, usize), b: &(usize, usize, usize, usize)| {
-        a.0 <= b.2 && b.0 <= a.2 && a.1 <= b.3 && b.1 <= a.3
-    };
+    let touch = |a: &Rect, b: &Rect| a.0 <= b.2 && b.0 <= a.2 && a.1 <= b.3 && b.1 <= a.3;
     for i in 0..rects.len() {
         for j in i + 1..rects.len() {
             if touch(&rects[i], &rects[j]) {
@@ -439,10 +438,8 @@ fn fill_regions(rgb: &mut [u8], width: usize, height: usize, regions: &[BBox], p
     }
     // the groups that take a new colour: those holding a new region
     let mut refill = std::collections::HashSet::new();
-    for i in 0..rects.len() {
-        if fresh[i] {
-            refill.insert(root(&mut group, i));
-        }
+    for (i, _) in fresh.iter().enumerate().filter(|(_, new)| **new) {
+        refill.insert(root(&mut group, i));
     }
     let mut colours: std::collections::HashMap<usize, ([u64; 3], u64)> = std::collections::HashMap::new();
     for (i, &(x1, y1, x2, y2)) in rects.iter().enumerate() {
