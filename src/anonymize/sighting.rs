@@ -67,6 +67,9 @@ const LOST_GROW: f32 = 0.25;
 /// How many of its last steps a lost track may have walked on, at most
 /// (and never further than its own size: docs/privacy.md).
 const LOST_STEPS: f32 = 5.0;
+/// Share of a lost track's possible walk it is grown by every way around
+/// the way it was walking.
+const TURN: f32 = 0.5;
 
 /// The least [`Sightings::max_age`].
 const MIN_MAX_AGE: Duration = Duration::from_secs(2);
@@ -270,7 +273,9 @@ fn collect(
             // long, and grown by five such steps it covered half a picture)
             let steps = (pts.saturating_sub(t.last_seen).as_secs_f32() * fps).clamp(1.0, LOST_STEPS);
             let (w, h) = (t.bbox.width(), t.bbox.height());
-            let walk = (t.moved * steps).min(w.max(h));
+            // the expected box follows the way it was walking; around that
+            // way, half the steps it may have walked cover a turn or a stop
+            let walk = (t.moved * steps).min(w.max(h)) * TURN;
             let (p, b) = (&t.predicted, &t.bbox);
             BBox {
                 x1: b.x1.min(p.x1) - w * LOST_GROW - walk,
