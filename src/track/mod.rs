@@ -535,18 +535,12 @@ impl Tracker {
             self.matches[m].1 = di;
             self.det_used[di] = true;
             self.det_used[da] = false;
-            let mut heir: Option<(f32, usize)> = None;
-            for (eb, b) in self.entries.iter().enumerate() {
-                if self.entry_used[eb] || !b.confirmed || b.track.label != detections[da].label {
-                    continue;
-                }
-                if let Some(f) = fit(b, &detections[da].bbox, self.plan.iou, true)
-                    && heir.is_none_or(|(g, _)| f > g)
-                {
-                    heir = Some((f, eb));
-                }
-            }
-            if let Some((_, eb)) = heir {
+            let heir = best_fit(self.entries.iter().enumerate().filter_map(|(eb, b)| {
+                let free = !self.entry_used[eb] && b.confirmed && b.track.label == detections[da].label;
+                free.then(|| fit(b, &detections[da].bbox, self.plan.iou, true))?
+                    .map(|f| (f, eb))
+            }));
+            if let Some(eb) = heir {
                 self.entry_used[eb] = true;
                 self.det_used[da] = true;
                 self.matches.push((eb, da));
@@ -559,19 +553,11 @@ impl Tracker {
     /// to had been hidden in its box: it is the other box of the two).
     fn refill(&mut self, ei: usize, detections: &[Detection]) {
         let e = &self.entries[ei];
-        let min_iou = self.plan.iou;
-        let mut best: Option<(f32, usize)> = None;
-        for (di, det) in detections.iter().enumerate() {
-            if self.det_used[di] || det.label != e.track.label || det.score < self.plan.high_score {
-                continue;
-            }
-            if let Some(f) = fit(e, &det.bbox, min_iou, true)
-                && best.is_none_or(|(g, _)| f > g)
-            {
-                best = Some((f, di));
-            }
-        }
-        if let Some((_, di)) = best {
+        let best = best_fit(detections.iter().enumerate().filter_map(|(di, det)| {
+            let free = !self.det_used[di] && det.label == e.track.label && det.score >= self.plan.high_score;
+            free.then(|| fit(e, &det.bbox, self.plan.iou, true))?.map(|f| (f, di))
+        }));
+        if let Some(di) = best {
             self.entry_used[ei] = true;
             self.det_used[di] = true;
             self.matches.push((ei, di));
@@ -699,6 +685,12 @@ const MAX_INTERVAL: Duration = Duration::from_millis(500);
 /// two unseen. Such fits score below every overlap fit, so overlap decides
 /// first. Beyond one box width (up to the entry's grown reach) only a box
 /// ahead of the track's way and in line with the prediction fits.
+/// The index of the best fit among `(fit, index)` pairs; the first of equals.
+fn best_fit(fits: impl Iterator<Item = (f32, usize)>) -> Option<usize> {
+    fits.reduce(|best, next| if next.0 > best.0 { next } else { best })
+        .map(|(_, i)| i)
+}
+
 fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
     let r = &e.reach;
     let touches = b.x1 < r.x2 && b.x2 > r.x1 && b.y1 < r.y2 && b.y2 > r.y1;
