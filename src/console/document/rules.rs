@@ -4,7 +4,8 @@
 use toml_edit::{Array, InlineTable, Item, TableLike, Value};
 
 use super::model::{EditError, RuleEdit, WindowEdit};
-use super::nodes::{ListMut, name_of, number, set, string_array, strings};
+use super::nodes::{ListMut, name_of, set, string_array};
+use crate::rules::COMMON_KEYS;
 
 pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
     let text = |k: &str| rule.get(k).and_then(Item::as_str).map(str::to_string);
@@ -32,13 +33,6 @@ pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
         name: name_of(rule).to_string(),
         kind: text("kind").unwrap_or_default(),
         zone: text("zone").unwrap_or_default(),
-        labels: strings(rule.get("labels")),
-        severity: text("severity"),
-        min_confidence: number(rule.get("min_confidence")),
-        min_secs: number(rule.get("min_secs")),
-        end_after_secs: number(rule.get("end_after_secs")),
-        snapshot: rule.get("snapshot").and_then(Item::as_bool),
-        direction: text("direction"),
         schedule,
         keys: rule
             .iter()
@@ -49,19 +43,7 @@ pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
 }
 
 /// The keys [`RuleEdit`] has fields for; every other key goes to its `keys`.
-const FIELDS: &[&str] = &[
-    "name",
-    "kind",
-    "zone",
-    "labels",
-    "severity",
-    "min_confidence",
-    "min_secs",
-    "end_after_secs",
-    "snapshot",
-    "direction",
-    "schedule",
-];
+const FIELDS: &[&str] = &["name", "kind", "zone", "schedule"];
 
 /// A plain TOML value (number, boolean, text, or a list of those) as JSON;
 /// None for tables and nested lists, which the editor leaves as written.
@@ -99,7 +81,7 @@ fn toml_of(value: &serde_json::Value) -> Value {
 /// Two plain values alike (numbers within rounding).
 fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => close(&x, &y),
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
         _ => a == b,
     }
 }
@@ -123,8 +105,8 @@ pub(super) fn schedule_value(windows: &[WindowEdit]) -> Value {
 }
 
 /// Sets or removes one key of a rule when it differs; `same` compares the
-/// edited value with the file's.
-pub(super) fn rule_key<T: std::fmt::Debug>(
+/// edited value with the file's, `make` writes it.
+pub(super) fn rule_key<T>(
     table: &mut dyn TableLike,
     key: &str,
     wanted: &Option<T>,
@@ -137,8 +119,9 @@ pub(super) fn rule_key<T: std::fmt::Debug>(
         (Some(w), Some(c)) if same(w, c) => {}
         (None, None) => {}
         (Some(w), _) => {
-            set(table, key, make(w));
-            changed.push(format!("{key} = {w:?}"));
+            let value = make(w);
+            changed.push(format!("{key} = {}", value.to_string().trim()));
+            set(table, key, value);
         }
         (None, Some(_)) => {
             table.remove(key);
@@ -147,109 +130,46 @@ pub(super) fn rule_key<T: std::fmt::Debug>(
     }
 }
 
-pub(super) fn close(a: &f64, b: &f64) -> bool {
-    (a - b).abs() < 1e-9
-}
-
+/// Writes the keys of `rule` that differ from the table's: its kind and
+/// zone, then the common keys in the order [`COMMON_KEYS`] declares them,
+/// then its kind's own keys by name.
 pub(super) fn write_rule(table: &mut dyn TableLike, rule: &RuleEdit, changed: &mut Vec<String>) {
     let current = read_rule(table);
-    let text = |s: &String| Value::from(s.as_str());
-    let eq = |a: &String, b: &String| a == b;
-    rule_key(
-        table,
-        "kind",
-        &Some(rule.kind.clone()),
-        &Some(current.kind.clone()),
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "zone",
-        &Some(rule.zone.clone()),
-        &Some(current.zone.clone()),
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "labels",
-        &rule.labels,
-        &current.labels,
-        |a, b| a == b,
-        |l| string_array(l),
-        changed,
-    );
-    rule_key(table, "severity", &rule.severity, &current.severity, eq, text, changed);
-    let float = |v: &f64| Value::from(*v);
-    rule_key(
-        table,
-        "min_confidence",
-        &rule.min_confidence,
-        &current.min_confidence,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "min_secs",
-        &rule.min_secs,
-        &current.min_secs,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "end_after_secs",
-        &rule.end_after_secs,
-        &current.end_after_secs,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "snapshot",
-        &rule.snapshot,
-        &current.snapshot,
-        |a, b| a == b,
-        |v| Value::from(*v),
-        changed,
-    );
-    rule_key(
-        table,
-        "direction",
-        &rule.direction,
-        &current.direction,
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "schedule",
-        &rule.schedule,
-        &current.schedule,
-        |a, b| a == b,
-        |s| schedule_value(s),
-        changed,
-    );
-    let keys = rule.keys.keys().chain(current.keys.keys());
-    let keys: std::collections::BTreeSet<&String> = keys.collect();
-    for key in keys {
+    for (key, wanted, now) in [("kind", &rule.kind, &current.kind), ("zone", &rule.zone, &current.zone)] {
         rule_key(
             table,
             key,
-            &rule.keys.get(key).filter(|v| !v.is_null()),
-            &current.keys.get(key),
-            |a, b| same_json(a, b),
-            |v| toml_of(v),
+            &Some(wanted),
+            &Some(now),
+            |a, b| a == b,
+            |s| Value::from(s.as_str()),
             changed,
         );
+    }
+    let written = rule.keys.keys().chain(current.keys.keys()).map(String::as_str);
+    let own: std::collections::BTreeSet<&str> = written.filter(|key| !COMMON_KEYS.contains(key)).collect();
+    for key in COMMON_KEYS.iter().copied().chain(own) {
+        match key {
+            "name" | "kind" | "zone" => {}
+            "schedule" => rule_key(
+                table,
+                key,
+                &rule.schedule,
+                &current.schedule,
+                |a, b| a == b,
+                |s| schedule_value(s),
+                changed,
+            ),
+            _ => rule_key(
+                table,
+                key,
+                &rule.keys.get(key).filter(|v| !v.is_null()),
+                &current.keys.get(key),
+                |a, b| same_json(a, b),
+                |v| toml_of(v),
+                changed,
+            ),
+        }
     }
 }
 
@@ -260,30 +180,22 @@ pub(super) fn apply_rules(
     who: &str,
     changes: &mut Vec<String>,
 ) -> Result<(), EditError> {
-    let keep: Vec<&str> = rules.iter().map(|e| e.name.as_str()).collect();
-    let Some(mut list) =
-        ListMut::pruned(camera, "rules", inline, &keep, ("rule", who), changes).map_err(EditError::Unsupported)?
-    else {
-        return Ok(());
-    };
-    for rule in rules {
-        let mut changed = Vec::new();
-        let found = list.names().iter().position(|n| *n == rule.name);
-        match found.and_then(|i| list.get_mut(i)) {
-            Some(table) => {
-                write_rule(table, rule, &mut changed);
-                if !changed.is_empty() {
-                    changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
-                }
-            }
-            None => {
-                list.push(|table| {
-                    table.insert("name", toml_edit::value(rule.name.as_str()));
-                    write_rule(table, rule, &mut changed);
-                });
+    ListMut::edit_by_name(
+        camera,
+        "rules",
+        inline,
+        rules,
+        ("rule", who),
+        changes,
+        |rule, table, added, changes| {
+            let mut changed = Vec::new();
+            write_rule(table, rule, &mut changed);
+            if added {
                 changes.push(format!("{who}: rule `{}` added: {}", rule.name, changed.join(", ")));
+            } else if !changed.is_empty() {
+                changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
             }
-        }
-    }
-    Ok(())
+        },
+    )
+    .map_err(EditError::Unsupported)
 }
