@@ -138,7 +138,10 @@ impl JsonSchema for RuleTable {
                     "kind".into(),
                     serde_json::json!({ "const": name, "description": description }),
                 );
-                let mut required: Vec<Value> = strings(common.as_value(), "required").into_iter().map(Value::from).collect();
+                let mut required: Vec<Value> = strings(common.as_value(), "required")
+                    .into_iter()
+                    .map(Value::from)
+                    .collect();
                 required.extend(strings(kind.as_value(), "required").into_iter().map(Value::from));
                 serde_json::json!({
                     "title": name,
