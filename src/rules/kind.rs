@@ -102,11 +102,14 @@ pub struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// The tracks the rule looks at at all (label and confidence).
+    /// Whether the rule looks at this track at all (label and confidence).
+    pub fn wants(&self, track: &Track) -> bool {
+        track.score >= self.min_confidence && self.labels.contains(&track.label)
+    }
+
+    /// The tracks the rule looks at at all.
     pub fn wanted<'t>(&self, tracks: &'t [Track]) -> impl Iterator<Item = &'t Track> {
-        tracks
-            .iter()
-            .filter(|track| track.score >= self.min_confidence && self.labels.contains(&track.label))
+        tracks.iter().filter(|track| self.wants(track))
     }
 
     /// Whether the track's anchor point is inside the rule's area (false for lines).

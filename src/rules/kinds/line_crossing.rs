@@ -126,7 +126,10 @@ impl RuleState for State {
         let Some(line) = scope.zone.line() else {
             return;
         };
-        for track in scope.wanted(tracks) {
+        for track in tracks {
+            if !scope.wants(track) {
+                continue;
+            }
             let p = if !track.lost {
                 scope.anchor.of(&track.bbox)
             } else if scope.now.saturating_sub(track.last_seen) <= LOST_PATH {
