@@ -81,8 +81,8 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from(DEFAULT_STATE_DIR)
 }
 
-/// One `[[cameras]]` table: its name and the tables of each stage (the
-/// check reads those beside its name from [`CameraTable::KEYS`]).
+// The check reads the tables beside its name from `CameraTable::KEYS`.
+/// One `[[cameras]]` table: its name and the tables of each stage.
 #[allow(dead_code)]
 #[derive(JsonSchema, watchpost_macros::Keys)]
 #[schemars(deny_unknown_fields)]
