@@ -1,11 +1,14 @@
 //! A rule's main keys: read from its table, and written back one key at a
 //! time, only where the edit differs from the file.
 
+use std::sync::LazyLock;
+
+use schemars::JsonSchema;
 use toml_edit::{Array, InlineTable, Item, TableLike, Value};
 
 use super::model::{EditError, RuleEdit, WindowEdit};
 use super::nodes::{ListMut, name_of, set, string_array};
-use crate::rules::COMMON_KEYS;
+use crate::rules::{COMMON_KEYS, RuleCommon, kind_schemas};
 
 pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
     let text = |k: &str| rule.get(k).and_then(Item::as_str).map(str::to_string);
@@ -60,22 +63,55 @@ fn json_of(value: &Value, depth: usize) -> Option<serde_json::Value> {
     })
 }
 
-/// The TOML value of a plain JSON value (the edit checked it is plain).
-fn toml_of(value: &serde_json::Value) -> Value {
+/// The TOML value of a plain JSON value (the edit checked it is plain); a
+/// `fractional` key's number is written with a fraction even when whole
+/// (`2.0`), as the config writes such keys.
+fn toml_of(value: &serde_json::Value, fractional: bool) -> Value {
     match value {
         serde_json::Value::Bool(b) => Value::from(*b),
         serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::from(i),
-            None => Value::from(n.as_f64().unwrap_or_default()),
+            Some(i) if !fractional => Value::from(i),
+            _ => Value::from(n.as_f64().unwrap_or_default()),
         },
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => {
-            let mut array: Array = items.iter().map(toml_of).collect();
+            let mut array: Array = items.iter().map(|item| toml_of(item, false)).collect();
             array.fmt();
             Value::Array(array)
         }
         serde_json::Value::Null | serde_json::Value::Object(_) => Value::from(""),
     }
+}
+
+/// Whether the config schema types key `key` of a rule of kind `kind` (its
+/// own or a common one) as a number with a fraction (`min_secs`, …).
+fn fractional(kind: &str, key: &str) -> bool {
+    static NUMBERS: LazyLock<Vec<(&'static str, Vec<String>)>> = LazyLock::new(|| {
+        let mut generator = schemars::SchemaGenerator::default();
+        let numbers = |schema: &schemars::Schema| -> Vec<String> {
+            let properties = schema.get("properties").and_then(serde_json::Value::as_object);
+            let is_number = |t: &serde_json::Value| match t {
+                serde_json::Value::String(t) => t == "number",
+                serde_json::Value::Array(ts) => ts.iter().any(|t| t == "number"),
+                _ => false,
+            };
+            properties
+                .into_iter()
+                .flatten()
+                .filter(|(_, p)| p.get("type").is_some_and(is_number))
+                .map(|(key, _)| key.clone())
+                .collect()
+        };
+        let common = numbers(&RuleCommon::json_schema(&mut generator));
+        kind_schemas(&mut generator)
+            .into_iter()
+            .map(|(name, schema)| (name, [numbers(&schema), common.clone()].concat()))
+            .collect()
+    });
+    NUMBERS
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .is_some_and(|(_, keys)| keys.iter().any(|k| k == key))
 }
 
 /// Two plain values alike (numbers within rounding).
@@ -166,7 +202,7 @@ pub(super) fn write_rule(table: &mut dyn TableLike, rule: &RuleEdit, changed: &m
                 &rule.keys.get(key).filter(|v| !v.is_null()),
                 &current.keys.get(key),
                 |a, b| same_json(a, b),
-                |v| toml_of(v),
+                |v| toml_of(v, fractional(&rule.kind, key)),
                 changed,
             ),
         }

@@ -149,6 +149,19 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
 }
 
 #[test]
+fn a_whole_number_is_written_as_the_schema_types_its_key() {
+    let mut edit = walkway();
+    let mut crowd = rule("lawn-crowd", "lawn");
+    crowd.kind = "crowd".into();
+    crowd.keys.insert("min_secs".into(), serde_json::json!(3));
+    crowd.keys.insert("min_count".into(), serde_json::json!(5));
+    edit.rules.push(crowd);
+    let (text, _) = apply(CONFIG, &edit).unwrap();
+    assert!(text.contains("min_secs = 3.0\n"), "{text}");
+    assert!(text.contains("min_count = 5\n"), "{text}");
+}
+
+#[test]
 fn rule_keys_change_one_by_one_and_removed_keys_go() {
     let mut edit = walkway();
     edit.rules[0]
