@@ -52,15 +52,10 @@ impl Closer {
     /// `sample` (RGB), in its normalised coordinates. Fails when the
     /// picture cannot be read or the detector fails.
     pub fn look(&mut self, sample: &gst::Sample, found: &mut Vec<BBox>) -> Result<(), String> {
-        let info = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let (info, map) = crate::decode::convert::mapped(sample)?;
         if info.format() != gst_video::VideoFormat::Rgb {
             return Err(format!("a closer look needs an RGB picture, not {:?}", info.format()));
         }
-        let map = sample
-            .buffer()
-            .ok_or("no buffer")?
-            .map_readable()
-            .map_err(|e| e.to_string())?;
         let (width, height) = (info.width() as usize, info.height() as usize);
         let stride = info.stride()[0].max(0) as usize;
         let pixels = map.as_slice();

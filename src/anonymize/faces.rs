@@ -10,7 +10,6 @@
 //! normalised coordinates; it never returns pixels.
 
 use gstreamer as gst;
-use gstreamer_video as gst_video;
 
 use crate::decode::convert;
 use crate::infer::InferClient;
@@ -59,12 +58,7 @@ pub fn find_faces(
     let scale = (MAX_TILES as f64 / full.len() as f64).sqrt();
     let reduced_width = ((width as f64 * scale) as u32).max(input.0);
     let smaller = convert::capped_rgb(sample, reduced_width).ok_or("cannot scale the picture for the face search")?;
-    let info = gst_video::VideoInfo::from_caps(smaller.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
-    let map = smaller
-        .buffer()
-        .ok_or("no buffer")?
-        .map_readable()
-        .map_err(|e| e.to_string())?;
+    let (info, map) = convert::mapped(&smaller)?;
     let (w, h, stride) = (
         info.width() as usize,
         info.height() as usize,
@@ -86,10 +80,10 @@ fn whole(
     sample: &gst::Sample,
     (width, height): (u32, u32),
 ) -> Result<Vec<Detection>, String> {
-    let source = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+    let source = convert::info_of(sample)?;
     let scaled = convert::letterboxed_rgb(sample, width, height)
         .map_err(|e| format!("cannot scale the picture for the face model: {e}"))?;
-    let info = gst_video::VideoInfo::from_caps(scaled.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+    let info = convert::info_of(&scaled)?;
     let par = source.par();
     let frame = Frame {
         buffer: scaled.buffer_owned().ok_or("no buffer")?,

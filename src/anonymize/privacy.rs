@@ -98,17 +98,12 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
         return plain;
     };
     let Some(model) = models.get(name.get_ref()) else {
-        let known: Vec<&str> = models.keys().map(String::as_str).collect();
         ctx.error(
             name.span(),
             format!(
                 "privacy.face_model names model `{}`, which is not defined; defined models: {}",
                 name.get_ref(),
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
+                crate::config::listed(models.keys())
             ),
         );
         return plain;

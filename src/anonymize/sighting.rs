@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
-use gstreamer_video as gst_video;
 
 use super::closer::{self, Closer};
 use super::redact::RedactLabels;
@@ -312,14 +311,9 @@ impl Picture {
         let labels = RedactLabels::of(detector.plan().labels());
         let input = &detector.plan().manifest.input;
         let (width, height) = (input.width, input.height);
-        let source = gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let source = convert::info_of(&sample)?;
         let scaled = convert::letterboxed_rgb(&sample, width, height)?;
-        let info = gst_video::VideoInfo::from_caps(scaled.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
-        let map = scaled
-            .buffer()
-            .ok_or("no buffer")?
-            .map_readable()
-            .map_err(|e| e.to_string())?;
+        let (info, map) = convert::mapped(&scaled)?;
         let image = ImageView {
             data: map.as_slice(),
             width: info.width() as usize,
@@ -395,7 +389,7 @@ impl Picture {
     /// `height` square pixels, its boxes moved with it: what an evidence
     /// clip is made of.
     pub fn letterboxed(&self, width: u32, height: u32) -> Result<Picture, String> {
-        let info = gst_video::VideoInfo::from_caps(self.sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())?;
+        let info = convert::info_of(&self.sample)?;
         let par = info.par();
         let geometry = Geometry::letterbox(info.width(), info.height(), (par.numer(), par.denom()), width, height);
         let sample = convert::letterboxed_rgb(&self.sample, width, height)?;

@@ -11,11 +11,9 @@
 //! the face model fails, the snapshot is not published: it fails closed.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crate::anonymize::privacy::CameraPrivacyPlan;
 use crate::anonymize::redact::{self, Mark};
@@ -69,7 +67,7 @@ pub struct Snapshots {
     /// Jobs queued or in progress: the console's live views wait for them.
     waiting: Arc<AtomicUsize>,
     /// The dropped snapshots' log line, once a minute.
-    dropped_log: Arc<Mutex<Throttle>>,
+    dropped_log: Arc<Throttle>,
 }
 
 impl Snapshots {
@@ -124,12 +122,7 @@ impl Snapshots {
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => {
                 self.waiting.fetch_sub(1, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                let due = self
-                    .dropped_log
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .admit(Instant::now());
-                if let Some(held_back) = due {
+                if let Some(held_back) = self.dropped_log.due() {
                     tracing::warn!(camera = %job.camera, incident = %job.incident_id, held_back,
                         "snapshot dropped: the snapshot worker is behind (the incident itself is sent)");
                 }

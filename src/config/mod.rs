@@ -36,6 +36,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Names for a message, comma-separated, or "none" when there are none.
+pub fn listed<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    let names: Vec<S> = names.into_iter().collect();
+    if names.is_empty() {
+        return "none".into();
+    }
+    names.iter().map(AsRef::as_ref).collect::<Vec<&str>>().join(", ")
+}
+
 /// The candidate within two edits of `word`, if there is exactly one best.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let distance = |a: &str, b: &str| {

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, FromRequestParts, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -294,15 +294,29 @@ fn not_found(camera: &str) -> Response {
         .into_response()
 }
 
+/// The running camera a request's path names (`/api/cameras/{name}/…`);
+/// a request for one that is not running is answered 404.
+pub struct Running(pub ConsoleCamera);
+
+impl<S: Send + Sync> FromRequestParts<S> for Running
+where
+    Arc<Cameras>: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Arc::<Cameras>::from_ref(state)
+            .get(&name)
+            .map(Running)
+            .ok_or_else(|| not_found(&name))
+    }
+}
+
 /// `GET /api/cameras/{name}/frame.jpg`: the live view (redacted).
-pub async fn frame(
-    State(cameras): State<Arc<Cameras>>,
-    State(frames): State<Arc<LiveFrames>>,
-    Path(name): Path<String>,
-) -> Response {
-    let Some(camera) = cameras.get(&name) else {
-        return not_found(&name);
-    };
+pub async fn frame(State(frames): State<Arc<LiveFrames>>, Running(camera): Running) -> Response {
     let status = camera.stream.status();
     match tokio::task::spawn_blocking(move || frames.view(&camera)).await {
         Ok(Ok(jpeg)) => {
@@ -325,15 +339,8 @@ pub async fn frame(
 }
 
 /// `GET /api/cameras/{name}/overlay`: the boxes seen last (normalised).
-pub async fn overlay(
-    State(cameras): State<Arc<Cameras>>,
-    State(frames): State<Arc<LiveFrames>>,
-    Path(name): Path<String>,
-) -> Response {
-    let Some(camera) = cameras.get(&name) else {
-        return not_found(&name);
-    };
-    let data = frames.boxes(&name).unwrap_or_else(|| camera.overlay.read());
+pub async fn overlay(State(frames): State<Arc<LiveFrames>>, Running(camera): Running) -> Response {
+    let data = frames.boxes(&camera.name).unwrap_or_else(|| camera.overlay.read());
     let label = |id| {
         camera
             .labels

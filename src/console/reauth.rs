@@ -48,13 +48,6 @@ mod tests {
                 name: "car-at-gate".into(),
                 kind: "intrusion".into(),
                 zone: "drive".into(),
-                labels: None,
-                severity: None,
-                min_confidence: None,
-                min_secs: None,
-                end_after_secs: None,
-                snapshot: None,
-                direction: None,
                 schedule: None,
                 keys: Default::default(),
             }],
@@ -67,7 +60,7 @@ mod tests {
         let before = camera();
         let mut after = camera();
         after.masks.push(vec![[0.5, 0.5], [0.6, 0.5], [0.6, 0.6]]);
-        after.rules[0].min_secs = Some(2.0);
+        after.rules[0].keys.insert("min_secs".into(), serde_json::json!(2.0));
         after.zones[0].points[0] = [0.2, 0.2];
         assert!(removals(&before, &after).is_empty());
 

@@ -6,6 +6,24 @@
 use gstreamer as gst;
 use gstreamer_video as gst_video;
 
+/// The layout (format, size, stride) of a decoded picture.
+pub fn info_of(sample: &gst::Sample) -> Result<gst_video::VideoInfo, String> {
+    gst_video::VideoInfo::from_caps(sample.caps().ok_or("no caps")?).map_err(|e| e.to_string())
+}
+
+/// A decoded picture's layout and its bytes, mapped for reading.
+pub fn mapped(
+    sample: &gst::Sample,
+) -> Result<(gst_video::VideoInfo, gst::BufferMap<'_, gst::buffer::Readable>), String> {
+    let info = info_of(sample)?;
+    let map = sample
+        .buffer()
+        .ok_or("no buffer")?
+        .map_readable()
+        .map_err(|e| e.to_string())?;
+    Ok((info, map))
+}
+
 /// Longest one conversion may take.
 const TIMEOUT_SECS: u64 = 5;
 

@@ -66,7 +66,7 @@ pub struct Stream {
     /// Pipelines built so far: which run a held frame belongs to.
     runs: AtomicU64,
     /// GStreamer warnings: one line a minute, across rebuilds.
-    warnings: Mutex<super::throttle::Throttle>,
+    warnings: super::throttle::Throttle,
     /// The current pipeline's refusal of an oversized picture.
     refusal: Mutex<Arc<Refusal>>,
 }
@@ -83,7 +83,7 @@ impl Stream {
             status: Arc::default(),
             held: Arc::default(),
             runs: AtomicU64::new(0),
-            warnings: Mutex::default(),
+            warnings: Default::default(),
             refusal: Mutex::default(),
         }
     }
@@ -238,12 +238,7 @@ impl Stream {
                     });
                 }
                 gst::MessageView::Warning(w) => {
-                    let due = self
-                        .warnings
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .admit(std::time::Instant::now());
-                    if let Some(held_back) = due {
+                    if let Some(held_back) = self.warnings.due() {
                         tracing::warn!(
                             camera = %self.spec.camera,
                             element = %w.src().map(|s| s.path_string().to_string()).unwrap_or_default(),

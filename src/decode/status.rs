@@ -57,7 +57,7 @@ pub struct StreamStatus {
     pub decoded: AtomicU64,
     /// Frames dropped because their privacy masks could not be painted.
     pub unmasked: AtomicU64,
-    unmasked_log: Mutex<Throttle>,
+    unmasked_log: Throttle,
     /// When the last decoded frame arrived, in ms since `epoch`.
     pub(super) last_frame_ms: AtomicU64,
     epoch: Instant,
@@ -82,7 +82,7 @@ impl Default for StreamStatus {
             reconnects: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
             unmasked: AtomicU64::new(0),
-            unmasked_log: Mutex::default(),
+            unmasked_log: Throttle::default(),
             last_frame_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             started: SystemTime::now(),
@@ -161,12 +161,7 @@ impl StreamStatus {
     /// broken stream cannot flood the journal.
     pub(super) fn frame_unmasked(&self, camera: &str) {
         let n = self.unmasked.fetch_add(1, Ordering::Relaxed) + 1;
-        let due = self
-            .unmasked_log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .admit(Instant::now());
-        if let Some(held_back) = due {
+        if let Some(held_back) = self.unmasked_log.due() {
             tracing::warn!(
                 camera,
                 dropped = n,

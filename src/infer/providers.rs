@@ -32,39 +32,27 @@ impl fmt::Display for Provider {
     }
 }
 
+/// A provider built in with cargo feature `$feature` as ort's `ep::$ep`:
+/// registered on `$builder`, or an error saying the feature is not built in.
+macro_rules! featured {
+    ($builder:ident, $feature:literal, $ep:ident) => {{
+        #[cfg(feature = $feature)]
+        return $builder
+            .with_execution_providers([ort::ep::$ep::default().build().error_on_failure()])
+            .map_err(|e| e.to_string());
+        #[cfg(not(feature = $feature))]
+        Err(format!("this watchpost was built without the `{}` feature", $feature))
+    }};
+}
+
 /// Registers `provider` on a session builder, or says why it cannot run.
 pub fn register(provider: Provider, builder: SessionBuilder) -> Result<SessionBuilder, String> {
     #[allow(unused_imports)]
     use ort::ep::ExecutionProvider as _;
-    #[allow(unused_variables)]
-    let not_built = |feature: &str| -> Result<SessionBuilder, String> {
-        Err(format!("this watchpost was built without the `{feature}` feature"))
-    };
     match provider {
         Provider::Cpu => Ok(builder),
-        Provider::Cuda => {
-            #[cfg(feature = "cuda")]
-            return builder
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
-                .map_err(|e| e.to_string());
-            #[cfg(not(feature = "cuda"))]
-            not_built("cuda")
-        }
-        Provider::Tensorrt => {
-            #[cfg(feature = "tensorrt")]
-            return builder
-                .with_execution_providers([ort::ep::TensorRT::default().build().error_on_failure()])
-                .map_err(|e| e.to_string());
-            #[cfg(not(feature = "tensorrt"))]
-            not_built("tensorrt")
-        }
-        Provider::Openvino => {
-            #[cfg(feature = "openvino")]
-            return builder
-                .with_execution_providers([ort::ep::OpenVINO::default().build().error_on_failure()])
-                .map_err(|e| e.to_string());
-            #[cfg(not(feature = "openvino"))]
-            not_built("openvino")
-        }
+        Provider::Cuda => featured!(builder, "cuda", CUDA),
+        Provider::Tensorrt => featured!(builder, "tensorrt", TensorRT),
+        Provider::Openvino => featured!(builder, "openvino", OpenVINO),
     }
 }

@@ -314,10 +314,7 @@ impl Collector for LiveCollector {
                 live.healthy.load(Relaxed) as i64,
             ),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(value);
-            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
-        }
+        encode_each(&mut encoder, gauges, ConstGauge::new)?;
         let counters: [(&str, &str, u64); 5] = [
             (
                 "watchpost_outbox_delivered",
@@ -345,10 +342,7 @@ impl Collector for LiveCollector {
                 live.outbox.stats.poisoned.load(Relaxed),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
-        }
+        encode_each(&mut encoder, counters, ConstCounter::new)?;
         if let Some(evidence) = live.evidence.get() {
             let counters: [(&str, &str, u64); 5] = [
                 (
@@ -377,37 +371,46 @@ impl Collector for LiveCollector {
                     evidence.frames_covered_whole.load(Relaxed),
                 ),
             ];
-            for (name, help, value) in counters {
-                let counter = ConstCounter::new(value);
-                counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)?;
-            }
+            encode_each(&mut encoder, counters, ConstCounter::new)?;
         }
         Ok(())
     }
 }
 
+/// Encodes one unlabelled metric per (name, help, value), each made by `make`.
+fn encode_each<V, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    figures: impl IntoIterator<Item = (&'static str, &'static str, V)>,
+    make: impl Fn(V) -> M,
+) -> Result<(), std::fmt::Error> {
+    for (name, help, value) in figures {
+        let metric = make(value);
+        metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)?;
+    }
+    Ok(())
+}
+
 /// Every metric of the box.
 pub struct Metrics {
     registry: Registry,
-    inference: Family<Labels, Histogram, fn() -> Histogram>,
-    frame_age: Family<Labels, Histogram, fn() -> Histogram>,
+    inference: Latency,
+    frame_age: Latency,
     incidents: Family<Labels, Counter>,
     reloads: Family<Labels, Counter>,
     pub(super) scrapes: Arc<AtomicU64>,
 }
 
-fn latency_histogram() -> Histogram {
-    // 1 ms … ~16 s
-    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+/// A family of latency histograms (1 ms … ~16 s).
+type Latency = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn latency() -> Latency {
+    Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 15)))
 }
 
 impl Metrics {
     pub fn new(live: Arc<Live>) -> Self {
         let mut registry = Registry::default();
-        let inference: Family<Labels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
-        let frame_age: Family<Labels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let (inference, frame_age) = (latency(), latency());
         let incidents = Family::<Labels, Counter>::default();
         let reloads = Family::<Labels, Counter>::default();
         registry.register(

@@ -409,11 +409,7 @@ pub fn judge(body: &Body, me: Identity<'_>, seen: Seen, now: u64) -> Vec<String>
         reasons.push(format!(
             "the bundle is for {}, not for this box ({me_box}, groups: {})",
             describe_targets(&body.targets),
-            if me.groups.is_empty() {
-                "none".into()
-            } else {
-                me.groups.join(", ")
-            }
+            crate::config::listed(me.groups)
         ));
     }
     if body.rollback {

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::schema::CameraTable;
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
 use crate::config::Ctx;
 use crate::config::Spanned;
@@ -24,10 +25,16 @@ use crate::rules::{self, HealthConfig, HealthPlan, PixelWatch, RuleConfig, RuleP
 use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
 
-/// The sub-tables of `[[cameras]]`, each read by its own component.
-pub const SUB_TABLES: &[&str] = &[
-    "source", "decode", "detect", "motion", "track", "privacy", "evidence", "zones", "rules", "health",
-];
+/// The sub-tables of `[[cameras]]`, each read by its own component: the
+/// camera table's keys but its own.
+pub fn sub_tables() -> Vec<&'static str> {
+    let own = CameraHeader::KEYS;
+    CameraTable::KEYS
+        .iter()
+        .copied()
+        .filter(|key| !own.contains(key))
+        .collect()
+}
 
 crate::config::table! {
     /// The keys of `[[cameras]]` itself.
@@ -68,7 +75,7 @@ pub struct CameraConfig {
 /// is still checked.
 pub fn load(file: &SourceFile, node: &Node<'_>, diags: &mut Diagnostics) -> Option<CameraConfig> {
     let before = diags.len();
-    let (header, parts) = from_table_without::<CameraHeader>(file, node, SUB_TABLES, diags);
+    let (header, parts) = from_table_without::<CameraHeader>(file, node, &sub_tables(), diags);
     let mut config = CameraConfig {
         name: header?.name,
         span: node.span(),

@@ -302,18 +302,13 @@ fn check_profile_names(
             if let Some(rule) = &entry.rule
                 && !camera.rules.iter().any(|r| *r.name == **rule)
             {
-                let known: Vec<&str> = camera.rules.iter().map(|r| &*r.name).collect();
                 ctx.error(
                     entry.span.clone(),
                     format!(
                         "profile `{}` arms rule `{rule}` of camera `{}`, which has no such rule; its rules: {}",
                         profile.name,
                         entry.camera,
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
+                        crate::config::listed(camera.rules.iter().map(|r| &*r.name))
                     ),
                 );
             }

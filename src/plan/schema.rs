@@ -81,11 +81,12 @@ fn default_state_dir() -> PathBuf {
     PathBuf::from(DEFAULT_STATE_DIR)
 }
 
+// The check reads the tables beside its name from `CameraTable::KEYS`.
 /// One `[[cameras]]` table: its name and the tables of each stage.
 #[allow(dead_code)]
-#[derive(JsonSchema)]
+#[derive(JsonSchema, watchpost_macros::Keys)]
 #[schemars(deny_unknown_fields)]
-struct CameraTable {
+pub(super) struct CameraTable {
     /// Unique name, used in topics and logs, e.g. "north-gate".
     name: String,
     /// Where the video comes from.
@@ -138,8 +139,11 @@ impl JsonSchema for RuleTable {
                     "kind".into(),
                     serde_json::json!({ "const": name, "description": description }),
                 );
-                let mut required: Vec<Value> = strings(&common, "required").into_iter().map(Value::from).collect();
-                required.extend(strings(&kind, "required").into_iter().map(Value::from));
+                let mut required: Vec<Value> = strings(common.as_value(), "required")
+                    .into_iter()
+                    .map(Value::from)
+                    .collect();
+                required.extend(strings(kind.as_value(), "required").into_iter().map(Value::from));
                 serde_json::json!({
                     "title": name,
                     "type": "object",
@@ -157,7 +161,8 @@ fn object(schema: &Schema, key: &str) -> Map<String, Value> {
     schema.get(key).and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
-fn strings(schema: &Schema, key: &str) -> Vec<String> {
+/// The texts in the list `key` of a schema (`required`, `enum`, …).
+fn strings(schema: &Value, key: &str) -> Vec<String> {
     schema
         .get(key)
         .and_then(Value::as_array)
@@ -315,7 +320,7 @@ fn write_table(root: &Value, table: &Value, path: &str, out: &mut String) {
         out.push_str("\n\n");
     }
     out.push_str("| key | type | default | description |\n|---|---|---|---|\n");
-    let required = strings_of(table, "required");
+    let required = strings(table, "required");
     let mut nested = Vec::new();
     for (key, schema) in properties {
         let inner = element(root, resolve(root, schema));
@@ -352,14 +357,6 @@ fn write_table(root: &Value, table: &Value, path: &str, out: &mut String) {
         let sub = if path.is_empty() { key } else { format!("{path}.{key}") };
         write_table(root, &schema, &sub, out);
     }
-}
-
-fn strings_of(schema: &Value, key: &str) -> Vec<String> {
-    schema
-        .get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
 }
 
 /// A short name for a key's type: "number", "array of string", "table"…
@@ -415,9 +412,7 @@ mod tests {
         };
         assert_eq!(keys_of(&schema, &schema), sorted(TOP_LEVEL_KEYS));
         let camera = table_at(&schema, &["cameras"]).unwrap();
-        let mut tables = super::super::camera::SUB_TABLES.to_vec();
-        tables.push("name");
-        assert_eq!(keys_of(&schema, camera), sorted(&tables));
+        assert_eq!(keys_of(&schema, camera), sorted(CameraTable::KEYS));
     }
 
     #[test]

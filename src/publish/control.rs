@@ -457,15 +457,10 @@ impl Control {
             }
             Command::Profile => {
                 let Some(profile) = self.catalog.profile(text).cloned() else {
-                    let known: Vec<&str> = self.catalog.profiles.iter().map(|p| p.name.as_str()).collect();
                     return ignore(format!(
                         "there is no profile `{}`; known: {}",
                         text.escape_debug(),
-                        if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        }
+                        crate::config::listed(self.catalog.profiles.iter().map(|p| p.name.as_str()))
                     ));
                 };
                 for (camera, rule, armed) in self.arming.apply(&profile, &self.catalog.names()) {

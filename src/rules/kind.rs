@@ -107,6 +107,11 @@ impl Scope<'_> {
         track.score >= self.min_confidence && self.labels.contains(&track.label)
     }
 
+    /// The tracks the rule looks at at all.
+    pub fn wanted<'t>(&self, tracks: &'t [Track]) -> impl Iterator<Item = &'t Track> {
+        tracks.iter().filter(|track| self.wants(track))
+    }
+
     /// Whether the track's anchor point is inside the rule's area (false for lines).
     pub fn inside(&self, track: &Track) -> bool {
         self.zone

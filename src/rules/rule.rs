@@ -128,17 +128,12 @@ pub fn check_rule(
     let mut zone = zones.iter().find(|z| z.name.as_ref() == c.zone.get_ref()).cloned();
     // A zone that is written but broken was reported on its own.
     if zone.is_none() && !zone_names.contains(c.zone.get_ref()) {
-        let known: Vec<&str> = zone_names.iter().map(String::as_str).collect();
         ctx.error(
             c.zone.span(),
             format!(
                 "{owner} watches zone `{}`, which this camera does not define; known zones: {}",
                 c.zone.get_ref(),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
+                crate::config::listed(zone_names)
             ),
         );
     }

@@ -228,53 +228,55 @@ fn expectations(rules: &[std::sync::Arc<RulePlan>], labels: &Labels) -> Result<V
     let secs = |frame: u64| frame as f64 / labels.fps;
     let mut out = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
-        let (mut required, mut optional) = (Vec::new(), Vec::new());
-        let count = if let RuleKindPlan::LineCrossing(kind) = &rule.kind {
+        // the labelled moments, (frame, optional) each
+        let (count, moments): (Count, Vec<(u64, bool)>) = if let RuleKindPlan::LineCrossing(kind) = &rule.kind {
             let Some(labelled) = labels.line(&rule.zone.name) else {
                 continue;
             };
             let line = rule.zone.line().map(|l| l.points()).unwrap_or_default();
-            if !same_points(line, &labelled.line) {
-                return Err(format!(
-                    "zone `{}` is not the labelled line {:?}; the labels only hold for that line",
-                    rule.zone.name, labelled.line
-                ));
-            }
+            labelled_shape(&rule.zone.name, line, &labelled.line, ("line", "line"))?;
             let wanted = |way: Way| match kind.direction {
                 Direction::Both => true,
                 Direction::AToB => way == Way::AToB,
                 Direction::BToA => way == Way::BToA,
             };
-            for c in labelled.crossings.iter().filter(|c| wanted(c.direction)) {
-                let to = if c.optional { &mut optional } else { &mut required };
-                to.push(secs(c.frame));
-            }
-            Count::Objects
+            let crossings = labelled.crossings.iter().filter(|c| wanted(c.direction));
+            (Count::Objects, crossings.map(|c| (c.frame, c.optional)).collect())
         } else {
             let Some(labelled) = labels.zone(&rule.zone.name, rule.kind.name()) else {
                 continue;
             };
             let polygon = rule.zone.polygon().map(|p| p.points()).unwrap_or_default();
-            if !same_points(polygon, &labelled.polygon) {
-                return Err(format!(
-                    "zone `{}` is not the labelled polygon {:?}; the labels only hold for that zone",
-                    rule.zone.name, labelled.polygon
-                ));
-            }
-            for m in &labelled.moments {
-                let to = if m.optional { &mut optional } else { &mut required };
-                to.push(secs(m.frame));
-            }
-            labelled.count
+            labelled_shape(&rule.zone.name, polygon, &labelled.polygon, ("polygon", "zone"))?;
+            let moments = labelled.moments.iter().map(|m| (m.frame, m.optional)).collect();
+            (labelled.count, moments)
         };
+        let (optional, required): (Vec<_>, Vec<_>) = moments.into_iter().partition(|&(_, optional)| optional);
+        let at = |moments: Vec<(u64, bool)>| moments.into_iter().map(|(frame, _)| secs(frame)).collect();
         out.push(Expected {
             rule: i,
             count,
-            required,
-            optional,
+            required: at(required),
+            optional: at(optional),
         });
     }
     Ok(out)
+}
+
+/// Fails unless zone `zone`'s points are the labelled `shape`'s: the
+/// labels only hold for `that` (the line, the zone) they were made on.
+fn labelled_shape(
+    zone: &str,
+    points: &[crate::rules::geometry::Point],
+    labelled: &[[f32; 2]],
+    (shape, that): (&str, &str),
+) -> Result<(), String> {
+    if same_points(points, labelled) {
+        return Ok(());
+    }
+    Err(format!(
+        "zone `{zone}` is not the labelled {shape} {labelled:?}; the labels only hold for that {that}"
+    ))
 }
 
 /// Whether a config's points are the labelled ones.

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nodes::Named;
+
 /// A zone as the editor draws it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +19,12 @@ pub struct ZoneEdit {
     pub kind: String,
     /// Normalised to the frame.
     pub points: Vec<[f64; 2]>,
+}
+
+impl Named for ZoneEdit {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// One window of a rule's schedule.
@@ -29,51 +37,60 @@ pub struct WindowEdit {
     pub to: String,
 }
 
-/// A rule's keys; None is "not in the file" (its default applies). The
-/// common keys have fields; the kind's own keys (those the config schema
-/// lists for it, which the page builds its form from) are in `keys`.
+/// A rule as the editor shows and sends it: its name, kind and zone, its
+/// schedule (a list of tables), and every other key it writes in `keys`,
+/// the common ones (`labels`, `min_secs`, ...) and its kind's own alike, as
+/// the config schema lists them for the page's form. A key not in `keys`
+/// is not in the file (its default applies).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleEdit {
     pub name: String,
     pub kind: String,
     pub zone: String,
     #[serde(default)]
-    pub labels: Option<Vec<String>>,
-    #[serde(default)]
-    pub severity: Option<String>,
-    #[serde(default)]
-    pub min_confidence: Option<f64>,
-    #[serde(default)]
-    pub min_secs: Option<f64>,
-    #[serde(default)]
-    pub end_after_secs: Option<f64>,
-    #[serde(default)]
-    pub snapshot: Option<bool>,
-    /// line_crossing only: "a_to_b", "b_to_a" or "both".
-    #[serde(default)]
-    pub direction: Option<String>,
-    #[serde(default)]
     pub schedule: Option<Vec<WindowEdit>>,
     /// Every other key of the rule that holds a number, a boolean, a text
-    /// or a list of those, e.g. `"cooldown_secs": 60.0`. Unknown keys are
-    /// refused by the config check of the written file, at their line.
+    /// or a list of those, e.g. `"min_secs": 2.0`, `"labels": ["person"]`.
+    /// Unknown keys are refused by the config check of the written file, at
+    /// their line; null is "not in the file".
     #[serde(flatten)]
     pub keys: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// Whether a value is one the editor writes as a rule key: a number, a
-/// boolean, a short text, or a short list of those.
-fn plain(value: &serde_json::Value, depth: usize) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Bool(_) => true,
-        Value::Number(n) => n.as_f64().is_some_and(f64::is_finite),
-        Value::String(s) => s.len() <= MAX_NAME,
-        Value::Array(items) => depth == 0 && items.len() <= MAX_LIST && items.iter().all(|v| plain(v, 1)),
-        // null is "not in the file", as for the common keys
-        Value::Null => depth == 0,
-        Value::Object(_) => false,
+impl Named for RuleEdit {
+    fn name(&self) -> &str {
+        &self.name
     }
+}
+
+/// Checks one of a rule's plain keys: a number, a boolean, a text of at
+/// most [`MAX_NAME`] bytes, or a list of at most [`MAX_LIST`] of those.
+fn plain_key(who: &str, key: &str, value: &serde_json::Value) -> Result<(), EditError> {
+    use serde_json::Value;
+    too_long(&format!("{who}: a key"), key)?;
+    let what = format!("{who}: `{key}`");
+    let items = match value {
+        Value::Array(items) => {
+            too_many(&what, items.len(), MAX_LIST)?;
+            items.as_slice()
+        }
+        // null is "not in the file"
+        Value::Null => return Ok(()),
+        one => std::slice::from_ref(one),
+    };
+    for item in items {
+        match item {
+            Value::String(text) => too_long(&what, text)?,
+            Value::Bool(_) => {}
+            Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => {}
+            _ => {
+                return Err(EditError::Invalid(format!(
+                    "{what} must be a number, true or false, a text of at most {MAX_NAME} bytes, or a list of at most {MAX_LIST} of those"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the editor shows and sends back for one camera.
@@ -91,14 +108,16 @@ pub struct CameraEdit {
     pub locked: Option<String>,
 }
 
-/// Most zones, rules or privacy masks one camera's edit may hold.
+/// Most zones, rules or privacy masks one camera's edit may hold, and most
+/// keys of one rule.
 pub const MAX_ITEMS: usize = 64;
 /// Most points of one zone, line or mask.
 pub const MAX_POINTS: usize = 256;
 /// Longest name (camera, zone, rule: config names are 1 to 64 characters)
 /// and longest other text (kind, label, severity, day, time), in bytes.
 pub const MAX_NAME: usize = 64;
-/// Most labels of one rule, and most windows of one schedule.
+/// Most labels of one rule (items of one list key), and most windows of one
+/// schedule.
 pub const MAX_LIST: usize = 32;
 
 fn too_long(what: &str, text: &str) -> Result<(), EditError> {
@@ -158,29 +177,11 @@ impl CameraEdit {
                 return Err(EditError::Invalid(format!("two rules are named `{}`", rule.name)));
             }
             let who = format!("rule `{}`", rule.name);
-            for (key, text) in [
-                ("kind", Some(&rule.kind)),
-                ("zone", Some(&rule.zone)),
-                ("severity", rule.severity.as_ref()),
-                ("direction", rule.direction.as_ref()),
-            ] {
-                if let Some(text) = text {
-                    too_long(&format!("{who}: `{key}`"), text)?;
-                }
-            }
-            let labels = rule.labels.as_deref().unwrap_or_default();
-            too_many(&format!("{who}: labels"), labels.len(), MAX_LIST)?;
-            for label in labels {
-                too_long(&format!("{who}: a label"), label)?;
-            }
-            too_many(&format!("{who}: keys"), rule.keys.len(), MAX_LIST)?;
+            too_long(&format!("{who}: `kind`"), &rule.kind)?;
+            too_long(&format!("{who}: `zone`"), &rule.zone)?;
+            too_many(&format!("{who}: keys"), rule.keys.len(), MAX_ITEMS)?;
             for (key, value) in &rule.keys {
-                too_long(&format!("{who}: a key"), key)?;
-                if !plain(value, 0) {
-                    return Err(EditError::Invalid(format!(
-                        "{who}: `{key}` must be a number, true or false, a text of at most {MAX_NAME} bytes, or a list of at most {MAX_LIST} of those"
-                    )));
-                }
+                plain_key(&who, key, value)?;
             }
             let windows = rule.schedule.as_deref().unwrap_or_default();
             too_many(&format!("{who}: schedule windows"), windows.len(), MAX_LIST)?;

@@ -9,11 +9,6 @@ use toml_edit::{Array, ArrayOfTables, InlineTable, Item, Table, TableLike, Value
 /// Coordinates written to the file are rounded to this many decimals.
 pub(super) const DECIMALS: f64 = 10_000.0;
 
-pub(super) fn number(item: Option<&Item>) -> Option<f64> {
-    let v = item?.as_value()?;
-    v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
-}
-
 pub(super) fn points_of(item: Option<&Item>) -> Option<Vec<[f64; 2]>> {
     let array = item?.as_array()?;
     array
@@ -42,14 +37,6 @@ pub(super) fn zone_scale(zone: &dyn TableLike) -> [f64; 2] {
     }
 }
 
-pub(super) fn strings(item: Option<&Item>) -> Option<Vec<String>> {
-    item?
-        .as_array()?
-        .iter()
-        .map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
 /// The tables of a list as the file writes it: an array of tables
 /// (`[[cameras.rules]]`) or an inline array of inline tables
 /// (`rules = [{ … }, { … }]`). Anything else is refused with the reason, so
@@ -73,6 +60,11 @@ pub(super) fn list<'t>(item: Option<&'t Item>, what: &str) -> Result<Vec<&'t dyn
             other.type_name()
         )),
     }
+}
+
+/// An element of an edited list (a zone, a rule), found in the file by its name.
+pub(super) trait Named {
+    fn name(&self) -> &str;
 }
 
 /// A camera's zones or rules, or the cameras, as the file writes them, for
@@ -126,6 +118,36 @@ impl<'t> ListMut<'t> {
             }
         }
         Ok(Some(list))
+    }
+
+    /// Brings the camera's list `key` to `items`, matched by name: the
+    /// elements no item names are taken out (as [`Self::pruned`] does), and
+    /// `edit` is handed each item with its table and whether that table was
+    /// just added (holding only the item's name).
+    pub(super) fn edit_by_name<T: Named>(
+        camera: &'t mut dyn TableLike,
+        key: &str,
+        inline: bool,
+        items: &[T],
+        (what, who): (&str, &str),
+        changes: &mut Vec<String>,
+        mut edit: impl FnMut(&T, &mut dyn TableLike, bool, &mut Vec<String>),
+    ) -> Result<(), String> {
+        let keep: Vec<&str> = items.iter().map(Named::name).collect();
+        let Some(mut list) = Self::pruned(camera, key, inline, &keep, (what, who), changes)? else {
+            return Ok(());
+        };
+        for item in items {
+            let found = list.names().iter().position(|n| n == item.name());
+            match found.and_then(|i| list.get_mut(i)) {
+                Some(table) => edit(item, table, false, changes),
+                None => list.push(|table| {
+                    table.insert("name", toml_edit::value(item.name()));
+                    edit(item, table, true, changes);
+                }),
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn is_inline(&self) -> bool {

@@ -1,10 +1,14 @@
 //! A rule's main keys: read from its table, and written back one key at a
 //! time, only where the edit differs from the file.
 
+use std::sync::LazyLock;
+
+use schemars::JsonSchema;
 use toml_edit::{Array, InlineTable, Item, TableLike, Value};
 
 use super::model::{EditError, RuleEdit, WindowEdit};
-use super::nodes::{ListMut, name_of, number, set, string_array, strings};
+use super::nodes::{ListMut, name_of, set, string_array};
+use crate::rules::{COMMON_KEYS, RuleCommon, kind_schemas};
 
 pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
     let text = |k: &str| rule.get(k).and_then(Item::as_str).map(str::to_string);
@@ -32,13 +36,6 @@ pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
         name: name_of(rule).to_string(),
         kind: text("kind").unwrap_or_default(),
         zone: text("zone").unwrap_or_default(),
-        labels: strings(rule.get("labels")),
-        severity: text("severity"),
-        min_confidence: number(rule.get("min_confidence")),
-        min_secs: number(rule.get("min_secs")),
-        end_after_secs: number(rule.get("end_after_secs")),
-        snapshot: rule.get("snapshot").and_then(Item::as_bool),
-        direction: text("direction"),
         schedule,
         keys: rule
             .iter()
@@ -49,19 +46,7 @@ pub(super) fn read_rule(rule: &dyn TableLike) -> RuleEdit {
 }
 
 /// The keys [`RuleEdit`] has fields for; every other key goes to its `keys`.
-const FIELDS: &[&str] = &[
-    "name",
-    "kind",
-    "zone",
-    "labels",
-    "severity",
-    "min_confidence",
-    "min_secs",
-    "end_after_secs",
-    "snapshot",
-    "direction",
-    "schedule",
-];
+const FIELDS: &[&str] = &["name", "kind", "zone", "schedule"];
 
 /// A plain TOML value (number, boolean, text, or a list of those) as JSON;
 /// None for tables and nested lists, which the editor leaves as written.
@@ -78,17 +63,19 @@ fn json_of(value: &Value, depth: usize) -> Option<serde_json::Value> {
     })
 }
 
-/// The TOML value of a plain JSON value (the edit checked it is plain).
-fn toml_of(value: &serde_json::Value) -> Value {
+/// The TOML value of a plain JSON value (the edit checked it is plain); a
+/// `fractional` key's number is written with a fraction even when whole
+/// (`2.0`), as the config writes such keys.
+fn toml_of(value: &serde_json::Value, fractional: bool) -> Value {
     match value {
         serde_json::Value::Bool(b) => Value::from(*b),
         serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::from(i),
-            None => Value::from(n.as_f64().unwrap_or_default()),
+            Some(i) if !fractional => Value::from(i),
+            _ => Value::from(n.as_f64().unwrap_or_default()),
         },
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => {
-            let mut array: Array = items.iter().map(toml_of).collect();
+            let mut array: Array = items.iter().map(|item| toml_of(item, false)).collect();
             array.fmt();
             Value::Array(array)
         }
@@ -96,10 +83,41 @@ fn toml_of(value: &serde_json::Value) -> Value {
     }
 }
 
+/// Whether the config schema types key `key` of a rule of kind `kind` (its
+/// own or a common one) as a number with a fraction (`min_secs`, …).
+fn fractional(kind: &str, key: &str) -> bool {
+    static NUMBERS: LazyLock<Vec<(&'static str, Vec<String>)>> = LazyLock::new(|| {
+        let mut generator = schemars::SchemaGenerator::default();
+        let numbers = |schema: &schemars::Schema| -> Vec<String> {
+            let properties = schema.get("properties").and_then(serde_json::Value::as_object);
+            let is_number = |t: &serde_json::Value| match t {
+                serde_json::Value::String(t) => t == "number",
+                serde_json::Value::Array(ts) => ts.iter().any(|t| t == "number"),
+                _ => false,
+            };
+            properties
+                .into_iter()
+                .flatten()
+                .filter(|(_, p)| p.get("type").is_some_and(is_number))
+                .map(|(key, _)| key.clone())
+                .collect()
+        };
+        let common = numbers(&RuleCommon::json_schema(&mut generator));
+        kind_schemas(&mut generator)
+            .into_iter()
+            .map(|(name, schema)| (name, [numbers(&schema), common.clone()].concat()))
+            .collect()
+    });
+    NUMBERS
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .is_some_and(|(_, keys)| keys.iter().any(|k| k == key))
+}
+
 /// Two plain values alike (numbers within rounding).
 fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => close(&x, &y),
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
         _ => a == b,
     }
 }
@@ -123,8 +141,8 @@ pub(super) fn schedule_value(windows: &[WindowEdit]) -> Value {
 }
 
 /// Sets or removes one key of a rule when it differs; `same` compares the
-/// edited value with the file's.
-pub(super) fn rule_key<T: std::fmt::Debug>(
+/// edited value with the file's, `make` writes it.
+pub(super) fn rule_key<T>(
     table: &mut dyn TableLike,
     key: &str,
     wanted: &Option<T>,
@@ -137,8 +155,9 @@ pub(super) fn rule_key<T: std::fmt::Debug>(
         (Some(w), Some(c)) if same(w, c) => {}
         (None, None) => {}
         (Some(w), _) => {
-            set(table, key, make(w));
-            changed.push(format!("{key} = {w:?}"));
+            let value = make(w);
+            changed.push(format!("{key} = {}", value.to_string().trim()));
+            set(table, key, value);
         }
         (None, Some(_)) => {
             table.remove(key);
@@ -147,109 +166,46 @@ pub(super) fn rule_key<T: std::fmt::Debug>(
     }
 }
 
-pub(super) fn close(a: &f64, b: &f64) -> bool {
-    (a - b).abs() < 1e-9
-}
-
+/// Writes the keys of `rule` that differ from the table's: its kind and
+/// zone, then the common keys in the order [`COMMON_KEYS`] declares them,
+/// then its kind's own keys by name.
 pub(super) fn write_rule(table: &mut dyn TableLike, rule: &RuleEdit, changed: &mut Vec<String>) {
     let current = read_rule(table);
-    let text = |s: &String| Value::from(s.as_str());
-    let eq = |a: &String, b: &String| a == b;
-    rule_key(
-        table,
-        "kind",
-        &Some(rule.kind.clone()),
-        &Some(current.kind.clone()),
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "zone",
-        &Some(rule.zone.clone()),
-        &Some(current.zone.clone()),
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "labels",
-        &rule.labels,
-        &current.labels,
-        |a, b| a == b,
-        |l| string_array(l),
-        changed,
-    );
-    rule_key(table, "severity", &rule.severity, &current.severity, eq, text, changed);
-    let float = |v: &f64| Value::from(*v);
-    rule_key(
-        table,
-        "min_confidence",
-        &rule.min_confidence,
-        &current.min_confidence,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "min_secs",
-        &rule.min_secs,
-        &current.min_secs,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "end_after_secs",
-        &rule.end_after_secs,
-        &current.end_after_secs,
-        close,
-        float,
-        changed,
-    );
-    rule_key(
-        table,
-        "snapshot",
-        &rule.snapshot,
-        &current.snapshot,
-        |a, b| a == b,
-        |v| Value::from(*v),
-        changed,
-    );
-    rule_key(
-        table,
-        "direction",
-        &rule.direction,
-        &current.direction,
-        eq,
-        text,
-        changed,
-    );
-    rule_key(
-        table,
-        "schedule",
-        &rule.schedule,
-        &current.schedule,
-        |a, b| a == b,
-        |s| schedule_value(s),
-        changed,
-    );
-    let keys = rule.keys.keys().chain(current.keys.keys());
-    let keys: std::collections::BTreeSet<&String> = keys.collect();
-    for key in keys {
+    for (key, wanted, now) in [("kind", &rule.kind, &current.kind), ("zone", &rule.zone, &current.zone)] {
         rule_key(
             table,
             key,
-            &rule.keys.get(key).filter(|v| !v.is_null()),
-            &current.keys.get(key),
-            |a, b| same_json(a, b),
-            |v| toml_of(v),
+            &Some(wanted),
+            &Some(now),
+            |a, b| a == b,
+            |s| Value::from(s.as_str()),
             changed,
         );
+    }
+    let written = rule.keys.keys().chain(current.keys.keys()).map(String::as_str);
+    let own: std::collections::BTreeSet<&str> = written.filter(|key| !COMMON_KEYS.contains(key)).collect();
+    for key in COMMON_KEYS.iter().copied().chain(own) {
+        match key {
+            "name" | "kind" | "zone" => {}
+            "schedule" => rule_key(
+                table,
+                key,
+                &rule.schedule,
+                &current.schedule,
+                |a, b| a == b,
+                |s| schedule_value(s),
+                changed,
+            ),
+            _ => rule_key(
+                table,
+                key,
+                &rule.keys.get(key).filter(|v| !v.is_null()),
+                &current.keys.get(key),
+                |a, b| same_json(a, b),
+                |v| toml_of(v, fractional(&rule.kind, key)),
+                changed,
+            ),
+        }
     }
 }
 
@@ -260,30 +216,22 @@ pub(super) fn apply_rules(
     who: &str,
     changes: &mut Vec<String>,
 ) -> Result<(), EditError> {
-    let keep: Vec<&str> = rules.iter().map(|e| e.name.as_str()).collect();
-    let Some(mut list) =
-        ListMut::pruned(camera, "rules", inline, &keep, ("rule", who), changes).map_err(EditError::Unsupported)?
-    else {
-        return Ok(());
-    };
-    for rule in rules {
-        let mut changed = Vec::new();
-        let found = list.names().iter().position(|n| *n == rule.name);
-        match found.and_then(|i| list.get_mut(i)) {
-            Some(table) => {
-                write_rule(table, rule, &mut changed);
-                if !changed.is_empty() {
-                    changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
-                }
-            }
-            None => {
-                list.push(|table| {
-                    table.insert("name", toml_edit::value(rule.name.as_str()));
-                    write_rule(table, rule, &mut changed);
-                });
+    ListMut::edit_by_name(
+        camera,
+        "rules",
+        inline,
+        rules,
+        ("rule", who),
+        changes,
+        |rule, table, added, changes| {
+            let mut changed = Vec::new();
+            write_rule(table, rule, &mut changed);
+            if added {
                 changes.push(format!("{who}: rule `{}` added: {}", rule.name, changed.join(", ")));
+            } else if !changed.is_empty() {
+                changes.push(format!("{who}: rule `{}`: {}", rule.name, changed.join(", ")));
             }
-        }
-    }
-    Ok(())
+        },
+    )
+    .map_err(EditError::Unsupported)
 }

@@ -68,8 +68,8 @@ fn reads_zones_in_normalised_points_whatever_their_units() {
     let [x, y] = walkway.zones[1].points[1];
     assert!((x - 600.0 / 768.0).abs() < 1e-9 && (y - 300.0 / 576.0).abs() < 1e-9);
     assert_eq!(walkway.masks.len(), 1);
-    assert_eq!(walkway.rules[0].labels.as_deref(), Some(&["person".to_string()][..]));
-    assert_eq!(walkway.rules[0].end_after_secs, Some(3.0));
+    assert_eq!(walkway.rules[0].keys["labels"], serde_json::json!(["person"]));
+    assert_eq!(walkway.rules[0].keys["end_after_secs"], serde_json::json!(3));
 }
 
 #[test]
@@ -115,19 +115,19 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
         name: "drive-crossing".into(),
         kind: "line_crossing".into(),
         zone: "drive".into(),
-        labels: Some(vec!["person".into(), "car".into()]),
-        severity: None,
-        min_confidence: None,
-        min_secs: None,
-        end_after_secs: Some(2.0),
-        snapshot: None,
-        direction: Some("a_to_b".into()),
         schedule: Some(vec![WindowEdit {
             days: Some(vec!["sat".into(), "sun".into()]),
             from: "22:00".into(),
             to: "06:00".into(),
         }]),
-        keys: [("cooldown_secs".to_string(), serde_json::json!(30.0))].into(),
+        keys: [
+            ("labels", serde_json::json!(["person", "car"])),
+            ("end_after_secs", serde_json::json!(2.0)),
+            ("direction", serde_json::json!("a_to_b")),
+            ("cooldown_secs", serde_json::json!(30.0)),
+        ]
+        .map(|(key, value)| (key.to_string(), value))
+        .into(),
     });
     let (text, changes) = apply(CONFIG, &edit).unwrap();
     assert_eq!(changes.len(), 2, "{changes:?}");
@@ -149,10 +149,25 @@ fn a_new_zone_and_rule_land_inside_their_camera() {
 }
 
 #[test]
+fn a_whole_number_is_written_as_the_schema_types_its_key() {
+    let mut edit = walkway();
+    let mut crowd = rule("lawn-crowd", "lawn");
+    crowd.kind = "crowd".into();
+    crowd.keys.insert("min_secs".into(), serde_json::json!(3));
+    crowd.keys.insert("min_count".into(), serde_json::json!(5));
+    edit.rules.push(crowd);
+    let (text, _) = apply(CONFIG, &edit).unwrap();
+    assert!(text.contains("min_secs = 3.0\n"), "{text}");
+    assert!(text.contains("min_count = 5\n"), "{text}");
+}
+
+#[test]
 fn rule_keys_change_one_by_one_and_removed_keys_go() {
     let mut edit = walkway();
-    edit.rules[0].labels = Some(vec!["person".into(), "dog".into()]);
-    edit.rules[0].min_secs = None;
+    edit.rules[0]
+        .keys
+        .insert("labels".into(), serde_json::json!(["person", "dog"]));
+    edit.rules[0].keys.remove("min_secs");
     let (text, changes) = apply(CONFIG, &edit).unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");
     let (added, gone) = diff(CONFIG, &text);
@@ -205,15 +220,12 @@ fn rule(name: &str, zone: &str) -> RuleEdit {
         name: name.into(),
         kind: "intrusion".into(),
         zone: zone.into(),
-        labels: Some(vec!["person".into()]),
-        severity: None,
-        min_confidence: None,
-        min_secs: Some(2.0),
-        end_after_secs: None,
-        snapshot: None,
-        direction: None,
         schedule: None,
-        keys: Default::default(),
+        keys: [
+            ("labels".to_string(), serde_json::json!(["person"])),
+            ("min_secs".to_string(), serde_json::json!(2.0)),
+        ]
+        .into(),
     }
 }
 
@@ -321,7 +333,9 @@ fn edits_larger_than_the_caps_are_refused_before_reading_the_file() {
     };
     let many_labels = {
         let mut edit = walkway();
-        edit.rules[0].labels = Some(vec!["person".into(); model::MAX_LIST + 1]);
+        edit.rules[0]
+            .keys
+            .insert("labels".into(), serde_json::json!(vec!["person"; model::MAX_LIST + 1]));
         edit
     };
     let mask_points = {
@@ -333,7 +347,7 @@ fn edits_larger_than_the_caps_are_refused_before_reading_the_file() {
         (too_many_points, "zone `lawn` points: 257 given, at most 256"),
         (too_many_zones, "zones: 65 given, at most 64"),
         (long_name, "a rule name is 65 bytes long; at most 64"),
-        (many_labels, "labels: 33 given, at most 32"),
+        (many_labels, "`labels`: 33 given, at most 32"),
         (mask_points, "privacy mask 1 points: 257 given"),
     ] {
         match apply("not even TOML [", &edit) {

@@ -55,46 +55,41 @@ fn apply_zones(
     who: &str,
     changes: &mut Vec<String>,
 ) -> Result<(), EditError> {
-    let keep: Vec<&str> = zones.iter().map(|e| e.name.as_str()).collect();
-    let Some(mut list) =
-        ListMut::pruned(camera, "zones", inline, &keep, ("zone", who), changes).map_err(EditError::Unsupported)?
-    else {
-        return Ok(());
-    };
-    for zone in zones {
-        let found = list.names().iter().position(|n| *n == zone.name);
-        match found.and_then(|i| list.get_mut(i)) {
-            Some(table) => {
-                let scale = zone_scale(table);
-                let other = if zone.kind == "polygon" { "line" } else { "polygon" };
-                let current = points_of(table.get(&zone.kind))
-                    .map(|p| p.iter().map(|[x, y]| [x / scale[0], y / scale[1]]).collect::<Vec<_>>());
-                if current
-                    .as_deref()
-                    .is_some_and(|c| same_points(c, &zone.points, 0.5 / DECIMALS))
-                {
-                    continue;
-                }
-                table.remove(other);
-                set(table, &zone.kind, points_value(&zone.points, scale));
-                changes.push(format!(
-                    "{who}: zone `{}` {} set to {:?}",
-                    zone.name, zone.kind, zone.points
-                ));
-            }
-            None => {
-                list.push(|table| {
-                    table.insert("name", toml_edit::value(zone.name.as_str()));
-                    table.insert(&zone.kind, Item::Value(points_value(&zone.points, [1.0, 1.0])));
-                });
+    ListMut::edit_by_name(
+        camera,
+        "zones",
+        inline,
+        zones,
+        ("zone", who),
+        changes,
+        |zone, table, added, changes| {
+            if added {
+                table.insert(&zone.kind, Item::Value(points_value(&zone.points, [1.0, 1.0])));
                 changes.push(format!(
                     "{who}: zone `{}` added, {} {:?}",
                     zone.name, zone.kind, zone.points
                 ));
+                return;
             }
-        }
-    }
-    Ok(())
+            let scale = zone_scale(table);
+            let other = if zone.kind == "polygon" { "line" } else { "polygon" };
+            let current = points_of(table.get(&zone.kind))
+                .map(|p| p.iter().map(|[x, y]| [x / scale[0], y / scale[1]]).collect::<Vec<_>>());
+            if current
+                .as_deref()
+                .is_some_and(|c| same_points(c, &zone.points, 0.5 / DECIMALS))
+            {
+                return;
+            }
+            table.remove(other);
+            set(table, &zone.kind, points_value(&zone.points, scale));
+            changes.push(format!(
+                "{who}: zone `{}` {} set to {:?}",
+                zone.name, zone.kind, zone.points
+            ));
+        },
+    )
+    .map_err(EditError::Unsupported)
 }
 
 fn apply_masks(

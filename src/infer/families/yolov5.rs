@@ -5,7 +5,7 @@
 
 use super::support::{OutputDecoding, Outputs};
 pub use super::yolo_common::YoloOutput;
-use super::yolo_common::decode_rows;
+use super::yolo_common::{Scoring, decode_rows};
 use crate::vocab::Detection;
 
 /// `yolox` decodes through this too, once its grids are in pixels.
@@ -16,8 +16,7 @@ impl OutputDecoding for YoloOutput {
 
     fn decode(&self, outputs: &Outputs<'_>, _scratch: &mut Vec<f32>, out: &mut Vec<Detection>) -> ort::Result<()> {
         let rows = outputs.tensor(&self.name)?;
-        let (labels, threshold) = (outputs.labels, outputs.threshold);
-        decode_rows(self, rows.data, rows.last_dim(), outputs.input, labels, threshold, out);
+        decode_rows(self, rows.data, rows.last_dim(), Scoring::of(outputs), out);
         Ok(())
     }
 }

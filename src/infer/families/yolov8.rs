@@ -5,9 +5,9 @@
 
 use serde::Deserialize;
 
-use super::support::{InputSize, OutputDecoding, Outputs};
-use super::yolo_common::push;
-use crate::vocab::{Detection, LabelMap};
+use super::support::{OutputDecoding, Outputs};
+use super::yolo_common::Scoring;
+use crate::vocab::Detection;
 
 /// `[output]` of a `yolov8` manifest.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,32 +37,18 @@ impl OutputDecoding for Yolov8Output {
         } else {
             (tensor.dim(0), tensor.dim(1))
         };
-        let (labels, threshold) = (outputs.labels, outputs.threshold);
-        decode_anchors(
-            self,
-            tensor.data,
-            channels,
-            anchors,
-            outputs.input,
-            labels,
-            threshold,
-            out,
-        );
+        decode_anchors(self, tensor.data, (channels, anchors), Scoring::of(outputs), out);
         Ok(())
     }
 }
 
 /// `channels` (4 + C) values for each of `anchors` candidates, laid out as
 /// `spec.transposed` says.
-#[allow(clippy::too_many_arguments)]
 pub fn decode_anchors(
     spec: &Yolov8Output,
     data: &[f32],
-    channels: usize,
-    anchors: usize,
-    size: InputSize,
-    labels: &LabelMap,
-    threshold: f32,
+    (channels, anchors): (usize, usize),
+    scoring: Scoring<'_>,
     out: &mut Vec<Detection>,
 ) {
     if channels < 5 || data.len() < channels * anchors {
@@ -78,16 +64,9 @@ pub fn decode_anchors(
     for a in 0..anchors {
         for c in 4..channels {
             let score = at(c, a);
-            if score >= threshold {
+            if score >= scoring.threshold {
                 let label = (c - 4) as u32 + spec.class_offset;
-                push(
-                    out,
-                    labels,
-                    label,
-                    score,
-                    [at(0, a), at(1, a), at(2, a), at(3, a)],
-                    size,
-                );
+                scoring.push(out, label, score, [at(0, a), at(1, a), at(2, a), at(3, a)]);
             }
         }
     }
@@ -95,9 +74,8 @@ pub fn decode_anchors(
 
 #[cfg(test)]
 mod tests {
-    use super::super::yolo_common::tests::{SIZE, labels};
+    use super::super::yolo_common::tests::{CENTRED, labels, scoring};
     use super::*;
-    use crate::vocab::BBox;
 
     #[test]
     fn v8_reads_channels_first() {
@@ -109,17 +87,9 @@ mod tests {
         // 2 anchors, channels: cx, cy, w, h, person, bicycle
         let data = [32.0, 8.0, 32.0, 8.0, 16.0, 4.0, 32.0, 4.0, 0.1, 0.2, 0.95, 0.3];
         let mut out = Vec::new();
-        decode_anchors(&spec, &data, 6, 2, SIZE, &labels(), 0.5, &mut out);
+        decode_anchors(&spec, &data, (6, 2), scoring(&labels()), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].label, out[0].score), (1, 0.95));
-        assert_eq!(
-            out[0].bbox,
-            BBox {
-                x1: 0.375,
-                y1: 0.25,
-                x2: 0.625,
-                y2: 0.75
-            }
-        );
+        assert_eq!(out[0].bbox, CENTRED);
     }
 }

@@ -5,9 +5,9 @@
 
 use serde::Deserialize;
 
-use super::support::{InputSize, OutputDecoding, Outputs};
-use super::yolo_common::{YoloOutput, decode_rows};
-use crate::vocab::{Detection, LabelMap};
+use super::support::{OutputDecoding, Outputs};
+use super::yolo_common::{Scoring, YoloOutput, decode_rows};
+use crate::vocab::Detection;
 
 /// `[output]` of a `yolox` manifest: the table `yolov5` reads, with its
 /// `strides` and `decoded` keys.
@@ -25,17 +25,7 @@ impl OutputDecoding for YoloxOutput {
             return self.0.decode(outputs, scratch, out);
         }
         let rows = outputs.tensor(&self.0.name)?;
-        let (labels, threshold) = (outputs.labels, outputs.threshold);
-        decode_grids(
-            &self.0,
-            rows.data,
-            rows.last_dim(),
-            outputs.input,
-            labels,
-            threshold,
-            scratch,
-            out,
-        );
+        decode_grids(&self.0, rows.data, rows.last_dim(), Scoring::of(outputs), scratch, out);
         Ok(())
     }
 }
@@ -43,17 +33,15 @@ impl OutputDecoding for YoloxOutput {
 /// Turns grid offsets and log sizes into input pixels per stride, in
 /// `scratch` since the output itself is the runtime's and read-only, then
 /// scores the rows as yolov5's are.
-#[allow(clippy::too_many_arguments)]
 pub fn decode_grids(
     spec: &YoloOutput,
     data: &[f32],
     row: usize,
-    size: InputSize,
-    labels: &LabelMap,
-    threshold: f32,
+    scoring: Scoring<'_>,
     scratch: &mut Vec<f32>,
     out: &mut Vec<Detection>,
 ) {
+    let size = scoring.size;
     if row < 6 {
         return;
     }
@@ -80,12 +68,12 @@ pub fn decode_grids(
             }
         }
     }
-    decode_rows(spec, &scratch[..], row, size, labels, threshold, out);
+    decode_rows(spec, &scratch[..], row, scoring, out);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::yolo_common::tests::{SIZE, labels};
+    use super::super::yolo_common::tests::{labels, scoring};
     use super::*;
     use crate::vocab::BBox;
 
@@ -102,7 +90,7 @@ mod tests {
         let mut rows = [0.0; 4 * 7];
         rows[7..14].copy_from_slice(&[0.5, 0.5, 0.0, 0.0, 0.9, 0.1, 1.0]);
         let mut out = Vec::new();
-        decode_grids(&spec, &rows, 7, SIZE, &labels(), 0.5, &mut Vec::new(), &mut out);
+        decode_grids(&spec, &rows, 7, scoring(&labels()), &mut Vec::new(), &mut out);
         assert_eq!(out.len(), 1);
         let BBox { x1, y1, x2, y2 } = out[0].bbox;
         assert_eq!(

@@ -118,10 +118,8 @@ impl Outbox {
     /// One transaction of [`Self::drain_locked`]: the first `n` held events
     /// under the byte and count bounds. Returns the bytes held and what the bounds dropped.
     fn drain_txn(&self, w: &Writer, n: usize) -> Result<(u64, Vec<u64>), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let made = {
-            let mut room = Room::open(&txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
+        self.in_write(|txn| {
+            let mut room = Room::open(txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
             for h in w.held.iter().take(n) {
                 let size = h.bytes.len() as u64;
                 room.make_room(size, true)?;
@@ -131,10 +129,8 @@ impl Outbox {
             room.keep_count(self.plan.max_events)?;
             let mut meta = txn.open_table(META)?;
             meta.insert(NEXT_SEQ, w.next_seq)?;
-            (room.held, room.dropped)
-        };
-        txn.commit()?;
-        Ok(made)
+            Ok((room.held, room.dropped))
+        })
     }
 
     /// A write failed: the outbox is marked broken whatever the error (an
@@ -166,12 +162,10 @@ impl Outbox {
         if let Some(fault) = self.fault.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Err(fault);
         }
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let made = {
+        self.in_write(|txn| {
             let mut meta = txn.open_table(META)?;
             meta.insert(NEXT_SEQ, seq + 1)?;
-            let mut room = Room::open(&txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
+            let mut room = Room::open(txn, self.bytes.load(Ordering::SeqCst), self.max_bytes)?;
             let size = (bytes.len() + image.map_or(0, <[u8]>::len)) as u64;
             let fits = room.make_room(size, image.is_none())?;
             if fits {
@@ -182,9 +176,7 @@ impl Outbox {
                 room.held += size;
                 room.keep_count(self.plan.max_events)?;
             }
-            (fits, room.held, room.dropped, room.snapshots)
-        };
-        txn.commit()?;
-        Ok(made)
+            Ok((fits, room.held, room.dropped, room.snapshots))
+        })
     }
 }

@@ -42,9 +42,7 @@ impl Outbox {
     /// Moves a record to the quarantine table (its snapshot is dropped);
     /// `refused` holds the broker's answer for a record it kept refusing.
     pub(super) fn quarantine(&self, seq: u64, refused: Option<&str>) -> Result<(), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let size = {
+        let size = self.in_write(|txn| {
             let mut records = txn.open_table(RECORDS)?;
             let raw = records.remove(seq)?.map(|v| v.value().to_vec());
             let image = txn.open_table(IMAGES)?.remove(seq)?.map(|v| v.value().to_vec());
@@ -55,9 +53,8 @@ impl Outbox {
                     txn.open_table(QUARANTINE_IMAGES)?.insert(seq, image.as_slice())?;
                 }
             }
-            raw.map(|r| r.len() + image.map_or(0, |i| i.len()))
-        };
-        txn.commit()?;
+            Ok(raw.map(|r| r.len() + image.map_or(0, |i| i.len())))
+        })?;
         let Some(size) = size else {
             return Ok(());
         };
@@ -80,9 +77,7 @@ impl Outbox {
     /// snapshot, still has its JPEG) back in the queue, counted in the
     /// bytes held; returns how many came back. The bounds apply at the next write.
     pub(super) fn restore_quarantined(&self) -> Result<u64, redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let (back, bytes) = {
+        let (back, bytes) = self.in_write(|txn| {
             let mut quarantine = txn.open_table(QUARANTINE)?;
             let mut quarantine_images = txn.open_table(QUARANTINE_IMAGES)?;
             let mut records = txn.open_table(RECORDS)?;
@@ -113,9 +108,8 @@ impl Outbox {
                 }
                 back += 1;
             }
-            (back, bytes)
-        };
-        txn.commit()?;
+            Ok((back, bytes))
+        })?;
         if back > 0 {
             self.bytes.fetch_add(bytes, Ordering::SeqCst);
             tracing::info!(outbox = %self.path.display(), records = back, bytes,

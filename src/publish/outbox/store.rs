@@ -222,9 +222,7 @@ impl Outbox {
     /// Creates the tables; returns the last sequence number ever written and
     /// the bytes held.
     fn init(&self) -> Result<(u64, u64), redb::Error> {
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let (last, bytes) = {
+        self.in_write(|txn| {
             txn.open_table(QUARANTINE)?;
             txn.open_table(QUARANTINE_IMAGES)?;
             let meta = txn.open_table(META)?;
@@ -235,10 +233,8 @@ impl Outbox {
                     bytes += entry?.1.value().len() as u64;
                 }
             }
-            (last, bytes)
-        };
-        txn.commit()?;
-        Ok((last, bytes))
+            Ok((last, bytes))
+        })
     }
 
     /// Writes one event durably and returns its sequence number. `make`
@@ -515,18 +511,16 @@ impl Outbox {
         if seqs.is_empty() {
             return Ok(());
         }
-        let db = self.db();
-        let txn = db.begin_write()?;
-        let mut freed = 0;
-        {
+        let freed = self.in_write(|txn| {
             let mut table = txn.open_table(RECORDS)?;
             let mut images = txn.open_table(IMAGES)?;
+            let mut freed = 0;
             for &seq in seqs {
                 freed += table.remove(seq)?.map_or(0, |v| v.value().len());
                 freed += images.remove(seq)?.map_or(0, |v| v.value().len());
             }
-        }
-        txn.commit()?;
+            Ok(freed)
+        })?;
         self.bytes.fetch_sub(freed as u64, Ordering::SeqCst);
         let mut raised = self.raised_at.lock().unwrap_or_else(|p| p.into_inner());
         for seq in seqs {
@@ -608,6 +602,16 @@ mod tests {
         outbox.push(alert, |_| "t".into()).unwrap().seq()
     }
 
+    /// `n` events pushed, their sequence numbers in order.
+    fn pushed(outbox: &Outbox, n: usize) -> Vec<u64> {
+        (0..n).map(|_| push(outbox)).collect()
+    }
+
+    /// The sequence numbers the outbox holds, the first `n`.
+    fn stored(outbox: &Outbox, n: usize) -> Vec<u64> {
+        outbox.read_after(0, n).unwrap().into_iter().map(|(s, _)| s).collect()
+    }
+
     #[test]
     fn sequence_numbers_keep_increasing_across_reopen_even_when_empty() {
         let dir = tempfile::tempdir().unwrap();
@@ -638,8 +642,7 @@ mod tests {
         // the next write reopens the store, writes the held event, then its own
         let next = push(&outbox);
         assert_eq!(outbox.held(), 0);
-        let stored: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
-        assert_eq!(stored, [first, failed, next]);
+        assert_eq!(stored(&outbox, 10), [first, failed, next]);
         assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 0);
     }
 
@@ -647,11 +650,11 @@ mod tests {
     fn records_come_back_in_order_until_removed() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
-        let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
-        let read: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        let seqs = pushed(&outbox, 5);
+        let read = stored(&outbox, 10);
         assert_eq!(read, seqs);
         outbox.remove(&seqs[..2]).unwrap();
-        let read: Vec<u64> = outbox.read_after(0, 2).unwrap().into_iter().map(|(s, _)| s).collect();
+        let read = stored(&outbox, 2);
         assert_eq!(read, seqs[2..4]);
         let payload: Alert = serde_json::from_str(&outbox.read_after(seqs[3], 1).unwrap()[0].1.payload).unwrap();
         assert_eq!(payload.seq(), seqs[4]);
@@ -661,8 +664,8 @@ mod tests {
     fn the_count_bound_drops_the_oldest_and_counts_it() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&plan(dir.path(), 3)).unwrap();
-        let seqs: Vec<u64> = (0..5).map(|_| push(&outbox)).collect();
-        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        let seqs = pushed(&outbox, 5);
+        let kept = stored(&outbox, 10);
         assert_eq!(kept, seqs[2..]);
         assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 2);
     }
@@ -673,7 +676,7 @@ mod tests {
         let p = plan(dir.path(), 100);
         let seqs: Vec<u64> = {
             let outbox = Outbox::open(&p).unwrap();
-            (0..3).map(|_| push(&outbox)).collect()
+            pushed(&outbox, 3)
         };
         {
             let _lock = StateLock::acquire(dir.path()).unwrap();
@@ -686,7 +689,7 @@ mod tests {
             txn.commit().unwrap();
         }
         let outbox = Outbox::open(&p).unwrap();
-        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        let kept = stored(&outbox, 10);
         assert_eq!(kept, vec![seqs[0], seqs[2]]);
         assert_eq!(outbox.stats.quarantined.load(Ordering::Relaxed), 1);
         let db = outbox.db();
@@ -766,7 +769,7 @@ mod tests {
     fn a_forward_clock_jump_does_not_expire_fresh_events() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&plan(dir.path(), 100)).unwrap();
-        let seqs: Vec<u64> = (0..3).map(|_| push(&outbox)).collect();
+        let seqs = pushed(&outbox, 3);
         // Seen from a clock that jumped two hours ahead, they look two hours old.
         for &seq in &seqs {
             set_raised_ms(&outbox, seq, now_ms() - 2 * 3600 * 1000);
@@ -782,7 +785,7 @@ mod tests {
         let p = plan(dir.path(), 100);
         let seqs: Vec<u64> = {
             let outbox = Outbox::open(&p).unwrap();
-            let seqs: Vec<u64> = (0..3).map(|_| push(&outbox)).collect();
+            let seqs = pushed(&outbox, 3);
             // The first was raised before the clock went back a day: "in the
             // future"; the others are two hours old by the wall clock.
             set_raised_ms(&outbox, seqs[0], now_ms() + 24 * 3600 * 1000);
@@ -792,7 +795,7 @@ mod tests {
         };
         let outbox = Outbox::open(&p).unwrap();
         outbox.expire().unwrap();
-        let kept: Vec<u64> = outbox.read_after(0, 10).unwrap().into_iter().map(|(s, _)| s).collect();
+        let kept = stored(&outbox, 10);
         assert_eq!(kept, vec![seqs[0]], "the old ones behind a future one must expire");
         assert_eq!(outbox.stats.dropped.load(Ordering::Relaxed), 2);
         assert_eq!(
@@ -933,7 +936,7 @@ mod tests {
             ..plan(dir.path(), 100_000)
         })
         .unwrap();
-        let events: Vec<u64> = (0..30).map(|_| push(&outbox)).collect();
+        let events = pushed(&outbox, 30);
         let (kept, _) = held(&outbox);
         assert!(kept.len() < 30 && !kept.is_empty());
         assert_eq!(kept, events[30 - kept.len()..], "the newest events are kept");

@@ -50,8 +50,8 @@ impl RuleState for State {
     /// Everyone in the zone, when they are at least `min_count`.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         let before = out.len();
-        for track in tracks {
-            if scope.wants(track) && scope.inside(track) {
+        for track in scope.wanted(tracks) {
+            if scope.inside(track) {
                 out.extend(scope.target(track));
             }
         }

@@ -104,8 +104,8 @@ impl RuleState for State {
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.postures, |p| p.id, tracks);
         let now = scope.now;
-        for track in tracks {
-            if !scope.wants(track) || !scope.inside(track) {
+        for track in scope.wanted(tracks) {
+            if !scope.inside(track) {
                 continue;
             }
             let index = match self.postures.iter().position(|p| p.id == track.id) {

@@ -78,10 +78,7 @@ impl RuleState for State {
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.stops, |s| s.id, tracks);
         let now = scope.now;
-        for track in tracks {
-            if !scope.wants(track) {
-                continue;
-            }
+        for track in scope.wanted(tracks) {
             let p = scope.anchor.of(&track.bbox);
             let index = self.stops.iter().position(|s| s.id == track.id);
             if !track.lost {

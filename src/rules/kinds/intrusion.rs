@@ -37,8 +37,8 @@ impl RuleState for State {
 
     /// The tracks in sight inside the zone, as incident targets.
     fn evaluate(&mut self, _plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
-        for track in tracks {
-            if !track.lost && scope.wants(track) && scope.inside(track) {
+        for track in scope.wanted(tracks) {
+            if !track.lost && scope.inside(track) {
                 out.extend(scope.target(track));
             }
         }

@@ -69,10 +69,7 @@ impl RuleState for State {
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
         forget_gone(&mut self.dwells, |d| d.id, tracks);
         let now = scope.now;
-        for track in tracks {
-            if !scope.wants(track) {
-                continue;
-            }
+        for track in scope.wanted(tracks) {
             let index = self.dwells.iter().position(|d| d.id == track.id);
             // a hidden object is where it was last seen: its dwell goes on
             if !track.lost {

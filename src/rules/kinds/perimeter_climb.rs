@@ -129,8 +129,8 @@ impl RuleState for State {
         let Some(line) = scope.zone.line() else {
             return;
         };
-        for track in tracks {
-            if track.lost || !scope.wants(track) {
+        for track in scope.wanted(tracks) {
+            if track.lost {
                 continue;
             }
             let p = scope.anchor.of(&track.bbox);

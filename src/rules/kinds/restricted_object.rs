@@ -57,8 +57,8 @@ impl RuleState for State {
     /// were standing still (a bicycle left in the lobby that someone stands
     /// in front of is still there).
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
-        for track in tracks {
-            if (track.lost && !track.stationary) || !scope.wants(track) {
+        for track in scope.wanted(tracks) {
+            if track.lost && !track.stationary {
                 continue;
             }
             let inside = if plan.min_overlap > 0.0 {
