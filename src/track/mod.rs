@@ -64,8 +64,10 @@ pub struct Track {
     pub lost: bool,
     /// Where the tracker expects the object now: while it is lost, the last
     /// box moved on at the track's velocity (for at most one second); while
-    /// it is seen, the last box. Rules that follow paths use it to see an
-    /// object walk on behind something (a lamp post, a sign, another person).
+    /// it is seen, the last box, grown back past the picture's edge when the
+    /// edge cuts it (to the size its uncut boxes had: someone walking out of
+    /// the picture). Rules that follow paths use it to see an object walk on
+    /// behind something (a lamp post, a sign, another person) or out of sight.
     pub predicted: BBox,
     /// The centre stayed within `stationary_move` for `stationary_secs`.
     pub stationary: bool,
@@ -100,6 +102,13 @@ struct Entry {
     /// What the object looks like, from its sightings clear of other boxes
     /// (see [`appearance`]); invalid until one was read.
     look: Look,
+    /// The width and height its boxes have where the picture's edges do
+    /// not cut them (a running average; 0 until such a box was seen).
+    size: (f32, f32),
+    /// The last sighting's box, grown back past the picture's edge to
+    /// `size` where the edge cuts it (see [`whole`]): motion is measured
+    /// and predicted from it.
+    whole: BBox,
 }
 
 fn centre(b: &BBox) -> (f32, f32) {
@@ -236,7 +245,7 @@ impl Tracker {
             let unseen = now.saturating_sub(e.track.last_seen);
             e.near = NEAR + NEAR_GROWTH * unseen.saturating_sub(NEAR_AFTER).as_secs_f32();
             let dt = unseen.min(MAX_PREDICTION).as_secs_f32();
-            let b = e.track.bbox;
+            let b = e.whole;
             let (dx, dy) = (e.vx * dt, e.vy * dt);
             e.predicted = BBox {
                 x1: b.x1 + dx,
@@ -319,7 +328,7 @@ impl Tracker {
         });
         for e in &mut self.entries {
             e.track.lost = e.track.last_seen != now;
-            e.track.predicted = if e.track.lost { e.predicted } else { e.track.bbox };
+            e.track.predicted = if e.track.lost { e.predicted } else { e.whole };
         }
         // Births: strong detections nobody claimed, unless one is mostly a
         // box a track claimed in this frame (the detector's second box for
@@ -382,6 +391,8 @@ impl Tracker {
                 } else {
                     Look::default()
                 },
+                size: uncut_size(&det.bbox, (0.0, 0.0)),
+                whole: det.bbox,
             });
         }
         self.label_high = label_high;
@@ -716,7 +727,7 @@ fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
     let row = 2.0 * (py - by).abs() / ph.max(bh);
     let off = across.max(row);
     if off > NEAR {
-        let ahead = (bx - centre(&e.track.bbox).0) * e.vx > 0.0;
+        let ahead = (bx - centre(&e.whole).0) * e.vx > 0.0;
         if !ahead || row > NEAR_ROW {
             return None;
         }
@@ -742,13 +753,64 @@ fn stitch_off(g: &Gone, b: &BBox, now: Duration) -> Option<f32> {
     (row <= NEAR_ROW && across <= reach).then_some(across)
 }
 
+/// How close to the picture's edge (a fraction of the frame) a box's side
+/// must be for the edge to cut it.
+const EDGE: f32 = 0.01;
+/// Weight of a new uncut box's width or height against a track's.
+const SIZE_GAIN: f32 = 0.3;
+
+/// A track's running size (see [`Entry::size`]) with a new box folded in,
+/// along each axis whose two sides the picture's edges leave uncut.
+fn uncut_size(b: &BBox, size: (f32, f32)) -> (f32, f32) {
+    let fold = |known: f32, lo: f32, hi: f32| {
+        if lo <= EDGE || hi >= 1.0 - EDGE {
+            known
+        } else if known <= 0.0 {
+            hi - lo
+        } else {
+            known + SIZE_GAIN * (hi - lo - known)
+        }
+    };
+    (fold(size.0, b.x1, b.x2), fold(size.1, b.y1, b.y2))
+}
+
+/// Where the whole object is when the picture's edge cuts its box: a
+/// person walking out of the picture leaves a box that shrinks against the
+/// edge, its centre slowing and stopping short of it while the person walks
+/// on. A box that touches one edge of an axis (not both) and is smaller
+/// along it than the track's uncut boxes were is grown back past that edge
+/// to their size, its inner side where the detector saw it.
+fn whole(b: &BBox, size: (f32, f32)) -> BBox {
+    let mut w = *b;
+    let (width, height) = size;
+    let (left, right) = (b.x1 <= EDGE, b.x2 >= 1.0 - EDGE);
+    if width > b.x2 - b.x1 && left != right {
+        if left {
+            w.x1 = b.x2 - width;
+        } else {
+            w.x2 = b.x1 + width;
+        }
+    }
+    let (top, bottom) = (b.y1 <= EDGE, b.y2 >= 1.0 - EDGE);
+    if height > b.y2 - b.y1 && top != bottom {
+        if top {
+            w.y1 = b.y2 - height;
+        } else {
+            w.y2 = b.y1 + height;
+        }
+    }
+    w
+}
+
 /// Folds one matched detection into its track.
 fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, plan: &TrackPlan) {
     if let Some(look) = look {
         e.look.blend(look, LOOK_GAIN);
     }
     let dt = now.saturating_sub(e.track.last_seen).as_secs_f32();
-    let (old, new) = (centre(&e.track.bbox), centre(&det.bbox));
+    let whole = whole(&det.bbox, e.size);
+    e.size = uncut_size(&det.bbox, e.size);
+    let (old, new) = (centre(&e.whole), centre(&whole));
     let (dx, dy) = (new.0 - old.0, new.1 - old.1);
     e.track.moved = (dx * dx + dy * dy).sqrt();
     if dt > 0.0 {
@@ -762,6 +824,7 @@ fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, p
     }
     e.track.stationary = now.saturating_sub(e.still_since) >= plan.stationary_after;
     e.track.bbox = det.bbox;
+    e.whole = whole;
     e.track.score = det.score;
     e.track.hits = e.track.hits.saturating_add(1);
     e.track.last_seen = now;
@@ -1066,6 +1129,45 @@ mod tests {
         let seen = t.update(&[walk(0.3), walk(0.385)], at(1000)).to_vec();
         let newcomer = seen.iter().find(|t| t.bbox.x1 > 0.35).expect("a second track");
         assert_eq!(newcomer.first_bbox.x1, 0.38);
+    }
+
+    #[test]
+    fn a_person_walking_out_of_the_picture_keeps_their_width_past_the_edge() {
+        // walking left at 0.01 a frame, 0.05 wide: once the box reaches the
+        // picture's edge the detector gives only the part still in sight
+        let seen_at = |x: f32| Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x.max(0.0), 0.3, x + 0.05, 0.5),
+        };
+        let mut t = Tracker::new(TrackPlan::default());
+        for i in 0..10u64 {
+            let x = 0.05 - 0.01 * i as f32;
+            let last = t.update(&[seen_at(x)], at(100 * i)).to_vec();
+            if i == 0 {
+                continue;
+            }
+            let (p, b) = (&last[0].predicted, &last[0].bbox);
+            assert!((centre(p).0 - (x + 0.025)).abs() < 1e-4, "frame {i}: {p:?}");
+            assert_eq!(b.x1, x.max(0.0), "the box seen is the detector's");
+        }
+        // lost: the expected box walks on out at the person's pace
+        let gone = t.update(&[], at(1100)).to_vec();
+        assert!(gone[0].lost);
+        assert!(
+            centre(&gone[0].predicted).0 < -0.04 + 0.025 - 0.015,
+            "{:?}",
+            gone[0].predicted
+        );
+        // someone walking in from the edge has no width to grow back to
+        let mut t = Tracker::new(TrackPlan::default());
+        for i in 0..4u64 {
+            let x = -0.04 + 0.01 * i as f32;
+            let seen = t.update(&[seen_at(x)], at(100 * i)).to_vec();
+            if let Some(s) = seen.first() {
+                assert_eq!(s.predicted, s.bbox);
+            }
+        }
     }
 
     #[test]

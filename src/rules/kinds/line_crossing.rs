@@ -14,6 +14,12 @@
 //! two there, is followed on at their walking speed, so the crossing counts
 //! once the expected feet are past the line, as the real ones would be.
 //!
+//! An object walking out of the picture is followed by the tracker's whole
+//! box: once the picture's edge cuts its box, the box grown back past the
+//! edge to the width it had (see [`Track::predicted`]), so a line near the
+//! edge is crossed as the person walks on out, not missed because the cut
+//! box's centre stops short of the edge.
+//!
 //! An object first seen on the line (within `min_distance`: out from behind
 //! something or out of a group, or into the picture beside the line) came
 //! from the side it walks away from: it counts once it is clearly past the
@@ -130,9 +136,10 @@ impl RuleState for State {
             if !scope.wants(track) {
                 continue;
             }
-            let p = if !track.lost {
-                scope.anchor.of(&track.bbox)
-            } else if scope.now.saturating_sub(track.last_seen) <= LOST_PATH {
+            // Where the tracker expects it: the box seen, grown back past
+            // the picture's edge where that cuts it, or while lost, the way
+            // it was walking.
+            let p = if !track.lost || scope.now.saturating_sub(track.last_seen) <= LOST_PATH {
                 scope.anchor.of(&track.predicted)
             } else {
                 continue;
@@ -299,6 +306,27 @@ mod tests {
         };
         assert_eq!(at_secs(4, 0.535), 1, "the expected feet are past the line");
         assert_eq!(at_secs(5, 0.565), 0, "one crossing");
+    }
+
+    #[test]
+    fn a_person_walking_out_of_the_picture_counts_by_where_the_tracker_puts_them() {
+        // the box seen is cut by the picture's edge, its centre stops short
+        // of the line; the tracker's whole box walks on past it
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::AToB,
+            min_distance: 0.02,
+        };
+        let mut state = State::new(&plan);
+        let mut counted = Vec::new();
+        for (i, (cut, whole)) in [(0.44, 0.44), (0.48, 0.48), (0.49, 0.51), (0.495, 0.54)].into_iter().enumerate() {
+            let mut t = h.track(1, "person", 0.5, cut);
+            t.predicted = h.track(1, "person", 0.5, whole).bbox;
+            let mut out = Vec::new();
+            state.evaluate(&plan, &h.scope(i as f64 * 0.1), &[t], &mut out);
+            counted.extend(out.iter().map(|_| i));
+        }
+        assert_eq!(counted, vec![3]);
     }
 
     #[test]
