@@ -19,6 +19,8 @@ use crate::vocab::BBox;
 const COLS: usize = 16;
 const ROWS: usize = 12;
 const CELLS: usize = COLS * ROWS;
+/// Every SAMPLE-th pixel of every SAMPLE-th line is read.
+const SAMPLE: usize = 2;
 /// Below this correlation with the previous frame's grid, the frame is a cut.
 const CUT: f32 = 0.3;
 
@@ -73,14 +75,20 @@ impl CutWatch {
         }
         self.now = [0.0; CELLS];
         self.counts = [0; CELLS];
-        for y in y0..y1 {
-            let row = (y - y0) * ROWS / (y1 - y0);
-            let line = &pixels.data[y * l.stride + x0 * 3..y * l.stride + x1 * 3];
-            for (x, px) in line.chunks_exact(3).enumerate() {
-                let cell = row * COLS + x * COLS / (x1 - x0);
-                // integer luma, near enough to Rec. 601 for a layout of light
-                self.now[cell] += (px[0] as u32 * 77 + px[1] as u32 * 150 + px[2] as u32 * 29) as f32;
-                self.counts[cell] += 1;
+        let (w, h) = (x1 - x0, y1 - y0);
+        // every other pixel of every other line: the grid's cells are
+        // hundreds of pixels each, and the check runs on every analysed frame
+        for y in (y0..y1).step_by(SAMPLE) {
+            let row = (y - y0) * ROWS / h;
+            let line = &pixels.data[y * l.stride..y * l.stride + x1 * 3];
+            for col in 0..COLS {
+                let (a, b) = (x0 + col * w / COLS, x0 + (col + 1) * w / COLS);
+                let cell = row * COLS + col;
+                for px in line[a * 3..b * 3].chunks_exact(3).step_by(SAMPLE) {
+                    // integer luma, near enough to Rec. 601 for a layout of light
+                    self.now[cell] += (px[0] as u32 * 77 + px[1] as u32 * 150 + px[2] as u32 * 29) as f32;
+                    self.counts[cell] += 1;
+                }
             }
         }
         for (v, &n) in self.now.iter_mut().zip(&self.counts) {

@@ -45,7 +45,7 @@ mod cut;
 pub use appearance::Pixels;
 use appearance::{Background, Look};
 pub use config::{TrackConfig, TrackPlan, check};
-use cut::CutWatch;
+pub use cut::CutWatch;
 
 /// An object followed over frames.
 #[derive(Debug, Clone, Copy, PartialEq)]
