@@ -11,14 +11,18 @@ changed: redaction fills regions with one flat colour):
       coverage*, the share of each picture covered outside its labelled
       faces grown to the head around them (HEAD_GROW below).
 
-  clip CONFIG CAMERA CLIP OUT [STEP]
+  clip CONFIG CAMERA CLIP OUT [STEP] [HEADS]
       `watchpost replay --out OUT --plain` of a recording analysed every
       STEP frames (its frame rate over the camera's detect rate; default
       1): for every frame it
       wrote, the persons an independent detector (OpenCV's HOG people
       detector, a different method from watchpost's SSD) finds in the raw
       frame, and whether each one's head is covered in the written frame;
-      and the collateral coverage outside those heads.
+      and the collateral coverage outside those heads. With HEADS, a JSON
+      file of heads labelled by eye per source frame (e.g.
+      benches/privacy/bikes_heads.json), the labelled heads take HOG's
+      place: each counts as covered when COVERED of its box is, and the
+      collateral is what lies outside them grown by LABEL_GROW.
 
 Prints one JSON object.
 """
@@ -43,6 +47,10 @@ HEAD_CORE = (0.36, 0.08, 0.64, 0.24)
 HEAD_ALLOWED = 0.32
 # A head counts as covered when this share of its core is covered.
 COVERED = 0.6
+# A head labelled by eye grown to what covering it may legitimately take:
+# half its width on each side, half its height above (hair, a hat) and its
+# height below (the neck and shoulders a head region's band ends on).
+LABEL_GROW = (0.5, 0.5, 1.0)
 
 
 def covered_mask(raw, redacted, jpeg):
@@ -118,8 +126,18 @@ def hog_persons(frame):
     return [(boxes[i], weights[i]) for i in np.ravel(keep)]
 
 
-def clip(config, camera, recording, out, step="1"):
+def labelled(heads, n, reach):
+    """The heads labelled on source frame n, or on the labelled frame
+    nearest it within reach; None when no labelled frame is that near."""
+    near = [int(k) for k in heads if abs(int(k) - n) <= reach]
+    if not near:
+        return None
+    return heads[str(min(near, key=lambda k: abs(k - n)))]
+
+
+def clip(config, camera, recording, out, step="1", heads=None):
     out, step = Path(out), float(step)
+    heads = json.loads(Path(heads).read_text())["heads"] if heads else None
     if not (out / "frames").is_dir():  # measure again what was written before
         subprocess.run(
             [str(ROOT / "target/release/watchpost"), "replay", "--config", config, "--camera", camera, recording,
@@ -147,8 +165,25 @@ def clip(config, camera, recording, out, step="1"):
         if red is None or red.shape != raw.shape:
             continue
         covered = covered_mask(raw, red, jpeg=True)
-        found = hog_persons(raw)
         allowed = np.zeros(covered.shape, bool)
+        if heads is not None:
+            marked = labelled(heads, n, 2)
+            if marked is None:
+                continue
+            for x1, y1, x2, y2 in marked:
+                w, h = x2 - x1, y2 - y1
+                share = covered[box_mask(raw.shape, [(x1, y1, x2, y2)])].mean()
+                persons += 1
+                if share >= COVERED:
+                    heads_covered += 1
+                else:
+                    misses.append({"written": k, "frame": n, "box": [x1, y1, x2, y2], "covered": round(float(share), 2)})
+                allowed |= box_mask(raw.shape, [(x1 - w * LABEL_GROW[0], y1 - h * LABEL_GROW[1],
+                                                 x2 + w * LABEL_GROW[0], y2 + h * LABEL_GROW[2])])
+            rows.append({"name": str(k), "categories": ["frames"], "covered": float(covered.mean()),
+                         "collateral": float((covered & ~allowed).mean())})
+            continue
+        found = hog_persons(raw)
         for (x1, y1, x2, y2), weight in found:
             w, h = x2 - x1, y2 - y1
             core = box_mask(raw.shape, [(x1 + w * HEAD_CORE[0], y1 + h * HEAD_CORE[1],
@@ -164,7 +199,7 @@ def clip(config, camera, recording, out, step="1"):
         rows.append({"name": str(k), "categories": ["frames"], "covered": float(covered.mean()),
                      "collateral": float((covered & ~allowed).mean())})
     result = summary(rows)
-    result["hog_persons"] = persons
+    result["labelled_heads" if heads is not None else "hog_persons"] = persons
     result["heads_covered"] = heads_covered
     result["head_recall"] = heads_covered / persons if persons else None
     result["misses"] = misses
@@ -195,6 +230,6 @@ if __name__ == "__main__":
     if mode == "faces":
         print(json.dumps(faces(sys.argv[2]), indent=1))
     elif mode == "clip":
-        print(json.dumps(clip(*sys.argv[2:7]), indent=1))
+        print(json.dumps(clip(*sys.argv[2:8]), indent=1))
     else:
         sys.exit(__doc__)

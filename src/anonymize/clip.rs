@@ -30,17 +30,17 @@ pub const STEP_GROW: f32 = 0.5;
 /// key frames: the path is a guess.
 const PATH_GROW: f32 = 0.25;
 
-/// Whether frame `i` of `count` is a key frame.
+/// Whether frame `i` of `count` is a key frame, in a clip of one scene.
 pub fn is_key(i: usize, count: usize) -> bool {
     i % KEY_EVERY == 0 || i + 1 == count
 }
 
 /// The key frames before and after frame `i` of `count`, a key frame
 /// excluded (the first and last key frames are their own neighbours on
-/// the side where there is none): a key frame is covered over its
-/// neighbours' faces too, so a face its own search missed, or whose
-/// surroundings still look like one once covered, is covered as on the
-/// frames between.
+/// the side where there is none), in a clip of one scene: a key frame is
+/// covered over its neighbours' faces too, so a face its own search
+/// missed, or whose surroundings still look like one once covered, is
+/// covered as on the frames between.
 pub fn neighbours(i: usize, count: usize) -> (usize, usize) {
     let last = count.saturating_sub(1);
     let before = if i == 0 { 0 } else { (i - 1) - (i - 1) % KEY_EVERY };
@@ -50,6 +50,46 @@ pub fn neighbours(i: usize, count: usize) -> (usize, usize) {
         (i - i % KEY_EVERY + KEY_EVERY).min(last)
     };
     (before, after)
+}
+
+/// The key frames of a clip that may hold cuts (a frame that shows
+/// another place than the one before it; see [`crate::track::CutWatch`]):
+/// each scene is planned as a clip of its own, so its first and last
+/// frames are key frames and no frame borrows faces from a key frame of
+/// another scene (a face there says nothing of where faces are here).
+#[derive(Debug, Clone)]
+pub struct KeyPlan {
+    /// Per frame: whether it is a key frame, and its key frames around.
+    frames: Vec<(bool, (usize, usize))>,
+}
+
+impl KeyPlan {
+    /// `cut[i]`: frame i shows another place than frame i - 1.
+    pub fn new(cut: &[bool]) -> Self {
+        let mut frames = Vec::with_capacity(cut.len());
+        let mut start = 0;
+        for end in 1..=cut.len() {
+            if end < cut.len() && !cut[end] {
+                continue;
+            }
+            let count = end - start;
+            for j in 0..count {
+                let (b, a) = neighbours(j, count);
+                frames.push((is_key(j, count), (start + b, start + a)));
+            }
+            start = end;
+        }
+        KeyPlan { frames }
+    }
+
+    pub fn is_key(&self, i: usize) -> bool {
+        self.frames.get(i).is_some_and(|f| f.0)
+    }
+
+    /// Frame `i`'s key frames before and after, within its scene.
+    pub fn neighbours(&self, i: usize) -> (usize, usize) {
+        self.frames.get(i).map_or((i, i), |f| f.1)
+    }
 }
 
 /// The faces to cover on frame `i`, whose key frames before (`at.0`) and
@@ -137,6 +177,29 @@ mod tests {
         assert_eq!(neighbours(0, 8), (0, 3));
         assert_eq!(neighbours(7, 8), (6, 7));
         assert_eq!(neighbours(1, 3), (0, 2), "the last frame is a key frame");
+    }
+
+    #[test]
+    fn each_scene_of_a_clip_has_its_own_key_frames() {
+        // frames 0..5 one place, 5..7 another (a cut at 5), 7..8 a third
+        let cut = [false, false, false, false, false, true, false, true];
+        let plan = KeyPlan::new(&cut);
+        let keys: Vec<usize> = (0..8).filter(|&i| plan.is_key(i)).collect();
+        assert_eq!(
+            keys,
+            vec![0, 3, 4, 5, 6, 7],
+            "a scene's first and last frames are searched"
+        );
+        assert_eq!(plan.neighbours(2), (0, 3));
+        assert_eq!(plan.neighbours(4), (3, 4), "no key frame of the next scene");
+        assert_eq!(plan.neighbours(5), (5, 6), "no key frame of the scene before");
+        assert_eq!(plan.neighbours(7), (7, 7));
+        // without cuts, the plan of one scene
+        let plan = KeyPlan::new(&[false; 8]);
+        for i in 0..8 {
+            assert_eq!((plan.is_key(i), plan.neighbours(i)), (is_key(i, 8), neighbours(i, 8)));
+        }
+        assert!(!KeyPlan::new(&[]).is_key(0));
     }
 
     #[test]

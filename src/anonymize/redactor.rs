@@ -18,7 +18,8 @@ use super::redact::{self, RawImage, RedactSet, RedactedImage};
 use super::regions;
 use super::sighting::Picture;
 use crate::infer::{InferClient, ModelService};
-use crate::vocab::{BBox, Detection};
+use crate::track::{CutWatch, Pixels};
+use crate::vocab::{BBox, Detection, FrameLayout, Geometry};
 
 /// The frames of a clip, each redacted over its own detections.
 pub struct RedactedClip {
@@ -95,13 +96,32 @@ impl Redactor {
             })
             .collect();
         let count = frames.len();
+        // each scene of the clip (cut where the picture shows another
+        // place) has key frames of its own
+        let mut cuts = CutWatch::default();
+        let cut: Vec<bool> = frames
+            .iter()
+            .map(|(_, image)| {
+                let layout = FrameLayout {
+                    width: image.width(),
+                    height: image.height(),
+                    stride: image.width() * 3,
+                };
+                cuts.cut(&Pixels {
+                    data: image.rgb(),
+                    layout,
+                    geometry: Geometry::STRETCH,
+                })
+            })
+            .collect();
+        let keys = clip::KeyPlan::new(&cut);
         // the key frames' faces: None where the search failed
         let mut found: Vec<Option<Vec<Detection>>> = vec![Some(Vec::new()); count];
         let mut key_frames = 0;
         if policy.redact.faces {
             let (client, width, height) = self.faces.as_mut().ok_or("no face model is configured")?;
             for (i, (picture, image)) in frames.iter().enumerate() {
-                if !clip::is_key(i, count) {
+                if !keys.is_key(i) {
                     continue;
                 }
                 key_frames += 1;
@@ -114,7 +134,7 @@ impl Redactor {
         let mut faces: Vec<Detection> = Vec::new();
         let mut regions: Vec<BBox> = Vec::new();
         for (i, (picture, image)) in frames.into_iter().enumerate() {
-            let (b, a) = clip::neighbours(i, count);
+            let (b, a) = keys.neighbours(i);
             let size = (image.width() as f32, image.height() as f32);
             regions.clear();
             let (Some(before), Some(after)) = (&found[b], &found[a]) else {
@@ -124,7 +144,7 @@ impl Redactor {
             };
             faces.clear();
             clip::between(i, (b, a), before, after, &mut faces);
-            if clip::is_key(i, count) {
+            if keys.is_key(i) {
                 match &found[i] {
                     Some(own) => faces.extend_from_slice(own),
                     None => {
@@ -136,7 +156,7 @@ impl Redactor {
             }
             regions::regions(&policy.redact, &faces, picture.seen(), size, &mut regions);
             let mut redacted = redact::redact(image, &regions);
-            if policy.redact.faces && clip::is_key(i, count) {
+            if policy.redact.faces && keys.is_key(i) {
                 // what the search still finds on the covered key frame is
                 // covered there, and followed to its neighbours as well
                 match self.search_again(redacted, regions.clone()) {

@@ -87,7 +87,7 @@ impl Background {
 }
 
 /// Whether the frame's buffer holds every row its layout promises, in RGB.
-fn readable(pixels: &Pixels<'_>) -> bool {
+pub(super) fn readable(pixels: &Pixels<'_>) -> bool {
     let l = &pixels.layout;
     l.width > 0
         && l.height > 0

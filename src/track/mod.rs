@@ -28,6 +28,10 @@
 //! begins its path (`first_bbox`) where that one was first seen, so a rule
 //! that follows paths sees where the person came from.
 //!
+//! A frame that shows another place (a camera turned or knocked, a
+//! recording's next shot; see [`cut`]) ends every track: no one followed
+//! before it is in the new picture.
+//!
 //! Track ids are per camera, ephemeral and never an identity: they are
 //! numbers that restart with the process and never leave the box.
 
@@ -37,9 +41,11 @@ use crate::vocab::{BBox, Detection, LabelId};
 
 mod appearance;
 mod config;
+mod cut;
 pub use appearance::Pixels;
 use appearance::{Background, Look};
 pub use config::{TrackConfig, TrackPlan, check};
+pub use cut::CutWatch;
 
 /// An object followed over frames.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,6 +170,8 @@ pub struct Tracker {
     /// Tentative tracks that died lately: a person seen once before being
     /// hidden, whose path a track born a little further on continues.
     gone: Vec<Gone>,
+    /// Tells a frame that shows another place.
+    cuts: CutWatch,
 }
 
 /// A tentative track that died unconfirmed.
@@ -194,6 +202,7 @@ impl Tracker {
             last_now: None,
             reach: NEAR,
             gone: Vec::new(),
+            cuts: CutWatch::default(),
         }
     }
 
@@ -227,6 +236,15 @@ impl Tracker {
         self.last_now = Some(now);
         let scale = interval.as_secs_f32() / NEAR_AFTER.as_secs_f32();
         self.reach = NEAR * scale;
+        if pixels.is_some_and(|px| self.cuts.cut(px)) {
+            tracing::debug!(
+                tracks = self.entries.len(),
+                "the picture shows another place: every track ends"
+            );
+            self.entries.clear();
+            self.gone.clear();
+            self.background = Background::default();
+        }
         self.looks.clear();
         self.looks.resize(detections.len(), Look::default());
         self.clear.clear();
@@ -1202,5 +1220,57 @@ mod tests {
             }
         }
         assert!(first.is_some());
+    }
+
+    #[test]
+    fn a_frame_of_another_place_ends_every_track() {
+        const W: usize = 48;
+        const H: usize = 36;
+        let layout = FrameLayout {
+            width: W,
+            height: H,
+            stride: W * 3,
+        };
+        // a street (bright above, dark below) and another place (a wall lit
+        // from the left, bright below)
+        let paint = |f: &dyn Fn(usize, usize) -> u8| {
+            let mut data = vec![0u8; W * H * 3];
+            for (i, px) in data.chunks_exact_mut(3).enumerate() {
+                px.fill(f(i % W, i / W));
+            }
+            data
+        };
+        let street = paint(&|_, y| if y < H / 3 { 210 } else { 60 });
+        let other = paint(&|x, y| if y > H / 2 { 220 } else { (x * 4) as u8 });
+        let seeing = |t: &mut Tracker, data: &[u8], i: u64| {
+            let px = Pixels {
+                data,
+                layout,
+                geometry: Geometry::STRETCH,
+            };
+            let x = 0.3 + i as f32 * 0.01;
+            t.update_seeing(&[det(1, x)], Some(&px), at(100 * i))
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+        };
+        let mut t = Tracker::new(TrackPlan::default());
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            ids = seeing(&mut t, &street, i);
+        }
+        assert_eq!(ids.len(), 1, "the walker on the street is followed");
+        // the same street: the walker keeps the track
+        assert_eq!(seeing(&mut t, &street, 4), ids);
+        // another place, a box where the walker was: not the walker
+        assert!(seeing(&mut t, &other, 5).is_empty(), "no track survives the cut");
+        assert!(t.tracks().iter().all(|k| !ids.contains(&k.id)));
+        // followed again from there, under a new id
+        let mut after = Vec::new();
+        for i in 6..10 {
+            after = seeing(&mut t, &other, i);
+        }
+        assert_eq!(after.len(), 1);
+        assert_ne!(after, ids);
     }
 }
