@@ -238,8 +238,14 @@ fn config_check() -> CheckFn {
     })
 }
 
-/// How long shutdown waits for the broker to take the last alerts.
+/// How long shutdown waits for the broker to take the last alerts when the
+/// box is told to stop (systemd gives a stop a deadline of its own).
 const PUBLISH_GRACE: Duration = Duration::from_secs(5);
+/// How long it waits when every camera has ended (recordings played to
+/// their end): no one is waiting for the box to stop, and an operator who
+/// runs a recording expects its alerts at the office, however busy the
+/// box. Delivery stops waiting at once when the broker is unreachable.
+const RECORDING_GRACE: Duration = Duration::from_secs(60);
 
 /// Runs until `cancel` fires or every camera has ended (recordings).
 pub async fn run(plan: Plan, cancel: CancellationToken) -> anyhow::Result<Vec<CameraSummary>> {
@@ -513,6 +519,7 @@ pub async fn run_with(
         }
     }
     health::stopping();
+    let told_to_stop = cancel.is_cancelled();
     if reloading.is_some() {
         tracing::info!("a reload still in progress is abandoned: the running config stays until the stop");
     }
@@ -553,7 +560,9 @@ pub async fn run_with(
         tracing::warn!("evidence clips still being made are left unfinished: the box stops");
     }
     app.outbox.beat();
-    publisher.shutdown(PUBLISH_GRACE).await;
+    publisher
+        .shutdown(if told_to_stop { PUBLISH_GRACE } else { RECORDING_GRACE })
+        .await;
     tracing::info!("watchpost stopped");
     if failed.is_empty() {
         Ok(summary)
