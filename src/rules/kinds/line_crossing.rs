@@ -35,7 +35,7 @@ use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Point, Side};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
@@ -106,7 +106,7 @@ pub const LOST_PATH: Duration = Duration::from_millis(500);
 
 /// Where one track stands with respect to the line.
 #[derive(Debug)]
-struct Follow {
+pub struct Follow {
     id: u64,
     /// The last side it was clearly on (beyond `min_distance`).
     side: Option<Side>,
@@ -118,18 +118,14 @@ struct Follow {
     born_on: Option<Point>,
 }
 
-#[derive(Debug, Default)]
-pub struct State {
-    follows: Vec<Follow>,
-}
+pub type State = Follows<Follow>;
 
 impl RuleState for State {
     type Plan = Plan;
 
     /// The tracks that completed a crossing in this frame.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
-        forget_gone(&mut self.follows, |f| f.id, tracks);
-        let Some(line) = scope.zone.line() else {
+        let Some(line) = self.open(|f| f.id, scope, tracks) else {
             return;
         };
         for track in tracks {
