@@ -101,10 +101,10 @@ impl MotionWorker {
             }
             let taken = self.slot.take(Duration::from_millis(200));
             if self.live {
-                let since_frame = self.alerts.stream.status().since_frame();
-                let clock = self.started.elapsed();
-                self.engine
-                    .watch_signal(since_frame, clock, SystemTime::now(), &mut events);
+                if let Some(health) = self.engine.health_mut() {
+                    let since_frame = self.alerts.stream.status().since_frame();
+                    health.watch_signal(since_frame, self.started.elapsed(), SystemTime::now(), &mut events);
+                }
                 self.send(&mut events);
             }
             match taken {

@@ -447,10 +447,15 @@ mod tests {
         Auth::new(gate, secure, listen.parse().unwrap(), &hosts)
     }
 
-    fn with_host(host: &str) -> HeaderMap {
+    /// Request headers with one header, `name: value`.
+    fn with(name: header::HeaderName, value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, host.parse().unwrap());
+        headers.insert(name, value.parse().unwrap());
         headers
+    }
+
+    fn with_host(host: &str) -> HeaderMap {
+        with(header::HOST, host)
     }
 
     #[test]
@@ -490,8 +495,7 @@ mod tests {
     fn sessions_are_found_by_cookie() {
         let auth = make("127.0.0.1:8080", false, &[]);
         let (id, csrf) = auth.open();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("a=b; {COOKIE}={id}").parse().unwrap());
+        let headers = with(header::COOKIE, &format!("a=b; {COOKIE}={id}"));
         assert_eq!(auth.session(&headers), Some((csrf, Fresh(true))));
         auth.close(&headers);
         assert_eq!(auth.session(&headers), None);
@@ -506,8 +510,7 @@ mod tests {
         assert!(set.contains("; Secure") && set.contains("Path=/") && !set.contains("Domain"));
         assert!(auth.expired_cookie().contains("; Secure"));
         // the plain name is not accepted over HTTPS
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("{COOKIE}={id}").parse().unwrap());
+        let headers = with(header::COOKIE, &format!("{COOKIE}={id}"));
         assert_eq!(auth.session(&headers), None);
     }
 
@@ -515,8 +518,7 @@ mod tests {
     fn a_session_ends_at_its_lifetime_however_busy_and_freshness_fades() {
         let auth = make("127.0.0.1:8080", false, &[]);
         let (id, _) = auth.open();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("{COOKIE}={id}").parse().unwrap());
+        let headers = with(header::COOKIE, &format!("{COOKIE}={id}"));
         let Some(earlier) = Instant::now().checked_sub(REAUTH_WINDOW + Duration::from_secs(1)) else {
             return;
         };

@@ -128,17 +128,10 @@ impl RuleEngine {
         self.health.as_ref().map_or(Conditions::NONE, HealthWatch::active)
     }
 
-    /// Judges signal loss (see [`HealthWatch::watch_signal`]); pushes its events.
-    pub fn watch_signal(
-        &mut self,
-        since_frame: Duration,
-        clock: Duration,
-        wall: SystemTime,
-        out: &mut Vec<IncidentEvent>,
-    ) {
-        if let Some(health) = &mut self.health {
-            health.watch_signal(since_frame, clock, wall, out);
-        }
+    /// The camera's health watch, to step (signal loss is judged on it,
+    /// [`HealthWatch::watch_signal`]), if it has one.
+    pub fn health_mut(&mut self) -> Option<&mut HealthWatch> {
+        self.health.as_mut()
     }
 
     /// Follows `camera`'s switches on `arming`: a disarmed rule raises nothing.

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::blobs::GrayFrame;
-use super::geometry::Anchor;
+use super::geometry::{Anchor, Line};
 use super::incident::Target;
 use super::zone::Zone;
 use crate::track::Track;
@@ -133,4 +133,26 @@ pub(crate) fn forget_gone<T>(states: &mut Vec<T>, id: impl Fn(&T) -> u64, tracks
         let id = id(s);
         tracks.iter().any(|t| t.id == id)
     });
+}
+
+/// The `State` of a kind that follows tracks across its line: one record
+/// `F` (the kind's own) per track it follows.
+#[derive(Debug)]
+pub struct Follows<F> {
+    pub(crate) follows: Vec<F>,
+}
+
+impl<F> Default for Follows<F> {
+    fn default() -> Self {
+        Self { follows: Vec::new() }
+    }
+}
+
+impl<F> Follows<F> {
+    /// How a line kind's frame opens: the records of tracks that are gone
+    /// are dropped, and the rule's line is read (none: nothing to watch).
+    pub(crate) fn open<'s>(&mut self, id: impl Fn(&F) -> u64, scope: &Scope<'s>, tracks: &[Track]) -> Option<&'s Line> {
+        forget_gone(&mut self.follows, id, tracks);
+        scope.zone.line()
+    }
 }

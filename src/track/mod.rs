@@ -734,18 +734,10 @@ fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
     if !near {
         return None;
     }
-    let p = &e.predicted;
-    let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
-    let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
-    if ph <= 0.0 || bh <= 0.0 || !(2.0 / 3.0..=1.5).contains(&(bh / ph)) {
-        return None;
-    }
-    let ((px, py), (bx, by)) = (centre(p), centre(b));
-    let across = (px - bx).abs() / pw.max(bw);
-    let row = 2.0 * (py - by).abs() / ph.max(bh);
+    let (across, row) = beside(&e.predicted, b)?;
     let off = across.max(row);
     if off > NEAR {
-        let ahead = (bx - centre(&e.whole).0) * e.vx > 0.0;
+        let ahead = (centre(b).0 - centre(&e.whole).0) * e.vx > 0.0;
         if !ahead || row > NEAR_ROW {
             return None;
         }
@@ -753,19 +745,24 @@ fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
     (off <= e.near).then(|| (1.0 - off / e.near) * min_iou)
 }
 
-/// How far (in box widths) a newborn box is from where a tentative track
-/// died, if it may continue its path: in the same row, of a like height,
-/// within the reach a lost track would have after as long unseen.
-fn stitch_off(g: &Gone, b: &BBox, now: Duration) -> Option<f32> {
-    let p = &g.bbox;
+/// Where box `b` stands beside box `p`, if the two are of a like height
+/// (`b` from 2/3 to 1.5 times as tall): how far across, in the wider one's
+/// widths, and how far off `p`'s row, in half the taller one's heights.
+fn beside(p: &BBox, b: &BBox) -> Option<(f32, f32)> {
     let (pw, ph) = (p.x2 - p.x1, p.y2 - p.y1);
     let (bw, bh) = (b.x2 - b.x1, b.y2 - b.y1);
     if ph <= 0.0 || bh <= 0.0 || !(2.0 / 3.0..=1.5).contains(&(bh / ph)) {
         return None;
     }
     let ((px, py), (bx, by)) = (centre(p), centre(b));
-    let across = (px - bx).abs() / pw.max(bw);
-    let row = 2.0 * (py - by).abs() / ph.max(bh);
+    Some(((px - bx).abs() / pw.max(bw), 2.0 * (py - by).abs() / ph.max(bh)))
+}
+
+/// How far (in box widths) a newborn box is from where a tentative track
+/// died, if it may continue its path: in the same row, of a like height,
+/// within the reach a lost track would have after as long unseen.
+fn stitch_off(g: &Gone, b: &BBox, now: Duration) -> Option<f32> {
+    let (across, row) = beside(&g.bbox, b)?;
     let unseen = now.saturating_sub(g.last_seen);
     let reach = NEAR + NEAR_GROWTH * unseen.saturating_sub(NEAR_AFTER).as_secs_f32();
     (row <= NEAR_ROW && across <= reach).then_some(across)

@@ -47,10 +47,6 @@ crate::config::table! {
     }
 }
 
-fn default_severity() -> Severity {
-    Severity::High
-}
-
 crate::config::table! {
     /// One condition's table, e.g. `[cameras.health.blurred]`.
     pub struct ConditionConfig in "health." {
@@ -111,7 +107,7 @@ impl Default for HealthPlan {
             adapt_secs: ADAPT_SECS,
             relearn: secs(RELEARN_SECS),
             lost: secs(LOST_SECS),
-            severity: default_severity(),
+            severity: HealthConfig::default().severity,
             conditions: PICTURE.map(|c| ConditionPlan {
                 enabled: true,
                 min: secs(c.threshold().min_secs),

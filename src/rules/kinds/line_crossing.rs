@@ -35,7 +35,7 @@ use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Point, Side};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
@@ -106,7 +106,7 @@ pub const LOST_PATH: Duration = Duration::from_millis(500);
 
 /// Where one track stands with respect to the line.
 #[derive(Debug)]
-struct Follow {
+pub struct Follow {
     id: u64,
     /// The last side it was clearly on (beyond `min_distance`).
     side: Option<Side>,
@@ -118,18 +118,14 @@ struct Follow {
     born_on: Option<Point>,
 }
 
-#[derive(Debug, Default)]
-pub struct State {
-    follows: Vec<Follow>,
-}
+pub type State = Follows<Follow>;
 
 impl RuleState for State {
     type Plan = Plan;
 
     /// The tracks that completed a crossing in this frame.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
-        forget_gone(&mut self.follows, |f| f.id, tracks);
-        let Some(line) = scope.zone.line() else {
+        let Some(line) = self.open(|f| f.id, scope, tracks) else {
             return;
         };
         for track in tracks {
@@ -229,14 +225,20 @@ mod tests {
     use super::*;
     use crate::rules::testing::{Harness, line};
 
-    /// Feeds one track's anchor y positions (x = 0.5) and returns the frames that counted.
-    fn crossings(direction: Direction, x: f32, ys: &[f32]) -> Vec<usize> {
-        let h = Harness::new(line());
+    /// A rule across the harness's line counting `direction` (a 0.02 band),
+    /// with its state as it starts running.
+    fn rule(direction: Direction) -> (Harness, Plan, State) {
         let plan = Plan {
             direction,
             min_distance: 0.02,
         };
-        let mut state = State::new(&plan);
+        let state = State::new(&plan);
+        (Harness::new(line()), plan, state)
+    }
+
+    /// Feeds one track's anchor y positions (x = 0.5) and returns the frames that counted.
+    fn crossings(direction: Direction, x: f32, ys: &[f32]) -> Vec<usize> {
+        let (h, plan, mut state) = rule(direction);
         let mut counted = Vec::new();
         for (i, &y) in ys.iter().enumerate() {
             let mut out = Vec::new();
@@ -279,12 +281,7 @@ mod tests {
     fn a_person_lost_on_the_line_is_followed_on_at_their_pace() {
         // seen walking down onto the line, then hidden (a lamp post): the
         // tracker's expected position walks on past it
-        let h = Harness::new(line());
-        let plan = Plan {
-            direction: Direction::AToB,
-            min_distance: 0.02,
-        };
-        let mut state = State::new(&plan);
+        let (h, plan, mut state) = rule(Direction::AToB);
         let mut counted = Vec::new();
         let seen = [0.40, 0.44, 0.48, 0.505];
         for (i, y) in seen.iter().enumerate() {
@@ -312,12 +309,7 @@ mod tests {
     fn a_person_walking_out_of_the_picture_counts_by_where_the_tracker_puts_them() {
         // the box seen is cut by the picture's edge, its centre stops short
         // of the line; the tracker's whole box walks on past it
-        let h = Harness::new(line());
-        let plan = Plan {
-            direction: Direction::AToB,
-            min_distance: 0.02,
-        };
-        let mut state = State::new(&plan);
+        let (h, plan, mut state) = rule(Direction::AToB);
         let mut counted = Vec::new();
         for (i, (cut, whole)) in [(0.44, 0.44), (0.48, 0.48), (0.49, 0.51), (0.495, 0.54)].into_iter().enumerate() {
             let mut t = h.track(1, "person", 0.5, cut);
@@ -331,12 +323,7 @@ mod tests {
 
     #[test]
     fn a_track_lost_for_long_no_longer_moves_its_path() {
-        let h = Harness::new(line());
-        let plan = Plan {
-            direction: Direction::Both,
-            min_distance: 0.02,
-        };
-        let mut state = State::new(&plan);
+        let (h, plan, mut state) = rule(Direction::Both);
         let mut t = h.track(1, "person", 0.5, 0.45);
         let mut out = Vec::new();
         state.evaluate(&plan, &h.scope(0.0), &[t], &mut out);
@@ -365,12 +352,7 @@ mod tests {
         // someone lost on the line a moment ago and a new track where they
         // were expected: the lost track's path decides, the new one starts
         // on the side it is on
-        let h = Harness::new(line());
-        let plan = Plan {
-            direction: Direction::Both,
-            min_distance: 0.02,
-        };
-        let mut state = State::new(&plan);
+        let (h, plan, mut state) = rule(Direction::Both);
         let lost = h.lost(h.track(2, "person", 0.52, 0.49));
         let mut out = Vec::new();
         for (i, y) in [0.505, 0.53, 0.56].into_iter().enumerate() {

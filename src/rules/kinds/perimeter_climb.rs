@@ -24,7 +24,7 @@ use crate::config::Spanned;
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Line, Point};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
 use crate::track::Track;
 
 pub const SHAPE: Needs = Needs::Line;
@@ -103,7 +103,7 @@ fn steepness(line: &Line, from: Point, to: Point) -> f32 {
 }
 
 #[derive(Debug)]
-struct Follow {
+pub struct Follow {
     id: u64,
     /// Above the line, when last clearly on one side.
     above: Option<bool>,
@@ -115,18 +115,14 @@ struct Follow {
     over: bool,
 }
 
-#[derive(Debug, Default)]
-pub struct State {
-    follows: Vec<Follow>,
-}
+pub type State = Follows<Follow>;
 
 impl RuleState for State {
     type Plan = Plan;
 
     /// The people who got over the wall in this frame.
     fn evaluate(&mut self, plan: &Plan, scope: &Scope<'_>, tracks: &[Track], out: &mut Vec<Target>) {
-        forget_gone(&mut self.follows, |f| f.id, tracks);
-        let Some(line) = scope.zone.line() else {
+        let Some(line) = self.open(|f| f.id, scope, tracks) else {
             return;
         };
         for track in scope.wanted(tracks) {
