@@ -159,10 +159,36 @@ impl RuleState for State {
                     let origin = scope.anchor.of(&track.first_bbox);
                     let clear = line.side(origin, plan.min_distance);
                     let born_on = (clear.is_none() && !fragment(track, tracks)).then_some(origin);
+                    // First seen clearly past the line beside a track just
+                    // lost on it, or lost having touched it, from the other
+                    // side: the same object seen again (its box changed or
+                    // the detector missed it a frame), so its path goes on.
+                    let mut went_on = None;
+                    if let Some(here) = clear {
+                        for lost in tracks.iter().filter(|t| {
+                            t.lost
+                                && t.id != track.id
+                                && t.label == track.label
+                                && scope.now.saturating_sub(t.last_seen) <= LOST_PATH
+                                && near(&track.first_bbox, &t.predicted)
+                        }) {
+                            if let Some(f) = self.follows.iter_mut().find(|f| f.id == lost.id)
+                                && f.side.is_some_and(|s| s != here)
+                                && (f.touched || line.side(f.last, plan.min_distance).is_none())
+                            {
+                                went_on = f.side;
+                                f.side = Some(here);
+                                f.touched = false;
+                                break;
+                            }
+                        }
+                    }
                     self.follows.push(Follow {
                         id: track.id,
-                        side: clear.or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
-                        touched: false,
+                        side: went_on
+                            .or(clear)
+                            .or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
+                        touched: went_on.is_some(),
                         last: origin,
                         born_on,
                     });
@@ -212,16 +238,17 @@ const FRAGMENT_REACH: f32 = 1.5;
 /// (its own path, which the lost track's decides): another track of its
 /// label lost near where it was first seen.
 fn fragment(track: &Track, tracks: &[Track]) -> bool {
-    let f = &track.first_bbox;
-    tracks.iter().any(|t| {
-        if !t.lost || t.id == track.id || t.label != track.label {
-            return false;
-        }
-        let p = &t.predicted;
-        let w = (f.x2 - f.x1).max(p.x2 - p.x1);
-        let h = (f.y2 - f.y1).max(p.y2 - p.y1);
-        ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
-    })
+    tracks
+        .iter()
+        .any(|t| t.lost && t.id != track.id && t.label == track.label && near(&track.first_bbox, &t.predicted))
+}
+
+/// Whether box `f` stands near enough a lost track's expected box `p` to
+/// be that object seen again.
+fn near(f: &crate::vocab::BBox, p: &crate::vocab::BBox) -> bool {
+    let w = (f.x2 - f.x1).max(p.x2 - p.x1);
+    let h = (f.y2 - f.y1).max(p.y2 - p.y1);
+    ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
 }
 
 #[cfg(test)]
