@@ -407,4 +407,34 @@ mod tests {
         }
         assert!(out.is_empty(), "{out:?}");
     }
+
+    #[test]
+    fn a_track_first_seen_past_the_line_beside_one_lost_on_it_goes_on_with_its_path() {
+        // someone walks onto the line from A, their track is lost there (the
+        // detector gave a shorter box), and they go on as a new track first
+        // seen clearly on B: one crossing, counted once
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::AToB,
+            min_distance: 0.02,
+        };
+        let run = |from: f32| {
+            let mut state = State::new(&plan);
+            let mut out = Vec::new();
+            let mut old = h.track(2, "person", 0.5, from);
+            state.evaluate(&plan, &h.scope(0.0), &[old], &mut out);
+            old = h.track(2, "person", 0.5, 0.495);
+            old.last_seen = Duration::from_millis(100);
+            state.evaluate(&plan, &h.scope(0.1), &[old], &mut out);
+            let lost = h.lost(old);
+            for (i, y) in [0.53, 0.55, 0.57].into_iter().enumerate() {
+                let mut seen = h.track(1, "person", 0.52, y);
+                seen.first_bbox = h.track(1, "person", 0.52, 0.53).bbox;
+                state.evaluate(&plan, &h.scope(0.2 + i as f64 * 0.1), &[lost, seen], &mut out);
+            }
+            out.len()
+        };
+        assert_eq!(run(0.45), 1, "from A onto the line, on as a new track on B");
+        assert_eq!(run(0.55), 0, "from B onto the line and back to B is no crossing");
+    }
 }
