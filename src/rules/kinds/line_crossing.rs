@@ -24,7 +24,10 @@
 //! something or out of a group, or into the picture beside the line) came
 //! from the side it walks away from: it counts once it is clearly past the
 //! line on the other, unless another track lost close by may be the same
-//! object seen again (that track's own path decides).
+//! object seen again (that track's own path decides). One first seen clearly
+//! past the line close to a track lost on it (within [`LOST_PATH`]) from
+//! the other side is that object gone on: it takes over that track's path
+//! and counts once.
 
 use std::time::Duration;
 
