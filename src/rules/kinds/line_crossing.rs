@@ -24,7 +24,10 @@
 //! something or out of a group, or into the picture beside the line) came
 //! from the side it walks away from: it counts once it is clearly past the
 //! line on the other, unless another track lost close by may be the same
-//! object seen again (that track's own path decides).
+//! object seen again (that track's own path decides). One first seen clearly
+//! past the line close to a track lost on it (within [`LOST_PATH`]) from
+//! the other side is that object gone on: it takes over that track's path
+//! and counts once.
 
 use std::time::Duration;
 
@@ -155,10 +158,36 @@ impl RuleState for State {
                     let origin = scope.anchor.of(&track.first_bbox);
                     let clear = line.side(origin, plan.min_distance);
                     let born_on = (clear.is_none() && !fragment(track, tracks)).then_some(origin);
+                    // First seen clearly past the line beside a track just
+                    // lost on it, or lost having touched it, from the other
+                    // side: the same object seen again (its box changed or
+                    // the detector missed it a frame), so its path goes on.
+                    let mut went_on = None;
+                    if let Some(here) = clear {
+                        for lost in tracks.iter().filter(|t| {
+                            t.lost
+                                && t.id != track.id
+                                && t.label == track.label
+                                && scope.now.saturating_sub(t.last_seen) <= LOST_PATH
+                                && near(&track.first_bbox, &t.predicted)
+                        }) {
+                            if let Some(f) = self.follows.iter_mut().find(|f| f.id == lost.id)
+                                && f.side.is_some_and(|s| s != here)
+                                && (f.touched || line.side(f.last, plan.min_distance).is_none())
+                            {
+                                went_on = f.side;
+                                f.side = Some(here);
+                                f.touched = false;
+                                break;
+                            }
+                        }
+                    }
                     self.follows.push(Follow {
                         id: track.id,
-                        side: clear.or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
-                        touched: false,
+                        side: went_on
+                            .or(clear)
+                            .or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
+                        touched: went_on.is_some(),
                         last: origin,
                         born_on,
                     });
@@ -208,16 +237,17 @@ const FRAGMENT_REACH: f32 = 1.5;
 /// (its own path, which the lost track's decides): another track of its
 /// label lost near where it was first seen.
 fn fragment(track: &Track, tracks: &[Track]) -> bool {
-    let f = &track.first_bbox;
-    tracks.iter().any(|t| {
-        if !t.lost || t.id == track.id || t.label != track.label {
-            return false;
-        }
-        let p = &t.predicted;
-        let w = (f.x2 - f.x1).max(p.x2 - p.x1);
-        let h = (f.y2 - f.y1).max(p.y2 - p.y1);
-        ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
-    })
+    tracks
+        .iter()
+        .any(|t| t.lost && t.id != track.id && t.label == track.label && near(&track.first_bbox, &t.predicted))
+}
+
+/// Whether box `f` stands near enough a lost track's expected box `p` to
+/// be that object seen again.
+fn near(f: &crate::vocab::BBox, p: &crate::vocab::BBox) -> bool {
+    let w = (f.x2 - f.x1).max(p.x2 - p.x1);
+    let h = (f.y2 - f.y1).max(p.y2 - p.y1);
+    ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
 }
 
 #[cfg(test)]
@@ -361,5 +391,35 @@ mod tests {
             state.evaluate(&plan, &h.scope(i as f64 * 0.1), &[lost, seen], &mut out);
         }
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_track_first_seen_past_the_line_beside_one_lost_on_it_goes_on_with_its_path() {
+        // someone walks onto the line from A, their track is lost there (the
+        // detector gave a shorter box), and they go on as a new track first
+        // seen clearly on B: one crossing, counted once
+        let h = Harness::new(line());
+        let plan = Plan {
+            direction: Direction::AToB,
+            min_distance: 0.02,
+        };
+        let run = |from: f32| {
+            let mut state = State::new(&plan);
+            let mut out = Vec::new();
+            let mut old = h.track(2, "person", 0.5, from);
+            state.evaluate(&plan, &h.scope(0.0), &[old], &mut out);
+            old = h.track(2, "person", 0.5, 0.495);
+            old.last_seen = Duration::from_millis(100);
+            state.evaluate(&plan, &h.scope(0.1), &[old], &mut out);
+            let lost = h.lost(old);
+            for (i, y) in [0.53, 0.55, 0.57].into_iter().enumerate() {
+                let mut seen = h.track(1, "person", 0.52, y);
+                seen.first_bbox = h.track(1, "person", 0.52, 0.53).bbox;
+                state.evaluate(&plan, &h.scope(0.2 + i as f64 * 0.1), &[lost, seen], &mut out);
+            }
+            out.len()
+        };
+        assert_eq!(run(0.45), 1, "from A onto the line, on as a new track on B");
+        assert_eq!(run(0.55), 0, "from B onto the line and back to B is no crossing");
     }
 }
