@@ -29,7 +29,6 @@ const CUT: f32 = 0.3;
 pub struct CutWatch {
     last: [f32; CELLS],
     now: [f32; CELLS],
-    counts: [u32; CELLS],
     has_last: bool,
 }
 
@@ -38,7 +37,6 @@ impl Default for CutWatch {
         Self {
             last: [0.0; CELLS],
             now: [0.0; CELLS],
-            counts: [0; CELLS],
             has_last: false,
         }
     }
@@ -74,7 +72,7 @@ impl CutWatch {
             return false;
         }
         self.now = [0.0; CELLS];
-        self.counts = [0; CELLS];
+        let mut counts = [0u32; CELLS];
         let (w, h) = (x1 - x0, y1 - y0);
         // every other pixel of every other line: the grid's cells are
         // hundreds of pixels each, and the check runs on every analysed frame
@@ -87,11 +85,11 @@ impl CutWatch {
                 for px in line[a * 3..b * 3].chunks_exact(3).step_by(SAMPLE) {
                     // integer luma, near enough to Rec. 601 for a layout of light
                     self.now[cell] += (px[0] as u32 * 77 + px[1] as u32 * 150 + px[2] as u32 * 29) as f32;
-                    self.counts[cell] += 1;
+                    counts[cell] += 1;
                 }
             }
         }
-        for (v, &n) in self.now.iter_mut().zip(&self.counts) {
+        for (v, &n) in self.now.iter_mut().zip(&counts) {
             *v /= n.max(1) as f32 * 256.0;
         }
         true

@@ -704,6 +704,12 @@ const STITCH: Duration = Duration::from_secs(1);
 /// the look's reach no further.
 const MAX_INTERVAL: Duration = Duration::from_millis(500);
 
+/// The index of the best fit among `(fit, index)` pairs; the first of equals.
+fn best_fit(fits: impl Iterator<Item = (f32, usize)>) -> Option<usize> {
+    fits.reduce(|best, next| if next.0 > best.0 { next } else { best })
+        .map(|(_, i)| i)
+}
+
 /// How well a detection fits a track, higher is better; `None` if it cannot
 /// match. The overlap (IoU) with the prediction or the last box, whichever
 /// fits better (an object that stopped or turned back is still near the
@@ -714,12 +720,6 @@ const MAX_INTERVAL: Duration = Duration::from_millis(500);
 /// two unseen. Such fits score below every overlap fit, so overlap decides
 /// first. Beyond one box width (up to the entry's grown reach) only a box
 /// ahead of the track's way and in line with the prediction fits.
-/// The index of the best fit among `(fit, index)` pairs; the first of equals.
-fn best_fit(fits: impl Iterator<Item = (f32, usize)>) -> Option<usize> {
-    fits.reduce(|best, next| if next.0 > best.0 { next } else { best })
-        .map(|(_, i)| i)
-}
-
 fn fit(e: &Entry, b: &BBox, min_iou: f32, near: bool) -> Option<f32> {
     let r = &e.reach;
     let touches = b.x1 < r.x2 && b.x2 > r.x1 && b.y1 < r.y2 && b.y2 > r.y1;
@@ -796,25 +796,19 @@ fn uncut_size(b: &BBox, size: (f32, f32)) -> (f32, f32) {
 /// along it than the track's uncut boxes were is grown back past that edge
 /// to their size, its inner side where the detector saw it.
 fn whole(b: &BBox, size: (f32, f32)) -> BBox {
-    let mut w = *b;
-    let (width, height) = size;
-    let (left, right) = (b.x1 <= EDGE, b.x2 >= 1.0 - EDGE);
-    if width > b.x2 - b.x1 && left != right {
-        if left {
-            w.x1 = b.x2 - width;
+    let grow = |lo: f32, hi: f32, known: f32| {
+        let (cut_lo, cut_hi) = (lo <= EDGE, hi >= 1.0 - EDGE);
+        if known <= hi - lo || cut_lo == cut_hi {
+            (lo, hi)
+        } else if cut_lo {
+            (hi - known, hi)
         } else {
-            w.x2 = b.x1 + width;
+            (lo, lo + known)
         }
-    }
-    let (top, bottom) = (b.y1 <= EDGE, b.y2 >= 1.0 - EDGE);
-    if height > b.y2 - b.y1 && top != bottom {
-        if top {
-            w.y1 = b.y2 - height;
-        } else {
-            w.y2 = b.y1 + height;
-        }
-    }
-    w
+    };
+    let (x1, x2) = grow(b.x1, b.x2, size.0);
+    let (y1, y2) = grow(b.y1, b.y2, size.1);
+    BBox { x1, y1, x2, y2 }
 }
 
 /// Folds one matched detection into its track.

@@ -40,6 +40,7 @@ use crate::rules::geometry::{Point, Side};
 use crate::rules::incident::Target;
 use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
 use crate::track::Track;
+use crate::vocab::BBox;
 
 pub const SHAPE: Needs = Needs::Line;
 pub const LABELS: Labels = Labels::Required;
@@ -165,11 +166,7 @@ impl RuleState for State {
                     let mut went_on = None;
                     if let Some(here) = clear {
                         for lost in tracks.iter().filter(|t| {
-                            t.lost
-                                && t.id != track.id
-                                && t.label == track.label
-                                && scope.now.saturating_sub(t.last_seen) <= LOST_PATH
-                                && near(&track.first_bbox, &t.predicted)
+                            lost_near(track, t) && scope.now.saturating_sub(t.last_seen) <= LOST_PATH
                         }) {
                             if let Some(f) = self.follows.iter_mut().find(|f| f.id == lost.id)
                                 && f.side.is_some_and(|s| s != here)
@@ -237,14 +234,18 @@ const FRAGMENT_REACH: f32 = 1.5;
 /// (its own path, which the lost track's decides): another track of its
 /// label lost near where it was first seen.
 fn fragment(track: &Track, tracks: &[Track]) -> bool {
-    tracks
-        .iter()
-        .any(|t| t.lost && t.id != track.id && t.label == track.label && near(&track.first_bbox, &t.predicted))
+    tracks.iter().any(|t| lost_near(track, t))
+}
+
+/// Whether `other` is another track of `track`'s label, lost near where
+/// `track` was first seen.
+fn lost_near(track: &Track, other: &Track) -> bool {
+    other.lost && other.id != track.id && other.label == track.label && near(&track.first_bbox, &other.predicted)
 }
 
 /// Whether box `f` stands near enough a lost track's expected box `p` to
 /// be that object seen again.
-fn near(f: &crate::vocab::BBox, p: &crate::vocab::BBox) -> bool {
+fn near(f: &BBox, p: &BBox) -> bool {
     let w = (f.x2 - f.x1).max(p.x2 - p.x1);
     let h = (f.y2 - f.y1).max(p.y2 - p.y1);
     ((f.x1 + f.x2) - (p.x1 + p.x2)).abs() * 0.5 <= FRAGMENT_REACH * w && (f.y2 - p.y2).abs() <= 0.5 * h
