@@ -5,7 +5,8 @@
 //! ([`Sightings::record`]): every person the detector found at the privacy
 //! threshold or above (more sensitive than the rules'), every track the
 //! tracker follows — lost ones too, their last box grown by how far they
-//! may have moved since — and the vehicles. A frame the motion gate let
+//! may have moved since; seen ones whose box lost the head, at their usual
+//! height too — and the vehicles. A frame the motion gate let
 //! pass without inference keeps the previous boxes: nothing moved. A
 //! picture ([`Sightings::picture`]) is then made of *that* frame, held at
 //! full resolution by the decoder ([`crate::decode::held`]), never of a
@@ -69,6 +70,13 @@ const LOST_STEPS: f32 = 5.0;
 /// Share of a lost track's possible walk it is grown by every way around
 /// the way it was walking.
 const TURN: f32 = 0.5;
+
+/// A seen track's box this many times shorter than its usual height may
+/// have lost the head above it ([`head_hidden`]); boxes of one person
+/// vary by a few percent from frame to frame.
+const SHORT: f32 = 1.2;
+/// How close to the picture's top a box must be for the top to cut it.
+const EDGE: f32 = 0.01;
 
 /// The least [`Sightings::max_age`].
 const MIN_MAX_AGE: Duration = Duration::from_secs(2);
@@ -290,7 +298,25 @@ fn collect(
             bbox,
             shape: t.bbox,
         });
+        if let Some(standing) = head_hidden(t) {
+            out.push(Seen::at(what, standing));
+        }
     }
+}
+
+/// A seen track's box much shorter than its boxes usually are, and not cut
+/// by the picture's top, may have lost the head above it (the detector
+/// boxed someone from the shoulders down, or a sign hides the head): the
+/// box of its usual height standing where this one stands, for the head to
+/// be covered where it would be. The box as seen is covered too, in case
+/// it was the legs that were hidden.
+fn head_hidden(t: &Track) -> Option<BBox> {
+    let b = &t.bbox;
+    let short = !t.lost && t.height > b.height() * SHORT && b.y1 > EDGE;
+    short.then_some(BBox {
+        y1: b.y2 - t.height,
+        ..*b
+    })
 }
 
 /// A picture and the boxes found on it: the only thing [`super::Redactor`]
@@ -407,5 +433,71 @@ impl Picture {
             seen,
             pts: self.pts,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::LabelId;
+
+    const PERSON: LabelId = 1;
+
+    fn walker(bbox: BBox, height: f32, lost: bool) -> Track {
+        Track {
+            id: 7,
+            label: PERSON,
+            score: 0.8,
+            bbox,
+            hits: 9,
+            first_seen: Duration::ZERO,
+            first_bbox: bbox,
+            last_seen: Duration::from_secs(1),
+            moved: 0.0,
+            lost,
+            predicted: bbox,
+            stationary: false,
+            height,
+        }
+    }
+
+    fn seen(tracks: &[Track]) -> Vec<Seen> {
+        let labels = RedactLabels {
+            persons: vec![PERSON],
+            vehicles: vec![],
+        };
+        let mut out = Vec::new();
+        collect(&labels, 5.0, Duration::from_secs(1), (&[], tracks), &mut out);
+        out
+    }
+
+    #[test]
+    fn a_box_that_lost_its_head_is_covered_at_its_usual_height_too() {
+        // boxed from the shoulders down on this frame: 0.08 high where
+        // the person's boxes were 0.11
+        let cut = BBox {
+            x1: 0.21,
+            y1: 0.29,
+            x2: 0.25,
+            y2: 0.37,
+        };
+        let out = seen(&[walker(cut, 0.11, false)]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0].bbox, cut, "the box as seen (the legs may be what was hidden)");
+        let standing = out[1].bbox;
+        assert!(
+            (standing.y1 - (0.37 - 0.11)).abs() < 1e-6 && standing.y2 == cut.y2,
+            "{standing:?}"
+        );
+        assert_eq!((standing.x1, standing.x2), (cut.x1, cut.x2));
+        // a box of its usual height, one cut by the picture's top, and a
+        // lost track (grown anyway) get no second box
+        let whole = BBox { y1: 0.26, ..cut };
+        assert_eq!(seen(&[walker(whole, 0.11, false)]).len(), 1);
+        let at_top = BBox { y1: 0.0, ..cut };
+        assert_eq!(seen(&[walker(at_top, 0.5, false)]).len(), 1);
+        assert_eq!(seen(&[walker(cut, 0.11, true)]).len(), 1);
+        // a new track has no usual height yet
+        assert_eq!(seen(&[walker(cut, 0.0, false)]).len(), 1);
     }
 }

@@ -155,6 +155,7 @@ labels = ["person"]
                     lost: false,
                     predicted: bbox,
                     stationary: false,
+                    height: 0.0,
                 };
                 TrackFrame {
                     pts,

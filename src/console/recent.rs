@@ -91,6 +91,7 @@ mod tests {
             lost: false,
             predicted: Default::default(),
             stationary: false,
+            height: 0.0,
         }
     }
 

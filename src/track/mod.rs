@@ -77,6 +77,11 @@ pub struct Track {
     pub predicted: BBox,
     /// The centre stayed within `stationary_move` for `stationary_secs`.
     pub stationary: bool,
+    /// The height its boxes usually have (a running average of those the
+    /// picture's edges leave uncut; 0 until one is seen). A box much
+    /// shorter than that may have lost the person's head to the detector
+    /// or to something in front: redaction covers where the head would be.
+    pub height: f32,
 }
 
 impl Track {
@@ -395,6 +400,7 @@ impl Tracker {
                     lost: false,
                     predicted: det.bbox,
                     stationary: false,
+                    height: uncut_size(&det.bbox, (0.0, 0.0)).1,
                 },
                 confirmed: plan.min_hits <= 1,
                 vx: 0.0,
@@ -819,6 +825,7 @@ fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, p
     let dt = now.saturating_sub(e.track.last_seen).as_secs_f32();
     let whole = whole(&det.bbox, e.size);
     e.size = uncut_size(&det.bbox, e.size);
+    e.track.height = e.size.1;
     let (old, new) = (centre(&e.whole), centre(&whole));
     let (dx, dy) = (new.0 - old.0, new.1 - old.1);
     e.track.moved = (dx * dx + dy * dy).sqrt();
