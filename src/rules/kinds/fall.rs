@@ -113,7 +113,9 @@ impl RuleState for State {
                     let down = ratio >= plan.fallen_ratio || dropped;
                     match p.down_since {
                         None => {
-                            let quick = p.upright.is_some_and(|(at, _, _)| now.saturating_sub(at) <= plan.fall_secs);
+                            let quick = p
+                                .upright
+                                .is_some_and(|(at, _, _)| now.saturating_sub(at) <= plan.fall_secs);
                             if down && quick {
                                 p.down_since = Some(now);
                             }
@@ -123,7 +125,9 @@ impl RuleState for State {
                     }
                 }
             }
-            if p.down_since.is_some_and(|since| now.saturating_sub(since) >= plan.down_secs) {
+            if p.down_since
+                .is_some_and(|since| now.saturating_sub(since) >= plan.down_secs)
+            {
                 out.extend(scope.target(track));
             }
         }

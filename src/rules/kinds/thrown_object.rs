@@ -46,7 +46,10 @@ impl KindConfig for Config {
     /// at least the smallest.
     fn check(&self, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
         let plan = self.checked(ctx);
-        let accel = ctx.quiet(|ctx| self.min_accel_heights_per_s2(ctx).zip(self.max_accel_heights_per_s2(ctx)));
+        let accel = ctx.quiet(|ctx| {
+            self.min_accel_heights_per_s2(ctx)
+                .zip(self.max_accel_heights_per_s2(ctx))
+        });
         if let Some((lo, hi)) = accel
             && lo >= hi
         {
