@@ -24,21 +24,19 @@ use crate::anonymize::{Closer, Sightings};
 use crate::console::Overlay;
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
 use crate::observe::CameraStats;
-use crate::observe::metrics::AnalysisHooks;
+use crate::observe::metrics::{AnalysisHooks, CameraView};
 use crate::plan::CameraPlan;
 use crate::rules::IncidentEvent;
 
 /// A running camera.
 pub struct Camera {
-    pub name: Arc<str>,
+    /// Its name, stream status, frame slot, counters and sightings (what
+    /// every picture of the camera is made of and covered over), as the
+    /// metrics and the console see them too.
+    pub view: CameraView,
     pub stream: Arc<Stream>,
-    pub slot: Arc<FrameSlot>,
-    pub stats: Arc<CameraStats>,
     /// The boxes its detect thread saw last, for the console's live view.
     pub overlay: Arc<Overlay>,
-    /// What its detector saw on the frame it analysed last: what every
-    /// picture of the camera is made of and covered over.
-    pub sightings: Arc<Sightings>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
     /// The motion thread, for a camera whose rules watch pixels.
@@ -161,12 +159,15 @@ impl Camera {
             .name(format!("detect-{}", plan.name))
             .spawn(move || worker.run())?;
         Ok(Self {
-            name: plan.name.clone(),
+            view: CameraView {
+                name: plan.name.clone(),
+                stream: stream.status(),
+                slot,
+                stats,
+                sightings,
+            },
             stream,
-            slot,
-            stats,
             overlay,
-            sightings,
             decode,
             detect,
             motion,
