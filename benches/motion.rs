@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use watchpost::rules::RuleState;
-use watchpost::rules::blobs::{GrayFrame, MotionParams};
+use watchpost::rules::blobs::GrayFrame;
 use watchpost::rules::geometry::Polygon;
 use watchpost::rules::kinds::thrown_object::{Plan, State};
 use watchpost::rules::zone::{Shape, Zone};
@@ -49,20 +49,8 @@ fn clip(w: usize, h: usize) -> Vec<Vec<u8>> {
 }
 
 fn bench(c: &mut Criterion) {
-    let plan = Plan {
-        analysis_fps: 25.0,
-        min_accel: 0.2,
-        max_accel: 4.0,
-        motion: MotionParams {
-            diff_threshold: 25,
-            min_blob_px: 4,
-            max_blob_px: 600,
-            max_blobs: 12,
-            max_missed: 2,
-        },
-        min_points: 6,
-        min_drop: 0.1,
-    };
+    // the defaults: 25 frames a second, blobs of 4 to 600 pixels
+    let plan = Plan::default();
     let zone = Zone {
         name: "facade".into(),
         shape: Shape::Polygon(Polygon::new(&[[0.05, 0.0], [0.95, 0.0], [0.95, 0.85], [0.05, 0.85]]).unwrap()),

@@ -94,7 +94,7 @@ fn engine() -> RuleEngine {
         rule(
             "intrusion",
             &area,
-            RuleKindPlan::Intrusion(intrusion::Plan),
+            RuleKindPlan::Intrusion(intrusion::Plan {}),
             always.clone(),
         ),
         rule(
@@ -110,8 +110,8 @@ fn engine() -> RuleEngine {
             "loitering",
             &area,
             RuleKindPlan::Loitering(loitering::Plan {
-                loiter: Duration::from_secs(10),
-                leave: Duration::from_secs(3),
+                loiter_secs: Duration::from_secs(10),
+                leave_secs: Duration::from_secs(3),
             }),
             always.clone(),
         ),

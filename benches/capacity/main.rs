@@ -316,14 +316,14 @@ impl Fleet {
         };
         for camera in &self.cameras {
             c.decoded += camera.stream.status().decoded.load(Relaxed);
-            c.delivered += camera.slot.stats.delivered.load(Relaxed);
-            c.replaced += camera.slot.stats.dropped.load(Relaxed);
-            c.inferred += camera.stats.inferred.load(Relaxed);
-            c.skipped += camera.stats.skipped.load(Relaxed);
-            c.events += camera.stats.events.load(Relaxed);
+            c.delivered += camera.view.slot.stats.delivered.load(Relaxed);
+            c.replaced += camera.view.slot.stats.dropped.load(Relaxed);
+            c.inferred += camera.view.stats.inferred.load(Relaxed);
+            c.skipped += camera.view.stats.skipped.load(Relaxed);
+            c.events += camera.view.stats.events.load(Relaxed);
             c.per_camera.push((
                 camera.stream.status().decoded.load(Relaxed),
-                camera.slot.stats.delivered.load(Relaxed),
+                camera.view.slot.stats.delivered.load(Relaxed),
             ));
         }
         c.ages = buckets(&self.ages);

@@ -112,7 +112,7 @@ pub fn run_camera(plan: &Plan) -> CameraRun {
         std::thread::sleep(Duration::from_millis(5));
     }
     let (wall, cpu) = (wall0.elapsed(), cpu_time() - cpu0);
-    let (stats, slot) = (running.stats.clone(), running.slot.clone());
+    let (stats, slot) = (running.view.stats.clone(), running.view.slot.clone());
     running.join().unwrap();
     tokio.block_on(publisher.shutdown(Duration::from_secs(5)));
     CameraRun {

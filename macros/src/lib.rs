@@ -8,7 +8,9 @@
 //! (the declared default); a field written with `#[required]` has none.
 //! From those marks it writes:
 //! - a table with no required key: serde's container `default` and the
-//!   table's `Default` (every key filled in from the declaration);
+//!   table's `Default` (every key filled in from the declaration); given
+//!   its checked struct's name (`#[table_keys(Plan)]`), that struct's
+//!   `Default` too: the defaults, checked;
 //! - a table with one: serde's per-key `default` (a function
 //!   `default_<key>` per declared default, plain `default` for the type's
 //!   own), no container
@@ -29,14 +31,13 @@ use syn::{Attribute, Data, DeriveInput, Fields, LitStr, parse_macro_input, parse
 /// Reads the `key_default`/`required` marks of a table's fields (module doc).
 #[proc_macro_attribute]
 pub fn table_keys(args: TokenStream, input: TokenStream) -> TokenStream {
-    if !args.is_empty() {
-        let args = Tokens::from(args);
-        return syn::Error::new_spanned(args, "#[table_keys] takes no arguments")
-            .to_compile_error()
-            .into();
-    }
+    let plan = if args.is_empty() {
+        None
+    } else {
+        Some(parse_macro_input!(args as syn::Ident))
+    };
     let mut item = parse_macro_input!(input as DeriveInput);
-    match expand(&mut item) {
+    match expand(&mut item, plan.as_ref()) {
         Ok(tokens) => tokens.into(),
         Err(error) => error.to_compile_error().into(),
     }
@@ -89,7 +90,7 @@ struct Key {
     name: String,
 }
 
-fn expand(item: &mut DeriveInput) -> syn::Result<Tokens> {
+fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Tokens> {
     let table = item.ident.clone();
     let Data::Struct(data) = &mut item.data else {
         return Err(syn::Error::new_spanned(&item.ident, "a config table is a struct"));
@@ -137,6 +138,15 @@ fn expand(item: &mut DeriveInput) -> syn::Result<Tokens> {
                 None => quote!(#field: ::core::default::Default::default()),
             }
         });
+        let plan_default = plan.map(|plan| {
+            quote! {
+                impl ::core::default::Default for #plan {
+                    fn default() -> Self {
+                        crate::config::table::checked_default::<#table>()
+                    }
+                }
+            }
+        });
         return Ok(quote! {
             #item
             impl ::core::default::Default for #table {
@@ -144,6 +154,7 @@ fn expand(item: &mut DeriveInput) -> syn::Result<Tokens> {
                     Self { #(#values,)* }
                 }
             }
+            #plan_default
             #keys_const
         });
     }

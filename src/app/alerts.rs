@@ -10,17 +10,16 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::snapshot::{SnapshotJob, Snapshots};
+use super::shared::Shared;
+use super::snapshot::SnapshotJob;
 use crate::anonymize::{self, Picture, Sightings, privacy::CameraPrivacyPlan};
-use crate::console::Console;
 use crate::decode::{DecodePlan, Stream};
-use crate::evidence::Evidence;
 use crate::evidence::config::CameraEvidencePlan;
 use crate::evidence::recorder::Request;
 use crate::observe::CameraStats;
 use crate::plan::CameraPlan;
 use crate::publish::{ControlEvent, Outbox, OutboxError, Topics};
-use crate::rules::{self, Arming, EventKind, EvidenceWindow, IncidentEvent, OpenIncident, Target};
+use crate::rules::{self, EventKind, EvidenceWindow, IncidentEvent, OpenIncident, Target};
 
 /// Where a camera's incident events go, from whichever of its threads
 /// raised them: the outbox first (an event counts as raised once it is
@@ -29,11 +28,8 @@ use crate::rules::{self, Arming, EventKind, EvidenceWindow, IncidentEvent, OpenI
 pub(super) struct Alerts {
     pub camera: Arc<str>,
     pub(super) stream: Arc<Stream>,
-    pub(super) snapshots: Snapshots,
     /// Rules whose incidents are followed by a snapshot.
     pub(super) snapshot_rules: Vec<Arc<str>>,
-    /// Where evidence clips are made, when the box records them.
-    pub(super) evidence: Option<Evidence>,
     /// Rules whose incidents get an evidence clip, and its window.
     pub(super) evidence_rules: Vec<(Arc<str>, EvidenceWindow)>,
     pub(super) evidence_plan: CameraEvidencePlan,
@@ -41,18 +37,15 @@ pub(super) struct Alerts {
     pub(super) detector: (String, String),
     pub(super) privacy: Arc<CameraPrivacyPlan>,
     pub(super) decode: DecodePlan,
-    pub(super) outbox: Arc<Outbox>,
-    pub(super) topics: Topics,
     pub(super) stats: Arc<CameraStats>,
     /// What the detector saw on the frame it analysed last: snapshots are
     /// made of that frame and covered over it.
     pub(super) sightings: Arc<Sightings>,
-    /// The box's arming switches, which this camera's engines follow.
-    pub(super) arming: Arc<Arming>,
-    /// The control task, told of each incident's start and end.
-    pub(super) control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
-    /// The console, whose incident feed hears of each stored event.
-    pub(super) console: Option<Arc<Console>>,
+    /// Where events, snapshots and clips go, and who hears of them: the
+    /// outbox, the snapshot worker, the recorder, the control task (each
+    /// incident's start and end) and the console's incident feed. Its
+    /// arming switches are those this camera's engines follow.
+    pub(super) shared: Shared,
 }
 
 impl Alerts {
@@ -76,7 +69,7 @@ impl Alerts {
     /// Hands the frame just analysed, with what covers it, to the evidence
     /// pre-roll, when a rule of this camera records clips (without waiting).
     pub(super) fn offer_evidence_frame(&self) {
-        let Some(evidence) = &self.evidence else { return };
+        let Some(evidence) = &self.shared.evidence else { return };
         let Some(keep) = self.evidence_rules.iter().map(|(_, w)| w.pre).max() else {
             return;
         };
@@ -95,7 +88,7 @@ impl Alerts {
         self.snapshot_rules = Self::snapshot_rules(plan);
         self.evidence_rules = Self::evidence_rules(plan);
         self.evidence_plan = plan.evidence;
-        if self.evidence.is_none() && !self.evidence_rules.is_empty() {
+        if self.shared.evidence.is_none() && !self.evidence_rules.is_empty() {
             tracing::warn!(camera = %self.camera,
                 "a rule now asks for evidence clips, but the box started without any: restart it to record them");
         }
@@ -135,7 +128,7 @@ impl Alerts {
         if pictures.is_empty() {
             return;
         }
-        self.snapshots.offer(SnapshotJob {
+        self.shared.snapshots.offer(SnapshotJob {
             camera: self.camera.clone(),
             incident_id,
             pictures,
@@ -149,12 +142,12 @@ impl Alerts {
     /// What an event of an incident whose rule records evidence says of its
     /// clip: where it is sent and, once sealed, its manifest's hash.
     fn evidence_ref(&self, event: &IncidentEvent) -> Option<anonymize::alert::EvidenceRef> {
-        let evidence = self.evidence.as_ref()?;
+        let evidence = self.shared.evidence.as_ref()?;
         self.evidence_rules.iter().find(|(r, _)| **r == *event.rule)?;
         let incident = event.incident_id.to_string();
         let sealed = evidence.delivery.as_ref().and_then(|d| d.sealed(&incident));
         Some(anonymize::alert::EvidenceRef {
-            topic: self.topics.clip(&self.camera, &incident),
+            topic: self.shared.topics.clip(&self.camera, &incident),
             clip: sealed.as_ref().map(|s| s.clip_file.clone()),
             manifest_sha256: sealed.map(|s| s.manifest_sha256),
         })
@@ -162,7 +155,7 @@ impl Alerts {
 
     /// Asks for the clip of a started incident whose rule records evidence.
     fn ask_evidence(&self, event: &IncidentEvent) {
-        let Some(evidence) = &self.evidence else { return };
+        let Some(evidence) = &self.shared.evidence else { return };
         let Some((_, window)) = self.evidence_rules.iter().find(|(r, _)| **r == *event.rule) else {
             return;
         };
@@ -186,7 +179,8 @@ impl Alerts {
     /// This camera's incidents that were open when it last stopped, as the
     /// outbox's ledger keeps them.
     pub fn open_incidents(&self) -> Vec<OpenIncident> {
-        self.outbox
+        self.shared
+            .outbox
             .open_incidents()
             .into_iter()
             .filter(|(camera, _)| *camera == *self.camera)
@@ -214,7 +208,7 @@ impl Alerts {
     /// trajectory strips): then `strip` is told the incident and its targets.
     pub fn send_with(&self, events: &mut Vec<IncidentEvent>, mut strip: impl FnMut(&str, &[Target]) -> bool) {
         for event in events.drain(..) {
-            let written = self.outbox.push(
+            let written = self.shared.outbox.push(
                 |seq| {
                     let alert = anonymize::alert(&self.camera, &event, seq);
                     match self.evidence_ref(&event) {
@@ -222,7 +216,7 @@ impl Alerts {
                         None => alert,
                     }
                 },
-                |alert| self.topics.incidents(alert.camera()),
+                |alert| self.shared.topics.incidents(alert.camera()),
             );
             let alert = match written {
                 Ok(alert) => alert,
@@ -234,7 +228,7 @@ impl Alerts {
                 }
             };
             match event.kind {
-                EventKind::Start => self.outbox.mark_open(
+                EventKind::Start => self.shared.outbox.mark_open(
                     &self.camera,
                     &OpenIncident {
                         incident_id: event.incident_id,
@@ -243,10 +237,10 @@ impl Alerts {
                         severity: event.severity,
                     },
                 ),
-                EventKind::End => self.outbox.mark_closed(event.incident_id),
+                EventKind::End => self.shared.outbox.mark_closed(event.incident_id),
                 EventKind::Update => {}
             }
-            if let Some(control) = &self.control
+            if let Some(control) = &self.shared.control
                 && event.kind != EventKind::Update
             {
                 let _ = control.send(ControlEvent::Incident {
@@ -255,7 +249,7 @@ impl Alerts {
                     open: event.kind == EventKind::Start,
                 });
             }
-            if let Some(console) = &self.console {
+            if let Some(console) = &self.shared.console {
                 console.feed.incident(&alert);
             }
             match event.kind {

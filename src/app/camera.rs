@@ -8,7 +8,6 @@
 //! model's inference service (which batches their frames) and the alert
 //! queue, which never blocks.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -20,54 +19,30 @@ use tokio_util::sync::CancellationToken;
 use super::alerts::Alerts;
 use super::analysis::FrameAnalyzer;
 use super::motion_watch::MotionWorker;
-use super::snapshot::Snapshots;
+pub use super::shared::Shared;
 use crate::anonymize::{Closer, Sightings};
-use crate::console::{Console, Overlay};
+use crate::console::Overlay;
 use crate::decode::{DecodeError, Delivery, FrameSlot, Stream, Taken};
-use crate::evidence::Evidence;
-use crate::infer::ModelService;
 use crate::observe::CameraStats;
-use crate::observe::metrics::AnalysisHooks;
+use crate::observe::metrics::{AnalysisHooks, CameraView};
 use crate::plan::CameraPlan;
-use crate::publish::{ControlEvent, Outbox, Topics};
-use crate::rules::{Arming, IncidentEvent};
+use crate::rules::IncidentEvent;
 
 /// A running camera.
 pub struct Camera {
-    pub name: Arc<str>,
+    /// Its name, stream status, frame slot, counters and sightings (what
+    /// every picture of the camera is made of and covered over), as the
+    /// metrics and the console see them too.
+    pub view: CameraView,
     pub stream: Arc<Stream>,
-    pub slot: Arc<FrameSlot>,
-    pub stats: Arc<CameraStats>,
     /// The boxes its detect thread saw last, for the console's live view.
     pub overlay: Arc<Overlay>,
-    /// What its detector saw on the frame it analysed last: what every
-    /// picture of the camera is made of and covered over.
-    pub sightings: Arc<Sightings>,
     decode: JoinHandle<Result<(), DecodeError>>,
     detect: JoinHandle<()>,
     /// The motion thread, for a camera whose rules watch pixels.
     motion: Option<(JoinHandle<()>, mpsc::Sender<CameraPlan>)>,
     /// New rules and zones for the detect thread (a config reload).
     rules: mpsc::Sender<CameraPlan>,
-}
-
-/// What every camera shares.
-#[derive(Clone)]
-pub struct Shared {
-    /// One inference service per model, shared by the cameras that use it.
-    pub models: BTreeMap<String, Arc<ModelService>>,
-    pub outbox: Arc<Outbox>,
-    pub topics: Topics,
-    /// Where redacted snapshots are made.
-    pub snapshots: Snapshots,
-    /// Where evidence clips are made, when a rule asks for them.
-    pub evidence: Option<Evidence>,
-    /// The box's arming switches (everything armed unless someone disarms it).
-    pub arming: Arc<Arming>,
-    /// The control task, told of incidents' starts and ends, if it runs.
-    pub control: Option<tokio::sync::mpsc::UnboundedSender<ControlEvent>>,
-    /// The operator console, if it runs.
-    pub console: Option<Arc<Console>>,
 }
 
 impl Camera {
@@ -131,21 +106,15 @@ impl Camera {
         let alerts = Alerts {
             camera: plan.name.clone(),
             stream: stream.clone(),
-            snapshots: shared.snapshots.clone(),
             snapshot_rules: Alerts::snapshot_rules(plan),
-            evidence: shared.evidence.clone(),
             evidence_rules: Alerts::evidence_rules(plan),
             evidence_plan: plan.evidence,
             detector: (plan.detect.model.key.clone(), plan.detect.model.manifest.sha256.clone()),
             privacy: Arc::new(plan.privacy.clone()),
             decode: plan.decode.clone(),
-            outbox: shared.outbox.clone(),
-            topics: shared.topics.clone(),
             stats: stats.clone(),
             sightings: sightings.clone(),
-            arming: shared.arming.clone(),
-            control: shared.control.clone(),
-            console: shared.console.clone(),
+            shared: shared.clone(),
         };
         // Incidents open when this camera last stopped go back to their rules.
         let mut analyzer = FrameAnalyzer::new(plan, client)
@@ -190,12 +159,15 @@ impl Camera {
             .name(format!("detect-{}", plan.name))
             .spawn(move || worker.run())?;
         Ok(Self {
-            name: plan.name.clone(),
+            view: CameraView {
+                name: plan.name.clone(),
+                stream: stream.status(),
+                slot,
+                stats,
+                sightings,
+            },
             stream,
-            slot,
-            stats,
             overlay,
-            sightings,
             decode,
             detect,
             motion,

@@ -27,6 +27,7 @@ mod pending;
 mod reload;
 pub mod replay;
 mod run;
+mod shared;
 pub mod snapshot;
 mod trial;
 

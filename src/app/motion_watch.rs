@@ -69,7 +69,7 @@ impl MotionWorker {
         let labels = plan.detect.model.manifest.labels.clone();
         Self {
             slot,
-            engine: engine(plan, labels.clone()).with_arming(&alerts.arming, &alerts.camera),
+            engine: engine(plan, labels.clone()).with_arming(&alerts.shared.arming, &alerts.camera),
             labels,
             alerts,
             updates,
@@ -93,7 +93,7 @@ impl MotionWorker {
             while let Ok(plan) = self.updates.try_recv() {
                 self.alerts.follow(&plan);
                 let mut engine =
-                    engine(&plan, self.labels.clone()).with_arming(&self.alerts.arming, &self.alerts.camera);
+                    engine(&plan, self.labels.clone()).with_arming(&self.alerts.shared.arming, &self.alerts.camera);
                 engine.keep_health(&mut self.engine);
                 self.engine.finish(self.last_pts, SystemTime::now(), &mut events);
                 self.engine = engine;

@@ -29,7 +29,7 @@ use crate::evidence::delivery::Delivery;
 use crate::evidence::worker::BoxIdentity;
 use crate::infer::runtime;
 use crate::observe::health::{self, Probe, Watchdog};
-use crate::observe::metrics::{CameraView, Live, Metrics};
+use crate::observe::metrics::{Live, Metrics};
 use crate::observe::stats::{camera_stats, camera_status};
 use crate::plan::{CameraPlan, Plan};
 use crate::publish::control::{self, ControlEvent, ControlPlan};
@@ -155,7 +155,7 @@ impl App {
         }
         let mut results = Vec::new();
         for running in cameras {
-            let name = running.camera.name.clone();
+            let name = running.camera.view.name.clone();
             let result = tokio::task::spawn_blocking(move || running.camera.join())
                 .await
                 .unwrap_or(Ok(()));
@@ -170,11 +170,9 @@ impl App {
                 self.cameras
                     .iter()
                     .map(|r| ConsoleCamera {
-                        name: r.camera.name.clone(),
+                        view: r.camera.view.clone(),
                         stream: r.camera.stream.clone(),
-                        stats: r.camera.stats.clone(),
                         overlay: r.camera.overlay.clone(),
-                        sightings: r.camera.sightings.clone(),
                         privacy: Arc::new(r.plan.privacy.clone()),
                         labels: r.plan.detect.model.manifest.labels.clone(),
                         max_width: r.plan.decode.snapshot_max_width.min(LIVE_MAX_WIDTH),
@@ -182,18 +180,8 @@ impl App {
                     .collect(),
             );
         }
-        self.live.set_cameras(
-            self.cameras
-                .iter()
-                .map(|r| CameraView {
-                    name: r.camera.name.clone(),
-                    stream: r.camera.stream.status(),
-                    slot: r.camera.slot.clone(),
-                    stats: r.camera.stats.clone(),
-                    sightings: r.camera.sightings.clone(),
-                })
-                .collect(),
-        );
+        self.live
+            .set_cameras(self.cameras.iter().map(|r| r.camera.view.clone()).collect());
     }
 
     fn watch(&self, watchdog: &mut Watchdog, publisher: &Publisher, snapshots_running: bool) {
@@ -529,7 +517,7 @@ pub async fn run_with(
     let cameras = std::mem::take(&mut app.cameras);
     let counts: Vec<_> = cameras
         .iter()
-        .map(|r| (r.camera.slot.clone(), r.camera.stats.clone()))
+        .map(|r| (r.camera.view.slot.clone(), r.camera.view.stats.clone()))
         .collect();
     for ((name, result), (slot, stats)) in App::stop_cameras(cameras).await.into_iter().zip(counts) {
         use std::sync::atomic::Ordering::Relaxed;

@@ -49,6 +49,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// `check` with its problems left unsaid: for a check across keys that
+    /// needs their values in range, when the range errors are reported by
+    /// the table's own check.
+    pub fn quiet<T>(&self, check: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+        let mut unsaid = Diagnostics::default();
+        check(&mut Ctx {
+            file: self.file,
+            base_dir: self.base_dir,
+            diags: &mut unsaid,
+        })
+    }
+
     /// A name that is safe inside an MQTT topic and a log line.
     pub fn identifier(&mut self, value: &Spanned<String>, what: &str) -> Option<String> {
         let v = value.get_ref();

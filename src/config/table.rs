@@ -31,8 +31,12 @@
 
 use std::fmt;
 use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use schemars::JsonSchema;
 
 use super::ctx::Ctx;
+use super::diag::{Diagnostics, SourceFile};
 use super::spanned::Spanned;
 
 /// A key's default as written in its table: `0.5` for a `Spanned<f32>`
@@ -87,23 +91,146 @@ impl<T: PartialOrd + Copy + fmt::Display> InRange for Option<Spanned<T>> {
     }
 }
 
+// Seconds as written in the file (a number, e.g. `2.5`), checked into a
+// `Duration`: a key `Spanned<Secs>` with a range in seconds gives a
+// `Duration` from its checked method. It reads, and shows in the JSON
+// Schema, as the bare number. (A plain comment: schemars would put a doc
+// comment in the schema of every such key.)
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secs(pub f64);
+
+impl Fallback<f64> for Spanned<Secs> {
+    fn fallback(value: f64) -> Self {
+        Spanned::new(0..0, Secs(value))
+    }
+}
+
+impl InRange for Spanned<Secs> {
+    type Bound = f64;
+    type Checked = Duration;
+    fn in_range(&self, ctx: &mut Ctx<'_>, range: RangeInclusive<f64>, key: &str) -> Option<Duration> {
+        let secs = Spanned::new(self.span(), self.get_ref().0);
+        ctx.in_range(&secs, range, key).map(Duration::from_secs_f64)
+    }
+}
+
+/// A key without a range, as its table's checked struct holds it: the
+/// value, without where it was written.
+pub trait Plain {
+    type Value;
+    fn plain(&self) -> Self::Value;
+}
+
+impl<T: Clone> Plain for Spanned<T> {
+    type Value = T;
+    fn plain(&self) -> T {
+        self.get_ref().clone()
+    }
+}
+
+/// A table declared with a checked struct (`struct Config in "" => Plan`):
+/// every key checked (each error reported), into that struct.
+pub trait Checked {
+    type Plan;
+    fn checked(&self, ctx: &mut Ctx<'_>) -> Option<Self::Plan>;
+}
+
+/// The checked struct of a table with every key at its default. The
+/// defaults lie in their ranges (each such table's tests build it), so
+/// nothing is reported.
+pub fn checked_default<T: Checked + Default>() -> T::Plan {
+    let file = SourceFile::new("(defaults)", String::new());
+    let mut diags = Diagnostics::default();
+    let mut ctx = Ctx {
+        file: &file,
+        base_dir: std::path::Path::new("."),
+        diags: &mut diags,
+    };
+    T::default()
+        .checked(&mut ctx)
+        .expect("a table's defaults lie in their ranges")
+}
+
 /// Declares a config table (module doc).
 ///
 /// `$prefix` is what the key's name follows in messages (`"track."`, or
 /// `""` for a rule's own keys). A key without `= default` defaults to its
 /// type's `Default` (`None`, `false`, empty), unless marked `#[required]`.
+///
+/// Written `struct Config in "" => Plan`, it also declares `Plan`: the same
+/// keys, each checked (a ranged key as its method gives it, any other as a
+/// `Spanned` value without its span), and implements [`Checked`] for the
+/// table. A key of such a table is then either ranged or `Spanned`.
+/// Attributes before `Plan` go on it (`=> #[derive(Copy)] Plan`). When
+/// every key has a default, `Plan` has a `Default`: those defaults, checked.
 #[macro_export]
 macro_rules! config_table {
+    (@checked_type $ty:ty, $range:expr) => {
+        <$ty as $crate::config::table::InRange>::Checked
+    };
+    (@checked_type $ty:ty) => {
+        <$ty as $crate::config::table::Plain>::Value
+    };
+    (@checked $config:ident, $ctx:ident, $field:ident, $key:expr, $range:expr) => {
+        $crate::config::table::InRange::in_range(&$config.$field, $ctx, $range, $key)
+    };
+    (@checked $config:ident, $ctx:ident, $field:ident, $key:expr) => {
+        Some($crate::config::table::Plain::plain(&$config.$field))
+    };
     (
         $(#[$meta:meta])*
-        $vis:vis struct $name:ident in $prefix:literal {
+        $vis:vis struct $name:ident in $prefix:literal => $(#[$pmeta:meta])* $plan:ident {
             $(
                 $(#[$fmeta:meta])*
                 $fvis:vis $field:ident : $ty:ty $(= $default:expr)? $(, range $range:expr)? ;
             )*
         }
     ) => {
-        #[$crate::config::table::table_keys]
+        $crate::config_table! {
+            $(#[$meta])*
+            $vis struct $name in $prefix @plan $plan {
+                $(
+                    $(#[$fmeta])*
+                    $fvis $field : $ty $(= $default)? $(, range $range)? ;
+                )*
+            }
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] checked: each key's value, in its range.")]
+        #[derive(Debug, Clone, PartialEq)]
+        $(#[$pmeta])*
+        $vis struct $plan {
+            $(
+                #[doc = concat!("`", $prefix, stringify!($field), "`.")]
+                $fvis $field: $crate::config_table!(@checked_type $ty $(, $range)?),
+            )*
+        }
+
+        impl $crate::config::table::Checked for $name {
+            type Plan = $plan;
+
+            #[allow(unused_variables)]
+            fn checked(&self, ctx: &mut $crate::config::Ctx<'_>) -> Option<$plan> {
+                $(
+                    let $field = $crate::config_table!(
+                        @checked self, ctx, $field, concat!($prefix, stringify!($field)) $(, $range)?
+                    );
+                )*
+                Some($plan { $($field: $field?,)* })
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident in $prefix:literal $(@plan $plan:ident)? {
+            $(
+                $(#[$fmeta:meta])*
+                $fvis:vis $field:ident : $ty:ty $(= $default:expr)? $(, range $range:expr)? ;
+            )*
+        }
+    ) => {
+        #[$crate::config::table::table_keys $(($plan))?]
         $(#[$meta])*
         #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
@@ -141,7 +268,6 @@ pub use watchpost_macros::table_keys;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Diagnostics, SourceFile};
 
     crate::config_table! {
         /// A table for the test.
@@ -171,6 +297,48 @@ mod tests {
         }
     }
 
+    crate::config_table! {
+        /// A table with its checked struct.
+        pub struct Timed in "timed." => TimedPlan {
+            /// Seconds, checked into a duration.
+            pub wait_secs: Spanned<Secs> = 1.5, range 0.5..=10.0;
+            /// A value without a range.
+            pub label: Spanned<String> = "gate";
+        }
+    }
+
+    /// `check` run on a context over `text` (file `t.toml`): its result,
+    /// and the messages it reported.
+    fn checking<T>(text: &str, check: impl FnOnce(&mut Ctx<'_>) -> T) -> (T, Vec<String>) {
+        let file = SourceFile::new("t.toml", text.into());
+        let mut diags = Diagnostics::default();
+        let out = check(&mut Ctx {
+            file: &file,
+            base_dir: std::path::Path::new("."),
+            diags: &mut diags,
+        });
+        (out, diags.into_sorted().iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn a_checked_struct_holds_each_key_checked_and_seconds_as_durations() {
+        let plan = TimedPlan::default();
+        assert_eq!(plan.wait_secs, std::time::Duration::from_millis(1500));
+        assert_eq!(plan.label, "gate");
+        let text = "wait_secs = 20\n";
+        let parsed: Timed = toml::from_str(text).unwrap();
+        let (checked, messages) = checking(text, |ctx| {
+            let quiet = ctx.quiet(|ctx| parsed.wait_secs(ctx));
+            (parsed.checked(ctx), quiet)
+        });
+        assert_eq!(checked, (None, None));
+        assert_eq!(
+            messages,
+            ["t.toml:1:13: `timed.wait_secs` is 20, out of range; use a value from 0.5 to 10"],
+            "one error, said once"
+        );
+    }
+
     #[test]
     fn a_required_key_stays_required_and_the_others_take_their_defaults() {
         assert_eq!(Strict::KEYS, ["model", "loop", "fps"]);
@@ -190,21 +358,11 @@ mod tests {
         let text = "ratio = 2.0\nlimit = 15\n";
         let parsed: Sample = toml::from_str(text).unwrap();
         assert!(parsed.on, "a missing key takes the table's default");
-        let file = SourceFile::new("t.toml", text.into());
-        let mut diags = Diagnostics::default();
-        let mut ctx = Ctx {
-            file: &file,
-            base_dir: std::path::Path::new("."),
-            diags: &mut diags,
-        };
-        assert_eq!(parsed.limit(&mut ctx), Some(Some(15)));
-        assert_eq!(d.limit(&mut ctx), Some(None));
-        assert_eq!(parsed.ratio(&mut ctx), None);
-        let message: Vec<String> = diags.into_sorted().iter().map(ToString::to_string).collect();
-        let message = message.join("\n");
-        assert!(
-            message.contains("t.toml:1:9: `sample.ratio` is 2, out of range; use a value from 0 to 1"),
-            "{message}"
+        let (checked, messages) = checking(text, |ctx| (parsed.limit(ctx), d.limit(ctx), parsed.ratio(ctx)));
+        assert_eq!(checked, (Some(Some(15)), Some(None), None));
+        assert_eq!(
+            messages,
+            ["t.toml:1:9: `sample.ratio` is 2, out of range; use a value from 0 to 1"]
         );
     }
 }

@@ -24,10 +24,10 @@ use super::feed::Feed;
 use super::picture::jpeg_response;
 use super::recent::Recent;
 use crate::anonymize::privacy::CameraPrivacyPlan;
-use crate::anonymize::{RedactedJpeg, Redactor, Sightings};
+use crate::anonymize::{RedactedJpeg, Redactor};
 use crate::decode::Stream;
 use crate::infer::ModelService;
-use crate::observe::CameraStats;
+use crate::observe::metrics::CameraView;
 use crate::vocab::{BBox, Detection, LabelMap};
 
 /// Live views made per camera and second, at most.
@@ -74,12 +74,12 @@ impl Overlay {
 /// What the console knows of one running camera.
 #[derive(Clone)]
 pub struct ConsoleCamera {
-    pub name: Arc<str>,
+    /// Its name, stream status, counters and what its detector saw on the
+    /// frame it analysed last.
+    pub view: CameraView,
+    /// Its stream, for the picture it holds.
     pub stream: Arc<Stream>,
-    pub stats: Arc<CameraStats>,
     pub overlay: Arc<Overlay>,
-    /// What its detector saw on the frame it analysed last.
-    pub sightings: Arc<Sightings>,
     pub privacy: Arc<CameraPrivacyPlan>,
     pub labels: Arc<LabelMap>,
     /// Width of its live view, at most.
@@ -106,7 +106,7 @@ impl Cameras {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .find(|c| &*c.name == name)
+            .find(|c| &*c.view.name == name)
             .cloned()
     }
 }
@@ -180,22 +180,23 @@ impl LiveFrames {
     /// The camera's newest frame, redacted; one made less than 1/[`LIVE_FPS`]
     /// ago is served again. Blocks (face search): call off the async threads.
     fn view(&self, camera: &ConsoleCamera) -> Result<Arc<RedactedJpeg>, String> {
-        if let Some(jpeg) = self.fresh(&camera.name) {
+        if let Some(jpeg) = self.fresh(&camera.view.name) {
             return Ok(jpeg);
         }
         let mut redactor = self.redactor.lock().unwrap_or_else(|p| p.into_inner());
         // another request may have made it while this one waited
-        if let Some(jpeg) = self.fresh(&camera.name) {
+        if let Some(jpeg) = self.fresh(&camera.view.name) {
             return Ok(jpeg);
         }
         let searches = camera.privacy.redact.faces;
         if searches && self.alerts_first() {
             // the last view, while it is recent enough to show; else none
             return self
-                .made_within(&camera.name, STALE_VIEW)
+                .made_within(&camera.view.name, STALE_VIEW)
                 .ok_or_else(|| "the face model is busy with incident snapshots; try again shortly".to_string());
         }
         let picture = camera
+            .view
             .sightings
             .picture(camera.stream.held(), camera.max_width)
             .map_err(|why| format!("withheld: {why}"))?;
@@ -211,7 +212,7 @@ impl LiveFrames {
                 .map_err(|e| format!("JPEG encoding failed: {e}"))?,
         );
         self.made.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            camera.name.clone(),
+            camera.view.name.clone(),
             Made {
                 at: Instant::now(),
                 jpeg: jpeg.clone(),
@@ -225,9 +226,9 @@ impl LiveFrames {
     fn rates(&self, camera: &ConsoleCamera) -> (f64, f64) {
         let now = Instant::now();
         let decoded = camera.stream.status().decoded.load(Relaxed);
-        let inferred = camera.stats.inferred.load(Relaxed);
+        let inferred = camera.view.stats.inferred.load(Relaxed);
         let mut rates = self.rates.lock().unwrap_or_else(|p| p.into_inner());
-        let rate = rates.entry(camera.name.clone()).or_insert(Rate {
+        let rate = rates.entry(camera.view.name.clone()).or_insert(Rate {
             at: now,
             decoded,
             inferred,
@@ -258,7 +259,7 @@ pub async fn list(
             let (fps, detect) = frames.rates(camera);
             let decoded = status.decoded.load(Relaxed) > 0;
             json!({
-                "name": &*camera.name,
+                "name": &*camera.view.name,
                 "state": status.state().to_string(),
                 // not streaming: since it last streamed, reconnects included
                 "since": wall_time(status.down_since().unwrap_or_else(|| status.since())),
@@ -269,8 +270,8 @@ pub async fn list(
                 "fps": (fps * 10.0).round() / 10.0,
                 "detect_fps": (detect * 10.0).round() / 10.0,
                 "reconnects": status.reconnects.load(Relaxed),
-                "events": camera.stats.events.load(Relaxed),
-                "last_incident": feed.last_incident(&camera.name),
+                "events": camera.view.stats.events.load(Relaxed),
+                "last_incident": feed.last_incident(&camera.view.name),
             })
         })
         .collect();
@@ -340,7 +341,7 @@ pub async fn frame(State(frames): State<Arc<LiveFrames>>, Running(camera): Runni
 
 /// `GET /api/cameras/{name}/overlay`: the boxes seen last (normalised).
 pub async fn overlay(State(frames): State<Arc<LiveFrames>>, Running(camera): Running) -> Response {
-    let data = frames.boxes(&camera.name).unwrap_or_else(|| camera.overlay.read());
+    let data = frames.boxes(&camera.view.name).unwrap_or_else(|| camera.overlay.read());
     let label = |id| {
         camera
             .labels

@@ -11,59 +11,22 @@
 use std::time::Duration;
 
 use super::preprocess::ImageView;
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Secs, Spanned};
 
 crate::config::table! {
     /// `[cameras.motion]`.
-    pub struct MotionConfig in "motion." {
+    pub struct MotionConfig in "motion." => #[derive(Copy)] MotionPlan {
         /// Gate inference on motion (default true). When false every frame is inferred.
-        pub enabled: bool = true;
+        pub enabled: Spanned<bool> = true;
         /// Gray-level change (0–255) that counts a small-copy pixel as changed, e.g. 20.
         pub pixel_threshold: Spanned<u8> = 20, range 1..=255;
         /// Fraction of the picture that must change to count as motion, e.g. 0.003.
         pub min_area: Spanned<f32> = 0.003, range 0.0..=1.0;
         /// Keep inferring while a tracked object is moving (default true).
-        pub while_tracking: bool = true;
+        pub while_tracking: Spanned<bool> = true;
         /// Infer at least this often even in a still scene, in seconds, e.g. 5.
-        pub refresh_secs: Spanned<f64> = 5.0, range 0.1..=3600.0;
+        pub refresh_secs: Spanned<Secs> = 5.0, range 0.1..=3600.0;
     }
-}
-
-/// Checked motion settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MotionPlan {
-    pub enabled: bool,
-    pub pixel_threshold: u8,
-    pub min_area: f32,
-    pub while_tracking: bool,
-    pub refresh: Duration,
-}
-
-impl Default for MotionPlan {
-    fn default() -> Self {
-        let c = MotionConfig::default();
-        Self {
-            enabled: c.enabled,
-            pixel_threshold: *c.pixel_threshold.get_ref(),
-            min_area: *c.min_area.get_ref(),
-            while_tracking: c.while_tracking,
-            refresh: Duration::from_secs_f64(*c.refresh_secs.get_ref()),
-        }
-    }
-}
-
-pub fn check(config: &MotionConfig, ctx: &mut Ctx<'_>) -> Option<MotionPlan> {
-    let pixel_threshold = config.pixel_threshold(ctx);
-    let min_area = config.min_area(ctx);
-    let refresh = config.refresh_secs(ctx);
-    Some(MotionPlan {
-        enabled: config.enabled,
-        pixel_threshold: pixel_threshold?,
-        min_area: min_area?,
-        while_tracking: config.while_tracking,
-        refresh: Duration::from_secs_f64(refresh?),
-    })
 }
 
 /// Why a frame is inferred (or not).
@@ -157,7 +120,7 @@ impl MotionGate {
 
     fn refresh_due(&self, now: Duration) -> bool {
         self.last_inference
-            .is_none_or(|t| now.saturating_sub(t) >= self.plan.refresh)
+            .is_none_or(|t| now.saturating_sub(t) >= self.plan.refresh_secs)
     }
 
     /// Builds the small gray copy and compares it with the background.

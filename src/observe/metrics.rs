@@ -128,7 +128,9 @@ impl AnalysisHooks {
     }
 }
 
-/// What a scrape reads about one running camera.
+/// What a scrape reads about one running camera: its name, stream status,
+/// frame slot, counters and sightings. The app's camera and the console's
+/// view of it hold the same.
 #[derive(Clone)]
 pub struct CameraView {
     pub name: Arc<str>,

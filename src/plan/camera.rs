@@ -12,15 +12,14 @@ use std::sync::Arc;
 
 use super::schema::CameraTable;
 use crate::anonymize::privacy::{self, CameraPrivacyConfig, CameraPrivacyPlan};
-use crate::config::Ctx;
-use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, from_table_without};
 use crate::config::diag::{Diagnostics, SourceFile};
+use crate::config::{Checked, Ctx, Spanned};
 use crate::decode::{self, DecodeConfig, DecodePlan, GrayBranch, StreamSpec};
 use crate::evidence::config::{self as evidence, CameraEvidenceConfig, CameraEvidencePlan};
+use crate::infer::ModelPlan;
 use crate::infer::detect::{self as detect, DetectConfig, DetectPlan};
 use crate::infer::motion::{MotionConfig, MotionPlan};
-use crate::infer::{self, ModelPlan};
 use crate::rules::{self, HealthConfig, HealthPlan, PixelWatch, RuleConfig, RulePlan, Zone, ZoneConfig};
 use crate::source::{self, SourceConfig, SourcePlan};
 use crate::track::{self, TrackConfig, TrackPlan};
@@ -168,7 +167,7 @@ pub fn check(
         .detect
         .as_ref()
         .and_then(|d| detect::check(camera, d, models, model_names, ctx));
-    let motion = infer::motion::check(config.motion.as_ref().unwrap_or(&MotionConfig::default()), ctx);
+    let motion = config.motion.as_ref().unwrap_or(&MotionConfig::default()).checked(ctx);
     let evidence = evidence::check_camera(
         camera,
         config.evidence.as_ref().unwrap_or(&CameraEvidenceConfig::default()),

@@ -149,7 +149,7 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(motion, "pixel_threshold", int(u64::from(c.motion.pixel_threshold)));
             fill(motion, "min_area", float(plan_f32(c.motion.min_area)));
             fill(motion, "while_tracking", Value::Boolean(c.motion.while_tracking));
-            fill(motion, "refresh_secs", float(c.motion.refresh.as_secs_f64()));
+            fill(motion, "refresh_secs", float(c.motion.refresh_secs.as_secs_f64()));
 
             // [cameras.track] holds no value the plan works out: its
             // defaults come from the schema below, like any other key.

@@ -1,5 +1,6 @@
 //! What a rule kind module sees of the rules around it, and what it promises
-//! them: how it uses the common keys ([`Needs`], [`Labels`]), the view of its
+//! them: what it is ([`Kind`]: how it uses the common keys, [`Needs`],
+//! [`Labels`]) and how its keys are checked ([`KindConfig`]), the view of its
 //! rule on each frame ([`Scope`]), and the [`RuleState`] trait its `State`
 //! implements — following tracks, or watching pixels ([`PixelWatch`]).
 //! Kind modules import from here and from [`super::common`], never from the
@@ -8,9 +9,11 @@
 use std::time::Duration;
 
 use super::blobs::GrayFrame;
+use super::common::RuleCommon;
 use super::geometry::{Anchor, Line};
 use super::incident::Target;
 use super::zone::Zone;
+use crate::config::{Checked, Ctx};
 use crate::track::Track;
 use crate::vocab::{LabelId, LabelMap};
 
@@ -32,6 +35,65 @@ pub enum Needs {
     Area,
     /// A zone with a `line`.
     Line,
+}
+
+/// What a kind is to the rules around it: what its zone must be, how it
+/// uses the common `labels`, whether `once_per_target` applies, and what
+/// "on" means for Home Assistant's binary sensor of such a rule. Built with
+/// [`Kind::area`] or [`Kind::line`]: labels required, one incident a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub shape: Needs,
+    pub labels: Labels,
+    /// Whether `once_per_target` applies (not to an incident about a group).
+    pub per_target: bool,
+    pub device_class: &'static str,
+}
+
+impl Kind {
+    /// A kind that watches an area (a zone with a `polygon`).
+    pub const fn area(device_class: &'static str) -> Self {
+        Self {
+            shape: Needs::Area,
+            labels: Labels::Required,
+            per_target: true,
+            device_class,
+        }
+    }
+
+    /// A kind that watches a line (a zone with a `line`).
+    pub const fn line(device_class: &'static str) -> Self {
+        Self {
+            shape: Needs::Line,
+            ..Self::area(device_class)
+        }
+    }
+
+    /// The kind uses `labels` this way rather than requiring them.
+    pub const fn labels(self, labels: Labels) -> Self {
+        Self { labels, ..self }
+    }
+
+    /// Its incident is about a group, so `once_per_target` does not apply.
+    pub const fn per_group(self) -> Self {
+        Self {
+            per_target: false,
+            ..self
+        }
+    }
+}
+
+/// A kind's own keys (its `Config`, declared with `config::table!` and its
+/// checked `Plan`): what the kind is, and its check.
+pub trait KindConfig: Checked {
+    const KIND: Kind;
+
+    /// Checks the kind's keys into its plan (`owner` names the rule in
+    /// messages). By default each key against its range; a kind whose keys
+    /// depend on each other, or on the common ones, checks that here too.
+    fn check(&self, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Self::Plan> {
+        self.checked(ctx)
+    }
 }
 
 /// What a rule that watches pixels needs of its camera's motion branch (and,

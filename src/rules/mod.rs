@@ -17,18 +17,18 @@
 //!
 //! 1. Write `src/rules/kinds/name.rs`. It opens with a `//!` paragraph on
 //!    what the kind raises and holds:
-//!    - `Config`, its keys beside the common ones, declared with
-//!      `crate::config::table!` (each key a line: its `///` doc with an
-//!      example, its type, its default or `#[required]`, its range; the
-//!      config schema, the key reference and the console's rule form are
-//!      built from it, and `config.<key>(ctx)` checks a ranged key);
-//!    - `Plan`, those keys checked (`#[derive(Debug, Clone, PartialEq)]`);
-//!    - `pub fn check(config: &Config, common: &RuleCommon, owner: &str,
-//!      ctx: &mut Ctx<'_>) -> Option<Plan>`;
-//!    - `pub const SHAPE: Needs` (an area or a line), `pub const LABELS:
-//!      Labels` (required, defaults, or unused), `pub const PER_TARGET:
-//!      bool` (whether `once_per_target` applies) and `pub const
-//!      DEVICE_CLASS: &str` (its Home Assistant binary sensor class);
+//!    - `Config`, its keys beside the common ones, and `Plan`, those keys
+//!      checked, declared together with `crate::config::table! { pub
+//!      struct Config in "" => Plan { … } }` (each key a line: its `///`
+//!      doc with an example, its type, its default or `#[required]`, its
+//!      range; seconds as `Spanned<Secs>`, which the plan holds as a
+//!      `Duration`; the config schema, the key reference and the console's
+//!      rule form are built from it);
+//!    - `impl KindConfig for Config { const KIND: Kind = Kind::area("…"); }`:
+//!      what the kind is (an area or a line, the Home Assistant binary
+//!      sensor class, and where it differs, how it uses `labels` and that
+//!      `once_per_target` does not apply), and, when its keys depend on
+//!      each other or on the common ones, its own `check`;
 //!    - `State` (`#[derive(Debug, Default)]`) with `impl RuleState for State
 //!      { type Plan = Plan; fn evaluate(…) }`: the targets for which the
 //!      condition holds on one frame's tracks (`new` defaults to an empty
@@ -46,8 +46,8 @@
 //!    src/rules/kinds/*.rs`.
 //!
 //! A kind that watches pixels rather than tracks is added the same way, with
-//! `LABELS = Labels::Unused`; its `State` implements, instead of `evaluate`,
-//! [`RuleState::pixel_watch`] (from its plan: the frames per second it
+//! `.labels(Labels::Unused)` in its `Kind`; its `State` implements, instead
+//! of `evaluate`, [`RuleState::pixel_watch`] (from its plan: the frames per second it
 //! analyses and the width it wants them scaled to), [`RuleState::analyse`]
 //! (one grayscale frame of its zone; false when the frame was not analysed)
 //! and [`RuleState::follows`] (whether a target id it raised is still in

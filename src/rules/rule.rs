@@ -138,7 +138,7 @@ pub fn check_rule(
         );
     }
     let kind_name = config.kind.name();
-    match (config.kind.shape(), zone.as_deref().map(|z| &z.shape)) {
+    match (config.kind.kind().shape, zone.as_deref().map(|z| &z.shape)) {
         (Needs::Line, Some(Shape::Polygon(_))) => {
             ctx.error(
                 c.zone.span(),
@@ -195,7 +195,7 @@ pub fn check_rule(
             end_after: Duration::from_secs_f64(end_after?),
             update_every: Duration::from_secs_f64(update_every?),
             cooldown: Duration::from_secs_f64(cooldown?),
-            once_per_target: *c.once_per_target.get_ref() && config.kind.per_target(),
+            once_per_target: *c.once_per_target.get_ref() && config.kind.kind().per_target,
         },
         snapshot: *c.snapshot.get_ref(),
         evidence: evidence?,
@@ -215,7 +215,7 @@ fn kind_labels(
     let written = &config.common.labels;
     // `unset` leaves an empty span; `labels = []` has one
     let left_out = written.span().is_empty() && written.get_ref().is_empty();
-    match (config.kind.labels(), left_out) {
+    match (config.kind.kind().labels, left_out) {
         (Labels::Unused, true) => Some(Vec::new()),
         (Labels::Unused, false) => {
             ctx.error(

@@ -1,14 +1,11 @@
 //! `[cameras.track]`: the tracker's settings as written ([`TrackConfig`]),
 //! checked into the [`TrackPlan`] the tracker runs with.
 
-use std::time::Duration;
-
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Secs, Spanned};
 
 crate::config::table! {
     /// `[cameras.track]`.
-    pub struct TrackConfig in "track." {
+    pub struct TrackConfig in "track." => #[derive(Copy)] TrackPlan {
         /// Detections scoring at least this are matched first and may start a
         /// track, e.g. 0.5. Set the model's `confidence` lower than this to let
         /// weaker boxes keep partly hidden objects on their tracks.
@@ -23,16 +20,16 @@ crate::config::table! {
         /// Consecutive matches before a track counts, e.g. 2 (filters one-frame flickers).
         pub min_hits: Spanned<u32> = 2, range 1..=100;
         /// Seconds a confirmed track is kept unseen (occlusion), e.g. 1.5.
-        pub max_lost_secs: Spanned<f64> = 1.5, range 0.0..=600.0;
+        pub max_lost_secs: Spanned<Secs> = 1.5, range 0.0..=600.0;
         /// How far the box centre may wander, as a fraction of the frame, and the
         /// object still count as standing still, e.g. 0.02.
         pub stationary_move: Spanned<f32> = 0.02, range 0.0..=1.0;
         /// Seconds an object must stay within `stationary_move` to be stationary, e.g. 10.0.
-        pub stationary_secs: Spanned<f64> = 10.0, range 0.1..=86_400.0;
+        pub stationary_secs: Spanned<Secs> = 10.0, range 0.1..=86_400.0;
         /// Seconds a stationary track is kept unseen, e.g. 60.0: a parked car or
         /// a bicycle left standing that something passes in front of is still
         /// there, and keeping its track keeps its incident one incident.
-        pub stationary_lost_secs: Spanned<f64> = 60.0, range 0.0..=3_600.0;
+        pub stationary_lost_secs: Spanned<Secs> = 60.0, range 0.0..=3_600.0;
         /// Whether what a box looks like (a coarse colour histogram of its upper
         /// and lower half, read from the frame and kept only while its track
         /// lives) helps decide which track takes which box where boxes meet,
@@ -46,45 +43,11 @@ crate::config::table! {
     }
 }
 
-/// Checked tracker settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrackPlan {
-    pub high_score: f32,
-    pub low_score: f32,
-    pub iou: f32,
-    pub low_iou: f32,
-    pub min_hits: u32,
-    pub max_lost: Duration,
-    pub stationary_move: f32,
-    pub stationary_after: Duration,
-    pub stationary_lost: Duration,
-    pub appearance: bool,
-    pub appearance_margin: f32,
-}
-
-impl Default for TrackPlan {
-    fn default() -> Self {
-        let c = TrackConfig::default();
-        Self {
-            high_score: *c.high_score.get_ref(),
-            low_score: *c.low_score.get_ref(),
-            iou: *c.iou.get_ref(),
-            low_iou: *c.low_iou.get_ref(),
-            min_hits: *c.min_hits.get_ref(),
-            max_lost: Duration::from_secs_f64(*c.max_lost_secs.get_ref()),
-            stationary_move: *c.stationary_move.get_ref(),
-            stationary_after: Duration::from_secs_f64(*c.stationary_secs.get_ref()),
-            stationary_lost: Duration::from_secs_f64(*c.stationary_lost_secs.get_ref()),
-            appearance: *c.appearance.get_ref(),
-            appearance_margin: *c.appearance_margin.get_ref(),
-        }
-    }
-}
-
+/// Checks `[cameras.track]`: `low_score` at most `high_score` (and if not,
+/// nothing else), then each key in its range.
 pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
-    let high_score = config.high_score(ctx);
-    let low_score = config.low_score(ctx);
-    if let (Some(high), Some(low)) = (high_score, low_score)
+    let scores = ctx.quiet(|ctx| config.high_score(ctx).zip(config.low_score(ctx)));
+    if let Some((high, low)) = scores
         && low > high
     {
         ctx.error(
@@ -93,25 +56,5 @@ pub fn check(config: &TrackConfig, ctx: &mut Ctx<'_>) -> Option<TrackPlan> {
         );
         return None;
     }
-    let iou = config.iou(ctx);
-    let low_iou = config.low_iou(ctx);
-    let min_hits = config.min_hits(ctx);
-    let max_lost = config.max_lost_secs(ctx);
-    let stationary_move = config.stationary_move(ctx);
-    let stationary_secs = config.stationary_secs(ctx);
-    let stationary_lost = config.stationary_lost_secs(ctx);
-    let appearance_margin = config.appearance_margin(ctx);
-    Some(TrackPlan {
-        high_score: high_score?,
-        low_score: low_score?,
-        iou: iou?,
-        low_iou: low_iou?,
-        min_hits: min_hits?,
-        max_lost: Duration::from_secs_f64(max_lost?),
-        stationary_move: stationary_move?,
-        stationary_after: Duration::from_secs_f64(stationary_secs?),
-        stationary_lost: Duration::from_secs_f64(stationary_lost?),
-        appearance: *config.appearance.get_ref(),
-        appearance_margin: appearance_margin?,
-    })
+    config.checked(ctx)
 }

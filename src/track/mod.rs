@@ -343,9 +343,9 @@ impl Tracker {
             let matched = self.entry_used[i];
             i += 1;
             let keep = if e.track.stationary {
-                plan.stationary_lost.max(plan.max_lost)
+                plan.stationary_lost_secs.max(plan.max_lost_secs)
             } else {
-                plan.max_lost
+                plan.max_lost_secs
             };
             matched || (e.confirmed && now.saturating_sub(e.track.last_seen) <= keep)
         });
@@ -838,7 +838,7 @@ fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, p
         e.still_at = new;
         e.still_since = now;
     }
-    e.track.stationary = now.saturating_sub(e.still_since) >= plan.stationary_after;
+    e.track.stationary = now.saturating_sub(e.still_since) >= plan.stationary_secs;
     e.track.bbox = det.bbox;
     e.whole = whole;
     e.track.score = det.score;
@@ -1021,7 +1021,7 @@ mod tests {
     #[test]
     fn an_object_standing_still_becomes_stationary_and_walking_off_ends_it() {
         let plan = TrackPlan {
-            stationary_after: Duration::from_secs(2),
+            stationary_secs: Duration::from_secs(2),
             ..TrackPlan::default()
         };
         let mut t = Tracker::new(plan);

@@ -14,9 +14,19 @@ fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap().mode() & 0o7777
 }
 
-fn config(dir: &Path, mode: u32) -> PathBuf {
+/// A file of the owner's that a link planted at one of the save's paths
+/// points to: the save must never write through it.
+fn victim(dir: &Path) -> PathBuf {
+    let victim = dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    victim
+}
+
+/// `watchpost.toml` in `dir`, holding `text`, with permissions `mode`.
+fn config(dir: &Path, text: &str, mode: u32) -> PathBuf {
     let path = dir.join("watchpost.toml");
-    std::fs::write(&path, OLD).unwrap();
+    std::fs::write(&path, text).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
     path
 }
@@ -25,7 +35,7 @@ fn config(dir: &Path, mode: u32) -> PathBuf {
 async fn the_new_file_and_the_backup_keep_the_configs_mode_whatever_the_umask() {
     for wanted in [0o640, 0o600, 0o660] {
         let dir = tempfile::tempdir().unwrap();
-        let path = config(dir.path(), wanted);
+        let path = config(dir.path(), OLD, wanted);
         write(&path, OLD, NEW).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), NEW);
         assert_eq!(std::fs::read_to_string(backup_path(&path)).unwrap(), OLD);
@@ -48,7 +58,7 @@ async fn the_owner_is_kept_where_the_process_may() {
     if std::fs::metadata(dir.path()).unwrap().uid() != 0 {
         return; // only root may give a file away; the service keeps the group
     }
-    let path = config(dir.path(), 0o640);
+    let path = config(dir.path(), OLD, 0o640);
     std::os::unix::fs::chown(&path, Some(4321), Some(4322)).unwrap();
     write(&path, OLD, NEW).await.unwrap();
     for file in [path.clone(), backup_path(&path)] {
@@ -60,9 +70,8 @@ async fn the_owner_is_kept_where_the_process_may() {
 #[tokio::test]
 async fn a_link_planted_at_the_backup_is_refused_and_not_followed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = config(dir.path(), 0o640);
-    let victim = dir.path().join("victim");
-    std::fs::write(&victim, "precious").unwrap();
+    let path = config(dir.path(), OLD, 0o640);
+    let victim = victim(dir.path());
     symlink(&victim, backup_path(&path)).unwrap();
     let e = write(&path, OLD, NEW).await.unwrap_err();
     assert!(e.contains("symbolic link"), "{e}");
@@ -73,10 +82,8 @@ async fn a_link_planted_at_the_backup_is_refused_and_not_followed() {
 #[tokio::test]
 async fn a_link_planted_at_the_temporary_path_is_not_followed() {
     let dir = tempfile::tempdir().unwrap();
-    let path = config(dir.path(), 0o640);
-    let victim = dir.path().join("victim");
-    std::fs::write(&victim, "precious").unwrap();
-    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let path = config(dir.path(), OLD, 0o640);
+    let victim = victim(dir.path());
     for temp in [".watchpost.toml.console-new", ".watchpost.toml.bak.console-new"] {
         symlink(&victim, dir.path().join(temp)).unwrap();
     }
@@ -91,7 +98,7 @@ async fn a_link_planted_at_the_temporary_path_is_not_followed() {
 #[tokio::test]
 async fn a_symlinked_config_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let real = config(dir.path(), 0o640);
+    let real = config(dir.path(), OLD, 0o640);
     let link = dir.path().join("link.toml");
     symlink(&real, &link).unwrap();
     let e = write(&link, OLD, NEW).await.unwrap_err();
@@ -189,26 +196,40 @@ fn editor_on(path: &Path) -> Arc<Editor> {
     Arc::new(Editor::new(path.to_path_buf(), check, reload_tx, report_rx))
 }
 
+/// A camera whose zones and rules are inline arrays, with a privacy mask.
+const INLINE: &str = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nprivacy.masks = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
+
+/// [`INLINE`] written in `dir`: its path, an editor on it, and the page's
+/// view of its camera.
+fn inline(dir: &Path) -> (PathBuf, Arc<Editor>, CameraEdit) {
+    let path = config(dir, INLINE, 0o640);
+    let editor = editor_on(&path);
+    (path, editor, document::read(INLINE).unwrap().remove(0))
+}
+
+/// A reply's JSON body.
+async fn body_json(response: Response) -> serde_json::Value {
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
 /// The whole Save, as the page sends it, on a config whose rules are an
 /// inline array: every rule is kept, the new one added, the reply says so.
 #[tokio::test]
 async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("watchpost.toml");
-    let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
-    std::fs::write(&path, text).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let editor = editor_on(&path);
-    let mut edit = document::read(text).unwrap().remove(0);
+    let (path, editor, mut edit) = inline(dir.path());
     assert_eq!(edit.rules.len(), 2);
     let mut added = edit.rules[0].clone();
     added.name = "three".into();
     edit.rules.push(added);
-    let request = SaveRequest { etag: etag(text), edit };
+    let request = SaveRequest {
+        etag: etag(INLINE),
+        edit,
+    };
     let response = save(State(editor), None, axum::Json(request)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let body = body_json(response).await;
     assert_eq!(body["saved"], true, "{body}");
     assert_eq!(body["reload"], "applied", "{body}");
     let saved: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
@@ -228,11 +249,7 @@ async fn saving_a_rule_through_the_handler_keeps_an_inline_arrays_rules() {
 #[tokio::test]
 async fn removing_a_rule_or_a_mask_needs_a_fresh_password_check() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("watchpost.toml");
-    let text = "site = \"s\"\nbox_id = \"b\"\n\n[[cameras]]\nname = \"gate\"\nsource.url = \"gate.avi\"\nprivacy.masks = [[[0.0, 0.0], [0.2, 0.0], [0.2, 0.2]]]\nzones = [{ name = \"drive\", polygon = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]] }]\nrules = [\n    { name = \"one\", kind = \"intrusion\", zone = \"drive\" },\n    { name = \"two\", kind = \"loitering\", zone = \"drive\", min_secs = 30 },\n]\n";
-    std::fs::write(&path, text).unwrap();
-    let editor = editor_on(&path);
-    let read = document::read(text).unwrap().remove(0);
+    let (path, editor, read) = inline(dir.path());
     assert_eq!(read.masks.len(), 1);
     let mut no_rule = read.clone();
     no_rule.rules.remove(1);
@@ -244,20 +261,19 @@ async fn removing_a_rule_or_a_mask_needs_a_fresh_password_check() {
     ] {
         for fresh in [None, Some(axum::Extension(Fresh(false)))] {
             let request = SaveRequest {
-                etag: etag(text),
+                etag: etag(INLINE),
                 edit: edit.clone(),
             };
             let response = save(State(editor.clone()), fresh, axum::Json(request)).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-            let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let body = body_json(response).await;
             assert_eq!(body["reauth"], true, "{body}");
             assert!(body["error"].as_str().unwrap().contains(what), "{body}");
-            assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), INLINE);
         }
     }
     let request = SaveRequest {
-        etag: etag(text),
+        etag: etag(INLINE),
         edit: no_rule,
     };
     let response = save(State(editor), Some(axum::Extension(Fresh(true))), axum::Json(request)).await;

@@ -697,6 +697,15 @@ mod tests {
         assert!(txn.open_table(QUARANTINE).unwrap().get(seqs[1]).unwrap().is_some());
     }
 
+    /// How many files in `dir` are outboxes moved aside as corrupt.
+    fn corrupt_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
+            .count()
+    }
+
     #[test]
     fn a_file_that_is_not_an_outbox_is_moved_aside_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
@@ -704,20 +713,7 @@ mod tests {
         std::fs::write(&p.path, vec![0x5a; 64 * 1024]).unwrap();
         let outbox = Outbox::open(&p).unwrap();
         assert_eq!(push(&outbox), 1);
-        let aside: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
-            .collect();
-        assert_eq!(aside.len(), 1);
-    }
-
-    fn corrupt_files(dir: &Path) -> usize {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains("corrupt"))
-            .count()
+        assert_eq!(corrupt_files(dir.path()), 1);
     }
 
     #[test]

@@ -16,20 +16,20 @@ crate::config::table! {
     /// tampering and faults. Present, it is on; every key has a default.
     pub struct HealthConfig in "health." {
         /// Frames analysed per second, e.g. 5.0.
-        pub analysis_fps: Option<Spanned<f64>>;
+        pub analysis_fps: Spanned<f64> = 5.0, range 1.0..=30.0;
         /// Seconds of a steady picture before it becomes the camera's baseline
         /// (its brightness, sharpness and the reference view), e.g. 5.0.
-        pub learn_secs: Option<Spanned<f64>>;
+        pub learn_secs: Spanned<f64> = 5.0, range 1.0..=600.0;
         /// Time constant, in seconds, with which the baseline follows slow
         /// changes such as dusk and dawn while nothing is wrong, e.g. 300.0.
-        pub adapt_secs: Option<Spanned<f64>>;
+        pub adapt_secs: Spanned<f64> = 300.0, range 10.0..=86_400.0;
         /// Seconds after which a picture condition that still holds is taken as
         /// the camera's new normal: the baseline is learnt again and its
         /// incident ends, e.g. 1800.0.
-        pub relearn_secs: Option<Spanned<f64>>;
+        pub relearn_secs: Spanned<f64> = 1800.0, range 10.0..=604_800.0;
         /// Seconds without a frame (a stalled stream, reconnecting, failed)
         /// before `signal_lost` starts, e.g. 20.0.
-        pub lost_secs: Option<Spanned<f64>>;
+        pub lost_secs: Spanned<f64> = 20.0, range 1.0..=3600.0;
         /// Severity of health incidents, e.g. "high".
         pub severity: Severity = Severity::High;
         /// The picture loses almost all structure (a cloth, paint, a hand).
@@ -51,7 +51,7 @@ crate::config::table! {
     /// One condition's table, e.g. `[cameras.health.blurred]`.
     pub struct ConditionConfig in "health." {
         /// Whether the condition raises incidents, e.g. true.
-        pub enabled: Option<Spanned<bool>>;
+        pub enabled: Spanned<bool> = true;
         /// Seconds the condition must hold before its incident starts, e.g. 3.0.
         pub min_secs: Option<Spanned<f64>>;
         /// Seconds the picture must be normal again before the incident ends, e.g. 2.0.
@@ -90,24 +90,20 @@ impl HealthPlan {
     }
 }
 
-/// The defaults, named once for the check and [`HealthPlan::default`].
-const FPS: f64 = 5.0;
-const LEARN_SECS: f64 = 5.0;
-const ADAPT_SECS: f64 = 300.0;
-const RELEARN_SECS: f64 = 1800.0;
-const LOST_SECS: f64 = 20.0;
+/// A condition's `end_after_secs` when it is not written.
 const END_AFTER_SECS: f64 = 2.0;
 
 /// `[cameras.health]` with every key at its default.
 impl Default for HealthPlan {
     fn default() -> Self {
+        let c = HealthConfig::default();
         Self {
-            analysis_fps: FPS,
-            learn: secs(LEARN_SECS),
-            adapt_secs: ADAPT_SECS,
-            relearn: secs(RELEARN_SECS),
-            lost: secs(LOST_SECS),
-            severity: HealthConfig::default().severity,
+            analysis_fps: *c.analysis_fps.get_ref(),
+            learn: secs(*c.learn_secs.get_ref()),
+            adapt_secs: *c.adapt_secs.get_ref(),
+            relearn: secs(*c.relearn_secs.get_ref()),
+            lost: secs(*c.lost_secs.get_ref()),
+            severity: c.severity,
             conditions: PICTURE.map(|c| ConditionPlan {
                 enabled: true,
                 min: secs(c.threshold().min_secs),
@@ -138,23 +134,11 @@ fn secs(v: f64) -> Duration {
 
 /// Checks `[cameras.health]` of camera `camera`; every problem goes to `ctx`.
 pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
-    let fps = value(ctx, &config.analysis_fps, FPS, 1.0..=30.0, "health.analysis_fps");
-    let learn = value(ctx, &config.learn_secs, LEARN_SECS, 1.0..=600.0, "health.learn_secs");
-    let adapt = value(
-        ctx,
-        &config.adapt_secs,
-        ADAPT_SECS,
-        10.0..=86_400.0,
-        "health.adapt_secs",
-    );
-    let relearn = value(
-        ctx,
-        &config.relearn_secs,
-        RELEARN_SECS,
-        10.0..=604_800.0,
-        "health.relearn_secs",
-    );
-    let lost = value(ctx, &config.lost_secs, LOST_SECS, 1.0..=3600.0, "health.lost_secs");
+    let fps = config.analysis_fps(ctx);
+    let learn = config.learn_secs(ctx);
+    let adapt = config.adapt_secs(ctx);
+    let relearn = config.relearn_secs(ctx);
+    let lost = config.lost_secs(ctx);
     let mut conditions = HealthPlan::default().conditions;
     let mut ok = true;
     for (plan, condition) in conditions.iter_mut().zip(PICTURE) {
@@ -193,7 +177,7 @@ pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<H
         match (min, end, threshold) {
             (Some(min), Some(end), Some(threshold)) => {
                 *plan = ConditionPlan {
-                    enabled: written.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+                    enabled: *written.enabled.get_ref(),
                     min: secs(min),
                     end_after: secs(end),
                     threshold,
@@ -202,11 +186,12 @@ pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<H
             _ => ok = false,
         }
     }
-    if let (Some(learn), Some(relearn), Some(span)) = (learn, relearn, config.relearn_secs.as_ref().map(|r| r.span()))
+    // (the default is above every `learn_secs`: only a written one is below)
+    if let (Some(learn), Some(relearn)) = (learn, relearn)
         && relearn <= learn
     {
         ctx.error(
-            span,
+            config.relearn_secs.span(),
             format!(
                 "camera `{camera}`: `health.relearn_secs` ({relearn}) must be above `health.learn_secs` ({learn}), \
                  or a condition could never be seen before it became the new normal"

@@ -5,40 +5,22 @@
 //! does not restart the clock. The incident is about the group, so the
 //! first-alarm-per-target policy does not apply; use `cooldown_secs`.
 
-
-use crate::config::Ctx;
 use crate::config::Spanned;
-use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope};
+use crate::rules::kind::{Kind, KindConfig, RuleState, Scope};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const LABELS: Labels = Labels::Required;
-pub const PER_TARGET: bool = false;
-
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "occupancy";
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("occupancy").per_group();
+}
 
 crate::config::table! {
     /// The keys of a `crowd` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Least number of objects in the zone at once, e.g. 5.
         #[required]
         pub min_count: Spanned<u32>, range 2..=1000;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub min_count: usize,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_count = config.min_count(ctx)?;
-    Some(Plan {
-        min_count: min_count as usize,
-    })
 }
 
 #[derive(Debug, Default)]
@@ -55,7 +37,7 @@ impl RuleState for State {
                 out.extend(scope.target(track));
             }
         }
-        if out.len() - before < plan.min_count {
+        if out.len() - before < plan.min_count as usize {
             out.truncate(before);
         }
     }

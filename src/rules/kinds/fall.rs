@@ -14,27 +14,38 @@
 
 use std::time::Duration;
 
-
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Secs, Spanned};
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Kind, KindConfig, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const PER_TARGET: bool = true;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("safety");
 
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "safety";
-pub const LABELS: Labels = Labels::Required;
+    /// `fallen_ratio` must be above `upright_ratio`, or every box is both.
+    fn check(&self, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+        let plan = self.checked(ctx);
+        let ratios = ctx.quiet(|ctx| self.upright_ratio(ctx).zip(self.fallen_ratio(ctx)));
+        if let Some((u, f)) = ratios
+            && f <= u
+        {
+            ctx.error(
+                self.fallen_ratio.span(),
+                format!("{owner}: `fallen_ratio` ({f}) must be above `upright_ratio` ({u}), or every box is both"),
+            );
+            return None;
+        }
+        plan
+    }
+}
 
 crate::config::table! {
     /// The keys of a `fall` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Seconds a person must stay down to have fallen, e.g. 5.0.
         #[required]
-        pub down_secs: Spanned<f64>, range 0.0..=3_600.0;
+        pub down_secs: Spanned<Secs>, range 0.0..=3_600.0;
         /// A box at most this wide for its height is upright (standing,
         /// walking; a seated person is wider), e.g. 0.6.
         pub upright_ratio: Spanned<f32> = 0.6, range 0.1..=5.0;
@@ -46,41 +57,8 @@ crate::config::table! {
         pub drop_heights: Spanned<f32> = 0.6, range 0.1..=1.0;
         /// Seconds from last upright to down within which going down is a fall,
         /// not lying down on purpose, e.g. 2.0.
-        pub fall_secs: Spanned<f64> = 2.0, range 0.1..=60.0;
+        pub fall_secs: Spanned<Secs> = 2.0, range 0.1..=60.0;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub down: Duration,
-    pub upright_ratio: f32,
-    pub fallen_ratio: f32,
-    pub drop_heights: f32,
-    pub fall: Duration,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let down = config.down_secs(ctx);
-    let upright = config.upright_ratio(ctx);
-    let fallen = config.fallen_ratio(ctx);
-    let drop = config.drop_heights(ctx);
-    let fall = config.fall_secs(ctx);
-    if let (Some(u), Some(f)) = (upright, fallen)
-        && f <= u
-    {
-        ctx.error(
-            config.fallen_ratio.span(),
-            format!("{owner}: `fallen_ratio` ({f}) must be above `upright_ratio` ({u}), or every box is both"),
-        );
-        return None;
-    }
-    Some(Plan {
-        down: Duration::from_secs_f64(down?),
-        upright_ratio: upright?,
-        fallen_ratio: fallen?,
-        drop_heights: drop?,
-        fall: Duration::from_secs_f64(fall?),
-    })
 }
 
 /// One person's posture history.
@@ -135,7 +113,9 @@ impl RuleState for State {
                     let down = ratio >= plan.fallen_ratio || dropped;
                     match p.down_since {
                         None => {
-                            let quick = p.upright.is_some_and(|(at, _, _)| now.saturating_sub(at) <= plan.fall);
+                            let quick = p
+                                .upright
+                                .is_some_and(|(at, _, _)| now.saturating_sub(at) <= plan.fall_secs);
                             if down && quick {
                                 p.down_since = Some(now);
                             }
@@ -145,7 +125,9 @@ impl RuleState for State {
                     }
                 }
             }
-            if p.down_since.is_some_and(|since| now.saturating_sub(since) >= plan.down) {
+            if p.down_since
+                .is_some_and(|since| now.saturating_sub(since) >= plan.down_secs)
+            {
                 out.extend(scope.target(track));
             }
         }
@@ -163,11 +145,11 @@ mod tests {
     fn fallen(boxes: &[(f32, f32)]) -> Vec<f64> {
         let h = Harness::new(area());
         let plan = Plan {
-            down: Duration::from_secs(2),
+            down_secs: Duration::from_secs(2),
             upright_ratio: 0.6,
             fallen_ratio: 1.2,
             drop_heights: 0.6,
-            fall: Duration::from_secs(2),
+            fall_secs: Duration::from_secs(2),
         };
         let mut state = State::new(&plan);
         let mut at = Vec::new();

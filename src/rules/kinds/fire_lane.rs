@@ -10,47 +10,26 @@
 
 use std::time::Duration;
 
-
-use crate::config::Ctx;
-use crate::config::Spanned;
-use crate::rules::common::RuleCommon;
+use crate::config::{Secs, Spanned};
 use crate::rules::geometry::Point;
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Kind, KindConfig, Labels, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const PER_TARGET: bool = true;
-
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "safety";
-pub const LABELS: Labels = Labels::Default(&["car", "truck", "bus", "motorcycle"]);
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("safety").labels(Labels::Default(&["car", "truck", "bus", "motorcycle"]));
+}
 
 crate::config::table! {
     /// The keys of a `fire_lane` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Seconds a vehicle must stand still in the zone to be parked, e.g. 60.0.
         #[required]
-        pub park_secs: Spanned<f64>, range 1.0..=86_400.0;
+        pub park_secs: Spanned<Secs>, range 1.0..=86_400.0;
         /// How far the vehicle's anchor may drift while standing still, in widths
         /// of its own box (detector jitter, a door opening), e.g. 0.25.
         pub max_drift_widths: Spanned<f32> = 0.25, range 0.01..=2.0;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub park: Duration,
-    pub max_drift_widths: f32,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let park = config.park_secs(ctx);
-    let drift = config.max_drift_widths(ctx);
-    Some(Plan {
-        park: Duration::from_secs_f64(park?),
-        max_drift_widths: drift?,
-    })
 }
 
 /// One vehicle's current stop.
@@ -71,7 +50,7 @@ impl RuleState for State {
 
     /// An object already in the zone must dwell `park_secs` again.
     fn warm_up(plan: &Plan) -> Duration {
-        plan.park
+        plan.park_secs
     }
 
     /// The vehicles that have stood still in the zone for `park_secs`.
@@ -107,7 +86,7 @@ impl RuleState for State {
                 }
             }
             if let Some(s) = self.stops.iter().find(|s| s.id == track.id)
-                && now.saturating_sub(s.since) >= plan.park
+                && now.saturating_sub(s.since) >= plan.park_secs
             {
                 out.extend(scope.target(track));
             }
@@ -125,7 +104,7 @@ mod tests {
         let mut h = Harness::new(area());
         h.labels = h.names.ids_of("car");
         let plan = Plan {
-            park: Duration::from_secs(5),
+            park_secs: Duration::from_secs(5),
             max_drift_widths: 0.25,
         };
         let mut state = State::new(&plan);

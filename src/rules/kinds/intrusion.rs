@@ -2,31 +2,17 @@
 //! the zone (its anchor point is — by default where it stands). Only objects
 //! in sight count; a moment behind a pillar is bridged by `end_after_secs`.
 
-use serde::Deserialize;
-
-use crate::config::Ctx;
-use crate::rules::common::RuleCommon;
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope};
+use crate::rules::kind::{Kind, KindConfig, RuleState, Scope};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const LABELS: Labels = Labels::Required;
-pub const PER_TARGET: bool = true;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("occupancy");
+}
 
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "occupancy";
-
-/// An `intrusion` rule has no keys beside the common ones.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Config {}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan;
-
-pub fn check(_config: &Config, _common: &RuleCommon, _owner: &str, _ctx: &mut Ctx<'_>) -> Option<Plan> {
-    Some(Plan)
+crate::config::table! {
+    /// An `intrusion` rule has no keys beside the common ones.
+    pub struct Config in "" => Plan {}
 }
 
 #[derive(Debug, Default)]
@@ -60,9 +46,9 @@ mod tests {
             h.lost(h.track(4, "person", 0.5, 0.5)),
             h.scored(h.track(5, "person", 0.5, 0.5), 0.2), // too unsure
         ];
-        let mut state = State::new(&Plan);
+        let mut state = State::new(&Plan {});
         let mut out = Vec::new();
-        state.evaluate(&Plan, &h.scope(0.0), &tracks, &mut out);
+        state.evaluate(&Plan {}, &h.scope(0.0), &tracks, &mut out);
         let ids: Vec<u64> = out.iter().map(|t| t.track_id).collect();
         assert_eq!(ids, vec![1]);
     }

@@ -33,21 +33,30 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Spanned};
 use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Point, Side};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
+use crate::rules::kind::{Follows, Kind, KindConfig, RuleState, Scope};
 use crate::track::Track;
 use crate::vocab::BBox;
 
-pub const SHAPE: Needs = Needs::Line;
-pub const LABELS: Labels = Labels::Required;
-pub const PER_TARGET: bool = true;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::line("motion");
 
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "motion";
+    /// A crossing is an instant: `min_secs` does not apply.
+    fn check(&self, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+        let plan = self.checked(ctx);
+        if *common.min_secs.get_ref() != 0.0 {
+            ctx.error(
+                common.min_secs.span(),
+                format!("{owner}: `min_secs` does not apply to line_crossing (a crossing is an instant); remove it"),
+            );
+            return None;
+        }
+        plan
+    }
+}
 
 /// Which way across the line counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -74,34 +83,13 @@ impl Direction {
 
 crate::config::table! {
     /// The keys of a `line_crossing` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// "a_to_b", "b_to_a" or "both" (default), e.g. "a_to_b".
-        pub direction: Direction;
+        pub direction: Spanned<Direction>;
         /// How far past the line the anchor must get, as a fraction of the frame,
         /// for a crossing to count; movement within this band is jitter, e.g. 0.02.
         pub min_distance: Spanned<f32> = 0.02, range 0.0..=0.5;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub direction: Direction,
-    pub min_distance: f32,
-}
-
-pub fn check(config: &Config, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_distance = config.min_distance(ctx);
-    if *common.min_secs.get_ref() != 0.0 {
-        ctx.error(
-            common.min_secs.span(),
-            format!("{owner}: `min_secs` does not apply to line_crossing (a crossing is an instant); remove it"),
-        );
-        return None;
-    }
-    Some(Plan {
-        direction: config.direction,
-        min_distance: min_distance?,
-    })
 }
 
 /// How long after its last sighting a lost track's expected position still

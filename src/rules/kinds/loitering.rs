@@ -4,45 +4,24 @@
 
 use std::time::Duration;
 
-
-use crate::config::Ctx;
-use crate::config::Spanned;
-use crate::rules::common::RuleCommon;
+use crate::config::{Secs, Spanned};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope, forget_gone};
+use crate::rules::kind::{Kind, KindConfig, RuleState, Scope, forget_gone};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const LABELS: Labels = Labels::Required;
-pub const PER_TARGET: bool = true;
-
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "presence";
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("presence");
+}
 
 crate::config::table! {
     /// The keys of a `loitering` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Seconds an object must stay in the zone to be loitering, e.g. 120.0.
         #[required]
-        pub loiter_secs: Spanned<f64>, range 1.0..=86_400.0;
+        pub loiter_secs: Spanned<Secs>, range 1.0..=86_400.0;
         /// Seconds out of the zone after which the dwell time starts over, e.g. 5.0.
-        pub leave_secs: Spanned<f64> = 5.0, range 0.0..=3_600.0;
+        pub leave_secs: Spanned<Secs> = 5.0, range 0.0..=3_600.0;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub loiter: Duration,
-    pub leave: Duration,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let loiter = config.loiter_secs(ctx);
-    let leave = config.leave_secs(ctx);
-    Some(Plan {
-        loiter: Duration::from_secs_f64(loiter?),
-        leave: Duration::from_secs_f64(leave?),
-    })
 }
 
 #[derive(Debug)]
@@ -62,7 +41,7 @@ impl RuleState for State {
 
     /// An object already in the zone must dwell `loiter_secs` again.
     fn warm_up(plan: &Plan) -> Duration {
-        plan.loiter
+        plan.loiter_secs
     }
 
     /// The tracks that have been in the zone for `loiter_secs`.
@@ -82,7 +61,7 @@ impl RuleState for State {
                     }),
                     (Some(i), false) => {
                         let since = *self.dwells[i].outside_since.get_or_insert(now);
-                        if now.saturating_sub(since) >= plan.leave {
+                        if now.saturating_sub(since) >= plan.leave_secs {
                             self.dwells.swap_remove(i);
                         }
                         continue;
@@ -93,7 +72,7 @@ impl RuleState for State {
             let dwell = self.dwells.iter().find(|d| d.id == track.id);
             if let Some(d) = dwell
                 && d.outside_since.is_none()
-                && now.saturating_sub(d.entered) >= plan.loiter
+                && now.saturating_sub(d.entered) >= plan.loiter_secs
             {
                 out.extend(scope.target(track));
             }
@@ -110,8 +89,8 @@ mod tests {
     fn loitering(steps: &[(f32, bool)]) -> Vec<usize> {
         let h = Harness::new(area());
         let plan = Plan {
-            loiter: Duration::from_secs(3),
-            leave: Duration::from_secs(2),
+            loiter_secs: Duration::from_secs(3),
+            leave_secs: Duration::from_secs(2),
         };
         let mut state = State::new(&plan);
         let mut at = Vec::new();

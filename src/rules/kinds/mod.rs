@@ -5,17 +5,18 @@
 //! dispatch to the kind modules.
 //!
 //! Every kind module exposes the same items (see the steps in the parent
-//! module's doc): `Config` (its keys beside the common ones), `Plan` (them
-//! checked), `check`, `SHAPE` (an area or a line), `LABELS` (how it uses
-//! `labels`), `PER_TARGET` (whether `once_per_target` applies) and `State`,
-//! which implements [`RuleState`]: the kind's per-frame logic, on tracks or,
-//! when its `pixel_watch` says so, on grayscale frames. Nothing outside a
-//! kind's own file and its line here names the kind.
+//! module's doc): `Config` (its keys beside the common ones) and `Plan`
+//! (them checked), declared together with `config::table!`; `Config`'s
+//! [`KindConfig`] (what the kind is, a [`Kind`], and any check beyond the
+//! keys' ranges); and `State`, which implements [`RuleState`]: the kind's
+//! per-frame logic, on tracks or, when its `pixel_watch` says so, on
+//! grayscale frames. Nothing outside a kind's own file and its line here
+//! names the kind.
 
 use super::blobs::GrayFrame;
 use super::common::RuleCommon;
 use super::incident::Target;
-use super::kind::{Labels, Needs, PixelWatch, RuleState, Scope};
+use super::kind::{Kind, KindConfig, PixelWatch, RuleState, Scope};
 use super::zone::Zone;
 use crate::config::Ctx;
 use crate::config::de::{Node, from_node};
@@ -40,7 +41,7 @@ macro_rules! rule_kinds {
         /// means for its incidents ("problem" for a name that is no kind).
         pub fn device_class(name: &str) -> &'static str {
             match name {
-                $($name => $module::DEVICE_CLASS,)+
+                $($name => <$module::Config as KindConfig>::KIND.device_class,)+
                 _ => "problem",
             }
         }
@@ -84,27 +85,16 @@ macro_rules! rule_kinds {
                 }
             }
 
-            pub(crate) fn shape(&self) -> Needs {
+            /// What the kind is: its shape, labels, per-target policy.
+            pub(crate) fn kind(&self) -> Kind {
                 match self {
-                    $(Self::$variant(_) => $module::SHAPE,)+
-                }
-            }
-
-            pub(crate) fn per_target(&self) -> bool {
-                match self {
-                    $(Self::$variant(_) => $module::PER_TARGET,)+
-                }
-            }
-
-            pub(crate) fn labels(&self) -> Labels {
-                match self {
-                    $(Self::$variant(_) => $module::LABELS,)+
+                    $(Self::$variant(_) => <$module::Config as KindConfig>::KIND,)+
                 }
             }
 
             pub(crate) fn check(&self, common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<RuleKindPlan> {
                 match self {
-                    $(Self::$variant(c) => $module::check(c, common, owner, ctx).map(RuleKindPlan::$variant),)+
+                    $(Self::$variant(c) => c.check(common, owner, ctx).map(RuleKindPlan::$variant),)+
                 }
             }
         }

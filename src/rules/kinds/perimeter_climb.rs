@@ -19,20 +19,15 @@
 
 use serde::Deserialize;
 
-use crate::config::Ctx;
 use crate::config::Spanned;
-use crate::rules::common::RuleCommon;
 use crate::rules::geometry::{Line, Point};
 use crate::rules::incident::Target;
-use crate::rules::kind::{Follows, Labels, Needs, RuleState, Scope};
+use crate::rules::kind::{Follows, Kind, KindConfig, RuleState, Scope};
 use crate::track::Track;
 
-pub const SHAPE: Needs = Needs::Line;
-pub const PER_TARGET: bool = true;
-
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "tamper";
-pub const LABELS: Labels = Labels::Required;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::line("tamper");
+}
 
 /// Which way over the wall counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, schemars::JsonSchema)]
@@ -49,9 +44,9 @@ pub enum Direction {
 
 crate::config::table! {
     /// The keys of a `perimeter_climb` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// "up" (default), "down" or "both", e.g. "both".
-        pub direction: Direction;
+        pub direction: Spanned<Direction>;
         /// How far past the top line the feet must get, as a fraction of the
         /// frame, for a climb to count, e.g. 0.02.
         pub min_distance: Spanned<f32> = 0.02, range 0.0..=0.5;
@@ -59,23 +54,6 @@ crate::config::table! {
         /// the crossing: 1.0 (default) means at least 45° to the line, e.g. 1.5.
         pub min_steepness: Spanned<f32> = 1.0, range 0.0..=20.0;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub direction: Direction,
-    pub min_distance: f32,
-    pub min_steepness: f32,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_distance = config.min_distance(ctx);
-    let min_steepness = config.min_steepness(ctx);
-    Some(Plan {
-        direction: config.direction,
-        min_distance: min_distance?,
-        min_steepness: min_steepness?,
-    })
 }
 
 /// Whether a point is above the line (toward the top of the picture).

@@ -7,41 +7,24 @@
 //! zone; `min_overlap` asks instead for a share of its box, which suits a
 //! lift car where a bicycle is wheeled in and seen from above.
 
-
-use crate::config::Ctx;
 use crate::config::Spanned;
-use crate::rules::common::RuleCommon;
 use crate::rules::geometry::Point;
 use crate::rules::incident::Target;
-use crate::rules::kind::{Labels, Needs, RuleState, Scope};
+use crate::rules::kind::{Kind, KindConfig, RuleState, Scope};
 use crate::track::Track;
 use crate::vocab::BBox;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const PER_TARGET: bool = true;
-
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "problem";
-pub const LABELS: Labels = Labels::Required;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("problem");
+}
 
 crate::config::table! {
     /// The keys of a `restricted_object` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Share of the object's box that must lie in the zone, from 0.0 (the
         /// default: its anchor point must be inside) to 1.0 (all of it), e.g. 0.5.
         pub min_overlap: Spanned<f32>, range 0.0..=1.0;
     }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    /// 0: the anchor point decides.
-    pub min_overlap: f32,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, _owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let min_overlap = config.min_overlap(ctx)?;
-    Some(Plan { min_overlap })
 }
 
 #[derive(Debug, Default)]

@@ -31,22 +31,47 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Spanned};
 use crate::rules::blobs::{self, BlobPath, GrayFrame, MotionAnalyser, MotionParams};
 use crate::rules::common::RuleCommon;
 use crate::rules::incident::{Target, TrajectoryPoint};
-use crate::rules::kind::{Labels, Needs, PixelWatch, RuleState};
+use crate::rules::kind::{Kind, KindConfig, Labels, PixelWatch, RuleState};
 use crate::rules::zone::Zone;
 use crate::vocab::BBox;
 
-pub const SHAPE: Needs = Needs::Area;
-pub const PER_TARGET: bool = true;
+impl KindConfig for Config {
+    const KIND: Kind = Kind::area("safety").labels(Labels::Unused);
 
-/// What "on" means for Home Assistant's binary sensor of such a rule.
-pub const DEVICE_CLASS: &str = "safety";
-pub const LABELS: Labels = Labels::Unused;
+    /// The most acceleration must be above the least, and the largest blob
+    /// at least the smallest.
+    fn check(&self, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
+        let plan = self.checked(ctx);
+        let accel = ctx.quiet(|ctx| {
+            self.min_accel_heights_per_s2(ctx)
+                .zip(self.max_accel_heights_per_s2(ctx))
+        });
+        if let Some((lo, hi)) = accel
+            && lo >= hi
+        {
+            ctx.error(
+                self.max_accel_heights_per_s2.span(),
+                format!("{owner}: `max_accel_heights_per_s2` ({hi}) must be above `min_accel_heights_per_s2` ({lo})"),
+            );
+            return None;
+        }
+        let blob = ctx.quiet(|ctx| self.min_blob_px(ctx).zip(self.max_blob_px(ctx)));
+        if let Some((lo, hi)) = blob
+            && lo > hi
+        {
+            ctx.error(
+                self.max_blob_px.span(),
+                format!("{owner}: `max_blob_px` ({hi}) must be at least `min_blob_px` ({lo})"),
+            );
+            return None;
+        }
+        plan
+    }
+}
 
 /// Label of the targets this kind raises.
 pub const LABEL: &str = "thrown_object";
@@ -60,7 +85,7 @@ const ID_BASE: u64 = 1 << 62;
 
 crate::config::table! {
     /// The keys of a `thrown_object` rule beside the common ones.
-    pub struct Config in "" {
+    pub struct Config in "" => Plan {
         /// Frames per second analysed in the zone; the camera's full rate is
         /// best (a fall lasts a second or two), e.g. 25.0.
         pub analysis_fps: Spanned<f64> = 25.0, range 1.0..=120.0;
@@ -87,58 +112,15 @@ crate::config::table! {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub analysis_fps: f64,
-    pub min_accel: f64,
-    pub max_accel: f64,
-    pub motion: MotionParams,
-    pub min_points: usize,
-    pub min_drop: f64,
-}
-
-pub fn check(config: &Config, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
-    let fps = config.analysis_fps(ctx);
-    let min_accel = config.min_accel_heights_per_s2(ctx);
-    let max_accel = config.max_accel_heights_per_s2(ctx);
-    let min_blob = config.min_blob_px(ctx);
-    let max_blob = config.max_blob_px(ctx);
-    let max_blobs = config.max_blobs(ctx);
-    let diff = config.diff_threshold(ctx);
-    let min_points = config.min_points(ctx);
-    let min_drop = config.min_drop_heights(ctx);
-    if let (Some(lo), Some(hi)) = (min_accel, max_accel)
-        && lo >= hi
-    {
-        ctx.error(
-            config.max_accel_heights_per_s2.span(),
-            format!("{owner}: `max_accel_heights_per_s2` ({hi}) must be above `min_accel_heights_per_s2` ({lo})"),
-        );
-        return None;
+/// The motion analysis a plan asks for.
+fn motion(plan: &Plan) -> MotionParams {
+    MotionParams {
+        diff_threshold: plan.diff_threshold,
+        min_blob_px: plan.min_blob_px,
+        max_blob_px: plan.max_blob_px,
+        max_blobs: plan.max_blobs as usize,
+        max_missed: 2,
     }
-    if let (Some(lo), Some(hi)) = (min_blob, max_blob)
-        && lo > hi
-    {
-        ctx.error(
-            config.max_blob_px.span(),
-            format!("{owner}: `max_blob_px` ({hi}) must be at least `min_blob_px` ({lo})"),
-        );
-        return None;
-    }
-    Some(Plan {
-        analysis_fps: fps?,
-        min_accel: min_accel?,
-        max_accel: max_accel?,
-        motion: MotionParams {
-            diff_threshold: diff?,
-            min_blob_px: min_blob?,
-            max_blob_px: max_blob?,
-            max_blobs: max_blobs? as usize,
-            max_missed: 2,
-        },
-        min_points: min_points? as usize,
-        min_drop: min_drop?,
-    })
 }
 
 /// Why a path is not a throw (None: it is one), for tests and logs.
@@ -156,7 +138,7 @@ pub enum Verdict {
 /// Judges a blob's path against the plan, in a frame `height` pixels tall.
 pub fn judge(plan: &Plan, path: &BlobPath, height: u32) -> Verdict {
     let points = &path.points;
-    if points.len() < plan.min_points {
+    if points.len() < plan.min_points as usize {
         return Verdict::TooShort;
     }
     let h = f64::from(height.max(1));
@@ -166,7 +148,7 @@ pub fn judge(plan: &Plan, path: &BlobPath, height: u32) -> Verdict {
         return Verdict::GoesUp;
     }
     let (first, last) = (&points[0], &points[points.len() - 1]);
-    if f64::from(last.blob.y - first.blob.y) < plan.min_drop * h {
+    if f64::from(last.blob.y - first.blob.y) < plan.min_drop_heights * h {
         return Verdict::TooLittleDrop;
     }
     let Some(fit) = blobs::fit(points) else {
@@ -183,7 +165,7 @@ pub fn judge(plan: &Plan, path: &BlobPath, height: u32) -> Verdict {
         return Verdict::NoAcceleration;
     }
     let accel = 2.0 * fit.a / h;
-    if accel < plan.min_accel || accel > plan.max_accel {
+    if accel < plan.min_accel_heights_per_s2 || accel > plan.max_accel_heights_per_s2 {
         return Verdict::WrongAcceleration;
     }
     Verdict::Throw
@@ -241,7 +223,7 @@ impl RuleState for State {
         }
         let analyser = self
             .analyser
-            .get_or_insert_with(|| MotionAnalyser::new(plan.motion, polygon.clone()));
+            .get_or_insert_with(|| MotionAnalyser::new(motion(plan), polygon.clone()));
         if !analyser.analyse(frame) {
             self.raised.clear();
             return true;
@@ -303,21 +285,9 @@ mod tests {
     const H: u32 = 240;
     const FPS: f64 = 25.0;
 
+    /// The defaults (25 frames a second, as `FPS`).
     fn plan() -> Plan {
-        Plan {
-            analysis_fps: FPS,
-            min_accel: 0.2,
-            max_accel: 4.0,
-            motion: MotionParams {
-                diff_threshold: 25,
-                min_blob_px: 4,
-                max_blob_px: 600,
-                max_blobs: 12,
-                max_missed: 2,
-            },
-            min_points: 6,
-            min_drop: 0.1,
-        }
+        Plan::default()
     }
 
     fn facade() -> Zone {
