@@ -43,7 +43,7 @@
 //!    `every_rule_kind_has_a_scenario` asks for one) and describe the keys in
 //!    `docs/rules.md`. Kind files are declared by the macro, which `cargo fmt`
 //!    does not look into: format them with `rustfmt --edition 2024
-//!    src/rules/kinds/*.rs`.
+//!    src/rules/kinds/*.rs` (`scripts/test` checks every Rust file so).
 //!
 //! A kind that watches pixels rather than tracks is added the same way, with
 //! `.labels(Labels::Unused)` in its `Kind`; its `State` implements, instead
