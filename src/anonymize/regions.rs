@@ -9,8 +9,9 @@ use crate::vocab::{BBox, Detection};
 
 /// A head is the top part of a person box, slightly widened: the top 30% of
 /// a standing person's tall box, and more of a box whose shape says the
-/// person sits, bends, leans or is cut by the frame (the head may then be
-/// anywhere in its upper part), up to 60% of a box as wide as it is high.
+/// person sits, bends or leans, or that one side of the frame cuts (the
+/// head may then be anywhere in its upper part), up to 60% of a box as wide
+/// as it is high.
 /// It starts above the box: a detector's box of a standing person often
 /// cuts the top of the head (hair, a hat) — 15% of the box's height is
 /// what it cut on the walkway clip against an independent detector — and
@@ -30,8 +31,9 @@ const FACE_GROW: f32 = 0.3;
 /// may cut off a hand, a foot or hair, and another detector's box of the
 /// same person is often wider.
 const PERSON_GROW: f32 = 0.1;
-/// A box this close to the picture's edge may be cut by it: its person
-/// may be entering, and the head anywhere in its upper part.
+/// A box this close to one side of the picture (not both) may be cut by
+/// it: its person may be leaning in, and the head anywhere in its upper
+/// part.
 const EDGE: f32 = 0.01;
 /// A person box this many times wider than high (in pixels) holds no one
 /// person standing, sitting or bending: it is a group, and when it holds
@@ -60,8 +62,11 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
                     continue;
                 }
                 // a lost track's band is as deep as its grown box is squat:
-                // its head may be anywhere in the top of where it may be
-                let cut = b.x1 <= EDGE || b.x2 >= 1.0 - EDGE || b.y1 <= EDGE;
+                // its head may be anywhere in the top of where it may be.
+                // Cut by one side, someone may be leaning in from it; a box
+                // as wide as the picture, or cut by its top only, has the
+                // shape of what is in sight
+                let cut = (b.x1 <= EDGE) != (b.x2 >= 1.0 - EDGE);
                 let squat = if cut { 1.0 } else { squatness(w * aspect, h) };
                 let depth = HEAD_DEPTH + squat * (HEAD_DEPTH_SQUAT - HEAD_DEPTH);
                 let top = HEAD_TOP_TALL + squat * (HEAD_TOP - HEAD_TOP_TALL);
@@ -178,8 +183,14 @@ mod tests {
         assert!((depth(region(0.1, 0.1, 0.5, 0.5), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
         // the same normalised box is squat in a 16:9 picture
         assert!(depth(region(0.1, 0.1, 0.25, 0.6), 16.0 / 9.0) > depth(region(0.1, 0.1, 0.25, 0.6), 1.0));
-        // a standing person cut by the picture's edge may be bending in
+        // a standing person cut by one side of the picture may be leaning in
         assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+        assert!((depth(region(0.9, 0.1, 1.0, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+        // as wide as the picture, or cut by its top, a box has the shape
+        // of what is in sight: a tall one's head is at its top
+        assert!((depth(region(0.0, 0.05, 1.0, 1.0), 0.3) - HEAD_DEPTH).abs() < 1e-5);
+        assert!((depth(region(0.4, 0.0, 0.5, 0.6), 1.0) - HEAD_DEPTH).abs() < 1e-5);
+        assert!((depth(region(0.4, 0.0, 0.8, 0.4), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
     }
 
     #[test]
