@@ -176,9 +176,10 @@ impl RuleState for State {
                     // the detector missed it a frame), so its path goes on.
                     let mut went_on = None;
                     if let Some(here) = clear {
-                        for lost in tracks.iter().filter(|t| {
-                            lost_near(track, t) && scope.now.saturating_sub(t.last_seen) <= LOST_PATH
-                        }) {
+                        for lost in tracks
+                            .iter()
+                            .filter(|t| lost_near(track, t) && scope.now.saturating_sub(t.last_seen) <= LOST_PATH)
+                        {
                             if let Some(f) = self.follows.iter_mut().find(|f| f.id == lost.id)
                                 && f.side.is_some_and(|s| s != here)
                                 && (f.touched || line.side(f.last, plan.min_distance).is_none())
@@ -192,9 +193,13 @@ impl RuleState for State {
                     }
                     self.follows.push(Follow {
                         id: track.id,
-                        side: went_on
-                            .or(clear)
-                            .or_else(|| if born_on.is_some() { None } else { line.side(origin, 0.0) }),
+                        side: went_on.or(clear).or_else(|| {
+                            if born_on.is_some() {
+                                None
+                            } else {
+                                line.side(origin, 0.0)
+                            }
+                        }),
                         touched: went_on.is_some(),
                         last: origin,
                         born_on,
@@ -210,7 +215,8 @@ impl RuleState for State {
             // cut, not with the feet (someone standing on a line along the
             // way they face).
             let height = track.bbox.y2 - track.bbox.y1;
-            let resized = !track.lost && follow.height > 0.0 && (height - follow.height).abs() > HEIGHT_STEP * follow.height;
+            let resized =
+                !track.lost && follow.height > 0.0 && (height - follow.height).abs() > HEIGHT_STEP * follow.height;
             if !track.lost {
                 follow.height = height;
             }
@@ -244,9 +250,7 @@ impl RuleState for State {
                     Side::A => Side::B,
                     Side::B => Side::A,
                 };
-                if away >= 0.5 * plan.min_distance
-                    && plan.direction.counts(from, side)
-                {
+                if away >= 0.5 * plan.min_distance && plan.direction.counts(from, side) {
                     out.extend(scope.target(track));
                 }
             }
@@ -407,7 +411,10 @@ mod tests {
         // of the line; the tracker's whole box walks on past it
         let (h, plan, mut state) = rule(Direction::AToB);
         let mut counted = Vec::new();
-        for (i, (cut, whole)) in [(0.44, 0.44), (0.48, 0.48), (0.49, 0.51), (0.495, 0.54)].into_iter().enumerate() {
+        for (i, (cut, whole)) in [(0.44, 0.44), (0.48, 0.48), (0.49, 0.51), (0.495, 0.54)]
+            .into_iter()
+            .enumerate()
+        {
             let mut t = h.track(1, "person", 0.5, cut);
             t.predicted = h.track(1, "person", 0.5, whole).bbox;
             let mut out = Vec::new();
