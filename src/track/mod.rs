@@ -22,6 +22,13 @@
 //! `appearance_margin`, each box within a box width of its new track (more
 //! at a lower frame rate: a box width per tenth of a second between frames).
 //!
+//! Two people passing at different depths meet in one box, the one behind
+//! hidden for a few frames; the box the detector still gives is the one in
+//! front, and the track of the one behind, seen a frame ago, may take it by
+//! overlap. A box whose bottom is a row away from where that track expected
+//! the feet, and in the row where a lost track expected them, goes back to
+//! the lost track (see [`Tracker::rows`]).
+//!
 //! A tentative track that dies after a sighting or two on its own (someone
 //! seen once before walking behind something, as at 5 fps) is remembered
 //! for a second: a track born where a lost track would have reached by then
@@ -464,8 +471,11 @@ impl Tracker {
             self.det_used[di] = true;
             self.matches.push((ei, di));
         }
-        if stage == Stage::Confirmed && self.plan.appearance {
-            self.rematch(detections);
+        if stage == Stage::Confirmed {
+            if self.plan.appearance {
+                self.rematch(detections);
+            }
+            self.rows(detections, now);
         }
         let plan = self.plan;
         for &(ei, di) in &self.matches {
@@ -579,6 +589,67 @@ impl Tracker {
                 self.entry_used[eb] = true;
                 self.det_used[da] = true;
                 self.matches.push((eb, da));
+            }
+        }
+    }
+
+    /// Gives a box back to the lost track whose row it is in, where a
+    /// track seen in the last frame took it by overlap although its feet
+    /// jump rows to take it: two people passing at different depths (one
+    /// further up the picture than the other) whose boxes meet, the one
+    /// behind hidden for a few frames. The box the detector still gives is
+    /// the one in front, and it overlaps the hidden one's last box more
+    /// than the lost track's expected box; the seen track would follow the
+    /// other person on, and the lost one would never be found again. The
+    /// box goes to a lost track of its label when its bottom is more than
+    /// [`ROW_JUMP`] box heights from where the seen track expected its
+    /// feet, within [`ROW_FIT`] of where the lost track expected them (and
+    /// under half as far as from the seen track's), within a box width
+    /// across of the lost one's expected box, of a like height, and, where
+    /// the looks can tell, not looking less like the lost track than the
+    /// seen one. The seen track is then unmatched: lost, like the person
+    /// now hidden behind the other.
+    fn rows(&mut self, detections: &[Detection], now: Duration) {
+        // Seen in the last frame: a frame interval ago (half as long again
+        // for an uneven clock).
+        let last_frame = NEAR_AFTER.mul_f32(1.5 * self.reach / NEAR);
+        for m in 0..self.matches.len() {
+            let (ea, di) = self.matches[m];
+            let a = &self.entries[ea];
+            let d = &detections[di].bbox;
+            if now.saturating_sub(a.track.last_seen) > last_frame {
+                continue;
+            }
+            let jump = feet_off(&a.predicted, d);
+            if jump <= ROW_JUMP {
+                continue;
+            }
+            let look = self.looks[di].valid.then_some(&self.looks[di]);
+            let likeness = |e: &Entry| look.filter(|_| e.look.valid).map(|l| e.look.similarity(l));
+            let mut best: Option<(f32, usize)> = None;
+            for (eb, b) in self.entries.iter().enumerate() {
+                if self.entry_used[eb] || !b.confirmed || !b.track.lost || b.track.label != a.track.label {
+                    continue;
+                }
+                let Some((across, _)) = beside(&b.predicted, d) else {
+                    continue;
+                };
+                let off = feet_off(&b.predicted, d);
+                let looks_less = matches!((likeness(b), likeness(a)), (Some(sb), Some(sa)) if sb < sa);
+                if across <= NEAR
+                    && off <= ROW_FIT
+                    && off < 0.5 * jump
+                    && !looks_less
+                    && best.is_none_or(|(o, _)| off < o)
+                {
+                    best = Some((off, eb));
+                }
+            }
+            if let Some((off, eb)) = best {
+                tracing::trace!(target: "watchpost::track", a = a.track.id, b = self.entries[eb].track.id, jump, off, "row");
+                self.entry_used[ea] = false;
+                self.entry_used[eb] = true;
+                self.matches[m].0 = eb;
             }
         }
     }
@@ -703,6 +774,27 @@ const NEAR_AFTER: Duration = Duration::from_millis(100);
 /// How far up or down (in half box heights) a box reached beyond [`NEAR`]
 /// may be from the prediction.
 const NEAR_ROW: f32 = 0.5;
+/// How far (in box heights) a seen track's box may move its bottom from
+/// where the track expected its feet before a lost track whose row the box
+/// is in may take it (see [`Tracker::rows`]): a walking person's feet move
+/// a few hundredths of a height from one frame to the next, someone in
+/// another row of the walkway a fifth of a height or more.
+const ROW_JUMP: f32 = 0.15;
+/// How near (in box heights) a box's bottom must be to a lost track's
+/// expected feet for it to take the box back (see [`Tracker::rows`]).
+const ROW_FIT: f32 = 0.075;
+
+/// How far (in the taller box's heights) box `b`'s bottom is from `p`'s:
+/// how far the feet moved up or down the picture.
+fn feet_off(p: &BBox, b: &BBox) -> f32 {
+    let h = (p.y2 - p.y1).max(b.y2 - b.y1);
+    if h > 0.0 {
+        (b.y2 - p.y2).abs() / h
+    } else {
+        f32::INFINITY
+    }
+}
+
 /// How long a tentative track that died on its own is remembered for a
 /// track born further on to continue its path (see [`stitch_off`]).
 const STITCH: Duration = Duration::from_secs(1);
@@ -1183,6 +1275,49 @@ mod tests {
             if let Some(s) = seen.first() {
                 assert_eq!(s.predicted, s.bbox);
             }
+        }
+    }
+
+    #[test]
+    fn a_box_in_a_lost_tracks_row_goes_back_to_it_not_to_the_track_whose_feet_would_jump() {
+        // Two people passing at different depths: one walking left higher
+        // up the picture (feet at 0.43), one walking right lower down (feet
+        // at 0.47), hidden for two frames behind the first. Then the
+        // detector gives one box, in the lower row where the hidden one
+        // walked on to; it overlaps the upper one's last box more than the
+        // lost track's expected box.
+        let upper = |x: f32| Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x, 0.29, x + 0.035, 0.43),
+        };
+        let lower = |x: f32, bottom: f32| Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x, bottom - 0.16, x + 0.045, bottom),
+        };
+        for (bottom, goes_back) in [(0.47, true), (0.44, false)] {
+            let mut t = Tracker::new(TrackPlan::default());
+            let mut ids = (0, 0);
+            for i in 0..6u64 {
+                let step = i as f32;
+                let seen = t
+                    .update(
+                        &[upper(0.64 - 0.01 * step), lower(0.50 + 0.005 * step, 0.47)],
+                        at(100 * i),
+                    )
+                    .to_vec();
+                if i == 5 {
+                    let id = |y: f32| seen.iter().find(|k| k.bbox.y2 == y).map(|k| k.id).expect("followed");
+                    ids = (id(0.43), id(0.47));
+                }
+            }
+            t.update(&[upper(0.58)], at(600));
+            t.update(&[upper(0.57)], at(700));
+            let seen = t.update(&[lower(0.58, bottom)], at(800)).to_vec();
+            let holder = seen.iter().find(|k| !k.lost).map(|k| k.id).expect("the box is taken");
+            let (up, low) = ids;
+            assert_eq!(holder, if goes_back { low } else { up }, "feet at {bottom}: {seen:?}");
         }
     }
 
