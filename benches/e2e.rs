@@ -46,7 +46,7 @@ fn decode_only(plan: &Plan, keep: usize) -> (Duration, Vec<watchpost::vocab::Fra
         input.width,
         input.height,
         input.resize,
-        camera.detect.fps,
+        camera.detect.keys.fps,
     );
     let run = decode_alone(spec, keep);
     (run.cpu / run.delivered.max(1), run.kept)

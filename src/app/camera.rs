@@ -95,7 +95,7 @@ impl Camera {
         let mut client = service.camera_client();
         let waiting = slot.clone();
         client.on_reply(Arc::new(move || waiting.wake()));
-        let mut sightings = Sightings::new(plan.privacy.labels.clone(), plan.detect.fps);
+        let mut sightings = Sightings::new(plan.privacy.labels.clone(), plan.detect.keys.fps);
         if !plan.privacy.labels.persons.is_empty() {
             // pictures get a closer look for persons the frame's pass missed
             let input = &service.plan().manifest.input;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use super::model::ModelPlan;
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::Checked;
 
 crate::config::table! {
     /// `[cameras.detect]`: the detect branch of a camera.
-    pub struct DetectConfig in "detect." {
+    pub struct DetectConfig in "detect." => DetectKeys {
         /// Name of a model under `[models]`, e.g. "coco".
         #[required]
         pub model: Spanned<String>;
@@ -20,11 +21,13 @@ crate::config::table! {
     }
 }
 
-/// A checked detect branch.
+/// A checked detect branch: its keys, each checked, and the model it names.
 #[derive(Debug, Clone)]
 pub struct DetectPlan {
+    /// The model under `[models]` that `keys.model` names.
     pub model: Arc<ModelPlan>,
-    pub fps: u32,
+    /// Every key of the table, checked: a new key needs only its line above.
+    pub keys: DetectKeys,
 }
 
 /// Checks `[cameras.detect]` against the models that exist.
@@ -35,7 +38,7 @@ pub fn check(
     known_models: &[String],
     ctx: &mut Ctx<'_>,
 ) -> Option<DetectPlan> {
-    let fps = config.fps(ctx);
+    let keys = config.checked(ctx);
     let name = config.model.get_ref();
     let model = match models.get(name) {
         Some(model) => Some(model.clone()),
@@ -57,6 +60,6 @@ pub fn check(
     };
     Some(DetectPlan {
         model: model?,
-        fps: fps?,
+        keys: keys?,
     })
 }

@@ -343,7 +343,7 @@ impl CameraPlan {
             width: input.width,
             height: input.height,
             resize: input.resize,
-            fps: self.detect.fps,
+            fps: self.detect.keys.fps,
             decoder: self.decode.decoder.clone(),
             stall: self.decode.stall,
             retry_initial: self.decode.retry_initial,

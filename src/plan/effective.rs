@@ -142,7 +142,7 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             fill(decode, "max_height", int(u64::from(c.decode.max_size.height)));
 
             let detect = table(t, "detect");
-            fill(detect, "fps", int(u64::from(c.detect.fps)));
+            fill(detect, "fps", int(u64::from(c.detect.keys.fps)));
 
             let motion = table(t, "motion");
             fill(motion, "enabled", Value::Boolean(c.motion.enabled));

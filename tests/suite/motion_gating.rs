@@ -37,7 +37,7 @@ fn analyse(clip: &Path, gating: bool) -> Vec<(u64, bool, usize)> {
         input.width,
         input.height,
         input.resize,
-        camera.detect.fps,
+        camera.detect.keys.fps,
     );
     let slot = Arc::new(FrameSlot::new(Delivery::Every));
     let cancel = CancellationToken::new();

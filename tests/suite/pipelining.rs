@@ -45,7 +45,7 @@ fn frames(camera: &CameraPlan, clip: &Path, most: usize) -> Vec<Frame> {
         input.width,
         input.height,
         input.resize,
-        camera.detect.fps,
+        camera.detect.keys.fps,
     );
     assert!(clip.is_file());
     let slot = Arc::new(FrameSlot::new(Delivery::Every));

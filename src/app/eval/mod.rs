@@ -196,7 +196,7 @@ fn evaluate(args: &EvalArgs) -> Result<Report, Failure> {
     Ok(Report {
         recording: args.recording.display().to_string(),
         camera: camera.name.to_string(),
-        fps: args.fps.unwrap_or(camera.detect.fps),
+        fps: args.fps.unwrap_or(camera.detect.keys.fps),
         frames: summary.frames,
         rules,
     })

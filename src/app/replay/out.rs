@@ -120,7 +120,7 @@ impl FrameWriter {
             _faces: faces,
             closer,
             policy,
-            fps: camera.detect.fps,
+            fps: camera.detect.keys.fps,
             plain,
             zones,
             max_width: camera.decode.snapshot_max_width,
