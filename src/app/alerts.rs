@@ -70,7 +70,7 @@ impl Alerts {
     /// pre-roll, when a rule of this camera records clips (without waiting).
     pub(super) fn offer_evidence_frame(&self) {
         let Some(evidence) = &self.shared.evidence else { return };
-        let Some(keep) = self.evidence_rules.iter().map(|(_, w)| w.pre).max() else {
+        let Some(keep) = self.evidence_rules.iter().map(|(_, w)| w.pre_secs).max() else {
             return;
         };
         match self.sightings.frame(self.stream.held()) {

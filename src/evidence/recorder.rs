@@ -103,18 +103,18 @@ impl Recorder {
                 }) => self.frame(&mut rings, &mut gathering, (camera, picture, wall), plan, keep),
                 Ok(Intake::Start(request)) => {
                     let ring = rings.get(&request.camera);
-                    let from = request.pts.saturating_sub(request.window.pre);
+                    let from = request.pts.saturating_sub(request.window.pre_secs);
                     let frames: Vec<ClipFrame> = ring
                         .into_iter()
                         .flat_map(|r| &r.frames)
-                        .filter(|(pts, _)| *pts >= from && *pts <= request.pts + request.window.post)
+                        .filter(|(pts, _)| *pts >= from && *pts <= request.pts + request.window.post_secs)
                         .map(|(_, f)| ClipFrame {
                             picture: f.picture.clone(),
                             wall: f.wall,
                         })
                         .collect();
                     let plan = ring.map(|r| r.plan).unwrap_or_default();
-                    let deadline = Instant::now() + request.window.post + GRACE;
+                    let deadline = Instant::now() + request.window.post_secs + GRACE;
                     gathering.push(Gathering {
                         gathered: Gathered {
                             request: *request,
@@ -189,9 +189,9 @@ impl Recorder {
                 continue;
             }
             g.gathered.plan = plan;
-            if pts > r.pts + r.window.post {
+            if pts > r.pts + r.window.post_secs {
                 finished.push(i);
-            } else if pts >= r.pts.saturating_sub(r.window.pre)
+            } else if pts >= r.pts.saturating_sub(r.window.pre_secs)
                 && g.gathered.frames.last().is_none_or(|f| f.picture.pts() < pts)
             {
                 g.gathered.frames.push(ClipFrame {

@@ -4,6 +4,7 @@
 //! their defaults. Kinds read them in their `check`.
 
 use crate::config::Spanned;
+use crate::config::table::Secs;
 
 use super::geometry::Anchor;
 use super::incident::Severity;
@@ -65,11 +66,11 @@ crate::config::table! {
 crate::config::table! {
     /// A rule's `evidence`: which seconds around an incident's start its clip
     /// holds.
-    pub struct EvidenceConfig in "evidence." {
+    pub struct EvidenceConfig in "evidence." => #[derive(Copy)] EvidenceWindow {
         /// Seconds before the start, from the pre-roll, e.g. 10 (the default). From 0 to 30.
-        pub pre_secs: Spanned<f64> = 10.0, range 0.0..=MAX_PRE_SECS;
+        pub pre_secs: Spanned<Secs> = 10.0, range 0.0..=MAX_PRE_SECS;
         /// Seconds after the start, e.g. 10 (the default). From 1 to 60.
-        pub post_secs: Spanned<f64> = 10.0, range 1.0..=MAX_POST_SECS;
+        pub post_secs: Spanned<Secs> = 10.0, range 1.0..=MAX_POST_SECS;
     }
 }
 

@@ -85,12 +85,12 @@ pub mod zone;
 pub(crate) mod testing;
 
 pub use arming::{Arming, ArmingState, Profile, ProfileConfig, RuleSwitch};
-pub use common::{COMMON_KEYS, EvidenceConfig, RuleCommon};
+pub use common::{COMMON_KEYS, EvidenceConfig, EvidenceWindow, RuleCommon};
 pub use engine::{RESUME_MARGIN, RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
 pub use health::{HealthConfig, HealthPlan, HealthWatch};
 pub use incident::{EventKind, EventSource, IncidentEvent, OpenIncident, Severity, Target, TrajectoryPoint};
 pub use kind::{Labels, Needs, PixelWatch, RuleState, Scope};
 pub use kinds::{KINDS, RuleKindConfig, RuleKindPlan, device_class, kind_schemas};
-pub use rule::{EvidenceWindow, RuleConfig, RulePlan, check_rule, load_rule};
+pub use rule::{RuleConfig, RulePlan, check_rule, load_rule};
 pub use zone::{Zone, ZoneConfig};

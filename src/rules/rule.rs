@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::common::{COMMON_KEYS, RuleCommon};
+use super::common::{COMMON_KEYS, EvidenceWindow, RuleCommon};
 use super::geometry::Anchor;
 use super::incident::{LifecyclePlan, Severity};
 use super::kind::{Labels, Needs};
@@ -16,6 +16,7 @@ use super::zone::{Shape, Zone};
 use crate::config::Ctx;
 use crate::config::de::{Node, from_node, split_table};
 use crate::config::diag::{Diagnostics, SourceFile};
+use crate::config::table::Checked;
 use crate::vocab::labels::resolve as resolve_labels;
 use crate::vocab::{LabelId, LabelMap};
 
@@ -102,13 +103,6 @@ pub struct RulePlan {
     pub kind: RuleKindPlan,
 }
 
-/// The seconds an incident's clip holds around its start.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EvidenceWindow {
-    pub pre: Duration,
-    pub post: Duration,
-}
-
 /// Checks a rule against the camera's zones and its model's labels
 /// (`labels` is None when the model itself failed its check; `zone_names`
 /// lists every zone written, including those that failed their check).
@@ -171,16 +165,7 @@ pub fn check_rule(
     let schedule = schedule::check(&owner, &c.schedule, ctx);
     let evidence = match &c.evidence {
         None => Some(None),
-        Some(e) => {
-            let pre = e.pre_secs(ctx);
-            let post = e.post_secs(ctx);
-            pre.zip(post).map(|(pre, post)| {
-                Some(EvidenceWindow {
-                    pre: Duration::from_secs_f64(pre),
-                    post: Duration::from_secs_f64(post),
-                })
-            })
-        }
+        Some(e) => e.checked(ctx).map(Some),
     };
     let kind = config.kind.check(c, &owner, ctx);
     Some(RulePlan {
