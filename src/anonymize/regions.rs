@@ -5,6 +5,7 @@
 
 use super::redact::RedactSet;
 use super::sighting::{Seen, What};
+use crate::track::EDGE;
 use crate::vocab::{BBox, Detection};
 
 /// A head is the top part of a person box, slightly widened: the top 30% of
@@ -31,10 +32,6 @@ const FACE_GROW: f32 = 0.3;
 /// may cut off a hand, a foot or hair, and another detector's box of the
 /// same person is often wider.
 const PERSON_GROW: f32 = 0.1;
-/// A box this close to one side of the picture (not both) may be cut by
-/// it: its person may be leaning in, and the head anywhere in its upper
-/// part.
-const EDGE: f32 = 0.01;
 /// A person box this many times wider than high (in pixels) holds no one
 /// person standing, sitting or bending: it is a group, and when it holds
 /// [`GROUP_MEMBERS`] persons found on their own, their heads are covered

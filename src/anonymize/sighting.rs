@@ -28,7 +28,7 @@ use crate::decode::convert;
 use crate::decode::held::Held;
 use crate::infer::Detector;
 use crate::infer::preprocess::ImageView;
-use crate::track::Track;
+use crate::track::{EDGE, Track};
 use crate::vocab::{BBox, Detection, Geometry};
 
 /// What a covered box holds.
@@ -75,8 +75,6 @@ const TURN: f32 = 0.5;
 /// have lost the head above it ([`head_hidden`]); boxes of one person
 /// vary by a few percent from frame to frame.
 const SHORT: f32 = 1.2;
-/// How close to the picture's top a box must be for the top to cut it.
-const EDGE: f32 = 0.01;
 
 /// The least [`Sightings::max_age`].
 const MIN_MAX_AGE: Duration = Duration::from_secs(2);
@@ -312,9 +310,10 @@ fn collect(
 /// it was the legs that were hidden.
 fn head_hidden(t: &Track) -> Option<BBox> {
     let b = &t.bbox;
-    let short = !t.lost && t.height > b.height() * SHORT && b.y1 > EDGE;
+    let height = t.size.1;
+    let short = !t.lost && height > b.height() * SHORT && b.y1 > EDGE;
     short.then_some(BBox {
-        y1: b.y2 - t.height,
+        y1: b.y2 - height,
         ..*b
     })
 }
@@ -457,7 +456,7 @@ mod tests {
             lost,
             predicted: bbox,
             stationary: false,
-            height,
+            size: (0.0, height),
         }
     }
 

@@ -155,7 +155,7 @@ labels = ["person"]
                     lost: false,
                     predicted: bbox,
                     stationary: false,
-                    height: 0.0,
+                    size: (0.0, 0.0),
                 };
                 TrackFrame {
                     pts,

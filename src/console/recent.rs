@@ -91,7 +91,7 @@ mod tests {
             lost: false,
             predicted: Default::default(),
             stationary: false,
-            height: 0.0,
+            size: (0.0, 0.0),
         }
     }
 

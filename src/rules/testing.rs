@@ -68,7 +68,7 @@ impl Harness {
             lost: false,
             predicted: bbox,
             stationary: false,
-            height: 0.0,
+            size: (0.0, 0.0),
         }
     }
 

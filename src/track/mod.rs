@@ -84,11 +84,12 @@ pub struct Track {
     pub predicted: BBox,
     /// The centre stayed within `stationary_move` for `stationary_secs`.
     pub stationary: bool,
-    /// The height its boxes usually have (a running average of those the
-    /// picture's edges leave uncut; 0 until one is seen). A box much
-    /// shorter than that may have lost the person's head to the detector
-    /// or to something in front: redaction covers where the head would be.
-    pub height: f32,
+    /// The width and height its boxes usually have where the picture's
+    /// edges do not cut them (a running average; 0 until such a box was
+    /// seen). A box much shorter than that may have lost the person's head
+    /// to the detector or to something in front: redaction covers where the
+    /// head would be.
+    pub size: (f32, f32),
 }
 
 impl Track {
@@ -120,11 +121,8 @@ struct Entry {
     /// What the object looks like, from its sightings clear of other boxes
     /// (see [`appearance`]); invalid until one was read.
     look: Look,
-    /// The width and height its boxes have where the picture's edges do
-    /// not cut them (a running average; 0 until such a box was seen).
-    size: (f32, f32),
     /// The last sighting's box, grown back past the picture's edge to
-    /// `size` where the edge cuts it (see [`whole`]): motion is measured
+    /// the track's `size` where the edge cuts it (see [`whole`]): motion is measured
     /// and predicted from it.
     whole: BBox,
 }
@@ -407,7 +405,7 @@ impl Tracker {
                     lost: false,
                     predicted: det.bbox,
                     stationary: false,
-                    height: uncut_size(&det.bbox, (0.0, 0.0)).1,
+                    size: uncut_size(&det.bbox, (0.0, 0.0)),
                 },
                 confirmed: plan.min_hits <= 1,
                 vx: 0.0,
@@ -422,7 +420,6 @@ impl Tracker {
                 } else {
                     Look::default()
                 },
-                size: uncut_size(&det.bbox, (0.0, 0.0)),
                 whole: det.bbox,
             });
         }
@@ -868,11 +865,11 @@ fn stitch_off(g: &Gone, b: &BBox, now: Duration) -> Option<f32> {
 
 /// How close to the picture's edge (a fraction of the frame) a box's side
 /// must be for the edge to cut it.
-const EDGE: f32 = 0.01;
+pub const EDGE: f32 = 0.01;
 /// Weight of a new uncut box's width or height against a track's.
 const SIZE_GAIN: f32 = 0.3;
 
-/// A track's running size (see [`Entry::size`]) with a new box folded in,
+/// A track's running size (see [`Track::size`]) with a new box folded in,
 /// along each axis whose two sides the picture's edges leave uncut.
 fn uncut_size(b: &BBox, size: (f32, f32)) -> (f32, f32) {
     let fold = |known: f32, lo: f32, hi: f32| {
@@ -915,9 +912,8 @@ fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, p
         e.look.blend(look, LOOK_GAIN);
     }
     let dt = now.saturating_sub(e.track.last_seen).as_secs_f32();
-    let whole = whole(&det.bbox, e.size);
-    e.size = uncut_size(&det.bbox, e.size);
-    e.track.height = e.size.1;
+    let whole = whole(&det.bbox, e.track.size);
+    e.track.size = uncut_size(&det.bbox, e.track.size);
     let (old, new) = (centre(&e.whole), centre(&whole));
     let (dx, dy) = (new.0 - old.0, new.1 - old.1);
     e.track.moved = (dx * dx + dy * dy).sqrt();
