@@ -12,7 +12,8 @@ use crate::vocab::{BBox, Detection};
 /// a standing person's tall box, and more of a box whose shape says the
 /// person sits, bends or leans, or that one side of the frame cuts (the
 /// head may then be anywhere in its upper part), up to 60% of a box as wide
-/// as it is high.
+/// as it is high; 30% of a box cut by the picture's top above feet in
+/// sight, whatever its shape (what shows is the lower part of a person).
 /// It starts above the box: a detector's box of a standing person often
 /// cuts the top of the head (hair, a hat) — 15% of the box's height is
 /// what it cut on the walkway clip against an independent detector — and
@@ -25,7 +26,12 @@ const HEAD_DEPTH_SQUAT: f32 = 0.6;
 /// Height/width of a standing person's box, and of a squat one.
 const TALL: f32 = 2.5;
 const SQUAT: f32 = 1.0;
+/// A head region is widened by this share of the box's width on each side
+/// (hair, an ear the box cut), the box's width taken up to that of
+/// [`PAIR`] persons of its height standing side by side: a box wider than
+/// that is wide for its arms, legs or a bent body, not for its heads.
 const HEAD_WIDEN: f32 = 0.1;
+const PAIR: f32 = 2.0;
 /// Faces are grown by this much on each side: a face box is tight.
 const FACE_GROW: f32 = 0.3;
 /// Whole persons are grown by this much on each side: the detector's box
@@ -60,17 +66,28 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
                 }
                 // a lost track's band is as deep as its grown box is squat:
                 // its head may be anywhere in the top of where it may be.
-                // Cut by one side, someone may be leaning in from it; a box
-                // as wide as the picture, or cut by its top only, has the
-                // shape of what is in sight
-                let cut = (b.x1 <= EDGE) != (b.x2 >= 1.0 - EDGE);
-                let squat = if cut { 1.0 } else { squatness(w * aspect, h) };
+                // Cut by one side, someone may be leaning in from it. Cut
+                // by the top with the feet in sight, the person's top is
+                // above the picture: a head in sight at all is at the box's
+                // top, however squat the legs below it make the box. A box
+                // as wide as the picture, or cut by top and bottom, has the
+                // shape of what is in sight.
+                let side = (b.x1 <= EDGE) != (b.x2 >= 1.0 - EDGE);
+                let feet_under_cut_top = s.shape.y1 <= EDGE && s.shape.y2 < 1.0 - EDGE;
+                let squat = if side {
+                    1.0
+                } else if feet_under_cut_top {
+                    0.0
+                } else {
+                    squatness(w * aspect, h)
+                };
                 let depth = HEAD_DEPTH + squat * (HEAD_DEPTH_SQUAT - HEAD_DEPTH);
                 let top = HEAD_TOP_TALL + squat * (HEAD_TOP - HEAD_TOP_TALL);
+                let widen = HEAD_WIDEN * w.min(PAIR * h / (TALL * aspect));
                 let head = BBox {
-                    x1: b.x1 - w * HEAD_WIDEN,
+                    x1: b.x1 - widen,
                     y1: b.y1 - h * top,
-                    x2: b.x2 + w * HEAD_WIDEN,
+                    x2: b.x2 + widen,
                     y2: b.y1 + h * depth,
                 };
                 out.push(head);
@@ -183,11 +200,33 @@ mod tests {
         // a standing person cut by one side of the picture may be leaning in
         assert!((depth(region(0.0, 0.1, 0.1, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
         assert!((depth(region(0.9, 0.1, 1.0, 0.7), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
-        // as wide as the picture, or cut by its top, a box has the shape
-        // of what is in sight: a tall one's head is at its top
+        // as wide as the picture, or cut by top and bottom, a box has the
+        // shape of what is in sight: a tall one's head is at its top
         assert!((depth(region(0.0, 0.05, 1.0, 1.0), 0.3) - HEAD_DEPTH).abs() < 1e-5);
+        assert!((depth(region(0.3, 0.0, 0.7, 1.0), 2.5) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+        // cut by the top with the feet in sight (a walker's legs), a head in
+        // sight is at the top, however squat the stride makes the box
         assert!((depth(region(0.4, 0.0, 0.5, 0.6), 1.0) - HEAD_DEPTH).abs() < 1e-5);
-        assert!((depth(region(0.4, 0.0, 0.8, 0.4), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
+        assert!((depth(region(0.4, 0.0, 0.8, 0.4), 1.0) - HEAD_DEPTH).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_head_is_widened_by_its_box_up_to_a_standing_pairs_width() {
+        let band = |bbox: BBox| {
+            let mut out = Vec::new();
+            regions(&RedactSet::default(), &[], &[person(bbox)], (100.0, 100.0), &mut out);
+            out[0]
+        };
+        // standing, 0.1 wide and 0.5 high: by a tenth of its width
+        let tall = band(region(0.4, 0.2, 0.5, 0.7));
+        assert!((tall.x1 - (0.4 - 0.01)).abs() < 1e-5 && (tall.x2 - (0.5 + 0.01)).abs() < 1e-5);
+        // a pair side by side, 0.3 wide and 0.5 high: by a tenth of its width
+        let pair = band(region(0.4, 0.2, 0.7, 0.7));
+        assert!((pair.x1 - (0.4 - 0.03)).abs() < 1e-5 && (pair.x2 - (0.7 + 0.03)).abs() < 1e-5);
+        // arms out, 0.6 wide and 0.5 high: by a tenth of the 0.4 two persons
+        // of its height are wide standing, not a tenth of its arms' span
+        let squat = band(region(0.2, 0.2, 0.8, 0.7));
+        assert!((squat.x1 - (0.2 - 0.04)).abs() < 1e-5 && (squat.x2 - (0.8 + 0.04)).abs() < 1e-5);
     }
 
     #[test]
