@@ -27,7 +27,9 @@
 //! front, and the track of the one behind, seen a frame ago, may take it by
 //! overlap. A box whose bottom is a row away from where that track expected
 //! the feet, and in the row where a lost track expected them, goes back to
-//! the lost track (see [`Tracker::rows`]).
+//! the lost track (see [`Tracker::rows`]). With no such lost track, a track
+//! whose box was a merge of the two lets go of the box when it parts to
+//! the one in the other row: its own person is the one hidden, and walks on.
 //!
 //! A tentative track that dies after a sighting or two on its own (someone
 //! seen once before walking behind something, as at 5 fps) is remembered
@@ -125,6 +127,9 @@ struct Entry {
     /// the track's `size` where the edge cuts it (see [`whole`]): motion is measured
     /// and predicted from it.
     whole: BBox,
+    /// The bottom of its last box that was not a merge (at most [`MERGED`]
+    /// times its usual height): the row its own feet were last seen in.
+    row: f32,
 }
 
 fn centre(b: &BBox) -> (f32, f32) {
@@ -421,6 +426,7 @@ impl Tracker {
                     Look::default()
                 },
                 whole: det.bbox,
+                row: det.bbox.y2,
             });
         }
         self.label_high = label_high;
@@ -606,6 +612,13 @@ impl Tracker {
     /// the looks can tell, not looking less like the lost track than the
     /// seen one. The seen track is then unmatched: lost, like the person
     /// now hidden behind the other.
+    ///
+    /// With no lost track there (the other person's track was lost
+    /// elsewhere, or never begun), a track whose last box was a merge of
+    /// the two and whose box now parts to the one in the other row, away
+    /// from its own, lets the box go (see [`parted`]): it is lost and walks
+    /// on where it was going, and the box is free for a lost track or a
+    /// new one.
     fn rows(&mut self, detections: &[Detection], now: Duration) {
         // Seen in the last frame: a frame interval ago (half as long again
         // for an uneven clock).
@@ -647,8 +660,14 @@ impl Tracker {
                 self.entry_used[ea] = false;
                 self.entry_used[eb] = true;
                 self.matches[m].0 = eb;
+            } else if parted(a, d) {
+                tracing::trace!(target: "watchpost::track", a = a.track.id, jump, "parted");
+                self.entry_used[ea] = false;
+                self.det_used[di] = false;
+                self.matches[m].0 = usize::MAX;
             }
         }
+        self.matches.retain(|&(ea, _)| ea != usize::MAX);
     }
 
     /// Offers a track that gave its box to a track it looked less like the
@@ -780,6 +799,34 @@ const ROW_JUMP: f32 = 0.15;
 /// How near (in box heights) a box's bottom must be to a lost track's
 /// expected feet for it to take the box back (see [`Tracker::rows`]).
 const ROW_FIT: f32 = 0.075;
+
+/// A box this many times a track's usual height holds more than its
+/// person: two people in different rows of the walkway, one partly behind
+/// the other, in one box from the head of the one behind to the feet of
+/// the one in front.
+const MERGED: f32 = 1.12;
+/// A box under this share of a merged box's height has parted from it.
+const PARTED: f32 = 0.8;
+
+/// Whether box `b`, whose bottom is more than [`ROW_JUMP`] from where
+/// track `e` expected its feet, is the other person of a merged box
+/// parting: `e`'s last box was a merge ([`MERGED`]); `b` is of its usual
+/// height (4/5 to 5/4: a whole person, not its own with the legs hidden)
+/// and under [`PARTED`] of the merged box's height; its bottom is above
+/// the merged box's (the one in front, whose feet were the merged box's
+/// bottom, was hidden); and it is more than [`ROW_JUMP`] usual heights
+/// from the row `e`'s own feet were in before the merge (so not the one
+/// behind's own track getting its own box back).
+fn parted(e: &Entry, b: &BBox) -> bool {
+    let usual = e.track.size.1;
+    let (last, h) = (e.track.bbox.y2 - e.track.bbox.y1, b.y2 - b.y1);
+    usual > 0.0
+        && last > MERGED * usual
+        && h < PARTED * last
+        && (0.8..=1.25).contains(&(h / usual))
+        && b.y2 < e.predicted.y2
+        && (b.y2 - e.row).abs() > ROW_JUMP * usual
+}
 
 /// How far (in the taller box's heights) box `b`'s bottom is from `p`'s:
 /// how far the feet moved up or down the picture.
@@ -913,6 +960,9 @@ fn observe(e: &mut Entry, det: &Detection, look: Option<&Look>, now: Duration, p
     }
     let dt = now.saturating_sub(e.track.last_seen).as_secs_f32();
     let whole = whole(&det.bbox, e.track.size);
+    if e.track.size.1 <= 0.0 || det.bbox.y2 - det.bbox.y1 <= MERGED * e.track.size.1 {
+        e.row = det.bbox.y2;
+    }
     e.track.size = uncut_size(&det.bbox, e.track.size);
     let (old, new) = (centre(&e.whole), centre(&whole));
     let (dx, dy) = (new.0 - old.0, new.1 - old.1);
@@ -1314,6 +1364,38 @@ mod tests {
             let holder = seen.iter().find(|k| !k.lost).map(|k| k.id).expect("the box is taken");
             let (up, low) = ids;
             assert_eq!(holder, if goes_back { low } else { up }, "feet at {bottom}: {seen:?}");
+        }
+    }
+
+    #[test]
+    fn a_track_lets_go_of_the_box_a_merge_parts_to_in_another_row() {
+        // Two people at different depths walk into one box (from the head
+        // of the one behind, feet at 0.42, to the feet of the one in front,
+        // at 0.47); then the one in front is hidden and the box parts to
+        // the one behind, who had no track.
+        let person = |x: f32, top: f32, bottom: f32| Detection {
+            label: 1,
+            score: 0.9,
+            bbox: BBox::new(x, top, x + 0.045, bottom),
+        };
+        for (own, lets_go) in [((0.32, 0.47), true), ((0.27, 0.42), false)] {
+            let mut t = Tracker::new(TrackPlan::default());
+            for i in 0..6u64 {
+                t.update(&[person(0.50 + 0.005 * i as f32, own.0, own.1)], at(100 * i));
+            }
+            let id = t.tracks()[0].id;
+            t.update(&[person(0.53, 0.27, 0.47)], at(600));
+            assert_eq!(t.tracks()[0].id, id, "the merged box stays with the track");
+            let seen = t.update(&[person(0.535, 0.27, 0.42)], at(700)).to_vec();
+            let holder = seen.iter().find(|k| !k.lost).map(|k| k.id);
+            if lets_go {
+                // its own person (in front) was hidden: it walks on, lost
+                assert_eq!(holder, None, "{seen:?}");
+                assert!(seen.iter().any(|k| k.id == id && k.lost), "{seen:?}");
+            } else {
+                // it followed the one behind all along: the box is its own
+                assert_eq!(holder, Some(id), "{seen:?}");
+            }
         }
     }
 
