@@ -158,10 +158,10 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             if let Some(h) = &c.health {
                 let health = table(t, "health");
                 fill(health, "analysis_fps", float(h.analysis_fps));
-                fill(health, "learn_secs", float(h.learn.as_secs_f64()));
+                fill(health, "learn_secs", float(h.learn_secs.as_secs_f64()));
                 fill(health, "adapt_secs", float(h.adapt_secs));
-                fill(health, "relearn_secs", float(h.relearn.as_secs_f64()));
-                fill(health, "lost_secs", float(h.lost.as_secs_f64()));
+                fill(health, "relearn_secs", float(h.relearn_secs.as_secs_f64()));
+                fill(health, "lost_secs", float(h.lost_secs.as_secs_f64()));
                 fill(health, "severity", Value::String(h.severity.to_string()));
                 for condition in PICTURE {
                     let plan = h.condition(condition);
