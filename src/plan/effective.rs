@@ -113,9 +113,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             if source.contains_key("password") {
                 source.insert("password".into(), Value::String(MASK.into()));
             }
-            fill(source, "loop", Value::Boolean(c.source.loop_playback));
-            fill(source, "realtime", Value::Boolean(c.source.realtime));
-            fill(source, "latency_ms", int(u64::from(c.source.latency_ms)));
+            fill(source, "loop", Value::Boolean(c.source.keys.loop_playback));
+            fill(source, "realtime", Value::Boolean(c.source.keys.realtime));
+            fill(source, "latency_ms", int(u64::from(c.source.keys.latency_ms)));
 
             let decode = table(t, "decode");
             let decoder = match &c.decode.decoder {
