@@ -90,8 +90,8 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             let Some(Value::Table(t)) = models.get_mut(name) else {
                 continue;
             };
-            fill(t, "confidence", float(plan_f32(model.confidence)));
-            fill(t, "nms_iou", float(plan_f32(model.nms_iou)));
+            fill(t, "confidence", float(plan_f32(model.keys.confidence)));
+            fill(t, "nms_iou", float(plan_f32(model.keys.nms_iou)));
             fill(t, "max_batch", int(model.batch.max_size as u64));
             fill(t, "max_wait_ms", int(model.batch.max_wait.as_millis() as u64));
             fill(t, "sessions", int(model.batch.sessions as u64));
