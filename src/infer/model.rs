@@ -219,15 +219,11 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
             label_confidence.extend(ids.into_iter().map(|id| (id, t)));
         }
     }
-    let areas = ctx.quiet(|ctx| config.min_box_area(ctx).zip(config.max_box_area(ctx)));
-    if let Some((min, max)) = areas
-        && min > max
-    {
-        ctx.error(
-            config.min_box_area.span(),
-            format!("model `{key}`: min_box_area is above max_box_area"),
-        );
-    }
+    let areas = |ctx: &mut Ctx<'_>| config.min_box_area(ctx).zip(config.max_box_area(ctx));
+    ctx.at_odds(areas, |min, max| {
+        let says = format!("model `{key}`: min_box_area is above max_box_area");
+        (min > max).then(|| (config.min_box_area.span(), says))
+    });
     // Unset (0, no span): resolved by the plan once `[runtime]` is known.
     let sessions = if config.sessions.span() == (0..0) {
         0

@@ -145,20 +145,14 @@ impl Unranged for ConditionConfig {
 pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
     let plan = config.checked(ctx);
     // (the default is above every `learn_secs`: only a written one is below)
-    let timing = ctx.quiet(|ctx| config.learn_secs(ctx).zip(config.relearn_secs(ctx)));
-    if let Some((learn, relearn)) = timing
-        && relearn <= learn
-    {
-        ctx.error(
-            config.relearn_secs.span(),
-            format!(
-                "camera `{camera}`: `health.relearn_secs` ({}) must be above `health.learn_secs` ({}), \
-                 or a condition could never be seen before it became the new normal",
-                config.relearn_secs.get_ref().0,
-                config.learn_secs.get_ref().0,
-            ),
+    let timing = |ctx: &mut Ctx<'_>| config.learn_secs(ctx).zip(config.relearn_secs(ctx));
+    let odd = ctx.at_odds(timing, |learn, relearn| {
+        let (learn_secs, relearn_secs) = (config.learn_secs.get_ref().0, config.relearn_secs.get_ref().0);
+        let says = format!(
+            "camera `{camera}`: `health.relearn_secs` ({relearn_secs}) must be above `health.learn_secs` ({learn_secs}), \
+             or a condition could never be seen before it became the new normal"
         );
-        return None;
-    }
-    plan
+        (relearn <= learn).then(|| (config.relearn_secs.span(), says))
+    });
+    if odd { None } else { plan }
 }
