@@ -19,7 +19,7 @@ use watchpost::rules::incident::LifecyclePlan;
 use watchpost::rules::kinds::line_crossing::{self, Direction};
 use watchpost::rules::kinds::{crowd, intrusion, loitering};
 use watchpost::rules::zone::{Shape, Zone};
-use watchpost::rules::{RuleEngine, RuleKindPlan, RulePlan, Severity, schedule};
+use watchpost::rules::{CommonKeys, RuleEngine, RuleKindPlan, RulePlan, Severity, schedule};
 use watchpost::track::{Pixels, TrackPlan, Tracker};
 use watchpost::vocab::frame::{FrameLayout, Geometry};
 use watchpost::vocab::{BBox, Detection, LabelMap};
@@ -63,9 +63,18 @@ fn rule(name: &str, zone: &Arc<Zone>, kind: RuleKindPlan, schedule: schedule::Sc
         name: name.into(),
         zone: zone.clone(),
         labels: vec![1],
-        anchor: Anchor::BottomCentre,
-        severity: Severity::Medium,
-        min_confidence: 0.5,
+        keys: CommonKeys {
+            anchor: Anchor::BottomCentre,
+            severity: Severity::Medium,
+            min_confidence: 0.5,
+            min_secs: 1.0,
+            end_after_secs: 3.0,
+            update_every_secs: 5.0,
+            cooldown_secs: 0.0,
+            once_per_target,
+            snapshot: false,
+            evidence: None,
+        },
         lifecycle: LifecyclePlan {
             min_duration: Duration::from_secs(1),
             end_after: Duration::from_secs(3),
@@ -73,8 +82,6 @@ fn rule(name: &str, zone: &Arc<Zone>, kind: RuleKindPlan, schedule: schedule::Sc
             cooldown: Duration::ZERO,
             once_per_target,
         },
-        snapshot: false,
-        evidence: None,
         schedule,
         kind,
     })

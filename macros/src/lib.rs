@@ -19,6 +19,17 @@
 //! - for both, `KEYS`: the keys as written in the file, in declaration order
 //!   (serde's `rename` applied).
 //!
+//! Given the checked struct (`#[table_keys(#[derive(Copy)] Plan, "prefix.")]`,
+//! from `table! { struct Config in "prefix." => #[derive(Copy)] Plan { … } }`)
+//! it also writes that struct: each key checked (a key marked
+//! `#[key_range(lo..=hi)]` as `InRange` gives it, any other as `Unranged`
+//! gives it), except the keys marked `#[apart]`, which the table's own check
+//! reads by hand because they feed something worked out (an address, a zone
+//! looked up). With it come `Checked` for the table, `Unranged` for the
+//! table and for an optional one (so a table can be a checked key of
+//! another), and, when every key it holds has a default, the struct's
+//! `Default`: those defaults, checked.
+//!
 //! Nothing else about the struct changes. `#[derive(Keys)]` writes only
 //! `KEYS`, for a struct that describes a table read some other way (the
 //! file's top level, read key by key for its located errors).
@@ -34,7 +45,7 @@ pub fn table_keys(args: TokenStream, input: TokenStream) -> TokenStream {
     let plan = if args.is_empty() {
         None
     } else {
-        Some(parse_macro_input!(args as syn::Ident))
+        Some(parse_macro_input!(args as PlanArgs))
     };
     let mut item = parse_macro_input!(input as DeriveInput);
     match expand(&mut item, plan.as_ref()) {
@@ -79,6 +90,24 @@ fn keys_const(table: &syn::Ident, names: &[String]) -> Tokens {
     }
 }
 
+/// `#[derive(Copy)] Plan, "prefix."`: the checked struct's attributes, its
+/// name, and what keys' names follow in messages.
+struct PlanArgs {
+    attrs: Vec<Attribute>,
+    name: syn::Ident,
+    prefix: String,
+}
+
+impl syn::parse::Parse for PlanArgs {
+    fn parse(input: syn::parse::ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let name = input.parse()?;
+        input.parse::<syn::Token![,]>()?;
+        let prefix = input.parse::<LitStr>()?.value();
+        Ok(Self { attrs, name, prefix })
+    }
+}
+
 /// One key of the table, as marked.
 struct Key {
     field: syn::Ident,
@@ -88,9 +117,13 @@ struct Key {
     default: Option<Option<Tokens>>,
     /// The key as written in the file.
     name: String,
+    /// `lo..=hi` when the key has a range.
+    range: Option<Tokens>,
+    /// Read by the table's own check, not held in its checked struct.
+    apart: bool,
 }
 
-fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Tokens> {
+fn expand(item: &mut DeriveInput, plan: Option<&PlanArgs>) -> syn::Result<Tokens> {
     let table = item.ident.clone();
     let Data::Struct(data) = &mut item.data else {
         return Err(syn::Error::new_spanned(&item.ident, "a config table is a struct"));
@@ -102,7 +135,7 @@ fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Toke
     for field in fields.named.iter_mut() {
         let ident = field.ident.clone().expect("named field");
         let mut default = None;
-        let mut required = false;
+        let (mut required, mut apart, mut range) = (false, false, None);
         let name = key_name(field)?;
         for attr in &field.attrs {
             if attr.path().is_ident("key_default") {
@@ -110,20 +143,35 @@ fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Toke
                     syn::Meta::Path(_) => None,
                     _ => Some(attr.meta.require_list()?.tokens.clone()),
                 });
+            } else if attr.path().is_ident("key_range") {
+                range = Some(attr.meta.require_list()?.tokens.clone());
             } else if attr.path().is_ident("required") {
                 attr.meta.require_path_only()?;
                 required = true;
+            } else if attr.path().is_ident("apart") {
+                attr.meta.require_path_only()?;
+                if plan.is_none() {
+                    return Err(syn::Error::new_spanned(
+                        attr,
+                        "#[apart] keeps a key out of a checked struct; declare one (`=> Plan`)",
+                    ));
+                }
+                apart = true;
             }
         }
-        field
-            .attrs
-            .retain(|a| !a.path().is_ident("key_default") && !a.path().is_ident("required"));
+        field.attrs.retain(|a| {
+            !["key_default", "key_range", "required", "apart"]
+                .iter()
+                .any(|m| a.path().is_ident(m))
+        });
         keys.push(Key {
             vis: field.vis.clone(),
             field: ident,
             ty: field.ty.clone(),
             default: if required { None } else { Some(default.flatten()) },
             name,
+            range,
+            apart,
         });
     }
     let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
@@ -138,15 +186,7 @@ fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Toke
                 None => quote!(#field: ::core::default::Default::default()),
             }
         });
-        let plan_default = plan.map(|plan| {
-            quote! {
-                impl ::core::default::Default for #plan {
-                    fn default() -> Self {
-                        crate::config::table::checked_default::<#table>()
-                    }
-                }
-            }
-        });
+        let checked = plan.map(|plan| checked_struct(&table, &item.vis, plan, &keys));
         return Ok(quote! {
             #item
             impl ::core::default::Default for #table {
@@ -154,7 +194,7 @@ fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Toke
                     Self { #(#values,)* }
                 }
             }
-            #plan_default
+            #checked
             #keys_const
         });
     }
@@ -182,13 +222,121 @@ fn expand(item: &mut DeriveInput, plan: Option<&syn::Ident>) -> syn::Result<Toke
             }
         }
     }
+    let checked = plan.map(|plan| checked_struct(&table, &item.vis, plan, &keys));
     Ok(quote! {
         #item
         impl #table {
             #(#functions)*
         }
+        #checked
         #keys_const
     })
+}
+
+/// The checked struct of `table` (module doc): its declaration, `Checked`,
+/// `Unranged` for the table and an optional one, and its `Default` when
+/// every key it holds has one.
+fn checked_struct(table: &syn::Ident, vis: &syn::Visibility, plan: &PlanArgs, keys: &[Key]) -> Tokens {
+    let PlanArgs { attrs, name, prefix } = plan;
+    let held: Vec<&Key> = keys.iter().filter(|k| !k.apart).collect();
+    let fields = held.iter().map(|k| {
+        let (field, vis, ty) = (&k.field, &k.vis, &k.ty);
+        let doc = format!("`{prefix}{field}`.");
+        let checked = match &k.range {
+            Some(_) => quote!(<#ty as crate::config::table::InRange>::Checked),
+            None => quote!(<#ty as crate::config::table::Unranged>::Value),
+        };
+        quote! {
+            #[doc = #doc]
+            #vis #field: #checked
+        }
+    });
+    // each held key checked from `value` (an expression of the key's type)
+    let check = |k: &Key, value: Tokens| {
+        let (field, ty) = (&k.field, &k.ty);
+        let key = format!("{prefix}{field}");
+        match &k.range {
+            Some(range) => quote! {
+                let #field = crate::config::table::InRange::in_range(&#value, ctx, #range, #key);
+            },
+            None => quote! {
+                let #field = <#ty as crate::config::table::Unranged>::value(&#value, ctx, #key);
+            },
+        }
+    };
+    let names: Vec<&syn::Ident> = held.iter().map(|k| &k.field).collect();
+    let from_self = held.iter().map(|k| {
+        let field = &k.field;
+        check(k, quote!(self.#field))
+    });
+    let doc = format!("[`{table}`] checked: each key's value, in its range.");
+    let default = held.iter().all(|k| k.default.is_some()).then(|| {
+        let from_default = held.iter().map(|k| {
+            let ty = &k.ty;
+            let value = match k.default.as_ref().and_then(Option::as_ref) {
+                Some(value) => quote!((#value)),
+                None => quote!(<#ty as ::core::default::Default>::default()),
+            };
+            let field = &k.field;
+            let check = check(k, quote!(#field));
+            quote! {
+                let #field: #ty = #value;
+                #check
+            }
+        });
+        quote! {
+            impl ::core::default::Default for #name {
+                /// Every key at its default, checked. The defaults lie in
+                /// their ranges (each such table's tests build this), so
+                /// nothing is reported.
+                #[allow(unused_variables)]
+                fn default() -> Self {
+                    crate::config::table::quietly(|ctx| {
+                        #(#from_default)*
+                        Some(Self { #(#names: #names?,)* })
+                    })
+                    .expect("a table's defaults lie in their ranges")
+                }
+            }
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        #(#attrs)*
+        #vis struct #name {
+            #(#fields,)*
+        }
+
+        impl crate::config::table::Checked for #table {
+            type Plan = #name;
+
+            #[allow(unused_variables)]
+            fn checked(&self, ctx: &mut crate::config::Ctx<'_>) -> Option<#name> {
+                #(#from_self)*
+                Some(#name { #(#names: #names?,)* })
+            }
+        }
+
+        impl crate::config::table::Unranged for #table {
+            type Value = #name;
+            fn value(&self, ctx: &mut crate::config::Ctx<'_>, _key: &str) -> Option<#name> {
+                crate::config::table::Checked::checked(self, ctx)
+            }
+        }
+
+        impl crate::config::table::Unranged for Option<#table> {
+            type Value = Option<#name>;
+            fn value(&self, ctx: &mut crate::config::Ctx<'_>, _key: &str) -> Option<Option<#name>> {
+                match self {
+                    Some(table) => crate::config::table::Checked::checked(table, ctx).map(Some),
+                    None => Some(None),
+                }
+            }
+        }
+
+        #default
+    }
 }
 
 /// `#[serde(rename = "loop")]`'s name, if the attribute is one.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
 use crate::config::Spanned;
-use crate::infer::ModelPlan;
 use crate::infer::manifest::Family;
+use crate::infer::{ModelKeys, ModelPlan};
 use crate::rules::geometry::Polygon;
 use crate::vocab::LabelMap;
 
@@ -67,8 +67,8 @@ impl PrivacyPlan {
             (Some(a), Some(b)) => {
                 a.key == b.key
                     && a.manifest.path == b.manifest.path
-                    && a.confidence == b.confidence
-                    && a.nms_iou == b.nms_iou
+                    && a.keys.confidence == b.keys.confidence
+                    && a.keys.nms_iou == b.keys.nms_iou
                     && a.batch == b.batch
             }
             _ => false,
@@ -123,7 +123,10 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
     };
     PrivacyPlan {
         face_model: Some(Arc::new(ModelPlan {
-            confidence,
+            keys: ModelKeys {
+                confidence,
+                ..model.keys
+            },
             ..(**model).clone()
         })),
         cover_confidence,

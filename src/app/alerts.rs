@@ -53,7 +53,7 @@ impl Alerts {
     pub(super) fn snapshot_rules(plan: &CameraPlan) -> Vec<Arc<str>> {
         plan.rules
             .iter()
-            .filter(|r| r.snapshot)
+            .filter(|r| r.keys.snapshot)
             .map(|r| r.name.clone())
             .collect()
     }
@@ -62,7 +62,7 @@ impl Alerts {
     pub(super) fn evidence_rules(plan: &CameraPlan) -> Vec<(Arc<str>, EvidenceWindow)> {
         plan.rules
             .iter()
-            .filter_map(|r| r.evidence.map(|w| (r.name.clone(), w)))
+            .filter_map(|r| r.keys.evidence.map(|w| (r.name.clone(), w)))
             .collect()
     }
 

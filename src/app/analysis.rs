@@ -106,7 +106,7 @@ impl FrameAnalyzer {
             detections: Vec::with_capacity(128),
             cover: Vec::with_capacity(128),
             filter: plan.detect.model.filter.clone(),
-            confidence: plan.detect.model.confidence,
+            confidence: plan.detect.model.keys.confidence,
             last_pts: Duration::ZERO,
             hooks: None,
             frames: 0,

@@ -105,7 +105,7 @@ pub(super) fn catalog(plan: &Plan) -> Catalog {
                     .map(|r| CatalogRule {
                         name: r.name.to_string(),
                         kind: r.kind.name(),
-                        snapshot: r.snapshot,
+                        snapshot: r.keys.snapshot,
                     })
                     .collect(),
             })

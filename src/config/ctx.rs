@@ -61,6 +61,22 @@ impl Ctx<'_> {
         })
     }
 
+    /// Two keys that depend on each other: `pair` reads both, each checked
+    /// against its own range without a word (each key's own check says
+    /// that); when both are in range and `fault` finds them at odds, its
+    /// span and message are reported. Whether they were.
+    pub fn at_odds<A, B>(
+        &mut self,
+        pair: impl FnOnce(&mut Ctx<'_>) -> Option<(A, B)>,
+        fault: impl FnOnce(A, B) -> Option<(Range<usize>, String)>,
+    ) -> bool {
+        let Some((span, message)) = self.quiet(pair).and_then(|(a, b)| fault(a, b)) else {
+            return false;
+        };
+        self.error(span, message);
+        true
+    }
+
     /// A name that is safe inside an MQTT topic and a log line.
     pub fn identifier(&mut self, value: &Spanned<String>, what: &str) -> Option<String> {
         let v = value.get_ref();

@@ -115,17 +115,38 @@ impl InRange for Spanned<Secs> {
     }
 }
 
-/// A key without a range, as its table's checked struct holds it: the
-/// value, without where it was written.
-pub trait Plain {
+/// A key without a range, as its table's checked struct holds it: the value
+/// without where it was written, or a table of its own checked. `key` is
+/// the key's name in messages (`"health.covered"`).
+pub trait Unranged {
     type Value;
-    fn plain(&self) -> Self::Value;
+    fn value(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<Self::Value>;
 }
 
-impl<T: Clone> Plain for Spanned<T> {
+impl<T: Clone> Unranged for Spanned<T> {
     type Value = T;
-    fn plain(&self) -> T {
-        self.get_ref().clone()
+    fn value(&self, _: &mut Ctx<'_>, _: &str) -> Option<T> {
+        Some(self.get_ref().clone())
+    }
+}
+
+impl<T: Clone> Unranged for Option<Spanned<T>> {
+    type Value = Option<T>;
+    fn value(&self, _: &mut Ctx<'_>, _: &str) -> Option<Option<T>> {
+        Some(self.as_ref().map(|v| v.get_ref().clone()))
+    }
+}
+
+/// A key read as its bare value (a `bool`, an enum such as `Severity`), not
+/// `Spanned`: held in a checked struct as it is.
+pub trait Bare: Copy {}
+
+impl Bare for bool {}
+
+impl<T: Bare> Unranged for T {
+    type Value = T;
+    fn value(&self, _: &mut Ctx<'_>, _: &str) -> Option<T> {
+        Some(*self)
     }
 }
 
@@ -136,20 +157,16 @@ pub trait Checked {
     fn checked(&self, ctx: &mut Ctx<'_>) -> Option<Self::Plan>;
 }
 
-/// The checked struct of a table with every key at its default. The
-/// defaults lie in their ranges (each such table's tests build it), so
-/// nothing is reported.
-pub fn checked_default<T: Checked + Default>() -> T::Plan {
+/// `check` on a context of its own, whose reports go nowhere: for values
+/// that are known to pass, such as a table's defaults.
+pub fn quietly<T>(check: impl FnOnce(&mut Ctx<'_>) -> Option<T>) -> Option<T> {
     let file = SourceFile::new("(defaults)", String::new());
     let mut diags = Diagnostics::default();
-    let mut ctx = Ctx {
+    check(&mut Ctx {
         file: &file,
         base_dir: std::path::Path::new("."),
         diags: &mut diags,
-    };
-    T::default()
-        .checked(&mut ctx)
-        .expect("a table's defaults lie in their ranges")
+    })
 }
 
 /// Declares a config table (module doc).
@@ -159,78 +176,26 @@ pub fn checked_default<T: Checked + Default>() -> T::Plan {
 /// type's `Default` (`None`, `false`, empty), unless marked `#[required]`.
 ///
 /// Written `struct Config in "" => Plan`, it also declares `Plan`: the same
-/// keys, each checked (a ranged key as its method gives it, any other as a
-/// `Spanned` value without its span), and implements [`Checked`] for the
-/// table. A key of such a table is then either ranged or `Spanned`.
-/// Attributes before `Plan` go on it (`=> #[derive(Copy)] Plan`). When
-/// every key has a default, `Plan` has a `Default`: those defaults, checked.
+/// keys, each checked (a ranged key as its method gives it, any other as
+/// [`Unranged`] gives it: a `Spanned` value without its span, a bare value,
+/// a table of its own checked), and implements [`Checked`] for the table.
+/// A key marked `#[apart]` stays out of `Plan`: the table's own check reads
+/// it, because it feeds something worked out (an address, a zone looked
+/// up). Attributes before `Plan` go on it (`=> #[derive(Copy)] Plan`). When
+/// every key it holds has a default, `Plan` has a `Default`: those
+/// defaults, checked.
 #[macro_export]
 macro_rules! config_table {
-    (@checked_type $ty:ty, $range:expr) => {
-        <$ty as $crate::config::table::InRange>::Checked
-    };
-    (@checked_type $ty:ty) => {
-        <$ty as $crate::config::table::Plain>::Value
-    };
-    (@checked $config:ident, $ctx:ident, $field:ident, $key:expr, $range:expr) => {
-        $crate::config::table::InRange::in_range(&$config.$field, $ctx, $range, $key)
-    };
-    (@checked $config:ident, $ctx:ident, $field:ident, $key:expr) => {
-        Some($crate::config::table::Plain::plain(&$config.$field))
-    };
     (
         $(#[$meta:meta])*
-        $vis:vis struct $name:ident in $prefix:literal => $(#[$pmeta:meta])* $plan:ident {
+        $vis:vis struct $name:ident in $prefix:literal $(=> $(#[$pmeta:meta])* $plan:ident)? {
             $(
                 $(#[$fmeta:meta])*
                 $fvis:vis $field:ident : $ty:ty $(= $default:expr)? $(, range $range:expr)? ;
             )*
         }
     ) => {
-        $crate::config_table! {
-            $(#[$meta])*
-            $vis struct $name in $prefix @plan $plan {
-                $(
-                    $(#[$fmeta])*
-                    $fvis $field : $ty $(= $default)? $(, range $range)? ;
-                )*
-            }
-        }
-
-        #[doc = concat!("[`", stringify!($name), "`] checked: each key's value, in its range.")]
-        #[derive(Debug, Clone, PartialEq)]
-        $(#[$pmeta])*
-        $vis struct $plan {
-            $(
-                #[doc = concat!("`", $prefix, stringify!($field), "`.")]
-                $fvis $field: $crate::config_table!(@checked_type $ty $(, $range)?),
-            )*
-        }
-
-        impl $crate::config::table::Checked for $name {
-            type Plan = $plan;
-
-            #[allow(unused_variables)]
-            fn checked(&self, ctx: &mut $crate::config::Ctx<'_>) -> Option<$plan> {
-                $(
-                    let $field = $crate::config_table!(
-                        @checked self, ctx, $field, concat!($prefix, stringify!($field)) $(, $range)?
-                    );
-                )*
-                Some($plan { $($field: $field?,)* })
-            }
-        }
-    };
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $name:ident in $prefix:literal $(@plan $plan:ident)? {
-            $(
-                $(#[$fmeta:meta])*
-                $fvis:vis $field:ident : $ty:ty $(= $default:expr)? $(, range $range:expr)? ;
-            )*
-        }
-    ) => {
-        #[$crate::config::table::table_keys $(($plan))?]
+        #[$crate::config::table::table_keys $(($(#[$pmeta])* $plan, $prefix))?]
         $(#[$meta])*
         #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
@@ -238,6 +203,7 @@ macro_rules! config_table {
             $(
                 $(#[$fmeta])*
                 #[key_default $(($crate::config::table::Fallback::fallback($default)))?]
+                $(#[key_range($range)])?
                 $fvis $field: $ty,
             )*
         }

@@ -207,7 +207,7 @@ impl Stream {
                 continue;
             };
             match msg.view() {
-                gst::MessageView::Eos(_) if self.spec.source.loop_playback => {
+                gst::MessageView::Eos(_) if self.spec.source.keys.loop_playback => {
                     tracing::debug!(camera = %self.spec.camera, "end of file; playing it again");
                     self.clock.rebase();
                     if pipeline
@@ -272,7 +272,7 @@ impl Stream {
                 .map_err(|e| self.build_error(&e.to_string()))?;
             head.extend(masking);
         }
-        if spec.source.realtime {
+        if spec.source.keys.realtime {
             let pace = self.element("identity")?;
             pace.set_property("sync", true);
             head.push(pace);

@@ -306,7 +306,7 @@ impl Detector {
             width: spec.width as f32,
             height: spec.height as f32,
         };
-        let threshold = plan.filter.lowest_threshold(plan.confidence);
+        let threshold = plan.filter.lowest_threshold(plan.keys.confidence);
         for (i, (geometry, detections)) in geometries.iter().zip(out.iter_mut()).enumerate() {
             detections.clear();
             let frame = Outputs::new(&outputs, (i, n), size, plan.labels(), threshold);
@@ -317,12 +317,12 @@ impl Detector {
             for d in detections.iter_mut() {
                 d.bbox = geometry.to_source(&d.bbox).clamped();
             }
-            let (filter, confidence) = (&plan.filter, plan.confidence);
+            let (filter, confidence) = (&plan.filter, plan.keys.confidence);
             detections.retain(|d| filter.keeps_for_cover(d, confidence));
             if filter.class_agnostic_nms {
-                nms::class_agnostic(detections, plan.nms_iou, MAX_DETECTIONS);
+                nms::class_agnostic(detections, plan.keys.nms_iou, MAX_DETECTIONS);
             } else {
-                nms::per_class(detections, plan.nms_iou, MAX_DETECTIONS);
+                nms::per_class(detections, plan.keys.nms_iou, MAX_DETECTIONS);
             }
         }
         Ok(())

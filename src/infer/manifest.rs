@@ -60,23 +60,17 @@ pub struct ModelSource {
     /// e.g. "1.0.6".
     pub version: String,
     /// Path inside the package, e.g. "package/models/coco-ssd".
-    #[serde(default)]
     pub path: Option<String>,
     /// The script that converted it, e.g. "models/convert_ssd.py".
-    #[serde(default)]
     pub converted_by: Option<String>,
     /// For a model made from another one (quantized): that model's file,
     /// relative to this manifest, e.g. "ssd_mobilenet_v2_coco.onnx".
-    #[serde(default)]
     pub derived_from: Option<String>,
     /// Hex sha256 of `derived_from` when this model was made, e.g. "e894…79ff".
-    #[serde(default)]
     pub derived_from_sha256: Option<Spanned<String>>,
     /// How it was made, e.g. "onnxruntime 1.32.0 quantize_static, QOperator, …".
-    #[serde(default)]
     pub method: Option<String>,
     /// The calibration frames of a quantized model, e.g. "every 25th frame of vtest.avi".
-    #[serde(default)]
     pub calibration: Option<String>,
 }
 

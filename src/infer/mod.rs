@@ -41,4 +41,4 @@ mod shared_weights;
 pub use batch::{InferClient, ModelService};
 pub use detector::{Detector, InferError, RawOutput, verify_models};
 pub use manifest::Manifest;
-pub use model::{BatchPlan, DetectionFilter, ModelConfig, ModelPlan, check_model};
+pub use model::{BatchPlan, DetectionFilter, ModelConfig, ModelKeys, ModelPlan, check_model};

@@ -8,16 +8,18 @@ use std::time::Duration;
 use super::manifest::{self, Manifest};
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::Checked;
 use crate::vocab::Detection;
 use crate::vocab::labels::resolve as resolve_labels;
 use crate::vocab::labels::{LabelId, LabelMap};
 
 crate::config::table! {
     /// `[models.<name>]`: a model the cameras can use, and its thresholds.
-    pub struct ModelConfig in "" {
+    pub struct ModelConfig in "" => #[derive(Copy)] ModelKeys {
         /// The model's manifest, e.g. "/usr/share/watchpost/models/ssd_mobilenet_v2_coco.toml".
         /// Relative paths are resolved from the config file's folder.
         #[required]
+        #[apart]
         pub manifest: Spanned<PathBuf>;
         /// Detections scoring below this are dropped, e.g. 0.5.
         pub confidence: Spanned<f32> = 0.5, range 0.0..=1.0;
@@ -26,8 +28,10 @@ crate::config::table! {
         /// Merge overlapping boxes whatever their labels (default false: per label).
         pub class_agnostic_nms: bool;
         /// Keep only these labels, e.g. ["person", "bicycle", "car"]; default all.
+        #[apart]
         pub labels: Option<Spanned<Vec<String>>>;
         /// Per-label score thresholds overriding `confidence`, e.g. { person = 0.6 }.
+        #[apart]
         pub label_confidence: std::collections::BTreeMap<Spanned<String>, Spanned<f32>>;
         /// Boxes smaller than this fraction of the frame are dropped, e.g. 0.0005.
         pub min_box_area: Spanned<f32>, range 0.0..=1.0;
@@ -48,6 +52,7 @@ crate::config::table! {
         /// the cores once. On the CPU the sessions share one copy of the
         /// model's weights where its kernels allow it (FP32 models; INT8
         /// convolutions keep their own repacked copy per session).
+        #[apart]
         pub sessions: Spanned<u32>, range 1..=MAX_SESSIONS;
     }
 }
@@ -146,9 +151,11 @@ pub struct ModelPlan {
     /// The operator's name for it, the key under `[models]`.
     pub key: String,
     pub manifest: Manifest,
-    pub confidence: f32,
-    pub nms_iou: f32,
+    /// The table's keys, checked (`confidence`, `nms_iou`, …).
+    pub keys: ModelKeys,
+    /// Which detections it keeps: its labels resolved, and the keys' areas.
     pub filter: DetectionFilter,
+    /// How it batches: the keys' `max_batch` and `max_wait_ms`, and its sessions.
     pub batch: BatchPlan,
 }
 
@@ -158,8 +165,11 @@ impl ModelPlan {
         Self {
             key: key.to_string(),
             manifest,
-            confidence,
-            nms_iou,
+            keys: ModelKeys {
+                confidence,
+                nms_iou,
+                ..ModelKeys::default()
+            },
             filter: DetectionFilter {
                 max_area: 1.0,
                 ..DetectionFilter::default()
@@ -175,10 +185,10 @@ impl ModelPlan {
 
 /// Checks one `[models.<key>]` table.
 pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option<ModelPlan> {
-    let confidence = config.confidence(ctx);
-    let nms_iou = config.nms_iou(ctx);
     let path: PathBuf = ctx.resolve(config.manifest.get_ref());
-    if !path.is_file() {
+    let manifest = if path.is_file() {
+        manifest::load(&path, ctx.diags)
+    } else {
         ctx.error(
             config.manifest.span(),
             format!(
@@ -186,9 +196,15 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
                 path.display()
             ),
         );
+        None
+    };
+    let Some(manifest) = manifest else {
+        // the thresholds are said without a manifest; the other keys wait for one
+        config.confidence(ctx);
+        config.nms_iou(ctx);
         return None;
-    }
-    let manifest = manifest::load(&path, ctx.diags)?;
+    };
+    let keys = config.checked(ctx);
     let owner = format!("model `{key}`");
     let allowed = match &config.labels {
         Some(names) => resolve_labels(ctx, &owner, names, Some(&manifest.labels), key),
@@ -203,16 +219,11 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
             label_confidence.extend(ids.into_iter().map(|id| (id, t)));
         }
     }
-    let min_area = config.min_box_area(ctx).unwrap_or(0.0);
-    let max_area = config.max_box_area(ctx).unwrap_or(1.0);
-    if min_area > max_area {
-        ctx.error(
-            config.min_box_area.span(),
-            format!("model `{key}`: min_box_area is above max_box_area"),
-        );
-    }
-    let max_batch = config.max_batch(ctx).unwrap_or(1);
-    let max_wait_ms = config.max_wait_ms(ctx).unwrap_or(0);
+    let areas = |ctx: &mut Ctx<'_>| config.min_box_area(ctx).zip(config.max_box_area(ctx));
+    ctx.at_odds(areas, |min, max| {
+        let says = format!("model `{key}`: min_box_area is above max_box_area");
+        (min > max).then(|| (config.min_box_area.span(), says))
+    });
     // Unset (0, no span): resolved by the plan once `[runtime]` is known.
     let sessions = if config.sessions.span() == (0..0) {
         0
@@ -220,25 +231,25 @@ pub fn check_model(key: &str, config: &ModelConfig, ctx: &mut Ctx<'_>) -> Option
         config.sessions(ctx).unwrap_or(1)
     };
     // A value out of range is already reported, which fails the config; the
-    // model still comes back so rules can be checked against its labels.
-    let mut plan = ModelPlan::new(
-        key,
+    // model still comes back (its keys at their defaults) so rules can be
+    // checked against its labels.
+    let keys = keys.unwrap_or_default();
+    Some(ModelPlan {
+        key: key.to_string(),
         manifest,
-        confidence.unwrap_or(*ModelConfig::default_confidence().get_ref()),
-        nms_iou.unwrap_or(*ModelConfig::default_nms_iou().get_ref()),
-    );
-    plan.filter = DetectionFilter {
-        allowed,
-        label_confidence,
-        min_area,
-        max_area,
-        class_agnostic_nms: config.class_agnostic_nms,
-        cover: None,
-    };
-    plan.batch = BatchPlan {
-        max_size: max_batch as usize,
-        max_wait: Duration::from_millis(max_wait_ms),
-        sessions: sessions as usize,
-    };
-    Some(plan)
+        filter: DetectionFilter {
+            allowed,
+            label_confidence,
+            min_area: keys.min_box_area,
+            max_area: keys.max_box_area,
+            class_agnostic_nms: keys.class_agnostic_nms,
+            cover: None,
+        },
+        batch: BatchPlan {
+            max_size: keys.max_batch as usize,
+            max_wait: Duration::from_millis(keys.max_wait_ms),
+            sessions: sessions as usize,
+        },
+        keys,
+    })
 }

@@ -56,12 +56,15 @@ pub struct Plan {
 impl Plan {
     /// Whether any rule records evidence clips.
     pub fn wants_evidence(&self) -> bool {
-        self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.evidence.is_some())
+        self.cameras
+            .iter()
+            .flat_map(|c| &c.rules)
+            .any(|r| r.keys.evidence.is_some())
     }
 
     /// Whether any rule publishes snapshots.
     pub fn wants_snapshots(&self) -> bool {
-        self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.snapshot)
+        self.cameras.iter().flat_map(|c| &c.rules).any(|r| r.keys.snapshot)
     }
 }
 

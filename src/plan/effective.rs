@@ -90,8 +90,8 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             let Some(Value::Table(t)) = models.get_mut(name) else {
                 continue;
             };
-            fill(t, "confidence", float(plan_f32(model.confidence)));
-            fill(t, "nms_iou", float(plan_f32(model.nms_iou)));
+            fill(t, "confidence", float(plan_f32(model.keys.confidence)));
+            fill(t, "nms_iou", float(plan_f32(model.keys.nms_iou)));
             fill(t, "max_batch", int(model.batch.max_size as u64));
             fill(t, "max_wait_ms", int(model.batch.max_wait.as_millis() as u64));
             fill(t, "sessions", int(model.batch.sessions as u64));
@@ -113,9 +113,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             if source.contains_key("password") {
                 source.insert("password".into(), Value::String(MASK.into()));
             }
-            fill(source, "loop", Value::Boolean(c.source.loop_playback));
-            fill(source, "realtime", Value::Boolean(c.source.realtime));
-            fill(source, "latency_ms", int(u64::from(c.source.latency_ms)));
+            fill(source, "loop", Value::Boolean(c.source.keys.loop_playback));
+            fill(source, "realtime", Value::Boolean(c.source.keys.realtime));
+            fill(source, "latency_ms", int(u64::from(c.source.keys.latency_ms)));
 
             let decode = table(t, "decode");
             let decoder = match &c.decode.decoder {
@@ -158,10 +158,10 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
             if let Some(h) = &c.health {
                 let health = table(t, "health");
                 fill(health, "analysis_fps", float(h.analysis_fps));
-                fill(health, "learn_secs", float(h.learn.as_secs_f64()));
+                fill(health, "learn_secs", float(h.learn_secs.as_secs_f64()));
                 fill(health, "adapt_secs", float(h.adapt_secs));
-                fill(health, "relearn_secs", float(h.relearn.as_secs_f64()));
-                fill(health, "lost_secs", float(h.lost.as_secs_f64()));
+                fill(health, "relearn_secs", float(h.relearn_secs.as_secs_f64()));
+                fill(health, "lost_secs", float(h.lost_secs.as_secs_f64()));
                 fill(health, "severity", Value::String(h.severity.to_string()));
                 for condition in PICTURE {
                     let plan = h.condition(condition);

@@ -15,20 +15,24 @@ pub const COMMON_KEYS: &[&str] = RuleCommon::KEYS;
 
 crate::config::table! {
     /// The common keys of `[[cameras.rules]]`.
-    pub struct RuleCommon in "" {
+    pub struct RuleCommon in "" => CommonKeys {
         /// Name shown in alerts, e.g. "walkway-intrusion".
         #[required]
+        #[apart]
         pub name: Spanned<String>;
         /// The rule kind: one of the names in `rules::KINDS` (the registry in
         /// `rules/kinds/mod.rs`), e.g. "fire_lane".
         #[required]
+        #[apart]
         pub kind: Spanned<String>;
         /// The zone (or, for line_crossing, the line) it watches, e.g. "walkway".
         #[required]
+        #[apart]
         pub zone: Spanned<String>;
         /// Labels that count, as the model names them, e.g. ["person"]. Required
         /// except where the kind has defaults (fire_lane) or watches pixels
         /// (thrown_object).
+        #[apart]
         pub labels: Spanned<Vec<String>>;
         /// Point of the box the rule follows: "bottom_centre" (default, where a
         /// person stands), "centre" or "top_centre", e.g. "centre".
@@ -59,6 +63,7 @@ crate::config::table! {
         pub once_per_target: Spanned<bool> = true;
         /// When the rule is armed, in the box's local time; always when left
         /// out, e.g. [{ days = ["sat", "sun"], from = "22:00", to = "06:00" }].
+        #[apart]
         pub schedule: Vec<WindowConfig>;
     }
 }

@@ -83,7 +83,7 @@ impl RuleEngine {
         let rules = rules
             .iter()
             .map(|plan| ActiveRule {
-                source: EventSource::new(plan.name.clone(), plan.zone.name.clone(), plan.severity),
+                source: EventSource::new(plan.name.clone(), plan.zone.name.clone(), plan.keys.severity),
                 lifecycle: Lifecycle::new(plan.lifecycle),
                 state: plan.kind.state(),
                 plan: plan.clone(),
@@ -164,9 +164,9 @@ impl RuleEngine {
             let plan = &rule.plan;
             let scope = Scope {
                 zone: &plan.zone,
-                anchor: plan.anchor,
+                anchor: plan.keys.anchor,
                 labels: &plan.labels,
-                min_confidence: plan.min_confidence,
+                min_confidence: plan.keys.min_confidence,
                 names: &self.labels,
                 now,
             };

@@ -29,6 +29,8 @@ pub enum Anchor {
     TopCentre,
 }
 
+impl crate::config::table::Bare for Anchor {}
+
 impl Anchor {
     pub fn of(&self, b: &BBox) -> Point {
         let x = (b.x1 + b.x2) * 0.5;

@@ -30,6 +30,8 @@ pub enum Severity {
     Critical,
 }
 
+impl crate::config::table::Bare for Severity {}
+
 impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -85,7 +85,7 @@ pub mod zone;
 pub(crate) mod testing;
 
 pub use arming::{Arming, ArmingState, Profile, ProfileConfig, RuleSwitch};
-pub use common::{COMMON_KEYS, EvidenceConfig, EvidenceWindow, RuleCommon};
+pub use common::{COMMON_KEYS, CommonKeys, EvidenceConfig, EvidenceWindow, RuleCommon};
 pub use engine::{RESUME_MARGIN, RuleEngine, pixel_rules, pixel_watch};
 pub use geometry::Anchor;
 pub use health::{HealthConfig, HealthPlan, HealthWatch};

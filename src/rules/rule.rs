@@ -6,9 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::common::{COMMON_KEYS, EvidenceWindow, RuleCommon};
-use super::geometry::Anchor;
-use super::incident::{LifecyclePlan, Severity};
+use super::common::{COMMON_KEYS, CommonKeys, RuleCommon};
+use super::incident::LifecyclePlan;
 use super::kind::{Labels, Needs};
 use super::kinds::{KINDS, RuleKindConfig, RuleKindPlan, load_kind};
 use super::schedule::{self, Schedule};
@@ -90,15 +89,11 @@ pub struct RulePlan {
     pub name: Arc<str>,
     pub zone: Arc<Zone>,
     pub labels: Vec<LabelId>,
-    pub anchor: Anchor,
-    pub severity: Severity,
-    pub min_confidence: f32,
+    /// The common keys' values (`snapshot`: a redacted snapshot follows the
+    /// incident's start; `evidence`: a redacted clip of it is recorded).
+    pub keys: CommonKeys,
+    /// The incident's timing, from `keys` and the kind.
     pub lifecycle: LifecyclePlan,
-    /// A redacted snapshot follows the incident's start.
-    pub snapshot: bool,
-    /// A redacted clip of the incident is recorded: seconds before and
-    /// after its start.
-    pub evidence: Option<EvidenceWindow>,
     pub schedule: Schedule,
     pub kind: RuleKindPlan,
 }
@@ -157,33 +152,22 @@ pub fn check_rule(
         _ => {}
     }
     let label_ids = kind_labels(config, &owner, labels, model, ctx);
-    let min_confidence = c.min_confidence(ctx);
-    let min_secs = c.min_secs(ctx);
-    let end_after = c.end_after_secs(ctx);
-    let update_every = c.update_every_secs(ctx);
-    let cooldown = c.cooldown_secs(ctx);
+    let keys = c.checked(ctx);
     let schedule = schedule::check(&owner, &c.schedule, ctx);
-    let evidence = match &c.evidence {
-        None => Some(None),
-        Some(e) => e.checked(ctx).map(Some),
-    };
     let kind = config.kind.check(c, &owner, ctx);
+    let keys = keys?;
     Some(RulePlan {
         name: Arc::from(name?),
         zone: zone?,
         labels: label_ids?,
-        anchor: c.anchor,
-        severity: c.severity,
-        min_confidence: min_confidence?,
         lifecycle: LifecyclePlan {
-            min_duration: Duration::from_secs_f64(min_secs?),
-            end_after: Duration::from_secs_f64(end_after?),
-            update_every: Duration::from_secs_f64(update_every?),
-            cooldown: Duration::from_secs_f64(cooldown?),
-            once_per_target: *c.once_per_target.get_ref() && config.kind.kind().per_target,
+            min_duration: Duration::from_secs_f64(keys.min_secs),
+            end_after: Duration::from_secs_f64(keys.end_after_secs),
+            update_every: Duration::from_secs_f64(keys.update_every_secs),
+            cooldown: Duration::from_secs_f64(keys.cooldown_secs),
+            once_per_target: keys.once_per_target && config.kind.kind().per_target,
         },
-        snapshot: *c.snapshot.get_ref(),
-        evidence: evidence?,
+        keys,
         schedule: schedule?,
         kind: kind?,
     })

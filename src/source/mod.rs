@@ -16,6 +16,7 @@ use gstreamer::prelude::*;
 use serde::Deserialize;
 
 use crate::config::Spanned;
+use crate::config::table::Checked;
 use crate::config::{Ctx, Secret, SecretSource, SecretUrl, UrlError};
 
 /// RTSP transport.
@@ -31,11 +32,12 @@ pub enum Transport {
 
 crate::config::table! {
     /// `[cameras.source]`.
-    pub struct SourceConfig in "source." {
+    pub struct SourceConfig in "source." => #[derive(Eq)] SourceKeys {
         /// Where the video comes from, e.g. "rtsp://10.0.0.21:554/stream1",
         /// "https://cam.local/mjpeg", "/dev/video0", or a file path or `file://`
         /// URI (relative paths start at the config file's folder).
         #[required]
+        #[apart]
         pub url: Spanned<String>;
         /// Start a file again when it ends, so it plays like a live camera. Files only.
         #[serde(rename = "loop")]
@@ -43,12 +45,16 @@ crate::config::table! {
         /// Deliver a file's frames at its own frame rate, as a camera would. Files only.
         pub realtime: Spanned<bool>;
         /// RTSP transport: "tcp" (default) or "udp".
+        #[apart]
         pub transport: Option<Spanned<Transport>>;
         /// RTSP/HTTP user name, e.g. "viewer" (or put it in the URL).
+        #[apart]
         pub username: Option<Spanned<String>>;
         /// RTSP/HTTP password. Prefer `password_file`.
+        #[apart]
         pub password: Option<Spanned<String>>;
         /// File holding the password (one line), e.g. "/etc/watchpost/cam-gate.password".
+        #[apart]
         pub password_file: Option<Spanned<PathBuf>>;
         /// RTSP jitter buffer in milliseconds, e.g. 200.
         pub latency_ms: Spanned<u32> = 200, range 0..=10_000;
@@ -79,10 +85,10 @@ pub struct SourcePlan {
     /// What logs and errors show: the URI with any password masked.
     pub display: String,
     pub kind: SourceKind,
-    pub loop_playback: bool,
-    pub realtime: bool,
     pub credentials: Option<Credentials>,
-    pub latency_ms: u32,
+    /// The table's other keys, checked (`loop` and `realtime` false but
+    /// for files).
+    pub keys: SourceKeys,
 }
 
 impl SourcePlan {
@@ -95,10 +101,12 @@ impl SourcePlan {
             display: url.masked(),
             url,
             kind: SourceKind::File(path),
-            loop_playback,
-            realtime,
             credentials: None,
-            latency_ms: 200,
+            keys: SourceKeys {
+                loop_playback,
+                realtime,
+                ..SourceKeys::default()
+            },
         }
     }
 
@@ -118,16 +126,14 @@ impl SourcePlan {
             display: url.masked(),
             url,
             kind,
-            loop_playback: false,
-            realtime: false,
             credentials,
-            latency_ms: 200,
+            keys: SourceKeys::default(),
         })
     }
 
     /// Live sources deliver at their own pace and cannot be waited for.
     pub fn is_live(&self) -> bool {
-        !matches!(self.kind, SourceKind::File(_)) || self.realtime
+        !matches!(self.kind, SourceKind::File(_)) || self.keys.realtime
     }
 
     /// Whether an end of stream means the camera went away (not a file's end).
@@ -153,7 +159,7 @@ impl SourcePlan {
             SourceKind::Rtsp(transport) => {
                 let src = make("rtspsrc", "gstreamer1.0-plugins-good")?;
                 src.set_property("location", self.url.expose_location());
-                src.set_property("latency", self.latency_ms);
+                src.set_property("latency", self.keys.latency_ms);
                 src.set_property_from_str("protocols", if *transport == Transport::Tcp { "tcp" } else { "udp" });
                 if let Some(c) = &self.credentials {
                     src.set_property("user-id", &c.user);
@@ -322,10 +328,8 @@ impl SourcePlan {
             display: url.masked(),
             url,
             kind: SourceKind::V4l2(path),
-            loop_playback: false,
-            realtime: false,
             credentials: None,
-            latency_ms: 0,
+            keys: SourceKeys::default(),
         })
     }
 }
@@ -341,10 +345,6 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             return None;
         }
     };
-    if let SourceKind::File(_) = plan.kind {
-        plan.loop_playback = *config.loop_playback.get_ref();
-        plan.realtime = *config.realtime.get_ref();
-    }
     if !matches!(plan.kind, SourceKind::File(_)) {
         for (flag, name) in [(&config.loop_playback, "loop"), (&config.realtime, "realtime")] {
             if *flag.get_ref() {
@@ -363,7 +363,7 @@ pub fn check(camera: &str, config: &SourceConfig, ctx: &mut Ctx<'_>) -> Option<S
             format!("camera `{camera}`: `transport` applies to rtsp:// sources only"),
         );
     }
-    plan.latency_ms = config.latency_ms(ctx)?;
+    plan.keys = config.checked(ctx)?;
     let password = match (&config.password, &config.password_file) {
         (Some(p), Some(_)) => {
             ctx.error(

@@ -128,7 +128,7 @@ fn ssd_outputs_match_python_onnxruntime_on_the_same_input_tensors() {
     let spec = &model.manifest.input;
     let labels: Vec<u32> = (0..=90).filter(|id| model.labels().contains_id(*id)).collect();
     let meta = serde_json::json!({
-        "nms": {"confidence": model.confidence, "iou": model.nms_iou, "class_offset": 1, "labels": labels},
+        "nms": {"confidence": model.keys.confidence, "iou": model.keys.nms_iou, "class_offset": 1, "labels": labels},
         "input": spec.name,
         "shape": [1, spec.height, spec.width, 3],
         "frames": dumped.iter().map(|d| serde_json::json!({"name": format!("frame-{}", d.number), "number": d.number})).collect::<Vec<_>>(),

@@ -9,27 +9,28 @@ use std::time::Duration;
 use super::condition::{Condition, PICTURE};
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::{Checked, Secs, Unranged};
 use crate::rules::incident::Severity;
 
 crate::config::table! {
     /// `[cameras.health]`: the camera's picture and signal watched for
     /// tampering and faults. Present, it is on; every key has a default.
-    pub struct HealthConfig in "health." {
+    pub struct HealthConfig in "health." => HealthPlan {
         /// Frames analysed per second, e.g. 5.0.
         pub analysis_fps: Spanned<f64> = 5.0, range 1.0..=30.0;
         /// Seconds of a steady picture before it becomes the camera's baseline
         /// (its brightness, sharpness and the reference view), e.g. 5.0.
-        pub learn_secs: Spanned<f64> = 5.0, range 1.0..=600.0;
+        pub learn_secs: Spanned<Secs> = 5.0, range 1.0..=600.0;
         /// Time constant, in seconds, with which the baseline follows slow
         /// changes such as dusk and dawn while nothing is wrong, e.g. 300.0.
         pub adapt_secs: Spanned<f64> = 300.0, range 10.0..=86_400.0;
         /// Seconds after which a picture condition that still holds is taken as
         /// the camera's new normal: the baseline is learnt again and its
         /// incident ends, e.g. 1800.0.
-        pub relearn_secs: Spanned<f64> = 1800.0, range 10.0..=604_800.0;
+        pub relearn_secs: Spanned<Secs> = 1800.0, range 10.0..=604_800.0;
         /// Seconds without a frame (a stalled stream, reconnecting, failed)
         /// before `signal_lost` starts, e.g. 20.0.
-        pub lost_secs: Spanned<f64> = 20.0, range 1.0..=3600.0;
+        pub lost_secs: Spanned<Secs> = 20.0, range 1.0..=3600.0;
         /// Severity of health incidents, e.g. "high".
         pub severity: Severity = Severity::High;
         /// The picture loses almost all structure (a cloth, paint, a hand).
@@ -70,49 +71,22 @@ pub struct ConditionPlan {
     pub threshold: f64,
 }
 
-/// `[cameras.health]`, checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HealthPlan {
-    pub analysis_fps: f64,
-    pub learn: Duration,
-    pub adapt_secs: f64,
-    pub relearn: Duration,
-    pub lost: Duration,
-    pub severity: Severity,
-    /// The picture conditions, in [`PICTURE`] order.
-    pub conditions: [ConditionPlan; PICTURE.len()],
-}
-
 impl HealthPlan {
     /// The plan of picture condition `c` (never `SignalLost`).
     pub fn condition(&self, c: Condition) -> &ConditionPlan {
-        &self.conditions[c.picture_index().unwrap_or(0)]
+        match c {
+            Condition::Covered | Condition::SignalLost => &self.covered,
+            Condition::Blurred => &self.blurred,
+            Condition::Moved => &self.moved,
+            Condition::TooDark => &self.too_dark,
+            Condition::TooBright => &self.too_bright,
+            Condition::Frozen => &self.frozen,
+        }
     }
 }
 
 /// A condition's `end_after_secs` when it is not written.
 const END_AFTER_SECS: f64 = 2.0;
-
-/// `[cameras.health]` with every key at its default.
-impl Default for HealthPlan {
-    fn default() -> Self {
-        let c = HealthConfig::default();
-        Self {
-            analysis_fps: *c.analysis_fps.get_ref(),
-            learn: secs(*c.learn_secs.get_ref()),
-            adapt_secs: *c.adapt_secs.get_ref(),
-            relearn: secs(*c.relearn_secs.get_ref()),
-            lost: secs(*c.lost_secs.get_ref()),
-            severity: c.severity,
-            conditions: PICTURE.map(|c| ConditionPlan {
-                enabled: true,
-                min: secs(c.threshold().min_secs),
-                end_after: secs(END_AFTER_SECS),
-                threshold: c.threshold().default,
-            }),
-        }
-    }
-}
 
 /// A value of `key`, or its default, in `range`; errors name the camera.
 fn value(
@@ -132,83 +106,53 @@ fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v)
 }
 
-/// Checks `[cameras.health]` of camera `camera`; every problem goes to `ctx`.
-pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
-    let fps = config.analysis_fps(ctx);
-    let learn = config.learn_secs(ctx);
-    let adapt = config.adapt_secs(ctx);
-    let relearn = config.relearn_secs(ctx);
-    let lost = config.lost_secs(ctx);
-    let mut conditions = HealthPlan::default().conditions;
-    let mut ok = true;
-    for (plan, condition) in conditions.iter_mut().zip(PICTURE) {
-        let written = match condition {
-            Condition::Covered => &config.covered,
-            Condition::Blurred => &config.blurred,
-            Condition::Moved => &config.moved,
-            Condition::TooDark => &config.too_dark,
-            Condition::TooBright => &config.too_bright,
-            Condition::Frozen => &config.frozen,
-            Condition::SignalLost => continue,
-        };
-        let name = condition.name();
+/// A condition's table, checked with the defaults and the threshold's
+/// range of the condition it is named after (`key`, e.g. `health.covered`).
+impl Unranged for ConditionConfig {
+    type Value = ConditionPlan;
+
+    fn value(&self, ctx: &mut Ctx<'_>, key: &str) -> Option<ConditionPlan> {
+        let condition = PICTURE
+            .into_iter()
+            .find(|c| key.strip_prefix("health.") == Some(c.name()))
+            .expect("[cameras.health] names each condition's table as the condition");
         let t = condition.threshold();
         let min = value(
             ctx,
-            &written.min_secs,
+            &self.min_secs,
             t.min_secs,
             0.0..=3600.0,
-            &format!("health.{name}.min_secs"),
+            &format!("{key}.min_secs"),
         );
         let end = value(
             ctx,
-            &written.end_after_secs,
+            &self.end_after_secs,
             END_AFTER_SECS,
             0.0..=3600.0,
-            &format!("health.{name}.end_after_secs"),
+            &format!("{key}.end_after_secs"),
         );
-        let threshold = value(
-            ctx,
-            &written.threshold,
-            t.default,
-            t.range,
-            &format!("health.{name}.threshold"),
-        );
-        match (min, end, threshold) {
-            (Some(min), Some(end), Some(threshold)) => {
-                *plan = ConditionPlan {
-                    enabled: *written.enabled.get_ref(),
-                    min: secs(min),
-                    end_after: secs(end),
-                    threshold,
-                }
-            }
-            _ => ok = false,
-        }
+        let threshold = value(ctx, &self.threshold, t.default, t.range, &format!("{key}.threshold"));
+        Some(ConditionPlan {
+            enabled: *self.enabled.get_ref(),
+            min: secs(min?),
+            end_after: secs(end?),
+            threshold: threshold?,
+        })
     }
+}
+
+/// Checks `[cameras.health]` of camera `camera`; every problem goes to `ctx`.
+pub fn check(camera: &str, config: &HealthConfig, ctx: &mut Ctx<'_>) -> Option<HealthPlan> {
+    let plan = config.checked(ctx);
     // (the default is above every `learn_secs`: only a written one is below)
-    if let (Some(learn), Some(relearn)) = (learn, relearn)
-        && relearn <= learn
-    {
-        ctx.error(
-            config.relearn_secs.span(),
-            format!(
-                "camera `{camera}`: `health.relearn_secs` ({relearn}) must be above `health.learn_secs` ({learn}), \
-                 or a condition could never be seen before it became the new normal"
-            ),
+    let timing = |ctx: &mut Ctx<'_>| config.learn_secs(ctx).zip(config.relearn_secs(ctx));
+    let odd = ctx.at_odds(timing, |learn, relearn| {
+        let (learn_secs, relearn_secs) = (config.learn_secs.get_ref().0, config.relearn_secs.get_ref().0);
+        let says = format!(
+            "camera `{camera}`: `health.relearn_secs` ({relearn_secs}) must be above `health.learn_secs` ({learn_secs}), \
+             or a condition could never be seen before it became the new normal"
         );
-        return None;
-    }
-    if !ok {
-        return None;
-    }
-    Some(HealthPlan {
-        analysis_fps: fps?,
-        learn: secs(learn?),
-        adapt_secs: adapt?,
-        relearn: secs(relearn?),
-        lost: secs(lost?),
-        severity: config.severity,
-        conditions,
-    })
+        (relearn <= learn).then(|| (config.relearn_secs.span(), says))
+    });
+    if odd { None } else { plan }
 }

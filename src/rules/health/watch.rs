@@ -56,10 +56,10 @@ pub struct HealthWatch {
 impl HealthWatch {
     pub fn new(plan: &HealthPlan) -> Self {
         let lifecycle = |c: Condition| {
-            let (min, end_after) = match c.picture_index() {
-                Some(i) => (plan.conditions[i].min, plan.conditions[i].end_after),
+            let (min, end_after) = match c {
                 // `lost_secs` is the wait; the first frame back ends it
-                None => (Duration::ZERO, Duration::ZERO),
+                Condition::SignalLost => (Duration::ZERO, Duration::ZERO),
+                _ => (plan.condition(c).min, plan.condition(c).end_after),
             };
             Lifecycle::new(LifecyclePlan {
                 min_duration: min,
@@ -131,13 +131,13 @@ impl HealthWatch {
         let changed = self.measures.change.map(|c| c > frozen_at);
         let holds = self.judge();
         if self.baseline.learnt().is_none() {
-            self.baseline.learn(&self.measures, changed, dt, self.plan.learn);
+            self.baseline.learn(&self.measures, changed, dt, self.plan.learn_secs);
         } else if holds.is_empty() && self.active().is_empty() {
             self.baseline.adapt(&self.measures, changed, dt, self.plan.adapt_secs);
         }
         if holds.is_empty() {
             self.holding_since = None;
-        } else if now.saturating_sub(*self.holding_since.get_or_insert(now)) >= self.plan.relearn {
+        } else if now.saturating_sub(*self.holding_since.get_or_insert(now)) >= self.plan.relearn_secs {
             tracing::info!(conditions = ?holds.names().collect::<Vec<_>>(), "camera health: a condition lasted `relearn_secs`; learning the picture again");
             self.baseline.reset();
             self.holding_since = None;
@@ -168,7 +168,7 @@ impl HealthWatch {
         out: &mut Vec<IncidentEvent>,
     ) {
         self.targets.clear();
-        if since_frame >= self.plan.lost {
+        if since_frame >= self.plan.lost_secs {
             self.targets.push(self.target(Condition::SignalLost));
         }
         let lifecycle = &mut self.lifecycles[Condition::SignalLost as usize];
@@ -321,9 +321,9 @@ mod tests {
     #[test]
     fn a_disabled_condition_raises_nothing() {
         let mut plan = HealthPlan::default();
-        plan.conditions[Condition::Covered.picture_index().unwrap()].enabled = false;
-        plan.conditions[Condition::TooDark.picture_index().unwrap()].enabled = false;
-        plan.conditions[Condition::Frozen.picture_index().unwrap()].enabled = false;
+        plan.covered.enabled = false;
+        plan.too_dark.enabled = false;
+        plan.frozen.enabled = false;
         let mut watch = HealthWatch::new(&plan);
         feed(&mut watch, 0.0, 8.0, |n| view(n, 1.0, 0.0));
         // a flat picture is also without sharpness and unlike the reference
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn a_condition_that_lasts_relearn_secs_becomes_the_new_normal() {
         let plan = HealthPlan {
-            relearn: Duration::from_secs(20),
+            relearn_secs: Duration::from_secs(20),
             ..HealthPlan::default()
         };
         let mut watch = HealthWatch::new(&plan);

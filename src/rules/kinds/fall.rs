@@ -26,17 +26,13 @@ impl KindConfig for Config {
     /// `fallen_ratio` must be above `upright_ratio`, or every box is both.
     fn check(&self, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
         let plan = self.checked(ctx);
-        let ratios = ctx.quiet(|ctx| self.upright_ratio(ctx).zip(self.fallen_ratio(ctx)));
-        if let Some((u, f)) = ratios
-            && f <= u
-        {
-            ctx.error(
-                self.fallen_ratio.span(),
-                format!("{owner}: `fallen_ratio` ({f}) must be above `upright_ratio` ({u}), or every box is both"),
-            );
-            return None;
-        }
-        plan
+        let ratios = |ctx: &mut Ctx<'_>| self.upright_ratio(ctx).zip(self.fallen_ratio(ctx));
+        let odd = ctx.at_odds(ratios, |u, f| {
+            let says =
+                format!("{owner}: `fallen_ratio` ({f}) must be above `upright_ratio` ({u}), or every box is both");
+            (f <= u).then(|| (self.fallen_ratio.span(), says))
+        });
+        if odd { None } else { plan }
     }
 }
 

@@ -46,30 +46,22 @@ impl KindConfig for Config {
     /// at least the smallest.
     fn check(&self, _common: &RuleCommon, owner: &str, ctx: &mut Ctx<'_>) -> Option<Plan> {
         let plan = self.checked(ctx);
-        let accel = ctx.quiet(|ctx| {
+        let accel = |ctx: &mut Ctx<'_>| {
             self.min_accel_heights_per_s2(ctx)
                 .zip(self.max_accel_heights_per_s2(ctx))
+        };
+        let odd = ctx.at_odds(accel, |lo, hi| {
+            let says =
+                format!("{owner}: `max_accel_heights_per_s2` ({hi}) must be above `min_accel_heights_per_s2` ({lo})");
+            (lo >= hi).then(|| (self.max_accel_heights_per_s2.span(), says))
         });
-        if let Some((lo, hi)) = accel
-            && lo >= hi
-        {
-            ctx.error(
-                self.max_accel_heights_per_s2.span(),
-                format!("{owner}: `max_accel_heights_per_s2` ({hi}) must be above `min_accel_heights_per_s2` ({lo})"),
-            );
-            return None;
-        }
-        let blob = ctx.quiet(|ctx| self.min_blob_px(ctx).zip(self.max_blob_px(ctx)));
-        if let Some((lo, hi)) = blob
-            && lo > hi
-        {
-            ctx.error(
-                self.max_blob_px.span(),
-                format!("{owner}: `max_blob_px` ({hi}) must be at least `min_blob_px` ({lo})"),
-            );
-            return None;
-        }
-        plan
+        let blob = |ctx: &mut Ctx<'_>| self.min_blob_px(ctx).zip(self.max_blob_px(ctx));
+        let odd = odd
+            || ctx.at_odds(blob, |lo, hi| {
+                let says = format!("{owner}: `max_blob_px` ({hi}) must be at least `min_blob_px` ({lo})");
+                (lo > hi).then(|| (self.max_blob_px.span(), says))
+            });
+        if odd { None } else { plan }
     }
 }
 
