@@ -7,12 +7,14 @@ use super::decoder::{self, DecoderChoice};
 use super::limit::MaxSize;
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::Checked;
 
 crate::config::table! {
     /// `[cameras.decode]`: how the stream is decoded and kept alive.
-    pub struct DecodeConfig in "decode." {
+    pub struct DecodeConfig in "decode." => DecodeKeys {
         /// "auto" (a hardware decoder when one is installed, else software),
         /// "software", or a GStreamer element name such as "vah264dec".
+        #[apart]
         pub decoder: Option<Spanned<String>>;
         /// Seconds without a frame before a live camera is rebuilt, e.g. 10.
         pub stall_secs: Option<Spanned<u64>>, range 1..=3600;
@@ -34,7 +36,8 @@ crate::config::table! {
     }
 }
 
-/// A checked decode section.
+/// A checked decode section: the decoder chosen, each key as written
+/// (`keys`, `None` where not written) and the values worked out from them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodePlan {
     pub decoder: DecoderChoice,
@@ -46,49 +49,42 @@ pub struct DecodePlan {
     pub snapshot_max_bytes: usize,
     /// The largest picture a camera may send.
     pub max_size: MaxSize,
+    /// Every key but `decoder`, checked.
+    pub keys: DecodeKeys,
+}
+
+impl DecodePlan {
+    /// The plan of `keys`, each key not written at its default.
+    fn of(decoder: DecoderChoice, keys: DecodeKeys) -> Self {
+        let secs = |written: Option<u64>, default: u64| Duration::from_secs(written.unwrap_or(default));
+        let size = MaxSize::default();
+        Self {
+            decoder,
+            stall: secs(keys.stall_secs, 10),
+            retry_initial: secs(keys.retry_initial_secs, 1),
+            retry_max: secs(keys.retry_max_secs, 30),
+            snapshot_max_width: keys.snapshot_max_width.unwrap_or(1280),
+            snapshot_quality: keys.snapshot_quality.unwrap_or(80),
+            snapshot_max_bytes: keys.snapshot_max_kb.unwrap_or(200) as usize * 1024,
+            max_size: MaxSize {
+                width: keys.max_width.unwrap_or(size.width),
+                height: keys.max_height.unwrap_or(size.height),
+            },
+            keys,
+        }
+    }
 }
 
 impl Default for DecodePlan {
     fn default() -> Self {
-        Self {
-            decoder: DecoderChoice::Auto,
-            stall: Duration::from_secs(10),
-            retry_initial: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-            snapshot_max_width: 1280,
-            snapshot_quality: 80,
-            snapshot_max_bytes: 200 * 1024,
-            max_size: MaxSize::default(),
-        }
+        Self::of(DecoderChoice::Auto, DecodeKeys::default())
     }
 }
 
 /// Checks `[cameras.decode]`.
 pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> Option<DecodePlan> {
-    let defaults = DecodePlan::default();
+    let keys = config.checked(ctx);
     let mut ok = true;
-    // A key out of range is reported; the check goes on with its default.
-    let mut secs = |checked: Option<Option<u64>>, default: Duration| match checked {
-        Some(secs) => secs.map_or(default, Duration::from_secs),
-        None => {
-            ok = false;
-            default
-        }
-    };
-    let stall = secs(config.stall_secs(ctx), defaults.stall);
-    let retry_initial = secs(config.retry_initial_secs(ctx), defaults.retry_initial);
-    let retry_max = secs(config.retry_max_secs(ctx), defaults.retry_max);
-    let snapshot_max_width = config
-        .snapshot_max_width(ctx)
-        .map(|w| w.unwrap_or(defaults.snapshot_max_width));
-    let snapshot_quality = config
-        .snapshot_quality(ctx)
-        .map(|q| q.unwrap_or(defaults.snapshot_quality));
-    let snapshot_max_bytes = config
-        .snapshot_max_kb(ctx)
-        .map(|kb| kb.map_or(defaults.snapshot_max_bytes, |kb| kb as usize * 1024));
-    let max_width = config.max_width(ctx).map(|w| w.unwrap_or(defaults.max_size.width));
-    let max_height = config.max_height(ctx).map(|h| h.unwrap_or(defaults.max_size.height));
     let decoder = match &config.decoder {
         Some(name) => {
             let choice = DecoderChoice::from(name.get_ref().clone());
@@ -105,25 +101,21 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
         }
         None => DecoderChoice::Auto,
     };
-    if retry_max < retry_initial {
+    // A retry key out of range (reported above) counts at its default here.
+    let defaults = DecodePlan::default();
+    let retry_initial = ctx.quiet(|ctx| config.retry_initial_secs(ctx));
+    let retry_max = ctx.quiet(|ctx| config.retry_max_secs(ctx));
+    if retry_max.flatten().map_or(defaults.retry_max, Duration::from_secs)
+        < retry_initial
+            .flatten()
+            .map_or(defaults.retry_initial, Duration::from_secs)
+    {
         ctx.error(
             0..0,
             format!("camera `{camera}`: decode.retry_max_secs is below retry_initial_secs"),
         );
         ok = false;
     }
-    let plan = DecodePlan {
-        decoder,
-        stall,
-        retry_initial,
-        retry_max,
-        snapshot_max_width: snapshot_max_width?,
-        snapshot_quality: snapshot_quality?,
-        snapshot_max_bytes: snapshot_max_bytes?,
-        max_size: MaxSize {
-            width: max_width?,
-            height: max_height?,
-        },
-    };
+    let plan = DecodePlan::of(decoder, keys?);
     ok.then_some(plan)
 }
