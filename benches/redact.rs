@@ -69,6 +69,7 @@ fn main() {
         redact: RedactSet::default(),
         labels: RedactLabels::of(people.plan().labels()),
         masks: vec![],
+        keys: Default::default(),
     };
     let mut redact_ms = Vec::new();
     let mut total_ms = Vec::new();

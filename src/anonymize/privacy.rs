@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::redact::{RedactLabels, RedactSet};
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::Checked;
 use crate::infer::manifest::Family;
 use crate::infer::{ModelKeys, ModelPlan};
 use crate::rules::geometry::Polygon;
@@ -138,15 +139,17 @@ pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
 
 crate::config::table! {
     /// `[cameras.privacy]`.
-    pub struct CameraPrivacyConfig in "privacy." {
+    pub struct CameraPrivacyConfig in "privacy." => CameraPrivacyKeys {
         /// What snapshots hide: any of "faces", "heads", "persons", "plates".
         /// Default ["faces", "heads"]: a face the face model misses is still
         /// covered by its person's head region.
+        #[apart]
         pub redact: Option<Spanned<Vec<Spanned<String>>>>;
         /// Polygons, in coordinates normalised to the frame (0..1), blacked out
         /// at source resolution before motion detection, inference and
         /// snapshots, e.g. [[[0.6, 0.1], [0.9, 0.1], [0.9, 0.4], [0.6, 0.4]]]
         /// for the windows of the homes opposite.
+        #[apart]
         pub masks: Vec<Spanned<Vec<[f32; 2]>>>;
     }
 }
@@ -158,6 +161,8 @@ pub struct CameraPrivacyPlan {
     pub labels: RedactLabels,
     /// Mask polygons, normalised.
     pub masks: Vec<Vec<[f32; 2]>>,
+    /// Every key but `redact` and `masks` (each worked out above), checked.
+    pub keys: CameraPrivacyKeys,
 }
 
 impl CameraPrivacyPlan {
@@ -182,6 +187,7 @@ pub fn check_camera(
     labels: Option<&LabelMap>,
     ctx: &mut Ctx<'_>,
 ) -> Option<CameraPrivacyPlan> {
+    let keys = config.checked(ctx);
     let mut ok = true;
     let redact = match &config.redact {
         None => RedactSet::default(),
@@ -264,9 +270,11 @@ pub fn check_camera(
             );
         }
     }
+    let keys = keys?;
     ok.then_some(CameraPrivacyPlan {
         redact,
         labels: resolved,
         masks,
+        keys,
     })
 }

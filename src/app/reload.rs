@@ -35,14 +35,15 @@ use crate::publish::ControlEvent;
 /// (including one that adds or removes the motion branch, or changes its rate).
 fn pipeline_fingerprint(c: &CameraPlan) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
         c.source,
         c.decode,
         c.detect,
         c.motion,
         c.track,
         c.gray_branch(),
-        c.privacy.masks
+        c.privacy.masks,
+        c.privacy.keys
     )
 }
 

@@ -121,6 +121,7 @@ fn no_labelled_face_survives_the_redactor() {
             vehicles: Vec::new(),
         },
         masks: Vec::new(),
+        keys: Default::default(),
     };
     // WATCHPOST_FACE_OUT keeps the redacted pictures for a look.
     let temp = tempfile::tempdir().unwrap();

@@ -50,6 +50,7 @@ fn an_independent_face_detector_finds_no_face_after_redaction() {
             vehicles: Vec::new(),
         },
         masks: Vec::new(),
+        keys: Default::default(),
     };
 
     let mut pictures: Vec<(String, gstreamer::Sample)> = Vec::new();
