@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::Ctx;
 use crate::config::Spanned;
+use crate::config::table::Checked;
 
 /// Default clip width and height, pixels: enough to see what happened,
 /// small enough to encode on a small box and to send over a slow link.
@@ -49,15 +50,18 @@ pub fn check(config: &EvidenceConfig, ctx: &mut Ctx<'_>) -> Option<EvidencePlan>
 
 crate::config::table! {
     /// `[cameras.evidence]`: the camera's evidence clips.
-    pub struct CameraEvidenceConfig in "cameras.evidence." {
+    pub struct CameraEvidenceConfig in "cameras.evidence." => #[derive(Copy)] CameraEvidenceKeys {
         /// Clip width in pixels, e.g. 640 (the default); even, from 160 to 1920.
         /// The picture is letterboxed into width × height.
+        #[apart]
         pub width: Option<Spanned<u32>>;
         /// Clip height in pixels, e.g. 360 (the default); even, from 90 to 1080.
+        #[apart]
         pub height: Option<Spanned<u32>>;
         /// Clip frames a second, e.g. 5 (the default); from 1 to 15, and at
         /// most the camera's detect fps: every frame of a clip is a frame the
         /// detector analysed, covered over its own detections.
+        #[apart]
         pub fps: Option<Spanned<u32>>;
     }
 }
@@ -68,6 +72,8 @@ pub struct CameraEvidencePlan {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// Every key but `width`, `height` and `fps` (each worked out below), checked.
+    pub keys: CameraEvidenceKeys,
 }
 
 impl Default for CameraEvidencePlan {
@@ -76,6 +82,7 @@ impl Default for CameraEvidencePlan {
             width: DEFAULT_WIDTH,
             height: DEFAULT_HEIGHT,
             fps: DEFAULT_FPS,
+            keys: CameraEvidenceKeys::default(),
         }
     }
 }
@@ -88,6 +95,7 @@ pub fn check_camera(
     detect_fps: Option<u32>,
     ctx: &mut Ctx<'_>,
 ) -> Option<CameraEvidencePlan> {
+    let keys = config.checked(ctx);
     let mut ok = true;
     let mut even = |value: &Option<Spanned<u32>>, default: u32, range: std::ops::RangeInclusive<u32>, key: &str| {
         let Some(v) = value else { return default };
@@ -129,5 +137,11 @@ pub fn check_camera(
             }
         },
     };
-    ok.then_some(CameraEvidencePlan { width, height, fps })
+    let keys = keys?;
+    ok.then_some(CameraEvidencePlan {
+        width,
+        height,
+        fps,
+        keys,
+    })
 }
