@@ -36,8 +36,8 @@ crate::config::table! {
     }
 }
 
-/// A checked decode section: the decoder chosen, each key as written
-/// (`keys`, `None` where not written) and the values worked out from them.
+/// A checked decode section: the decoder chosen, the keys (`keys`) and the
+/// values worked out from them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodePlan {
     pub decoder: DecoderChoice,
@@ -49,27 +49,33 @@ pub struct DecodePlan {
     pub snapshot_max_bytes: usize,
     /// The largest picture a camera may send.
     pub max_size: MaxSize,
-    /// Every key but `decoder`, checked.
+    /// Every key but `decoder`, checked; those above filled in with their
+    /// defaults, so a key written at its default makes the same plan (and
+    /// no restart on reload).
     pub keys: DecodeKeys,
 }
 
 impl DecodePlan {
     /// The plan of `keys`, each key not written at its default.
-    fn of(decoder: DecoderChoice, keys: DecodeKeys) -> Self {
-        let secs = |written: Option<u64>, default: u64| Duration::from_secs(written.unwrap_or(default));
+    fn of(decoder: DecoderChoice, mut keys: DecodeKeys) -> Self {
         let size = MaxSize::default();
+        let stall = *keys.stall_secs.get_or_insert(10);
+        let retry_initial = *keys.retry_initial_secs.get_or_insert(1);
+        let retry_max = *keys.retry_max_secs.get_or_insert(30);
+        let snapshot_max_width = *keys.snapshot_max_width.get_or_insert(1280);
+        let snapshot_quality = *keys.snapshot_quality.get_or_insert(80);
+        let snapshot_max_kb = *keys.snapshot_max_kb.get_or_insert(200);
+        let width = *keys.max_width.get_or_insert(size.width);
+        let height = *keys.max_height.get_or_insert(size.height);
         Self {
             decoder,
-            stall: secs(keys.stall_secs, 10),
-            retry_initial: secs(keys.retry_initial_secs, 1),
-            retry_max: secs(keys.retry_max_secs, 30),
-            snapshot_max_width: keys.snapshot_max_width.unwrap_or(1280),
-            snapshot_quality: keys.snapshot_quality.unwrap_or(80),
-            snapshot_max_bytes: keys.snapshot_max_kb.unwrap_or(200) as usize * 1024,
-            max_size: MaxSize {
-                width: keys.max_width.unwrap_or(size.width),
-                height: keys.max_height.unwrap_or(size.height),
-            },
+            stall: Duration::from_secs(stall),
+            retry_initial: Duration::from_secs(retry_initial),
+            retry_max: Duration::from_secs(retry_max),
+            snapshot_max_width,
+            snapshot_quality,
+            snapshot_max_bytes: snapshot_max_kb as usize * 1024,
+            max_size: MaxSize { width, height },
             keys,
         }
     }
@@ -118,4 +124,25 @@ pub fn check_decode(camera: &str, config: &DecodeConfig, ctx: &mut Ctx<'_>) -> O
     }
     let plan = DecodePlan::of(decoder, keys?);
     ok.then_some(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_written_at_its_default_makes_the_same_plan() {
+        let written = DecodeKeys {
+            stall_secs: Some(10),
+            snapshot_max_kb: Some(200),
+            max_width: Some(MaxSize::default().width),
+            ..DecodeKeys::default()
+        };
+        assert_eq!(DecodePlan::of(DecoderChoice::Auto, written), DecodePlan::default());
+        let other = DecodeKeys {
+            stall_secs: Some(11),
+            ..DecodeKeys::default()
+        };
+        assert_ne!(DecodePlan::of(DecoderChoice::Auto, other), DecodePlan::default());
+    }
 }
