@@ -73,7 +73,7 @@ pub fn regions(set: &RedactSet, faces: &[Detection], seen: &[Seen], size: (f32, 
                 // as wide as the picture, or cut by top and bottom, has the
                 // shape of what is in sight.
                 let side = (b.x1 <= EDGE) != (b.x2 >= 1.0 - EDGE);
-                let feet_under_cut_top = s.shape.y1 <= EDGE && s.shape.y2 < 1.0 - EDGE;
+                let feet_under_cut_top = cut_by_top(&s.shape) && s.shape.y2 < 1.0 - EDGE;
                 let squat = if side {
                     1.0
                 } else if feet_under_cut_top {
@@ -124,6 +124,16 @@ fn is_group(s: &Seen, seen: &[Seen], aspect: f32) -> bool {
         })
         .count();
     members >= GROUP_MEMBERS
+}
+
+/// Whether a person box is cut by the picture's top: its top within
+/// [`EDGE`] of it, or closer to it than the band a squat box's head starts
+/// above its top ([`HEAD_TOP`] of its height). A head above such a box would
+/// have to fit in a strip a small part of the person's height: the box's
+/// top is where the picture cuts the person, a few pixels of the detector's
+/// slack below it.
+fn cut_by_top(b: &BBox) -> bool {
+    b.y1 <= EDGE.max(b.height() * HEAD_TOP)
 }
 
 /// How squat a person box is, from its height over its width (in the same
@@ -208,6 +218,10 @@ mod tests {
         // sight is at the top, however squat the stride makes the box
         assert!((depth(region(0.4, 0.0, 0.5, 0.6), 1.0) - HEAD_DEPTH).abs() < 1e-5);
         assert!((depth(region(0.4, 0.0, 0.8, 0.4), 1.0) - HEAD_DEPTH).abs() < 1e-5);
+        // a few pixels short of the top is still cut: no head fits above
+        assert!((depth(region(0.4, 0.015, 0.8, 0.4), 1.0) - HEAD_DEPTH).abs() < 1e-5);
+        // a squat box with room above it for a head keeps its band
+        assert!((depth(region(0.4, 0.05, 0.8, 0.45), 1.0) - HEAD_DEPTH_SQUAT).abs() < 1e-5);
     }
 
     #[test]
