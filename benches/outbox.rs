@@ -33,8 +33,11 @@ fn one_run() -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(
         Outbox::open(&OutboxPlan {
-            max_events: 1_000_000,
-            max_age: Duration::from_secs(3600),
+            keys: watchpost::publish::OutboxKeys {
+                max_events: 1_000_000,
+                max_age_hours: Duration::from_secs(3600),
+                ..Default::default()
+            },
             ..OutboxPlan::in_dir(dir.path())
         })
         .unwrap(),

@@ -55,14 +55,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         fill(written, "status_topic", Value::String(ha.status_topic.clone()));
     }
 
-    let outbox = table(&mut root, "outbox");
-    fill(outbox, "max_events", int(plan.outbox.max_events));
-    fill(outbox, "max_age_hours", int(plan.outbox.max_age.as_secs() / 3600));
-    // Unset, the byte bound is worked out from the free space at start.
-    if let Some(bytes) = plan.outbox.max_bytes {
-        fill(outbox, "max_bytes", int(bytes));
-    }
-    fill(outbox, "max_attempts", int(u64::from(plan.outbox.max_attempts)));
+    // [outbox] holds no value the plan works out: its defaults come from
+    // the schema below (an unset `max_bytes` is worked out at start).
+    table(&mut root, "outbox");
 
     let metrics = table(&mut root, "metrics");
     fill(metrics, "enabled", Value::Boolean(plan.metrics.listen.is_some()));

@@ -294,7 +294,7 @@ impl Delivery {
         let oldest = self.in_flight.values().min().copied();
         match self
             .refusals
-            .down(oldest, closed, reason, self.outbox.plan().max_attempts)
+            .down(oldest, closed, reason, self.outbox.plan().keys.max_attempts)
         {
             Verdict::Pending => {}
             Verdict::Quarantine(seq) => {

@@ -39,7 +39,7 @@ pub use control::{BundleLink, BundleMessage, ControlEvent, ControlPlan};
 pub use delivery::{PublisherStatus, StatsSource};
 pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
 pub use mqtt::{MqttConfig, MqttPlan};
-pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxPlan};
+pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxKeys, OutboxPlan};
 pub use publisher::Publisher;
 pub use status::{CameraStatus, StatusSource};
 pub use topics::Topics;

@@ -41,7 +41,10 @@ fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
 fn outbox(dir: &Path) -> Arc<Outbox> {
     Arc::new(
         Outbox::open(&OutboxPlan {
-            max_age: Duration::from_secs(3600),
+            keys: watchpost::publish::OutboxKeys {
+                max_age_hours: Duration::from_secs(3600),
+                ..Default::default()
+            },
             ..OutboxPlan::in_dir(dir)
         })
         .unwrap(),

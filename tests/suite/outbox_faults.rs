@@ -159,7 +159,10 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
     assert!(sub.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let plan = watchpost::publish::OutboxPlan {
-        max_attempts: 3,
+        keys: watchpost::publish::OutboxKeys {
+            max_attempts: 3,
+            ..Default::default()
+        },
         ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
@@ -290,7 +293,10 @@ fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_inc
     let dropped = dropping_proxy(port, broker.port, b"/incidents", drops);
     let dir = tempfile::tempdir().unwrap();
     let plan = watchpost::publish::OutboxPlan {
-        max_attempts,
+        keys: watchpost::publish::OutboxKeys {
+            max_attempts,
+            ..Default::default()
+        },
         ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
@@ -357,7 +363,10 @@ fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
     use std::sync::atomic::Ordering::Relaxed;
     let Some(fs) = Tmpfs::mount() else { return };
     let plan = watchpost::publish::OutboxPlan {
-        max_bytes: Some(64 << 20), // above the disk: the disk fills first
+        keys: watchpost::publish::OutboxKeys {
+            max_bytes: Some(64 << 20), // above the disk: the disk fills first
+            ..Default::default()
+        },
         max_held: 500,
         ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
     };
@@ -423,7 +432,10 @@ fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
 fn a_box_that_starts_on_a_full_disk_runs_and_holds_its_events_until_space_comes_back() {
     let Some(fs) = Tmpfs::mount() else { return };
     let plan = watchpost::publish::OutboxPlan {
-        max_bytes: Some(64 << 20),
+        keys: watchpost::publish::OutboxKeys {
+            max_bytes: Some(64 << 20),
+            ..Default::default()
+        },
         max_held: 500,
         ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
     };
