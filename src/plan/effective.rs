@@ -59,17 +59,8 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
     // the schema below (an unset `max_bytes` is worked out at start).
     table(&mut root, "outbox");
 
-    let metrics = table(&mut root, "metrics");
-    fill(metrics, "enabled", Value::Boolean(plan.metrics.listen.is_some()));
-    if let Some(addr) = plan.metrics.listen {
-        fill(metrics, "listen", Value::String(addr.to_string()));
-    } else {
-        fill(
-            metrics,
-            "listen",
-            Value::String(crate::observe::metrics::DEFAULT_LISTEN.into()),
-        );
-    }
+    // Nor does [metrics]: a written key is kept, a missing one is its default.
+    table(&mut root, "metrics");
 
     let console = table(&mut root, "console");
     fill(console, "enabled", Value::Boolean(plan.console.listen.is_some()));
