@@ -38,13 +38,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         fill(mqtt, "url", Value::String(plan.mqtt.url.clone()));
     }
     fill(mqtt, "client_id", Value::String(plan.mqtt.client_id.clone()));
-    fill(mqtt, "keep_alive_secs", int(plan.mqtt.keep_alive.as_secs()));
     let prefix = plan.mqtt.topics.availability();
     let prefix = prefix.strip_suffix("/availability").unwrap_or(&prefix);
     fill(mqtt, "topic_prefix", Value::String(prefix.to_string()));
-    fill(mqtt, "retry_max_secs", int(plan.mqtt.retry_max.as_secs()));
-    fill(mqtt, "stats_interval_secs", int(plan.mqtt.stats_interval.as_secs()));
-    fill(mqtt, "arming_commands", Value::Boolean(plan.mqtt.arming_commands));
     if mqtt.contains_key("password") {
         mqtt.insert("password".into(), Value::String(MASK.into()));
     }

@@ -38,7 +38,7 @@ pub use catalog::{Catalog, CatalogCamera, CatalogRule};
 pub use control::{BundleLink, BundleMessage, ControlEvent, ControlPlan};
 pub use delivery::{PublisherStatus, StatsSource};
 pub use homeassistant::{HomeAssistantPlan, IntegrationsConfig};
-pub use mqtt::{MqttConfig, MqttPlan};
+pub use mqtt::{MqttConfig, MqttKeys, MqttPlan};
 pub use outbox::{LockError, Outbox, OutboxConfig, OutboxError, OutboxKeys, OutboxPlan};
 pub use publisher::Publisher;
 pub use status::{CameraStatus, StatusSource};

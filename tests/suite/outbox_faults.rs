@@ -132,14 +132,15 @@ fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
         port,
         alternates: Vec::new(),
         tls: None,
-        username: None,
         password: None,
         client_id: format!("watchpost-faults-{port}"),
-        keep_alive: Duration::from_secs(5),
-        retry_max: Duration::from_secs(1),
-        stats_interval: Duration::from_secs(3600),
         topics: watchpost::publish::Topics::new("watchpost/test/box"),
-        arming_commands: false,
+        keys: watchpost::publish::MqttKeys {
+            keep_alive_secs: Duration::from_secs(5),
+            retry_max_secs: Duration::from_secs(1),
+            stats_interval_secs: Duration::from_secs(3600),
+            ..Default::default()
+        },
     }
 }
 
