@@ -132,7 +132,7 @@ pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
 
 crate::config::table! {
     /// `[cameras.privacy]`.
-    pub struct CameraPrivacyConfig in "privacy." => CameraPrivacyKeys {
+    pub struct CameraPrivacyConfig in "cameras.privacy." => CameraPrivacyKeys {
         /// What snapshots hide: any of "faces", "heads", "persons", "plates".
         /// Default ["faces", "heads"]: a face the face model misses is still
         /// covered by its person's head region.

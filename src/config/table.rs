@@ -266,6 +266,9 @@ macro_rules! config_table {
 
         #[allow(dead_code)]
         impl $name {
+            /// What its keys' names follow in messages (`"track."`).
+            pub const PREFIX: &'static str = $prefix;
+
             $($(
                 #[doc = concat!("`", $prefix, stringify!($field), "` checked against its range (an error reported where it is not).")]
                 $fvis fn $field(
