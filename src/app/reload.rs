@@ -248,32 +248,15 @@ mod tests {
 
     use super::*;
 
-    /// A one-camera file with a rule that records clips, and `extra`
-    /// appended to the camera.
+    /// The trial's test file with a rule that records clips (under a
+    /// policy that allows them), and `extra` appended to its camera.
     fn plan(extra: &str) -> Plan {
         let text = format!(
-            r#"site = "t"
-box_id = "t"
-[models.coco]
-manifest = "models/ssd_mobilenet_v2_coco.toml"
-[[cameras]]
-name = "gate"
-[cameras.source]
-url = "rtsp://127.0.0.1:8554/gate"
-[cameras.detect]
-model = "coco"
-[[cameras.zones]]
-name = "door"
-polygon = [[0.4, 0.4], [0.6, 0.4], [0.6, 0.8], [0.4, 0.8]]
-[[cameras.rules]]
-name = "at-the-door"
-kind = "intrusion"
-zone = "door"
-labels = ["person"]
-evidence = {{ pre_secs = 2, post_secs = 2 }}
-[cameras.privacy]
-redact = ["persons"]
-{extra}"#
+            "{}{}{extra}",
+            super::super::trial::tests::CONFIG,
+            "[[cameras.rules]]\nname = \"clipped\"\nkind = \"intrusion\"\nzone = \"door\"\n\
+             labels = [\"person\"]\nevidence = { pre_secs = 2, post_secs = 2 }\n\
+             [cameras.privacy]\nredact = [\"persons\"]\n"
         );
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("watchpost.toml");
         let mut diags = crate::config::Diagnostics::default();
