@@ -33,8 +33,11 @@ fn one_run() -> (f64, Duration, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let outbox = Arc::new(
         Outbox::open(&OutboxPlan {
-            max_events: 1_000_000,
-            max_age: Duration::from_secs(3600),
+            keys: watchpost::publish::OutboxKeys {
+                max_events: 1_000_000,
+                max_age_hours: Duration::from_secs(3600),
+                ..Default::default()
+            },
             ..OutboxPlan::in_dir(dir.path())
         })
         .unwrap(),
@@ -46,14 +49,15 @@ fn one_run() -> (f64, Duration, Duration) {
         port,
         alternates: Vec::new(),
         tls: None,
-        username: None,
         password: None,
         client_id: "watchpost-bench".into(),
-        keep_alive: Duration::from_secs(30),
-        retry_max: Duration::from_secs(1),
-        stats_interval: Duration::from_secs(3600),
         topics: topics.clone(),
-        arming_commands: false,
+        keys: watchpost::publish::MqttKeys {
+            keep_alive_secs: Duration::from_secs(30),
+            retry_max_secs: Duration::from_secs(1),
+            stats_interval_secs: Duration::from_secs(3600),
+            ..Default::default()
+        },
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let publisher =

@@ -16,14 +16,16 @@ use crate::vocab::LabelMap;
 
 crate::config::table! {
     /// `[privacy]`: box-wide privacy settings.
-    pub struct PrivacyConfig in "privacy." {
+    pub struct PrivacyConfig in "privacy." => #[derive(Copy)] PrivacyKeys {
         /// The `[models]` entry that finds faces to redact in snapshots, e.g.
         /// "faces" with `[models.faces] manifest = ".../centerface.toml"`.
+        #[apart]
         pub face_model: Option<Spanned<String>>;
         /// The face model's score threshold when it searches pictures to
         /// redact, e.g. 0.2. It replaces the model's own `confidence` there:
         /// a privacy filter errs towards hiding, since a false face costs a few
         /// blocks and a missed one shows a person (docs/privacy.md measures it).
+        #[apart]
         pub face_confidence: Spanned<f32> = DEFAULT_FACE_CONFIDENCE, range 0.01..=1.0;
         /// Persons the camera's detector finds at this score or above are
         /// covered in pictures (heads or whole persons, as each camera's
@@ -41,21 +43,13 @@ pub const DEFAULT_COVER_CONFIDENCE: f32 = 0.3;
 pub const DEFAULT_FACE_CONFIDENCE: f32 = 0.1;
 
 /// The checked `[privacy]` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct PrivacyPlan {
     /// The face model, its `confidence` set to `[privacy] face_confidence`.
     pub face_model: Option<Arc<ModelPlan>>,
-    /// Persons scoring at least this are covered in pictures.
-    pub cover_confidence: f32,
-}
-
-impl Default for PrivacyPlan {
-    fn default() -> Self {
-        Self {
-            face_model: None,
-            cover_confidence: DEFAULT_COVER_CONFIDENCE,
-        }
-    }
+    /// Every key but the face search's two (worked out above), checked:
+    /// persons scoring at least `cover_confidence` are covered in pictures.
+    pub keys: PrivacyKeys,
 }
 
 impl PrivacyPlan {
@@ -82,7 +76,7 @@ impl PrivacyPlan {
         for model in models.values_mut() {
             let persons = model.labels().ids_of("person");
             if !persons.is_empty() && model.manifest.family != Family::Centerface {
-                Arc::make_mut(model).filter.cover = Some((persons, self.cover_confidence));
+                Arc::make_mut(model).filter.cover = Some((persons, self.keys.cover_confidence));
             }
         }
     }
@@ -90,11 +84,10 @@ impl PrivacyPlan {
 
 pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, ctx: &mut Ctx<'_>) -> PrivacyPlan {
     let confidence = config.face_confidence(ctx);
-    let cover_confidence = config.cover_confidence(ctx).unwrap_or(DEFAULT_COVER_CONFIDENCE);
-    let plain = PrivacyPlan {
-        face_model: None,
-        cover_confidence,
-    };
+    // A key out of range is reported; the plan is still made, so the
+    // cameras are checked against it.
+    let keys = config.checked(ctx).unwrap_or_default();
+    let plain = PrivacyPlan { face_model: None, keys };
     let Some(name) = &config.face_model else {
         return plain;
     };
@@ -130,7 +123,7 @@ pub fn check(config: &PrivacyConfig, models: &BTreeMap<String, Arc<ModelPlan>>, 
             },
             ..(**model).clone()
         })),
-        cover_confidence,
+        keys,
     }
 }
 
@@ -139,7 +132,7 @@ pub const REDACT_KINDS: &[&str] = &["faces", "heads", "persons", "plates"];
 
 crate::config::table! {
     /// `[cameras.privacy]`.
-    pub struct CameraPrivacyConfig in "privacy." => CameraPrivacyKeys {
+    pub struct CameraPrivacyConfig in "cameras.privacy." => CameraPrivacyKeys {
         /// What snapshots hide: any of "faces", "heads", "persons", "plates".
         /// Default ["faces", "heads"]: a face the face model misses is still
         /// covered by its person's head region.

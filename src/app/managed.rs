@@ -5,7 +5,7 @@
 //! `check-config` on the file it would make, and the model hashes — and is
 //! either refused with every reason, or written over the config file (the
 //! running file kept as the last good one) and applied by the ordinary
-//! reload. For [`FleetPlan::health_window`] after that, the box watches its
+//! reload. For `[fleet] health_window_secs` after that, the box watches its
 //! own health: a camera that fails, reconnects or never reaches streaming,
 //! or delivery to the broker that stops, puts the last good file back and
 //! reloads it by itself; so does a box that restarts inside the window (a
@@ -321,7 +321,7 @@ impl Managed {
                 self.kept.seen.last_issued = self.kept.seen.last_issued.max(body.issued_at);
                 self.kept.probation = Some(body.version);
                 self.save();
-                let window = self.fleet.health_window;
+                let window = self.fleet.keys.health_window_secs;
                 tracing::info!(
                     version = body.version,
                     window_secs = window.as_secs(),
@@ -413,7 +413,9 @@ impl Managed {
         match (delivering, watch.undelivered_since) {
             (true, _) => watch.undelivered_since = None,
             (false, None) => watch.undelivered_since = Some(now),
-            (false, Some(since)) if now.duration_since(since) >= DELIVERY_GRACE.min(self.fleet.health_window / 2) => {
+            (false, Some(since))
+                if now.duration_since(since) >= DELIVERY_GRACE.min(self.fleet.keys.health_window_secs / 2) =>
+            {
                 why.push(format!(
                     "delivery stopped: the broker has been unreachable for {} s",
                     now.duration_since(since).as_secs()
@@ -428,7 +430,7 @@ impl Managed {
                     why.push(format!(
                         "camera `{}` did not reach streaming within {} s (now {}{reason})",
                         camera.name,
-                        self.fleet.health_window.as_secs(),
+                        self.fleet.keys.health_window_secs.as_secs(),
                         camera.stream.state()
                     ));
                 }

@@ -1,8 +1,9 @@
 //! A reload (SIGHUP): the config file is read and checked again, and only
 //! what changed moves. An invalid file, or a model that fails to load,
 //! changes nothing. Unchanged cameras keep streaming untouched; a camera
-//! whose only change is its zones, rules, health thresholds or snapshot
-//! policy (`redact`) gets them handed to its threads; a camera whose pipeline (privacy masks
+//! whose only change is its zones, rules, health thresholds, snapshot
+//! policy (`redact`) or clip settings (`[cameras.evidence]`) gets them
+//! handed to its threads; a camera whose pipeline (privacy masks
 //! included), detection or tracking changed is restarted;
 //! added cameras start and removed ones stop; Home Assistant discovery and
 //! the arming switches follow (entities of removed rules are withdrawn, a
@@ -47,12 +48,13 @@ fn pipeline_fingerprint(c: &CameraPlan) -> String {
     )
 }
 
-/// What its analyzer's rules, its health watch and its snapshots are built
-/// from; a change swaps them live.
+/// What its analyzer's rules, its health watch, its snapshots and its
+/// evidence clips are built from; a change swaps them live (the clip
+/// settings are taken for the clips that start after it).
 fn rules_fingerprint(c: &CameraPlan) -> String {
     format!(
-        "{:?}|{:?}|{:?}|{:?}|{:?}",
-        c.zones, c.rules, c.privacy.redact, c.privacy.labels, c.health
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        c.zones, c.rules, c.privacy.redact, c.privacy.labels, c.health, c.evidence
     )
 }
 
@@ -237,5 +239,49 @@ impl App {
             cameras = self.cameras.len(), "config reloaded"
         );
         health::ready(&format!("running {} camera(s); config reloaded", self.cameras.len()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The trial's test file with a rule that records clips (under a
+    /// policy that allows them), and `extra` appended to its camera.
+    fn plan(extra: &str) -> Plan {
+        let text = format!(
+            "{}{}{extra}",
+            super::super::trial::tests::CONFIG,
+            "[[cameras.rules]]\nname = \"clipped\"\nkind = \"intrusion\"\nzone = \"door\"\n\
+             labels = [\"person\"]\nevidence = { pre_secs = 2, post_secs = 2 }\n\
+             [cameras.privacy]\nredact = [\"persons\"]\n"
+        );
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("watchpost.toml");
+        let mut diags = crate::config::Diagnostics::default();
+        let plan = crate::plan::check_text(&path, text, &mut diags);
+        assert!(diags.is_empty(), "the test config checks: {diags:?}");
+        plan.expect("a plan")
+    }
+
+    #[test]
+    fn a_change_to_cameras_evidence_alone_is_handed_to_the_running_camera() {
+        let before = plan("");
+        let after = plan("[cameras.evidence]\nwidth = 320\nheight = 180\nfps = 2\n");
+        let (old, new) = (&before.cameras[0], &after.cameras[0]);
+        assert_ne!(old.evidence, new.evidence, "the clip settings differ");
+        assert_eq!(
+            pipeline_fingerprint(old),
+            pipeline_fingerprint(new),
+            "the camera is not restarted"
+        );
+        assert_ne!(
+            rules_fingerprint(old),
+            rules_fingerprint(new),
+            "the new clip settings are handed to its threads"
+        );
+        let (old, new) = (global_fingerprints(&before), global_fingerprints(&after));
+        assert_eq!(old, new, "nothing asks for a restart");
     }
 }

@@ -334,7 +334,7 @@ pub async fn run_with(
             )),
             topics: app.started.mqtt.topics.clone(),
             state_dir: app.started.state_dir.clone(),
-            retention: app.started.outbox.max_age,
+            retention: app.started.outbox.keys.max_age_hours,
         },
         cancel.clone(),
     )

@@ -87,14 +87,16 @@ fn try_rules(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::time::Duration;
 
     use super::*;
     use crate::track::Track;
     use crate::vocab::BBox;
 
-    const CONFIG: &str = r#"
+    /// A one-camera file (camera `gate`, zones `door` and `sky`, a rule on
+    /// each); other tests append tables of the camera to it.
+    pub(crate) const CONFIG: &str = r#"
 site = "t"
 box_id = "t"
 

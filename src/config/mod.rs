@@ -21,7 +21,7 @@ pub use ctx::{Ctx, join_clean};
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
 pub use secret::{Secret, SecretSource, SecretUrl, UrlError};
 pub use spanned::Spanned;
-pub use table::{Checked, Secs, table};
+pub use table::{Checked, Days, Hours, Secs, WholeSecs, table};
 
 /// A config that failed its check, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -115,6 +115,62 @@ impl InRange for Spanned<Secs> {
     }
 }
 
+/// Whole units of time as written in the file (`168` hours, `7` days, `30`
+/// seconds), checked into a `Duration` as [`Secs`] is. Each reads, and
+/// shows in the JSON Schema, exactly as its bare integer does.
+macro_rules! whole_units {
+    ($($(#[$meta:meta])* $name:ident($int:ty) = $secs:literal;)*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub $int);
+
+        impl JsonSchema for $name {
+            fn inline_schema() -> bool {
+                <$int>::inline_schema()
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$int>::schema_name()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                <$int>::schema_id()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <$int>::json_schema(generator)
+            }
+        }
+
+        impl Fallback<$int> for Spanned<$name> {
+            fn fallback(value: $int) -> Self {
+                Spanned::new(0..0, $name(value))
+            }
+        }
+
+        impl InRange for Spanned<$name> {
+            type Bound = $int;
+            type Checked = Duration;
+            #[allow(clippy::useless_conversion)]
+            fn in_range(&self, ctx: &mut Ctx<'_>, range: RangeInclusive<$int>, key: &str) -> Option<Duration> {
+                let whole = Spanned::new(self.span(), self.get_ref().0);
+                ctx.in_range(&whole, range, key)
+                    .map(|n| Duration::from_secs(u64::from(n).saturating_mul($secs)))
+            }
+        }
+    )*};
+}
+
+whole_units! {
+    /// Whole seconds (`keep_alive_secs = 30`).
+    WholeSecs(u64) = 1;
+    /// Whole hours (`max_age_hours = 168`).
+    Hours(u64) = 3600;
+    /// Whole days (`retention_days = 7`).
+    Days(u32) = 86_400;
+}
+
 /// A key without a range, as its table's checked struct holds it: the value
 /// without where it was written, or a table of its own checked. `key` is
 /// the key's name in messages (`"health.covered"`).
@@ -210,6 +266,9 @@ macro_rules! config_table {
 
         #[allow(dead_code)]
         impl $name {
+            /// What its keys' names follow in messages (`"track."`).
+            pub const PREFIX: &'static str = $prefix;
+
             $($(
                 #[doc = concat!("`", $prefix, stringify!($field), "` checked against its range (an error reported where it is not).")]
                 $fvis fn $field(

@@ -15,32 +15,39 @@ use std::path::{Path, PathBuf};
 use super::tls::{self, TlsFiles};
 pub use crate::config::SecretSource as PasswordSource;
 use crate::config::Spanned;
-use crate::config::{Ctx, Secret};
+use crate::config::{Checked, Ctx, Secret};
 
 crate::config::table! {
     /// `[console]`: the operator console.
-    pub struct ConsoleConfig in "console." {
+    pub struct ConsoleConfig in "console." => #[derive(Eq)] ConsoleKeys {
         /// Serve the console at all (default true), e.g. false.
+        #[apart]
         pub enabled: bool = true;
         /// Address and port, e.g. "127.0.0.1:8080" (the default). Any address
         /// but loopback needs `password_file` (or `password_credential`) and
         /// `tls_cert_file` with `tls_key_file`.
+        #[apart]
         pub listen: Spanned<String> = DEFAULT_LISTEN;
         /// A file holding the argon2 hash of the console password (made with
         /// `watchpost hash-password`), e.g. "/etc/watchpost/console.hash".
         /// Without it (or `password_credential`) the console stays off.
+        #[apart]
         pub password_file: Option<Spanned<PathBuf>>;
         /// The name of a systemd credential holding that hash instead
         /// (`LoadCredential=console.hash:…` in the unit), e.g. "console.hash".
+        #[apart]
         pub password_credential: Option<Spanned<String>>;
         /// PEM certificate chain for HTTPS, e.g. "/etc/watchpost/console.crt".
+        #[apart]
         pub tls_cert_file: Option<Spanned<PathBuf>>;
         /// PEM private key for HTTPS, e.g. "/etc/watchpost/console.key".
+        #[apart]
         pub tls_key_file: Option<Spanned<PathBuf>>;
         /// Host names the console answers to beyond loopback (the `Host` a
         /// browser sends, without the port), e.g. ["watchpost.gate.example"].
         /// Its own listen address is always answered; on a wildcard address
         /// with no names, any host is (and the start says so).
+        #[apart]
         pub hosts: Vec<Spanned<String>>;
     }
 }
@@ -57,6 +64,8 @@ pub struct ConsolePlan {
     pub tls: Option<TlsFiles>,
     /// Host names answered beyond loopback.
     pub hosts: Vec<String>,
+    /// Every key but those worked out above (all of them today), checked.
+    pub keys: ConsoleKeys,
 }
 
 impl Default for ConsolePlan {
@@ -67,6 +76,7 @@ impl Default for ConsolePlan {
             password: None,
             tls: None,
             hosts: Vec::new(),
+            keys: ConsoleKeys::default(),
         }
     }
 }
@@ -97,6 +107,7 @@ fn read_hash(path: &Path) -> Result<Secret, String> {
 
 /// Checks `[console]`.
 pub fn check(config: &ConsoleConfig, ctx: &mut Ctx<'_>) -> Option<ConsolePlan> {
+    let keys = config.checked(ctx);
     let text = config.listen.get_ref();
     let listen = match text.parse::<SocketAddr>() {
         Ok(addr) if addr.port() == 0 => {
@@ -220,11 +231,13 @@ pub fn check(config: &ConsoleConfig, ctx: &mut Ctx<'_>) -> Option<ConsolePlan> {
             ok = false;
         }
     }
+    let keys = keys?;
     ok.then(|| ConsolePlan {
         listen: listen.filter(|_| config.enabled && password.is_some()),
         password,
         tls,
         hosts,
+        keys,
     })
 }
 

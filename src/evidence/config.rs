@@ -1,13 +1,11 @@
 //! `[evidence]` (box-wide: how long clips are kept) and `[cameras.evidence]`
-//! (a camera's clip size and frame rate), checked into [`EvidencePlan`] and
+//! (a camera's clip size and frame rate), checked into [`EvidencePlan`] (its
+//! keys, each checked: the retention a `Duration`) and
 //! [`CameraEvidencePlan`]. Which incidents get a clip, and how many seconds
 //! around their start, is each rule's `evidence` key.
 
-use std::time::Duration;
-
-use crate::config::Ctx;
-use crate::config::Spanned;
 use crate::config::table::Checked;
+use crate::config::{Ctx, Days, Spanned};
 
 /// Default clip width and height, pixels: enough to see what happened,
 /// small enough to encode on a small box and to send over a slow link.
@@ -20,32 +18,11 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
 crate::config::table! {
     /// `[evidence]`: the box's evidence clips.
-    pub struct EvidenceConfig in "evidence." {
+    pub struct EvidenceConfig in "evidence." => EvidencePlan {
         /// Days a clip (and its manifest) is kept on the box before it is
         /// deleted (logged), e.g. 7 (the default). From 1 to 365.
-        pub retention_days: Spanned<u32> = DEFAULT_RETENTION_DAYS, range 1..=365;
+        pub retention_days: Spanned<Days> = DEFAULT_RETENTION_DAYS, range 1..=365;
     }
-}
-
-/// The checked `[evidence]` table.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvidencePlan {
-    pub retention: Duration,
-}
-
-impl Default for EvidencePlan {
-    fn default() -> Self {
-        Self {
-            retention: Duration::from_secs(u64::from(DEFAULT_RETENTION_DAYS) * 86_400),
-        }
-    }
-}
-
-pub fn check(config: &EvidenceConfig, ctx: &mut Ctx<'_>) -> Option<EvidencePlan> {
-    let days = config.retention_days(ctx)?;
-    Some(EvidencePlan {
-        retention: Duration::from_secs(u64::from(days) * 86_400),
-    })
 }
 
 crate::config::table! {

@@ -77,7 +77,7 @@ impl Evidence {
             redactor: Redactor::new(faces),
             store,
             identity,
-            retention: plan.retention,
+            retention: plan.retention_days,
             stats: stats.clone(),
             delivery: delivery.clone(),
         };

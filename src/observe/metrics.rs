@@ -22,8 +22,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::anonymize::Sightings;
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Spanned};
 use crate::decode::{CameraState, FrameSlot, StreamStatus};
 use crate::publish::{Outbox, PublisherStatus};
 
@@ -42,11 +41,13 @@ pub struct CameraStats {
 
 crate::config::table! {
     /// `[metrics]`: where the Prometheus endpoint listens.
-    pub struct MetricsConfig in "metrics." {
+    pub struct MetricsConfig in "metrics." => #[derive(Eq)] MetricsKeys {
         /// Serve metrics at all (default true).
+        #[apart]
         pub enabled: bool = true;
         /// Address and port of the endpoint, e.g. "127.0.0.1:9464". Keep it on
         /// loopback unless a firewall guards the port: metrics name the cameras.
+        #[apart]
         pub listen: Spanned<String> = DEFAULT_LISTEN;
     }
 }
@@ -58,18 +59,22 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsPlan {
     pub listen: Option<SocketAddr>,
+    /// Every key but `enabled` and `listen` (worked out above), checked.
+    pub keys: MetricsKeys,
 }
 
 impl Default for MetricsPlan {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.parse().ok(),
+            keys: MetricsKeys::default(),
         }
     }
 }
 
 /// Checks `[metrics]`.
 pub fn check(config: &MetricsConfig, ctx: &mut Ctx<'_>) -> Option<MetricsPlan> {
+    let keys = config.checked(ctx);
     let text = config.listen.get_ref();
     match text.parse::<SocketAddr>() {
         Ok(addr) if addr.port() == 0 => {
@@ -81,6 +86,7 @@ pub fn check(config: &MetricsConfig, ctx: &mut Ctx<'_>) -> Option<MetricsPlan> {
         }
         Ok(addr) => Some(MetricsPlan {
             listen: config.enabled.then_some(addr),
+            keys: keys?,
         }),
         Err(_) => {
             ctx.error(

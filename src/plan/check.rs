@@ -12,11 +12,12 @@ use super::camera::{self, CameraPlan};
 use super::fleet::{self, FleetConfig, FleetPlan};
 use super::schema::{DEFAULT_STATE_DIR, TOP_LEVEL_KEYS};
 use crate::anonymize::privacy::{self, PrivacyConfig, PrivacyPlan};
+use crate::config::Checked;
 use crate::config::Spanned;
 use crate::config::de::{Node, array_items, from_node, parse_document};
 use crate::config::{ConfigError, Ctx, Diagnostics, SourceFile};
 use crate::console::{self, ConsoleConfig, ConsolePlan};
-use crate::evidence::config::{self as evidence, EvidenceConfig, EvidencePlan};
+use crate::evidence::config::{EvidenceConfig, EvidencePlan};
 use crate::infer::runtime::RuntimeConfig;
 use crate::infer::{ModelConfig, ModelPlan, check_model};
 use crate::observe::metrics::{self, MetricsConfig, MetricsPlan};
@@ -252,7 +253,7 @@ pub fn check_text(path: &Path, text: String, diags: &mut Diagnostics) -> Option<
         _ => None,
     };
     let metrics = metrics_config.and_then(|m| metrics::check(&m, &mut ctx));
-    let evidence = evidence_config.and_then(|e| evidence::check(&e, &mut ctx));
+    let evidence = evidence_config.and_then(|e| e.checked(&mut ctx));
     let console = console_config.and_then(|c| console::check(&c, &mut ctx));
     let home_assistant = integrations_config.and_then(|i| homeassistant::check(&i, &mut ctx));
     let fleet = fleet_config.and_then(|f| fleet::check(&f, &mut ctx));

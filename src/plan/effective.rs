@@ -38,13 +38,9 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         fill(mqtt, "url", Value::String(plan.mqtt.url.clone()));
     }
     fill(mqtt, "client_id", Value::String(plan.mqtt.client_id.clone()));
-    fill(mqtt, "keep_alive_secs", int(plan.mqtt.keep_alive.as_secs()));
     let prefix = plan.mqtt.topics.availability();
     let prefix = prefix.strip_suffix("/availability").unwrap_or(&prefix);
     fill(mqtt, "topic_prefix", Value::String(prefix.to_string()));
-    fill(mqtt, "retry_max_secs", int(plan.mqtt.retry_max.as_secs()));
-    fill(mqtt, "stats_interval_secs", int(plan.mqtt.stats_interval.as_secs()));
-    fill(mqtt, "arming_commands", Value::Boolean(plan.mqtt.arming_commands));
     if mqtt.contains_key("password") {
         mqtt.insert("password".into(), Value::String(MASK.into()));
     }
@@ -55,26 +51,12 @@ pub fn render(plan: &Plan, text: &str) -> Result<String, toml::de::Error> {
         fill(written, "status_topic", Value::String(ha.status_topic.clone()));
     }
 
-    let outbox = table(&mut root, "outbox");
-    fill(outbox, "max_events", int(plan.outbox.max_events));
-    fill(outbox, "max_age_hours", int(plan.outbox.max_age.as_secs() / 3600));
-    // Unset, the byte bound is worked out from the free space at start.
-    if let Some(bytes) = plan.outbox.max_bytes {
-        fill(outbox, "max_bytes", int(bytes));
-    }
-    fill(outbox, "max_attempts", int(u64::from(plan.outbox.max_attempts)));
+    // [outbox] holds no value the plan works out: its defaults come from
+    // the schema below (an unset `max_bytes` is worked out at start).
+    table(&mut root, "outbox");
 
-    let metrics = table(&mut root, "metrics");
-    fill(metrics, "enabled", Value::Boolean(plan.metrics.listen.is_some()));
-    if let Some(addr) = plan.metrics.listen {
-        fill(metrics, "listen", Value::String(addr.to_string()));
-    } else {
-        fill(
-            metrics,
-            "listen",
-            Value::String(crate::observe::metrics::DEFAULT_LISTEN.into()),
-        );
-    }
+    // Nor does [metrics]: a written key is kept, a missing one is its default.
+    table(&mut root, "metrics");
 
     let console = table(&mut root, "console");
     fill(console, "enabled", Value::Boolean(plan.console.listen.is_some()));

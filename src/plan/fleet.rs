@@ -9,7 +9,7 @@ use std::ops::Range;
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 
-use crate::config::{Ctx, Spanned};
+use crate::config::{Checked, Ctx, Spanned, WholeSecs};
 
 /// How an office public key is written: `ed25519:` and the 32 key bytes in
 /// standard base64, as `watchpost bundle keygen` prints it.
@@ -17,22 +17,25 @@ pub const KEY_PREFIX: &str = "ed25519:";
 
 crate::config::table! {
     /// `[fleet]`: office-managed config.
-    pub struct FleetConfig in "fleet." {
+    pub struct FleetConfig in "fleet." => #[derive(Eq)] FleetKeys {
         /// The office public keys whose bundles this box applies, as `watchpost
         /// bundle keygen` prints them, e.g. ["ed25519:Vh7y…="]. Several keys let
         /// an office rotate: pin the new one, sign with it, then remove the old.
         /// Empty (the default): the box takes no bundles.
+        #[apart]
         pub office_keys: Vec<Spanned<String>>;
         /// The rollout groups this box belongs to, e.g. ["canary"]: it also takes
         /// bundles published to each group's topic (`<group_topic_root>/<group>/bundle`).
+        #[apart]
         pub groups: Vec<Spanned<String>>;
         /// Where group bundles are published, e.g. "watchpost/groups".
+        #[apart]
         pub group_topic_root: Spanned<String> = "watchpost/groups";
         /// Seconds after a bundle is applied during which the box watches its
         /// health and returns to the last good config by itself if a camera
         /// does not reach streaming, a camera reconnects or fails, or delivery
         /// to the broker stops, e.g. 120.
-        pub health_window_secs: Spanned<u64> = 120, range 10..=3600;
+        pub health_window_secs: Spanned<WholeSecs> = 120, range 10..=3600;
     }
 }
 
@@ -43,7 +46,8 @@ pub struct FleetPlan {
     pub office_keys: Vec<VerifyingKey>,
     pub groups: Vec<String>,
     pub group_topic_root: String,
-    pub health_window: std::time::Duration,
+    /// Every key but the three worked out above, checked.
+    pub keys: FleetKeys,
 }
 
 impl Default for FleetPlan {
@@ -52,8 +56,8 @@ impl Default for FleetPlan {
         Self {
             office_keys: Vec::new(),
             groups: Vec::new(),
-            health_window: std::time::Duration::from_secs(*c.health_window_secs.get_ref()),
             group_topic_root: c.group_topic_root.into_inner(),
+            keys: FleetKeys::default(),
         }
     }
 }
@@ -147,12 +151,12 @@ pub fn check(config: &FleetConfig, ctx: &mut Ctx<'_>) -> Option<FleetPlan> {
         );
         ok = false;
     }
-    let window = config.health_window_secs(ctx);
+    let checked = config.checked(ctx);
     Some(FleetPlan {
         office_keys: keys,
         groups,
         group_topic_root: root.clone(),
-        health_window: std::time::Duration::from_secs(window?),
+        keys: checked?,
     })
     .filter(|_| ok)
 }

@@ -416,6 +416,30 @@ mod tests {
     }
 
     #[test]
+    fn a_camera_table_named_as_a_top_level_one_names_its_keys_under_cameras() {
+        let shared: Vec<&str> = CameraTable::KEYS
+            .iter()
+            .filter(|k| TOP_LEVEL_KEYS.contains(k))
+            .copied()
+            .collect();
+        assert_eq!(
+            shared,
+            ["privacy", "evidence"],
+            "a new shared name: prefix its keys below"
+        );
+        assert_eq!(
+            (CameraPrivacyConfig::PREFIX, PrivacyConfig::PREFIX),
+            ("cameras.privacy.", "privacy.")
+        );
+        assert_eq!(
+            (CameraEvidenceConfig::PREFIX, EvidenceConfig::PREFIX),
+            ("cameras.evidence.", "evidence.")
+        );
+        // the other camera tables have no top-level twin: their bare name
+        assert_eq!((DetectConfig::PREFIX, TrackConfig::PREFIX), ("detect.", "track."));
+    }
+
+    #[test]
     fn every_rule_kind_has_its_schema_with_the_common_keys() {
         let schema = config_schema();
         let rules = table_at(&schema, &["cameras", "rules"]).unwrap();

@@ -496,6 +496,7 @@ mod tests {
             home_assistant: Some(HomeAssistantPlan {
                 discovery_prefix: "homeassistant".into(),
                 status_topic: "homeassistant/status".into(),
+                keys: Default::default(),
             }),
             commands: true,
             state_file: dir.join(STATE_FILE),

@@ -176,7 +176,7 @@ struct Delivery {
 impl Delivery {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<LinkEvent>, stop: CancellationToken) {
         let mut flush = tokio::time::interval(Duration::from_millis(50));
-        let mut stats = tokio::time::interval(self.plan.stats_interval);
+        let mut stats = tokio::time::interval(self.plan.keys.stats_interval_secs);
         let mut status = tokio::time::interval(Duration::from_secs(1));
         let outbox = self.outbox.clone();
         loop {
@@ -294,7 +294,7 @@ impl Delivery {
         let oldest = self.in_flight.values().min().copied();
         match self
             .refusals
-            .down(oldest, closed, reason, self.outbox.plan().max_attempts)
+            .down(oldest, closed, reason, self.outbox.plan().keys.max_attempts)
         {
             Verdict::Pending => {}
             Verdict::Quarantine(seq) => {
@@ -471,7 +471,7 @@ impl Delivery {
         let Some((source, board)) = self.cameras.as_mut().filter(|_| self.up) else {
             return;
         };
-        let due = board.due(&source(), Instant::now(), self.plan.stats_interval);
+        let due = board.due(&source(), Instant::now(), self.plan.keys.stats_interval_secs);
         for (camera, payload) in due {
             let topic = self.plan.topics.status(&camera);
             self.publish_other(topic, QoS::AtLeastOnce, true, payload);

@@ -17,8 +17,7 @@ use serde_json::{Value, json};
 
 use super::catalog::{Catalog, CatalogCamera, CatalogRule};
 use super::topics::Topics;
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Spanned};
 
 crate::config::table! {
     /// `[integrations]`: how the box announces itself to other systems.
@@ -30,13 +29,16 @@ crate::config::table! {
 
 crate::config::table! {
     /// `[integrations.home_assistant]`.
-    pub struct HomeAssistantConfig in "integrations.home_assistant." {
+    pub struct HomeAssistantConfig in "integrations.home_assistant." => #[derive(Eq)] HomeAssistantKeys {
         /// Publish discovery messages, e.g. true (default false).
+        #[apart]
         pub enabled: Spanned<bool>;
         /// Home Assistant's discovery prefix, e.g. "homeassistant" (the default).
+        #[apart]
         pub discovery_prefix: Spanned<String> = "homeassistant";
         /// Where Home Assistant announces `online` when it starts, e.g.
         /// "homeassistant/status" (the default); discovery is published again then.
+        #[apart]
         pub status_topic: Spanned<String> = "homeassistant/status";
     }
 }
@@ -46,6 +48,8 @@ crate::config::table! {
 pub struct HomeAssistantPlan {
     pub discovery_prefix: String,
     pub status_topic: String,
+    /// Every key but those worked out above (all of them today), checked.
+    pub keys: HomeAssistantKeys,
 }
 
 /// Checks `[integrations]`; `Some(None)` when discovery is off.
@@ -67,9 +71,11 @@ pub fn check(config: &IntegrationsConfig, ctx: &mut Ctx<'_>) -> Option<Option<Ho
     };
     let discovery_prefix = topic(&ha.discovery_prefix, "discovery_prefix", "homeassistant");
     let status_topic = topic(&ha.status_topic, "status_topic", "homeassistant/status");
+    let keys = ha.checked(ctx);
     let plan = HomeAssistantPlan {
         discovery_prefix: discovery_prefix?,
         status_topic: status_topic?,
+        keys: keys?,
     };
     Some(ha.enabled.get_ref().then_some(plan))
 }
@@ -267,6 +273,7 @@ mod tests {
         let plan = HomeAssistantPlan {
             discovery_prefix: "homeassistant".into(),
             status_topic: "homeassistant/status".into(),
+            keys: Default::default(),
         };
         let topics = Topics::new("watchpost/maple/gate.1");
         let messages = Discovery {

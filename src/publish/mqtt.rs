@@ -8,22 +8,22 @@
 //! [`super::delivery`].
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::topics::Topics;
 pub use crate::config::SecretSource as PasswordSource;
 use crate::config::Spanned;
 use crate::config::secret::mask_unparsed;
-use crate::config::{Ctx, SecretUrl};
+use crate::config::{Checked, Ctx, SecretUrl, WholeSecs};
 
 /// Publishes in flight at once (below rumqttc's own limit of 100).
 pub(crate) const WINDOW: usize = 64;
 
 crate::config::table! {
     /// `[mqtt]`.
-    pub struct MqttConfig in "mqtt." {
+    pub struct MqttConfig in "mqtt." => #[derive(Eq)] MqttKeys {
         /// The broker: "mqtt://127.0.0.1:1883" (the box's own Mosquitto, the
         /// default) or "mqtts://broker.example.org:8883".
+        #[apart]
         pub url: Spanned<String> = "mqtt://127.0.0.1:1883";
         /// Several brokers instead of `url`: the nodes of one hub (docs/fleet.md),
         /// e.g. ["mqtts://hub-1.example.org:8883", "mqtts://hub-2.example.org:8883",
@@ -31,37 +31,46 @@ crate::config::table! {
         /// its broker fails it tries the next in turn (the same reconnect backoff,
         /// client id and outbox), and stays on the one that answers. All use
         /// mqtt:// or all mqtts:// (the same CA, certificate and password).
+        #[apart]
         pub urls: Option<Spanned<Vec<Spanned<String>>>>;
         /// Client id, e.g. "watchpost-gatehouse-1"; default
         /// "watchpost-<site>-<box>-<machine>", where <machine> is 8 hex digits
         /// derived from /etc/machine-id, so two boxes installed from the same
         /// config never share an id (and never kick each other off the broker).
+        #[apart]
         pub client_id: Option<Spanned<String>>;
         /// Seconds between keep-alive pings, e.g. 30. A broker that stops
         /// answering is noticed within about twice this.
-        pub keep_alive_secs: Spanned<u64> = 30, range 5..=3600;
+        pub keep_alive_secs: Spanned<WholeSecs> = 30, range 5..=3600;
         /// Topic prefix; default "watchpost/<site>/<box>".
+        #[apart]
         pub topic_prefix: Option<Spanned<String>>;
         /// Longest wait between reconnect attempts, e.g. 30.
-        pub retry_max_secs: Spanned<u64> = 30, range 1..=3600;
+        pub retry_max_secs: Spanned<WholeSecs> = 30, range 1..=3600;
         /// Seconds between health messages on `<prefix>/stats`, e.g. 60.
-        pub stats_interval_secs: Spanned<u64> = 60, range 1..=86_400;
+        pub stats_interval_secs: Spanned<WholeSecs> = 60, range 1..=86_400;
         /// For mqtts://: the CA certificate(s) the broker's certificate must chain to (PEM),
         /// e.g. "/etc/watchpost/mqtt-ca.pem".
+        #[apart]
         pub ca_file: Option<Spanned<PathBuf>>;
         /// For mqtts:// with client certificates: this box's certificate (PEM).
+        #[apart]
         pub client_cert: Option<Spanned<PathBuf>>;
         /// …and its private key (PEM).
+        #[apart]
         pub client_key: Option<Spanned<PathBuf>>;
         /// User name, e.g. "gatehouse-1".
         pub username: Option<Spanned<String>>;
         /// File holding the password (one line), e.g. "/etc/watchpost/mqtt-password".
+        #[apart]
         pub password_file: Option<Spanned<PathBuf>>;
         /// Name of a systemd credential holding the password (LoadCredential=), e.g. "mqtt-password".
+        #[apart]
         pub password_credential: Option<Spanned<String>>;
         /// Send the password over plain mqtt:// to a host other than this box,
         /// where anyone on the network can read it, e.g. false (the default:
         /// such a config is refused; use mqtts://).
+        #[apart]
         pub allow_plaintext_password: Spanned<bool>;
         /// Take arming commands on `<prefix>/…/armed/set` and
         /// `<prefix>/profile/set`, e.g. true (default false). Limit who may
@@ -98,15 +107,13 @@ pub struct MqttPlan {
     /// in use fails; empty with a single broker.
     pub alternates: Vec<Endpoint>,
     pub tls: Option<TlsPlan>,
-    pub username: Option<String>,
     pub password: Option<PasswordSource>,
     pub client_id: String,
-    pub keep_alive: Duration,
-    pub retry_max: Duration,
-    pub stats_interval: Duration,
     pub topics: Topics,
-    /// Whether arming commands are taken.
-    pub arming_commands: bool,
+    /// Every key but those worked out above (the brokers, the client id,
+    /// the topic prefix, TLS and the password), checked: the timings as
+    /// durations, `username`, whether arming commands are asked for.
+    pub keys: MqttKeys,
 }
 
 impl MqttPlan {
@@ -126,16 +133,16 @@ impl MqttPlan {
     /// who publishes a command and its ACL cannot limit it. None when they
     /// are taken, or not asked for.
     pub fn arming_refused(&self) -> Option<&'static str> {
-        let password = self.username.is_some() && self.password.is_some();
+        let password = self.keys.username.is_some() && self.password.is_some();
         let certificate = self.tls.as_ref().is_some_and(|t| t.client.is_some());
-        (self.arming_commands && !password && !certificate).then_some(
+        (self.keys.arming_commands && !password && !certificate).then_some(
             "mqtt.arming_commands is on, but the box logs in to the broker anonymously (no mqtt.username with a password, no client certificate): on such a broker anyone can disarm a camera, so arming commands are not taken; set up the broker's users and ACL (docs/integrations.md) and give the box its user",
         )
     }
 
     /// Whether arming commands are taken: asked for, over an authenticated connection.
     pub fn takes_arming(&self) -> bool {
-        self.arming_commands && self.arming_refused().is_none()
+        self.keys.arming_commands && self.arming_refused().is_none()
     }
 }
 
@@ -187,9 +194,7 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
     }
     let secure = endpoints.first().is_some_and(|(s, _, _)| *s);
     let endpoints = (!failed).then_some(endpoints);
-    let keep_alive = config.keep_alive_secs(ctx);
-    let retry_max = config.retry_max_secs(ctx);
-    let stats_interval = config.stats_interval_secs(ctx);
+    let keys = config.checked(ctx);
     let client_id = match &config.client_id {
         Some(id) => ctx.identifier(id, "mqtt.client_id"),
         None => Some(default_client_id(site, box_id, machine_id().as_deref())),
@@ -311,14 +316,10 @@ pub fn check(config: &MqttConfig, site: &str, box_id: &str, ctx: &mut Ctx<'_>) -
         port: first.port,
         alternates: endpoints.collect(),
         tls,
-        username: config.username.as_ref().map(|u| u.get_ref().clone()),
         password,
         client_id: client_id?,
-        keep_alive: Duration::from_secs(keep_alive?),
-        retry_max: Duration::from_secs(retry_max?),
-        stats_interval: Duration::from_secs(stats_interval?),
         topics: Topics::new(prefix?),
-        arming_commands: *config.arming_commands.get_ref(),
+        keys: keys?,
     })
 }
 
@@ -440,21 +441,20 @@ mod tests {
             port: 1883,
             alternates: Vec::new(),
             tls: None,
-            username: None,
             password: None,
             client_id: "c".into(),
-            keep_alive: Duration::from_secs(30),
-            retry_max: Duration::from_secs(30),
-            stats_interval: Duration::from_secs(60),
             topics: Topics::new("p"),
-            arming_commands: true,
+            keys: MqttKeys {
+                arming_commands: true,
+                ..MqttKeys::default()
+            },
         };
         assert!(!plan.takes_arming() && plan.arming_refused().is_some());
-        plan.username = Some("watchpost".into());
+        plan.keys.username = Some("watchpost".into());
         assert!(!plan.takes_arming(), "a user name without a password is no login");
         plan.password = Some(PasswordSource::File("/etc/watchpost/mqtt-password".into()));
         assert!(plan.takes_arming());
-        plan.arming_commands = false;
+        plan.keys.arming_commands = false;
         assert!(!plan.takes_arming() && plan.arming_refused().is_none());
     }
 

@@ -53,7 +53,7 @@ fn options_for(plan: &MqttPlan, host: &str, port: u16) -> Result<MqttOptions, Pu
     };
     let mut options = MqttOptions::new(plan.client_id.clone(), host, port);
     options
-        .set_keep_alive(plan.keep_alive)
+        .set_keep_alive(plan.keys.keep_alive_secs)
         .set_clean_session(true)
         .set_request_channel_capacity(WINDOW * 4)
         // Snapshots are JPEGs of up to 1 MB (decode.snapshot_max_kb).
@@ -75,7 +75,7 @@ fn options_for(plan: &MqttPlan, host: &str, port: u16) -> Result<MqttOptions, Pu
             client_auth,
         }));
     }
-    if let Some(user) = &plan.username {
+    if let Some(user) = &plan.keys.username {
         let password = match &plan.password {
             Some(PasswordSource::File(path)) => read("mqtt.password_file", path)?,
             Some(PasswordSource::Credential(name)) => {

@@ -46,7 +46,7 @@ impl Publisher {
             .into_iter()
             .map(|(endpoint, options)| (endpoint.url, options))
             .collect();
-        let (client, rx, link) = connection::spawn(brokers, WINDOW * 4, plan.retry_max);
+        let (client, rx, link) = connection::spawn(brokers, WINDOW * 4, plan.keys.retry_max_secs);
         let status = Arc::new(PublisherStatus::default());
         let stop = CancellationToken::new();
         let delivery = delivery::start(

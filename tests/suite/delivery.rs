@@ -27,21 +27,25 @@ fn plan(port: u16, keep_alive: Duration) -> MqttPlan {
         port,
         alternates: Vec::new(),
         tls: None,
-        username: None,
         password: None,
         client_id: format!("watchpost-test-{port}"),
-        keep_alive,
-        retry_max: Duration::from_secs(1),
-        stats_interval: Duration::from_secs(3600),
         topics: Topics::new("watchpost/test/box"),
-        arming_commands: false,
+        keys: watchpost::publish::MqttKeys {
+            keep_alive_secs: keep_alive,
+            retry_max_secs: Duration::from_secs(1),
+            stats_interval_secs: Duration::from_secs(3600),
+            ..Default::default()
+        },
     }
 }
 
 fn outbox(dir: &Path) -> Arc<Outbox> {
     Arc::new(
         Outbox::open(&OutboxPlan {
-            max_age: Duration::from_secs(3600),
+            keys: watchpost::publish::OutboxKeys {
+                max_age_hours: Duration::from_secs(3600),
+                ..Default::default()
+            },
             ..OutboxPlan::in_dir(dir)
         })
         .unwrap(),

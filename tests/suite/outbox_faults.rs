@@ -132,14 +132,15 @@ fn mqtt_plan(port: u16) -> watchpost::publish::MqttPlan {
         port,
         alternates: Vec::new(),
         tls: None,
-        username: None,
         password: None,
         client_id: format!("watchpost-faults-{port}"),
-        keep_alive: Duration::from_secs(5),
-        retry_max: Duration::from_secs(1),
-        stats_interval: Duration::from_secs(3600),
         topics: watchpost::publish::Topics::new("watchpost/test/box"),
-        arming_commands: false,
+        keys: watchpost::publish::MqttKeys {
+            keep_alive_secs: Duration::from_secs(5),
+            retry_max_secs: Duration::from_secs(1),
+            stats_interval_secs: Duration::from_secs(3600),
+            ..Default::default()
+        },
     }
 }
 
@@ -159,7 +160,10 @@ fn an_incident_event_the_broker_refuses_is_never_quarantined_and_arrives_once_th
     assert!(sub.wait_subscribed(common::SOON));
     let dir = tempfile::tempdir().unwrap();
     let plan = watchpost::publish::OutboxPlan {
-        max_attempts: 3,
+        keys: watchpost::publish::OutboxKeys {
+            max_attempts: 3,
+            ..Default::default()
+        },
         ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
@@ -290,7 +294,10 @@ fn a_flaky_link_that_drops_more_than_max_attempts_times_never_quarantines_an_inc
     let dropped = dropping_proxy(port, broker.port, b"/incidents", drops);
     let dir = tempfile::tempdir().unwrap();
     let plan = watchpost::publish::OutboxPlan {
-        max_attempts,
+        keys: watchpost::publish::OutboxKeys {
+            max_attempts,
+            ..Default::default()
+        },
         ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = Arc::new(watchpost::publish::Outbox::open(&plan).unwrap());
@@ -357,7 +364,10 @@ fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
     use std::sync::atomic::Ordering::Relaxed;
     let Some(fs) = Tmpfs::mount() else { return };
     let plan = watchpost::publish::OutboxPlan {
-        max_bytes: Some(64 << 20), // above the disk: the disk fills first
+        keys: watchpost::publish::OutboxKeys {
+            max_bytes: Some(64 << 20), // above the disk: the disk fills first
+            ..Default::default()
+        },
         max_held: 500,
         ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
     };
@@ -423,7 +433,10 @@ fn a_full_disk_holds_events_in_memory_and_writes_them_in_order_once_freed() {
 fn a_box_that_starts_on_a_full_disk_runs_and_holds_its_events_until_space_comes_back() {
     let Some(fs) = Tmpfs::mount() else { return };
     let plan = watchpost::publish::OutboxPlan {
-        max_bytes: Some(64 << 20),
+        keys: watchpost::publish::OutboxKeys {
+            max_bytes: Some(64 << 20),
+            ..Default::default()
+        },
         max_held: 500,
         ..watchpost::publish::OutboxPlan::in_dir(&fs.path().join("state"))
     };

@@ -679,7 +679,10 @@ fn sigterm_leaves_every_raised_event_delivered_or_in_the_outbox() {
             .collect()
     };
     let plan = watchpost::publish::OutboxPlan {
-        max_age: Duration::from_secs(86_400),
+        keys: watchpost::publish::OutboxKeys {
+            max_age_hours: Duration::from_secs(86_400),
+            ..Default::default()
+        },
         ..watchpost::publish::OutboxPlan::in_dir(dir.path())
     };
     let outbox = watchpost::publish::Outbox::open(&plan).unwrap();

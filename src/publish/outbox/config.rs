@@ -4,10 +4,8 @@
 //! directory's free space when the outbox opens, not at check time.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::config::Ctx;
-use crate::config::Spanned;
+use crate::config::{Checked, Ctx, Hours, Spanned};
 
 /// The smallest byte bound: a few snapshots at their 1 MiB cap.
 pub const MIN_BYTES: u64 = 4 << 20;
@@ -16,11 +14,11 @@ pub const DEFAULT_MAX_BYTES_CAP: u64 = 4 << 30;
 
 crate::config::table! {
     /// `[outbox]`.
-    pub struct OutboxConfig in "outbox." {
+    pub struct OutboxConfig in "outbox." => #[derive(Copy, Eq)] OutboxKeys {
         /// Most events kept undelivered, e.g. 100000; beyond it the oldest are dropped.
         pub max_events: Spanned<u64> = 100_000, range 100..=100_000_000;
         /// Undelivered events older than this are dropped, e.g. 168 (a week).
-        pub max_age_hours: Spanned<u64> = 168, range 1..=24 * 365;
+        pub max_age_hours: Spanned<Hours> = 168, range 1..=24 * 365;
         /// Most bytes of undelivered events and snapshots, e.g. 536870912 (512 MiB);
         /// at least 4194304. Snapshots are dropped before incident events. Default:
         /// a quarter of the state directory's free space at start, at most 4 GiB.
@@ -35,13 +33,11 @@ crate::config::table! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxPlan {
     pub path: PathBuf,
-    pub max_events: u64,
-    pub max_age: Duration,
-    /// None: worked out from the free space when the outbox opens.
-    pub max_bytes: Option<u64>,
-    pub max_attempts: u32,
     /// Incident events held in memory while the outbox cannot write.
     pub max_held: usize,
+    /// The `[outbox]` keys, checked (`max_bytes` None: worked out from the
+    /// free space when the outbox opens).
+    pub keys: OutboxKeys,
 }
 
 /// Incident events held in memory while the outbox cannot write (disk full).
@@ -50,21 +46,17 @@ pub const MAX_HELD: usize = 10_000;
 impl OutboxPlan {
     /// The defaults, for `<state_dir>/outbox.redb`.
     pub fn in_dir(state_dir: &Path) -> Self {
-        let defaults = OutboxConfig::default();
         Self {
             path: state_dir.join("outbox.redb"),
-            max_events: *defaults.max_events.get_ref(),
-            max_age: Duration::from_secs(defaults.max_age_hours.get_ref() * 3600),
-            max_bytes: None,
-            max_attempts: *defaults.max_attempts.get_ref(),
             max_held: MAX_HELD,
+            keys: OutboxKeys::default(),
         }
     }
 
     /// The byte bound: the configured one, or a quarter of the free space of
     /// the filesystem holding `dir` (at least [`MIN_BYTES`], at most 4 GiB).
     pub fn byte_bound(&self, dir: &Path) -> u64 {
-        self.max_bytes.unwrap_or_else(|| {
+        self.keys.max_bytes.unwrap_or_else(|| {
             let free = rustix::fs::statvfs(dir)
                 .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
                 .unwrap_or(DEFAULT_MAX_BYTES_CAP);
@@ -74,16 +66,9 @@ impl OutboxPlan {
 }
 
 pub fn check(config: &OutboxConfig, state_dir: &Path, ctx: &mut Ctx<'_>) -> Option<OutboxPlan> {
-    let max_events = config.max_events(ctx);
-    let hours = config.max_age_hours(ctx);
-    let max_bytes = config.max_bytes(ctx);
-    let max_attempts = config.max_attempts(ctx);
     Some(OutboxPlan {
         path: state_dir.join("outbox.redb"),
-        max_events: max_events?,
-        max_age: Duration::from_secs(hours? * 3600),
-        max_bytes: max_bytes?,
-        max_attempts: max_attempts?,
         max_held: MAX_HELD,
+        keys: config.checked(ctx)?,
     })
 }

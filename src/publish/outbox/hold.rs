@@ -126,7 +126,7 @@ impl Outbox {
                 room.records.insert(h.seq, h.bytes.as_slice())?;
                 room.held += size;
             }
-            room.keep_count(self.plan.max_events)?;
+            room.keep_count(self.plan.keys.max_events)?;
             let mut meta = txn.open_table(META)?;
             meta.insert(NEXT_SEQ, w.next_seq)?;
             Ok((room.held, room.dropped))
@@ -174,7 +174,7 @@ impl Outbox {
                     room.images.insert(seq, image)?;
                 }
                 room.held += size;
-                room.keep_count(self.plan.max_events)?;
+                room.keep_count(self.plan.keys.max_events)?;
             }
             Ok((fits, room.held, room.dropped, room.snapshots))
         })

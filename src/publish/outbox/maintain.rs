@@ -41,7 +41,7 @@ impl Outbox {
             for entry in table.iter()? {
                 let (k, v) = entry?;
                 if let Ok(r) = serde_json::from_slice::<Record>(v.value())
-                    && self.age(&raised, k.value(), r.raised_ms) > self.plan.max_age
+                    && self.age(&raised, k.value(), r.raised_ms) > self.plan.keys.max_age_hours
                 {
                     old.push(k.value());
                 }

@@ -19,7 +19,7 @@ pub mod record;
 mod room;
 pub mod store;
 
-pub use config::{OutboxConfig, OutboxPlan, check};
+pub use config::{OutboxConfig, OutboxKeys, OutboxPlan, check};
 pub use lock::{LOCK_FILE, LockError, StateLock};
 pub use record::{OutboxError, OutboxStats, Record};
 pub use store::Outbox;

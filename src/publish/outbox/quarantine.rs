@@ -66,7 +66,7 @@ impl Outbox {
             }
             Some(answer) => {
                 self.stats.poisoned.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(outbox = %self.path.display(), seq, bytes = size, attempts = self.plan.max_attempts,
+                tracing::error!(outbox = %self.path.display(), seq, bytes = size, attempts = self.plan.keys.max_attempts,
                     broker = %answer, "the broker refused a snapshot every time it was sent; it was moved to quarantine, delivery goes on, and it is queued again at the next start")
             }
         }

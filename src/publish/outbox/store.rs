@@ -578,11 +578,17 @@ mod tests {
     use crate::vocab::BBox;
 
     fn plan(dir: &Path, max_events: u64) -> OutboxPlan {
-        OutboxPlan {
-            max_events,
-            max_age: Duration::from_secs(3600),
-            ..OutboxPlan::in_dir(dir)
-        }
+        let mut plan = OutboxPlan::in_dir(dir);
+        plan.keys.max_events = max_events;
+        plan.keys.max_age_hours = Duration::from_secs(3600);
+        plan
+    }
+
+    /// [`plan`] with a byte bound.
+    fn bounded(dir: &Path, max_bytes: u64) -> OutboxPlan {
+        let mut plan = plan(dir, 100_000);
+        plan.keys.max_bytes = Some(max_bytes);
+        plan
     }
 
     fn alert(seq: u64) -> Alert {
@@ -842,11 +848,7 @@ mod tests {
     fn clip_parts_are_bounded_with_snapshots_and_never_push_out_an_event() {
         gstreamer::init().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&OutboxPlan {
-            max_bytes: Some(super::super::config::MIN_BYTES),
-            ..plan(dir.path(), 100_000)
-        })
-        .unwrap();
+        let outbox = Outbox::open(&bounded(dir.path(), super::super::config::MIN_BYTES)).unwrap();
         let clip = noise_clip(&dir.path().join("clip.mp4"), 50);
         const PART: usize = 256 * 1024;
         let parts = clip.bytes().div_ceil(PART as u64);
@@ -885,11 +887,7 @@ mod tests {
     #[test]
     fn the_byte_bound_drops_the_oldest_snapshots_before_any_event() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&OutboxPlan {
-            max_bytes: Some(super::super::config::MIN_BYTES),
-            ..plan(dir.path(), 100_000)
-        })
-        .unwrap();
+        let outbox = Outbox::open(&bounded(dir.path(), super::super::config::MIN_BYTES)).unwrap();
         let picture = jpeg(600);
         let size = picture.as_bytes().len() as u64;
         let (mut events, mut snapshots) = (Vec::new(), Vec::new());
@@ -916,22 +914,14 @@ mod tests {
         // The count survives a reopen: the held bytes are summed again.
         let held_now = outbox.bytes().0;
         drop(outbox);
-        let outbox = Outbox::open(&OutboxPlan {
-            max_bytes: Some(super::super::config::MIN_BYTES),
-            ..plan(dir.path(), 100_000)
-        })
-        .unwrap();
+        let outbox = Outbox::open(&bounded(dir.path(), super::super::config::MIN_BYTES)).unwrap();
         assert_eq!(outbox.bytes().0, held_now);
     }
 
     #[test]
     fn a_snapshot_never_pushes_out_an_event_and_events_push_out_the_oldest_events() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(&OutboxPlan {
-            max_bytes: Some(4000),
-            ..plan(dir.path(), 100_000)
-        })
-        .unwrap();
+        let outbox = Outbox::open(&bounded(dir.path(), 4000)).unwrap();
         let events = pushed(&outbox, 30);
         let (kept, _) = held(&outbox);
         assert!(kept.len() < 30 && !kept.is_empty());
