@@ -140,7 +140,7 @@ fn the_second_walkway_scene_keeps_its_recorded_precision_and_recall() {
         "<!-- quality-guard: mirror_walkway 10 fps -->",
         "tests/truth/mirror_walkway_eval.toml",
         "mirror_walkway.toml",
-        "walkway_mirror_640x428_15fps.mp4",
+        "walkway_mirror_v2_640x428_15fps.mp4",
         10,
     );
 }

@@ -26,7 +26,7 @@ def fmt(p):
 
 
 def main():
-    print('clip = "../../media/walkway_mirror_640x428_15fps.mp4"')
+    print('clip = "../../media/walkway_mirror_v2_640x428_15fps.mp4"')
     print(f"fps = {FPS}")
     swap = {"a_to_b": "b_to_a", "b_to_a": "a_to_b"}
     for spec in sys.argv[1:]:
