@@ -115,9 +115,20 @@ async fn drive(
                     return;
                 }
                 // Once the caller stopped publishing, drop whatever it
-                // queued meanwhile: the new session starts afresh.
+                // queued meanwhile: the new session starts afresh (the
+                // session is clean, so rumqttc drops what `clean` keeps
+                // for a resumed one when the broker answers).
                 let _ = confirmed.await;
                 eventloop.clean();
+                // rumqttc keeps the events of the failed connection not yet
+                // polled (a publish it took from the queue just before the
+                // link broke says `Outgoing::Publish` after the next
+                // CONNACK). The caller matches packet ids to records by the
+                // order of those events and forgot the old connection's on
+                // `Down`: one left over shifts every match by one, and a
+                // PUBACK for one message would mark another record as
+                // delivered while it never reached the broker.
+                eventloop.state.events.clear();
                 if brokers.len() > 1 {
                     current = (current + 1) % brokers.len();
                     eventloop.mqtt_options = brokers[current].1.clone();
